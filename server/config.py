@@ -1,0 +1,311 @@
+"""The typed schema of config/bookingcal.toml: every option once, its type, default and help.
+
+`load()` reads the file, validates every value and returns a frozen `Config`; all problems are
+reported at once in a `ConfigError`, one line each, naming the file, the key, what was found and
+what is expected. After validation the rest of the code sees typed values, never a dictionary.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+ENV_CONFIG = "BOOKINGCAL_CONFIG"
+ENV_HOST_KEY = "BOOKINGCAL_HOST_KEY"
+ENV_DATABASE_URL = "BOOKINGCAL_DATABASE_URL"
+DEFAULT_CONFIG = Path("config") / "bookingcal.toml"
+
+
+class ConfigError(Exception):
+    """One or more configuration mistakes; `problems` holds one line per mistake."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path | None
+    public_url: str
+    data_dir: Path
+    server_host: str
+    server_port: int
+    server_threads: int
+    max_body_bytes: int
+    trusted_proxies: tuple[Network, ...]
+    database_url: str
+    database_busy_timeout: float
+    database_lock_timeout: float
+    database_pool_size: int
+    journal_retention_days: int
+    keys_dir: Path
+    host_key: str | None
+    host_key_file: Path
+    host_key_file_explicit: bool
+    metrics_enabled: bool
+    metrics_allow: tuple[Network, ...]
+    log_level: str
+    demo_on_first_run: bool = field(default=True)
+
+    @property
+    def public_path(self) -> str:
+        """The sub-path of `public_url`, without a trailing slash ("" at the root)."""
+        return urlsplit(self.public_url).path.rstrip("/")
+
+    def public_link(self, path: str) -> str:
+        """An absolute URL for `path` (which starts with "/") below `public_url`."""
+        return self.public_url.rstrip("/") + path
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+# --- value checkers: each returns the typed value or raises ValueError(expected) -------------
+
+
+def _describe(value: Any) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+    shown = repr(value) if not isinstance(value, (list, dict)) or len(repr(value)) < 60 else "..."
+    return f"{shown} ({kind})"
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a string")
+    return value
+
+
+def _int_between(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"an integer from {low} to {high}")
+        return value
+    return check
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError("a positive number")
+    return float(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+def _http_url(value: Any) -> str:
+    expected = "an absolute http:// or https:// URL with a host, such as \"https://cal.example.com/\""
+    if not isinstance(value, str):
+        raise ValueError(expected)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(expected)
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError(expected) from None
+    return value if value.endswith("/") else value + "/"
+
+
+def _database_url(value: Any) -> str:
+    expected = ("empty (SQLite under data_dir), a sqlite:///PATH URL "
+                "or a postgresql+psycopg://USER@HOST/DB URL")
+    if not isinstance(value, str):
+        raise ValueError(expected)
+    if value and not (value.startswith("sqlite:///") or value.startswith("postgresql+psycopg://")):
+        raise ValueError(expected)
+    return value
+
+
+def _networks(value: Any) -> tuple[Network, ...]:
+    expected = "a list of IP addresses or networks, such as [\"127.0.0.1\", \"10.0.0.0/8\"]"
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(expected)
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in value)
+    except ValueError:
+        raise ValueError(expected) from None
+
+
+def _log_level(value: Any) -> str:
+    levels = ("DEBUG", "INFO", "WARNING", "ERROR")
+    if not isinstance(value, str) or value.upper() not in levels:
+        raise ValueError("one of " + ", ".join(levels))
+    return value.upper()
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    default: Any
+    check: Callable[[Any], Any]
+    help: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("public_url", "http://127.0.0.1:5232/", _http_url,
+           "The address users see (https behind a reverse proxy), with any sub-path; every link "
+           "and redirect is built from it."),
+    Option("data_dir", "../data", _string,
+           "Folder for the SQLite database, key files and backups; relative to this file's folder."),
+    Option("server.host", "127.0.0.1", _string, "Address `bookingcal serve` listens on."),
+    Option("server.port", 5232, _int_between(1, 65535), "Port `bookingcal serve` listens on."),
+    Option("server.threads", 8, _int_between(1, 256), "Worker threads of the WSGI server."),
+    Option("server.max_body_bytes", 1_048_576, _int_between(1024, 1 << 30),
+           "Largest request body accepted; larger bodies get 413."),
+    Option("server.trusted_proxies", [], _networks,
+           "Reverse-proxy addresses whose X-Forwarded-* headers are believed; nobody else's are."),
+    Option("database.url", "", _database_url,
+           "Empty for SQLite in data_dir, or postgresql+psycopg://user@host:port/db. "
+           "Environment: BOOKINGCAL_DATABASE_URL overrides it (keeps passwords out of the file)."),
+    Option("database.busy_timeout_seconds", 10, _positive_number,
+           "SQLite: how long a writer waits for another writer before answering 503."),
+    Option("database.lock_timeout_seconds", 10, _positive_number,
+           "PostgreSQL: how long a writer waits for a calendar's lock before answering 503."),
+    Option("database.pool_size", 10, _int_between(1, 200), "Connections kept per process."),
+    Option("journal.retention_days", 90, _int_between(1, 3650),
+           "Change-journal entries and tombstones older than this are pruned; a client holding "
+           "an older sync token is told to resync."),
+    Option("keys.dir", "", _string,
+           "Folder of the key files (generated on first run, mode 0600); empty for data_dir/keys. "
+           "Back it up with the database."),
+    Option("api.host_key_file", "", _string,
+           "File holding the host system's API key (all businesses); empty for keys.dir/host.key, "
+           "generated on first run. Environment: BOOKINGCAL_HOST_KEY overrides it."),
+    Option("metrics.enabled", True, _bool, "Serve Prometheus metrics at /metrics."),
+    Option("metrics.allow", ["127.0.0.1/32", "::1/128"], _networks,
+           "Client addresses allowed to read /metrics."),
+    Option("logging.level", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR."),
+    Option("demo.on_first_run", True, _bool,
+           "`bookingcal serve --demo` loads the demo business when the database is empty."),
+)
+_BY_KEY = {option.key: option for option in OPTIONS}
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and any(o.key.startswith(name + ".") for o in OPTIONS):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def config_path(explicit: str | os.PathLike[str] | None,
+                env: dict[str, str]) -> Path | None:
+    """The file to read: --config, else $BOOKINGCAL_CONFIG, else config/bookingcal.toml if present."""
+    if explicit:
+        return Path(explicit)
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def load(path: str | os.PathLike[str] | None = None,
+         environ: dict[str, str] | None = None) -> Config:
+    """Read and validate the configuration; raise ConfigError listing every problem."""
+    env = dict(os.environ if environ is None else environ)
+    source = config_path(path, env)
+    raw: dict[str, Any] = {}
+    name = str(source) if source else "(defaults)"
+    if source is not None:
+        try:
+            with open(source, "rb") as handle:
+                raw = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError([f"{name}: the file does not exist; create it (see "
+                               "config/bookingcal.toml) or point --config at it"]) from None
+        except PermissionError:
+            raise ConfigError([f"{name}: the file is not readable by this user"]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{name}: not valid TOML: {exc}"]) from None
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    flat = _flatten(raw)
+    for key, value in flat.items():
+        if key not in _BY_KEY:
+            close = [o.key for o in OPTIONS if o.key.split(".")[-1] == key.split(".")[-1]]
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(f"{name}: {key}: unknown key{hint}")
+    for option in OPTIONS:
+        value = flat.get(option.key, option.default)
+        try:
+            values[option.key] = option.check(value)
+        except ValueError as exc:
+            problems.append(f"{name}: {option.key}: found {_describe(value)}, expected {exc}")
+    if problems:
+        raise ConfigError(problems)
+
+    base = source.resolve().parent if source is not None else Path.cwd()
+    data_dir = (base / values["data_dir"]).resolve() if values["data_dir"] else base
+    keys_dir = (base / values["keys.dir"]).resolve() if values["keys.dir"] else data_dir / "keys"
+    host_key_file = ((base / values["api.host_key_file"]).resolve()
+                     if values["api.host_key_file"] else keys_dir / "host.key")
+    if values["api.host_key_file"] and not env.get(ENV_HOST_KEY):
+        if not host_key_file.is_file() or not os.access(host_key_file, os.R_OK):
+            problems.append(f"{name}: api.host_key_file: found {str(host_key_file)!r}, "
+                            "expected a readable file holding the host API key")
+    database_url = env.get(ENV_DATABASE_URL) or values["database.url"]
+    if env.get(ENV_DATABASE_URL):
+        try:
+            database_url = _database_url(database_url)
+        except ValueError as exc:
+            problems.append(f"environment: {ENV_DATABASE_URL}: expected {exc}")
+    if problems:
+        raise ConfigError(problems)
+    if not database_url:
+        database_url = f"sqlite:///{data_dir / 'bookingcal.sqlite3'}"
+    return Config(
+        source=source,
+        public_url=values["public_url"],
+        data_dir=data_dir,
+        server_host=values["server.host"],
+        server_port=values["server.port"],
+        server_threads=values["server.threads"],
+        max_body_bytes=values["server.max_body_bytes"],
+        trusted_proxies=values["server.trusted_proxies"],
+        database_url=database_url,
+        database_busy_timeout=values["database.busy_timeout_seconds"],
+        database_lock_timeout=values["database.lock_timeout_seconds"],
+        database_pool_size=values["database.pool_size"],
+        journal_retention_days=values["journal.retention_days"],
+        keys_dir=keys_dir,
+        host_key=env.get(ENV_HOST_KEY) or None,
+        host_key_file=host_key_file,
+        host_key_file_explicit=bool(values["api.host_key_file"]),
+        metrics_enabled=values["metrics.enabled"],
+        metrics_allow=values["metrics.allow"],
+        log_level=values["logging.level"],
+        demo_on_first_run=values["demo.on_first_run"],
+    )
+
+
+def render_default_file() -> str:
+    """The documented default file: every key, its default and a comment (used by tests to
+    check config/bookingcal.toml stays complete)."""
+    import json
+    lines: list[str] = []
+    section = None
+    for option in OPTIONS:
+        head, _, leaf = option.key.rpartition(".")
+        if head != section and head:
+            lines.append(f"\n[{head}]")
+            section = head
+        lines.append(f"# {option.help}")
+        lines.append(f"{leaf} = {json.dumps(option.default)}")
+    return "\n".join(lines) + "\n"
