@@ -8,6 +8,7 @@ what is expected. After validation the rest of the code sees typed values, never
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -95,7 +96,8 @@ def _int_between(low: int, high: int) -> Callable[[Any], int]:
 
 
 def _positive_number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
+            or not math.isfinite(value)):
         raise ValueError("a positive number")
     return float(value)
 
@@ -111,7 +113,7 @@ def _http_url(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(expected)
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+    if parts.scheme not in ("http", "https") or not parts.hostname or "?" in value or "#" in value:
         raise ValueError(expected)
     try:
         parts.port
@@ -232,6 +234,8 @@ def load(path: str | os.PathLike[str] | None = None,
                                "config/bookingcal.toml) or point --config at it"]) from None
         except PermissionError:
             raise ConfigError([f"{name}: the file is not readable by this user"]) from None
+        except IsADirectoryError:
+            raise ConfigError([f"{name}: is a folder, not a file"]) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError([f"{name}: not valid TOML: {exc}"]) from None
     problems: list[str] = []
@@ -248,19 +252,15 @@ def load(path: str | os.PathLike[str] | None = None,
             values[option.key] = option.check(value)
         except ValueError as exc:
             problems.append(f"{name}: {option.key}: found {_describe(value)}, expected {exc}")
-    if problems:
-        raise ConfigError(problems)
 
+    # The checks below run even when the file has other mistakes, so all are reported at once.
     base = source.resolve().parent if source is not None else Path.cwd()
-    data_dir = (base / values["data_dir"]).resolve() if values["data_dir"] else base
-    keys_dir = (base / values["keys.dir"]).resolve() if values["keys.dir"] else data_dir / "keys"
-    host_key_file = ((base / values["api.host_key_file"]).resolve()
-                     if values["api.host_key_file"] else keys_dir / "host.key")
-    if values["api.host_key_file"] and not env.get(ENV_HOST_KEY):
-        if not host_key_file.is_file() or not os.access(host_key_file, os.R_OK):
-            problems.append(f"{name}: api.host_key_file: found {str(host_key_file)!r}, "
+    if values.get("api.host_key_file") and not env.get(ENV_HOST_KEY):
+        explicit_file = (base / values["api.host_key_file"]).resolve()
+        if not explicit_file.is_file() or not os.access(explicit_file, os.R_OK):
+            problems.append(f"{name}: api.host_key_file: found {str(explicit_file)!r}, "
                             "expected a readable file holding the host API key")
-    database_url = env.get(ENV_DATABASE_URL) or values["database.url"]
+    database_url = env.get(ENV_DATABASE_URL) or values.get("database.url", "")
     if env.get(ENV_DATABASE_URL):
         try:
             database_url = _database_url(database_url)
@@ -268,6 +268,10 @@ def load(path: str | os.PathLike[str] | None = None,
             problems.append(f"environment: {ENV_DATABASE_URL}: expected {exc}")
     if problems:
         raise ConfigError(problems)
+    data_dir = (base / values["data_dir"]).resolve() if values["data_dir"] else base
+    keys_dir = (base / values["keys.dir"]).resolve() if values["keys.dir"] else data_dir / "keys"
+    host_key_file = ((base / values["api.host_key_file"]).resolve()
+                     if values["api.host_key_file"] else keys_dir / "host.key")
     if not database_url:
         database_url = f"sqlite:///{data_dir / 'bookingcal.sqlite3'}"
     return Config(

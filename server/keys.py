@@ -64,7 +64,7 @@ def read_secret_file(path: Path, what: str) -> str:
     except FileNotFoundError:
         raise KeyFileError(f"{path}: {what} is missing; restore it from the backup of the key "
                            "files (a new one would not decrypt or match existing data)") from None
-    except (PermissionError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:  # PermissionError, IsADirectoryError, ...
         raise KeyFileError(f"{path}: {what} is not readable ({exc.__class__.__name__}); "
                            "make it readable by the user running bookingcal") from None
     if not text:
@@ -126,6 +126,9 @@ def add_encryption_key(keys_dir: Path) -> int:
     with it is the caller's job (`bookingcal keys rotate`)."""
     ring = Keyring.load(keys_dir)
     version = ring.current_version + 1
-    with open(keys_dir / ENCRYPTION_FILE, "a", encoding="ascii") as handle:
-        handle.write(f"{version} {Fernet.generate_key().decode()}\n")
+    path = keys_dir / ENCRYPTION_FILE
+    # A file edited or restored without a final newline must not glue the new key to the last.
+    separator = "" if path.read_text(encoding="ascii").endswith("\n") else "\n"
+    with open(path, "a", encoding="ascii") as handle:
+        handle.write(f"{separator}{version} {Fernet.generate_key().decode()}\n")
     return version

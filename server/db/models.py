@@ -133,6 +133,7 @@ class Booking(Base):
         Index("ix_bookings_calendar_start", "calendar_id", "start_utc"),
         Index("ix_bookings_calendar_occupied", "calendar_id", "occupied_start_utc"),
         Index("ix_bookings_client", "client_id"),
+        Index("ix_bookings_business_start", "business_id", "start_utc"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),

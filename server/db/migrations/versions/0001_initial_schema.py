@@ -168,6 +168,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_bookings_calendar_occupied', ['calendar_id', 'occupied_start_utc'], unique=False)
         batch_op.create_index('ix_bookings_calendar_start', ['calendar_id', 'start_utc'], unique=False)
         batch_op.create_index('ix_bookings_client', ['client_id'], unique=False)
+        batch_op.create_index('ix_bookings_business_start', ['business_id', 'start_utc'], unique=False)
 
     op.create_table('journal',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -252,6 +253,7 @@ def downgrade() -> None:
 
     op.drop_table('journal')
     with op.batch_alter_table('bookings', schema=None) as batch_op:
+        batch_op.drop_index('ix_bookings_business_start')
         batch_op.drop_index('ix_bookings_client')
         batch_op.drop_index('ix_bookings_calendar_start')
         batch_op.drop_index('ix_bookings_calendar_occupied')

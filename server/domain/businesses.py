@@ -1,0 +1,84 @@
+"""Businesses (tenants) and their API keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.db.models import ApiKey, Business
+from server.domain.timeutil import zone
+from server.errors import NotFoundError
+from server.keys import Keyring, new_token
+
+
+def create_business(session: Session, *, name: str, timezone: str, now: dt.datetime) -> Business:
+    zone(timezone)
+    business = Business(name=name, timezone=timezone, created_at=now)
+    session.add(business)
+    session.flush()
+    return business
+
+
+def get_business(session: Session, business_id: int) -> Business:
+    business = session.get(Business, business_id)
+    if business is None:
+        raise NotFoundError(f"business {business_id} does not exist")
+    return business
+
+
+def list_businesses(session: Session, only: int | None = None) -> list[Business]:
+    query = select(Business).order_by(Business.id)
+    if only is not None:
+        query = query.where(Business.id == only)
+    return list(session.execute(query).scalars())
+
+
+def update_business(session: Session, business_id: int, *, name: str | None = None,
+                    timezone: str | None = None) -> Business:
+    business = get_business(session, business_id)
+    if name is not None:
+        business.name = name
+    if timezone is not None:
+        zone(timezone)
+        business.timezone = timezone
+    return business
+
+
+def delete_business(session: Session, business_id: int) -> None:
+    session.delete(get_business(session, business_id))
+
+
+def create_api_key(session: Session, keyring: Keyring, business_id: int, *, label: str,
+                   now: dt.datetime) -> tuple[ApiKey, str]:
+    """A new business key; the secret is returned once and only its keyed hash is stored."""
+    get_business(session, business_id)
+    secret = "bk_" + new_token(32)
+    key = ApiKey(business_id=business_id, key_hash=keyring.hash_token(secret), label=label,
+                 created_at=now)
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def revoke_api_key(session: Session, business_id: int, key_id: int, now: dt.datetime) -> None:
+    key = session.get(ApiKey, key_id)
+    if key is None or key.business_id != business_id:
+        raise NotFoundError(f"API key {key_id} does not exist in business {business_id}")
+    key.revoked_at = now
+
+
+def list_api_keys(session: Session, business_id: int) -> list[ApiKey]:
+    return list(session.execute(select(ApiKey).where(ApiKey.business_id == business_id)
+                                .order_by(ApiKey.id)).scalars())
+
+
+def business_for_key(session: Session, keyring: Keyring, secret: str) -> int | None:
+    """The business a key belongs to, or None for an unknown or revoked key. The lookup is by
+    keyed hash, so timing does not reveal how much of a guess was right."""
+    row = session.execute(select(ApiKey.business_id, ApiKey.revoked_at)
+                          .where(ApiKey.key_hash == keyring.hash_token(secret))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return row.business_id

@@ -1,0 +1,99 @@
+"""Clients. Everything about a client is sensitive; erasing one (a data-protection request)
+replaces their data everywhere with a neutral placeholder, through the journal, so that every copy
+elsewhere (feeds, CalDAV, Google) is rewritten too."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.db.models import Booking, Client
+from server.domain import journal
+from server.domain.businesses import get_business
+from server.domain.calendars import lock_calendars
+from server.errors import ConflictError, InvalidError, NotFoundError
+
+ERASED_NAME = "Erased client"
+SENSITIVE_FIELDS = ("name", "email", "phone", "address", "notes")
+
+
+def get_client(session: Session, business_id: int, client_id: int) -> Client:
+    client = session.get(Client, client_id)
+    if client is None or client.business_id != business_id:
+        raise NotFoundError(f"client {client_id} does not exist in business {business_id}")
+    return client
+
+
+def list_clients(session: Session, business_id: int, *, limit: int, after_id: int = 0
+                 ) -> list[Client]:
+    return list(session.execute(select(Client).where(Client.business_id == business_id,
+                                                     Client.id > after_id)
+                                .order_by(Client.id).limit(limit)).scalars())
+
+
+def create_client(session: Session, business_id: int, *, name: str, now: dt.datetime,
+                  email: str | None = None, phone: str | None = None,
+                  address: str | None = None, notes: str | None = None) -> Client:
+    get_business(session, business_id)
+    client = Client(business_id=business_id, name=name, email=email, phone=phone,
+                    address=address, notes=notes, created_at=now, updated_at=now)
+    session.add(client)
+    session.flush()
+    return client
+
+
+def _touch_bookings(session: Session, client: Client, now: dt.datetime,
+                    clear_notes: bool) -> int:
+    """Journal a change of every booking of `client`, so each copy is re-rendered."""
+    bookings = list(session.execute(select(Booking).where(Booking.client_id == client.id)
+                                    .order_by(Booking.id)).scalars())
+    calendars = lock_calendars(session, client.business_id, [b.calendar_id for b in bookings]) \
+        if bookings else {}
+    for booking in bookings:
+        if clear_notes:
+            booking.notes = None
+        booking.revision += 1
+        booking.updated_at = now
+        booking.seq = journal.record(session, calendars[booking.calendar_id], "booking",
+                                     booking.id, booking.uid,
+                                     "put" if booking.status == "confirmed" else "delete", now)
+    return len(bookings)
+
+
+def update_client(session: Session, business_id: int, client_id: int, *, now: dt.datetime,
+                  **changes: str | None) -> Client:
+    client = get_client(session, business_id, client_id)
+    if client.erased_at is not None:
+        raise ConflictError(f"client {client_id} was erased and cannot be changed")
+    unknown = set(changes) - set(SENSITIVE_FIELDS)
+    if unknown:
+        raise InvalidError(f"unknown client fields: {', '.join(sorted(unknown))}")
+    if "name" in changes and not changes["name"]:
+        raise InvalidError("a client needs a name", field="name")
+    for field, value in changes.items():
+        setattr(client, field, value)
+    client.updated_at = now
+    _touch_bookings(session, client, now, clear_notes=False)
+    return client
+
+
+def erase_client(session: Session, business_id: int, client_id: int, now: dt.datetime) -> int:
+    """Replace the client's data, and the notes of each of their bookings, with a placeholder;
+    journal every booking so each copy is rewritten. Returns the number of bookings touched."""
+    client = get_client(session, business_id, client_id)
+    client.name = ERASED_NAME
+    client.email = client.phone = client.address = client.notes = None
+    client.erased_at = client.erased_at or now
+    client.updated_at = now
+    return _touch_bookings(session, client, now, clear_notes=True)
+
+
+def delete_client(session: Session, business_id: int, client_id: int) -> None:
+    client = get_client(session, business_id, client_id)
+    used = session.execute(select(Booking.id).where(Booking.client_id == client_id).limit(1))
+    if used.first():
+        raise ConflictError(f"client {client_id} has bookings; erase the client instead "
+                            f"(POST .../clients/{client_id}/erase)")
+    session.delete(client)

@@ -1,0 +1,112 @@
+"""Wall-clock time in a zone, UTC instants, and repeating rules. Zones come from the tzdata
+package (zoneinfo prefers it when the host has none; setup.cfg installs it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrulestr
+
+from server.errors import InvalidError
+
+UTC = dt.timezone.utc
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or an InvalidError naming it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidError(f"unknown time zone {name!r}; use an IANA name such as "
+                           "'Europe/Copenhagen'", field="timezone") from None
+
+
+def to_utc(local: dt.datetime, tzid: str) -> dt.datetime:
+    """The instant of a naive local wall-clock time in `tzid`. A time skipped by a DST change
+    is an error; an ambiguous one (clocks going back) means its first occurrence."""
+    tz = zone(tzid)
+    aware = local.replace(tzinfo=tz, fold=0)
+    round_trip = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+    if round_trip != local.replace(tzinfo=None, fold=0):
+        raise InvalidError(f"{local.isoformat(timespec='minutes')} does not exist in {tzid} "
+                           "(the clocks skip it); choose another time", field="start")
+    return aware.astimezone(UTC)
+
+
+def to_local(instant: dt.datetime, tzid: str) -> dt.datetime:
+    """Naive wall-clock time of an aware instant in `tzid`."""
+    return instant.astimezone(zone(tzid)).replace(tzinfo=None)
+
+
+def normalise(value: dt.datetime, tzid: str) -> tuple[dt.datetime, dt.datetime]:
+    """(utc, local) for an input that is either aware or naive local time in `tzid`."""
+    if value.tzinfo is None:
+        return to_utc(value, tzid), value
+    utc = value.astimezone(UTC)
+    return utc, to_local(utc, tzid)
+
+
+def validate_rrule(rule: str, start_local: dt.datetime) -> str:
+    """The rule's value ("FREQ=WEEKLY;BYDAY=MO"), checked; an "RRULE:" prefix is dropped."""
+    value = rule.strip().removeprefix("RRULE:")
+    if not value.upper().startswith("FREQ=") and ";FREQ=" not in value.upper() \
+            or any(c in value for c in "\r\n:"):
+        raise InvalidError("give one RRULE value, such as 'FREQ=WEEKLY;BYDAY=MO'", field="rrule")
+    if "FREQ=SECONDLY" in value.upper() or "FREQ=MINUTELY" in value.upper():
+        raise InvalidError("blocked time repeats hourly at most", field="rrule")
+    try:
+        rrulestr(value, dtstart=start_local)
+    except (ValueError, TypeError) as exc:
+        raise InvalidError(f"not a valid RRULE: {exc}", field="rrule") from None
+    return value
+
+
+def series_end(rule: str, start_local: dt.datetime, duration: dt.timedelta,
+               tzid: str) -> dt.datetime | None:
+    """UTC end of a rule's last occurrence, or None if it repeats forever."""
+    parsed = rrulestr(rule, dtstart=start_local)
+    if parsed._count is None and parsed._until is None:  # type: ignore[attr-defined]
+        return None
+    last = None
+    for last in parsed:
+        pass
+    if last is None:
+        return to_utc(start_local, tzid) + duration
+    return _instant(last + duration, tzid)
+
+
+def _instant(local: dt.datetime, tzid: str) -> dt.datetime:
+    """Like to_utc, but a time skipped by DST is moved forward instead of refused (an occurrence
+    of a repeating rule may land in the gap)."""
+    tz = zone(tzid)
+    aware = local.replace(tzinfo=tz, fold=0)
+    utc = aware.astimezone(UTC)
+    if utc.astimezone(tz).replace(tzinfo=None) != local:
+        utc = local.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    return utc
+
+
+def occurrences(rule: str | None, exdates_json: str, start_local: dt.datetime,
+                end_local: dt.datetime, tzid: str, window_start: dt.datetime,
+                window_end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """UTC (start, end) of every occurrence that overlaps [window_start, window_end)."""
+    duration = end_local - start_local
+    if not rule:
+        start, end = _instant(start_local, tzid), _instant(end_local, tzid)
+        return [(start, end)] if start < window_end and end > window_start else []
+    excluded = {dt.datetime.fromisoformat(item) for item in json.loads(exdates_json or "[]")}
+    # Local bounds padded by a day cover every zone offset; exact filtering happens in UTC.
+    low = to_local(window_start, tzid) - duration - dt.timedelta(days=1)
+    high = to_local(window_end, tzid) + dt.timedelta(days=1)
+    found = []
+    for occurrence in rrulestr(rule, dtstart=start_local).between(low, high, inc=True):
+        if occurrence in excluded:
+            continue
+        start, end = _instant(occurrence, tzid), _instant(occurrence + duration, tzid)
+        if start < window_end and end > window_start:
+            found.append((start, end))
+    return found
