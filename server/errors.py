@@ -49,3 +49,11 @@ class GoneError(BookingCalError):
     """A sync position older than the journal's horizon, or from another database epoch."""
 
     code = "gone"
+
+
+class UnauthorizedError(BookingCalError):
+    code = "unauthorized"
+
+
+class ForbiddenError(BookingCalError):
+    code = "forbidden"

@@ -1,0 +1,397 @@
+"""Declared request and response models of the JSON API (they also make the OpenAPI document).
+Request models forbid unknown fields, so a typo is a 422 that names it, not a silent no-op."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+Short = Annotated[str, StringConstraints(max_length=320)]
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Minutes = Annotated[int, Field(ge=0, le=1440)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- errors -------------------------------------------------------------------------------
+
+class ErrorBody(BaseModel):
+    status: int = Field(description="The HTTP status, repeated")
+    code: str = Field(description="Machine-readable kind: bad_request, unauthorized, forbidden, "
+                                  "not_found, conflict, gone, payload_too_large, invalid, busy, "
+                                  "unavailable, internal")
+    message: str = Field(description="What went wrong and what to change, for a person")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    """The one shape of every error the API returns."""
+
+    error: ErrorBody
+
+
+# --- paths and queries ----------------------------------------------------------------------
+
+class BusinessPath(Input):
+    business_id: Id
+
+
+class KeyPath(BusinessPath):
+    key_id: Id
+
+
+class CalendarPath(BusinessPath):
+    calendar_id: Id
+
+
+class ExceptionPath(CalendarPath):
+    day: dt.date
+
+
+class ServicePath(BusinessPath):
+    service_id: Id
+
+
+class ClientPath(BusinessPath):
+    client_id: Id
+
+
+class BookingPath(BusinessPath):
+    booking_id: Id
+
+
+class BlockedPath(BusinessPath):
+    blocked_id: Id
+
+
+class PageQuery(Input):
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    cursor: str | None = Field(None, description="next_cursor of the previous page")
+
+
+class BookingQuery(PageQuery):
+    start: AwareDatetime = Field(description="Range start, with offset (2026-11-24T00:00:00Z)")
+    end: AwareDatetime = Field(description="Range end (exclusive), with offset")
+    calendar_id: Id | None = None
+    client_id: Id | None = None
+    status: Literal["confirmed", "cancelled"] | None = None
+
+
+class BlockedQuery(Input):
+    calendar_id: Id | None = None
+
+
+class ChangesQuery(Input):
+    since: str | None = Field(None, description="A sync token from an earlier answer; omit for "
+                                                "every change the journal still holds")
+
+
+# --- businesses and keys --------------------------------------------------------------------
+
+class BusinessIn(Input):
+    name: Name
+    timezone: str = Field(description="IANA zone, e.g. Europe/Copenhagen", max_length=64)
+
+
+class BusinessPatch(Input):
+    name: Name | None = None
+    timezone: str | None = Field(None, max_length=64)
+
+
+class BusinessOut(Output):
+    id: int
+    name: str
+    timezone: str
+    created_at: dt.datetime
+
+
+class BusinessList(BaseModel):
+    items: list[BusinessOut]
+
+
+class ApiKeyIn(Input):
+    label: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class ApiKeyOut(Output):
+    id: int
+    business_id: int
+    label: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The secret, shown once; only its keyed hash is stored")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]
+
+
+# --- calendars ------------------------------------------------------------------------------
+
+class CalendarIn(Input):
+    name: Name
+    slug: str | None = Field(None, max_length=64, description="URL-safe; derived from the name "
+                                                              "when omitted")
+    timezone: str | None = Field(None, max_length=64, description="Defaults to the business's")
+    colour: str | None = Field(None, description="#RRGGBB")
+    active: bool = True
+
+
+class CalendarPatch(Input):
+    name: Name | None = None
+    slug: str | None = Field(None, max_length=64)
+    timezone: str | None = Field(None, max_length=64)
+    colour: str | None = None
+    active: bool | None = None
+
+
+class CalendarOut(Output):
+    id: int
+    uid: str
+    name: str
+    slug: str
+    timezone: str
+    colour: str
+    active: bool
+    sync_token: str = Field(description="The calendar's journal position (epoch-sequence)")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CalendarList(BaseModel):
+    items: list[CalendarOut]
+
+
+class IntervalIn(Input):
+    opens: dt.time
+    closes: dt.time
+
+
+class WeeklyIntervalIn(IntervalIn):
+    weekday: Annotated[int, Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")]
+
+
+class WeeklyHoursIn(Input):
+    intervals: Annotated[list[WeeklyIntervalIn], Field(max_length=100)]
+
+
+class WeeklyIntervalOut(Output):
+    weekday: int
+    opens: dt.time
+    closes: dt.time
+
+
+class WeeklyHoursOut(BaseModel):
+    calendar_id: int
+    timezone: str
+    intervals: list[WeeklyIntervalOut]
+
+
+class ExceptionIn(Input):
+    intervals: Annotated[list[IntervalIn], Field(max_length=20,
+                                                 description="Empty: closed all day")] = []
+    note: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class ExceptionOut(BaseModel):
+    day: dt.date
+    closed: bool
+    intervals: list[IntervalIn]
+    note: str
+
+
+class ExceptionList(BaseModel):
+    items: list[ExceptionOut]
+
+
+class ChangeOut(BaseModel):
+    seq: int
+    kind: Literal["booking", "blocked", "calendar"]
+    id: int
+    uid: str
+    action: Literal["put", "delete"]
+
+
+class ChangesOut(BaseModel):
+    calendar_id: int
+    token: str = Field(description="Pass as `since` next time")
+    changes: list[ChangeOut]
+
+
+# --- services and clients -------------------------------------------------------------------
+
+class ServiceIn(Input):
+    name: Name
+    duration_minutes: Annotated[int, Field(ge=1, le=1440)]
+    buffer_before_minutes: Minutes = 0
+    buffer_after_minutes: Minutes = 0
+    active: bool = True
+
+
+class ServicePatch(Input):
+    name: Name | None = None
+    duration_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    buffer_before_minutes: Minutes | None = None
+    buffer_after_minutes: Minutes | None = None
+    active: bool | None = None
+
+
+class ServiceOut(Output):
+    id: int
+    name: str
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    active: bool
+
+
+class ServiceList(BaseModel):
+    items: list[ServiceOut]
+
+
+class ClientIn(Input):
+    name: Name
+    email: Short | None = None
+    phone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    address: Text | None = None
+    notes: Text | None = None
+
+
+class ClientPatch(Input):
+    name: Name | None = None
+    email: Short | None = None
+    phone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    address: Text | None = None
+    notes: Text | None = None
+
+
+class ClientOut(Output):
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    address: str | None
+    notes: str | None
+    erased: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ClientList(BaseModel):
+    items: list[ClientOut]
+    next_cursor: str | None
+
+
+class EraseOut(BaseModel):
+    client: ClientOut
+    bookings_rewritten: int
+
+
+# --- bookings and blocked time --------------------------------------------------------------
+
+class BookingIn(Input):
+    calendar_id: Id
+    service_id: Id
+    client_id: Id | None = None
+    start: dt.datetime = Field(description="With an offset, or local time in the calendar's zone")
+    end: dt.datetime | None = Field(None, description="Defaults to start + the service duration")
+    status: Literal["confirmed", "cancelled"] = "confirmed"
+    source: Literal["staff", "online"] = "staff"
+    location: Text | None = None
+    notes: Text | None = None
+
+
+class BookingPatch(Input):
+    """Fields left out stay as they are; client_id, location and notes may be set to null."""
+
+    calendar_id: Id | None = None
+    service_id: Id | None = None
+    client_id: Id | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    status: Literal["confirmed", "cancelled"] | None = None
+    source: Literal["staff", "online"] | None = None
+    location: Text | None = None
+    notes: Text | None = None
+
+
+class BookingOut(BaseModel):
+    id: int
+    uid: str
+    calendar_id: int
+    service_id: int
+    client_id: int | None
+    status: str
+    source: str
+    start: dt.datetime = Field(description="In the calendar's zone, with offset")
+    end: dt.datetime
+    timezone: str
+    start_local: dt.datetime = Field(description="Wall-clock time kept if DST rules change")
+    end_local: dt.datetime
+    occupied_start: dt.datetime = Field(description="Start minus the service's buffer")
+    occupied_end: dt.datetime
+    location: str | None
+    notes: str | None
+    revision: int
+    sequence: int = Field(description="Journal sequence of the last change")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class BookingList(BaseModel):
+    items: list[BookingOut]
+    next_cursor: str | None
+
+
+class BlockedIn(Input):
+    calendar_id: Id
+    title: Name = "Blocked"
+    all_day: bool = False
+    start: dt.datetime | dt.date
+    end: dt.datetime | dt.date = Field(description="Exclusive; a date for all-day items")
+    rrule: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        None, description="RRULE value, e.g. FREQ=WEEKLY;BYDAY=MO,WE, in local time")
+    exdates: Annotated[list[dt.datetime | dt.date], Field(max_length=1000)] = []
+
+
+class BlockedPatch(Input):
+    title: Name | None = None
+    all_day: bool | None = None
+    start: dt.datetime | dt.date | None = None
+    end: dt.datetime | dt.date | None = None
+    rrule: Annotated[str, StringConstraints(max_length=500)] | None = None
+    exdates: Annotated[list[dt.datetime | dt.date], Field(max_length=1000)] | None = None
+
+
+class BlockedOut(BaseModel):
+    id: int
+    uid: str
+    calendar_id: int
+    title: str
+    all_day: bool
+    timezone: str
+    start_local: dt.datetime
+    end_local: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    rrule: str | None
+    exdates: list[str]
+    revision: int
+    sequence: int
+
+
+class BlockedList(BaseModel):
+    items: list[BlockedOut]

@@ -1,0 +1,105 @@
+"""create_app(runtime): composes the WSGI application. Nothing runs at import time."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, g, request
+from flask_openapi3 import Info, OpenAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from server import __version__
+from server.api import errors as api_errors
+from server.api.auth import authenticate
+from server.api.routes_bookings import bp as bookings_bp
+from server.api.routes_catalog import bp as catalog_bp
+from server.api.routes_tenancy import bp as tenancy_bp
+from server.errors import BookingCalError
+from server.runtime import Runtime
+from server.web.middleware import (
+    ROUTE_KEY, AccessLog, Metrics, PublicPrefix, TrustedProxy, WSGIApp, client_in,
+)
+
+API_PREFIX = "/api/v1"
+
+
+def create_flask_app(runtime: Runtime, metrics: Metrics) -> OpenAPI:
+    config = runtime.config
+    app = OpenAPI(
+        __name__,
+        info=Info(title="bookingcal API", version=__version__,
+                  description="Manage businesses, calendars, clients, services, opening hours, "
+                              "bookings and blocked time. Errors share one shape: "
+                              "{\"error\": {status, code, message, details}}."),
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        doc_prefix=API_PREFIX, doc_url="/openapi.json", doc_ui=False,
+        validation_error_status=422,
+        validation_error_callback=api_errors.from_validation,
+    )
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.extensions["bookingcal"] = runtime
+    # The document route is registered by hand since the UI (and its CDN assets) is off.
+    app.add_url_rule(API_PREFIX + "/openapi.json", "openapi_json",
+                     lambda: Response(json.dumps(app.api_doc), mimetype="application/json"))
+    for blueprint in (tenancy_bp, catalog_bp, bookings_bp):
+        app.register_api(blueprint)
+
+    @app.before_request
+    def _before() -> Response | None:
+        rule = request.url_rule
+        request.environ[ROUTE_KEY] = rule.rule if rule is not None else "<unmatched>"
+        if request.path.startswith(API_PREFIX + "/") and rule is not None \
+                and rule.endpoint != "openapi_json":
+            g.caller = authenticate(runtime)
+            if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0 \
+                    and (request.content_length or request.headers.get("Transfer-Encoding")):
+                if not request.is_json:
+                    return api_errors.error_response(
+                        415, "unsupported_media_type",
+                        "send the body as JSON with 'Content-Type: application/json'")
+                try:
+                    request.get_json(force=False, silent=False)
+                except HTTPException as exc:
+                    if exc.code == 413:
+                        raise
+                    return api_errors.error_response(
+                        400, "bad_request", "the body is not valid JSON; check quotes, commas "
+                        "and brackets")
+        return None
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        try:
+            with runtime.db.read() as session:
+                session.execute(text("SELECT 1"))
+        except BookingCalError as exc:
+            return api_errors.error_response(503, "unavailable", exc.message)
+        return Response('{"status": "ok"}', mimetype="application/json")
+
+    @app.get("/metrics")
+    def metrics_view() -> Response:
+        if not config.metrics_enabled:
+            return api_errors.error_response(404, "not_found", "metrics are disabled")
+        if not client_in(request.environ, config.metrics_allow):
+            return api_errors.error_response(403, "forbidden",
+                                             "metrics.allow does not include this address")
+        return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+
+    app.register_error_handler(BookingCalError, api_errors.from_domain)
+    app.register_error_handler(ValidationError, api_errors.from_validation)
+    app.register_error_handler(HTTPException, api_errors.from_http)
+    app.register_error_handler(Exception, api_errors.from_unexpected)
+    return app
+
+
+def create_app(runtime: Runtime) -> WSGIApp:
+    """The whole WSGI application, as `bookingcal serve` runs it."""
+    metrics = Metrics()
+    app: Any = create_flask_app(runtime, metrics).wsgi_app
+    app = AccessLog(app, metrics)
+    app = PublicPrefix(app, runtime.config.public_path)
+    return TrustedProxy(app, runtime.config.trusted_proxies)

@@ -1,0 +1,34 @@
+"""What a running process holds: the validated configuration, the database, the keys and the
+clock. Built once by the CLI (or a test) and handed to create_app and the commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.clock import Clock, SystemClock
+from server.config import Config
+from server.db import Database
+from server.keys import Keyring, ensure_key_files, read_secret_file
+
+
+@dataclass(frozen=True)
+class Runtime:
+    config: Config
+    db: Database
+    keyring: Keyring
+    clock: Clock
+    host_key_hash: str | None
+
+
+def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
+    """Generate missing key files (first run), load keys, open the database engine."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    generate_host_key = not config.host_key and not config.host_key_file_explicit
+    ensure_key_files(config.keys_dir, config.host_key_file if generate_host_key else None)
+    keyring = Keyring.load(config.keys_dir)
+    host_key = config.host_key or read_secret_file(config.host_key_file, "the host API key file")
+    db = Database(config.database_url, busy_timeout=config.database_busy_timeout,
+                  lock_timeout=config.database_lock_timeout,
+                  pool_size=config.database_pool_size)
+    return Runtime(config=config, db=db, keyring=keyring, clock=clock or SystemClock(),
+                   host_key_hash=keyring.hash_token(host_key))
