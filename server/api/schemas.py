@@ -6,13 +6,36 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime, BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema,
+)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 Short = Annotated[str, StringConstraints(max_length=320)]
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Minutes = Annotated[int, Field(ge=0, le=1440)]
+
+
+def _date_or_datetime(value: Any) -> dt.date | dt.datetime:
+    """"2026-12-24" is a date, "2026-12-24T09:00[:00][+01:00]" a date-time."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            if len(value) == 10:
+                return dt.date.fromisoformat(value)
+            if "T" in value:
+                return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("expected a date (YYYY-MM-DD) or a date-time (YYYY-MM-DDTHH:MM, "
+                     "optionally with seconds and an offset)")
+
+
+DateOrTime = Annotated[dt.date | dt.datetime, PlainValidator(_date_or_datetime),
+                       WithJsonSchema({"anyOf": [{"type": "string", "format": "date"},
+                                                 {"type": "string", "format": "date-time"}]})]
 
 
 class Input(BaseModel):
@@ -360,20 +383,20 @@ class BlockedIn(Input):
     calendar_id: Id
     title: Name = "Blocked"
     all_day: bool = False
-    start: dt.datetime | dt.date
-    end: dt.datetime | dt.date = Field(description="Exclusive; a date for all-day items")
+    start: DateOrTime
+    end: DateOrTime = Field(description="Exclusive; a date for all-day items")
     rrule: Annotated[str, StringConstraints(max_length=500)] | None = Field(
         None, description="RRULE value, e.g. FREQ=WEEKLY;BYDAY=MO,WE, in local time")
-    exdates: Annotated[list[dt.datetime | dt.date], Field(max_length=1000)] = []
+    exdates: Annotated[list[DateOrTime], Field(max_length=1000)] = []
 
 
 class BlockedPatch(Input):
     title: Name | None = None
     all_day: bool | None = None
-    start: dt.datetime | dt.date | None = None
-    end: dt.datetime | dt.date | None = None
+    start: DateOrTime | None = None
+    end: DateOrTime | None = None
     rrule: Annotated[str, StringConstraints(max_length=500)] | None = None
-    exdates: Annotated[list[dt.datetime | dt.date], Field(max_length=1000)] | None = None
+    exdates: Annotated[list[DateOrTime], Field(max_length=1000)] | None = None
 
 
 class BlockedOut(BaseModel):

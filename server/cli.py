@@ -1,0 +1,358 @@
+"""The `bookingcal` command. A user error is one line saying what to do, exit status 1."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from server import __version__
+from server.config import Config, ConfigError, load
+from server.errors import BookingCalError
+from server.keys import KeyFileError
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("bookingcal")
+
+
+def user_errors(func: F) -> F:
+    """Turn our errors into one line on stderr and exit status 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            for line in exc.problems:
+                click.echo(f"error: {line}", err=True)
+            sys.exit(1)
+        except (KeyFileError, BookingCalError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+    return wrapper  # type: ignore[return-value]
+
+
+def _config(ctx: click.Context) -> Config:
+    config = load(ctx.obj["config_path"])
+    logging.basicConfig(level=config.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return config
+
+
+def _runtime(ctx: click.Context) -> Any:
+    from server.runtime import build_runtime
+    return build_runtime(_config(ctx))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file (default: $BOOKINGCAL_CONFIG, else "
+                   "config/bookingcal.toml).")
+@click.version_option(__version__, prog_name="bookingcal")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """bookingcal: calendar server of an appointment-booking system.
+
+    \b
+    Example:
+      bookingcal --config config/bookingcal.toml serve
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+# --- serve ------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--demo", is_flag=True,
+              help="Migrate the database and load the demo business on first run.")
+@click.option("--host", default=None, help="Override server.host.")
+@click.option("--port", type=int, default=None, help="Override server.port.")
+@click.pass_context
+@user_errors
+def serve(ctx: click.Context, demo: bool, host: str | None, port: int | None) -> None:
+    """Serve the API (and later the feeds and CalDAV) with waitress.
+
+    \b
+    Example:
+      bookingcal serve --port 5232
+    """
+    import waitress
+
+    from server.app import create_app
+    from server.db.migrate import current_revision, head_revision, upgrade
+    from server.maintenance import start_pruner
+
+    runtime = _runtime(ctx)
+    config = runtime.config
+    if demo:
+        upgrade(runtime.db.engine)
+        _load_demo_if_missing(runtime)
+    elif current_revision(runtime.db.engine) != head_revision(runtime.db.engine):
+        raise BookingCalError("the database schema is not current; run `bookingcal db upgrade`")
+    stop = threading.Event()
+    start_pruner(runtime, stop)
+    host = host or config.server_host
+    port = port or config.server_port
+    click.echo(f"bookingcal {__version__} serving on http://{host}:{port}/ "
+               f"(public address {config.public_url})")
+    click.echo(f"  API document: {config.public_link('/api/v1/openapi.json')}")
+    click.echo(f"  health:       {config.public_link('/healthz')}")
+    if config.host_key:
+        click.echo("  host API key: from $BOOKINGCAL_HOST_KEY")
+    else:
+        click.echo(f"  host API key: in {config.host_key_file}  (send it as "
+                   "'Authorization: Bearer <key>')")
+    click.echo(f"  database:     {_safe_url(config.database_url)}")
+    try:
+        waitress.serve(create_app(runtime), host=host, port=port,
+                       threads=config.server_threads,
+                       # waitress refuses beyond this before the app sees the body; up to
+                       # it, the app answers 413 in the API's JSON error shape.
+                       max_request_body_size=config.max_body_bytes + (1 << 20),
+                       ident="bookingcal", _quiet=True)
+    finally:
+        stop.set()
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _load_demo_if_missing(runtime: Any) -> None:
+    from server.demo import demo_exists, load_demo
+    if demo_exists(runtime.db) or not runtime.config.demo_on_first_run:
+        return
+    click.echo("Loading the demo business (first run) ...")
+    with click.progressbar(length=210, label="  demo bookings") as bar:
+        load_demo(runtime.db, runtime.clock.now(), progress=bar.update)
+
+
+@main.command()
+@click.pass_context
+@user_errors
+def demo(ctx: click.Context) -> None:
+    """Load the demo business (three employees, services, clients, ~500 bookings around today,
+    across DST changes) unless it exists."""
+    from server.db.migrate import upgrade
+    from server.demo import demo_exists
+
+    runtime = _runtime(ctx)
+    upgrade(runtime.db.engine)
+    if demo_exists(runtime.db):
+        click.echo("The demo business exists already.")
+        return
+    _load_demo_if_missing(runtime)
+    click.echo("Demo business loaded.")
+
+
+# --- db ---------------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database schema, backups and the journal's pruning."""
+
+
+@db.command("upgrade")
+@click.pass_context
+@user_errors
+def db_upgrade(ctx: click.Context) -> None:
+    """Bring the database to the newest schema (a fresh one too)."""
+    from server.db.migrate import current_revision, upgrade
+
+    runtime = _runtime(ctx)
+    before = current_revision(runtime.db.engine)
+    upgrade(runtime.db.engine)
+    after = current_revision(runtime.db.engine)
+    click.echo(f"database schema: {before or 'empty'} -> {after}")
+
+
+@db.command("backup")
+@click.option("--output", type=click.Path(file_okay=False), default=None,
+              help="Folder to create (default: data_dir/backups/bookingcal-<time>).")
+@click.pass_context
+@user_errors
+def db_backup(ctx: click.Context, output: str | None) -> None:
+    """Consistent copy of the live SQLite database, with the key files.
+
+    PostgreSQL: use pg_dump (see the README) and copy the key folder next to the dump.
+    """
+    runtime = _runtime(ctx)
+    config = runtime.config
+    if not config.is_sqlite:
+        raise BookingCalError("the database is PostgreSQL: back it up with `pg_dump -Fc` and copy "
+                              f"the key folder {config.keys_dir} with it (see the README)")
+    stamp = runtime.clock.now().strftime("%Y%m%d-%H%M%S")
+    target = Path(output) if output else config.data_dir / "backups" / f"bookingcal-{stamp}"
+    target.mkdir(parents=True, exist_ok=False)
+    from server.maintenance import sqlite_backup
+    sqlite_backup(runtime.db, target / "bookingcal.sqlite3")
+    shutil.copytree(config.keys_dir, target / "keys")
+    click.echo(f"backup written to {target} (database and key files; keep them together)")
+
+
+@db.command("restore")
+@click.argument("backup", type=click.Path(exists=True, file_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@user_errors
+def db_restore(ctx: click.Context, backup: str, yes: bool) -> None:
+    """Replace the SQLite database with a backup folder made by `db backup`. Stop the server
+    first. The database gets a new epoch, so every client re-synchronises."""
+    from server.maintenance import sqlite_restore
+
+    runtime = _runtime(ctx)
+    if not runtime.config.is_sqlite:
+        raise BookingCalError("the database is PostgreSQL: restore with pg_restore (see the "
+                              "README), then run `bookingcal db new-epoch`")
+    if not yes:
+        click.confirm(f"Replace {_safe_url(runtime.config.database_url)} with {backup}?",
+                      abort=True)
+    sqlite_restore(runtime, Path(backup))
+    click.echo("restored; a new database epoch makes every client synchronise again")
+
+
+@db.command("new-epoch")
+@click.pass_context
+@user_errors
+def db_new_epoch(ctx: click.Context) -> None:
+    """Start a new database epoch (run after restoring PostgreSQL from a dump)."""
+    from server.domain.journal import new_epoch
+
+    runtime = _runtime(ctx)
+    with runtime.db.write() as session:
+        click.echo(f"new epoch {new_epoch(session)}")
+
+
+@db.command("prune")
+@click.pass_context
+@user_errors
+def db_prune(ctx: click.Context) -> None:
+    """Prune journal entries older than journal.retention_days now (serve does it hourly)."""
+    from server.maintenance import prune_journal
+
+    runtime = _runtime(ctx)
+    click.echo(f"pruned {prune_journal(runtime)} journal entries")
+
+
+# --- config and keys --------------------------------------------------------------------------
+
+@main.group("config")
+def config_group() -> None:
+    """Configuration."""
+
+
+@config_group.command("check")
+@click.pass_context
+@user_errors
+def config_check(ctx: click.Context) -> None:
+    """Validate the configuration file, the key files and the database connection.
+
+    \b
+    Example:
+      bookingcal --config /etc/bookingcal/bookingcal.toml config check
+    """
+    from sqlalchemy import text
+
+    from server.db import Database
+    from server.keys import Keyring
+
+    config = _config(ctx)
+    if (config.keys_dir / "encryption.keys").exists():
+        Keyring.load(config.keys_dir)
+        keys = f"key files in {config.keys_dir} are readable"
+    else:
+        keys = f"key files will be generated in {config.keys_dir} on first run"
+    database = Database(config.database_url, pool_size=1)
+    try:
+        with database.read() as session:
+            session.execute(text("SELECT 1"))
+    finally:
+        database.dispose()
+    click.echo(f"configuration OK: {config.source or '(defaults)'}; {keys}; database "
+               f"{_safe_url(config.database_url)} reachable")
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys."""
+
+
+@keys.command("rotate")
+@click.pass_context
+@user_errors
+def keys_rotate(ctx: click.Context) -> None:
+    """Add a new encryption key version; new secrets are encrypted with it, old ones still
+    decrypt. Back up the key folder afterwards."""
+    from server.keys import add_encryption_key
+
+    runtime = _runtime(ctx)
+    version = add_encryption_key(runtime.config.keys_dir)
+    click.echo(f"encryption key version {version} added in {runtime.config.keys_dir}")
+
+
+# --- businesses -------------------------------------------------------------------------------
+
+@main.group()
+def business() -> None:
+    """Businesses (tenants) and their API keys."""
+
+
+@business.command("list")
+@click.pass_context
+@user_errors
+def business_list(ctx: click.Context) -> None:
+    from server.domain.businesses import list_businesses
+
+    runtime = _runtime(ctx)
+    with runtime.db.read() as session:
+        for item in list_businesses(session):
+            click.echo(f"{item.id}\t{item.name}\t{item.timezone}")
+
+
+@business.command("create")
+@click.argument("name")
+@click.option("--timezone", required=True, help="IANA zone, e.g. Europe/Copenhagen.")
+@click.pass_context
+@user_errors
+def business_create(ctx: click.Context, name: str, timezone: str) -> None:
+    """Create a business.
+
+    \b
+    Example:
+      bookingcal business create "Salon Vita" --timezone Europe/Copenhagen
+    """
+    from server.domain.businesses import create_business
+
+    runtime = _runtime(ctx)
+    with runtime.db.write() as session:
+        item = create_business(session, name=name, timezone=timezone, now=runtime.clock.now())
+        click.echo(f"business {item.id} created")
+
+
+@business.command("key")
+@click.argument("business_id", type=int)
+@click.option("--label", default="", help="What the key is for.")
+@click.pass_context
+@user_errors
+def business_key(ctx: click.Context, business_id: int, label: str) -> None:
+    """Issue an API key for one business; it is printed once."""
+    from server.domain.businesses import create_api_key
+
+    runtime = _runtime(ctx)
+    with runtime.db.write() as session:
+        key, secret = create_api_key(session, runtime.keyring, business_id, label=label,
+                                     now=runtime.clock.now())
+        click.echo(f"key {key.id} for business {business_id}: {secret}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

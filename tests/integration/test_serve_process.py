@@ -1,0 +1,208 @@
+"""`bookingcal serve --demo` as an operator runs it: the installed console script in its own
+process, on a free loopback port, with a configuration in a temporary folder and no
+BOOKINGCAL_* variables, so the host key file is generated under data/keys/host.key."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterator
+
+import pytest
+import requests
+
+from server import __version__
+from server.demo import DEMO_NAME
+from support import Api
+
+BOOKINGCAL = Path(sys.executable).parent / "bookingcal"
+START_SECONDS = 90  # first run: key files, migration, ~500 demo bookings
+STOP_SECONDS = 10
+
+
+class Output:
+    """The process's combined stdout/stderr, read line by line in a thread."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+
+    @property
+    def text(self) -> str:
+        with self._changed:
+            return "".join(self.lines)
+
+    def wait_for(self, needle: str, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: needle in "".join(self.lines), timeout)
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+@dataclass
+class Served:
+    url: str
+    port: int
+    folder: Path
+    process: subprocess.Popen[str]
+    output: Output
+
+    @property
+    def host_key_file(self) -> Path:
+        return (self.folder / "data" / "keys" / "host.key").resolve()
+
+    def host_key(self) -> str:
+        return self.host_key_file.read_text(encoding="ascii").strip()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[str], output: Output) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    last: object = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output.join(5)
+            pytest.fail(f"bookingcal serve exited with {process.returncode}:\n{output.text}")
+        try:
+            response = requests.get(f"{url}/healthz", timeout=2)
+            if response.status_code == 200:
+                return
+            last = (response.status_code, response.text)
+        except requests.ConnectionError as exc:
+            last = exc
+        time.sleep(0.1)  # poll interval, bounded by the deadline
+    pytest.fail(f"/healthz did not answer 200 within {START_SECONDS}s (last: {last!r}); "
+                f"output:\n{output.text}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    assert BOOKINGCAL.is_file(), f"console script {BOOKINGCAL} is not installed"
+    folder = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    (folder / "bookingcal.toml").write_text(
+        'data_dir = "data"\n'
+        f'public_url = "{url}/"\n'
+        '\n[server]\n'
+        'host = "127.0.0.1"\n'
+        f'port = {port}\n'
+        'threads = 4\n', encoding="utf-8")
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("BOOKINGCAL_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    process = subprocess.Popen(
+        [str(BOOKINGCAL), "--config", str(folder / "bookingcal.toml"), "serve", "--demo"],
+        cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, encoding="utf-8")
+    assert process.stdout is not None
+    output = Output(process.stdout)
+    try:
+        _wait_healthy(url, process, output)
+        yield Served(url, port, folder, process, output)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=STOP_SECONDS)
+        output.join(5)
+
+
+def test_banner_names_the_address_and_the_host_key_file(served: Served) -> None:
+    # The banner is printed before the port is bound; the reader thread may lag a little.
+    assert served.output.wait_for("  database:", timeout=10), served.output.text
+    text = served.output.text
+    assert "Loading the demo business (first run)" in text
+    assert f"bookingcal {__version__} serving on http://127.0.0.1:{served.port}/ " \
+           f"(public address {served.url}/)" in text
+    assert f"API document: {served.url}/api/v1/openapi.json" in text
+    assert f"health:       {served.url}/healthz" in text
+    assert f"host API key: in {served.host_key_file}" in text
+    assert "Traceback" not in text
+    # The generated key file holds a real secret, readable by its owner only.
+    assert len(served.host_key()) >= 40
+    assert served.host_key_file.stat().st_mode & 0o077 == 0
+
+
+def test_openapi_document_needs_no_key(served: Served) -> None:
+    with requests.Session() as session:
+        response = session.get(f"{served.url}/api/v1/openapi.json", timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Type"].startswith("application/json")
+        document = response.json()
+        assert document["info"]["version"] == __version__
+        assert "/api/v1/businesses" in document["paths"]
+        # ... while the API itself does.
+        assert session.get(f"{served.url}/api/v1/businesses", timeout=10).status_code == 401
+
+
+def test_host_key_file_lists_the_demo_business(served: Served) -> None:
+    api = Api(served.url, key=served.host_key())
+    try:
+        items = api.ok("GET", "/businesses")["items"]
+        assert [(b["name"], b["timezone"]) for b in items] == [(DEMO_NAME, "Europe/Copenhagen")]
+        calendars = api.ok("GET", f"/businesses/{items[0]['id']}/calendars")["items"]
+        assert len(calendars) == 3
+    finally:
+        api.session.close()
+    wrong = Api(served.url, key=served.host_key() + "x")
+    try:
+        assert wrong.get("/businesses").status_code == 401
+    finally:
+        wrong.session.close()
+
+
+def test_metrics_are_labelled_with_route_templates(served: Served) -> None:
+    api = Api(served.url, key=served.host_key())
+    try:
+        [business] = api.ok("GET", "/businesses")["items"]
+        business_id = business["id"]
+        api.ok("GET", f"/businesses/{business_id}/calendars")
+        assert api.get(f"/businesses/{business_id}/no-such-thing/424242").status_code == 404
+        response = api.get(f"{served.url}/metrics")
+    finally:
+        api.session.close()
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("text/plain")
+    text = response.text
+    samples = re.findall(r'^bookingcal_http_requests_total\{([^}]*)\} (\S+)$', text, re.M)
+    assert samples, text
+    routes = {re.search(r'route="([^"]*)"', labels).group(1)  # type: ignore[union-attr]
+              for labels, _ in samples}
+    assert "/api/v1/businesses" in routes
+    assert "/api/v1/businesses/<int:business_id>/calendars" in routes
+    assert "/healthz" in routes
+    assert "<unmatched>" in routes
+    assert f'method="GET",route="/api/v1/businesses/<int:business_id>/calendars",' \
+           f'status="200"' in text
+    # No label anywhere carries a raw id or the requested path.
+    for route in routes:
+        assert not re.search(r"/\d+(/|$)", route), route
+    assert f"/businesses/{business_id}/" not in text
+    assert "424242" not in text and "no-such-thing" not in text
+    assert "bookingcal_http_request_duration_seconds_bucket" in text

@@ -1,0 +1,160 @@
+"""Test helpers: a configuration in a temporary folder, a real server on an ephemeral loopback
+port (waitress in a thread, as `bookingcal serve` runs it), and an API client speaking HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import requests
+import waitress
+
+from server.api.schemas import ErrorResponse
+from server.app import create_app
+from server.clock import FixedClock
+from server.config import Config, load
+from server.db.migrate import upgrade
+from server.runtime import Runtime, build_runtime
+
+HOST_KEY = "test-host-key-0123456789"
+# A Tuesday in late November: both DST changes of 2027 lie within the default windows.
+NOW = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.timezone.utc)
+
+
+def make_config(folder: Path, database_url: str, extra: str = "", **environ: str) -> Config:
+    """A configuration file in `folder` (data under folder/data), loaded with the given
+    database and host key in its environment."""
+    path = folder / "bookingcal.toml"
+    path.write_text('data_dir = "data"\n' + extra, encoding="utf-8")
+    env = {"BOOKINGCAL_DATABASE_URL": database_url, "BOOKINGCAL_HOST_KEY": HOST_KEY, **environ}
+    return load(path, environ=env)
+
+
+def make_runtime(folder: Path, database_url: str, now: dt.datetime = NOW,
+                 extra: str = "") -> Runtime:
+    runtime = build_runtime(make_config(folder, database_url, extra), FixedClock(now))
+    upgrade(runtime.db.engine)
+    return runtime
+
+
+@dataclass
+class LiveServer:
+    url: str
+    runtime: Runtime
+    _server: Any
+    _thread: threading.Thread
+
+    @property
+    def clock(self) -> FixedClock:
+        assert isinstance(self.runtime.clock, FixedClock)
+        return self.runtime.clock
+
+    def stop(self) -> None:
+        """Stop serving, also while clients hold keep-alive connections: close every channel,
+        so waitress's loop (which runs while any channel is open) ends at once."""
+        server = self._server
+
+        def close_all() -> None:  # runs inside waitress's loop thread, between selects
+            for channel in list(server._map.values()):
+                if channel is not server.trigger:
+                    channel.close()
+            server.trigger.close()
+
+        server.task_dispatcher.shutdown(timeout=5)
+        server.trigger.pull_trigger(close_all)
+        self._thread.join(timeout=10)
+        assert not self._thread.is_alive(), "the test server did not stop"
+        self.runtime.db.dispose()
+
+
+def start_server(runtime: Runtime, threads: int = 4) -> LiveServer:
+    server = waitress.create_server(create_app(runtime), host="127.0.0.1", port=0,
+                                    threads=threads, asyncore_loop_timeout=0.1,
+                                    max_request_body_size=runtime.config.max_body_bytes + (1 << 20))
+    thread = threading.Thread(target=server.run, name="test-server", daemon=True)
+    thread.start()
+    return LiveServer(f"http://127.0.0.1:{server.effective_port}", runtime, server, thread)
+
+
+class Api:
+    """A small HTTP client for the JSON API: `api.post("/businesses", json=...)`."""
+
+    def __init__(self, base: str, key: str | None = HOST_KEY) -> None:
+        self.base = base.rstrip("/")
+        self.session = requests.Session()
+        if key is not None:
+            self.session.headers["Authorization"] = f"Bearer {key}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        url = path if path.startswith("http") else f"{self.base}/api/v1{path}"
+        return self.session.request(method, url, timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def ok(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        assert response.status_code == status, (response.status_code, response.text)
+        return response.json() if response.content else None
+
+
+def assert_error(response: requests.Response, status: int, code: str | None = None,
+                 contains: str | None = None) -> dict[str, Any]:
+    """The response is an error of the documented shape with this status (and code/message)."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    body = ErrorResponse.model_validate(response.json()).error
+    assert body.status == status
+    if code is not None:
+        assert body.code == code, body
+    if contains is not None:
+        assert contains in body.message, body.message
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    return body.model_dump()
+
+
+@dataclass
+class Salon:
+    """A small business made through the API: one calendar, one service, one client."""
+
+    business: int
+    calendar: int
+    service: int
+    client: int
+
+
+def make_salon(api: Api, tz: str = "Europe/Copenhagen", buffer_after: int = 0) -> Salon:
+    business = api.ok("POST", "/businesses", 201, json={"name": "Salon", "timezone": tz})["id"]
+    base = f"/businesses/{business}"
+    calendar = api.ok("POST", f"{base}/calendars", 201, json={"name": "Anna Berg"})["id"]
+    service = api.ok("POST", f"{base}/services", 201,
+                     json={"name": "Haircut", "duration_minutes": 45,
+                           "buffer_after_minutes": buffer_after})["id"]
+    client = api.ok("POST", f"{base}/clients", 201,
+                    json={"name": "Jens Hansen", "email": "jens@example.com"})["id"]
+    return Salon(business, calendar, service, client)
+
+
+def iter_pages(api: Api, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    cursor = None
+    while True:
+        page = api.ok("GET", path, params={**params, **({"cursor": cursor} if cursor else {})})
+        yield from page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return
