@@ -45,9 +45,14 @@ def _config(ctx: click.Context) -> Config:
     return config
 
 
-def _runtime(ctx: click.Context) -> Any:
+def _runtime(ctx: click.Context, *, need_schema: bool = False) -> Any:
+    from server.db.migrate import current_revision, head_revision
     from server.runtime import build_runtime
-    return build_runtime(_config(ctx))
+
+    runtime = build_runtime(_config(ctx))
+    if need_schema and current_revision(runtime.db.engine) != head_revision(runtime.db.engine):
+        raise BookingCalError("the database schema is not current; run `bookingcal db upgrade`")
+    return runtime
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,16 +91,14 @@ def serve(ctx: click.Context, demo: bool, host: str | None, port: int | None) ->
     import waitress
 
     from server.app import create_app
-    from server.db.migrate import current_revision, head_revision, upgrade
+    from server.db.migrate import upgrade
     from server.maintenance import start_pruner
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, need_schema=not demo)
     config = runtime.config
     if demo:
         upgrade(runtime.db.engine)
         _load_demo_if_missing(runtime)
-    elif current_revision(runtime.db.engine) != head_revision(runtime.db.engine):
-        raise BookingCalError("the database schema is not current; run `bookingcal db upgrade`")
     stop = threading.Event()
     start_pruner(runtime, stop)
     host = host or config.server_host
@@ -128,11 +131,11 @@ def _safe_url(url: str) -> str:
 
 
 def _load_demo_if_missing(runtime: Any) -> None:
-    from server.demo import demo_exists, load_demo
+    from server.demo import DEMO_DAYS, demo_exists, load_demo
     if demo_exists(runtime.db) or not runtime.config.demo_on_first_run:
         return
     click.echo("Loading the demo business (first run) ...")
-    with click.progressbar(length=210, label="  demo bookings") as bar:
+    with click.progressbar(length=DEMO_DAYS, label="  demo bookings, day by day") as bar:
         load_demo(runtime.db, runtime.clock.now(), progress=bar.update)
 
 
@@ -185,14 +188,17 @@ def db_backup(ctx: click.Context, output: str | None) -> None:
 
     PostgreSQL: use pg_dump (see the README) and copy the key folder next to the dump.
     """
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, need_schema=True)
     config = runtime.config
     if not config.is_sqlite:
         raise BookingCalError("the database is PostgreSQL: back it up with `pg_dump -Fc` and copy "
                               f"the key folder {config.keys_dir} with it (see the README)")
-    stamp = runtime.clock.now().strftime("%Y%m%d-%H%M%S")
+    stamp = runtime.clock.now().strftime("%Y%m%d-%H%M%S-%f")
     target = Path(output) if output else config.data_dir / "backups" / f"bookingcal-{stamp}"
-    target.mkdir(parents=True, exist_ok=False)
+    try:
+        target.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise BookingCalError(f"{target} exists already; choose another --output") from None
     from server.maintenance import sqlite_backup
     sqlite_backup(runtime.db, target / "bookingcal.sqlite3")
     shutil.copytree(config.keys_dir, target / "keys")
@@ -227,7 +233,7 @@ def db_new_epoch(ctx: click.Context) -> None:
     """Start a new database epoch (run after restoring PostgreSQL from a dump)."""
     from server.domain.journal import new_epoch
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, need_schema=True)
     with runtime.db.write() as session:
         click.echo(f"new epoch {new_epoch(session)}")
 
@@ -239,7 +245,7 @@ def db_prune(ctx: click.Context) -> None:
     """Prune journal entries older than journal.retention_days now (serve does it hourly)."""
     from server.maintenance import prune_journal
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, need_schema=True)
     click.echo(f"pruned {prune_journal(runtime)} journal entries")
 
 
@@ -271,14 +277,20 @@ def config_check(ctx: click.Context) -> None:
         keys = f"key files in {config.keys_dir} are readable"
     else:
         keys = f"key files will be generated in {config.keys_dir} on first run"
-    database = Database(config.database_url, pool_size=1)
-    try:
-        with database.read() as session:
-            session.execute(text("SELECT 1"))
-    finally:
-        database.dispose()
+    from sqlalchemy.engine import make_url
+    sqlite_file = Path(make_url(config.database_url).database or "") if config.is_sqlite else None
+    if sqlite_file is not None and not sqlite_file.exists():
+        database_state = "will be created on first run"
+    else:
+        database = Database(config.database_url, pool_size=1)
+        try:
+            with database.read() as session:
+                session.execute(text("SELECT 1"))
+        finally:
+            database.dispose()
+        database_state = "reachable"
     click.echo(f"configuration OK: {config.source or '(defaults)'}; {keys}; database "
-               f"{_safe_url(config.database_url)} reachable")
+               f"{_safe_url(config.database_url)} {database_state}")
 
 
 @main.group()
@@ -310,9 +322,10 @@ def business() -> None:
 @click.pass_context
 @user_errors
 def business_list(ctx: click.Context) -> None:
+    """List businesses: id, name, time zone."""
     from server.domain.businesses import list_businesses
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, need_schema=True)
     with runtime.db.read() as session:
         for item in list_businesses(session):
             click.echo(f"{item.id}\t{item.name}\t{item.timezone}")
@@ -332,7 +345,7 @@ def business_create(ctx: click.Context, name: str, timezone: str) -> None:
     """
     from server.domain.businesses import create_business
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, need_schema=True)
     with runtime.db.write() as session:
         item = create_business(session, name=name, timezone=timezone, now=runtime.clock.now())
         click.echo(f"business {item.id} created")
@@ -347,7 +360,7 @@ def business_key(ctx: click.Context, business_id: int, label: str) -> None:
     """Issue an API key for one business; it is printed once."""
     from server.domain.businesses import create_api_key
 
-    runtime = _runtime(ctx)
+    runtime = _runtime(ctx, need_schema=True)
     with runtime.db.write() as session:
         key, secret = create_api_key(session, runtime.keyring, business_id, label=label,
                                      now=runtime.clock.now())

@@ -8,14 +8,19 @@ import random
 from typing import Callable
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from server.db import Database
-from server.db.models import Business
+from server.db.models import Business, Service
 from server.domain import blocked, bookings, businesses, calendars, clients, hours, services
 from server.domain.timeutil import zone
 from server.errors import ConflictError
 
 DEMO_NAME = "Studio Nord (demo)"
+# 240 days around today: longer than the 7 months between DST changes, so at least one change
+# (usually two) of Europe/Copenhagen lies among the bookings whatever the date.
+DAYS_BACK, DAYS_AHEAD = 120, 120
+DEMO_DAYS = DAYS_BACK + DAYS_AHEAD
 EMPLOYEES = (("Anna Berg", "#d06b64"), ("Mikkel Holm", "#4986e7"), ("Sofie Lund", "#16a765"))
 SERVICES = (("Haircut", 45, 0, 15), ("Colour", 90, 10, 15), ("Beard trim", 20, 0, 5),
             ("Consultation", 30, 0, 0), ("Wash & blow-dry", 40, 0, 10))
@@ -34,8 +39,8 @@ def demo_exists(db: Database) -> bool:
             is not None
 
 
-def load_demo(db: Database, now: dt.datetime, *, seed: int = 7, days_back: int = 60,
-              days_ahead: int = 150, target_bookings: int = 500,
+def load_demo(db: Database, now: dt.datetime, *, seed: int = 7, days_back: int = DAYS_BACK,
+              days_ahead: int = DAYS_AHEAD, target_bookings: int = 500,
               progress: Callable[[int], None] | None = None) -> int:
     """Create the demo business; return its id. The window around `now` crosses the October
     and March DST changes of Europe/Copenhagen."""
@@ -84,29 +89,40 @@ def load_demo(db: Database, now: dt.datetime, *, seed: int = 7, days_back: int =
 
     made = 0
     days = [today + dt.timedelta(days=offset) for offset in range(-days_back, days_ahead)]
-    per_day = max(1, target_bookings // max(1, sum(d.weekday() < 6 for d in days)))
+    open_days = sum(day.weekday() != 6 for day in days)
+    opened = 0
     for day in days:
-        if day.weekday() == 6 or made >= target_bookings:
-            continue
-        with db.write() as session:
-            for _ in range(per_day + 2):
-                if made >= target_bookings:
-                    break
-                service = rng.choice(service_rows)
-                opening = 10 if day.weekday() == 5 else 9
-                closing = 14 if day.weekday() == 5 else 17
-                hour = rng.randint(opening, closing - 2)
-                start = dt.datetime.combine(day, dt.time(hour, rng.choice((0, 15, 30, 45))))
-                try:
-                    with session.begin_nested():
-                        bookings.create_booking(
-                            session, business_id, calendar_id=rng.choice(calendar_ids),
-                            service_id=service.id, client_id=rng.choice(client_ids),
-                            start=start, now=now, source=rng.choice(("staff", "online")),
-                            notes=rng.choice([None, "Bring reference photo", "First visit"]))
-                    made += 1
-                except ConflictError:
-                    continue
+        if day.weekday() != 6:
+            opened += 1
+            # Spread the bookings evenly: by the end of this day, reach this share of the target.
+            goal = target_bookings * opened // open_days
+            with db.write() as session:
+                for _ in range(20):
+                    if made >= goal:
+                        break
+                    if _try_booking(session, rng, business_id, day, calendar_ids, service_rows,
+                                    client_ids, now):
+                        made += 1
         if progress is not None:
             progress(1)
     return business_id
+
+
+def _try_booking(session: Session, rng: random.Random, business_id: int, day: dt.date,
+                 calendar_ids: list[int], service_rows: list[Service], client_ids: list[int],
+                 now: dt.datetime) -> bool:
+    """One booking at a random time within the day's opening hours; False if it collides."""
+    service = rng.choice(service_rows)
+    opening, closing = (10, 14) if day.weekday() == 5 else (9, 17)
+    start = dt.datetime.combine(day, dt.time(rng.randint(opening, closing - 2),
+                                             rng.choice((0, 15, 30, 45))))
+    try:
+        with session.begin_nested():
+            bookings.create_booking(
+                session, business_id, calendar_id=rng.choice(calendar_ids),
+                service_id=service.id, client_id=rng.choice(client_ids), start=start, now=now,
+                source=rng.choice(("staff", "online")),
+                notes=rng.choice([None, "Bring reference photo", "First visit"]))
+    except ConflictError:
+        return False
+    return True

@@ -67,16 +67,8 @@ def assert_unavailable(response: requests.Response) -> None:
 
 
 def stop(server: LiveServer, api: Api) -> None:
-    """Stop the live server cleanly. LiveServer.stop() closes waitress's sockets from this
-    thread while the server thread may be inside select() on them (an intermittent EBADF in
-    the server thread), and waits its full 10 s join timeout while a keep-alive connection is
-    open. Here the closing runs in the server's own loop thread, which then ends at once."""
     api.session.close()
-    wsgi = server._server
-    wsgi.trigger.pull_trigger(lambda: [channel.close() for channel in list(wsgi._map.values())])
-    server._thread.join(timeout=10)
-    wsgi.task_dispatcher.shutdown()
-    server.runtime.db.dispose()
+    server.stop()
 
 
 def make_durable(postgres_server: ThrowawayPostgres) -> None:
