@@ -490,9 +490,10 @@ def print_plan(live: LiveServer, fixture: Fixture, sizes: Sizes,
     where = re.search(r"WHERE (.*?) ORDER BY", " ".join(ours.statement.split()))
     print(f"  WHERE {where.group(1) if where else '?'}")
     print(f"  parameters: {ours.parameters}")
-    for line in explain(engine, ours):
+    plan = explain(engine, ours)
+    for line in plan:
         print(f"    {line}")
-    verdict = judge_plan(dialect, explain(engine, ours))
+    verdict = judge_plan(dialect, plan)
     print(f"  {verdict.line}")
 
     print(f"  Baseline named in the issue: the same query without the lower bound "
@@ -555,8 +556,7 @@ def server_version(engine: Engine) -> str:
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             return "SQLite " + str(conn.execute(text("select sqlite_version()")).scalar_one())
-        return str(conn.execute(text("show server_version")).scalar_one()).join(
-            ("PostgreSQL ", ""))
+        return "PostgreSQL " + str(conn.execute(text("show server_version")).scalar_one())
 
 
 def run_engine(engine_name: str, sizes: Sizes) -> bool:

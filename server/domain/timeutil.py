@@ -80,14 +80,9 @@ def series_end(rule: str, start_local: dt.datetime, duration: dt.timedelta,
 
 
 def _instant(local: dt.datetime, tzid: str) -> dt.datetime:
-    """Like to_utc, but a time skipped by DST is moved forward instead of refused (an occurrence
-    of a repeating rule may land in the gap)."""
-    tz = zone(tzid)
-    aware = local.replace(tzinfo=tz, fold=0)
-    utc = aware.astimezone(UTC)
-    if utc.astimezone(tz).replace(tzinfo=None) != local:
-        utc = local.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    return utc
+    """Like to_utc, but a time skipped by DST is moved forward by the gap instead of refused (an
+    occurrence of a repeating rule may land in it): read with the offset before the change."""
+    return local.replace(tzinfo=zone(tzid), fold=0).astimezone(UTC)
 
 
 def occurrences(rule: str | None, exdates_json: str, start_local: dt.datetime,
