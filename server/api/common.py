@@ -23,7 +23,7 @@ def reply(model: BaseModel | None, status: int = 200) -> Response:
 
 
 def responses(ok: type[BaseModel] | None, status: int = 200) -> dict:
-    found = dict(ERRORS)
+    found: dict[int, type[BaseModel] | None] = dict(ERRORS)
     found[status] = ok
     return found
 

@@ -242,10 +242,10 @@ class ExceptionList(BaseModel):
 
 class ChangeOut(BaseModel):
     seq: int
-    kind: Literal["booking", "blocked", "calendar"]
+    kind: str = Field(description="booking, blocked or calendar")
     id: int
     uid: str
-    action: Literal["put", "delete"]
+    action: str = Field(description="put (created or changed) or delete (a tombstone)")
 
 
 class ChangesOut(BaseModel):

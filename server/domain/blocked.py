@@ -116,7 +116,8 @@ def update_blocked(session: Session, business_id: int, blocked_id: int, *, now: 
     current_end: dt.datetime | dt.date = item.end_local.date() if item.all_day \
         else item.end_local
     rule = None if clear_rrule else (rrule or item.rrule)
-    current_exdates = [dt.datetime.fromisoformat(v) for v in json.loads(item.exdates)]
+    current_exdates: list[dt.datetime | dt.date] = [dt.datetime.fromisoformat(v)
+                                                    for v in json.loads(item.exdates)]
     _set_times(item, calendar, start if start is not None else current_start,
                end if end is not None else current_end, use_all_day, rule,
                exdates if exdates is not None else current_exdates)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from server.db.models import OpeningException, OpeningHours
@@ -91,7 +92,8 @@ def set_exception(session: Session, business_id: int, calendar_id: int, day: dt.
 def delete_exception(session: Session, business_id: int, calendar_id: int,
                      day: dt.date) -> None:
     lock_calendar(session, business_id, calendar_id)
-    removed = session.execute(delete(OpeningException).where(
-        OpeningException.calendar_id == calendar_id, OpeningException.day == day)).rowcount
+    result = session.execute(delete(OpeningException).where(
+        OpeningException.calendar_id == calendar_id, OpeningException.day == day))
+    removed = cast(CursorResult[Any], result).rowcount
     if not removed:
         raise NotFoundError(f"calendar {calendar_id} has no exception on {day}")

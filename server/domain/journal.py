@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import Calendar, JournalEntry, Meta
@@ -107,6 +108,7 @@ def prune(session: Session, now: dt.datetime, retention_days: int) -> int:
         session.execute(update(Calendar).where(Calendar.id == calendar_id,
                                                Calendar.journal_floor < floor)
                         .values(journal_floor=floor))
-        removed += session.execute(delete(JournalEntry).where(
-            JournalEntry.calendar_id == calendar_id, JournalEntry.seq <= floor)).rowcount
+        result = session.execute(delete(JournalEntry).where(
+            JournalEntry.calendar_id == calendar_id, JournalEntry.seq <= floor))
+        removed += cast(CursorResult[Any], result).rowcount
     return removed

@@ -1,12 +1,13 @@
-"""Wall-clock time in a zone, UTC instants, and repeating rules. Zones come from the tzdata
-package (zoneinfo prefers it when the host has none; setup.cfg installs it)."""
+"""Wall-clock time in a zone, UTC instants, and repeating rules. Zones are read from the tzdata
+package that setup.cfg installs, never from the host, so every machine of a deployment agrees."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from importlib import resources
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
@@ -15,14 +16,21 @@ from server.errors import InvalidError
 UTC = dt.timezone.utc
 
 
+@lru_cache(maxsize=1)
+def zone_names() -> frozenset[str]:
+    """Every zone the tzdata package holds."""
+    return frozenset(resources.files("tzdata").joinpath("zones").read_text("ascii").split())
+
+
 @lru_cache(maxsize=512)
 def zone(name: str) -> ZoneInfo:
-    """The IANA zone `name`, or an InvalidError naming it."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    """The IANA zone `name` from the tzdata package, or an InvalidError naming it."""
+    if name not in zone_names():
         raise InvalidError(f"unknown time zone {name!r}; use an IANA name such as "
-                           "'Europe/Copenhagen'", field="timezone") from None
+                           "'Europe/Copenhagen'", field="timezone")
+    source = resources.files("tzdata.zoneinfo").joinpath(*name.split("/"))
+    with source.open("rb") as handle:
+        return ZoneInfo.from_file(handle, key=name)
 
 
 def to_utc(local: dt.datetime, tzid: str) -> dt.datetime:

@@ -81,3 +81,18 @@ def test_bad_rules_are_refused(rule: str, message: str) -> None:
 def test_rrule_prefix_is_accepted() -> None:
     assert validate_rrule("RRULE:FREQ=WEEKLY;BYDAY=MO", dt.datetime(2027, 1, 4, 9)) == \
         "FREQ=WEEKLY;BYDAY=MO"
+
+
+def test_zones_come_from_the_tzdata_package() -> None:
+    import tzdata
+
+    from server.domain.timeutil import zone, zone_names
+
+    assert CPH in zone_names() and len(zone_names()) > 400
+    copenhagen = zone(CPH)
+    assert str(copenhagen) == CPH
+    assert dt.datetime(2027, 7, 1, tzinfo=copenhagen).utcoffset() == dt.timedelta(hours=2)
+    assert tzdata.IANA_VERSION  # the package, not the host's /usr/share/zoneinfo
+    for bad in ("Mars/Base", "../../etc/passwd", "Europe/../../x", ""):
+        with pytest.raises(InvalidError, match="unknown time zone"):
+            zone(bad)
