@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import logging
 import re
 import statistics
@@ -33,7 +34,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterator, Mapping, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,7 +127,7 @@ def label(count: int) -> str:
     return f"{count // 1000}k" if count >= 1000 and count % 1000 == 0 else str(count)
 
 
-def median_ms(cases: dict[Key, Callable[[], int]], repeats: int,
+def median_ms(cases: Mapping[Key, Callable[[], int]], repeats: int,
               warmup: int) -> dict[Key, Timing]:
     """Median wall time in milliseconds of each case, run round-robin (one run of every case per
     round) so that drift in the machine's load hits all cases alike. A case returns the number
@@ -304,10 +305,9 @@ def bulk_load(engine: Engine, *, business_id: int, calendar_id: int, service_id:
             "seq": i + 1, "created_at": now, "updated_at": now})
     with engine.begin() as conn:
         for offset in range(0, len(rows), 5000):
-            conn.execute(insert(Booking.__table__), rows[offset:offset + 5000])
-        calendar = Calendar.__table__
+            conn.execute(insert(Booking), rows[offset:offset + 5000])
         # As if the journal had been pruned up to the last change: nothing before it answerable.
-        conn.execute(update(calendar).where(calendar.c.id == calendar_id).values(
+        conn.execute(update(Calendar).where(Calendar.id == calendar_id).values(
             max_span_seconds=longest, journal_seq=count, journal_floor=count))
 
 
@@ -340,7 +340,7 @@ def load_fixture(live: LiveServer, sizes: Sizes) -> tuple[Fixture, float]:
     free_slot = (middle + dt.timedelta(minutes=BOOKING_MINUTES + BUFFER_AFTER_MINUTES),
                  middle + dt.timedelta(hours=1))
     fixture = Fixture(business, small, large, week_start,
-                      (week_start + dt.timedelta(days=7)), free_slot)
+                      week_start + dt.timedelta(days=7), free_slot)
     return fixture, loaded
 
 
@@ -392,11 +392,11 @@ def measure_listing(live: LiveServer, fixture: Fixture,
     api = Api(live.url)
     calendars = {"small": fixture.small_calendar, "large": fixture.large_calendar}
     paths: dict[str, Callable[[int], int]] = {
-        "domain": lambda c: list_week_domain(live, fixture, c),
-        "http": lambda c: list_week_http(api, fixture, c),
-        "naive": lambda c: naive_week(live, fixture, c),
+        "domain": functools.partial(list_week_domain, live, fixture),
+        "http": functools.partial(list_week_http, api, fixture),
+        "naive": functools.partial(naive_week, live, fixture),
     }
-    cases = {(name, size): (lambda run=run, cal=cal: run(cal))
+    cases = {(name, size): functools.partial(run, cal)
              for name, run in paths.items() for size, cal in calendars.items()}
     timings = median_ms(cases, sizes.repeats, sizes.warmup)
     results: dict[str, dict[str, Timing]] = {name: {} for name in paths}
@@ -495,8 +495,7 @@ def print_plan(live: LiveServer, fixture: Fixture, sizes: Sizes,
     engine = live.runtime.db.engine
     dialect = engine.dialect.name
     large, small = label(sizes.large), label(sizes.small)
-    ours = capture_listing(live, fixture, fixture.large_calendar,
-                           lambda lv, fx, c: list_week_domain(lv, fx, c))
+    ours = capture_listing(live, fixture, fixture.large_calendar, list_week_domain)
     naive = capture_listing(live, fixture, fixture.large_calendar, naive_week)
     kind = "EXPLAIN QUERY PLAN" if dialect == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS)"
     print(f"[3] Query plan of list_bookings on the {large} calendar ({kind}, "
@@ -545,7 +544,7 @@ def conflict_check(live: LiveServer, fixture: Fixture, calendar_id: int) -> int:
 
 
 def measure_conflicts(live: LiveServer, fixture: Fixture, sizes: Sizes) -> dict[str, Timing]:
-    return median_ms({size: (lambda cal=cal: conflict_check(live, fixture, cal))
+    return median_ms({size: functools.partial(conflict_check, live, fixture, cal)
                       for size, cal in (("small", fixture.small_calendar),
                                         ("large", fixture.large_calendar))},
                      sizes.repeats, sizes.warmup)

@@ -48,6 +48,10 @@ class Config:
     database_lock_timeout: float
     database_pool_size: int
     journal_retention_days: int
+    feed_days_back: int
+    feed_days_ahead: int
+    feed_refresh_minutes: int
+    failed_link_limit: int
     keys_dir: Path
     host_key: str | None
     host_key_file: Path
@@ -178,6 +182,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("database.lock_timeout_seconds", 10, _positive_number,
            "PostgreSQL: how long a writer waits for a calendar's lock before answering 503."),
     Option("database.pool_size", 10, _int_between(1, 200), "Connections kept per process."),
+    Option("feeds.window_days_back", 90, _int_between(0, 3650),
+           "Feeds show items from this many days back ..."),
+    Option("feeds.window_days_ahead", 730, _int_between(1, 3650),
+           "... to this many days ahead."),
+    Option("feeds.refresh_minutes", 60, _int_between(5, 1440),
+           "How often subscribers are asked to poll (REFRESH-INTERVAL, X-PUBLISHED-TTL)."),
+    Option("links.failed_attempts_per_hour", 60, _int_between(1, 100000),
+           "Unknown, revoked or expired link tokens accepted from one address per hour before "
+           "it gets 429."),
     Option("journal.retention_days", 90, _int_between(1, 3650),
            "Change-journal entries and tombstones older than this are pruned; a client holding "
            "an older sync token is told to resync."),
@@ -288,6 +301,10 @@ def load(path: str | os.PathLike[str] | None = None,
         database_lock_timeout=values["database.lock_timeout_seconds"],
         database_pool_size=values["database.pool_size"],
         journal_retention_days=values["journal.retention_days"],
+        feed_days_back=values["feeds.window_days_back"],
+        feed_days_ahead=values["feeds.window_days_ahead"],
+        feed_refresh_minutes=values["feeds.refresh_minutes"],
+        failed_link_limit=values["links.failed_attempts_per_hour"],
         keys_dir=keys_dir,
         host_key=env.get(ENV_HOST_KEY) or None,
         host_key_file=host_key_file,

@@ -3,6 +3,7 @@ port (waitress in a thread, as `bookingcal serve` runs it), and an API client sp
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from dataclasses import dataclass
@@ -70,13 +71,25 @@ class LiveServer:
         self.runtime.db.dispose()
 
 
-def start_server(runtime: Runtime, threads: int = 4) -> LiveServer:
-    server = waitress.create_server(create_app(runtime), host="127.0.0.1", port=0,
+def start_server(runtime: Runtime, threads: int = 4, keep_public_url: bool = False) -> LiveServer:
+    """Serve on an ephemeral port. Unless `keep_public_url`, public_url becomes the served
+    address, so the links the server prints are fetchable."""
+    apps: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        return apps[0](environ, start_response)
+
+    server = waitress.create_server(app, host="127.0.0.1", port=0,
                                     threads=threads, asyncore_loop_timeout=0.1,
                                     max_request_body_size=runtime.config.max_body_bytes + (1 << 20))
+    url = f"http://127.0.0.1:{server.effective_port}"
+    if not keep_public_url:
+        runtime = dataclasses.replace(runtime, config=dataclasses.replace(
+            runtime.config, public_url=url + "/"))
+    apps.append(create_app(runtime))
     thread = threading.Thread(target=server.run, name="test-server", daemon=True)
     thread.start()
-    return LiveServer(f"http://127.0.0.1:{server.effective_port}", runtime, server, thread)
+    return LiveServer(url, runtime, server, thread)
 
 
 class Api:

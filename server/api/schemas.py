@@ -418,3 +418,60 @@ class BlockedOut(BaseModel):
 
 class BlockedList(BaseModel):
     items: list[BlockedOut]
+
+
+# --- private links --------------------------------------------------------------------------
+
+class LinkPath(BusinessPath):
+    link_id: Id
+
+
+class LinkQuery(Input):
+    calendar_id: Id | None = Field(None, description="Links that show this calendar ('all' "
+                                                      "links included)")
+    include_revoked: bool = False
+
+
+class LinkIn(Input):
+    scope: Literal["calendar", "set", "all"]
+    calendar_ids: Annotated[list[Id], Field(max_length=500)] = []
+    profile: Literal["full", "limited", "busy"] = Field(
+        description="full; limited (no client information); busy (times only)")
+    label: Annotated[str, StringConstraints(max_length=200)] = ""
+    expires_at: AwareDatetime | None = None
+
+
+class LinkPatch(Input):
+    label: Annotated[str, StringConstraints(max_length=200)] | None = None
+    profile: Literal["full", "limited", "busy"] | None = None
+    expires_at: AwareDatetime | None = Field(None, description="null removes the expiry")
+
+
+class CaldavAccount(BaseModel):
+    server: str = Field(description="Server address for a CalDAV account")
+    username: str
+    password: str = Field(description="The link's token")
+
+
+class LinkOut(BaseModel):
+    id: int
+    scope: str
+    calendar_ids: list[int]
+    profile: str
+    label: str
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    created_at: dt.datetime
+    active: bool
+
+
+class LinkShown(LinkOut):
+    token: str
+    feed_url: str = Field(description="https URL of the ICS feed")
+    webcal_url: str = Field(description="The same feed as webcal://, for one-click subscribe")
+    caldav: CaldavAccount
+
+
+class LinkList(BaseModel):
+    items: list[LinkOut]

@@ -88,6 +88,8 @@ class Calendar(Base):
     max_span_seconds: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # When the journal last recorded a change (Last-Modified of feeds); NULL before 0002.
+    changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Client(Base):
@@ -246,3 +248,51 @@ class JournalEntry(Base):
     item_uid: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Link(Base):
+    """A private link: a secret token that shows a scope of calendars through one redaction
+    profile. The token is stored as a keyed hash (for lookup) and encrypted (so that an admin can
+    display the link again), never in plain text."""
+
+    __tablename__ = "links"
+    __table_args__ = (
+        CheckConstraint("scope IN ('calendar', 'set', 'all')", name="link_scope"),
+        CheckConstraint("profile IN ('full', 'limited', 'busy')", name="link_profile"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    profile: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_encrypted: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class LinkCalendar(Base):
+    """The calendars of a link whose scope is one calendar or a chosen set."""
+
+    __tablename__ = "link_calendars"
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"),
+                                             primary_key=True)
+
+
+class RenderedItem(Base):
+    """An item's iCalendar text for one profile, as of journal sequence `seq` and renderer
+    `version`: rendered once on first read, served many times."""
+
+    __tablename__ = "rendered_items"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    profile: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)

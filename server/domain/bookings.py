@@ -205,11 +205,15 @@ def list_bookings(session: Session, business_id: int, *, start: dt.datetime,
                                      .where(Calendar.business_id == business_id)).scalars())
     span = dt.timedelta(seconds=max(spans, default=0))
     query = (select(Booking).options(joinedload(Booking.client), joinedload(Booking.service))
-             .where(Booking.business_id == business_id, Booking.start_utc >= start - span,
-                    Booking.start_utc < end, Booking.end_utc > start)
+             .where(Booking.start_utc >= start - span, Booking.start_utc < end,
+                    Booking.end_utc > start)
              .order_by(Booking.start_utc, Booking.id).limit(limit + 1))
+    # One calendar (already checked to be the business's): its own index, not the business's,
+    # which SQLite would otherwise pick without statistics and filter every calendar's rows.
     if calendar_id is not None:
         query = query.where(Booking.calendar_id == calendar_id)
+    else:
+        query = query.where(Booking.business_id == business_id)
     if client_id is not None:
         query = query.where(Booking.client_id == client_id)
     if status is not None:

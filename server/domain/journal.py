@@ -45,6 +45,7 @@ def record(session: Session, calendar: Calendar, kind: str, item_id: int, item_u
     """Append one change to `calendar`'s journal; the caller holds the calendar's lock."""
     assert kind in KINDS and action in ("put", "delete")
     calendar.journal_seq += 1
+    calendar.changed_at = now
     session.add(JournalEntry(business_id=calendar.business_id, calendar_id=calendar.id,
                              seq=calendar.journal_seq, kind=kind, item_id=item_id,
                              item_uid=item_uid, action=action, created_at=now))

@@ -1,0 +1,165 @@
+"""Private links: a secret token per link that decides which calendars it sees (one, a chosen set,
+or all of the business, following calendars as they come and go) and through which redaction
+profile. Tokens are looked up by keyed hash and kept encrypted only so an admin can show the link
+again; revocation and expiry take effect on the next request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from typing import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from server.db.models import Calendar, Link, LinkCalendar
+from server.domain.businesses import get_business
+from server.domain.calendars import get_calendar
+from server.errors import ConflictError, InvalidError, NotFoundError
+from server.keys import Keyring, new_token
+
+SCOPES = ("calendar", "set", "all")
+PROFILES = ("full", "limited", "busy")
+TOKEN_PREFIX = "bcl_"
+TOUCH_EVERY = dt.timedelta(minutes=5)
+
+
+def _new_secret() -> str:
+    return TOKEN_PREFIX + new_token(24)  # 192 random bits, URL-safe
+
+
+def get_link(session: Session, business_id: int, link_id: int) -> Link:
+    link = session.get(Link, link_id)
+    if link is None or link.business_id != business_id:
+        raise NotFoundError(f"link {link_id} does not exist in business {business_id}")
+    return link
+
+
+def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: str,
+                profile: str, now: dt.datetime, calendar_ids: Iterable[int] = (),
+                label: str = "", expires_at: dt.datetime | None = None) -> tuple[Link, str]:
+    """A new link and its token (the only time the caller gets it without decrypting)."""
+    get_business(session, business_id)
+    if scope not in SCOPES:
+        raise InvalidError(f"scope must be one of {', '.join(SCOPES)}", field="scope")
+    if profile not in PROFILES:
+        raise InvalidError(f"profile must be one of {', '.join(PROFILES)}", field="profile")
+    ids = sorted(set(calendar_ids))
+    if scope == "all" and ids:
+        raise InvalidError("an 'all' link follows every calendar; give no calendar_ids",
+                           field="calendar_ids")
+    if scope == "calendar" and len(ids) != 1:
+        raise InvalidError("a 'calendar' link needs exactly one calendar id",
+                           field="calendar_ids")
+    if scope == "set" and not ids:
+        raise InvalidError("a 'set' link needs at least one calendar id", field="calendar_ids")
+    for calendar_id in ids:
+        get_calendar(session, business_id, calendar_id)
+    if expires_at is not None and expires_at <= now:
+        raise InvalidError("expires_at must lie in the future", field="expires_at")
+    secret = _new_secret()
+    link = Link(business_id=business_id, scope=scope, profile=profile, label=label,
+                token_hash=keyring.hash_token(secret), token_encrypted=keyring.encrypt(secret),
+                expires_at=expires_at, created_at=now, updated_at=now)
+    session.add(link)
+    session.flush()
+    session.add_all(LinkCalendar(link_id=link.id, calendar_id=cid) for cid in ids)
+    session.flush()
+    return link, secret
+
+
+def list_links(session: Session, business_id: int, *, calendar_id: int | None = None,
+               include_revoked: bool = False) -> list[Link]:
+    query = select(Link).where(Link.business_id == business_id).order_by(Link.id)
+    if calendar_id is not None:
+        query = query.where(Link.id.in_(select(LinkCalendar.link_id).where(
+            LinkCalendar.calendar_id == calendar_id)) | (Link.scope == "all"))
+    if not include_revoked:
+        query = query.where(Link.revoked_at.is_(None))
+    return list(session.execute(query).scalars())
+
+
+def scope_calendar_ids(session: Session, link: Link) -> list[int]:
+    """The ids of a link's chosen calendars (empty for an 'all' link)."""
+    return list(session.execute(select(LinkCalendar.calendar_id)
+                                .where(LinkCalendar.link_id == link.id)
+                                .order_by(LinkCalendar.calendar_id)).scalars())
+
+
+def visible_calendars(session: Session, link: Link) -> list[Calendar]:
+    """The calendars the link shows now: in scope, active, not deleted."""
+    query = select(Calendar).where(Calendar.business_id == link.business_id,
+                                   Calendar.active.is_(True), Calendar.deleted_at.is_(None))
+    if link.scope != "all":
+        query = query.where(Calendar.id.in_(select(LinkCalendar.calendar_id).where(
+            LinkCalendar.link_id == link.id)))
+    return list(session.execute(query.order_by(Calendar.id)).scalars())
+
+
+def update_link(session: Session, business_id: int, link_id: int, *, now: dt.datetime,
+                label: str | None = None, profile: str | None = None,
+                expires_at: dt.datetime | None = None, clear_expiry: bool = False) -> Link:
+    link = get_link(session, business_id, link_id)
+    if link.revoked_at is not None:
+        raise ConflictError(f"link {link_id} is revoked; create a new one")
+    if profile is not None:
+        if profile not in PROFILES:
+            raise InvalidError(f"profile must be one of {', '.join(PROFILES)}", field="profile")
+        link.profile = profile
+    if label is not None:
+        link.label = label
+    if clear_expiry:
+        link.expires_at = None
+    elif expires_at is not None:
+        link.expires_at = expires_at
+    link.updated_at = now
+    return link
+
+
+def revoke_link(session: Session, business_id: int, link_id: int, now: dt.datetime) -> Link:
+    link = get_link(session, business_id, link_id)
+    if link.revoked_at is None:
+        link.revoked_at = now
+        link.updated_at = now
+    return link
+
+
+def rotate_link(session: Session, keyring: Keyring, business_id: int, link_id: int,
+                now: dt.datetime) -> tuple[Link, str]:
+    """Give the link a new token; the old one stops working at once."""
+    link = get_link(session, business_id, link_id)
+    if link.revoked_at is not None:
+        raise ConflictError(f"link {link_id} is revoked; create a new one")
+    secret = _new_secret()
+    link.token_hash = keyring.hash_token(secret)
+    link.token_encrypted = keyring.encrypt(secret)
+    link.updated_at = now
+    return link, secret
+
+
+def reveal_token(keyring: Keyring, link: Link) -> str:
+    return keyring.decrypt(link.token_encrypted)
+
+
+def authenticate(session: Session, keyring: Keyring, token: str,
+                 now: dt.datetime) -> Link | None:
+    """The live link a token opens, or None (unknown, revoked or expired alike)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    digest = keyring.hash_token(token)
+    link = session.execute(select(Link).where(Link.token_hash == digest)).scalar_one_or_none()
+    if link is None or not hmac.compare_digest(link.token_hash, digest):
+        return None
+    if link.revoked_at is not None or (link.expires_at is not None and link.expires_at <= now):
+        return None
+    return link
+
+
+def touch_due(link: Link, now: dt.datetime) -> bool:
+    """Whether to record a use: at most every few minutes, so that polling does not turn every
+    read into a write."""
+    return link.last_used_at is None or now - link.last_used_at >= TOUCH_EVERY
+
+
+def touch(session: Session, link_id: int, now: dt.datetime) -> None:
+    session.execute(update(Link).where(Link.id == link_id).values(last_used_at=now))

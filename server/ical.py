@@ -1,0 +1,91 @@
+"""iCalendar text, produced by the icalendar library from redacted views only (escaping, folding
+and line endings are the library's). Feeds and CalDAV responses are assembled from these pieces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+import unicodedata
+
+from icalendar import Calendar, Event, Timezone, vDuration, vRecur, vText
+
+from server import __version__
+from server.domain.timeutil import zone
+from server.redaction import EventView
+
+# Part of every ETag: bump it whenever the rendered text of an unchanged item would change.
+RENDER_VERSION = 1
+PRODID = f"-//bookingcal//bookingcal {__version__}//EN"
+
+
+def clean_text(value: str) -> str:
+    """Text without control characters (RFC 5545 allows none but tab; line breaks become \\n,
+    which icalendar escapes)."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in value
+                   if ch in "\t\n" or unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
+def render_event(view: EventView) -> str:
+    """One VEVENT ("BEGIN:VEVENT ... END:VEVENT\\r\\n")."""
+    event = Event()
+    event.add("uid", view.uid)
+    event.add("dtstamp", view.last_modified)
+    event.add("created", view.created)
+    event.add("last-modified", view.last_modified)
+    event.add("sequence", view.sequence)
+    event.add("summary", clean_text(view.summary))
+    if view.description:
+        event.add("description", clean_text(view.description))
+    if view.location:
+        event.add("location", clean_text(view.location))
+    if view.all_day:
+        event.add("dtstart", view.start_local.date())
+        event.add("dtend", view.end_local.date())
+    else:
+        tz = zone(view.tzid)
+        event.add("dtstart", view.start_local.replace(tzinfo=tz))
+        event.add("dtend", view.end_local.replace(tzinfo=tz))
+    if view.rrule:
+        event.add("rrule", vRecur.from_ical(view.rrule))
+        if view.exdates:
+            event.add("exdate", [d.date() if view.all_day else d.replace(tzinfo=zone(view.tzid))
+                                 for d in view.exdates])
+    event.add("status", "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    return event.to_ical().decode("utf-8")
+
+
+@lru_cache(maxsize=256)
+def render_timezone(tzid: str, first: dt.date, last: dt.date) -> str:
+    """A VTIMEZONE for `tzid` whose observances cover [first, last], from the tzdata zone."""
+    timezone = Timezone.from_tzinfo(zone(tzid), first_date=first, last_date=last)
+    return timezone.to_ical().decode("utf-8")
+
+
+def calendar_shell(name: str | None, tzid: str | None, refresh: dt.timedelta | None = None
+                   ) -> tuple[str, str]:
+    """The text before and after the components of a VCALENDAR; `refresh` tells subscribers how
+    often to poll (REFRESH-INTERVAL and X-PUBLISHED-TTL)."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    if name is not None:
+        calendar.add("x-wr-calname", vText(" ".join(clean_text(name).split())))
+    if tzid is not None:
+        calendar.add("x-wr-timezone", tzid)
+    if refresh is not None:
+        calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+        calendar.add("x-published-ttl", vDuration(refresh))
+    text = calendar.to_ical().decode("utf-8")
+    head, end_marker, _ = text.rpartition("END:VCALENDAR")
+    return head, end_marker + "\r\n"
+
+
+def item_document(event_text: str, tzid: str, first: dt.date, last: dt.date) -> str:
+    """A VCALENDAR holding one event and the VTIMEZONE it uses (a CalDAV resource)."""
+    head, tail = calendar_shell(None, None)
+    return head + render_timezone(tzid, first, last) + event_text + tail

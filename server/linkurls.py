@@ -1,0 +1,30 @@
+"""The addresses a private link is used through, built from public_url."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.config import Config
+
+DAV_PATH = "/dav"
+
+
+@dataclass(frozen=True)
+class LinkAddresses:
+    feed_url: str
+    webcal_url: str
+    caldav_server: str
+    caldav_username: str
+    caldav_password: str
+
+
+def link_addresses(config: Config, link_id: int, token: str) -> LinkAddresses:
+    feed = config.public_link(f"/feeds/{token}.ics")
+    webcal = "webcal://" + feed.split("://", 1)[1]
+    return LinkAddresses(feed_url=feed, webcal_url=webcal,
+                         caldav_server=config.public_link(DAV_PATH + "/"),
+                         caldav_username=principal_name(link_id), caldav_password=token)
+
+
+def principal_name(link_id: int) -> str:
+    return f"link-{link_id}"
