@@ -42,6 +42,9 @@ def _config(ctx: click.Context) -> Config:
     config = load(ctx.obj["config_path"])
     logging.basicConfig(level=config.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic announces every schema check at INFO; `db upgrade` prints what it did itself.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(
+        config.log_level)))
     return config
 
 
@@ -113,6 +116,8 @@ def serve(ctx: click.Context, demo: bool, host: str | None, port: int | None) ->
         click.echo(f"  host API key: in {config.host_key_file}  (send it as "
                    "'Authorization: Bearer <key>')")
     click.echo(f"  database:     {_safe_url(config.database_url)}")
+    if demo:
+        _print_demo_links(runtime)
     try:
         waitress.serve(create_app(runtime), host=host, port=port,
                        threads=config.server_threads,
@@ -130,13 +135,26 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _print_demo_links(runtime: Any) -> None:
+    from server.demo import demo_links
+    from server.linkurls import link_addresses
+
+    found = demo_links(runtime.db, runtime.keyring)
+    if found:
+        click.echo("Private links of the demo business (subscribe with Outlook, iPhone, macOS, "
+                   "Google 'From URL'):")
+    for label, link_id, token in found:
+        where = link_addresses(runtime.config, link_id, token)
+        click.echo(f"  {label}:\n    {where.feed_url}\n    {where.webcal_url}")
+
+
 def _load_demo_if_missing(runtime: Any) -> None:
     from server.demo import DEMO_DAYS, demo_exists, load_demo
     if demo_exists(runtime.db) or not runtime.config.demo_on_first_run:
         return
     click.echo("Loading the demo business (first run) ...")
     with click.progressbar(length=DEMO_DAYS, label="  demo bookings, day by day") as bar:
-        load_demo(runtime.db, runtime.clock.now(), progress=bar.update)
+        load_demo(runtime.db, runtime.keyring, runtime.clock.now(), progress=bar.update)
 
 
 @main.command()
@@ -369,3 +387,130 @@ def business_key(ctx: click.Context, business_id: int, label: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# --- private links ----------------------------------------------------------------------------
+
+def _echo_link(runtime: Any, session: Any, link: Any, token: str | None) -> None:
+    from server.domain.links import scope_calendar_ids
+    from server.linkurls import link_addresses
+
+    now = runtime.clock.now()
+    state = ("revoked" if link.revoked_at else
+             "expired" if link.expires_at and link.expires_at <= now else "active")
+    scope = link.scope if link.scope == "all" else \
+        f"{link.scope} {','.join(str(i) for i in scope_calendar_ids(session, link))}"
+    click.echo(f"link {link.id}: {scope}, profile {link.profile}, {state}"
+               + (f", label {link.label!r}" if link.label else "")
+               + (f", expires {link.expires_at:%Y-%m-%d %H:%M}Z" if link.expires_at else "")
+               + (f", last used {link.last_used_at:%Y-%m-%d %H:%M}Z"
+                  if link.last_used_at else ""))
+    if token is not None:
+        where = link_addresses(runtime.config, link.id, token)
+        click.echo(f"  feed:   {where.feed_url}")
+        click.echo(f"  webcal: {where.webcal_url}")
+        click.echo(f"  CalDAV: server {where.caldav_server}  user {where.caldav_username}  "
+                   f"password {where.caldav_password}")
+
+
+@main.group()
+def links() -> None:
+    """Private links: ICS feeds and CalDAV accounts for calendars."""
+
+
+@links.command("create")
+@click.argument("business_id", type=int)
+@click.option("--calendar", "calendar_ids", type=int, multiple=True,
+              help="Calendar id; repeat for a set. Omit for all calendars of the business.")
+@click.option("--profile", type=click.Choice(["full", "limited", "busy"]), required=True,
+              help="full; limited (no client information); busy (times only).")
+@click.option("--label", default="", help="What the link is for (\"Anna's iPhone\").")
+@click.option("--expires", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None,
+              help="Expiry (UTC), e.g. 2027-06-30.")
+@click.pass_context
+@user_errors
+def links_create(ctx: click.Context, business_id: int, calendar_ids: tuple[int, ...],
+                 profile: str, label: str, expires: Any) -> None:
+    """Create a link and print its feed URL and CalDAV account.
+
+    \b
+    Example:
+      bookingcal links create 1 --calendar 2 --profile limited --label "Anna's iPhone"
+    """
+    import datetime as dt
+
+    from server.domain.links import create_link
+
+    runtime = _runtime(ctx, need_schema=True)
+    scope = "all" if not calendar_ids else "calendar" if len(calendar_ids) == 1 else "set"
+    with runtime.db.write() as session:
+        link, token = create_link(
+            session, runtime.keyring, business_id, scope=scope, profile=profile, label=label,
+            calendar_ids=calendar_ids, now=runtime.clock.now(),
+            expires_at=expires.replace(tzinfo=dt.timezone.utc) if expires else None)
+        _echo_link(runtime, session, link, token)
+
+
+@links.command("list")
+@click.argument("business_id", type=int)
+@click.option("--calendar", "calendar_id", type=int, default=None,
+              help="Only links that show this calendar.")
+@click.option("--all", "include_revoked", is_flag=True, help="Include revoked links.")
+@click.pass_context
+@user_errors
+def links_list(ctx: click.Context, business_id: int, calendar_id: int | None,
+               include_revoked: bool) -> None:
+    """List a business's links (without their tokens; `links show` prints one)."""
+    from server.domain.links import list_links
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.read() as session:
+        for link in list_links(session, business_id, calendar_id=calendar_id,
+                               include_revoked=include_revoked):
+            _echo_link(runtime, session, link, None)
+
+
+@links.command("show")
+@click.argument("business_id", type=int)
+@click.argument("link_id", type=int)
+@click.pass_context
+@user_errors
+def links_show(ctx: click.Context, business_id: int, link_id: int) -> None:
+    """Print a link again, with its feed URL and CalDAV account."""
+    from server.domain.links import get_link, reveal_token
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.read() as session:
+        link = get_link(session, business_id, link_id)
+        _echo_link(runtime, session, link, reveal_token(runtime.keyring, link))
+
+
+@links.command("revoke")
+@click.argument("business_id", type=int)
+@click.argument("link_id", type=int)
+@click.pass_context
+@user_errors
+def links_revoke(ctx: click.Context, business_id: int, link_id: int) -> None:
+    """Revoke a link; it stops working with the next request."""
+    from server.domain.links import revoke_link
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.write() as session:
+        link = revoke_link(session, business_id, link_id, runtime.clock.now())
+        _echo_link(runtime, session, link, None)
+
+
+@links.command("rotate")
+@click.argument("business_id", type=int)
+@click.argument("link_id", type=int)
+@click.pass_context
+@user_errors
+def links_rotate(ctx: click.Context, business_id: int, link_id: int) -> None:
+    """Give a link a new token (the old one stops working) and print it."""
+    from server.domain.links import rotate_link
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.write() as session:
+        link, token = rotate_link(session, runtime.keyring, business_id, link_id,
+                                  runtime.clock.now())
+        _echo_link(runtime, session, link, token)

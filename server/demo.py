@@ -12,9 +12,12 @@ from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.db.models import Business, Service
-from server.domain import blocked, bookings, businesses, calendars, clients, hours, services
+from server.domain import (
+    blocked, bookings, businesses, calendars, clients, hours, links, services,
+)
 from server.domain.timeutil import zone
 from server.errors import ConflictError
+from server.keys import Keyring
 
 DEMO_NAME = "Studio Nord (demo)"
 # 240 days around today: longer than the 7 months between DST changes, so at least one change
@@ -39,7 +42,18 @@ def demo_exists(db: Database) -> bool:
             is not None
 
 
-def load_demo(db: Database, now: dt.datetime, *, seed: int = 7, days_back: int = DAYS_BACK,
+def demo_links(db: Database, keyring: Keyring) -> list[tuple[str, int, str]]:
+    """(label, link id, token) of the demo business's live links, to print them."""
+    with db.read() as session:
+        business_id = session.execute(select(Business.id).where(Business.name == DEMO_NAME)
+                                      ).scalar_one_or_none()
+        if business_id is None:
+            return []
+        return [(link.label, link.id, links.reveal_token(keyring, link))
+                for link in links.list_links(session, business_id)]
+
+
+def load_demo(db: Database, keyring: Keyring, now: dt.datetime, *, seed: int = 7, days_back: int = DAYS_BACK,
               days_ahead: int = DAYS_AHEAD, target_bookings: int = 500,
               progress: Callable[[int], None] | None = None) -> int:
     """Create the demo business; return its id. The window around `now` crosses the October
@@ -86,6 +100,14 @@ def load_demo(db: Database, now: dt.datetime, *, seed: int = 7, days_back: int =
                                title="Holiday", all_day=True,
                                start=today + dt.timedelta(days=30),
                                end=today + dt.timedelta(days=33), now=now)
+        first_name = EMPLOYEES[0][0].split()[0]
+        for label, scope, ids, profile in (
+                (f"{first_name} (demo, full)", "calendar", [calendar_ids[0]], "full"),
+                (f"{first_name} (demo, without client information)", "calendar",
+                 [calendar_ids[0]], "limited"),
+                ("All calendars (demo, busy only)", "all", [], "busy")):
+            links.create_link(session, keyring, business_id, scope=scope, profile=profile,
+                              calendar_ids=ids, label=label, now=now)
 
     made = 0
     days = [today + dt.timedelta(days=offset) for offset in range(-days_back, days_ahead)]
