@@ -146,7 +146,8 @@ EXPECTED_COMMANDS = {
     ("serve",), ("demo",), ("db",), ("db", "upgrade"), ("db", "backup"), ("db", "restore"),
     ("db", "new-epoch"), ("db", "prune"), ("config",), ("config", "check"), ("keys",),
     ("keys", "rotate"), ("business",), ("business", "list"), ("business", "create"),
-    ("business", "key"),
+    ("business", "key"), ("links",), ("links", "create"), ("links", "list"), ("links", "show"),
+    ("links", "revoke"), ("links", "rotate"),
 }
 
 
