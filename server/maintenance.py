@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from server.db import Database
-from server.domain import journal
+from server.domain import journal, republish
 from server.errors import BookingCalError
 from server.runtime import Runtime
 
@@ -25,10 +25,19 @@ def prune_journal(runtime: Runtime) -> int:
 
 
 def start_pruner(runtime: Runtime, stop: threading.Event) -> threading.Thread:
-    """Prune hourly until `stop` is set. Several processes may prune at once: it is idempotent."""
+    """Finish interrupted re-publishing now, then prune hourly until `stop` is set. Several
+    processes may do both at once: each step is idempotent."""
 
     def loop() -> None:
-        while not stop.wait(PRUNE_EVERY_SECONDS):
+        while True:
+            try:
+                resumed = republish.resume_all(runtime.db, runtime.clock.now())
+                if resumed:
+                    log.info("re-published %d bookings after an interrupted rename", resumed)
+            except BookingCalError as exc:
+                log.warning("re-publishing postponed: %s", exc.message)
+            if stop.wait(PRUNE_EVERY_SECONDS):
+                return
             try:
                 removed = prune_journal(runtime)
                 log.info("journal pruned: %d entries", removed)

@@ -16,7 +16,7 @@ from server.api.schemas import (
     ExceptionList, ExceptionPath, PageQuery, ServiceIn, ServiceList, ServiceOut, ServicePatch,
     ServicePath, WeeklyHoursIn, WeeklyHoursOut, WeeklyIntervalOut, CalendarOut, ClientOut,
 )
-from server.domain import calendars, clients, hours, journal, services
+from server.domain import calendars, clients, hours, journal, republish, services
 
 bp = APIBlueprint("catalog", __name__, url_prefix="/api/v1/businesses/<int:business_id>",
                   abp_tags=[tag("catalog", "Calendars, opening hours, services and clients")],
@@ -62,7 +62,9 @@ def update_calendar(path: CalendarPath, body: CalendarPatch) -> Response:
         calendar = calendars.update_calendar(session, path.business_id, path.calendar_id,
                                              now=rt.clock.now(),
                                              **body.model_dump(exclude_unset=True))
-        return reply(calendar_out(calendar, journal.epoch(session)))
+        answer = calendar_out(calendar, journal.epoch(session))
+    republish.run(rt.db, "calendar", path.calendar_id, rt.clock.now())
+    return reply(answer)
 
 
 @bp.delete("/calendars/<int:calendar_id>", responses=responses(None, 204))
@@ -179,7 +181,10 @@ def update_service(path: ServicePath, body: ServicePatch) -> Response:
         service = services.update_service(session, path.business_id, path.service_id,
                                           now=rt.clock.now(),
                                           **body.model_dump(exclude_unset=True))
-        return reply(ServiceOut.model_validate(service))
+        answer = ServiceOut.model_validate(service)
+    # The new name reaches every booking's copies, batch by batch, after the rename commits.
+    republish.run(rt.db, "service", path.service_id, rt.clock.now())
+    return reply(answer)
 
 
 @bp.delete("/services/<int:service_id>", responses=responses(None, 204))

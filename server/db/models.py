@@ -90,6 +90,8 @@ class Calendar(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # When the journal last recorded a change (Last-Modified of feeds); NULL before 0002.
     changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set while bookings still have to be re-published after a rename: the last booking id done.
+    republish_after: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Client(Base):
@@ -121,6 +123,8 @@ class Service(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Set while bookings still have to be re-published after a rename: the last booking id done.
+    republish_after: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Booking(Base):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import Calendar
-from server.domain import journal
+from server.domain import journal, republish
 from server.domain.businesses import get_business
 from server.domain.timeutil import zone
 from server.errors import ConflictError, InvalidError, NotFoundError
@@ -107,8 +107,9 @@ def update_calendar(session: Session, business_id: int, calendar_id: int, *, now
             raise ConflictError(f"slug {slug!r} is already used by calendar {taken.id}",
                                 field="slug")
         calendar.slug = slug
-    if name is not None:
+    if name is not None and name != calendar.name:
         calendar.name = name
+        republish.mark(calendar)
     if timezone is not None:
         calendar.timezone = timezone
     if colour is not None:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import Booking, Service
+from server.domain import republish
 from server.domain.businesses import get_business
 from server.errors import ConflictError, InvalidError, NotFoundError
 
@@ -55,6 +56,8 @@ def update_service(session: Session, business_id: int, service_id: int, *, now: 
     duration and buffers apply to bookings created or moved from now on."""
     service = get_service(session, business_id, service_id)
     _check(duration_minutes, buffer_before_minutes, buffer_after_minutes)
+    if name is not None and name != service.name:
+        republish.mark(service)
     for field, value in (("name", name), ("duration_minutes", duration_minutes),
                          ("buffer_before_minutes", buffer_before_minutes),
                          ("buffer_after_minutes", buffer_after_minutes), ("active", active)):

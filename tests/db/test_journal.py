@@ -212,3 +212,41 @@ def test_deactivating_a_calendar_is_journaled_and_blocks_new_bookings(world: Wor
         calendars.delete_calendar(session, world.business, world.mikkel, NOW)
         assert [c.id for c in calendars.list_calendars(session, world.business)] == [world.anna]
     assert world.changes(world.mikkel, since=1) == [(2, "calendar", world.mikkel, "delete")]
+
+
+def test_renaming_a_service_republishes_its_bookings_in_batches(world: World) -> None:
+    from server.db.models import Service
+    from server.domain import republish
+
+    ids = [world.book(world.anna if n % 2 else world.mikkel,
+                      dt.datetime(2026, 12, 1 + n, 10)) for n in range(7)]
+    with world.runtime.db.write() as session:
+        services.update_service(session, world.business, world.service, now=NOW,
+                                name="Haircut deluxe")
+        assert session.get(Service, world.service).republish_after == 0  # type: ignore
+    assert republish.run(world.runtime.db, "service", world.service, NOW, batch=3) == 7
+    with world.runtime.db.read() as session:
+        assert session.get(Service, world.service).republish_after is None  # type: ignore
+        for booking_id in ids:
+            row = session.get(Booking, booking_id)
+            assert row is not None
+            calendar = world.calendar(session, row.calendar_id)
+            assert row.seq == max(c.seq for c in journal.changes_since(
+                session, calendar, 1).changes if c.item_id == booking_id)
+    # Each booking's latest journal entry is the re-publication (after its creation).
+    assert [kind for _, kind, _, _ in world.changes(world.anna, since=4)] == ["booking"] * 3
+
+
+def test_an_interrupted_republication_is_resumed(world: World) -> None:
+    from server.db.models import Calendar as CalendarRow
+    from server.domain import republish
+
+    first = world.book(world.anna, dt.datetime(2026, 12, 1, 10))
+    second = world.book(world.anna, dt.datetime(2026, 12, 2, 10))
+    with world.runtime.db.write() as session:
+        calendars.update_calendar(session, world.business, world.anna, now=NOW, name="Anna B.")
+        # As if the process died after re-publishing the first booking.
+        session.get(CalendarRow, world.anna).republish_after = first  # type: ignore[union-attr]
+    assert republish.resume_all(world.runtime.db, NOW) == 1
+    assert world.changes(world.anna, since=4) == [(5, "booking", second, "put")]
+    assert republish.resume_all(world.runtime.db, NOW) == 0
