@@ -20,8 +20,10 @@ from server.api.routes_catalog import bp as catalog_bp
 from server.api.routes_links import bp as links_bp
 from server.api.routes_tenancy import bp as tenancy_bp
 from server import feeds
+from server.dav_mount import DavMount
 from server.errors import BookingCalError
 from server.runtime import Runtime
+from server.web.ratelimit import FailureLimiter
 from server.web.middleware import (
     ROUTE_KEY, AccessLog, Metrics, PublicPrefix, TrustedProxy, WSGIApp, client_in,
 )
@@ -29,7 +31,7 @@ from server.web.middleware import (
 API_PREFIX = "/api/v1"
 
 
-def create_flask_app(runtime: Runtime, metrics: Metrics) -> OpenAPI:
+def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter) -> OpenAPI:
     config = runtime.config
     app = OpenAPI(
         __name__,
@@ -49,7 +51,7 @@ def create_flask_app(runtime: Runtime, metrics: Metrics) -> OpenAPI:
                      lambda: Response(json.dumps(app.api_doc), mimetype="application/json"))
     for blueprint in (tenancy_bp, catalog_bp, bookings_bp, links_bp):
         app.register_api(blueprint)
-    app.register_blueprint(feeds.create_blueprint(runtime))
+    app.register_blueprint(feeds.create_blueprint(runtime, limiter))
 
     @app.before_request
     def _before() -> Response | None:
@@ -102,7 +104,10 @@ def create_flask_app(runtime: Runtime, metrics: Metrics) -> OpenAPI:
 def create_app(runtime: Runtime) -> WSGIApp:
     """The whole WSGI application, as `bookingcal serve` runs it."""
     metrics = Metrics()
-    app: Any = create_flask_app(runtime, metrics).wsgi_app
+    # One count of failed link tokens per address, whether tried on feeds or CalDAV.
+    limiter = FailureLimiter(runtime.config.failed_link_limit)
+    app: Any = create_flask_app(runtime, metrics, limiter).wsgi_app
+    app = DavMount(app, runtime, limiter)
     app = AccessLog(app, metrics)
     app = PublicPrefix(app, runtime.config.public_path)
     return TrustedProxy(app, runtime.config.trusted_proxies)

@@ -57,10 +57,9 @@ def _matches(header: str | None, etag: str) -> bool:
                                             for part in header.split(",")]
 
 
-def create_blueprint(runtime: Runtime) -> Blueprint:
+def create_blueprint(runtime: Runtime, limiter: FailureLimiter) -> Blueprint:
     bp = Blueprint("feeds", __name__)
     config = runtime.config
-    limiter = FailureLimiter(config.failed_link_limit)
 
     def not_found() -> Response:
         return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")

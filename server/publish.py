@@ -41,6 +41,7 @@ class Published:
     start_utc: dt.datetime
     end_utc: dt.datetime | None  # None: a series without end
     start_local: dt.datetime
+    updated: dt.datetime
     etag: str
     event_text: str
 
@@ -104,7 +105,7 @@ class Publisher:
             self._remember("booking", booking.id, booking.seq, text)
         return Published("booking", booking.id, booking.calendar_id, booking.uid, booking.seq,
                          booking.tzid, booking.start_utc, booking.end_utc, booking.start_local,
-                         item_etag(self.epoch, "booking", booking.id, booking.seq,
+                         booking.updated_at, item_etag(self.epoch, "booking", booking.id, booking.seq,
                                    self.profile), text)
 
     def _blocked(self, item: BlockedTime, cached: str | None) -> Published:
@@ -120,7 +121,7 @@ class Publisher:
             self._remember("blocked", item.id, item.seq, text)
         return Published("blocked", item.id, item.calendar_id, item.uid, item.seq, item.tzid,
                          item.start_utc, item.series_end_utc if item.repeats else item.end_utc,
-                         item.start_local,
+                         item.start_local, item.updated_at,
                          item_etag(self.epoch, "blocked", item.id, item.seq, self.profile), text)
 
     def _remember(self, kind: str, item_id: int, seq: int, text: str) -> None:

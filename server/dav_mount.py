@@ -1,0 +1,232 @@
+"""CalDAV for private links: Radicale mounted under /dav/ (below public_url's path), behind
+shields it lacks. A link is a principal whose home lists the calendars in its scope, read-only,
+each rendered through the link's profile.
+
+Before Radicale sees a request, this mount:
+- answers /.well-known/caldav with a redirect to the CalDAV root;
+- refuses unknown, revoked and expired tokens itself (401; Radicale's failed login would sleep
+  in a worker thread), rate-limited per address like feeds;
+- bounds the body (413) and reads it, and answers malformed or hostile XML (entities, deep
+  nesting) with 400 instead of Radicale's 500;
+- takes the URL prefix from our configuration only: X-Script-Name and X-Forwarded-* are removed;
+- hides Radicale's internal pages (/.web, /.sharing, ...) and GET with a query string;
+- sets the request context (the link, its calendars, one database session) for our plugins and
+  always clears it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+import re
+import xml.etree.ElementTree as ET
+from typing import Any, Callable, Iterable
+
+import defusedxml.ElementTree as SafeET
+import radicale
+import radicale.config
+from defusedxml import DefusedXmlException
+from radicale.item import filter as radicale_filter
+
+from server.dav_context import CURRENT, DavRequest
+from server.domain import journal, links
+from server.errors import BookingCalError
+from server.linkurls import DAV_PATH, principal_name
+from server.publish import Publisher
+from server.runtime import Runtime
+from server.web.middleware import ROUTE_KEY, WSGIApp
+from server.web.ratelimit import FailureLimiter
+
+log = logging.getLogger(__name__)
+MAX_XML_DEPTH = 32
+CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
+METHODS = {"OPTIONS", "PROPFIND", "REPORT", "GET", "HEAD",
+           # Writes reach Radicale only to be refused (403) by the rights plugin.
+           "PUT", "DELETE", "MKCALENDAR", "MKCOL", "PROPPATCH", "MOVE", "COPY", "POST"}
+XML_METHODS = {"PROPFIND", "REPORT", "PROPPATCH", "MKCALENDAR", "MKCOL"}
+STRIPPED = ("HTTP_X_SCRIPT_NAME", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST",
+            "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_SERVER", "HTTP_X_FORWARDED_PORT",
+            "HTTP_X_FORWARDED_PREFIX", "HTTP_FORWARDED", "HTTP_X_REMOTE_ADDR",
+            "HTTP_X_REMOTE_USER", "REMOTE_USER")
+REALM = "bookingcal"
+
+
+def make_radicale(max_body: int) -> radicale.Application:
+    configuration = radicale.config.load()  # built-in defaults only, no files
+    configuration.update({
+        "server": {"max_content_length": str(max_body), "delay_on_error": "0",
+                   "max_resource_size": str(max_body * 4 // 5),
+                   "validate_user_value": "strict", "validate_path_value": "strict"},
+        "auth": {"type": "server.plugins.auth", "delay": "0", "realm": REALM,
+                 "cache_logins": "false"},
+        "rights": {"type": "server.plugins.rights"},
+        "storage": {"type": "server.plugins.storage"},
+        "web": {"type": "none"},
+        "sharing": {"type": "none"},
+        "hook": {"type": "none"},
+        "reporting": {"max_expand_occurrence": "2000", "max_freebusy_occurrence": "2000"},
+        "logging": {"mask_passwords": "true", "request_content_on_debug": "false",
+                    "response_content_on_debug": "false"},
+    }, "bookingcal", privileged=True)
+    logging.getLogger("radicale").setLevel(logging.WARNING)
+    return radicale.Application(configuration)
+
+
+def _xml_depth(root: ET.Element, limit: int) -> int:
+    deepest, stack = 0, [(root, 1)]
+    while stack and deepest <= limit:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in element)
+    return deepest
+
+
+def _report_range(root: ET.Element) -> tuple[tuple[int, int] | None, bool]:
+    """(time range, expand?) of a calendar-query, read before Radicale drops the range."""
+    if root.tag != f"{{{CALDAV_NS}}}calendar-query":
+        return None, False
+    expand = root.find(f".//{{{CALDAV_NS}}}expand") is not None
+    for element in root.iterfind(f".//{{{CALDAV_NS}}}filter//{{{CALDAV_NS}}}time-range"):
+        return radicale_filter.time_range_timestamps(element), expand
+    return None, expand
+
+
+def _basic_password(header: str) -> str | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2] or None
+
+
+class DavMount:
+    def __init__(self, app: WSGIApp, runtime: Runtime, limiter: FailureLimiter) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.limiter = limiter
+        self.radicale = make_radicale(runtime.config.max_body_bytes)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.rstrip("/") in ("/.well-known/caldav", "/.well-known/carddav"):
+            environ[ROUTE_KEY] = "/.well-known/caldav"
+            return self._plain(start_response, "301 Moved Permanently", b"",
+                               [("Location", self.runtime.config.public_link(DAV_PATH + "/"))])
+        if path != DAV_PATH and not path.startswith(DAV_PATH + "/"):
+            return self.app(environ, start_response)
+        environ[ROUTE_KEY] = DAV_PATH + "/<path>"
+        return self._dav(environ, start_response, path[len(DAV_PATH):] or "/")
+
+    @staticmethod
+    def _plain(start_response: Callable[..., Any], status: str, body: bytes,
+               headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                                ("Content-Length", str(len(body))), *(headers or [])])
+        return [body]
+
+    def _challenge(self, start_response: Callable[..., Any]) -> list[bytes]:
+        return self._plain(start_response, "401 Unauthorized",
+                           b"Sign in with the link's CalDAV user name and password.\n",
+                           [("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')])
+
+    def _dav(self, environ: dict[str, Any], start_response: Callable[..., Any],
+             sub_path: str) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "").upper()
+        if method not in METHODS:
+            return self._plain(start_response, "405 Method Not Allowed", b"")
+        if re.search(r"(^|/)\.", sub_path):
+            return self._plain(start_response, "404 Not Found", b"")
+        if method in ("GET", "HEAD") and environ.get("QUERY_STRING"):
+            return self._plain(start_response, "400 Bad Request",
+                               b"Query strings are not supported here.\n")
+        address = environ.get("REMOTE_ADDR", "?")
+        if self.limiter.blocked(address):
+            return self._plain(start_response, "429 Too Many Requests",
+                               b"Too many failed sign-ins from this address.\n",
+                               [("Retry-After", "600")])
+        body = self._read_body(environ)
+        if isinstance(body, tuple):
+            return self._plain(start_response, *body)
+        report_range, expand = None, False
+        if body and method in XML_METHODS:
+            try:
+                root = SafeET.fromstring(body)
+                if _xml_depth(root, MAX_XML_DEPTH) > MAX_XML_DEPTH:
+                    raise ValueError("nested too deeply")
+                if method == "REPORT":
+                    report_range, expand = _report_range(root)
+            except (ET.ParseError, DefusedXmlException, ValueError):
+                return self._plain(start_response, "400 Bad Request",
+                                   b"The XML body is malformed or not allowed.\n")
+        token = _basic_password(environ.get("HTTP_AUTHORIZATION", ""))
+        if token is None:
+            return self._challenge(start_response)
+        try:
+            return self._serve(environ, start_response, method, sub_path, body, token,
+                               address, report_range, expand)
+        except BookingCalError as exc:
+            log.warning("CalDAV request failed: %s", exc.message)
+            return self._plain(start_response, "503 Service Unavailable",
+                               (exc.message + "\n").encode(), [("Retry-After", "2")])
+
+    def _read_body(self, environ: dict[str, Any]) -> bytes | tuple[str, bytes]:
+        length = environ.get("CONTENT_LENGTH") or ""
+        encoding = environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if encoding and encoding != "identity" and not length:
+            return "411 Length Required", b"Send a Content-Length.\n"
+        try:
+            size = int(length) if length else 0
+        except ValueError:
+            return "400 Bad Request", b"Bad Content-Length.\n"
+        if size < 0:
+            return "400 Bad Request", b"Bad Content-Length.\n"
+        if size > self.runtime.config.max_body_bytes:
+            return "413 Request Entity Too Large", b"The request body is too large.\n"
+        body = environ["wsgi.input"].read(size) if size else b""
+        if len(body) != size:
+            return "400 Bad Request", b"The request body ended early.\n"
+        return body
+
+    def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any],
+               method: str, sub_path: str, body: bytes, token: str, address: str,
+               report_range: tuple[int, int] | None, expand: bool) -> Iterable[bytes]:
+        runtime = self.runtime
+        now = runtime.clock.now()
+        with runtime.db.read() as session:
+            link = links.authenticate(session, runtime.keyring, token, now)
+            if link is None:
+                self.limiter.failed(address)
+                return self._challenge(start_response)
+            if links.touch_due(link, now):
+                with runtime.db.write() as writer:
+                    links.touch(writer, link.id, now)
+            epoch = journal.epoch(session)
+            principal = principal_name(link.id)
+            request = DavRequest(
+                runtime=runtime, session=session, link=link, token=token, principal=principal,
+                calendars=links.visible_calendars(session, link), epoch=epoch,
+                publisher=Publisher(session, epoch, link.profile),  # type: ignore[arg-type]
+                now=now, report_range=report_range, report_expand=expand)
+            env = {key: value for key, value in environ.items() if key not in STRIPPED}
+            env["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + DAV_PATH
+            env["PATH_INFO"] = sub_path
+            env["wsgi.input"] = io.BytesIO(body)
+            env["CONTENT_LENGTH"] = str(len(body))
+            env.pop("HTTP_TRANSFER_ENCODING", None)
+            # Radicale signs in whatever user name the client chose; ours is the principal.
+            env["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(
+                f"{principal}:{token}".encode()).decode()
+            context = CURRENT.set(request)
+            try:
+                # Radicale answers with a complete list, so the context can be cleared now.
+                answer = list(self.radicale(env, start_response))
+            finally:
+                CURRENT.reset(context)
+            request.publisher.save(runtime.db)
+            return answer

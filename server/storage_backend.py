@@ -1,0 +1,250 @@
+"""Radicale storage adapter: database rows to collections and items, for one link per request.
+
+Layout below the CalDAV root: "/" -> "/link-<id>/" (the link's principal, whose home lists its
+calendars) -> "/link-<id>/<calendar slug>/" -> "<uid>.ics". Every item comes with its text,
+ETag, UID, component and time range, so Radicale never parses it to answer GET, PROPFIND,
+multiget, sync-collection or a time-range query. Sync tokens, ctags and ETags come from the
+journal; queries are indexed (no method walks every item unless the client asked for all).
+
+No HTTP and no policy here: which calendars and what they show come from the request context
+(the link) and from server/publish.py, which takes its view from server/redaction.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import math
+import xml.etree.ElementTree as ET
+from email.utils import format_datetime
+from typing import Any, Iterable, Iterator, Mapping
+
+from radicale import item as radicale_item
+from radicale import pathutils
+from radicale import storage as radicale_storage
+from radicale.item import filter as radicale_filter
+
+from server.dav_context import DavRequest, current
+from server.db.models import Calendar
+from server.domain import journal
+from server.errors import GoneError
+from server.ical import RENDER_VERSION, item_document, render_timezone
+from server.publish import Published
+
+SYNC_PREFIX = "http://bookingcal.invalid/ns/sync/"
+UTC = dt.timezone.utc
+
+
+def http_date(value: dt.datetime) -> str:
+    return format_datetime(value.astimezone(UTC), usegmt=True)
+
+
+def _instant(timestamp: int) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return dt.datetime(1, 1, 2, tzinfo=UTC) if timestamp < 0 else \
+            dt.datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _document(item: Published) -> str:
+    """The item as a CalDAV resource: its VEVENT with the VTIMEZONE it uses. The zone covers
+    whole years around the item (blocked time, which may repeat, five years on), so the text
+    depends on the item alone and few distinct VTIMEZONEs are ever rendered."""
+    start_year = item.start_local.year
+    end_year = item.end_utc.year if item.end_utc is not None else start_year
+    if item.kind == "blocked":
+        end_year = max(end_year, start_year + 5)
+    return item_document(item.event_text, item.tzid, dt.date(start_year - 1, 1, 1),
+                         dt.date(min(end_year + 2, 9999), 1, 1))
+
+
+class Collection(radicale_storage.BaseCollection):
+    """The root, a link's principal (calendar is None) or one of its calendars."""
+
+    def __init__(self, path: str, calendar: Calendar | None = None) -> None:
+        self._path = path
+        self.calendar = calendar
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def _request(self) -> DavRequest:
+        return current()
+
+    def get_meta(self, key: str | None = None) -> Any:
+        meta: dict[str, str] = {}
+        if self.calendar is not None:
+            first = self._request().now.date() - dt.timedelta(days=366)
+            meta = {"tag": "VCALENDAR", "D:displayname": self.calendar.name,
+                    "ICAL:calendar-color": self.calendar.colour,
+                    "C:supported-calendar-component-set": "VEVENT",
+                    "C:calendar-timezone": render_timezone(
+                        self.calendar.timezone, first, first + dt.timedelta(days=4 * 366))}
+        return meta if key is None else meta.get(key)
+
+    @property
+    def last_modified(self) -> str:
+        request = self._request()
+        changed = self.calendar.changed_at or self.calendar.updated_at if self.calendar \
+            else request.link.updated_at
+        return http_date(max(changed, request.link.updated_at))
+
+    @property
+    def etag(self) -> str:
+        """The ctag: from the journal position, the link's version and the renderer."""
+        request = self._request()
+        position = (f"{self.calendar.id}:{self.calendar.journal_seq}" if self.calendar
+                    else ",".join(f"{c.id}:{c.journal_seq}" for c in request.calendars))
+        key = (f"{request.epoch}:{request.link.id}:{request.link.profile}:"
+               f"{request.link.updated_at.isoformat()}:{position}:{RENDER_VERSION}")
+        return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+
+    # --- items ------------------------------------------------------------------------------
+
+    def _item(self, item: Published) -> radicale_item.Item:
+        end = item.end_utc.timestamp() if item.end_utc is not None else \
+            radicale_filter.TIMESTAMP_MAX
+        return radicale_item.Item(
+            collection=self, href=item.href, last_modified=http_date(item.updated),
+            text=_document(item), etag=item.etag, uid=item.uid, name="VCALENDAR",
+            component_name="VEVENT",
+            time_range=(math.floor(item.start_utc.timestamp()), math.ceil(end)))
+
+    def get_all(self) -> Iterator[radicale_item.Item]:
+        if self.calendar is None:
+            return
+        for item in self._request().publisher.everything(self.calendar):
+            yield self._item(item)
+
+    def get_multi(self, hrefs: Iterable[str]
+                  ) -> Iterator[tuple[str, radicale_item.Item | None]]:
+        wanted = list(dict.fromkeys(hrefs))  # consuming it tells Radicale hrefs were asked
+        found: dict[str, Published] = {}
+        if self.calendar is not None:
+            uids = [href[:-4] for href in wanted if href.endswith(".ics")]
+            found = {item.href: item for item in
+                     self._request().publisher.by_uids(self.calendar, uids)}
+        for href in wanted:
+            item = found.get(href)
+            yield href, self._item(item) if item is not None else None
+
+    def has_uid(self, uid: str) -> bool:
+        if self.calendar is None:
+            return False
+        return bool(self._request().publisher.by_uids(self.calendar, [uid]))
+
+    def get_filtered(self, filters: Iterable[ET.Element]
+                     ) -> Iterator[tuple[radicale_item.Item, bool]]:
+        """Items of a calendar-query from an indexed range query. The flag claims a certain
+        match only for a one-off event under a simple time-range filter; Radicale checks the
+        rest itself (repeating items, property filters)."""
+        filters = list(filters)
+        if self.calendar is None or not self.tag:
+            return
+        tag, start, end, simple = radicale_filter.simplify_prefilters(filters, self.tag)
+        request = self._request()
+        if request.report_expand and request.report_range is not None and \
+                (start, end) == (radicale_filter.TIMESTAMP_MIN, radicale_filter.TIMESTAMP_MAX):
+            start, end = request.report_range
+        if tag not in (None, "VEVENT"):
+            return
+        if start <= radicale_filter.TIMESTAMP_MIN and end >= radicale_filter.TIMESTAMP_MAX:
+            items: Iterable[Published] = request.publisher.everything(self.calendar)
+        else:
+            items = request.publisher.in_range([self.calendar], _instant(start), _instant(end))
+        for item in items:
+            yield self._item(item), simple and item.kind == "booking"
+
+    def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
+        """(current token, hrefs changed since `old_token`) from the journal; deleted items
+        come back from get_multi as None, which Radicale answers 404. A token that is not
+        ours, from another epoch or link version, or older than the journal keeps raises
+        ValueError: Radicale answers with the valid-sync-token precondition."""
+        if self.calendar is None:
+            raise ValueError("not a calendar")
+        request = self._request()
+        prefix = (f"{SYNC_PREFIX}{request.link.id}-{self.calendar.id}-"
+                  f"{int(request.link.updated_at.timestamp())}/")
+        token = prefix + journal.make_token(request.epoch, self.calendar.journal_seq)
+        if not old_token:
+            return token, (item.href for item in request.publisher.everything(self.calendar))
+        if not old_token.startswith(prefix):
+            raise ValueError("sync token of another calendar or link version")
+        try:
+            since = journal.parse_token(old_token[len(prefix):], request.epoch)
+            found = journal.changes_since(request.session, self.calendar, since)
+        except GoneError as exc:
+            raise ValueError(exc.message) from None
+        return token, [f"{change.item_uid}.ics" for change in found.changes
+                       if change.kind in ("booking", "blocked")]
+
+    # --- read-only: rights already answer 403; these are the backstop ------------------------
+
+    def upload(self, href: str, item: radicale_item.Item
+               ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
+        raise PermissionError("link calendars are read-only")
+
+    def delete(self, href: str | None = None) -> None:
+        raise PermissionError("link calendars are read-only")
+
+    def set_meta(self, props: Mapping[str, str]) -> None:
+        raise PermissionError("link calendars are read-only")
+
+
+class Storage(radicale_storage.BaseStorage):
+    """Collections of the current request's link only; anything else does not exist."""
+
+    _supports_unicode = False
+
+    @contextlib.contextmanager
+    def acquire_lock(self, mode: str, user: str = "", *args: Any,
+                     **kwargs: Any) -> Iterator[None]:
+        # The database gives each statement a consistent view; a global lock would only
+        # serialise readers. Writing is refused outright.
+        if mode != "r":
+            raise PermissionError("link calendars are read-only")
+        yield
+
+    def discover(self, path: str, depth: str = "0", child_context_manager: Any = None,
+                 user_groups: Any = frozenset()
+                 ) -> Iterator[radicale_storage.BaseCollection | radicale_item.Item]:
+        request = current()
+        parts = [p for p in pathutils.strip_path(path).split("/") if p]
+        if not parts:
+            yield Collection("")
+            if depth != "0":
+                yield Collection(request.principal)
+            return
+        if parts[0] != request.principal:
+            return
+        if len(parts) == 1:
+            yield Collection(request.principal)
+            if depth != "0":
+                for shown in request.calendars:
+                    yield Collection(f"{request.principal}/{shown.slug}", shown)
+            return
+        calendar = request.calendar(parts[1])
+        if calendar is None or len(parts) > 3:
+            return
+        collection = Collection(f"{request.principal}/{calendar.slug}", calendar)
+        if len(parts) == 2:
+            yield collection
+            if depth != "0":
+                yield from collection.get_all()
+            return
+        for _, item in collection.get_multi([parts[2]]):
+            if item is not None:
+                yield item
+
+    def create_collection(self, href: str, items: Any = None, props: Any = None) -> Any:
+        raise PermissionError("link calendars are read-only")
+
+    def move(self, item: radicale_item.Item, to_collection: radicale_storage.BaseCollection,
+             to_href: str) -> None:
+        raise PermissionError("link calendars are read-only")
+
+    def verify(self) -> bool:
+        return True
