@@ -83,9 +83,13 @@ def create_blueprint(runtime: Runtime, limiter: FailureLimiter) -> Blueprint:
             calendars = links.visible_calendars(session, link)
             epoch = journal.epoch(session)
             start, end = feed_window(now, config.feed_days_back, config.feed_days_ahead)
-            gzip_wanted = "gzip" in request.headers.get("Accept-Encoding", "").lower()
+            gzip_wanted = request.accept_encodings["gzip"] > 0
             etag = feed_etag(link, epoch, calendars, start, "gzip" if gzip_wanted else "identity")
-            changed = max([c.changed_at or c.updated_at for c in calendars] + [link.updated_at])
+            # Calendars that left the feed (deactivated, deleted) count too, and so does the
+            # window's daily move: each changes the body.
+            changed = max([c.changed_at or c.updated_at
+                           for c in links.scope_calendars(session, link)]
+                          + [link.updated_at, start + dt.timedelta(days=config.feed_days_back)])
             headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate",
                        "Last-Modified": changed.strftime("%a, %d %b %Y %H:%M:%S GMT"),
                        "Vary": "Accept-Encoding"}
@@ -132,7 +136,10 @@ def _render(runtime: Runtime, session: Session, link: Link, calendars: list[Cale
         name = business.name + (f" – {link.label}" if link.label else "")
     tzid = calendars[0].timezone if len(calendars) == 1 else business.timezone
     zones, earliest = publisher.tzids_in_range(calendars, start, end)
-    first = min(start.date(), earliest.date() if earliest else start.date()) - dt.timedelta(days=1)
+    # Bookings may begin before the window (by up to the longest span) and series long before.
+    span = dt.timedelta(seconds=max((c.max_span_seconds for c in calendars), default=0))
+    first = min((start - span).date(), earliest.date() if earliest else start.date()) \
+        - dt.timedelta(days=1)
     last = end.date() + dt.timedelta(days=1)
     refresh = dt.timedelta(minutes=runtime.config.feed_refresh_minutes)
     head, tail = calendar_shell(name, tzid, refresh)

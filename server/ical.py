@@ -16,7 +16,7 @@ from server.domain.timeutil import zone
 from server.redaction import EventView
 
 # Part of every ETag: bump it whenever the rendered text of an unchanged item would change.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 PRODID = f"-//bookingcal//bookingcal {__version__}//EN"
 
 
@@ -26,6 +26,15 @@ def clean_text(value: str) -> str:
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     return "".join(ch for ch in value
                    if ch in "\t\n" or unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
+def _moment(local: dt.datetime, instant: dt.datetime | None, tzid: str) -> dt.datetime:
+    """Local time with its TZID, which readers take as the first of two equal wall-clock times;
+    when the instant is the second one (the repeated hour in autumn), UTC says it exactly."""
+    aware = local.replace(tzinfo=zone(tzid))
+    if instant is not None and aware.astimezone(dt.timezone.utc) != instant:
+        return instant.astimezone(dt.timezone.utc)
+    return aware
 
 
 def render_event(view: EventView) -> str:
@@ -45,9 +54,8 @@ def render_event(view: EventView) -> str:
         event.add("dtstart", view.start_local.date())
         event.add("dtend", view.end_local.date())
     else:
-        tz = zone(view.tzid)
-        event.add("dtstart", view.start_local.replace(tzinfo=tz))
-        event.add("dtend", view.end_local.replace(tzinfo=tz))
+        event.add("dtstart", _moment(view.start_local, view.start_utc, view.tzid))
+        event.add("dtend", _moment(view.end_local, view.end_utc, view.tzid))
     if view.rrule:
         event.add("rrule", vRecur.from_ical(view.rrule))
         if view.exdates:

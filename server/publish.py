@@ -93,6 +93,7 @@ class Publisher:
         if text is None:
             facts = BookingFacts(
                 uid=booking.uid, start_local=booking.start_local, end_local=booking.end_local,
+                start_utc=booking.start_utc, end_utc=booking.end_utc,
                 tzid=booking.tzid, revision=booking.revision, created=booking.created_at,
                 updated=booking.updated_at, service_name=service_name, employee_name=employee,
                 client_name=client.name if client else None,

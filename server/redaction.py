@@ -30,6 +30,8 @@ class BookingFacts:
     uid: str
     start_local: dt.datetime
     end_local: dt.datetime
+    start_utc: dt.datetime
+    end_utc: dt.datetime
     tzid: str
     revision: int
     created: dt.datetime
@@ -72,6 +74,10 @@ class EventView:
     all_day: bool
     start_local: dt.datetime
     end_local: dt.datetime
+    # The instants, where known: they tell which of two equal wall-clock times (the hour the
+    # clocks go back) is meant.
+    start_utc: dt.datetime | None
+    end_utc: dt.datetime | None
     rrule: str | None
     exdates: tuple[dt.datetime, ...]
     sequence: int
@@ -88,7 +94,8 @@ def _booking_event(facts: BookingFacts, summary: str, description: str | None,
                    location: str | None) -> EventView:
     return EventView(uid=facts.uid, summary=summary, description=description, location=location,
                      tzid=facts.tzid, all_day=False, start_local=facts.start_local,
-                     end_local=facts.end_local, rrule=None, exdates=(),
+                     end_local=facts.end_local, start_utc=facts.start_utc,
+                     end_utc=facts.end_utc, rrule=None, exdates=(),
                      sequence=facts.revision, created=facts.created,
                      last_modified=facts.updated)
 
@@ -114,6 +121,7 @@ def blocked_view(facts: BlockedFacts, profile: Profile) -> EventView:
         raise ValueError(f"unknown profile {profile!r}")
     return EventView(uid=facts.uid, summary=facts.title if profile == "full" else BUSY,
                      description=None, location=None, tzid=facts.tzid, all_day=facts.all_day,
-                     start_local=facts.start_local, end_local=facts.end_local, rrule=facts.rrule,
+                     start_local=facts.start_local, end_local=facts.end_local,
+                     start_utc=None, end_utc=None, rrule=facts.rrule,
                      exdates=facts.exdates, sequence=facts.revision, created=facts.created,
                      last_modified=facts.updated)

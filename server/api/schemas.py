@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime, BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema,
+    field_validator,
 )
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -40,6 +41,15 @@ DateOrTime = Annotated[dt.date | dt.datetime, PlainValidator(_date_or_datetime),
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """No NUL characters anywhere (PostgreSQL cannot store them; no calendar shows them)."""
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("text must not contain NUL characters")
+        return value
 
 
 class Output(BaseModel):

@@ -14,10 +14,10 @@ from typing import Any, Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.errors import BusyError, ConflictError, UnavailableError
+from server.errors import BusyError, ConflictError, InvalidError, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,9 @@ def translate_errors() -> Iterator[None]:
     exclusion or unique violation a ConflictError (409), a lost server UnavailableError (503)."""
     try:
         yield
+    except DataError as exc:
+        raise InvalidError("a value does not fit the database (too long, or a character it "
+                           "cannot store)") from exc
     except IntegrityError as exc:
         sqlstate = getattr(exc.orig, "sqlstate", None)
         if sqlstate == "23P01":  # exclusion_violation: the engine-level overlap backstop

@@ -96,6 +96,15 @@ def visible_calendars(session: Session, link: Link) -> list[Calendar]:
     return list(session.execute(query.order_by(Calendar.id)).scalars())
 
 
+def scope_calendars(session: Session, link: Link) -> list[Calendar]:
+    """Every calendar the link's scope names, also inactive and deleted ones."""
+    query = select(Calendar).where(Calendar.business_id == link.business_id)
+    if link.scope != "all":
+        query = query.where(Calendar.id.in_(select(LinkCalendar.calendar_id).where(
+            LinkCalendar.link_id == link.id)))
+    return list(session.execute(query.order_by(Calendar.id)).scalars())
+
+
 def update_link(session: Session, business_id: int, link_id: int, *, now: dt.datetime,
                 label: str | None = None, profile: str | None = None,
                 expires_at: dt.datetime | None = None, clear_expiry: bool = False) -> Link:
