@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from server.db.models import BlockedTime, Calendar
 from server.domain import journal
-from server.domain.bookings import MAX_LENGTH, new_uid, widen_span
+from server.domain.bookings import MAX_LENGTH, forget_rendered, new_uid, widen_span
 from server.domain.calendars import lock_calendar
 from server.domain.conflicts import bookings_hit_by_series
 from server.domain.timeutil import normalise, series_end, to_utc, validate_rrule
@@ -137,4 +137,5 @@ def delete_blocked(session: Session, business_id: int, blocked_id: int,
     item = get_blocked(session, business_id, blocked_id)
     calendar = lock_calendar(session, business_id, item.calendar_id)
     journal.record(session, calendar, "blocked", item.id, item.uid, "delete", now)
+    forget_rendered(session, "blocked", item.id)
     session.delete(item)

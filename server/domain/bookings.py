@@ -7,10 +7,10 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
-from server.db.models import Booking, Calendar
+from server.db.models import Booking, Calendar, RenderedItem
 from server.domain import journal
 from server.domain.calendars import get_calendar, lock_calendar, lock_calendars
 from server.domain.clients import get_client
@@ -31,6 +31,12 @@ def new_uid() -> str:
 
 def widen_span(calendar: Calendar, start: dt.datetime, end: dt.datetime) -> None:
     calendar.max_span_seconds = max(calendar.max_span_seconds, int((end - start).total_seconds()))
+
+
+def forget_rendered(session: Session, kind: str, item_id: int) -> None:
+    """Drop a deleted item's rendered texts (the render cache has no foreign key to cascade)."""
+    session.execute(delete(RenderedItem).where(RenderedItem.kind == kind,
+                                               RenderedItem.item_id == item_id))
 
 
 def get_booking(session: Session, business_id: int, booking_id: int) -> Booking:
@@ -178,6 +184,7 @@ def delete_booking(session: Session, business_id: int, booking_id: int,
     booking = get_booking(session, business_id, booking_id)
     calendar = lock_calendar(session, business_id, booking.calendar_id)
     journal.record(session, calendar, "booking", booking.id, booking.uid, "delete", now)
+    forget_rendered(session, "booking", booking.id)
     session.delete(booking)
 
 
