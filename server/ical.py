@@ -31,7 +31,7 @@ def clean_text(value: str) -> str:
 def _moment(local: dt.datetime, instant: dt.datetime | None, tzid: str) -> dt.datetime:
     """Local time with its TZID, which readers take as the first of two equal wall-clock times;
     when the instant is the second one (the repeated hour in autumn), UTC says it exactly."""
-    aware = local.replace(tzinfo=zone(tzid))
+    aware = local.replace(tzinfo=zone(tzid), fold=0)
     if instant is not None and aware.astimezone(dt.timezone.utc) != instant:
         return instant.astimezone(dt.timezone.utc)
     return aware

@@ -120,6 +120,9 @@ def update_link(session: Session, business_id: int, link_id: int, *, now: dt.dat
     if clear_expiry:
         link.expires_at = None
     elif expires_at is not None:
+        if expires_at <= now:
+            raise InvalidError("expires_at must lie in the future; revoke the link to end it "
+                               "now", field="expires_at")
         link.expires_at = expires_at
     link.updated_at = now
     return link
