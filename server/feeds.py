@@ -140,7 +140,8 @@ def _render(runtime: Runtime, session: Session, link: Link, calendars: list[Cale
     span = dt.timedelta(seconds=max((c.max_span_seconds for c in calendars), default=0))
     first = min((start - span).date(), earliest.date() if earliest else start.date()) \
         - dt.timedelta(days=1)
-    last = end.date() + dt.timedelta(days=1)
+    # Ten years on: subscribers expand endless repeating blocked time beyond the window too.
+    last = end.date() + dt.timedelta(days=10 * 366)
     refresh = dt.timedelta(minutes=runtime.config.feed_refresh_minutes)
     head, tail = calendar_shell(name, tzid, refresh)
     yield head
