@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 ENV_CONFIG = "BOOKINGCAL_CONFIG"
 ENV_HOST_KEY = "BOOKINGCAL_HOST_KEY"
 ENV_DATABASE_URL = "BOOKINGCAL_DATABASE_URL"
+ENV_GOOGLE_SECRET = "BOOKINGCAL_GOOGLE_CLIENT_SECRET"
 DEFAULT_CONFIG = Path("config") / "bookingcal.toml"
 
 
@@ -31,6 +32,28 @@ class ConfigError(Exception):
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class GoogleConfig:
+    """The Google OAuth client and the endpoints the bridge talks to (Google's by default;
+    tests and proxies point them elsewhere)."""
+
+    client_id: str
+    client_secret: str | None
+    scopes: tuple[str, ...]
+    api_url: str
+    batch_url: str
+    auth_url: str
+    token_url: str
+    revoke_url: str
+    poll_seconds: int
+    backfill_per_minute: int
+    push_notifications: bool
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
 
 
 @dataclass(frozen=True)
@@ -59,6 +82,7 @@ class Config:
     metrics_enabled: bool
     metrics_allow: tuple[Network, ...]
     log_level: str
+    google: GoogleConfig
     demo_on_first_run: bool = field(default=True)
 
     @property
@@ -146,6 +170,13 @@ def _networks(value: Any) -> tuple[Network, ...]:
         raise ValueError(expected) from None
 
 
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or \
+            not all(isinstance(item, str) and item for item in value):
+        raise ValueError("a non-empty list of strings")
+    return tuple(value)
+
+
 def _log_level(value: Any) -> str:
     levels = ("DEBUG", "INFO", "WARNING", "ERROR")
     if not isinstance(value, str) or value.upper() not in levels:
@@ -204,6 +235,31 @@ OPTIONS: tuple[Option, ...] = (
     Option("metrics.allow", ["127.0.0.1/32", "::1/128"], _networks,
            "Client addresses allowed to read /metrics."),
     Option("logging.level", "INFO", _log_level, "DEBUG, INFO, WARNING or ERROR."),
+    Option("google.client_id", "", _string,
+           "OAuth client id of a Google Cloud 'Web application' client; empty turns Google "
+           "Calendar off."),
+    Option("google.client_secret_file", "", _string,
+           "File holding the OAuth client secret. Environment: BOOKINGCAL_GOOGLE_CLIENT_SECRET "
+           "overrides it."),
+    Option("google.scopes", ["https://www.googleapis.com/auth/calendar"], _strings,
+           "OAuth scopes asked for at connection."),
+    Option("google.api_url", "https://www.googleapis.com/", _http_url,
+           "Root of the Google Calendar API."),
+    Option("google.batch_url", "https://www.googleapis.com/batch/calendar/v3", _http_url,
+           "Batch endpoint of the Calendar API."),
+    Option("google.auth_url", "https://accounts.google.com/o/oauth2/auth", _http_url,
+           "OAuth consent page."),
+    Option("google.token_url", "https://oauth2.googleapis.com/token", _http_url,
+           "OAuth token endpoint."),
+    Option("google.revoke_url", "https://oauth2.googleapis.com/revoke", _http_url,
+           "OAuth revocation endpoint."),
+    Option("google.poll_seconds", 60, _int_between(5, 86400),
+           "How often the bridge polls Google for changes (push notifications, when public_url "
+           "is public https, make changes arrive sooner)."),
+    Option("google.backfill_per_minute", 600, _int_between(1, 100000),
+           "Existing future bookings sent per minute when a calendar is connected."),
+    Option("google.push_notifications", True, _bool,
+           "Ask Google for push notifications (needs a public https public_url)."),
     Option("demo.on_first_run", True, _bool,
            "`bookingcal serve --demo` loads the demo business when the database is empty."),
 )
@@ -279,6 +335,16 @@ def load(path: str | os.PathLike[str] | None = None,
             database_url = _database_url(database_url)
         except ValueError as exc:
             problems.append(f"environment: {ENV_DATABASE_URL}: expected {exc}")
+    google_secret = env.get(ENV_GOOGLE_SECRET) or None
+    if values.get("google.client_secret_file") and not google_secret:
+        secret_file = (base / values["google.client_secret_file"]).resolve()
+        try:
+            google_secret = secret_file.read_text(encoding="utf-8").strip() or None
+        except (OSError, UnicodeDecodeError):
+            google_secret = None
+        if google_secret is None:
+            problems.append(f"{name}: google.client_secret_file: found {str(secret_file)!r}, "
+                            "expected a readable file holding the OAuth client secret")
     if problems:
         raise ConfigError(problems)
     data_dir = (base / values["data_dir"]).resolve() if values["data_dir"] else base
@@ -312,6 +378,16 @@ def load(path: str | os.PathLike[str] | None = None,
         metrics_enabled=values["metrics.enabled"],
         metrics_allow=values["metrics.allow"],
         log_level=values["logging.level"],
+        google=GoogleConfig(
+            client_id=values["google.client_id"], client_secret=google_secret,
+            scopes=values["google.scopes"], api_url=values["google.api_url"],
+            batch_url=values["google.batch_url"].rstrip("/"),
+            auth_url=values["google.auth_url"].rstrip("/"),
+            token_url=values["google.token_url"].rstrip("/"),
+            revoke_url=values["google.revoke_url"].rstrip("/"),
+            poll_seconds=values["google.poll_seconds"],
+            backfill_per_minute=values["google.backfill_per_minute"],
+            push_notifications=values["google.push_notifications"]),
         demo_on_first_run=values["demo.on_first_run"],
     )
 
