@@ -300,3 +300,135 @@ class RenderedItem(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+
+
+class GoogleConnection(Base):
+    """The one Google account a business connects, its settings and its health. The refresh
+    token is stored encrypted (versioned keys) and never logged."""
+
+    __tablename__ = "google_connections"
+    __table_args__ = (
+        CheckConstraint("direction IN ('both', 'to_google', 'from_google')",
+                        name="google_direction"),
+        CheckConstraint("status IN ('connected', 'needs_reconnect', 'paused')",
+                        name="google_status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             unique=True)
+    account_email: Mapped[str] = mapped_column(String(320), default="")
+    refresh_token_encrypted: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="connected")
+    direction: Mapped[str] = mapped_column(String(16), default="both")
+    hide_client_details: Mapped[bool] = mapped_column(Boolean, default=False)
+    block_online_booking: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminders: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped when a setting changes what the copies show: every copy is rewritten.
+    copy_version: Mapped[int] = mapped_column(Integer, default=1)
+    paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Work leases: one bridge process works a connection at a time.
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class GoogleOAuthState(Base):
+    """A consent in progress: the state (stored hashed) binds the callback to the business, the
+    PKCE verifier is kept encrypted until the code is exchanged."""
+
+    __tablename__ = "google_oauth_states"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    verifier_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class GoogleCalendarMap(Base):
+    """An employee calendar taking part: the Google calendar it writes its copies to and the
+    one it reads from (often the same), and how far its journal has been sent."""
+
+    __tablename__ = "google_calendar_maps"
+    __table_args__ = (UniqueConstraint("connection_id", "calendar_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    write_calendar: Mapped[str] = mapped_column(String(1024))
+    read_calendar: Mapped[str] = mapped_column(String(1024))
+    sent_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class GoogleReadState(Base):
+    """Incremental sync state of one Google calendar read by a connection."""
+
+    __tablename__ = "google_read_states"
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
+    google_calendar: Mapped[str] = mapped_column(String(1024))
+    sync_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    channel_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel_resource: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    channel_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class GoogleCopy(Base):
+    """Our copy of a booking or blocked time in Google: its deterministic event id and what
+    was last sent, so a retry never duplicates and an edit made in Google is noticed."""
+
+    __tablename__ = "google_copies"
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id"),
+                      UniqueConstraint("connection_id", "event_id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(Integer)
+    calendar_id: Mapped[int] = mapped_column(Integer)
+    google_calendar: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(128))
+    sent_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    sent_version: Mapped[int] = mapped_column(Integer, default=0)
+    etag: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    restored_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_restored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class MirroredEvent(Base):
+    """A Google event (an instance, for repeating ones) as seen by the system. `blocks` is the
+    bridge's one blocking policy applied at import; availability reads it."""
+
+    __tablename__ = "mirrored_events"
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "event_id"),
+                      Index("ix_mirrored_calendar_start", "google_calendar", "start_utc"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
+    google_calendar: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    recurring_event_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_utc: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end_utc: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    start_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    end_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    transparency: Mapped[str] = mapped_column(String(16), default="opaque")
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    event_type: Mapped[str] = mapped_column(String(32), default="default")
+    self_response: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    blocks: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
