@@ -125,3 +125,17 @@ def blocked_view(facts: BlockedFacts, profile: Profile) -> EventView:
                      start_utc=None, end_utc=None, rrule=facts.rrule,
                      exdates=facts.exdates, sequence=facts.revision, created=facts.created,
                      last_modified=facts.updated)
+
+
+def google_booking_view(facts: BookingFacts, hide_client_details: bool) -> EventView:
+    """The Google copy of a booking: the service and the client's name by default; with "hide
+    client details", exactly what `limited` shows, so nothing of the client is sent at all."""
+    if hide_client_details:
+        return booking_view(facts, "limited")
+    summary = facts.service_name + (f" – {facts.client_name}" if facts.client_name else "")
+    return _booking_event(facts, summary, None, None)
+
+
+def google_blocked_view(facts: BlockedFacts) -> EventView:
+    """Blocked time is pushed as busy, whatever its title."""
+    return blocked_view(facts, "busy")

@@ -1,0 +1,129 @@
+"""Connecting a business's Google account: OAuth web consent with PKCE and a `state` bound to
+the business (stored hashed, used once, short-lived), code exchange, revocation. The refresh
+token is stored encrypted only."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from server.config import Config
+from server.db.models import GoogleConnection, GoogleOAuthState
+from server.domain.businesses import get_business
+from server.errors import BookingCalError, ConflictError, InvalidError, UnavailableError
+from server.keys import Keyring, new_token
+
+log = logging.getLogger(__name__)
+CALLBACK_PATH = "/google/oauth/callback"
+STATE_LIFETIME = dt.timedelta(minutes=15)
+
+
+class NotConfiguredError(BookingCalError):
+    code = "not_configured"
+
+
+def _require_client(config: Config) -> None:
+    if not config.google.configured:
+        raise NotConfiguredError("Google Calendar is not configured: set google.client_id and "
+                                 "google.client_secret_file in the configuration")
+
+
+def redirect_uri(config: Config) -> str:
+    return config.public_link(CALLBACK_PATH)
+
+
+def start_consent(session: Session, keyring: Keyring, config: Config, business_id: int,
+                  now: dt.datetime) -> str:
+    """The consent URL to send the business admin to. Refused while an account is connected:
+    changing account means disconnecting first."""
+    _require_client(config)
+    get_business(session, business_id)
+    if session.execute(select(GoogleConnection.id).where(
+            GoogleConnection.business_id == business_id)).first():
+        raise ConflictError("a Google account is connected already; disconnect it first to "
+                            "connect another")
+    session.execute(delete(GoogleOAuthState).where(GoogleOAuthState.expires_at < now))
+    state, verifier = new_token(32), new_token(48)
+    session.add(GoogleOAuthState(state_hash=keyring.hash_token(state), business_id=business_id,
+                                 verifier_encrypted=keyring.encrypt(verifier), created_at=now,
+                                 expires_at=now + STATE_LIFETIME))
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
+                                         ).decode().rstrip("=")
+    query = {"client_id": config.google.client_id, "redirect_uri": redirect_uri(config),
+             "response_type": "code", "scope": " ".join(config.google.scopes),
+             "state": state, "access_type": "offline", "prompt": "consent",
+             "include_granted_scopes": "true", "code_challenge": challenge,
+             "code_challenge_method": "S256"}
+    return config.google.auth_url + "?" + urlencode(query)
+
+
+def take_state(session: Session, keyring: Keyring, state: str,
+               now: dt.datetime) -> tuple[int, str]:
+    """(business id, PKCE verifier) of a pending consent; the state is used up."""
+    row = session.get(GoogleOAuthState, keyring.hash_token(state)) if state else None
+    if row is None or row.expires_at < now:
+        raise InvalidError("the sign-in with Google has expired or was already used; start "
+                           "again from 'Connect Google Calendar'")
+    session.delete(row)
+    return row.business_id, keyring.decrypt(row.verifier_encrypted)
+
+
+def exchange_code(config: Config, code: str, verifier: str) -> dict[str, Any]:
+    """Trade the authorization code for tokens at Google's token endpoint."""
+    _require_client(config)
+    try:
+        response = requests.post(config.google.token_url, timeout=20, data={
+            "grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+            "client_id": config.google.client_id, "client_secret": config.google.client_secret,
+            "redirect_uri": redirect_uri(config)})
+    except requests.RequestException as exc:
+        raise UnavailableError(f"Google could not be reached ({type(exc).__name__}); "
+                               "try connecting again") from None
+    if response.status_code != 200:
+        reason = _error_of(response)
+        log.warning("Google refused the authorization code: %s", reason)
+        raise InvalidError(f"Google refused the sign-in ({reason}); start again")
+    tokens: dict[str, Any] = response.json()
+    if not tokens.get("refresh_token"):
+        raise InvalidError("Google gave no offline access; remove bookingcal's access at "
+                           "myaccount.google.com/permissions and connect again")
+    return tokens
+
+
+def _error_of(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("error", response.status_code))
+    except ValueError:
+        return str(response.status_code)
+
+
+def connect(session: Session, keyring: Keyring, business_id: int, tokens: dict[str, Any],
+            now: dt.datetime) -> GoogleConnection:
+    if session.execute(select(GoogleConnection.id).where(
+            GoogleConnection.business_id == business_id)).first():
+        raise ConflictError("a Google account is connected already; disconnect it first")
+    connection = GoogleConnection(
+        business_id=business_id, refresh_token_encrypted=keyring.encrypt(tokens["refresh_token"]),
+        scopes=str(tokens.get("scope", "")), status="connected", direction="both",
+        hide_client_details=False, block_online_booking=False, reminders=False,
+        copy_version=1, created_at=now, updated_at=now)
+    session.add(connection)
+    session.flush()
+    return connection
+
+
+def revoke(config: Config, token: str) -> bool:
+    """Revoke a token at Google; False if Google could not be reached or refused."""
+    try:
+        response = requests.post(config.google.revoke_url, data={"token": token}, timeout=20)
+    except requests.RequestException:
+        return False
+    return response.status_code == 200

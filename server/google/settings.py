@@ -1,0 +1,128 @@
+"""A business's Google connection: its settings, which employee calendars take part and which
+Google calendars they use, and its status. Changing a setting that changes what the copies show
+bumps `copy_version`, so the bridge rewrites the copies already in Google."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState
+from server.domain.calendars import get_calendar
+from server.errors import InvalidError, NotFoundError
+
+DIRECTIONS = ("both", "to_google", "from_google")
+
+
+@dataclass(frozen=True)
+class CalendarChoice:
+    calendar_id: int
+    write_calendar: str = "primary"
+    read_calendar: str | None = None  # defaults to write_calendar
+
+
+def get_connection(session: Session, business_id: int) -> GoogleConnection:
+    connection = session.execute(select(GoogleConnection).where(
+        GoogleConnection.business_id == business_id)).scalar_one_or_none()
+    if connection is None:
+        raise NotFoundError(f"business {business_id} has no Google account connected")
+    return connection
+
+
+def calendar_maps(session: Session, connection_id: int) -> list[GoogleCalendarMap]:
+    return list(session.execute(select(GoogleCalendarMap).where(
+        GoogleCalendarMap.connection_id == connection_id).order_by(
+        GoogleCalendarMap.calendar_id)).scalars())
+
+
+def update_settings(session: Session, business_id: int, *, now: dt.datetime,
+                    direction: str | None = None, hide_client_details: bool | None = None,
+                    block_online_booking: bool | None = None, reminders: bool | None = None,
+                    calendars: list[CalendarChoice] | None = None) -> GoogleConnection:
+    connection = get_connection(session, business_id)
+    if direction is not None:
+        if direction not in DIRECTIONS:
+            raise InvalidError(f"direction must be one of {', '.join(DIRECTIONS)}",
+                               field="direction")
+        connection.direction = direction
+    rewrite = False
+    if hide_client_details is not None and hide_client_details != connection.hide_client_details:
+        connection.hide_client_details, rewrite = hide_client_details, True
+    if reminders is not None and reminders != connection.reminders:
+        connection.reminders, rewrite = reminders, True
+    if block_online_booking is not None:
+        connection.block_online_booking = block_online_booking
+    if rewrite:
+        connection.copy_version += 1
+    if calendars is not None:
+        _set_calendars(session, connection, calendars)
+    connection.updated_at = now
+    return connection
+
+
+def _set_calendars(session: Session, connection: GoogleConnection,
+                   choices: list[CalendarChoice]) -> None:
+    ids = [choice.calendar_id for choice in choices]
+    if len(set(ids)) != len(ids):
+        raise InvalidError("each calendar may be chosen once", field="calendars")
+    for choice in choices:
+        get_calendar(session, connection.business_id, choice.calendar_id)
+        if not choice.write_calendar or len(choice.write_calendar) > 1024:
+            raise InvalidError("write_calendar must name a Google calendar id",
+                               field="calendars")
+    existing = {m.calendar_id: m for m in calendar_maps(session, connection.id)}
+    for calendar_id, old in existing.items():
+        if calendar_id not in ids:
+            session.delete(old)  # the bridge deletes its copies of items no longer mapped
+    for choice in choices:
+        read = choice.read_calendar or choice.write_calendar
+        row = existing.get(choice.calendar_id)
+        if row is None:
+            session.add(GoogleCalendarMap(connection_id=connection.id,
+                                          calendar_id=choice.calendar_id,
+                                          write_calendar=choice.write_calendar,
+                                          read_calendar=read, sent_seq=0, backfilled=False))
+        elif (row.write_calendar, row.read_calendar) != (choice.write_calendar, read):
+            row.write_calendar, row.read_calendar = choice.write_calendar, read
+            row.sent_seq, row.backfilled = 0, False  # copies move: send everything again
+    session.flush()
+    wanted = {m.read_calendar for m in calendar_maps(session, connection.id)}
+    session.execute(delete(GoogleReadState).where(
+        GoogleReadState.connection_id == connection.id,
+        GoogleReadState.google_calendar.not_in(wanted or {""})))
+    for google_calendar in wanted:
+        if session.execute(select(GoogleReadState.id).where(
+                GoogleReadState.connection_id == connection.id,
+                GoogleReadState.google_calendar == google_calendar)).first() is None:
+            session.add(GoogleReadState(connection_id=connection.id,
+                                        google_calendar=google_calendar))
+
+
+@dataclass(frozen=True)
+class CalendarStatus:
+    calendar_id: int
+    name: str
+    write_calendar: str
+    read_calendar: str
+    pending_changes: int
+    synced_at: dt.datetime | None
+
+
+def calendar_status(session: Session, connection: GoogleConnection) -> list[CalendarStatus]:
+    found = []
+    for row in calendar_maps(session, connection.id):
+        calendar = session.get(Calendar, row.calendar_id)
+        if calendar is None:
+            continue
+        synced = session.execute(select(func.max(GoogleReadState.synced_at)).where(
+            GoogleReadState.connection_id == connection.id,
+            GoogleReadState.google_calendar == row.read_calendar)).scalar()
+        found.append(CalendarStatus(
+            calendar_id=calendar.id, name=calendar.name, write_calendar=row.write_calendar,
+            read_calendar=row.read_calendar,
+            pending_changes=max(0, calendar.journal_seq - row.sent_seq)
+            if connection.direction != "from_google" else 0, synced_at=synced))
+    return found
