@@ -98,10 +98,11 @@ def _basic_password(header: str) -> str | None:
     if scheme.lower() != "basic":
         return None
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        raw = base64.b64decode(value.strip(), validate=True)
+        # Only the password (the token, ASCII) counts; clients encode user names variously.
+        return raw.partition(b":")[2].decode("ascii") or None
     except (binascii.Error, UnicodeDecodeError):
         return None
-    return decoded.partition(":")[2] or None
 
 
 class DavMount:

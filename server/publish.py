@@ -16,6 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from server.db import Database
@@ -83,7 +84,7 @@ class Publisher:
         self.session = session
         self.epoch = epoch
         self.profile = profile
-        self.fresh: list[dict[str, Any]] = []
+        self.fresh: dict[tuple[str, int], dict[str, Any]] = {}
 
     # --- rows to published items ------------------------------------------------------------
 
@@ -126,8 +127,8 @@ class Publisher:
                          item_etag(self.epoch, "blocked", item.id, item.seq, self.profile), text)
 
     def _remember(self, kind: str, item_id: int, seq: int, text: str) -> None:
-        self.fresh.append({"kind": kind, "item_id": item_id, "profile": self.profile,
-                           "seq": seq, "version": RENDER_VERSION, "text": text})
+        self.fresh[(kind, item_id)] = {"kind": kind, "item_id": item_id, "profile": self.profile,
+                                       "seq": seq, "version": RENDER_VERSION, "text": text}
 
     def _bookings(self, query: "BookingSelect") -> Iterator[Published]:
         for row in self.session.execute(query.execution_options(yield_per=CHUNK)):
@@ -166,6 +167,14 @@ class Publisher:
         yield from self._blocked_items(_blocked_query(self.profile).where(
             BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.start_utc,
                                                              BlockedTime.id))
+
+    def uids(self, calendar: Calendar) -> Iterator[str]:
+        """The UIDs of every item the calendar shows, without rendering anything."""
+        yield from self.session.execute(select(Booking.uid).where(
+            Booking.calendar_id == calendar.id, Booking.status == "confirmed")
+            .order_by(Booking.id)).scalars()
+        yield from self.session.execute(select(BlockedTime.uid).where(
+            BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.id)).scalars()
 
     def by_uids(self, calendar: Calendar, uids: Iterable[str]) -> list[Published]:
         wanted = list(set(uids))
@@ -215,7 +224,7 @@ class Publisher:
 
     def save(self, db: Database) -> None:
         """Store newly rendered texts (best effort: a busy database only costs a re-render)."""
-        fresh, self.fresh = self.fresh, []
+        fresh, self.fresh = list(self.fresh.values()), {}
         if fresh:
             store_rendered(db, fresh)
 
@@ -230,5 +239,6 @@ def store_rendered(db: Database, rows: list[dict[str, Any]]) -> None:
                     index_elements=["kind", "item_id", "profile"],
                     set_={"seq": statement.excluded.seq, "version": statement.excluded.version,
                           "text": statement.excluded.text}))
-    except BookingCalError as exc:
-        log.info("rendered text not cached this time: %s", exc.message)
+    except (BookingCalError, SQLAlchemyError) as exc:
+        # Best effort: a busy database or a concurrent writer only costs a re-render.
+        log.info("rendered text not cached this time: %s", type(exc).__name__)

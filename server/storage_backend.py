@@ -155,8 +155,11 @@ class Collection(radicale_storage.BaseCollection):
             items: Iterable[Published] = request.publisher.everything(self.calendar)
         else:
             items = request.publisher.in_range([self.calendar], _instant(start), _instant(end))
+        # A repeating item under <C:expand> is claimed too: the query applied the range and
+        # Radicale re-applies it after expanding (its own check would parse and cache a copy
+        # that its expansion then mutates).
         for item in items:
-            yield self._item(item), simple and item.kind == "booking"
+            yield self._item(item), simple and (item.kind == "booking" or request.report_expand)
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
         """(current token, hrefs changed since `old_token`) from the journal; deleted items
@@ -166,11 +169,14 @@ class Collection(radicale_storage.BaseCollection):
         if self.calendar is None:
             raise ValueError("not a calendar")
         request = self._request()
-        prefix = (f"{SYNC_PREFIX}{request.link.id}-{self.calendar.id}-"
-                  f"{int(request.link.updated_at.timestamp())}/")
+        # The link's version (profile and last change, to the microsecond) is part of the token:
+        # after a profile change every old token forces a full resync of re-rendered text.
+        version = hashlib.sha256(f"{request.link.profile}:{request.link.updated_at.isoformat()}"
+                                 .encode()).hexdigest()[:12]
+        prefix = f"{SYNC_PREFIX}{request.link.id}-{self.calendar.id}-{version}/"
         token = prefix + journal.make_token(request.epoch, self.calendar.journal_seq)
         if not old_token:
-            return token, (item.href for item in request.publisher.everything(self.calendar))
+            return token, (f"{uid}.ics" for uid in request.publisher.uids(self.calendar))
         if not old_token.startswith(prefix):
             raise ValueError("sync token of another calendar or link version")
         try:
