@@ -17,11 +17,13 @@ from server.api import errors as api_errors
 from server.api.auth import authenticate
 from server.api.routes_bookings import bp as bookings_bp
 from server.api.routes_catalog import bp as catalog_bp
+from server.api.routes_google import bp as google_bp
 from server.api.routes_links import bp as links_bp
 from server.api.routes_tenancy import bp as tenancy_bp
 from server import feeds
 from server.dav_mount import DavMount
 from server.errors import BookingCalError
+from server.google import callback as google_callback
 from server.runtime import Runtime
 from server.web.ratelimit import FailureLimiter
 from server.web.middleware import (
@@ -49,9 +51,10 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
     # The document route is registered by hand since the UI (and its CDN assets) is off.
     app.add_url_rule(API_PREFIX + "/openapi.json", "openapi_json",
                      lambda: Response(json.dumps(app.api_doc), mimetype="application/json"))
-    for blueprint in (tenancy_bp, catalog_bp, bookings_bp, links_bp):
+    for blueprint in (tenancy_bp, catalog_bp, bookings_bp, links_bp, google_bp):
         app.register_api(blueprint)
     app.register_blueprint(feeds.create_blueprint(runtime, limiter))
+    app.register_blueprint(google_callback.create_blueprint(runtime))
 
     @app.before_request
     def _before() -> Response | None:

@@ -485,3 +485,47 @@ class LinkShown(LinkOut):
 
 class LinkList(BaseModel):
     items: list[LinkOut]
+
+
+# --- Google Calendar ------------------------------------------------------------------------
+
+class ConsentOut(BaseModel):
+    consent_url: str = Field(description="Send the business admin here to connect Google")
+
+
+class GoogleCalendarChoice(Input):
+    calendar_id: Id
+    write_calendar: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = "primary"
+    read_calendar: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+
+
+class GoogleSettingsIn(Input):
+    direction: Literal["both", "to_google", "from_google"] | None = None
+    hide_client_details: bool | None = None
+    block_online_booking: bool | None = None
+    reminders: bool | None = None
+    calendars: Annotated[list[GoogleCalendarChoice], Field(max_length=500)] | None = Field(
+        None, description="The employee calendars taking part (replaces the list)")
+
+
+class GoogleCalendarStatus(BaseModel):
+    calendar_id: int
+    name: str
+    write_calendar: str
+    read_calendar: str
+    pending_changes: int
+    synced_at: dt.datetime | None
+
+
+class GoogleStatusOut(BaseModel):
+    connected: bool
+    account_email: str | None = None
+    status: str | None = Field(default=None, description="connected, needs_reconnect or paused")
+    direction: str | None = None
+    hide_client_details: bool | None = None
+    block_online_booking: bool | None = None
+    reminders: bool | None = None
+    last_sync_at: dt.datetime | None = None
+    last_error: str | None = None
+    last_error_at: dt.datetime | None = None
+    calendars: list[GoogleCalendarStatus] = []

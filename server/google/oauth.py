@@ -26,7 +26,7 @@ CALLBACK_PATH = "/google/oauth/callback"
 STATE_LIFETIME = dt.timedelta(minutes=15)
 
 
-class NotConfiguredError(BookingCalError):
+class NotConfiguredError(ConflictError):
     code = "not_configured"
 
 

@@ -1,0 +1,78 @@
+"""Google Calendar: start the connection, read the status, change the settings."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask_openapi3 import APIBlueprint
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.api.auth import caller
+from server.api.common import reply, responses, runtime, tag
+from server.api.schemas import (
+    BusinessPath, ConsentOut, GoogleCalendarStatus, GoogleSettingsIn, GoogleStatusOut,
+)
+from server.db.models import GoogleConnection
+from server.domain.businesses import get_business
+from server.google import oauth, settings
+
+bp = APIBlueprint("google", __name__, url_prefix="/api/v1/businesses/<int:business_id>/google",
+                  abp_tags=[tag("google", "Google Calendar two-way sync")],
+                  abp_security=[{"bearer": []}])
+
+
+def status_out(session: Session, business_id: int) -> GoogleStatusOut:
+    get_business(session, business_id)
+    connection = session.execute(select(GoogleConnection).where(
+        GoogleConnection.business_id == business_id)).scalar_one_or_none()
+    if connection is None:
+        return GoogleStatusOut(connected=False)
+    return GoogleStatusOut(
+        connected=True, account_email=connection.account_email or None,
+        status=connection.status, direction=connection.direction,
+        hide_client_details=connection.hide_client_details,
+        block_online_booking=connection.block_online_booking, reminders=connection.reminders,
+        last_sync_at=connection.last_sync_at, last_error=connection.last_error,
+        last_error_at=connection.last_error_at,
+        calendars=[GoogleCalendarStatus(**vars(s))
+                   for s in settings.calendar_status(session, connection)])
+
+
+@bp.post("/connect", responses=responses(ConsentOut))
+def connect(path: BusinessPath) -> Response:
+    """Start connecting a Google account: the answer is the consent URL (offline access,
+    PKCE); Google returns the admin to /google/oauth/callback."""
+    rt = runtime()
+    caller().require_business(path.business_id)
+    with rt.db.write() as session:
+        url = oauth.start_consent(session, rt.keyring, rt.config, path.business_id,
+                                  rt.clock.now())
+    return reply(ConsentOut(consent_url=url))
+
+
+@bp.get("", responses=responses(GoogleStatusOut))
+def status(path: BusinessPath) -> Response:
+    """Connection, settings and per-calendar status (last sync, pending changes)."""
+    caller().require_business(path.business_id)
+    with runtime().db.read() as session:
+        return reply(status_out(session, path.business_id))
+
+
+@bp.patch("/settings", responses=responses(GoogleStatusOut))
+def update(path: BusinessPath, body: GoogleSettingsIn) -> Response:
+    """Change direction, the calendars taking part, hiding client details, blocking online
+    booking with busy Google events, reminders."""
+    rt = runtime()
+    caller().require_business(path.business_id)
+    given = body.model_dump(exclude_unset=True)
+    choices = None
+    if body.calendars is not None:
+        choices = [settings.CalendarChoice(c.calendar_id, c.write_calendar, c.read_calendar)
+                   for c in body.calendars]
+    with rt.db.write() as session:
+        settings.update_settings(
+            session, path.business_id, now=rt.clock.now(), direction=given.get("direction"),
+            hide_client_details=given.get("hide_client_details"),
+            block_online_booking=given.get("block_online_booking"),
+            reminders=given.get("reminders"), calendars=choices)
+        return reply(status_out(session, path.business_id))

@@ -1,0 +1,302 @@
+"""RFC 5545 VTIMEZONE components for the tzdata zones, valid from 1 January of a given year on,
+forever, and readable by simple parsers.
+
+The observances are derived from the zone itself: its UTC-offset changes are found by scanning
+`utcoffset()` (daily samples, then bisection to the second) from `first_year` until the last 28
+years show nothing but the same yearly pattern again and again, which is the zone's POSIX TZ
+footer rule that zoneinfo applies forever after the last explicit transition.  Changes of the
+same shape in consecutive years (same month, weekday rule such as the last Sunday or the 2nd
+Sunday, wall-clock time, offsets, name and kind) become one observance with a yearly RRULE: with
+UNTIL when the run ends, without when it is the zone's final rule.  Changes that do not repeat
+become observances with a DTSTART and single-value RDATE lines (one value a line, never
+comma-separated: vobject keeps the first value of a multi-value RDATE only).
+
+Why not `Timezone.from_tzinfo(zone, first, last)`: it covers only [first, last] and writes
+multi-value RDATEs, so vobject (Radicale's parser, which also keeps the first VTIMEZONE it saw
+for a TZID for the life of the process) and clients expanding repeating items beyond the range
+get wrong offsets.
+
+Readers differ on UNTIL: RFC 5545 says it is UTC, dateutil's tzical (used by vobject and by
+icalendar's `to_tz`) compares its digits with local wall-clock times.  Each UNTIL here is the
+later of the two readings of the run's last change, so both readers stop after it, and both are
+about a year before the next change the rule would make.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+
+from icalendar import Timezone, TimezoneDaylight, TimezoneStandard, vRecur
+
+from server.domain.timeutil import zone
+
+UTC = dt.timezone.utc
+_EPOCH = dt.datetime(1970, 1, 1)
+_DAY = 86_400
+# The Gregorian weekday pattern repeats every 28 years (within a century): a run of yearly
+# changes that spans 28 years without a break has shown every date its weekday rule can take.
+_CYCLE = 28
+_MIN_YEAR, _MAX_YEAR = 1800, 2400
+# The scan reaches at least this far: tzdata has explicit (irregular) predictions to 2086.
+_SCAN_FLOOR_YEAR = 2038
+# Runs shorter than this are written as RDATEs (one line each) rather than an RRULE observance.
+_MIN_RULE_YEARS = 3
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+@dataclass(frozen=True)
+class _State:
+    """What a zone says at an instant."""
+    offset: dt.timedelta
+    dst: dt.timedelta
+    name: str
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A change of state at `at` (UTC seconds since the epoch)."""
+    at: int
+    before: _State
+    after: _State
+
+    @property
+    def wall(self) -> dt.datetime:
+        """Local wall-clock time of the change in the offset before it (DTSTART, RDATE)."""
+        return _EPOCH + dt.timedelta(seconds=self.at) + self.before.offset
+
+    @property
+    def daylight(self) -> bool:
+        """DAYLIGHT or STANDARD. Zones with negative DST in tzdata's main format (Europe/Dublin:
+        winter is GMT with dst -1h) are labelled as in its rearguard format: summer is DAYLIGHT."""
+        return self.after.dst > dt.timedelta(0) or (
+            self.after.dst == dt.timedelta(0) and self.before.dst < dt.timedelta(0))
+
+    @property
+    def signature(self) -> tuple[int, dt.time, dt.timedelta, dt.timedelta, str, bool]:
+        """Everything but the day that changes of one yearly rule share."""
+        wall = self.wall
+        return (wall.month, wall.time(), self.before.offset, self.after.offset, self.after.name,
+                self.daylight)
+
+
+# A yearly day rule: ("last", weekday), ("ge", weekday, first day) or ("day", day of month).
+_Shape = tuple[str, int] | tuple[str, int, int]
+
+
+def _shortest_month(month: int) -> int:
+    return 28 if month == 2 else calendar.monthrange(2001, month)[1]
+
+
+def _shapes(day: dt.date) -> frozenset[_Shape]:
+    """Every yearly rule that picks `day` in its year: the last weekday of the month, the
+    weekday on or after a day D (D = 1, 8, 15, 22: the 1st-4th weekday) and the fixed date."""
+    weekday, last = day.weekday(), calendar.monthrange(day.year, day.month)[1]
+    shortest = _shortest_month(day.month)
+    shapes: set[_Shape] = {("ge", weekday, first) for first in range(max(1, day.day - 6),
+                                                                     day.day + 1)
+                           if first + 6 <= shortest}
+    if day.day > last - 7:
+        shapes.add(("last", weekday))
+    if day.day <= shortest:
+        shapes.add(("day", day.day))
+    return frozenset(shapes)
+
+
+def _preference(shape: _Shape) -> tuple[int, int]:
+    if shape[0] == "last":
+        return (0, 0)
+    if shape[0] == "ge":
+        first = shape[2]  # type: ignore[misc]
+        return (1, first) if first in (1, 8, 15, 22) else (3, first)
+    return (2, shape[1])
+
+
+def _rule_parts(shape: _Shape) -> dict[str, object]:
+    """BYDAY/BYMONTHDAY of a day rule."""
+    if shape[0] == "last":
+        return {"BYDAY": [f"-1{_WEEKDAYS[shape[1]]}"]}
+    if shape[0] == "ge":
+        first = shape[2]  # type: ignore[misc]
+        if first in (1, 8, 15, 22):
+            return {"BYDAY": [f"{(first - 1) // 7 + 1}{_WEEKDAYS[shape[1]]}"]}
+        return {"BYDAY": [_WEEKDAYS[shape[1]]], "BYMONTHDAY": list(range(first, first + 7))}
+    return {"BYMONTHDAY": [shape[1]]}
+
+
+@dataclass
+class _Run:
+    """Changes of one signature in consecutive years that one day rule picks."""
+    changes: list[_Change]
+    shapes: frozenset[_Shape]
+
+    @property
+    def first_year(self) -> int:
+        return self.changes[0].wall.year
+
+    @property
+    def last_year(self) -> int:
+        return self.changes[-1].wall.year
+
+
+def _state(tz: dt.tzinfo, at: int) -> _State:
+    moment = dt.datetime.fromtimestamp(at, tz)
+    offset, dst, name = moment.utcoffset(), moment.dst(), moment.tzname()
+    assert offset is not None and dst is not None and name is not None
+    return _State(offset, dst, name)
+
+
+def _scan(tz: dt.tzinfo, start: int, end: int) -> list[_Change]:
+    """Changes of state in (start, end]: daily samples, each change located to the second by
+    bisection (several changes within one day are found one after another)."""
+    changes: list[_Change] = []
+    at, state = start, _state(tz, start)
+    while at < end:
+        step_end = min(at + _DAY, end)
+        later = _state(tz, step_end)
+        if later == state:
+            at = step_end
+            continue
+        low, high = at, step_end  # state at low == state, at high differs
+        while high - low > 1:
+            middle = (low + high) // 2
+            if _state(tz, middle) == state:
+                low = middle
+            else:
+                high = middle
+        after = _state(tz, high)
+        changes.append(_Change(high, state, after))
+        at, state = high, after
+    return changes
+
+
+def _timestamp(year: int) -> int:
+    return int((dt.datetime(year, 1, 1) - _EPOCH).total_seconds())
+
+
+def _runs(changes: list[_Change]) -> list[_Run]:
+    """Changes grouped greedily: a change joins the run of its signature from the year before
+    if one day rule still picks every day of the run."""
+    done: list[_Run] = []
+    open_runs: dict[tuple[object, ...], _Run] = {}
+    for change in changes:
+        key = change.signature
+        shapes = _shapes(change.wall.date())
+        run = open_runs.get(key)
+        if run is not None and run.last_year == change.wall.year - 1 and run.shapes & shapes:
+            run.changes.append(change)
+            run.shapes &= shapes
+            continue
+        if run is not None:
+            done.append(run)
+        open_runs[key] = _Run([change], shapes)
+    return done + list(open_runs.values())
+
+
+def _stable(changes: list[_Change], runs: list[_Run], end_year: int) -> bool:
+    """Whether every change of the last 28 scanned years belongs to a run spanning them all."""
+    spanning = {id(change) for run in runs
+                if run.last_year == end_year - 1 and run.first_year <= end_year - _CYCLE
+                for change in run.changes}
+    return all(id(change) in spanning for change in changes
+               if change.wall.year >= end_year - _CYCLE)
+
+
+@dataclass(frozen=True)
+class _Observance:
+    """One STANDARD or DAYLIGHT component, in plain values."""
+    daylight: bool
+    start: dt.datetime
+    offset_from: dt.timedelta
+    offset_to: dt.timedelta
+    name: str
+    rule: tuple[tuple[str, object], ...] | None = None
+    rdates: tuple[dt.datetime, ...] = ()
+
+
+def _until(change: _Change) -> dt.datetime:
+    """UNTIL for a run whose last change is `change`: the later of its UTC time and its local
+    wall-clock time written as UTC, so that RFC 5545 readers (UTC) and dateutil's tzical (wall
+    time) both include it, and both exclude next year's."""
+    wall, utc = change.wall, _EPOCH + dt.timedelta(seconds=change.at)
+    return max(wall, utc).replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=1024)
+def _observances(tzid: str, first_year: int) -> tuple[_Observance, ...]:
+    tz = zone(tzid)
+    anchor = int(dt.datetime(first_year, 1, 1, tzinfo=tz).timestamp())
+    scanned = anchor - 366 * _DAY
+    changes = _scan(tz, scanned, anchor)
+    prior = changes[-1:]  # the change in force on 1 January, if it was within a year
+    end_year = max(first_year, _SCAN_FLOOR_YEAR) + _CYCLE
+    changes = prior + _scan(tz, anchor, _timestamp(end_year + 1))
+    scanned_to = _timestamp(end_year + 1)
+    while True:
+        in_range = [change for change in changes if change.wall.year < end_year]
+        runs = _runs(in_range)
+        if _stable(in_range, runs, end_year) or end_year >= _MAX_YEAR:
+            break
+        end_year += _CYCLE
+        changes += _scan(tz, scanned_to, _timestamp(end_year + 1))
+        scanned_to = _timestamp(end_year + 1)
+
+    result: list[tuple[int, _Observance]] = []
+    single: dict[tuple[dt.timedelta, dt.timedelta, str, bool], list[_Change]] = {}
+    if not prior:
+        state = _state(tz, anchor)
+        start = dt.datetime(first_year, 1, 1)
+        result.append((anchor, _Observance(state.dst > dt.timedelta(0), start, state.offset,
+                                           state.offset, state.name)))
+    for run in runs:
+        final = run.last_year == end_year - 1 and len(run.changes) >= _CYCLE
+        if not final and len(run.changes) < _MIN_RULE_YEARS:
+            for change in run.changes:
+                single.setdefault((change.before.offset, change.after.offset,
+                                   change.after.name, change.daylight), []).append(change)
+            continue
+        first, last = run.changes[0], run.changes[-1]
+        shape = min(run.shapes, key=_preference)
+        parts: dict[str, object] = {"FREQ": "YEARLY", "BYMONTH": [first.wall.month]}
+        parts.update(_rule_parts(shape))
+        if not final:
+            parts["UNTIL"] = _until(last)
+        result.append((first.at, _Observance(first.daylight, first.wall, first.before.offset,
+                                             first.after.offset, first.after.name,
+                                             tuple(parts.items()))))
+    for (offset_from, offset_to, name, daylight), group in single.items():
+        group.sort(key=lambda change: change.at)
+        result.append((group[0].at, _Observance(daylight, group[0].wall, offset_from, offset_to,
+                                                name, rdates=tuple(c.wall for c in group[1:]))))
+    result.sort(key=lambda item: (item[0], item[1].daylight))
+    return tuple(observance for _, observance in result)
+
+
+def build_vtimezone(tzid: str, first_year: int) -> Timezone:
+    """A VTIMEZONE for the tzdata zone `tzid` that gives its offset correctly for every instant
+    from 1 January of `first_year` (local time) on, forever. Unknown zones raise the
+    InvalidError of `server.domain.timeutil.zone`."""
+    if not _MIN_YEAR <= first_year <= _MAX_YEAR:
+        raise ValueError(f"first_year must be within {_MIN_YEAR}..{_MAX_YEAR}, not {first_year}")
+    timezone = Timezone()
+    timezone.add("tzid", tzid)
+    for observance in _observances(tzid, first_year):
+        component = TimezoneDaylight() if observance.daylight else TimezoneStandard()
+        component.add("dtstart", observance.start)
+        component.add("tzoffsetfrom", observance.offset_from)
+        component.add("tzoffsetto", observance.offset_to)
+        component.add("tzname", observance.name)
+        if observance.rule is not None:
+            component.add("rrule", vRecur(dict(observance.rule)))
+        for rdate in observance.rdates:
+            component.add("rdate", rdate)
+        timezone.add_component(component)
+    return timezone
+
+
+@lru_cache(maxsize=512)
+def vtimezone_text(tzid: str, first_year: int) -> str:
+    """`build_vtimezone` as iCalendar text ("BEGIN:VTIMEZONE ... END:VTIMEZONE\\r\\n")."""
+    return build_vtimezone(tzid, first_year).to_ical().decode("utf-8")
