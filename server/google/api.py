@@ -1,0 +1,194 @@
+"""The one small adapter through which the bridge reaches Google Calendar: the real
+google-api-python-client, our configured endpoints, errors classified once, retries bounded.
+
+Errors become:
+- RetryableError: 429, 5xx, 403 rateLimitExceeded/userRateLimitExceeded, timeouts (retried here
+  with exponential backoff and jitter, honouring Retry-After, up to a cap);
+- QuotaError: 403 quotaExceeded/dailyLimitExceeded (the connection pauses);
+- ReconnectError: the refresh token is refused (invalid_grant): the admin must reconnect;
+- GoogleError with its HTTP status for the rest (404, 409, 410, 412 ...), which callers judge.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import httplib2
+from google.auth.exceptions import RefreshError, TransportError
+from google.oauth2.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest, HttpRequest
+
+from server.config import GoogleConfig
+from server.errors import BookingCalError
+
+log = logging.getLogger(__name__)
+BATCH_LIMIT = 50
+RETRY_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "backendError"})
+QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
+
+
+class GoogleError(BookingCalError):
+    code = "google"
+
+    def __init__(self, message: str, status: int = 0, reason: str = "",
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, status=status, reason=reason)
+        self.status = status
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class RetryableError(GoogleError):
+    code = "google_retry"
+
+
+class QuotaError(GoogleError):
+    code = "google_quota"
+
+
+class ReconnectError(GoogleError):
+    code = "google_reconnect"
+
+
+def backoff_delay(attempt: int, retry_after: float | None, *, base: float = 1.0,
+                  cap: float = 60.0, rng: Callable[[], float] = random.random) -> float:
+    """Seconds to wait before retry number `attempt` (1, 2, ...): Retry-After when Google gave
+    one (capped), else exponential with full jitter, capped."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), cap)
+    return min(cap, base * 2 ** (attempt - 1)) * (0.5 + rng() / 2)
+
+
+def classify(exc: Exception) -> GoogleError:
+    """Our error for whatever the client library raised."""
+    if isinstance(exc, GoogleError):
+        return exc
+    if isinstance(exc, RefreshError):
+        text = str(exc)
+        if "invalid_grant" in text or "invalid_client" in text or "unauthorized" in text:
+            return ReconnectError("Google refused the connection's token; reconnect the Google "
+                                  "account", reason="invalid_grant")
+        return RetryableError(f"token refresh failed: {type(exc).__name__}")
+    if isinstance(exc, HttpError):
+        status = int(exc.resp.status)
+        reason = ""
+        try:
+            details = json.loads(exc.content.decode("utf-8")).get("error", {})
+            errors = details.get("errors") or [{}]
+            reason = str(errors[0].get("reason", ""))
+        except (ValueError, AttributeError, UnicodeDecodeError):
+            pass
+        retry_after = exc.resp.get("retry-after")
+        after = float(retry_after) if retry_after and str(retry_after).isdigit() else None
+        message = f"Google answered {status}" + (f" ({reason})" if reason else "")
+        if status == 403 and reason in QUOTA_REASONS:
+            return QuotaError(message, status, reason, after)
+        if status == 429 or status >= 500 or (status == 403 and reason in RETRY_REASONS):
+            return RetryableError(message, status, reason, after)
+        if status == 401:
+            return RetryableError(message, status, reason, after)
+        return GoogleError(message, status, reason, after)
+    if isinstance(exc, (TimeoutError, socket.timeout, ConnectionError, OSError,
+                        httplib2.HttpLib2Error, TransportError)):
+        return RetryableError(f"Google could not be reached ({type(exc).__name__})")
+    raise exc
+
+
+@dataclass
+class CallResult:
+    response: dict[str, Any] | None = None
+    error: GoogleError | None = None
+
+
+class GoogleCalendarApi:
+    def __init__(self, config: GoogleConfig, refresh_token: str, *, timeout: float = 30.0,
+                 max_attempts: int = 5, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self.credentials = Credentials(
+            token=None, refresh_token=refresh_token, token_uri=config.token_url,
+            client_id=config.client_id, client_secret=config.client_secret,
+            scopes=list(config.scopes))
+        self.http = AuthorizedHttp(self.credentials, http=httplib2.Http(timeout=timeout))
+        self.service = build("calendar", "v3", http=self.http, static_discovery=True,
+                             cache_discovery=False,
+                             client_options={"api_endpoint": config.api_url + "calendar/v3/"})
+        self.max_attempts = max_attempts
+        self.sleep = sleep
+        self.requests_made = 0
+
+    # --- single calls with bounded retries ----------------------------------------------------
+
+    def call(self, request: HttpRequest) -> dict[str, Any]:
+        attempt = 0
+        while True:
+            attempt += 1
+            self.requests_made += 1
+            try:
+                answer: dict[str, Any] = request.execute(num_retries=0) or {}
+                return answer
+            except Exception as exc:  # classified below; unknown kinds re-raise
+                error = classify(exc)
+                if not isinstance(error, RetryableError) or attempt >= self.max_attempts:
+                    raise error from None
+                delay = backoff_delay(attempt, error.retry_after)
+                log.info("Google call failed (%s); retry %d in %.1f s", error.message, attempt,
+                         delay)
+                self.sleep(delay)
+
+    def events(self) -> Any:
+        return self.service.events()
+
+    def primary_email(self) -> str:
+        found = self.call(self.service.calendarList().get(calendarId="primary"))
+        return str(found.get("id", ""))
+
+    # --- batches --------------------------------------------------------------------------------
+
+    def batch(self, calls: dict[str, HttpRequest]) -> dict[str, CallResult]:
+        """Run calls in batches of at most 50 (Google runs the parts in any order, so the
+        caller puts at most one call per event in a batch). A part that fails with a
+        retryable error is retried on its own, with backoff."""
+        results: dict[str, CallResult] = {}
+        keys = list(calls)
+        for start in range(0, len(keys), BATCH_LIMIT):
+            part = keys[start:start + BATCH_LIMIT]
+            results.update(self._one_batch({key: calls[key] for key in part}))
+        for key, result in results.items():
+            if isinstance(result.error, RetryableError):
+                try:
+                    results[key] = CallResult(response=self.call(calls[key]))
+                except GoogleError as exc:
+                    results[key] = CallResult(error=exc)
+        return results
+
+    def _one_batch(self, calls: dict[str, HttpRequest]) -> dict[str, CallResult]:
+        results: dict[str, CallResult] = {}
+
+        def collect(request_id: str, response: Any, exception: Exception | None) -> None:
+            if exception is not None:
+                results[request_id] = CallResult(error=classify(exception))
+            else:
+                results[request_id] = CallResult(response=response or {})
+
+        batch = BatchHttpRequest(callback=collect, batch_uri=self.config.batch_url)
+        for key, request in calls.items():
+            batch.add(request, request_id=key)
+        self.requests_made += 1
+        try:
+            batch.execute(http=self.http)
+        except Exception as exc:  # the whole batch failed: every part is retried alone
+            error = classify(exc)
+            return {key: CallResult(error=error if isinstance(error, GoogleError)
+                                    else RetryableError(str(exc))) for key in calls}
+        for key in calls:
+            results.setdefault(key, CallResult(error=RetryableError("no answer in the batch")))
+        return results
