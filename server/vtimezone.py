@@ -75,60 +75,78 @@ class _Change:
             self.after.dst == dt.timedelta(0) and self.before.dst < dt.timedelta(0))
 
     @property
-    def signature(self) -> tuple[int, dt.time, dt.timedelta, dt.timedelta, str, bool]:
-        """Everything but the day that changes of one yearly rule share."""
-        wall = self.wall
-        return (wall.month, wall.time(), self.before.offset, self.after.offset, self.after.name,
+    def signature(self) -> tuple[dt.time, dt.timedelta, dt.timedelta, str, bool]:
+        """Everything but the date that changes of one yearly rule share."""
+        return (self.wall.time(), self.before.offset, self.after.offset, self.after.name,
                 self.daylight)
 
 
-# A yearly day rule: ("last", weekday), ("ge", weekday, first day) or ("day", day of month).
-_Shape = tuple[str, int] | tuple[str, int, int]
+# A yearly day rule: ("last", month, weekday); ("ge", month, weekday, D): the weekday in the
+# seven days from D of the month on, which may reach into the next month; ("day", month, day).
+_Shape = tuple[str, int, int] | tuple[str, int, int, int]
 
 
-def _shortest_month(month: int) -> int:
-    return 28 if month == 2 else calendar.monthrange(2001, month)[1]
+def _month_length(month: int, year: int = 2001) -> int:
+    return calendar.monthrange(year, month)[1]
 
 
 def _shapes(day: dt.date) -> frozenset[_Shape]:
-    """Every yearly rule that picks `day` in its year: the last weekday of the month, the
-    weekday on or after a day D (D = 1, 8, 15, 22: the 1st-4th weekday) and the fixed date."""
-    weekday, last = day.weekday(), calendar.monthrange(day.year, day.month)[1]
-    shortest = _shortest_month(day.month)
-    shapes: set[_Shape] = {("ge", weekday, first) for first in range(max(1, day.day - 6),
-                                                                     day.day + 1)
-                           if first + 6 <= shortest}
-    if day.day > last - 7:
-        shapes.add(("last", weekday))
-    if day.day <= shortest:
-        shapes.add(("day", day.day))
+    """Every yearly rule that picks `day` in its year."""
+    weekday = day.weekday()
+    shapes: set[_Shape] = set()
+    for back in range(7):
+        first = day - dt.timedelta(days=back)
+        if first.month == 2 and first.day + 6 > 28 or first.month == 12 and first.day > 25:
+            continue  # seven days that end in March or in the next year: length varies
+        shapes.add(("ge", first.month, weekday, first.day))
+    if day.day > _month_length(day.month, day.year) - 7:
+        shapes.add(("last", day.month, weekday))
+    if day.month != 2 or day.day <= 28:
+        shapes.add(("day", day.month, day.day))
     return frozenset(shapes)
 
 
-def _preference(shape: _Shape) -> tuple[int, int]:
-    if shape[0] == "last":
-        return (0, 0)
-    if shape[0] == "ge":
-        first = shape[2]  # type: ignore[misc]
-        return (1, first) if first in (1, 8, 15, 22) else (3, first)
-    return (2, shape[1])
+def _splits(shape: _Shape) -> bool:
+    return shape[0] == "ge" and shape[3] + 6 > _month_length(shape[1])  # type: ignore[misc]
 
 
-def _rule_parts(shape: _Shape) -> dict[str, object]:
-    """BYDAY/BYMONTHDAY of a day rule."""
-    if shape[0] == "last":
-        return {"BYDAY": [f"-1{_WEEKDAYS[shape[1]]}"]}
-    if shape[0] == "ge":
-        first = shape[2]  # type: ignore[misc]
-        if first in (1, 8, 15, 22):
-            return {"BYDAY": [f"{(first - 1) // 7 + 1}{_WEEKDAYS[shape[1]]}"]}
-        return {"BYDAY": [_WEEKDAYS[shape[1]]], "BYMONTHDAY": list(range(first, first + 7))}
-    return {"BYMONTHDAY": [shape[1]]}
+def _preference(shape: _Shape) -> tuple[int, int, int]:
+    kind, month = shape[0], shape[1]
+    if kind == "last":
+        return (0, month, 0)
+    if kind == "day":
+        return (2, month, shape[2])
+    first = shape[3]  # type: ignore[misc]
+    if _splits(shape):
+        return (4, month, first)
+    return (1 if first in (1, 8, 15, 22) else 3, month, first)
+
+
+def _rules(shape: _Shape) -> list[dict[str, object]]:
+    """The BYMONTH/BYDAY/BYMONTHDAY parts of a day rule: two rules (one a month) when its seven
+    days reach into the next month (Africa/Cairo: the Friday after October's last Thursday)."""
+    kind, month = shape[0], shape[1]
+    if kind == "last":
+        return [{"BYMONTH": [month], "BYDAY": [f"-1{_WEEKDAYS[shape[2]]}"]}]
+    if kind == "day":
+        return [{"BYMONTH": [month], "BYMONTHDAY": [shape[2]]}]
+    weekday, first = _WEEKDAYS[shape[2]], shape[3]  # type: ignore[misc]
+    if first in (1, 8, 15, 22):
+        return [{"BYMONTH": [month], "BYDAY": [f"{(first - 1) // 7 + 1}{weekday}"]}]
+    length = _month_length(month)
+    if first + 6 <= length:
+        return [{"BYMONTH": [month], "BYDAY": [weekday],
+                 "BYMONTHDAY": list(range(first, first + 7))}]
+    return [{"BYMONTH": [month], "BYDAY": [weekday],
+             "BYMONTHDAY": list(range(first, length + 1))},
+            {"BYMONTH": [month + 1], "BYDAY": [weekday],
+             "BYMONTHDAY": list(range(1, first + 7 - length))}]
 
 
 @dataclass
 class _Run:
     """Changes of one signature in consecutive years that one day rule picks."""
+    signature: tuple[object, ...]
     changes: list[_Change]
     shapes: frozenset[_Shape]
 
@@ -177,22 +195,20 @@ def _timestamp(year: int) -> int:
 
 
 def _runs(changes: list[_Change]) -> list[_Run]:
-    """Changes grouped greedily: a change joins the run of its signature from the year before
-    if one day rule still picks every day of the run."""
-    done: list[_Run] = []
-    open_runs: dict[tuple[object, ...], _Run] = {}
+    """Changes grouped greedily: a change joins a run of its signature that reached the year
+    before if one day rule still picks every day of the run."""
+    runs: list[_Run] = []
     for change in changes:
-        key = change.signature
-        shapes = _shapes(change.wall.date())
-        run = open_runs.get(key)
-        if run is not None and run.last_year == change.wall.year - 1 and run.shapes & shapes:
-            run.changes.append(change)
-            run.shapes &= shapes
-            continue
-        if run is not None:
-            done.append(run)
-        open_runs[key] = _Run([change], shapes)
-    return done + list(open_runs.values())
+        signature, shapes = change.signature, _shapes(change.wall.date())
+        for run in runs:
+            if run.signature == signature and run.last_year == change.wall.year - 1 \
+                    and run.shapes & shapes:
+                run.changes.append(change)
+                run.shapes &= shapes
+                break
+        else:
+            runs.append(_Run(signature, [change], shapes))
+    return runs
 
 
 def _stable(changes: list[_Change], runs: list[_Run], end_year: int) -> bool:
@@ -257,15 +273,19 @@ def _observances(tzid: str, first_year: int) -> tuple[_Observance, ...]:
                 single.setdefault((change.before.offset, change.after.offset,
                                    change.after.name, change.daylight), []).append(change)
             continue
-        first, last = run.changes[0], run.changes[-1]
         shape = min(run.shapes, key=_preference)
-        parts: dict[str, object] = {"FREQ": "YEARLY", "BYMONTH": [first.wall.month]}
-        parts.update(_rule_parts(shape))
-        if not final:
-            parts["UNTIL"] = _until(last)
-        result.append((first.at, _Observance(first.daylight, first.wall, first.before.offset,
-                                             first.after.offset, first.after.name,
-                                             tuple(parts.items()))))
+        for parts in _rules(shape):
+            month = parts["BYMONTH"][0]  # type: ignore[index]
+            mine = [change for change in run.changes if change.wall.month == month]
+            if not mine:
+                continue
+            first = mine[0]
+            rule: dict[str, object] = {"FREQ": "YEARLY", **parts}
+            if not final:
+                rule["UNTIL"] = _until(run.changes[-1])
+            result.append((first.at, _Observance(first.daylight, first.wall,
+                                                 first.before.offset, first.after.offset,
+                                                 first.after.name, tuple(rule.items()))))
     for (offset_from, offset_to, name, daylight), group in single.items():
         group.sort(key=lambda change: change.at)
         result.append((group[0].at, _Observance(daylight, group[0].wall, offset_from, offset_to,

@@ -61,11 +61,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        """A session for reading. Closing it returns the connection (the pool rolls the
+        transaction back) and leaves loaded objects usable, detached."""
         with translate_errors(), self._reader() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:

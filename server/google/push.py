@@ -131,10 +131,12 @@ def plan(session: Session, keyring: Keyring, connection: GoogleConnection,
             continue
         wanted.update((c.kind, c.item_id) for c in found.changes
                       if c.kind in ("booking", "blocked"))
-    # Copies to rewrite because a setting changed what they show, or whose calendar left.
+    # Copies to rewrite: a setting changed what they show, their calendar left, or someone
+    # changed or deleted them in Google (the pull marks those with sent_seq -1).
     for key, existing in copies.items():
         if not existing.deleted and (existing.sent_version != connection.copy_version
-                                     or existing.calendar_id not in mapped):
+                                     or existing.calendar_id not in mapped
+                                     or existing.sent_seq < 0):
             wanted.add(key)
     for kind, item_id in sorted(wanted):
         copy = copies.get((kind, item_id))

@@ -1,0 +1,204 @@
+"""From Google: incremental sync of each Google calendar a connection reads, with sync tokens
+(paging; the token saved only after the last page; 410 means a full resync that reconciles
+instead of wiping). Repeating events come expanded into instances (singleEvents), cancelled
+instances included. Our own copies are recognised by their private mark and never imported; a
+copy someone changed or deleted in Google is queued to be written again (the booking system
+stays the source of truth)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from server.db import Database
+from server.db.models import (
+    Business, GoogleConnection, GoogleCopy, GoogleReadState, MirroredEvent,
+)
+from server.domain.timeutil import zone
+from server.google.api import GoogleCalendarApi, GoogleError
+from server.google.blocking import blocks
+from server.google.copies import is_ours
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 2500
+FULL_SYNC_PAST = dt.timedelta(days=30)
+UTC = dt.timezone.utc
+
+
+@dataclass
+class PullReport:
+    imported: int = 0
+    removed: int = 0
+    pages: int = 0
+    full_syncs: int = 0
+    copies_to_restore: int = 0
+    calendars: list[str] = field(default_factory=list)
+
+
+def _instant(when: dict[str, Any], calendar_zone: str) -> tuple[dt.datetime, dt.date | None]:
+    if "date" in when:
+        day = dt.date.fromisoformat(when["date"])
+        tzid = when.get("timeZone") or calendar_zone
+        return dt.datetime.combine(day, dt.time(), tzinfo=zone(tzid)).astimezone(UTC), day
+    moment = dt.datetime.fromisoformat(when["dateTime"].replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone(when.get("timeZone") or calendar_zone))
+    return moment.astimezone(UTC), None
+
+
+def _self_response(event: dict[str, Any]) -> str | None:
+    for attendee in event.get("attendees", []):
+        if attendee.get("self"):
+            return str(attendee.get("responseStatus", "needsAction"))
+    return None
+
+
+def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.datetime,
+           report: PullReport) -> tuple[list[dict[str, Any]], str | None, bool]:
+    """(events, next sync token, was full) — restarting as a full sync on 410."""
+    full = token is None
+    events: list[dict[str, Any]] = []
+    page: str | None = None
+    while True:
+        params: dict[str, Any] = {"calendarId": calendar, "singleEvents": True,
+                                  "maxResults": PAGE_SIZE, "showDeleted": not full}
+        if page:
+            params["pageToken"] = page
+        if token:
+            params["syncToken"] = token
+        else:
+            params["timeMin"] = (now - FULL_SYNC_PAST).isoformat()
+        try:
+            answer = api.call(api.events().list(**params))
+        except GoogleError as exc:
+            if exc.status == 410 and token:
+                log.info("Google sync token of a calendar expired; full resync")
+                token, full, events, page = None, True, [], None
+                continue
+            raise
+        report.pages += 1
+        events.extend(answer.get("items", []))
+        page = answer.get("nextPageToken")
+        if not page:
+            return events, answer.get("nextSyncToken"), full
+
+
+def _apply(session: Session, connection: GoogleConnection, calendar: str, calendar_zone: str,
+           events: list[dict[str, Any]], full: bool, now: dt.datetime,
+           report: PullReport) -> None:
+    existing = {row.event_id: row for row in session.execute(select(MirroredEvent).where(
+        MirroredEvent.connection_id == connection.id,
+        MirroredEvent.google_calendar == calendar)).scalars()}
+    seen: set[str] = set()
+    for event in events:
+        event_id = str(event["id"])
+        if is_ours(event):
+            _check_copy(session, connection, event, report)
+            continue
+        if event.get("status") == "cancelled":
+            row = existing.pop(event_id, None)
+            if row is not None:
+                session.delete(row)
+                report.removed += 1
+            elif event_id not in existing:
+                # A tombstone carries only the id: it may be one of our copies, deleted.
+                _copy_deleted(session, connection, event_id, report)
+            continue
+        seen.add(event_id)
+        start, start_date = _instant(event["start"], calendar_zone)
+        end, end_date = _instant(event["end"], calendar_zone)
+        row = existing.get(event_id)
+        if row is None:
+            row = MirroredEvent(business_id=connection.business_id, connection_id=connection.id,
+                                google_calendar=calendar, event_id=event_id)
+            session.add(row)
+            existing[event_id] = row
+        row.recurring_event_id = event.get("recurringEventId")
+        row.summary = str(event.get("summary", ""))[:1000]
+        row.all_day = start_date is not None
+        row.start_utc, row.end_utc = start, max(end, start)
+        row.start_date, row.end_date = start_date, end_date
+        row.transparency = str(event.get("transparency", "opaque"))
+        row.status = str(event.get("status", "confirmed"))
+        row.event_type = str(event.get("eventType", "default"))
+        row.self_response = _self_response(event)
+        row.blocks = blocks(status=row.status, transparency=row.transparency,
+                            event_type=row.event_type, self_response=row.self_response)
+        row.updated_at = now
+        report.imported += 1
+    if full:  # reconcile: what Google no longer has goes; nothing else is touched
+        for event_id, row in existing.items():
+            if event_id not in seen:
+                session.delete(row)
+                report.removed += 1
+
+
+def _check_copy(session: Session, connection: GoogleConnection, event: dict[str, Any],
+                report: PullReport) -> None:
+    """Our copy as Google has it now. If it was edited there (its version mark or status
+    differs from what we wrote), queue it to be written again."""
+    copy = session.execute(select(GoogleCopy).where(
+        GoogleCopy.connection_id == connection.id,
+        GoogleCopy.event_id == str(event["id"]))).scalar_one_or_none()
+    if copy is None or copy.deleted:
+        return
+    if copy.etag and event.get("etag") and event["etag"] != copy.etag:
+        _requeue(copy, report)
+
+
+def _copy_deleted(session: Session, connection: GoogleConnection, event_id: str,
+                  report: PullReport) -> None:
+    copy = session.execute(select(GoogleCopy).where(
+        GoogleCopy.connection_id == connection.id,
+        GoogleCopy.event_id == event_id)).scalar_one_or_none()
+    if copy is not None and not copy.deleted:
+        _requeue(copy, report)
+
+
+def _requeue(copy: GoogleCopy, report: PullReport) -> None:
+    copy.sent_seq = -1  # the next push writes it again, which also restores a deleted copy
+    copy.restored_count += 1
+    report.copies_to_restore += 1
+
+
+def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
+         now: dt.datetime) -> PullReport:
+    """One pass over every Google calendar the connection reads."""
+    report = PullReport()
+    with db.read() as session:
+        connection = session.get(GoogleConnection, connection_id)
+        if connection is None:
+            return report
+        reads = [(state.id, state.google_calendar, state.sync_token) for state in
+                 session.execute(select(GoogleReadState).where(
+                     GoogleReadState.connection_id == connection_id)).scalars()]
+        business = session.get(Business, connection.business_id)
+        business_zone = business.timezone if business is not None else "UTC"
+    for state_id, calendar, token in reads:
+        events, next_token, full = _fetch(api, calendar, token, now, report)
+        if full:
+            report.full_syncs += 1
+        with db.write() as session:
+            connection = session.get(GoogleConnection, connection_id)
+            state = session.get(GoogleReadState, state_id)
+            if connection is None or state is None:
+                return report
+            _apply(session, connection, calendar, business_zone, events, full, now, report)
+            state.sync_token = next_token
+            state.synced_at = now
+            connection.last_sync_at = now
+        report.calendars.append(calendar)
+    return report
+
+
+def forget(session: Session, connection_id: int) -> None:
+    """Remove every mirrored event of a connection (on disconnect)."""
+    session.execute(delete(MirroredEvent).where(MirroredEvent.connection_id == connection_id))
+    session.execute(update(GoogleReadState).where(
+        GoogleReadState.connection_id == connection_id).values(sync_token=None))
+

@@ -1,0 +1,122 @@
+"""From Google: events of the fake Google Calendar become mirrored events, incrementally, with
+the blocking policy applied, our own copies never imported, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from server.db.models import GoogleCopy, MirroredEvent
+from server.google.pull import PullReport, pull
+from test_google_push import World, world  # noqa: F401  (the fixture)
+
+NOW_ISO = "2026-12-0{day}T{hour:02d}:00:00+01:00"
+
+
+def timed(day: int, hour: int, hours: int = 1, **extra: Any) -> dict[str, Any]:
+    return {"summary": extra.pop("summary", f"Event {day}/{hour}"),
+            "start": {"dateTime": NOW_ISO.format(day=day, hour=hour)},
+            "end": {"dateTime": NOW_ISO.format(day=day, hour=hour + hours)}, **extra}
+
+
+def pull_now(world: World) -> PullReport:
+    from support import NOW
+    return pull(world.runtime.db, world.api, world.connection, NOW)
+
+
+def mirrored(world: World) -> dict[str, MirroredEvent]:
+    with world.runtime.db.read() as session:
+        return {row.summary: row for row in session.execute(select(MirroredEvent)).scalars()}
+
+
+def test_the_blocking_policy_is_applied_at_import(world: World) -> None:
+    fake = world.fake
+    fake.user_insert_event("primary", timed(1, 9, summary="Busy meeting"))
+    fake.user_insert_event("primary", timed(1, 11, summary="Free time", transparency="transparent"))
+    fake.user_insert_event("primary", timed(1, 13, summary="Declined", attendees=[
+        {"email": "user@example.com", "self": True, "responseStatus": "declined"}]))
+    fake.user_insert_event("primary", timed(2, 9, summary="Away", eventType="outOfOffice"))
+    fake.user_insert_event("primary", {"summary": "Holiday", "start": {"date": "2026-12-24"},
+                                       "end": {"date": "2026-12-27"}})
+    report = pull_now(world)
+    assert report.imported == 5 and report.full_syncs == 1
+    rows = mirrored(world)
+    assert {name: row.blocks for name, row in rows.items()} == {
+        "Busy meeting": True, "Free time": False, "Declined": False, "Away": True,
+        "Holiday": True}
+    holiday = rows["Holiday"]
+    assert holiday.all_day and holiday.start_date == dt.date(2026, 12, 24)
+    assert holiday.end_date == dt.date(2026, 12, 27)
+    assert rows["Busy meeting"].start_utc == dt.datetime(2026, 12, 1, 8, tzinfo=dt.timezone.utc)
+
+
+def test_incremental_passes_follow_changes_and_an_idle_pass_lists_once(world: World) -> None:
+    fake = world.fake
+    kept = fake.user_insert_event("primary", timed(1, 9, summary="Kept"))
+    gone = fake.user_insert_event("primary", timed(1, 11, summary="Gone"))
+    pull_now(world)
+    fake.clear_log()
+    idle = pull_now(world)
+    assert (idle.imported, idle.removed, idle.pages) == (0, 0, 1)
+    assert fake.count("calendar.events.list") == 1
+    fake.user_patch_event("primary", kept["id"], {"summary": "Kept, moved",
+                                                  "start": timed(3, 9)["start"],
+                                                  "end": timed(3, 9)["end"]})
+    fake.user_delete_event("primary", gone["id"])
+    report = pull_now(world)
+    assert (report.imported, report.removed, report.full_syncs) == (1, 1, 0)
+    assert set(mirrored(world)) == {"Kept, moved"}
+
+
+def test_repeating_events_arrive_as_instances_with_cancelled_ones_removed(world: World) -> None:
+    series = world.fake.user_insert_event("primary", {
+        **timed(1, 8, summary="Standup"), "start": {"dateTime": "2026-12-01T08:00:00",
+                                                    "timeZone": "Europe/Copenhagen"},
+        "end": {"dateTime": "2026-12-01T08:30:00", "timeZone": "Europe/Copenhagen"},
+        "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"]})
+    pull_now(world)
+    with world.runtime.db.read() as session:
+        rows = list(session.execute(select(MirroredEvent).order_by(MirroredEvent.start_utc))
+                    .scalars())
+    assert len(rows) == 5 and all(r.recurring_event_id == series["id"] for r in rows)
+    world.fake.user_delete_event("primary", rows[2].event_id)
+    pull_now(world)
+    with world.runtime.db.read() as session:
+        assert session.execute(select(MirroredEvent)).scalars().all().__len__() == 4
+
+
+def test_paging_and_a_410_full_resync_that_reconciles(world: World) -> None:
+    fake = world.fake
+    fake.page_size_cap = 3
+    made = [fake.user_insert_event("primary", timed(1 + n % 7, 8 + n // 7, summary=f"E{n}"))
+            for n in range(10)]
+    first = pull_now(world)
+    assert first.pages == 4 and first.imported == 10
+    fake.user_delete_event("primary", made[0]["id"])
+    fake.invalidate_sync_tokens("primary")
+    report = pull_now(world)
+    assert report.full_syncs == 1
+    assert set(mirrored(world)) == {f"E{n}" for n in range(1, 10)}
+
+
+def test_our_copies_are_never_imported_and_a_deleted_copy_comes_back(world: World) -> None:
+    booking = world.book(1)
+    world.push()
+    report = pull_now(world)
+    assert report.imported == 0 and mirrored(world) == {}
+    [copy] = world.google()
+    world.fake.user_delete_event("primary", copy["id"])
+    report = pull_now(world)
+    assert report.copies_to_restore == 1 and mirrored(world) == {}
+    pushed = world.push()
+    assert pushed.failed == [] and pushed.writes == 1
+    [restored] = world.google()
+    assert restored["id"] == copy["id"]
+    with world.runtime.db.read() as session:
+        row = session.execute(select(GoogleCopy)).scalar_one()
+        assert row.restored_count == 1 and row.item_id == booking
+    # The restoration's own echo changes nothing more.
+    assert pull_now(world).copies_to_restore == 0
+    assert world.push().writes == 0
