@@ -514,3 +514,113 @@ def links_rotate(ctx: click.Context, business_id: int, link_id: int) -> None:
         link, token = rotate_link(session, runtime.keyring, business_id, link_id,
                                   runtime.clock.now())
         _echo_link(runtime, session, link, token)
+
+
+# --- Google Calendar --------------------------------------------------------------------------
+
+@main.command()
+@click.option("--once", is_flag=True, help="One pass over every connection, then exit.")
+@click.pass_context
+@user_errors
+def bridge(ctx: click.Context, once: bool) -> None:
+    """Run the Google Calendar bridge: bookings to Google, Google events back.
+
+    Several bridge processes may share one PostgreSQL database; each connection is worked by
+    one of them at a time.
+
+    \b
+    Example:
+      bookingcal bridge
+    """
+    import signal
+
+    from server.gcal_bridge import Bridge
+
+    runtime = _runtime(ctx, need_schema=True)
+    worker = Bridge(runtime)
+    if once:
+        for report in worker.run_once(force_pull=True):
+            _echo_pass(report)
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"bridge {worker.worker} running; Ctrl-C stops it")
+    worker.run(stop)
+
+
+def _echo_pass(report: Any) -> None:
+    parts = [f"connection {report.connection_id}:"]
+    if report.pulled is not None:
+        parts.append(f"from Google {report.pulled.imported} imported, "
+                     f"{report.pulled.removed} removed ({report.pulled.pages} pages)")
+    if report.pushed is not None:
+        parts.append(f"to Google {report.pushed.inserted} inserted, {report.pushed.updated} "
+                     f"updated, {report.pushed.deleted} deleted, "
+                     f"{len(report.pushed.failed)} failed")
+    if report.error:
+        parts.append(f"error: {report.error}")
+    click.echo(" ".join(parts))
+
+
+@main.group()
+def google() -> None:
+    """Google Calendar: connect, status, disconnect, sync."""
+
+
+@google.command("connect")
+@click.argument("business_id", type=int)
+@click.pass_context
+@user_errors
+def google_connect(ctx: click.Context, business_id: int) -> None:
+    """Print the Google consent URL for a business; open it as the business's admin."""
+    from server.google.oauth import start_consent
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.write() as session:
+        url = start_consent(session, runtime.keyring, runtime.config, business_id,
+                            runtime.clock.now())
+    click.echo(f"Open this address and allow access to Google Calendar:\n{url}")
+
+
+@google.command("status")
+@click.argument("business_id", type=int)
+@click.pass_context
+@user_errors
+def google_status(ctx: click.Context, business_id: int) -> None:
+    """Connection, settings, last sync, last error and pending changes per calendar."""
+    from server.api.routes_google import status_out
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.read() as session:
+        found = status_out(session, business_id)
+    if not found.connected:
+        click.echo("not connected (bookingcal google connect BUSINESS_ID)")
+        return
+    click.echo(f"{found.status}; direction {found.direction}; hide client details "
+               f"{'on' if found.hide_client_details else 'off'}; block online booking "
+               f"{'on' if found.block_online_booking else 'off'}")
+    click.echo(f"last sync {found.last_sync_at or 'never'}"
+               + (f"; last error {found.last_error}" if found.last_error else ""))
+    for item in found.calendars:
+        click.echo(f"  {item.name}: writes to {item.write_calendar}, reads "
+                   f"{item.read_calendar}, {item.pending_changes} pending")
+
+
+@google.command("disconnect")
+@click.argument("business_id", type=int)
+@click.option("--keep-copies", is_flag=True,
+              help="Leave the copies of bookings in Google (they stop being updated).")
+@click.pass_context
+@user_errors
+def google_disconnect(ctx: click.Context, business_id: int, keep_copies: bool) -> None:
+    """Disconnect the Google account: delete our future copies from Google, revoke access,
+    remove the mirrored Google events. Bookings stay."""
+    from server.google.disconnect import disconnect
+
+    runtime = _runtime(ctx, need_schema=True)
+    report = disconnect(runtime, business_id, keep_copies=keep_copies)
+    click.echo(f"disconnected; {report.copies_deleted} copies deleted from Google, "
+               f"{report.copies_kept} kept; access "
+               f"{'revoked' if report.revoked else 'could not be revoked at Google'}"
+               + (f"; {report.note}" if report.note else ""))

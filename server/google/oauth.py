@@ -46,8 +46,9 @@ def start_consent(session: Session, keyring: Keyring, config: Config, business_i
     changing account means disconnecting first."""
     _require_client(config)
     get_business(session, business_id)
-    if session.execute(select(GoogleConnection.id).where(
-            GoogleConnection.business_id == business_id)).first():
+    current = session.execute(select(GoogleConnection.status).where(
+        GoogleConnection.business_id == business_id)).scalar_one_or_none()
+    if current is not None and current != "needs_reconnect":
         raise ConflictError("a Google account is connected already; disconnect it first to "
                             "connect another")
     session.execute(delete(GoogleOAuthState).where(GoogleOAuthState.expires_at < now))
@@ -107,9 +108,16 @@ def _error_of(response: requests.Response) -> str:
 
 def connect(session: Session, keyring: Keyring, business_id: int, tokens: dict[str, Any],
             now: dt.datetime) -> GoogleConnection:
-    if session.execute(select(GoogleConnection.id).where(
-            GoogleConnection.business_id == business_id)).first():
-        raise ConflictError("a Google account is connected already; disconnect it first")
+    """Store a new connection, or renew the token of one that needs reconnecting (its
+    settings, copies and positions stay: what was made meanwhile is sent now)."""
+    existing = session.execute(select(GoogleConnection).where(
+        GoogleConnection.business_id == business_id)).scalar_one_or_none()
+    if existing is not None:
+        if existing.status != "needs_reconnect":
+            raise ConflictError("a Google account is connected already; disconnect it first")
+        existing.refresh_token_encrypted = keyring.encrypt(tokens["refresh_token"])
+        existing.status, existing.last_error, existing.updated_at = "connected", None, now
+        return existing
     connection = GoogleConnection(
         business_id=business_id, refresh_token_encrypted=keyring.encrypt(tokens["refresh_token"]),
         scopes=str(tokens.get("scope", "")), status="connected", direction="both",

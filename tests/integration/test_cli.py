@@ -147,7 +147,8 @@ EXPECTED_COMMANDS = {
     ("db", "new-epoch"), ("db", "prune"), ("config",), ("config", "check"), ("keys",),
     ("keys", "rotate"), ("business",), ("business", "list"), ("business", "create"),
     ("business", "key"), ("links",), ("links", "create"), ("links", "list"), ("links", "show"),
-    ("links", "revoke"), ("links", "rotate"),
+    ("links", "revoke"), ("links", "rotate"), ("bridge",), ("google",), ("google", "connect"),
+    ("google", "status"), ("google", "disconnect"),
 }
 
 

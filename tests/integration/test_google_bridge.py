@@ -1,0 +1,125 @@
+"""The bridge daemon's passes against the fake Google: both directions, leases between
+workers, invalid_grant and reconnection with nothing lost, quota pauses, disconnecting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from fakes import FaultKind
+from server.db.models import Booking, GoogleConnection, MirroredEvent
+from server.gcal_bridge import Bridge, pending
+from server.google import oauth, settings
+from server.google.api import GoogleCalendarApi
+from server.google.disconnect import disconnect
+from server.runtime import Runtime
+from test_google_push import World, world  # noqa: F401  (the fixture)
+
+
+def bridge(world: World, name: str = "worker-a") -> Bridge:
+    def factory(runtime: Runtime, token: str) -> GoogleCalendarApi:
+        return GoogleCalendarApi(runtime.config.google, token, sleep=lambda seconds: None)
+    return Bridge(world.runtime, worker=name, api_factory=factory)
+
+
+def connection(world: World) -> GoogleConnection:
+    with world.runtime.db.read() as session:
+        found = session.get(GoogleConnection, world.connection)
+        assert found is not None
+        return found
+
+
+def event(summary: str) -> dict[str, Any]:
+    return {"summary": summary, "start": {"dateTime": "2026-12-05T09:00:00+01:00"},
+            "end": {"dateTime": "2026-12-05T10:00:00+01:00"}}
+
+
+def test_a_pass_mirrors_both_ways_and_the_next_does_nothing(world: World) -> None:
+    world.book(1)
+    world.fake.user_insert_event("primary", event("Dentist"))
+    [report] = bridge(world).run_once(force_pull=True)
+    assert report.error is None
+    assert report.pushed is not None and report.pushed.inserted == 1
+    assert report.pulled is not None and report.pulled.imported == 1
+    with world.runtime.db.read() as session:
+        assert pending(session, connection(world)) == 0
+    [again] = bridge(world).run_once(force_pull=True)
+    assert again.pushed is not None and again.pushed.writes == 0
+    assert again.pulled is not None and again.pulled.imported == 0
+    assert connection(world).last_sync_at is not None
+
+
+def test_each_direction_setting(world: World) -> None:
+    world.book(1)
+    world.fake.user_insert_event("primary", event("Dentist"))
+    with world.runtime.db.write() as session:
+        settings.update_settings(session, world.business, now=world.runtime.clock.now(),
+                                 direction="from_google")
+    [report] = bridge(world).run_once(force_pull=True)
+    assert report.pushed is None and world.google()[0]["summary"] == "Dentist"
+    assert len(world.google()) == 1
+    with world.runtime.db.write() as session:
+        settings.update_settings(session, world.business, now=world.runtime.clock.now(),
+                                 direction="to_google")
+    [report] = bridge(world).run_once(force_pull=True)
+    assert report.pulled is None and report.pushed is not None and report.pushed.inserted == 1
+
+
+def test_one_worker_at_a_time_holds_a_connection(world: World) -> None:
+    first, second = bridge(world, "a"), bridge(world, "b")
+    now = world.runtime.clock.now()
+    assert first.acquire(world.connection, now)
+    assert not second.acquire(world.connection, now)
+    assert second.work(world.connection, now).pushed is None  # skipped, not double-worked
+    first.release(world.connection)
+    assert second.acquire(world.connection, now)
+    # An abandoned lease (a killed worker) expires.
+    assert first.acquire(world.connection, now + dt.timedelta(minutes=5))
+
+
+def test_invalid_grant_waits_for_reconnection_and_loses_nothing(world: World) -> None:
+    world.book(1)
+    bridge(world).run_once(force_pull=True)
+    world.fake.revoke_all_tokens()
+    made_meanwhile = world.book(2)
+    [report] = bridge(world).run_once(force_pull=True)
+    assert report.error is not None and "reconnect" in report.error
+    state = connection(world)
+    assert state.status == "needs_reconnect" and state.last_error
+    world.fake.clear_log()
+    assert bridge(world).run_once() == []  # no more calls to Google
+    assert world.fake.count() == 0
+    with world.runtime.db.write() as session:
+        oauth.connect(session, world.runtime.keyring, world.business,
+                      world.fake.issue_tokens(), world.runtime.clock.now())
+    [report] = bridge(world).run_once(force_pull=True)
+    assert report.error is None and report.pushed is not None and report.pushed.inserted == 1
+    assert len(world.google()) == 2
+    with world.runtime.db.read() as session:
+        assert session.get(Booking, made_meanwhile) is not None
+
+
+def test_quota_exceeded_pauses_the_connection(world: World) -> None:
+    world.book(1)
+    world.fake.inject_fault(FaultKind.QUOTA_EXCEEDED, endpoint="calendar.events.list")
+    [report] = bridge(world).run_once(force_pull=True)
+    assert report.error is not None
+    state = connection(world)
+    assert state.status == "paused" and state.paused_until is not None
+    assert bridge(world).run_once() == []  # paused: not due
+
+
+def test_disconnect_deletes_future_copies_and_mirrors_and_keeps_bookings(world: World) -> None:
+    booking = world.book(1)
+    world.fake.user_insert_event("primary", event("Dentist"))
+    bridge(world).run_once(force_pull=True)
+    assert len(world.google()) == 2
+    report = disconnect(world.runtime, world.business, keep_copies=False, api=world.api)
+    assert report.copies_deleted == 1 and report.revoked
+    assert [e["summary"] for e in world.google()] == ["Dentist"]
+    with world.runtime.db.read() as session:
+        assert session.get(Booking, booking) is not None
+        assert session.execute(select(MirroredEvent)).first() is None
+        assert session.execute(select(GoogleConnection)).first() is None
