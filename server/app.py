@@ -24,6 +24,7 @@ from server import feeds
 from server.dav_mount import DavMount
 from server.errors import BookingCalError
 from server.google import callback as google_callback
+from server.google import channels as google_channels
 from server.runtime import Runtime
 from server.web.ratelimit import FailureLimiter
 from server.web.middleware import (
@@ -55,6 +56,7 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
         app.register_api(blueprint)
     app.register_blueprint(feeds.create_blueprint(runtime, limiter))
     app.register_blueprint(google_callback.create_blueprint(runtime))
+    app.register_blueprint(google_channels.create_blueprint(runtime))
 
     @app.before_request
     def _before() -> Response | None:

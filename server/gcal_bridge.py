@@ -24,8 +24,11 @@ from typing import Any, Callable, cast
 from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, GoogleCopy
+from server.db.models import (
+    Calendar, GoogleCalendarMap, GoogleConnection, GoogleCopy, GoogleReadState,
+)
 from server.errors import BookingCalError
+from server.google import channels
 from server.google import pull as pulling
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi, QuotaError, ReconnectError
@@ -91,7 +94,8 @@ class Bridge:
             if connection.paused_until is not None and connection.paused_until > now:
                 continue
             pulled = self.pulled_at.get(connection.id)
-            if pulled is None or now - pulled >= poll or pending(session, connection) > 0:
+            if pulled is None or now - pulled >= poll or pending(session, connection) > 0 \
+                    or notified(session, connection.id):
                 found.append(connection.id)
         return found
 
@@ -109,11 +113,16 @@ class Bridge:
                 direction, blocking = connection.direction, connection.block_online_booking
                 pull_due = force_pull or connection_id not in self.pulled_at or \
                     now - self.pulled_at[connection_id] >= dt.timedelta(
-                        seconds=self.runtime.config.google.poll_seconds)
+                        seconds=self.runtime.config.google.poll_seconds) \
+                    or notified(session, connection_id)
             api = self._api(token)
-            if pull_due and (direction != "to_google" or blocking):
+            reading = direction != "to_google" or blocking
+            if pull_due and reading:
                 report.pulled = pulling.pull(self.runtime.db, api, connection_id, now)
                 self.pulled_at[connection_id] = now
+                with self.runtime.db.write() as session:
+                    channels.renew(session, self.runtime.keyring, self.runtime.config, api,
+                                   connection_id, now)
             if direction != "from_google":
                 report.pushed = pushing.push(self.runtime.db, self.runtime.keyring, api,
                                              connection_id, now)
@@ -170,6 +179,13 @@ class Bridge:
             if not any(r.pushed and r.pushed.writes for r in reports):
                 stop.wait(IDLE_WAIT)
         log.info("bridge %s stopped", self.worker)
+
+
+def notified(session: Session, connection_id: int) -> bool:
+    """Whether Google told us (push notification) that a read calendar changed."""
+    return session.execute(select(GoogleReadState.id).where(
+        GoogleReadState.connection_id == connection_id,
+        GoogleReadState.pull_requested.is_(True))).first() is not None
 
 
 def pending(session: Session, connection: GoogleConnection) -> int:

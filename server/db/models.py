@@ -380,6 +380,8 @@ class GoogleReadState(Base):
     channel_resource: Mapped[str | None] = mapped_column(String(256), nullable=True)
     channel_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     channel_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set by a push notification: the bridge syncs this calendar on its next look.
+    pull_requested: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class GoogleCopy(Base):

@@ -179,6 +179,9 @@ def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
                      GoogleReadState.connection_id == connection_id)).scalars()]
         business = session.get(Business, connection.business_id)
         business_zone = business.timezone if business is not None else "UTC"
+    with db.write() as session:  # before fetching: a notification during the fetch counts
+        session.execute(update(GoogleReadState).where(
+            GoogleReadState.connection_id == connection_id).values(pull_requested=False))
     for state_id, calendar, token in reads:
         events, next_token, full = _fetch(api, calendar, token, now, report)
         if full:

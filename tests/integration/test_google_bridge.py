@@ -123,3 +123,31 @@ def test_disconnect_deletes_future_copies_and_mirrors_and_keeps_bookings(world: 
         assert session.get(Booking, booking) is not None
         assert session.execute(select(MirroredEvent)).first() is None
         assert session.execute(select(GoogleConnection)).first() is None
+
+
+def test_push_notifications_trigger_a_sync(world: World) -> None:
+    import dataclasses
+
+    from support import start_server
+
+    live = start_server(world.runtime)
+    try:
+        served = dataclasses.replace(world, runtime=live.runtime)
+        worker = bridge(served)
+        worker.run_once(force_pull=True)  # first pass: syncs and opens the channel
+        [channel] = world.fake.channels()
+        assert channel.address == live.url + "/google/notifications"
+        assert worker.run_once() == []  # nothing due: no poll yet, nothing pending
+        world.fake.user_insert_event("primary", event("Dentist"))
+        assert world.fake.wait_for_notifications(timeout=5)
+        [report] = worker.run_once()
+        assert report.pulled is not None and report.pulled.imported == 1
+        # A forged notification is refused and requests nothing.
+        import requests
+        answer = requests.post(live.url + "/google/notifications", timeout=10, headers={
+            "X-Goog-Channel-ID": channel.id, "X-Goog-Channel-Token": "forged",
+            "X-Goog-Resource-State": "exists"})
+        assert answer.status_code == 404
+        assert worker.run_once() == []
+    finally:
+        live.stop()

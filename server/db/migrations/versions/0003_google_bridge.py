@@ -99,6 +99,7 @@ def upgrade() -> None:
     sa.Column('channel_resource', sa.String(length=256), nullable=True),
     sa.Column('channel_token_hash', sa.String(length=64), nullable=True),
     sa.Column('channel_expires_at', sa.DateTime(), nullable=True),
+    sa.Column('pull_requested', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['connection_id'], ['google_connections.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('connection_id', 'google_calendar')

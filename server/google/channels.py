@@ -1,0 +1,98 @@
+"""Push notifications: Google tells us a calendar changed (POST /google/notifications) and the
+bridge syncs it at once instead of waiting for the next poll. Channels are opened only when
+public_url is reachable by Google (https; loopback for tests), renewed a day before they
+expire, and the old channel is stopped. Polling keeps working without any of this."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import ipaddress
+import logging
+import uuid
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.config import Config
+from server.db.models import GoogleReadState
+from server.google.api import GoogleCalendarApi, GoogleError
+from server.keys import Keyring, new_token
+from server.runtime import Runtime
+
+log = logging.getLogger(__name__)
+NOTIFY_PATH = "/google/notifications"
+RENEW_BEFORE = dt.timedelta(days=1)
+
+
+def push_possible(config: Config) -> bool:
+    if not config.google.push_notifications:
+        return False
+    parts = urlsplit(config.public_url)
+    if parts.scheme == "https":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        return parts.hostname == "localhost"
+
+
+def renew(session: Session, keyring: Keyring, config: Config, api: GoogleCalendarApi,
+          connection_id: int, now: dt.datetime) -> int:
+    """Open or renew the channels of a connection's read calendars; returns how many."""
+    if not push_possible(config):
+        return 0
+    opened = 0
+    for state in session.execute(select(GoogleReadState).where(
+            GoogleReadState.connection_id == connection_id)).scalars():
+        if state.channel_expires_at is not None and state.channel_expires_at - now > RENEW_BEFORE:
+            continue
+        token, channel_id = new_token(24), uuid.uuid4().hex
+        try:
+            answer = api.call(api.events().watch(calendarId=state.google_calendar, body={
+                "id": channel_id, "type": "web_hook", "token": token,
+                "address": config.public_link(NOTIFY_PATH)}))
+        except GoogleError as exc:
+            log.info("push channel not opened (%s); polling continues", exc.message)
+            continue
+        old = (state.channel_id, state.channel_resource)
+        state.channel_id, state.channel_resource = channel_id, str(answer.get("resourceId", ""))
+        state.channel_token_hash = keyring.hash_token(token)
+        expiration = answer.get("expiration")
+        state.channel_expires_at = (dt.datetime.fromtimestamp(int(expiration) / 1000,
+                                                              dt.timezone.utc)
+                                    if expiration else now + dt.timedelta(days=7))
+        opened += 1
+        if old[0]:
+            try:
+                api.call(api.service.channels().stop(body={"id": old[0],
+                                                           "resourceId": old[1]}))
+            except GoogleError as exc:
+                log.info("old push channel not stopped (%s); it expires by itself",
+                         exc.message)
+    return opened
+
+
+def create_blueprint(runtime: Runtime) -> Blueprint:
+    bp = Blueprint("google_notifications", __name__)
+
+    @bp.post(NOTIFY_PATH)
+    def notification() -> Response:
+        channel = request.headers.get("X-Goog-Channel-ID", "")
+        token = request.headers.get("X-Goog-Channel-Token", "")
+        with runtime.db.write() as session:
+            state = session.execute(select(GoogleReadState).where(
+                GoogleReadState.channel_id == channel)).scalar_one_or_none() if channel \
+                else None
+            expected = state.channel_token_hash if state is not None else None
+            # Compared in constant time; unknown channels get the same answer.
+            if state is None or not expected or not hmac.compare_digest(
+                    runtime.keyring.hash_token(token), expected):
+                return Response(status=404)
+            if request.headers.get("X-Goog-Resource-State") != "sync":
+                state.pull_requested = True
+        return Response(status=204)
+
+    return bp
