@@ -537,7 +537,7 @@ def bridge(ctx: click.Context, once: bool) -> None:
     from server.gcal_bridge import Bridge
 
     runtime = _runtime(ctx, need_schema=True)
-    worker = Bridge(runtime)
+    worker = Bridge(runtime, unthrottled=once)
     if once:
         for report in worker.run_once(force_pull=True):
             _echo_pass(report)

@@ -58,6 +58,7 @@ class Bridge:
     worker: str = field(default_factory=worker_name)
     api_factory: Callable[[Runtime, str], GoogleCalendarApi] | None = None
     pulled_at: dict[int, dt.datetime] = field(default_factory=dict)
+    unthrottled: bool = False  # `google sync --once`: backfill a minute's worth per pass
 
     def _api(self, refresh_token: str) -> GoogleCalendarApi:
         if self.api_factory is not None:
@@ -125,7 +126,7 @@ class Bridge:
                                    connection_id, now)
             if direction != "from_google":
                 report.pushed = pushing.push(self.runtime.db, self.runtime.keyring, api,
-                                             connection_id, now)
+                                             connection_id, now, self._backfill_budget(now))
             self._note(connection_id, now, None)
         except ReconnectError as exc:
             self._note(connection_id, now, exc.message, status="needs_reconnect")
@@ -139,6 +140,12 @@ class Bridge:
         finally:
             self.release(connection_id)
         return report
+
+    def _backfill_budget(self, now: dt.datetime) -> int:
+        """Existing bookings sent per pass while backfilling: google.backfill_per_minute spread
+        over the passes of a minute (passes come every IDLE_WAIT seconds when idle)."""
+        per_minute = self.runtime.config.google.backfill_per_minute
+        return max(1, int(per_minute * IDLE_WAIT / 60)) if not self.unthrottled else per_minute
 
     def _note(self, connection_id: int, now: dt.datetime, error: str | None,
               status: str | None = None, paused_until: dt.datetime | None = None) -> None:
@@ -168,16 +175,15 @@ class Bridge:
         return [self.work(connection_id, now, force_pull=force_pull) for connection_id in ids]
 
     def run(self, stop: threading.Event) -> None:
-        """Work until `stop` is set: look at the journal twice a second when idle."""
+        """Work until `stop` is set, a pass every IDLE_WAIT seconds: a booking change reaches
+        Google within about a second."""
         log.info("bridge %s started", self.worker)
         while not stop.is_set():
             try:
-                reports = self.run_once()
+                self.run_once()
             except BookingCalError as exc:
                 log.warning("bridge pass failed: %s", exc.message)
-                reports = []
-            if not any(r.pushed and r.pushed.writes for r in reports):
-                stop.wait(IDLE_WAIT)
+            stop.wait(IDLE_WAIT)  # also paces the backfill (see _backfill_budget)
         log.info("bridge %s stopped", self.worker)
 
 

@@ -103,8 +103,10 @@ def _view(session: Session, kind: str, item_id: int,
 
 
 def plan(session: Session, keyring: Keyring, connection: GoogleConnection,
-         now: dt.datetime) -> tuple[list[Work], dict[int, int]]:
-    """The writes that bring Google up to date, and each map's new journal position."""
+         now: dt.datetime, backfill_limit: int | None = None
+         ) -> tuple[list[Work], dict[int, int]]:
+    """The writes that bring Google up to date, and each map's new journal position (absent
+    for a map whose backfill goes on in later passes, `backfill_limit` items at a time)."""
     secret = id_secret(keyring)
     work: dict[tuple[str, int], Work] = {}
     positions: dict[int, int] = {}
@@ -120,9 +122,17 @@ def plan(session: Session, keyring: Keyring, connection: GoogleConnection,
             continue
         positions[row.id] = calendar.journal_seq
         if calendar.deleted_at is not None or not calendar.active:
+            # Gone from everything that shows it: its copies leave Google.
+            wanted.update(key for key, c in copies.items()
+                          if c.calendar_id == calendar.id and not c.deleted)
             continue
         if not row.backfilled:
-            wanted.update(_future_items(session, calendar, now))
+            missing = sorted(key for key in _future_items(session, calendar, now)
+                             if key not in copies or copies[key].deleted)
+            if backfill_limit is not None and len(missing) > backfill_limit:
+                missing = missing[:backfill_limit]
+                del positions[row.id]  # not done yet: the next pass goes on
+            wanted.update(missing)
             continue
         try:
             found = journal.changes_since(session, calendar, row.sent_seq)
@@ -279,7 +289,7 @@ def record(session: Session, connection: GoogleConnection, work: list[Work],
 
 
 def push(db: Database, keyring: Keyring, api: GoogleCalendarApi, connection_id: int,
-         now: dt.datetime) -> PushReport:
+         now: dt.datetime, backfill_limit: int | None = None) -> PushReport:
     """One pass: plan from the journal, write to Google, record. Safe to repeat at any point:
     a pass over an unchanged state makes no writes."""
     report = PushReport()
@@ -287,7 +297,7 @@ def push(db: Database, keyring: Keyring, api: GoogleCalendarApi, connection_id: 
         connection = session.get(GoogleConnection, connection_id)
         if connection is None or connection.direction == "from_google":
             return report
-        work, positions = plan(session, keyring, connection, now)
+        work, positions = plan(session, keyring, connection, now, backfill_limit)
     results = execute(api, work) if work else {}
     with db.write() as session:
         connection = session.get(GoogleConnection, connection_id)

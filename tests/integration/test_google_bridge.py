@@ -151,3 +151,36 @@ def test_push_notifications_trigger_a_sync(world: World) -> None:
         assert worker.run_once() == []
     finally:
         live.stop()
+
+
+def test_backfill_is_throttled_and_completes(world: World) -> None:
+    for day in range(1, 8):
+        world.book(day)
+    worker = bridge(world)
+    budget = worker._backfill_budget(world.runtime.clock.now())
+    assert budget < 7
+    sent = []
+    for _ in range(10):
+        [report] = worker.run_once(force_pull=True)
+        assert report.pushed is not None
+        sent.append(report.pushed.inserted)
+        if sum(sent) == 7:
+            break
+    assert max(sent) <= budget and sum(sent) == 7
+    assert len(world.google()) == 7
+    with world.runtime.db.read() as session:
+        assert pending(session, connection(world)) == 0
+
+
+def test_deactivating_a_calendar_removes_its_copies(world: World) -> None:
+    from server.domain import calendars
+
+    world.book(1)
+    bridge(world).run_once(force_pull=True)
+    assert len(world.google()) == 1
+    with world.runtime.db.write() as session:
+        calendars.update_calendar(session, world.business, world.anna,
+                                  now=world.runtime.clock.now(), active=False)
+    [report] = bridge(world).run_once(force_pull=True)
+    assert report.pushed is not None and report.pushed.deleted == 1
+    assert world.google() == []
