@@ -148,8 +148,8 @@ def _render(runtime: Runtime, session: Session, link: Link, calendars: list[Cale
     for zone_name in sorted(zones):
         yield render_timezone(zone_name, first, last)
     batch: list[str] = []
-    for item in publisher.in_range(calendars, start, end):
-        batch.append(item.event_text)
+    for text in publisher.texts_in_range(calendars, start, end):
+        batch.append(text)
         if len(batch) >= 200:
             yield "".join(batch)
             batch = []

@@ -73,6 +73,7 @@ def render_timezone(tzid: str, first: dt.date, last: dt.date) -> str:
     return timezone.to_ical().decode("utf-8")
 
 
+@lru_cache(maxsize=256)
 def calendar_shell(name: str | None, tzid: str | None, refresh: dt.timedelta | None = None
                    ) -> tuple[str, str]:
     """The text before and after the components of a VCALENDAR; `refresh` tells subscribers how

@@ -27,8 +27,6 @@ from server.redaction import BlockedFacts, BookingFacts, Profile, blocked_view, 
 
 log = logging.getLogger(__name__)
 CHUNK = 1000
-BookingSelect = Select[Booking, str, str, Client, str]
-BlockedSelect = Select[BlockedTime, str]
 
 
 @dataclass(frozen=True)
@@ -43,12 +41,17 @@ class Published:
     end_utc: dt.datetime | None  # None: a series without end
     start_local: dt.datetime
     updated: dt.datetime
-    etag: str
+    epoch: str
+    profile: str
     event_text: str
 
     @property
     def href(self) -> str:
         return f"{self.uid}.ics"
+
+    @property
+    def etag(self) -> str:
+        return item_etag(self.epoch, self.kind, self.item_id, self.seq, self.profile)
 
 
 def item_etag(epoch: str, kind: str, item_id: int, seq: int, profile: str) -> str:
@@ -57,28 +60,36 @@ def item_etag(epoch: str, kind: str, item_id: int, seq: int, profile: str) -> st
     return f'"{digest}"'
 
 
-def _booking_query(profile: str) -> "BookingSelect":
-    cached = and_(RenderedItem.kind == "booking", RenderedItem.item_id == Booking.id,
-                  RenderedItem.profile == profile, RenderedItem.seq == Booking.seq,
-                  RenderedItem.version == RENDER_VERSION)
-    return (select(Booking, Service.name, Calendar.name, Client, RenderedItem.text)
-            .join(Service, Service.id == Booking.service_id)
-            .join(Calendar, Calendar.id == Booking.calendar_id)
-            .outerjoin(Client, Client.id == Booking.client_id)
-            .outerjoin(RenderedItem, cached)
+def _cached(kind: str, model: Any, profile: str) -> Any:
+    return and_(RenderedItem.kind == kind, RenderedItem.item_id == model.id,
+                RenderedItem.profile == profile, RenderedItem.seq == model.seq,
+                RenderedItem.version == RENDER_VERSION)
+
+
+def _booking_rows(profile: str, *columns: Any) -> Select[Any]:
+    """Bookings' columns with their cached text (NULL when it must be rendered)."""
+    return (select(*columns, RenderedItem.text)
+            .outerjoin(RenderedItem, _cached("booking", Booking, profile))
             .where(Booking.status == "confirmed"))
 
 
-def _blocked_query(profile: str) -> "BlockedSelect":
-    cached = and_(RenderedItem.kind == "blocked", RenderedItem.item_id == BlockedTime.id,
-                  RenderedItem.profile == profile, RenderedItem.seq == BlockedTime.seq,
-                  RenderedItem.version == RENDER_VERSION)
-    return select(BlockedTime, RenderedItem.text).outerjoin(RenderedItem, cached)
+def _blocked_rows(profile: str, *columns: Any) -> Select[Any]:
+    return select(*columns, RenderedItem.text).outerjoin(
+        RenderedItem, _cached("blocked", BlockedTime, profile))
+
+
+BOOKING_COLUMNS = (Booking.id, Booking.calendar_id, Booking.uid, Booking.seq, Booking.tzid,
+                   Booking.start_utc, Booking.end_utc, Booking.start_local, Booking.updated_at)
+BLOCKED_COLUMNS = (BlockedTime.id, BlockedTime.calendar_id, BlockedTime.uid, BlockedTime.seq,
+                   BlockedTime.tzid, BlockedTime.start_utc, BlockedTime.end_utc,
+                   BlockedTime.series_end_utc, BlockedTime.repeats, BlockedTime.start_local,
+                   BlockedTime.updated_at)
 
 
 class Publisher:
-    """Reads a link's items in one session. Newly rendered texts are collected in `fresh` and
-    stored by `Publisher.save()` in a short write transaction of their own."""
+    """Reads a link's items in one session. Reads are column queries joined with the render
+    cache; only items whose text is missing are loaded whole and rendered. Newly rendered
+    texts are collected in `fresh` and stored by `save()` in a write transaction of their own."""
 
     def __init__(self, session: Session, epoch: str, profile: Profile) -> None:
         self.session = session
@@ -86,12 +97,16 @@ class Publisher:
         self.profile = profile
         self.fresh: dict[tuple[str, int], dict[str, Any]] = {}
 
-    # --- rows to published items ------------------------------------------------------------
+    # --- rendering what the cache lacks -----------------------------------------------------
 
-    def _booking(self, booking: Booking, service_name: str, employee: str,
-                 client: Client | None, cached: str | None) -> Published:
-        text = cached
-        if text is None:
+    def _render_bookings(self, ids: list[int]) -> dict[int, str]:
+        texts = {}
+        query = (select(Booking, Service.name, Calendar.name, Client)
+                 .join(Service, Service.id == Booking.service_id)
+                 .join(Calendar, Calendar.id == Booking.calendar_id)
+                 .outerjoin(Client, Client.id == Booking.client_id)
+                 .where(Booking.id.in_(ids)))
+        for booking, service_name, employee, client in self.session.execute(query):
             facts = BookingFacts(
                 uid=booking.uid, start_local=booking.start_local, end_local=booking.end_local,
                 start_utc=booking.start_utc, end_utc=booking.end_utc,
@@ -103,40 +118,55 @@ class Publisher:
                 client_address=client.address if client else None,
                 client_notes=client.notes if client else None,
                 location=booking.location, notes=booking.notes)
-            text = render_event(booking_view(facts, self.profile))
-            self._remember("booking", booking.id, booking.seq, text)
-        return Published("booking", booking.id, booking.calendar_id, booking.uid, booking.seq,
-                         booking.tzid, booking.start_utc, booking.end_utc, booking.start_local,
-                         booking.updated_at, item_etag(self.epoch, "booking", booking.id, booking.seq,
-                                   self.profile), text)
+            texts[booking.id] = render_event(booking_view(facts, self.profile))
+            self._remember("booking", booking.id, booking.seq, texts[booking.id])
+        return texts
 
-    def _blocked(self, item: BlockedTime, cached: str | None) -> Published:
-        text = cached
-        if text is None:
+    def _render_blocked(self, ids: list[int]) -> dict[int, str]:
+        texts = {}
+        for item in self.session.execute(select(BlockedTime).where(
+                BlockedTime.id.in_(ids))).scalars():
             facts = BlockedFacts(
                 uid=item.uid, title=item.title, all_day=item.all_day,
                 start_local=item.start_local, end_local=item.end_local, tzid=item.tzid,
                 rrule=item.rrule,
                 exdates=tuple(dt.datetime.fromisoformat(v) for v in json.loads(item.exdates)),
                 revision=item.revision, created=item.created_at, updated=item.updated_at)
-            text = render_event(blocked_view(facts, self.profile))
-            self._remember("blocked", item.id, item.seq, text)
-        return Published("blocked", item.id, item.calendar_id, item.uid, item.seq, item.tzid,
-                         item.start_utc, item.series_end_utc if item.repeats else item.end_utc,
-                         item.start_local, item.updated_at,
-                         item_etag(self.epoch, "blocked", item.id, item.seq, self.profile), text)
+            texts[item.id] = render_event(blocked_view(facts, self.profile))
+            self._remember("blocked", item.id, item.seq, texts[item.id])
+        return texts
 
     def _remember(self, kind: str, item_id: int, seq: int, text: str) -> None:
         self.fresh[(kind, item_id)] = {"kind": kind, "item_id": item_id, "profile": self.profile,
                                        "seq": seq, "version": RENDER_VERSION, "text": text}
 
-    def _bookings(self, query: "BookingSelect") -> Iterator[Published]:
-        for row in self.session.execute(query.execution_options(yield_per=CHUNK)):
-            yield self._booking(*row)
+    def _chunks(self, query: Select[Any]) -> Iterator[list[Any]]:
+        result = self.session.execute(query.execution_options(yield_per=CHUNK))
+        for chunk in result.partitions(CHUNK):
+            yield list(chunk)
 
-    def _blocked_items(self, query: "BlockedSelect") -> Iterator[Published]:
-        for item, cached in self.session.execute(query.execution_options(yield_per=CHUNK)):
-            yield self._blocked(item, cached)
+    def _bookings(self, query: Select[Any]) -> Iterator[Published]:
+        for chunk in self._chunks(query):
+            rendered = self._render_bookings([r.id for r in chunk if r.text is None])
+            for r in chunk:
+                yield Published("booking", r.id, r.calendar_id, r.uid, r.seq, r.tzid,
+                                r.start_utc, r.end_utc, r.start_local, r.updated_at, self.epoch,
+                                self.profile, r.text if r.text is not None else rendered[r.id])
+
+    def _blocked_items(self, query: Select[Any]) -> Iterator[Published]:
+        for chunk in self._chunks(query):
+            rendered = self._render_blocked([r.id for r in chunk if r.text is None])
+            for r in chunk:
+                yield Published("blocked", r.id, r.calendar_id, r.uid, r.seq, r.tzid,
+                                r.start_utc, r.series_end_utc if r.repeats else r.end_utc,
+                                r.start_local, r.updated_at, self.epoch, self.profile,
+                                r.text if r.text is not None else rendered[r.id])
+
+    def _texts(self, query: Select[Any], render: Any) -> Iterator[str]:
+        for chunk in self._chunks(query):
+            rendered = render([r.id for r in chunk if r.text is None])
+            for r in chunk:
+                yield r.text if r.text is not None else rendered[r.id]
 
     # --- queries ----------------------------------------------------------------------------
 
@@ -147,24 +177,31 @@ class Publisher:
         below by each calendar's longest span."""
         for calendar in calendars:
             span = dt.timedelta(seconds=calendar.max_span_seconds)
-            yield from self._bookings(_booking_query(self.profile).where(
-                Booking.calendar_id == calendar.id, Booking.start_utc >= start - span,
-                Booking.start_utc < end, Booking.end_utc > start)
-                .order_by(Booking.start_utc, Booking.id))
-            yield from self._blocked_items(_blocked_query(self.profile).where(
-                BlockedTime.calendar_id == calendar.id,
-                or_(and_(BlockedTime.repeats.is_(False),
-                         BlockedTime.start_utc >= start - span, BlockedTime.start_utc < end,
-                         BlockedTime.end_utc > start),
-                    and_(BlockedTime.repeats.is_(True), BlockedTime.start_utc < end,
-                         or_(BlockedTime.series_end_utc.is_(None),
-                             BlockedTime.series_end_utc > start))))
-                .order_by(BlockedTime.start_utc, BlockedTime.id))
+            yield from self._bookings(_booking_rows(self.profile, *BOOKING_COLUMNS)
+                                      .where(*_booking_range(calendar, span, start, end))
+                                      .order_by(Booking.start_utc, Booking.id))
+            yield from self._blocked_items(_blocked_rows(self.profile, *BLOCKED_COLUMNS)
+                                           .where(*_blocked_range(calendar, span, start, end))
+                                           .order_by(BlockedTime.start_utc, BlockedTime.id))
+
+    def texts_in_range(self, calendars: Sequence[Calendar], start: dt.datetime,
+                       end: dt.datetime) -> Iterator[str]:
+        """Just the event texts of `in_range` (what a feed needs), with the least work."""
+        for calendar in calendars:
+            span = dt.timedelta(seconds=calendar.max_span_seconds)
+            yield from self._texts(_booking_rows(self.profile, Booking.id)
+                                   .where(*_booking_range(calendar, span, start, end))
+                                   .order_by(Booking.start_utc, Booking.id),
+                                   self._render_bookings)
+            yield from self._texts(_blocked_rows(self.profile, BlockedTime.id)
+                                   .where(*_blocked_range(calendar, span, start, end))
+                                   .order_by(BlockedTime.start_utc, BlockedTime.id),
+                                   self._render_blocked)
 
     def everything(self, calendar: Calendar) -> Iterator[Published]:
-        yield from self._bookings(_booking_query(self.profile).where(
+        yield from self._bookings(_booking_rows(self.profile, *BOOKING_COLUMNS).where(
             Booking.calendar_id == calendar.id).order_by(Booking.start_utc, Booking.id))
-        yield from self._blocked_items(_blocked_query(self.profile).where(
+        yield from self._blocked_items(_blocked_rows(self.profile, *BLOCKED_COLUMNS).where(
             BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.start_utc,
                                                              BlockedTime.id))
 
@@ -181,11 +218,12 @@ class Publisher:
         found: list[Published] = []
         for start in range(0, len(wanted), 500):
             part = wanted[start:start + 500]
-            found.extend(self._bookings(_booking_query(self.profile).where(
-                Booking.calendar_id == calendar.id, Booking.uid.in_(part))))
-            found.extend(self._blocked_items(_blocked_query(self.profile).where(
-                BlockedTime.calendar_id == calendar.id, BlockedTime.uid.in_(part))))
-        return found
+            # By the unique uid index alone; the calendar is checked on the rows found.
+            found.extend(self._bookings(_booking_rows(self.profile, *BOOKING_COLUMNS).where(
+                Booking.uid.in_(part))))
+            found.extend(self._blocked_items(_blocked_rows(self.profile, *BLOCKED_COLUMNS)
+                                             .where(BlockedTime.uid.in_(part))))
+        return [item for item in found if item.calendar_id == calendar.id]
 
     def by_ids(self, calendar: Calendar, kind: str, ids: Iterable[int]) -> list[Published]:
         wanted = list(set(ids))
@@ -193,11 +231,12 @@ class Publisher:
         for start in range(0, len(wanted), 500):
             part = wanted[start:start + 500]
             if kind == "booking":
-                found.extend(self._bookings(_booking_query(self.profile).where(
+                found.extend(self._bookings(_booking_rows(self.profile, *BOOKING_COLUMNS).where(
                     Booking.calendar_id == calendar.id, Booking.id.in_(part))))
             else:
-                found.extend(self._blocked_items(_blocked_query(self.profile).where(
-                    BlockedTime.calendar_id == calendar.id, BlockedTime.id.in_(part))))
+                found.extend(self._blocked_items(_blocked_rows(self.profile, *BLOCKED_COLUMNS)
+                                                 .where(BlockedTime.calendar_id == calendar.id,
+                                                        BlockedTime.id.in_(part))))
         return found
 
     def tzids_in_range(self, calendars: Sequence[Calendar], start: dt.datetime,
@@ -227,6 +266,22 @@ class Publisher:
         fresh, self.fresh = list(self.fresh.values()), {}
         if fresh:
             store_rendered(db, fresh)
+
+
+def _booking_range(calendar: Calendar, span: dt.timedelta, start: dt.datetime,
+                   end: dt.datetime) -> tuple[Any, ...]:
+    return (Booking.calendar_id == calendar.id, Booking.start_utc >= start - span,
+            Booking.start_utc < end, Booking.end_utc > start)
+
+
+def _blocked_range(calendar: Calendar, span: dt.timedelta, start: dt.datetime,
+                   end: dt.datetime) -> tuple[Any, ...]:
+    return (BlockedTime.calendar_id == calendar.id,
+            or_(and_(BlockedTime.repeats.is_(False), BlockedTime.start_utc >= start - span,
+                     BlockedTime.start_utc < end, BlockedTime.end_utc > start),
+                and_(BlockedTime.repeats.is_(True), BlockedTime.start_utc < end,
+                     or_(BlockedTime.series_end_utc.is_(None),
+                         BlockedTime.series_end_utc > start))))
 
 
 def store_rendered(db: Database, rows: list[dict[str, Any]]) -> None:

@@ -5,11 +5,15 @@ The observances are derived from the zone itself: its UTC-offset changes are fou
 `utcoffset()` (daily samples, then bisection to the second) from `first_year` until the last 28
 years show nothing but the same yearly pattern again and again, which is the zone's POSIX TZ
 footer rule that zoneinfo applies forever after the last explicit transition.  Changes of the
-same shape in consecutive years (same month, weekday rule such as the last Sunday or the 2nd
-Sunday, wall-clock time, offsets, name and kind) become one observance with a yearly RRULE: with
-UNTIL when the run ends, without when it is the zone's final rule.  Changes that do not repeat
-become observances with a DTSTART and single-value RDATE lines (one value a line, never
-comma-separated: vobject keeps the first value of a multi-value RDATE only).
+same shape in consecutive years (same month, day rule such as the last Sunday (BYDAY=-1SU), the
+2nd Sunday (2SU) or the Saturday of the 24th-30th, wall-clock time, offsets, name and kind)
+become one observance with a yearly RRULE: with UNTIL when the run ends, without when it is the
+zone's final rule.  A day rule whose seven days reach into the next month (Africa/Cairo: 24:00
+on October's last Thursday, the Friday of Oct 26-Nov 1) becomes two complementary RRULEs, one a
+month.  Changes that do not repeat (runs of fewer than three years) become observances with a
+DTSTART and single-value RDATE lines (one value a line, never comma-separated: vobject keeps the
+first value of a multi-value RDATE only).  Were a zone still irregular in 2400 (none is), its
+observances would end there: its last offset would then be taken to last forever.
 
 Why not `Timezone.from_tzinfo(zone, first, last)`: it covers only [first, last] and writes
 multi-value RDATEs, so vobject (Radicale's parser, which also keeps the first VTIMEZONE it saw
@@ -297,7 +301,13 @@ def _observances(tzid: str, first_year: int) -> tuple[_Observance, ...]:
 def build_vtimezone(tzid: str, first_year: int) -> Timezone:
     """A VTIMEZONE for the tzdata zone `tzid` that gives its offset correctly for every instant
     from 1 January of `first_year` (local time) on, forever. Unknown zones raise the
-    InvalidError of `server.domain.timeutil.zone`."""
+    InvalidError of `server.domain.timeutil.zone`.
+
+    Pass one `first_year` for every use of a TZID (1970, say): vobject keeps the first
+    VTIMEZONE it reads for a TZID for the life of the process, and, reading times before the
+    first observance as the first STANDARD's offset, takes a text for a zone at +00:00 in
+    winter (Europe/London) that starts after 2000 for UTC (its `tzinfo_eq` compares 2000-2020)
+    and then uses pytz's zone of that name instead."""
     if not _MIN_YEAR <= first_year <= _MAX_YEAR:
         raise ValueError(f"first_year must be within {_MIN_YEAR}..{_MAX_YEAR}, not {first_year}")
     timezone = Timezone()
