@@ -135,18 +135,12 @@ def _render(runtime: Runtime, session: Session, link: Link, calendars: list[Cale
     else:
         name = business.name + (f" – {link.label}" if link.label else "")
     tzid = calendars[0].timezone if len(calendars) == 1 else business.timezone
-    zones, earliest = publisher.tzids_in_range(calendars, start, end)
-    # Bookings may begin before the window (by up to the longest span) and series long before.
-    span = dt.timedelta(seconds=max((c.max_span_seconds for c in calendars), default=0))
-    first = min((start - span).date(), earliest.date() if earliest else start.date()) \
-        - dt.timedelta(days=1)
-    # Ten years on: subscribers expand endless repeating blocked time beyond the window too.
-    last = end.date() + dt.timedelta(days=10 * 366)
+    zones = publisher.tzids_in_range(calendars, start, end)
     refresh = dt.timedelta(minutes=runtime.config.feed_refresh_minutes)
     head, tail = calendar_shell(name, tzid, refresh)
     yield head
     for zone_name in sorted(zones):
-        yield render_timezone(zone_name, first, last)
+        yield render_timezone(zone_name)
     batch: list[str] = []
     for text in publisher.texts_in_range(calendars, start, end):
         batch.append(text)

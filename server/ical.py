@@ -9,14 +9,15 @@ from functools import lru_cache
 
 import unicodedata
 
-from icalendar import Calendar, Event, Timezone, vDuration, vRecur, vText
+from icalendar import Calendar, Event, vDuration, vRecur, vText
 
 from server import __version__
 from server.domain.timeutil import zone
 from server.redaction import EventView
+from server.vtimezone import vtimezone_text
 
 # Part of every ETag: bump it whenever the rendered text of an unchanged item would change.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 PRODID = f"-//bookingcal//bookingcal {__version__}//EN"
 
 
@@ -66,11 +67,14 @@ def render_event(view: EventView) -> str:
     return event.to_ical().decode("utf-8")
 
 
-@lru_cache(maxsize=256)
-def render_timezone(tzid: str, first: dt.date, last: dt.date) -> str:
-    """A VTIMEZONE for `tzid` whose observances cover [first, last], from the tzdata zone."""
-    timezone = Timezone.from_tzinfo(zone(tzid), first_date=first, last_date=last)
-    return timezone.to_ical().decode("utf-8")
+# One VTIMEZONE text per zone, valid from this year on, forever: readers such as vobject keep
+# the first VTIMEZONE they see for a TZID, so every item and feed must carry the same one.
+VTIMEZONE_FIRST_YEAR = 2000
+
+
+def render_timezone(tzid: str) -> str:
+    """The VTIMEZONE of `tzid` (yearly rules, from server/vtimezone.py)."""
+    return vtimezone_text(tzid, VTIMEZONE_FIRST_YEAR)
 
 
 @lru_cache(maxsize=256)
@@ -94,7 +98,7 @@ def calendar_shell(name: str | None, tzid: str | None, refresh: dt.timedelta | N
     return head, end_marker + "\r\n"
 
 
-def item_document(event_text: str, tzid: str, first: dt.date, last: dt.date) -> str:
+def item_document(event_text: str, tzid: str) -> str:
     """A VCALENDAR holding one event and the VTIMEZONE it uses (a CalDAV resource)."""
     head, tail = calendar_shell(None, None)
-    return head + render_timezone(tzid, first, last) + event_text + tail
+    return head + render_timezone(tzid) + event_text + tail

@@ -240,24 +240,21 @@ class Publisher:
         return found
 
     def tzids_in_range(self, calendars: Sequence[Calendar], start: dt.datetime,
-                       end: dt.datetime) -> tuple[set[str], dt.datetime | None]:
-        """The zones the range's items use, and the earliest local start of a series that
-        began before the range (its VTIMEZONE must reach back that far)."""
+                       end: dt.datetime) -> set[str]:
+        """The zones the range's items use."""
         ids = [c.id for c in calendars]
         zones = {c.timezone for c in calendars}
         if not ids:
-            return zones, None
+            return zones
         span = dt.timedelta(seconds=max(c.max_span_seconds for c in calendars))
         zones.update(self.session.execute(select(Booking.tzid).distinct().where(
             Booking.calendar_id.in_(ids), Booking.start_utc >= start - span,
             Booking.start_utc < end)).scalars())
-        rows = self.session.execute(select(BlockedTime.tzid, BlockedTime.start_local).where(
+        zones.update(self.session.execute(select(BlockedTime.tzid).distinct().where(
             BlockedTime.calendar_id.in_(ids), BlockedTime.start_utc < end,
-            or_(BlockedTime.series_end_utc.is_(None), BlockedTime.series_end_utc > start - span)
-        )).all()
-        zones.update(row.tzid for row in rows)
-        earliest = min((row.start_local for row in rows), default=None)
-        return zones, earliest
+            or_(BlockedTime.series_end_utc.is_(None),
+                BlockedTime.series_end_utc > start - span))).scalars())
+        return zones
 
     # --- the cache --------------------------------------------------------------------------
 

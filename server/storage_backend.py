@@ -49,15 +49,8 @@ def _instant(timestamp: int) -> dt.datetime:
 
 
 def _document(item: Published) -> str:
-    """The item as a CalDAV resource: its VEVENT with the VTIMEZONE it uses. The zone covers
-    whole years around the item (blocked time, which may repeat, five years on), so the text
-    depends on the item alone and few distinct VTIMEZONEs are ever rendered."""
-    start_year = item.start_local.year
-    end_year = item.end_utc.year if item.end_utc is not None else start_year
-    if item.kind == "blocked":
-        end_year = max(end_year, start_year + 5)
-    return item_document(item.event_text, item.tzid, dt.date(start_year - 1, 1, 1),
-                         dt.date(min(end_year + 2, 9999), 1, 1))
+    """The item as a CalDAV resource: its VEVENT with the VTIMEZONE it uses."""
+    return item_document(item.event_text, item.tzid)
 
 
 class Collection(radicale_storage.BaseCollection):
@@ -77,12 +70,10 @@ class Collection(radicale_storage.BaseCollection):
     def get_meta(self, key: str | None = None) -> Any:
         meta: dict[str, str] = {}
         if self.calendar is not None:
-            first = self._request().now.date() - dt.timedelta(days=366)
             meta = {"tag": "VCALENDAR", "D:displayname": self.calendar.name,
                     "ICAL:calendar-color": self.calendar.colour,
                     "C:supported-calendar-component-set": "VEVENT",
-                    "C:calendar-timezone": render_timezone(
-                        self.calendar.timezone, first, first + dt.timedelta(days=4 * 366))}
+                    "C:calendar-timezone": render_timezone(self.calendar.timezone)}
         return meta if key is None else meta.get(key)
 
     @property

@@ -152,7 +152,16 @@ class FeedZone:
             for value in rdates if isinstance(rdates, list) else [rdates]:
                 onsets.extend(item.dt for item in value.dts)
             if "RRULE" in observance:
-                rule = rrulestr(observance["RRULE"].to_ical().decode(), dtstart=first)
+                recur = observance["RRULE"]
+                until = recur.get("UNTIL")
+                if until:
+                    # A VTIMEZONE's UNTIL is in UTC (RFC 5545); onsets are local wall times
+                    # in the offset before the change.
+                    moment = until[0]
+                    if isinstance(moment, dt.datetime) and moment.tzinfo is not None:
+                        recur = recur.copy()
+                        recur["UNTIL"] = [(moment.astimezone(UTC) + before).replace(tzinfo=None)]
+                rule = rrulestr(recur.to_ical().decode(), dtstart=first)
                 onsets.extend(rule.between(first, dt.datetime(2040, 1, 1), inc=False))
             found.extend(Transition((onset - before).replace(tzinfo=UTC), after)
                          for onset in onsets)
