@@ -144,7 +144,7 @@ def _render(runtime: Runtime, session: Session, link: Link, calendars: list[Cale
     batch: list[str] = []
     for text in publisher.texts_in_range(calendars, start, end):
         batch.append(text)
-        if len(batch) >= 200:
+        if len(batch) >= 1000:
             yield "".join(batch)
             batch = []
             if len(publisher.fresh) >= 1000:
