@@ -260,3 +260,25 @@ def test_calendar_row_lock_held_elsewhere_gives_503_then_201(tmp_path: Path,
     finally:
         engine.dispose()
         stop(server, api)
+
+
+def test_an_unexpected_database_error_is_a_500_with_an_incident_id_only(
+        tmp_path: Path, pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A genuine server fault (here: a table dropped under the running server) answers 500 in
+    the documented shape, naming an incident that the log holds, and nothing of the cause."""
+    live = start_server(make_runtime(tmp_path, pg_url))
+    api = Api(live.url)
+    try:
+        salon = make_salon(api)
+        engine = create_engine(pg_url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE services CASCADE"))
+        engine.dispose()
+        response = api.get(f"/businesses/{salon.business}/services")
+        body = assert_error(response, 500, "internal", "incident")
+        incident = body["details"]["incident"]
+        for leak in ("services", "psycopg", "sqlalchemy", "SELECT", "Traceback", "relation"):
+            assert leak.lower() not in response.text.lower(), leak
+        assert any(incident in record.getMessage() for record in caplog.records)
+    finally:
+        stop(live, api)
