@@ -100,7 +100,9 @@ class Publisher:
     # --- rendering what the cache lacks -----------------------------------------------------
 
     def _render_bookings(self, ids: list[int]) -> dict[int, str]:
-        texts = {}
+        texts: dict[int, str] = {}
+        if not ids:
+            return texts
         query = (select(Booking, Service.name, Calendar.name, Client)
                  .join(Service, Service.id == Booking.service_id)
                  .join(Calendar, Calendar.id == Booking.calendar_id)
@@ -123,7 +125,9 @@ class Publisher:
         return texts
 
     def _render_blocked(self, ids: list[int]) -> dict[int, str]:
-        texts = {}
+        texts: dict[int, str] = {}
+        if not ids:
+            return texts
         for item in self.session.execute(select(BlockedTime).where(
                 BlockedTime.id.in_(ids))).scalars():
             facts = BlockedFacts(
