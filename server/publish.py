@@ -167,6 +167,20 @@ class Publisher:
                                 r.text if r.text is not None else rendered[r.id])
 
     def _texts(self, query: Select[Any], render: Any) -> Iterator[str]:
+        """(id, text) rows to texts. On SQLite the rows come straight from the driver's cursor
+        (ids and texts need no conversion), which saves most of a warm feed's time; PostgreSQL
+        keeps the server-side cursor of `yield_per`, so a big feed is never held in memory."""
+        connection = self.session.connection()
+        if connection.dialect.name == "sqlite":
+            result = connection.execute(query)
+            try:
+                while rows := result.cursor.fetchmany(CHUNK):
+                    rendered = render([item_id for item_id, text in rows if text is None])
+                    for item_id, text in rows:
+                        yield text if text is not None else rendered[item_id]
+            finally:
+                result.close()
+            return
         for chunk in self._chunks(query):
             rendered = render([r.id for r in chunk if r.text is None])
             for r in chunk:
