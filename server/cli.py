@@ -601,7 +601,9 @@ def google_status(ctx: click.Context, business_id: int) -> None:
                f"{'on' if found.hide_client_details else 'off'}; block online booking "
                f"{'on' if found.block_online_booking else 'off'}")
     click.echo(f"last sync {found.last_sync_at or 'never'}"
-               + (f"; last error {found.last_error}" if found.last_error else ""))
+               + (f"; last error {found.last_error}" if found.last_error else "")
+               + (f"; {found.copies_restored} copies changed in Google were written again"
+                  if found.copies_restored else ""))
     for item in found.calendars:
         click.echo(f"  {item.name}: writes to {item.write_calendar}, reads "
                    f"{item.read_calendar}, {item.pending_changes} pending")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response
 from flask_openapi3 import APIBlueprint
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.api.auth import caller
@@ -12,7 +12,7 @@ from server.api.common import reply, responses, runtime, tag
 from server.api.schemas import (
     BusinessPath, ConsentOut, GoogleCalendarStatus, GoogleSettingsIn, GoogleStatusOut,
 )
-from server.db.models import GoogleConnection
+from server.db.models import GoogleConnection, GoogleCopy
 from server.domain.businesses import get_business
 from server.google import oauth, settings
 
@@ -34,6 +34,9 @@ def status_out(session: Session, business_id: int) -> GoogleStatusOut:
         block_online_booking=connection.block_online_booking, reminders=connection.reminders,
         last_sync_at=connection.last_sync_at, last_error=connection.last_error,
         last_error_at=connection.last_error_at,
+        copies_restored=session.execute(select(func.coalesce(func.sum(
+            GoogleCopy.restored_count), 0)).where(
+            GoogleCopy.connection_id == connection.id)).scalar_one(),
         calendars=[GoogleCalendarStatus(**vars(s))
                    for s in settings.calendar_status(session, connection)])
 

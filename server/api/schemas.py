@@ -528,4 +528,6 @@ class GoogleStatusOut(BaseModel):
     last_sync_at: dt.datetime | None = None
     last_error: str | None = None
     last_error_at: dt.datetime | None = None
+    copies_restored: int = Field(default=0, description="Copies someone changed or deleted in "
+                                                        "Google that were written again")
     calendars: list[GoogleCalendarStatus] = []
