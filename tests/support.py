@@ -174,3 +174,25 @@ def iter_pages(api: Api, path: str, params: dict[str, Any]) -> Iterator[dict[str
         cursor = page["next_cursor"]
         if not cursor:
             return
+
+
+def book(api: Api, salon: Salon, start: str, calendar: int | None = None,
+         **fields: Any) -> dict[str, Any]:
+    body = {"calendar_id": calendar or salon.calendar, "service_id": salon.service,
+            "start": start, **fields}
+    booking: dict[str, Any] = api.ok("POST", f"/businesses/{salon.business}/bookings", 201,
+                                     json=body)
+    return booking
+
+
+def block(api: Api, salon: Salon, calendar: int | None = None, **fields: Any) -> dict[str, Any]:
+    item: dict[str, Any] = api.ok("POST", f"/businesses/{salon.business}/blocked-times", 201,
+                                  json={"calendar_id": calendar or salon.calendar, **fields})
+    return item
+
+
+def make_link(api: Api, business: int, scope: str = "all", profile: str = "full",
+              calendar_ids: list[int] | None = None, **fields: Any) -> dict[str, Any]:
+    link: dict[str, Any] = api.ok("POST", f"/businesses/{business}/links", 201, json={
+        "scope": scope, "profile": profile, "calendar_ids": calendar_ids or [], **fields})
+    return link

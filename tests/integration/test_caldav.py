@@ -31,8 +31,8 @@ from server.domain import journal
 from server.web.middleware import Metrics
 from server.web.ratelimit import FailureLimiter
 from support import (
-    NOW, Api, LiveServer, Salon, assert_error, iter_pages, make_runtime, make_salon,
-    start_server,
+    NOW, Api, LiveServer, Salon, assert_error, block, book, iter_pages, make_link, make_runtime,
+    make_salon, start_server,
 )
 
 UTC = dt.timezone.utc
@@ -89,26 +89,6 @@ def calendar_of(api: Api, business: int, calendar: int) -> dict[str, Any]:
     return found
 
 
-def book(api: Api, salon: Salon, start: str, calendar: int | None = None,
-         **fields: Any) -> dict[str, Any]:
-    body = {"calendar_id": calendar or salon.calendar, "service_id": salon.service,
-            "start": start, **fields}
-    booking: dict[str, Any] = api.ok("POST", f"/businesses/{salon.business}/bookings", 201,
-                                     json=body)
-    return booking
-
-
-def block(api: Api, salon: Salon, calendar: int | None = None, **fields: Any) -> dict[str, Any]:
-    item: dict[str, Any] = api.ok("POST", f"/businesses/{salon.business}/blocked-times", 201,
-                                  json={"calendar_id": calendar or salon.calendar, **fields})
-    return item
-
-
-def make_link(api: Api, business: int, scope: str = "all", profile: str = "full",
-              calendar_ids: list[int] | None = None, **fields: Any) -> dict[str, Any]:
-    link: dict[str, Any] = api.ok("POST", f"/businesses/{business}/links", 201, json={
-        "scope": scope, "profile": profile, "calendar_ids": calendar_ids or [], **fields})
-    return link
 
 
 def confirmed_uids(api: Api, business: int, calendar: int | None = None) -> set[str]:

@@ -24,7 +24,8 @@ import vobject
 from dateutil.rrule import rrulestr
 
 from support import (
-    NOW, Api, LiveServer, Salon, assert_error, make_runtime, make_salon, start_server,
+    NOW, Api, LiveServer, Salon, assert_error, block, book, make_link, make_runtime, make_salon,
+    start_server,
 )
 
 UTC = dt.timezone.utc
@@ -61,26 +62,6 @@ def add_calendar(api: Api, business: int, name: str, tz: str | None = None) -> i
     return calendar
 
 
-def book(api: Api, salon: Salon, start: str, calendar: int | None = None,
-         **fields: Any) -> dict[str, Any]:
-    body = {"calendar_id": calendar or salon.calendar, "service_id": salon.service,
-            "start": start, **fields}
-    booking: dict[str, Any] = api.ok("POST", f"/businesses/{salon.business}/bookings", 201,
-                                     json=body)
-    return booking
-
-
-def block(api: Api, salon: Salon, calendar: int | None = None, **fields: Any) -> dict[str, Any]:
-    item: dict[str, Any] = api.ok("POST", f"/businesses/{salon.business}/blocked-times", 201,
-                                  json={"calendar_id": calendar or salon.calendar, **fields})
-    return item
-
-
-def make_link(api: Api, business: int, scope: str = "all", profile: str = "full",
-              calendar_ids: list[int] | None = None, **fields: Any) -> dict[str, Any]:
-    link: dict[str, Any] = api.ok("POST", f"/businesses/{business}/links", 201, json={
-        "scope": scope, "profile": profile, "calendar_ids": calendar_ids or [], **fields})
-    return link
 
 
 # --- HTTP and iCalendar helpers -----------------------------------------------------------
