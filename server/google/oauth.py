@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from server.config import Config
 from server.db.models import GoogleConnection, GoogleOAuthState
 from server.domain.businesses import get_business
-from server.errors import BookingCalError, ConflictError, InvalidError, UnavailableError
+from server.errors import ConflictError, InvalidError, UnavailableError
 from server.keys import Keyring, new_token
 
 log = logging.getLogger(__name__)
