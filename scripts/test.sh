@@ -3,5 +3,6 @@
 # SQLite and a throwaway PostgreSQL 15 server that the tests start themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/system-packages.sh
 . scripts/venv.sh
 exec .venv/bin/python -m pytest "$@"

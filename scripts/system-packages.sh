@@ -1,0 +1,20 @@
+# Sourced by scripts/test.sh: the Debian packages the test suite drives for real (nginx as the
+# reverse proxy in front of bookingcal, chromium for the admin pages' browser tests). Installed
+# with apt when missing; PostgreSQL 15 is expected on the machine already (see README).
+set -euo pipefail
+_bookingcal_missing=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || _bookingcal_missing+=(nginx)
+[ -x /usr/bin/chromium ] || _bookingcal_missing+=(chromium)
+if [ ${#_bookingcal_missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    echo "error: the tests need the Debian packages: ${_bookingcal_missing[*]}; install them" \
+         "(apt-get install ${_bookingcal_missing[*]}) or run the tests as root" >&2
+    exit 1
+  fi
+  _sudo=""; [ "$(id -u)" = 0 ] || _sudo="sudo"
+  echo "Installing Debian packages: ${_bookingcal_missing[*]} ..."
+  export DEBIAN_FRONTEND=noninteractive
+  $_sudo apt-get update -qq >/dev/null
+  $_sudo apt-get install -y -qq --no-install-recommends "${_bookingcal_missing[@]}" >/dev/null
+fi
+unset _bookingcal_missing _sudo
