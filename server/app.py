@@ -15,6 +15,8 @@ from werkzeug.exceptions import HTTPException
 from server import __version__
 from server.api import errors as api_errors
 from server.api.auth import authenticate
+from server.api.routes_availability import PUBLIC_ENDPOINTS
+from server.api.routes_availability import bp as availability_bp
 from server.api.routes_bookings import bp as bookings_bp
 from server.api.routes_catalog import bp as catalog_bp
 from server.api.routes_google import bp as google_bp
@@ -54,6 +56,7 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
                      lambda: Response(json.dumps(app.api_doc), mimetype="application/json"))
     for blueprint in (tenancy_bp, catalog_bp, bookings_bp, links_bp, google_bp):
         app.register_api(blueprint)
+    app.register_api(availability_bp)
     app.register_blueprint(feeds.create_blueprint(runtime, limiter))
     app.register_blueprint(google_callback.create_blueprint(runtime))
     app.register_blueprint(google_channels.create_blueprint(runtime))
@@ -64,7 +67,10 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
         request.environ[ROUTE_KEY] = rule.rule if rule is not None else "<unmatched>"
         if request.path.startswith(API_PREFIX + "/") and rule is not None \
                 and rule.endpoint != "openapi_json":
-            g.caller = authenticate(runtime)
+            if rule.endpoint in PUBLIC_ENDPOINTS and "Authorization" not in request.headers:
+                g.caller = None  # public: the route answers what anyone may see
+            else:
+                g.caller = authenticate(runtime)
             if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0 \
                     and (request.content_length or request.headers.get("Transfer-Encoding")):
                 if not request.is_json:

@@ -57,6 +57,19 @@ class GoogleConfig:
 
 
 @dataclass(frozen=True)
+class AvailabilityConfig:
+    """Defaults of online booking rules (a service may override the first three) and how fresh
+    the Google picture must be before an online booking is accepted."""
+
+    slot_step_minutes: int = 15
+    min_notice_minutes: int = 60
+    max_horizon_days: int = 90
+    max_range_days: int = 62
+    google_max_age_seconds: int = 300
+    google_sync_timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path | None
     public_url: str
@@ -84,6 +97,7 @@ class Config:
     log_level: str
     google: GoogleConfig
     demo_on_first_run: bool = field(default=True)
+    availability: AvailabilityConfig = field(default_factory=AvailabilityConfig)
 
     @property
     def public_path(self) -> str:
@@ -260,6 +274,21 @@ OPTIONS: tuple[Option, ...] = (
            "Existing future bookings sent per minute when a calendar is connected."),
     Option("google.push_notifications", True, _bool,
            "Ask Google for push notifications (needs a public https public_url)."),
+    Option("availability.slot_step_minutes", 15, _int_between(1, 1440),
+           "Minutes between the start times offered online (a service may set its own)."),
+    Option("availability.min_notice_minutes", 60, _int_between(0, 525600),
+           "Online bookings start at least this many minutes from now (a service may set its "
+           "own)."),
+    Option("availability.max_horizon_days", 90, _int_between(1, 3650),
+           "Online bookings start at most this many days ahead (a service may set its own)."),
+    Option("availability.max_range_days", 62, _int_between(1, 366),
+           "Longest date range one availability request may ask for."),
+    Option("availability.google_max_age_seconds", 300, _int_between(0, 86400),
+           "When the Google events mirrored for a calendar are older than this, an online "
+           "booking first syncs that Google calendar (when Google busy time blocks booking)."),
+    Option("availability.google_sync_timeout_seconds", 5, _positive_number,
+           "Longest wait for that sync; on timeout or error the booking is checked against the "
+           "mirrored events and the answer says so."),
     Option("demo.on_first_run", True, _bool,
            "`bookingcal serve --demo` loads the demo business when the database is empty."),
 )
@@ -389,6 +418,13 @@ def load(path: str | os.PathLike[str] | None = None,
             backfill_per_minute=values["google.backfill_per_minute"],
             push_notifications=values["google.push_notifications"]),
         demo_on_first_run=values["demo.on_first_run"],
+        availability=AvailabilityConfig(
+            slot_step_minutes=values["availability.slot_step_minutes"],
+            min_notice_minutes=values["availability.min_notice_minutes"],
+            max_horizon_days=values["availability.max_horizon_days"],
+            max_range_days=values["availability.max_range_days"],
+            google_max_age_seconds=values["availability.google_max_age_seconds"],
+            google_sync_timeout_seconds=values["availability.google_sync_timeout_seconds"]),
     )
 
 

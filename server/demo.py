@@ -138,12 +138,15 @@ def _try_booking(session: Session, rng: random.Random, business_id: int, day: dt
     opening, closing = (10, 14) if day.weekday() == 5 else (9, 17)
     start = dt.datetime.combine(day, dt.time(rng.randint(opening, closing - 2),
                                              rng.choice((0, 15, 30, 45))))
+    source = rng.choice(("staff", "online"))
+    if not now.date() + dt.timedelta(days=1) < day < now.date() + dt.timedelta(days=60):
+        source = "staff"  # online bookings keep to notice and horizon ([availability])
     try:
         with session.begin_nested():
             bookings.create_booking(
                 session, business_id, calendar_id=rng.choice(calendar_ids),
                 service_id=service.id, client_id=rng.choice(client_ids), start=start, now=now,
-                source=rng.choice(("staff", "online")),
+                source=source,
                 notes=rng.choice([None, "Bring reference photo", "First visit"]))
     except ConflictError:
         return False

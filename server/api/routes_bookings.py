@@ -15,6 +15,8 @@ from server.api.schemas import (
     BookingList, BookingOut, BookingPatch, BookingPath, BookingQuery, BusinessPath,
 )
 from server.domain import blocked, bookings
+from server.errors import ConflictError
+from server.google.freshness import freshen
 
 bp = APIBlueprint("bookings", __name__, url_prefix="/api/v1/businesses/<int:business_id>",
                   abp_tags=[tag("bookings", "Bookings and blocked time")],
@@ -26,13 +28,24 @@ NULLABLE = frozenset({"client_id", "location", "notes"})
 @bp.post("/bookings", responses=responses(BookingOut, 201))
 def create_booking(path: BusinessPath, body: BookingIn) -> Response:
     """Book a time. 409 names every booking or blocked time it would overlap (buffers
-    included)."""
+    included). An online booking (source "online") must also fit availability: opening hours,
+    notice, horizon and blocking Google events; 409 gives the reasons."""
     rt = runtime()
     caller().require_business(path.business_id)
-    with rt.db.write() as session:
-        booking = bookings.create_booking(session, path.business_id, now=rt.clock.now(),
-                                          **body.model_dump())
-        return reply(booking_out(booking), 201)
+    note = freshen(rt.config, rt.db, rt.keyring, path.business_id, body.calendar_id,
+                   rt.clock.now()) if body.source == "online" else None
+    try:
+        with rt.db.write() as session:
+            booking = bookings.create_booking(session, path.business_id, now=rt.clock.now(),
+                                              rules=rt.config.availability, **body.model_dump())
+            answer = booking_out(booking)
+    except ConflictError as exc:
+        if note:
+            exc.details["warnings"] = [note]
+        raise
+    if note:
+        answer.warnings.append(note)
+    return reply(answer, 201)
 
 
 @bp.get("/bookings", responses=responses(BookingList))
@@ -68,7 +81,8 @@ def update_booking(path: BookingPath, body: BookingPatch) -> Response:
     changes = {k: v for k, v in given.items() if v is not None}
     with rt.db.write() as session:
         booking = bookings.update_booking(session, path.business_id, path.booking_id,
-                                          now=rt.clock.now(), clear=clear, **changes)
+                                          now=rt.clock.now(), clear=clear,
+                                          rules=rt.config.availability, **changes)
         return reply(booking_out(booking))
 
 

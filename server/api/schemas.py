@@ -266,12 +266,23 @@ class ChangesOut(BaseModel):
 
 # --- services and clients -------------------------------------------------------------------
 
+StepMinutes = Annotated[int, Field(ge=1, le=1440, description="Minutes between online start "
+                                   "times; null takes availability.slot_step_minutes")]
+NoticeMinutes = Annotated[int, Field(ge=0, le=525600, description="Minimum notice of online "
+                                     "bookings; null takes availability.min_notice_minutes")]
+HorizonDays = Annotated[int, Field(ge=1, le=3650, description="Online bookings at most this "
+                                   "many days ahead; null takes availability.max_horizon_days")]
+
+
 class ServiceIn(Input):
     name: Name
     duration_minutes: Annotated[int, Field(ge=1, le=1440)]
     buffer_before_minutes: Minutes = 0
     buffer_after_minutes: Minutes = 0
     active: bool = True
+    slot_step_minutes: StepMinutes | None = None
+    min_notice_minutes: NoticeMinutes | None = None
+    max_horizon_days: HorizonDays | None = None
 
 
 class ServicePatch(Input):
@@ -280,6 +291,9 @@ class ServicePatch(Input):
     buffer_before_minutes: Minutes | None = None
     buffer_after_minutes: Minutes | None = None
     active: bool | None = None
+    slot_step_minutes: StepMinutes | None = None
+    min_notice_minutes: NoticeMinutes | None = None
+    max_horizon_days: HorizonDays | None = None
 
 
 class ServiceOut(Output):
@@ -289,6 +303,9 @@ class ServiceOut(Output):
     buffer_before_minutes: int
     buffer_after_minutes: int
     active: bool
+    slot_step_minutes: int | None = None
+    min_notice_minutes: int | None = None
+    max_horizon_days: int | None = None
 
 
 class ServiceList(BaseModel):
@@ -382,6 +399,8 @@ class BookingOut(BaseModel):
     sequence: int = Field(description="Journal sequence of the last change")
     created_at: dt.datetime
     updated_at: dt.datetime
+    warnings: list[str] = Field(default_factory=list, description="E.g. that Google could not "
+                                "be reached and the mirrored Google events were used")
 
 
 class BookingList(BaseModel):

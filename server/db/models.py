@@ -125,6 +125,10 @@ class Service(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # Set while bookings still have to be re-published after a rename: the last booking id done.
     republish_after: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Online booking rules; NULL takes the [availability] default of the configuration.
+    slot_step_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    min_notice_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_horizon_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Booking(Base):
@@ -382,6 +386,9 @@ class GoogleReadState(Base):
     channel_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Set by a push notification: the bridge syncs this calendar on its next look.
     pull_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Longest span (seconds) of any event mirrored from this calendar: bounds availability's
+    # range reads of mirrored events, as Calendar.max_span_seconds does for bookings.
+    max_span_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class GoogleCopy(Base):

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
+from server.config import AvailabilityConfig
 from server.db.models import Booking, Calendar, RenderedItem
 from server.domain import journal
+from server.domain.booking_rules import refuse_unbookable
 from server.domain.calendars import get_calendar, lock_calendar, lock_calendars
 from server.domain.clients import get_client
 from server.domain.conflicts import refuse_overlaps
@@ -64,9 +66,10 @@ def _times(calendar: Calendar, start: dt.datetime, end: dt.datetime | None,
 
 
 def _apply(session: Session, booking: Booking, calendar: Calendar, *, start: dt.datetime,
-           end: dt.datetime | None, duration: dt.timedelta | None = None) -> None:
+           end: dt.datetime | None, now: dt.datetime, rules: AvailabilityConfig,
+           duration: dt.timedelta | None = None) -> None:
     """Set the times (end defaults to start + `duration`, else the service's duration), the
-    occupied interval, and refuse overlaps."""
+    occupied interval, and refuse overlaps; an online booking must also fit availability."""
     service = booking.service
     start_utc, end_utc, start_local, end_local = _times(
         calendar, start, end, duration or dt.timedelta(minutes=service.duration_minutes))
@@ -79,6 +82,9 @@ def _apply(session: Session, booking: Booking, calendar: Calendar, *, start: dt.
     if booking.status == "confirmed":
         refuse_overlaps(session, calendar, booking.occupied_start_utc, booking.occupied_end_utc,
                         exclude_booking=booking.id)
+        if booking.source == "online":
+            refuse_unbookable(session, calendar, service, start_utc, end_utc, now, rules,
+                              exclude_booking=booking.id)
     widen_span(calendar, booking.occupied_start_utc, booking.occupied_end_utc)
 
 
@@ -99,9 +105,11 @@ def create_booking(session: Session, business_id: int, *, calendar_id: int, serv
                    start: dt.datetime, now: dt.datetime, end: dt.datetime | None = None,
                    client_id: int | None = None, status: str = "confirmed",
                    source: str = "staff", location: str | None = None,
-                   notes: str | None = None) -> Booking:
+                   notes: str | None = None,
+                   rules: AvailabilityConfig = AvailabilityConfig()) -> Booking:
     """Create a booking; `start`/`end` are aware instants or naive local times in the calendar's
-    zone; `end` defaults to start plus the service's duration."""
+    zone; `end` defaults to start plus the service's duration. An online booking must fit the
+    availability `rules` (hours, notice, horizon, blocking Google events)."""
     _check_enums(status, source)
     calendar = lock_calendar(session, business_id, calendar_id)
     if not calendar.active:
@@ -115,7 +123,7 @@ def create_booking(session: Session, business_id: int, *, calendar_id: int, serv
                       updated_at=now, client_id=client_id)
     booking.service = service
     booking.client = client
-    _apply(session, booking, calendar, start=start, end=end)
+    _apply(session, booking, calendar, start=start, end=end, now=now, rules=rules)
     session.add(booking)
     session.flush()
     _journal(session, calendar, booking, now)
@@ -127,7 +135,8 @@ def update_booking(session: Session, business_id: int, booking_id: int, *, now: 
                    start: dt.datetime | None = None, end: dt.datetime | None = None,
                    client_id: int | None = None, status: str | None = None,
                    source: str | None = None, location: str | None = None,
-                   notes: str | None = None, clear: frozenset[str] = frozenset()) -> Booking:
+                   notes: str | None = None, clear: frozenset[str] = frozenset(),
+                   rules: AvailabilityConfig = AvailabilityConfig()) -> Booking:
     """Move or change a booking. Moving to another calendar leaves a tombstone on the old one.
     `clear` names optional fields to set to null (client_id, location, notes)."""
     _check_enums(status, source)
@@ -164,7 +173,7 @@ def update_booking(session: Session, business_id: int, booking_id: int, *, now: 
         # Without a new end or service, a move keeps the booking's own length.
         keep = booking.end_utc - booking.start_utc if service_id is None else None
         _apply(session, booking, target, start=start or booking.start_utc, end=end,
-               duration=keep)
+               duration=keep, now=now, rules=rules)
     booking.revision += 1
     booking.updated_at = now
     if old.id != target.id:

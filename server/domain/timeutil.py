@@ -93,6 +93,12 @@ def _instant(local: dt.datetime, tzid: str) -> dt.datetime:
     return local.replace(tzinfo=zone(tzid), fold=0).astimezone(UTC)
 
 
+def wall_to_utc(local: dt.datetime, tzid: str) -> dt.datetime:
+    """The instant of a local wall-clock time that never fails: a time skipped by DST moves
+    forward by the gap, an ambiguous one is its first occurrence (opening hours, day bounds)."""
+    return _instant(local, tzid)
+
+
 def occurrences(rule: str | None, exdates_json: str, start_local: dt.datetime,
                 end_local: dt.datetime, tzid: str, window_start: dt.datetime,
                 window_end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:

@@ -90,7 +90,9 @@ def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.dat
 
 def _apply(session: Session, connection: GoogleConnection, calendar: str, calendar_zone: str,
            events: list[dict[str, Any]], full: bool, now: dt.datetime,
-           report: PullReport) -> None:
+           report: PullReport) -> int:
+    """Write the events; return the longest span (seconds) among them."""
+    longest = 0
     existing = {row.event_id: row for row in session.execute(select(MirroredEvent).where(
         MirroredEvent.connection_id == connection.id,
         MirroredEvent.google_calendar == calendar)).scalars()}
@@ -130,12 +132,14 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
         row.blocks = blocks(status=row.status, transparency=row.transparency,
                             event_type=row.event_type, self_response=row.self_response)
         row.updated_at = now
+        longest = max(longest, int((row.end_utc - row.start_utc).total_seconds()))
         report.imported += 1
     if full:  # reconcile: what Google no longer has goes; nothing else is touched
         for event_id, row in existing.items():
             if event_id not in seen:
                 session.delete(row)
                 report.removed += 1
+    return longest
 
 
 def _check_copy(session: Session, connection: GoogleConnection, event: dict[str, Any],
@@ -167,21 +171,24 @@ def _requeue(copy: GoogleCopy, report: PullReport) -> None:
 
 
 def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
-         now: dt.datetime) -> PullReport:
-    """One pass over every Google calendar the connection reads."""
+         now: dt.datetime, only: str | None = None) -> PullReport:
+    """One pass over every Google calendar the connection reads (or only the one named)."""
     report = PullReport()
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)
         if connection is None:
             return report
+        query = select(GoogleReadState).where(GoogleReadState.connection_id == connection_id)
+        if only is not None:
+            query = query.where(GoogleReadState.google_calendar == only)
         reads = [(state.id, state.google_calendar, state.sync_token) for state in
-                 session.execute(select(GoogleReadState).where(
-                     GoogleReadState.connection_id == connection_id)).scalars()]
+                 session.execute(query).scalars()]
         business = session.get(Business, connection.business_id)
         business_zone = business.timezone if business is not None else "UTC"
-    with db.write() as session:  # before fetching: a notification during the fetch counts
-        session.execute(update(GoogleReadState).where(
-            GoogleReadState.connection_id == connection_id).values(pull_requested=False))
+    if only is None:
+        with db.write() as session:  # before fetching: a notification during the fetch counts
+            session.execute(update(GoogleReadState).where(
+                GoogleReadState.connection_id == connection_id).values(pull_requested=False))
     for state_id, calendar, token in reads:
         events, next_token, full = _fetch(api, calendar, token, now, report)
         if full:
@@ -191,7 +198,9 @@ def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
             state = session.get(GoogleReadState, state_id)
             if connection is None or state is None:
                 return report
-            _apply(session, connection, calendar, business_zone, events, full, now, report)
+            longest = _apply(session, connection, calendar, business_zone, events, full, now,
+                             report)
+            state.max_span_seconds = max(state.max_span_seconds or 0, longest)
             state.sync_token = next_token
             state.synced_at = now
             connection.last_sync_at = now

@@ -1,0 +1,220 @@
+"""Load one calendar's `Schedule` for a window: opening hours (weekly and exceptions) as UTC
+intervals, and everything busy — confirmed bookings, blocked time (repeating too) and, when the
+business lets Google busy time block online booking, the blocking events the bridge mirrored from
+the calendar's read calendar. Every read is an index range scan bounded by the window and the
+longest item ever stored, so its cost does not grow with history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.config import AvailabilityConfig
+from server.db.models import (
+    Booking, Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState, MirroredEvent,
+    OpeningException, OpeningHours, Service,
+)
+from server.domain.availability import (
+    BLOCKED, BOOKING, GOOGLE, Busy, Reason, Refused, Schedule, Span, refused, rules_for, slots,
+    timeline,
+)
+from server.domain.calendars import get_calendar
+from server.domain.conflicts import blocked_hits
+from server.domain.services import get_service
+from server.domain.timeutil import to_local, wall_to_utc, zone
+from server.errors import InvalidError, NotFoundError
+
+# Busy items are read this far around the window: a start near its edge reaches out by the
+# service's length and buffers (at most a day each).
+MARGIN = dt.timedelta(days=3)
+DAY = dt.timedelta(days=1)
+
+
+def day_window(tzid: str, first: dt.date, end: dt.date) -> Span:
+    """UTC bounds of the local days [first, end) in `tzid`."""
+    return (wall_to_utc(dt.datetime.combine(first, dt.time()), tzid),
+            wall_to_utc(dt.datetime.combine(end, dt.time()), tzid))
+
+
+def open_intervals(session: Session, calendar: Calendar, first: dt.date,
+                   end: dt.date) -> list[Span]:
+    """The calendar's opening hours on the local days [first, end), as merged UTC intervals."""
+    weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    for row in session.execute(select(OpeningHours).where(
+            OpeningHours.calendar_id == calendar.id)).scalars():
+        weekly.setdefault(row.weekday, []).append((row.opens, row.closes))
+    exceptions: dict[dt.date, list[tuple[dt.time, dt.time]]] = {}
+    for item in session.execute(select(OpeningException).where(
+            OpeningException.calendar_id == calendar.id, OpeningException.day >= first,
+            OpeningException.day < end)).scalars():
+        hours = exceptions.setdefault(item.day, [])
+        if item.opens is not None and item.closes is not None:
+            hours.append((item.opens, item.closes))
+    spans: list[Span] = []
+    day = first
+    while day < end:
+        for opens, closes in sorted(exceptions.get(day, weekly.get(day.weekday(), []))):
+            low = wall_to_utc(dt.datetime.combine(day, opens), calendar.timezone)
+            high = wall_to_utc(dt.datetime.combine(day, closes), calendar.timezone)
+            if high <= low:
+                continue
+            if spans and spans[-1][1] >= low:  # adjoining intervals are one stretch
+                spans[-1] = (spans[-1][0], max(spans[-1][1], high))
+            else:
+                spans.append((low, high))
+        day += DAY
+    return spans
+
+
+def booking_items(session: Session, calendar: Calendar, start: dt.datetime,
+                  end: dt.datetime) -> list[Busy]:
+    span = dt.timedelta(seconds=calendar.max_span_seconds)
+    rows = session.execute(
+        select(Booking.id, Booking.start_utc, Booking.end_utc, Booking.occupied_start_utc,
+               Booking.occupied_end_utc)
+        .where(Booking.calendar_id == calendar.id, Booking.status == "confirmed",
+               Booking.occupied_start_utc >= start - span, Booking.occupied_start_utc < end,
+               Booking.occupied_end_utc > start))
+    return [Busy(BOOKING, str(r.id), r.occupied_start_utc, r.occupied_end_utc,
+                 core=(r.start_utc, r.end_utc)) for r in rows]
+
+
+def blocked_items(session: Session, calendar: Calendar, start: dt.datetime,
+                  end: dt.datetime) -> list[Busy]:
+    return [Busy(BLOCKED, str(hit.id), hit.start, hit.end)
+            for hit in blocked_hits(session, calendar, start, end)]
+
+
+def google_source(session: Session, calendar: Calendar
+                  ) -> tuple[GoogleConnection, GoogleCalendarMap] | None:
+    """The business's connection and the calendar's mapping, when Google busy time blocks
+    online booking for this calendar."""
+    found = session.execute(
+        select(GoogleConnection, GoogleCalendarMap)
+        .join(GoogleCalendarMap, GoogleCalendarMap.connection_id == GoogleConnection.id)
+        .where(GoogleConnection.business_id == calendar.business_id,
+               GoogleCalendarMap.calendar_id == calendar.id)).first()
+    if found is None or not found[0].block_online_booking:
+        return None
+    return found[0], found[1]
+
+
+def read_state(session: Session, connection_id: int,
+               google_calendar: str) -> GoogleReadState | None:
+    return session.execute(select(GoogleReadState).where(
+        GoogleReadState.connection_id == connection_id,
+        GoogleReadState.google_calendar == google_calendar)).scalar_one_or_none()
+
+
+def _event_span(event: MirroredEvent, tzid: str) -> Span:
+    """An all-day event covers whole local days of the employee's calendar, every day it
+    spans; a timed one its own instants."""
+    if event.all_day and event.start_date is not None and event.end_date is not None:
+        return day_window(tzid, event.start_date, max(event.end_date,
+                                                      event.start_date + DAY))
+    return event.start_utc, event.end_utc
+
+
+def google_events(session: Session, connection_id: int, google_calendar: str, span_seconds: int,
+                  start: dt.datetime, end: dt.datetime) -> list[MirroredEvent]:
+    """Mirrored events of one Google calendar overlapping [start, end): an index range scan on
+    (google_calendar, start_utc) bounded by the calendar's longest event. A day of padding covers
+    all-day events, whose stored instants use the business's zone, not the employee's."""
+    span = dt.timedelta(seconds=span_seconds) + DAY
+    return list(session.execute(select(MirroredEvent).where(
+        MirroredEvent.google_calendar == google_calendar,
+        MirroredEvent.start_utc >= start - span, MirroredEvent.start_utc < end + DAY,
+        MirroredEvent.connection_id == connection_id)).scalars())
+
+
+def load(session: Session, calendar: Calendar, first: dt.date, end: dt.date, *,
+         titles: bool = False) -> Schedule:
+    """The schedule of the local days [first, end). `titles`: include Google events' titles."""
+    start, stop = day_window(calendar.timezone, first, end)
+    low, high = start - MARGIN, stop + MARGIN
+    busy = booking_items(session, calendar, low, high) + blocked_items(session, calendar, low,
+                                                                      high)
+    warnings: list[str] = []
+    synced_at = None
+    google_calendar = None
+    source = google_source(session, calendar)
+    if source is not None:
+        connection, mapping = source
+        google_calendar = mapping.read_calendar
+        state = read_state(session, connection.id, google_calendar)
+        synced_at = state.synced_at if state is not None else None
+        if connection.status == "needs_reconnect":
+            warnings.append("the Google connection needs reconnecting: Google events added "
+                            "since it stopped are not blocking; reconnect the Google account")
+        events = google_events(session, connection.id, google_calendar,
+                               state.max_span_seconds if state is not None else 0, low, high)
+        free_days: list[MirroredEvent] = []
+        for event in events:
+            event_start, event_end = _event_span(event, calendar.timezone)
+            if event_end <= low or event_start >= high:
+                continue
+            if event.blocks:
+                busy.append(Busy(GOOGLE, event.event_id, event_start, event_end,
+                                 google_calendar=google_calendar,
+                                 title=event.summary if titles else None,
+                                 all_day=event.all_day))
+            elif event.all_day and event.transparency == "transparent" \
+                    and event.status != "cancelled":
+                free_days.append(event)
+        for event in free_days:
+            day = event.start_date or to_local(event.start_utc, calendar.timezone).date()
+            if first <= day < end:
+                warnings.append(
+                    f"the all-day Google event {event.event_id}"
+                    + (f" ({event.summary!r})" if titles and event.summary else "")
+                    + f" on {day} is marked free, so it does not block booking; mark it busy "
+                    "in Google Calendar to block the day")
+    return Schedule(calendar_id=calendar.id, timezone=calendar.timezone, start=start, end=stop,
+                    open=open_intervals(session, calendar, first - DAY, end + DAY), busy=busy,
+                    warnings=warnings, synced_at=synced_at, google_calendar=google_calendar)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One calendar's availability, and with `explain` its explanation."""
+
+    calendar_id: int
+    timezone: str
+    slots: list[dt.datetime]  # aware, in the calendar's zone
+    schedule: Schedule
+    unavailable: list[Reason] | None = None
+    refused: list[Refused] | None = None
+
+
+def availability(session: Session, business_id: int, calendar_ids: list[int], service_id: int,
+                 first: dt.date, end: dt.date, now: dt.datetime, defaults: AvailabilityConfig,
+                 *, explain: bool = False, titles: bool = False,
+                 public: bool = False) -> tuple[Service, list[Answer]]:
+    """Availability of a service on several calendars over the local days [first, end).
+    `public`: only active calendars and services exist (the public booking page)."""
+    if end <= first:
+        raise InvalidError("end must be after start (end is the day after the last one)",
+                           field="end")
+    if (end - first).days > defaults.max_range_days:
+        raise InvalidError(f"ask for at most {defaults.max_range_days} days at once "
+                           "(availability.max_range_days)", field="end")
+    service = get_service(session, business_id, service_id)
+    if public and not service.active:
+        raise NotFoundError(f"service {service_id} does not exist in business {business_id}")
+    rules = rules_for(service, defaults)
+    answers = []
+    for calendar_id in dict.fromkeys(calendar_ids):
+        calendar = get_calendar(session, business_id, calendar_id)
+        if public and not calendar.active:
+            raise NotFoundError(f"calendar {calendar_id} does not exist in business "
+                                f"{business_id}")
+        schedule = load(session, calendar, first, end, titles=titles)
+        tz = zone(calendar.timezone)
+        found = [moment.astimezone(tz) for moment in slots(schedule, rules, now)]
+        answers.append(Answer(calendar.id, calendar.timezone, found, schedule,
+                              timeline(schedule, rules, now) if explain else None,
+                              refused(schedule, rules, now) if explain else None))
+    return service, answers
