@@ -141,7 +141,11 @@ class Schedule:
 
 
 def _item_reason(item: Busy, kind: str | None = None) -> Reason:
-    return Reason(kind or item.kind, item.start, item.end, item.ref,
+    """The item as a reason: a booking by its appointment, its buffer by the whole occupied
+    interval."""
+    start, end = item.core if item.core is not None and kind != BUFFER else (item.start,
+                                                                               item.end)
+    return Reason(kind or item.kind, start, end, item.ref,
                   cause=item.kind if kind == BUFFER else None,
                   google_calendar=item.google_calendar, title=item.title)
 
