@@ -150,6 +150,7 @@ EXPECTED_COMMANDS = {
     ("links", "revoke"), ("links", "rotate"), ("bridge",), ("google",), ("google", "connect"),
     ("google", "status"), ("google", "disconnect"),
 }
+EXPECTED_COMMANDS |= {("availability",)}  # tests/integration/test_availability_cli.py
 
 
 def test_group_help_and_version(tmp_path: Path) -> None:
