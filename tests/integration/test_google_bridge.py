@@ -9,19 +9,11 @@ from typing import Any
 from sqlalchemy import select
 
 from fakes import FaultKind
+from google_world import World, bridge
 from server.db.models import Booking, GoogleConnection, MirroredEvent
-from server.gcal_bridge import Bridge, pending
+from server.gcal_bridge import pending
 from server.google import oauth, settings
-from server.google.api import GoogleCalendarApi
 from server.google.disconnect import disconnect
-from server.runtime import Runtime
-from test_google_push import World, world  # noqa: F401  (the fixture)
-
-
-def bridge(world: World, name: str = "worker-a") -> Bridge:
-    def factory(runtime: Runtime, token: str) -> GoogleCalendarApi:
-        return GoogleCalendarApi(runtime.config.google, token, sleep=lambda seconds: None)
-    return Bridge(world.runtime, worker=name, api_factory=factory)
 
 
 def connection(world: World) -> GoogleConnection:

@@ -4,80 +4,14 @@ journal, in batches, idempotently, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator
 
-import pytest
-
-from fakes import FakeGoogle, FaultKind
-from server.domain import bookings, businesses, calendars, clients, services
-from server.google import oauth, settings
-from server.google.api import GoogleCalendarApi
+from fakes import FaultKind
+from google_world import World
+from server.domain import bookings
+from server.google import settings
 from server.google.copies import is_ours
 from server.google.event_ids import is_valid
-from server.google.push import PushReport, push
-from server.runtime import Runtime
-from support import NOW, make_runtime
-
-TZ = "Europe/Copenhagen"
-
-
-@dataclass
-class World:
-    runtime: Runtime
-    fake: FakeGoogle
-    api: GoogleCalendarApi
-    business: int
-    anna: int
-    service: int
-    client: int
-    connection: int
-
-    def book(self, day: int, hour: int = 10, **extra: Any) -> int:
-        with self.runtime.db.write() as session:
-            return bookings.create_booking(
-                session, self.business, calendar_id=self.anna, service_id=self.service,
-                start=dt.datetime(2026, 12, day, hour), now=NOW, **extra).id
-
-    def push(self) -> PushReport:
-        return push(self.runtime.db, self.runtime.keyring, self.api, self.connection, NOW)
-
-    def google(self) -> list[dict[str, Any]]:
-        return self.fake.events("primary")
-
-
-def google_toml(fake: FakeGoogle, secret_file: Path) -> str:
-    return (f'[google]\nclient_id = "{fake.client_id}"\n'
-            f'client_secret_file = "{secret_file}"\n'
-            f'api_url = "{fake.url}/"\nbatch_url = "{fake.batch_uri}"\n'
-            f'auth_url = "{fake.auth_uri}"\ntoken_url = "{fake.token_uri}"\n'
-            f'revoke_url = "{fake.revoke_uri}"\n')
-
-
-@pytest.fixture
-def world(tmp_path: Path, database_url: str) -> Iterator[World]:
-    with FakeGoogle() as fake:
-        secret = tmp_path / "google-secret"
-        secret.write_text(fake.client_secret, encoding="utf-8")
-        runtime = make_runtime(tmp_path, database_url, extra=google_toml(fake, secret))
-        tokens = fake.issue_tokens()
-        with runtime.db.write() as session:
-            business = businesses.create_business(session, name="Salon", timezone=TZ,
-                                                  now=NOW).id
-            anna = calendars.create_calendar(session, business, name="Anna", now=NOW).id
-            service = services.create_service(session, business, name="Haircut",
-                                              duration_minutes=45, now=NOW).id
-            client = clients.create_client(session, business, name="Ida Jensen", now=NOW,
-                                           email="ida@example.com").id
-            connection = oauth.connect(session, runtime.keyring, business, tokens, NOW).id
-            settings.update_settings(session, business, now=NOW, calendars=[
-                settings.CalendarChoice(anna, "primary")])
-        api = GoogleCalendarApi(runtime.config.google, tokens["refresh_token"],
-                                sleep=lambda seconds: None)
-        yield World(runtime, fake, api, business, anna, service, client, connection)
-        assert fake.internal_errors == []
-        runtime.db.dispose()
+from support import NOW
 
 
 def test_bookings_reach_google_once_and_an_idle_pass_writes_nothing(world: World) -> None:
