@@ -21,17 +21,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, cast
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
-from server.db.models import (
-    Calendar, GoogleCalendarMap, GoogleConnection, GoogleCopy, GoogleReadState,
-)
+from server.db.models import GoogleConnection, GoogleReadState
 from server.errors import BookingCalError
 from server.google import channels
 from server.google import pull as pulling
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi, QuotaError, ReconnectError
+from server.google.backlog import backlogs
 from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -87,17 +86,23 @@ class Bridge:
     # --- one pass ---------------------------------------------------------------------------
 
     def due(self, session: Session, now: dt.datetime) -> list[int]:
-        """Connections with work: changes not yet sent, copies to rewrite, or a poll due."""
-        found = []
+        """Connections with work: changes not yet sent, copies to rewrite, or a poll due.
+        A constant number of queries, however many connections there are."""
         poll = dt.timedelta(seconds=self.runtime.config.google.poll_seconds)
-        for connection in session.execute(select(GoogleConnection).where(
-                GoogleConnection.status != "needs_reconnect")).scalars():
-            if connection.paused_until is not None and connection.paused_until > now:
-                continue
-            pulled = self.pulled_at.get(connection.id)
-            if pulled is None or now - pulled >= poll or pending(session, connection) > 0 \
-                    or notified(session, connection.id):
-                found.append(connection.id)
+        connections = session.execute(select(GoogleConnection.id).where(
+            GoogleConnection.status != "needs_reconnect", or_(
+                GoogleConnection.paused_until.is_(None),
+                GoogleConnection.paused_until <= now)).order_by(GoogleConnection.id)).scalars()
+        asked = set(session.execute(select(GoogleReadState.connection_id).where(
+            GoogleReadState.pull_requested.is_(True)).distinct()).scalars())
+        busy = {connection_id for connection_id, backlog in backlogs(session, now).items()
+                if backlog.total > 0}
+        found = []
+        for connection_id in connections:
+            pulled = self.pulled_at.get(connection_id)
+            if pulled is None or now - pulled >= poll or connection_id in busy \
+                    or connection_id in asked:
+                found.append(connection_id)
         return found
 
     def work(self, connection_id: int, now: dt.datetime, *, force_pull: bool = False
@@ -194,20 +199,7 @@ def notified(session: Session, connection_id: int) -> bool:
         GoogleReadState.pull_requested.is_(True))).first() is not None
 
 
-def pending(session: Session, connection: GoogleConnection) -> int:
-    """Journal entries of mapped calendars not yet sent, plus copies waiting to be rewritten."""
-    if connection.direction == "from_google":
-        return 0
-    behind = session.execute(select(func.coalesce(func.sum(
-        Calendar.journal_seq - GoogleCalendarMap.sent_seq), 0)).select_from(
-        GoogleCalendarMap).join(Calendar, Calendar.id == GoogleCalendarMap.calendar_id).where(
-        GoogleCalendarMap.connection_id == connection.id)).scalar_one()
-    unsent = session.execute(select(func.count()).select_from(GoogleCalendarMap).where(
-        GoogleCalendarMap.connection_id == connection.id,
-        GoogleCalendarMap.backfilled.is_(False))).scalar_one()
-    stale = session.execute(select(func.count()).select_from(GoogleCopy).where(
-        GoogleCopy.connection_id == connection.id, GoogleCopy.deleted.is_(False),
-        or_(GoogleCopy.sent_seq < 0,
-            GoogleCopy.sent_version != connection.copy_version))).scalar_one()
-    return int(behind) + int(unsent) + int(stale)
-
+def pending(session: Session, connection: GoogleConnection, now: dt.datetime) -> int:
+    """Changes of the connection not yet sent to Google (see server/google/backlog.py)."""
+    found = backlogs(session, now, [connection.id]).get(connection.id)
+    return found.total if found is not None else 0

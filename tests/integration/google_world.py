@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner, Result
+
 from fakes import FakeGoogle
+from server.cli import main
 from server.domain import bookings, businesses, calendars, clients, services
 from server.gcal_bridge import Bridge
 from server.google import oauth, settings
 from server.google.api import GoogleCalendarApi
 from server.google.push import PushReport, push
 from server.runtime import Runtime
-from support import NOW, make_runtime
+from support import HOST_KEY, NOW, make_runtime
 
 TZ = "Europe/Copenhagen"
 
@@ -53,6 +56,14 @@ def google_toml(fake: FakeGoogle, secret_file: Path) -> str:
             f'api_url = "{fake.url}/"\nbatch_url = "{fake.batch_uri}"\n'
             f'auth_url = "{fake.auth_uri}"\ntoken_url = "{fake.token_uri}"\n'
             f'revoke_url = "{fake.revoke_uri}"\n')
+
+
+def run_cli(folder: Path, database_url: str, *args: str) -> Result:
+    """`bookingcal --config <folder>/bookingcal.toml ARGS` on the world's configuration."""
+    runner = CliRunner(env={"BOOKINGCAL_CONFIG": None, "BOOKINGCAL_DATABASE_URL": database_url,
+                            "BOOKINGCAL_HOST_KEY": HOST_KEY})
+    return runner.invoke(main, ["--config", str(folder / "bookingcal.toml"), *args],
+                         prog_name="bookingcal")
 
 
 def no_sleep_api(runtime: Runtime, token: str) -> GoogleCalendarApi:

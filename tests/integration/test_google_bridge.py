@@ -4,16 +4,18 @@ workers, invalid_grant and reconnection with nothing lost, quota pauses, disconn
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from fakes import FaultKind
-from google_world import World, bridge
+from google_world import World, bridge, run_cli
 from server.db.models import Booking, GoogleConnection, MirroredEvent
 from server.gcal_bridge import pending
 from server.google import oauth, settings
 from server.google.disconnect import disconnect
+from support import NOW
 
 
 def connection(world: World) -> GoogleConnection:
@@ -36,7 +38,7 @@ def test_a_pass_mirrors_both_ways_and_the_next_does_nothing(world: World) -> Non
     assert report.pushed is not None and report.pushed.inserted == 1
     assert report.pulled is not None and report.pulled.imported == 1
     with world.runtime.db.read() as session:
-        assert pending(session, connection(world)) == 0
+        assert pending(session, connection(world), NOW) == 0
     [again] = bridge(world).run_once(force_pull=True)
     assert again.pushed is not None and again.pushed.writes == 0
     assert again.pulled is not None and again.pulled.imported == 0
@@ -161,7 +163,7 @@ def test_backfill_is_throttled_and_completes(world: World) -> None:
     assert max(sent) <= budget and sum(sent) == 7
     assert len(world.google()) == 7
     with world.runtime.db.read() as session:
-        assert pending(session, connection(world)) == 0
+        assert pending(session, connection(world), NOW) == 0
 
 
 def test_deactivating_a_calendar_removes_its_copies(world: World) -> None:
@@ -176,3 +178,66 @@ def test_deactivating_a_calendar_removes_its_copies(world: World) -> None:
     [report] = bridge(world).run_once(force_pull=True)
     assert report.pushed is not None and report.pushed.deleted == 1
     assert world.google() == []
+
+
+def test_google_sync_shows_progress_until_nothing_is_pending(
+        world: World, tmp_path: Path, database_url: str) -> None:
+    for day in range(1, 8):
+        world.book(day)
+    with (tmp_path / "bookingcal.toml").open("a", encoding="utf-8") as toml:
+        toml.write("backfill_per_minute = 3\n")  # the file ends in its [google] section
+    result = run_cli(tmp_path, database_url, "google", "sync", str(world.business))
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "pending" in line]
+    assert [line.strip() for line in lines] == [
+        "4 changes pending", "1 changes pending", "0 changes pending"]
+    assert "pass 3: connection" in result.output and "3 inserted" in result.output
+    assert len(world.google()) == 7
+    once = run_cli(tmp_path, database_url, "google", "sync", str(world.business), "--once")
+    assert once.exit_code == 0 and "pass 2" not in once.output
+    assert "0 inserted, 0 updated, 0 deleted" in once.output
+    missing = run_cli(tmp_path, database_url, "google", "sync", "999")
+    assert missing.exit_code == 1 and "no Google account connected" in missing.output
+
+
+def test_finding_due_connections_takes_the_same_queries_for_one_or_many(world: World) -> None:
+    from sqlalchemy import event as sql_event
+
+    from server.domain import businesses, calendars
+
+    worker = bridge(world)
+    now = world.runtime.clock.now()
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    def queries() -> tuple[int, list[int]]:
+        statements.clear()
+        sql_event.listen(world.runtime.db.engine, "before_cursor_execute", count)
+        try:
+            with world.runtime.db.read() as session:
+                found = worker.due(session, now)
+        finally:
+            sql_event.remove(world.runtime.db.engine, "before_cursor_execute", count)
+        return len(statements), found
+
+    world.book(1)
+    one, found = queries()
+    assert found == [world.connection]
+    with world.runtime.db.write() as session:
+        for n in range(4):
+            user = world.fake.add_user(f"owner{n}@example.com")
+            business = businesses.create_business(session, name=f"Salon {n}", timezone="UTC",
+                                                  now=NOW).id
+            calendar = calendars.create_calendar(session, business, name="Bo", now=NOW).id
+            oauth.connect(session, world.runtime.keyring, business,
+                          world.fake.issue_tokens(user=user), NOW)
+            settings.update_settings(session, business, now=NOW, calendars=[
+                settings.CalendarChoice(calendar, "primary")])
+    many, found = queries()
+    assert len(found) == 5
+    assert many == one, statements
+    worker.run_once(force_pull=True)
+    idle, found = queries()
+    assert found == [] and idle == one  # all polled, nothing pending
