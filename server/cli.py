@@ -620,14 +620,15 @@ def google_status(ctx: click.Context, business_id: int) -> None:
 @click.pass_context
 @user_errors
 def google_disconnect(ctx: click.Context, business_id: int, keep_copies: bool) -> None:
-    """Disconnect the Google account: delete our future copies from Google, revoke access,
-    remove the mirrored Google events. Bookings stay."""
+    """Disconnect the Google account: delete our future copies from Google, stop push
+    channels, revoke access, remove the mirrored Google events. Bookings stay."""
     from server.google.disconnect import disconnect
 
     runtime = _runtime(ctx, need_schema=True)
     report = disconnect(runtime, business_id, keep_copies=keep_copies)
     click.echo(f"disconnected; {report.copies_deleted} copies deleted from Google, "
-               f"{report.copies_kept} kept; access "
+               f"{report.copies_kept} kept; {report.channels_stopped} push channels stopped; "
+               "access "
                f"{'revoked' if report.revoked else 'could not be revoked at Google'}"
                + (f"; {report.note}" if report.note else ""))
 

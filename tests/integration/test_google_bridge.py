@@ -241,3 +241,31 @@ def test_finding_due_connections_takes_the_same_queries_for_one_or_many(world: W
     worker.run_once(force_pull=True)
     idle, found = queries()
     assert found == [] and idle == one  # all polled, nothing pending
+
+
+def test_disconnect_stops_the_push_channels(world: World, tmp_path: Path,
+                                            database_url: str) -> None:
+    import dataclasses
+
+    from support import start_server
+
+    live = start_server(world.runtime)
+    try:
+        world.book(1)
+        bridge(dataclasses.replace(world, runtime=live.runtime)).run_once(force_pull=True)
+        [channel] = world.fake.channels()
+        assert not channel.stopped and len(world.google()) == 1
+        result = run_cli(tmp_path, database_url, "google", "disconnect", str(world.business))
+        assert result.exit_code == 0, result.output
+        assert "1 copies deleted from Google" in result.output
+        assert "1 push channels stopped" in result.output
+        [channel] = world.fake.channels()
+        assert channel.stopped and world.google() == []
+        # A late notification on the old channel finds nothing and requests nothing.
+        import requests
+        answer = requests.post(live.url + "/google/notifications", timeout=10, headers={
+            "X-Goog-Channel-ID": channel.id, "X-Goog-Channel-Token": channel.token or "",
+            "X-Goog-Resource-State": "exists"})
+        assert answer.status_code == 404
+    finally:
+        live.stop()
