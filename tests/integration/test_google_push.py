@@ -4,6 +4,7 @@ journal, in batches, idempotently, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fakes import FaultKind
 from google_world import World
@@ -93,3 +94,51 @@ def test_rate_limits_are_retried_and_nothing_is_lost(world: World) -> None:
     report = world.push()
     assert report.failed == [] and report.inserted == 3
     assert len(world.google()) == 3
+
+
+def instances(world: World) -> list[dict[str, Any]]:
+    answer = world.api.call(world.api.events().list(
+        calendarId="primary", singleEvents=True, orderBy="startTime",
+        timeMin="2026-11-01T00:00:00Z", timeMax="2027-06-01T00:00:00Z"))
+    return list(answer["items"])
+
+
+def test_repeating_all_day_and_multi_day_blocked_time_across_dst(world: World) -> None:
+    from server.domain import blocked
+
+    with world.runtime.db.write() as session:
+        # Weekly on Fridays at 10:00 local, across the change to summer time (28 March 2027),
+        # one week left out.
+        blocked.create_blocked(
+            session, world.business, calendar_id=world.anna, now=NOW, title="Training",
+            start=dt.datetime(2027, 3, 19, 10), end=dt.datetime(2027, 3, 19, 11),
+            rrule="FREQ=WEEKLY;COUNT=4", exdates=[dt.datetime(2027, 3, 26, 10)])
+        blocked.create_blocked(
+            session, world.business, calendar_id=world.anna, now=NOW, title="Holiday",
+            start=dt.date(2026, 12, 24), end=dt.date(2026, 12, 28), all_day=True)
+        blocked.create_blocked(
+            session, world.business, calendar_id=world.anna, now=NOW, title="Course",
+            start=dt.datetime(2027, 1, 4, 15), end=dt.datetime(2027, 1, 6, 12))
+        blocked.create_blocked(
+            session, world.business, calendar_id=world.anna, now=NOW, title="Inventory",
+            start=dt.date(2027, 2, 1), end=dt.date(2027, 2, 2), all_day=True,
+            rrule="FREQ=MONTHLY;COUNT=3", exdates=[dt.date(2027, 3, 1)])
+    report = world.push()
+    assert (report.inserted, report.failed) == (4, [])
+    # Blocked time shows as "Busy", whatever its title.
+    assert {e["summary"] for e in world.google()} == {"Busy"}
+    assert sorted(e["recurrence"] for e in world.google() if "recurrence" in e) == [
+        ["RRULE:FREQ=MONTHLY;COUNT=3", "EXDATE;VALUE=DATE:20270301"],
+        ["RRULE:FREQ=WEEKLY;COUNT=4", "EXDATE;TZID=Europe/Copenhagen:20270326T100000"]]
+    seen = [(e["start"].get("dateTime") or e["start"]["date"],
+             e["end"].get("dateTime") or e["end"]["date"]) for e in instances(world)]
+    assert seen == [
+        ("2026-12-24", "2026-12-28"),  # all-day, several days
+        ("2027-01-04T15:00:00+01:00", "2027-01-06T12:00:00+01:00"),  # timed, several days
+        ("2027-02-01", "2027-02-02"),
+        ("2027-03-19T10:00:00+01:00", "2027-03-19T11:00:00+01:00"),
+        ("2027-04-01", "2027-04-02"),
+        ("2027-04-02T10:00:00+02:00", "2027-04-02T11:00:00+02:00"),  # summer time: still 10:00
+        ("2027-04-09T10:00:00+02:00", "2027-04-09T11:00:00+02:00"),
+    ]
+    assert world.push().writes == 0
