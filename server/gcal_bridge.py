@@ -58,11 +58,21 @@ class Bridge:
     api_factory: Callable[[Runtime, str], GoogleCalendarApi] | None = None
     pulled_at: dict[int, dt.datetime] = field(default_factory=dict)
     unthrottled: bool = False  # `google sync --once`: backfill a minute's worth per pass
+    # One adapter per connection, kept while its token is the same: the access token it holds
+    # is reused (and refreshed by the library when it expires), so an idle pass asks Google
+    # nothing but one list per read calendar.
+    apis: dict[int, tuple[str, GoogleCalendarApi]] = field(default_factory=dict)
 
-    def _api(self, refresh_token: str) -> GoogleCalendarApi:
+    def _api(self, connection_id: int, refresh_token: str) -> GoogleCalendarApi:
+        kept = self.apis.get(connection_id)
+        if kept is not None and kept[0] == refresh_token:
+            return kept[1]
         if self.api_factory is not None:
-            return self.api_factory(self.runtime, refresh_token)
-        return GoogleCalendarApi(self.runtime.config.google, refresh_token)
+            api = self.api_factory(self.runtime, refresh_token)
+        else:
+            api = GoogleCalendarApi(self.runtime.config.google, refresh_token)
+        self.apis[connection_id] = (refresh_token, api)
+        return api
 
     # --- leases -----------------------------------------------------------------------------
 
@@ -121,7 +131,7 @@ class Bridge:
                     now - self.pulled_at[connection_id] >= dt.timedelta(
                         seconds=self.runtime.config.google.poll_seconds) \
                     or notified(session, connection_id)
-            api = self._api(token)
+            api = self._api(connection_id, token)
             reading = direction != "to_google" or blocking
             if pull_due and reading:
                 report.pulled = pulling.pull(self.runtime.db, api, connection_id, now)
@@ -134,6 +144,7 @@ class Bridge:
                                              connection_id, now, self._backfill_budget(now))
             self._note(connection_id, now, None)
         except ReconnectError as exc:
+            self.apis.pop(connection_id, None)
             self._note(connection_id, now, exc.message, status="needs_reconnect")
             report.error = exc.message
         except QuotaError as exc:

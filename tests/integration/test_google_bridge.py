@@ -269,3 +269,21 @@ def test_disconnect_stops_the_push_channels(world: World, tmp_path: Path,
         assert answer.status_code == 404
     finally:
         live.stop()
+
+
+def test_an_idle_pass_asks_google_one_list_per_read_calendar(world: World) -> None:
+    from server.domain import calendars
+
+    with world.runtime.db.write() as session:
+        bo = calendars.create_calendar(session, world.business, name="Bo", now=NOW).id
+        team = world.fake.add_calendar("Team")
+        settings.update_settings(session, world.business, now=NOW, calendars=[
+            settings.CalendarChoice(world.anna, "primary"), settings.CalendarChoice(bo, team)])
+    world.book(1)
+    worker = bridge(world)
+    [first] = worker.run_once(force_pull=True)
+    assert first.pushed is not None and first.pushed.inserted == 1
+    world.fake.clear_log()
+    [idle] = worker.run_once(force_pull=True)
+    assert idle.error is None
+    assert dict(world.fake.endpoint_counts()) == {"calendar.events.list": 2}
