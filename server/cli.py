@@ -594,13 +594,17 @@ def google_status(ctx: click.Context, business_id: int) -> None:
 
     runtime = _runtime(ctx, need_schema=True)
     with runtime.db.read() as session:
-        found = status_out(session, business_id)
+        found = status_out(session, business_id, runtime.clock.now())
     if not found.connected:
         click.echo("not connected (bookingcal google connect BUSINESS_ID)")
         return
     click.echo(f"{found.status}; direction {found.direction}; hide client details "
                f"{'on' if found.hide_client_details else 'off'}; block online booking "
                f"{'on' if found.block_online_booking else 'off'}")
+    click.echo("blocking: " + ", ".join(
+        f"{name} {'blocks' if value else 'free'}" for name, value in (
+            ("out-of-office", found.block_out_of_office), ("tentative", found.block_tentative),
+            ("all-day", found.block_all_day))))
     click.echo(f"last sync {found.last_sync_at or 'never'}"
                + (f"; last error {found.last_error}" if found.last_error else "")
                + (f"; {found.copies_restored} copies changed in Google were written again"
@@ -617,14 +621,15 @@ def google_status(ctx: click.Context, business_id: int) -> None:
 @click.pass_context
 @user_errors
 def google_disconnect(ctx: click.Context, business_id: int, keep_copies: bool) -> None:
-    """Disconnect the Google account: delete our future copies from Google, revoke access,
-    remove the mirrored Google events. Bookings stay."""
+    """Disconnect the Google account: delete our future copies from Google, stop push
+    channels, revoke access, remove the mirrored Google events. Bookings stay."""
     from server.google.disconnect import disconnect
 
     runtime = _runtime(ctx, need_schema=True)
     report = disconnect(runtime, business_id, keep_copies=keep_copies)
     click.echo(f"disconnected; {report.copies_deleted} copies deleted from Google, "
-               f"{report.copies_kept} kept; access "
+               f"{report.copies_kept} kept; {report.channels_stopped} push channels stopped; "
+               "access "
                f"{'revoked' if report.revoked else 'could not be revoked at Google'}"
                + (f"; {report.note}" if report.note else ""))
 
@@ -659,3 +664,103 @@ def availability_day(ctx: click.Context, calendar_id: int, service_id: int,
             explain=True, titles=True)
         for line in render_day(answer, calendar.name, service, day.date(), now):
             click.echo(line)
+
+
+@google.command("settings")
+@click.argument("business_id", type=int)
+@click.option("--direction", type=click.Choice(["both", "to_google", "from_google"]),
+              help="What is mirrored: both ways, only to Google or only from Google.")
+@click.option("--calendar", "calendar_choices", multiple=True,
+              metavar="ID[:WRITE[:READ]]",
+              help="An employee calendar taking part, the Google calendar it writes to "
+                   "(default primary) and reads from (default the same); repeat for each; "
+                   "replaces the list.")
+@click.option("--hide-client-details/--show-client-details", default=None,
+              help="Whether the Google copies leave out everything about the client.")
+@click.option("--block-online-booking/--no-block-online-booking", default=None,
+              help="Whether busy Google events block online booking.")
+@click.option("--reminders/--no-reminders", default=None,
+              help="Whether the Google copies keep the calendar's default reminders.")
+@click.option("--out-of-office-blocks/--out-of-office-free", default=None,
+              help="Whether out-of-office events block (default: they do).")
+@click.option("--tentative-blocks/--tentative-free", default=None,
+              help="Whether events answered 'tentative' block (default: they do).")
+@click.option("--all-day-blocks/--all-day-free", default=None,
+              help="Whether all-day busy events block (default: they do).")
+@click.pass_context
+@user_errors
+def google_settings(ctx: click.Context, business_id: int, direction: str | None,
+                    calendar_choices: tuple[str, ...], hide_client_details: bool | None,
+                    block_online_booking: bool | None, reminders: bool | None,
+                    out_of_office_blocks: bool | None, tentative_blocks: bool | None,
+                    all_day_blocks: bool | None) -> None:
+    """Change a business's Google settings; options not given stay as they are.
+
+    \b
+    Example:
+      bookingcal google settings 1 --calendar 3:primary --out-of-office-free
+    """
+    from server.google import settings
+
+    choices = None
+    if calendar_choices:
+        choices = []
+        for text in calendar_choices:
+            parts = text.split(":")
+            if not parts[0].isdigit() or len(parts) > 3 or any(not p for p in parts):
+                raise BookingCalError(f"--calendar {text!r}: write ID[:WRITE[:READ]], e.g. "
+                                      "3:primary or 3:primary:team@group.calendar.google.com")
+            choices.append(settings.CalendarChoice(int(parts[0]), *parts[1:]))
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.write() as session:
+        settings.update_settings(
+            session, business_id, now=runtime.clock.now(), direction=direction,
+            hide_client_details=hide_client_details, block_online_booking=block_online_booking,
+            reminders=reminders, calendars=choices, block_out_of_office=out_of_office_blocks,
+            block_tentative=tentative_blocks, block_all_day=all_day_blocks)
+    ctx.invoke(google_status, business_id=business_id)
+
+
+@google.command("sync")
+@click.argument("business_id", type=int)
+@click.option("--once", is_flag=True,
+              help="One pass, then exit (default: passes until nothing is pending).")
+@click.pass_context
+@user_errors
+def google_sync(ctx: click.Context, business_id: int, once: bool) -> None:
+    """Sync one business with Google now, showing progress after each pass; a large first
+    sync (backfill) goes google.backfill_per_minute bookings per pass.
+
+    \b
+    Example:
+      bookingcal google sync 1
+    """
+    from itertools import count
+
+    from server.gcal_bridge import Bridge, pending
+    from server.google.settings import get_connection
+
+    runtime = _runtime(ctx, need_schema=True)
+    worker = Bridge(runtime, unthrottled=True)
+    with runtime.db.read() as session:
+        connection_id = get_connection(session, business_id).id
+    before = -1
+    for number in count(1):
+        report = worker.work(connection_id, runtime.clock.now(), force_pull=number == 1)
+        if report.pushed is None and report.pulled is None and report.error is None:
+            raise BookingCalError("another bridge process is working this business; "
+                                  "try again in a moment")
+        with runtime.db.read() as session:
+            left = pending(session, get_connection(session, business_id),
+                           runtime.clock.now())
+        click.echo(f"pass {number}: ", nl=False)
+        _echo_pass(report)
+        click.echo(f"  {left} changes pending")
+        if report.error:
+            raise BookingCalError(f"sync stopped: {report.error}")
+        if report.pushed is not None and report.pushed.failed and left >= before >= 0:
+            raise BookingCalError(f"sync stopped: {len(report.pushed.failed)} writes keep "
+                                  f"failing ({report.pushed.failed[0]})")
+        if once or left == 0:
+            break
+        before = left

@@ -21,17 +21,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, cast
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
-from server.db.models import (
-    Calendar, GoogleCalendarMap, GoogleConnection, GoogleCopy, GoogleReadState,
-)
+from server.db.models import GoogleConnection, GoogleReadState
 from server.errors import BookingCalError
 from server.google import channels
 from server.google import pull as pulling
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi, QuotaError, ReconnectError
+from server.google.backlog import backlogs
 from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -59,11 +58,21 @@ class Bridge:
     api_factory: Callable[[Runtime, str], GoogleCalendarApi] | None = None
     pulled_at: dict[int, dt.datetime] = field(default_factory=dict)
     unthrottled: bool = False  # `google sync --once`: backfill a minute's worth per pass
+    # One adapter per connection, kept while its token is the same: the access token it holds
+    # is reused (and refreshed by the library when it expires), so an idle pass asks Google
+    # nothing but one list per read calendar.
+    apis: dict[int, tuple[str, GoogleCalendarApi]] = field(default_factory=dict)
 
-    def _api(self, refresh_token: str) -> GoogleCalendarApi:
+    def _api(self, connection_id: int, refresh_token: str) -> GoogleCalendarApi:
+        kept = self.apis.get(connection_id)
+        if kept is not None and kept[0] == refresh_token:
+            return kept[1]
         if self.api_factory is not None:
-            return self.api_factory(self.runtime, refresh_token)
-        return GoogleCalendarApi(self.runtime.config.google, refresh_token)
+            api = self.api_factory(self.runtime, refresh_token)
+        else:
+            api = GoogleCalendarApi(self.runtime.config.google, refresh_token)
+        self.apis[connection_id] = (refresh_token, api)
+        return api
 
     # --- leases -----------------------------------------------------------------------------
 
@@ -87,17 +96,23 @@ class Bridge:
     # --- one pass ---------------------------------------------------------------------------
 
     def due(self, session: Session, now: dt.datetime) -> list[int]:
-        """Connections with work: changes not yet sent, copies to rewrite, or a poll due."""
-        found = []
+        """Connections with work: changes not yet sent, copies to rewrite, or a poll due.
+        A constant number of queries, however many connections there are."""
         poll = dt.timedelta(seconds=self.runtime.config.google.poll_seconds)
-        for connection in session.execute(select(GoogleConnection).where(
-                GoogleConnection.status != "needs_reconnect")).scalars():
-            if connection.paused_until is not None and connection.paused_until > now:
-                continue
-            pulled = self.pulled_at.get(connection.id)
-            if pulled is None or now - pulled >= poll or pending(session, connection) > 0 \
-                    or notified(session, connection.id):
-                found.append(connection.id)
+        connections = session.execute(select(GoogleConnection.id).where(
+            GoogleConnection.status != "needs_reconnect", or_(
+                GoogleConnection.paused_until.is_(None),
+                GoogleConnection.paused_until <= now)).order_by(GoogleConnection.id)).scalars()
+        asked = set(session.execute(select(GoogleReadState.connection_id).where(
+            GoogleReadState.pull_requested.is_(True)).distinct()).scalars())
+        busy = {connection_id for connection_id, backlog in backlogs(session, now).items()
+                if backlog.total > 0}
+        found = []
+        for connection_id in connections:
+            pulled = self.pulled_at.get(connection_id)
+            if pulled is None or now - pulled >= poll or connection_id in busy \
+                    or connection_id in asked:
+                found.append(connection_id)
         return found
 
     def work(self, connection_id: int, now: dt.datetime, *, force_pull: bool = False
@@ -116,7 +131,7 @@ class Bridge:
                     now - self.pulled_at[connection_id] >= dt.timedelta(
                         seconds=self.runtime.config.google.poll_seconds) \
                     or notified(session, connection_id)
-            api = self._api(token)
+            api = self._api(connection_id, token)
             reading = direction != "to_google" or blocking
             if pull_due and reading:
                 report.pulled = pulling.pull(self.runtime.db, api, connection_id, now)
@@ -129,6 +144,7 @@ class Bridge:
                                              connection_id, now, self._backfill_budget(now))
             self._note(connection_id, now, None)
         except ReconnectError as exc:
+            self.apis.pop(connection_id, None)
             self._note(connection_id, now, exc.message, status="needs_reconnect")
             report.error = exc.message
         except QuotaError as exc:
@@ -194,20 +210,7 @@ def notified(session: Session, connection_id: int) -> bool:
         GoogleReadState.pull_requested.is_(True))).first() is not None
 
 
-def pending(session: Session, connection: GoogleConnection) -> int:
-    """Journal entries of mapped calendars not yet sent, plus copies waiting to be rewritten."""
-    if connection.direction == "from_google":
-        return 0
-    behind = session.execute(select(func.coalesce(func.sum(
-        Calendar.journal_seq - GoogleCalendarMap.sent_seq), 0)).select_from(
-        GoogleCalendarMap).join(Calendar, Calendar.id == GoogleCalendarMap.calendar_id).where(
-        GoogleCalendarMap.connection_id == connection.id)).scalar_one()
-    unsent = session.execute(select(func.count()).select_from(GoogleCalendarMap).where(
-        GoogleCalendarMap.connection_id == connection.id,
-        GoogleCalendarMap.backfilled.is_(False))).scalar_one()
-    stale = session.execute(select(func.count()).select_from(GoogleCopy).where(
-        GoogleCopy.connection_id == connection.id, GoogleCopy.deleted.is_(False),
-        or_(GoogleCopy.sent_seq < 0,
-            GoogleCopy.sent_version != connection.copy_version))).scalar_one()
-    return int(behind) + int(unsent) + int(stale)
-
+def pending(session: Session, connection: GoogleConnection, now: dt.datetime) -> int:
+    """Changes of the connection not yet sent to Google (see server/google/backlog.py)."""
+    found = backlogs(session, now, [connection.id]).get(connection.id)
+    return found.total if found is not None else 0

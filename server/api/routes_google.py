@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Response
 from flask_openapi3 import APIBlueprint
 from sqlalchemy import func, select
@@ -21,7 +23,8 @@ bp = APIBlueprint("google", __name__, url_prefix="/api/v1/businesses/<int:busine
                   abp_security=[{"bearer": []}])
 
 
-def status_out(session: Session, business_id: int) -> GoogleStatusOut:
+def status_out(session: Session, business_id: int,
+               now: dt.datetime | None = None) -> GoogleStatusOut:
     get_business(session, business_id)
     connection = session.execute(select(GoogleConnection).where(
         GoogleConnection.business_id == business_id)).scalar_one_or_none()
@@ -38,7 +41,9 @@ def status_out(session: Session, business_id: int) -> GoogleStatusOut:
             GoogleCopy.restored_count), 0)).where(
             GoogleCopy.connection_id == connection.id)).scalar_one(),
         calendars=[GoogleCalendarStatus(**vars(s))
-                   for s in settings.calendar_status(session, connection)])
+                   for s in settings.calendar_status(session, connection, now)],
+        block_out_of_office=connection.block_out_of_office,
+        block_tentative=connection.block_tentative, block_all_day=connection.block_all_day)
 
 
 @bp.post("/connect", responses=responses(ConsentOut))
@@ -56,15 +61,17 @@ def connect(path: BusinessPath) -> Response:
 @bp.get("", responses=responses(GoogleStatusOut))
 def status(path: BusinessPath) -> Response:
     """Connection, settings and per-calendar status (last sync, pending changes)."""
+    rt = runtime()
     caller().require_business(path.business_id)
-    with runtime().db.read() as session:
-        return reply(status_out(session, path.business_id))
+    with rt.db.read() as session:
+        return reply(status_out(session, path.business_id, rt.clock.now()))
 
 
 @bp.patch("/settings", responses=responses(GoogleStatusOut))
 def update(path: BusinessPath, body: GoogleSettingsIn) -> Response:
     """Change direction, the calendars taking part, hiding client details, blocking online
-    booking with busy Google events, reminders."""
+    booking with busy Google events and which of them block (out-of-office, tentative,
+    all-day), reminders."""
     rt = runtime()
     caller().require_business(path.business_id)
     given = body.model_dump(exclude_unset=True)
@@ -77,5 +84,7 @@ def update(path: BusinessPath, body: GoogleSettingsIn) -> Response:
             session, path.business_id, now=rt.clock.now(), direction=given.get("direction"),
             hide_client_details=given.get("hide_client_details"),
             block_online_booking=given.get("block_online_booking"),
-            reminders=given.get("reminders"), calendars=choices)
-        return reply(status_out(session, path.business_id))
+            reminders=given.get("reminders"), calendars=choices,
+            block_out_of_office=given.get("block_out_of_office"),
+            block_tentative=given.get("block_tentative"), block_all_day=given.get("block_all_day"))
+        return reply(status_out(session, path.business_id, rt.clock.now()))

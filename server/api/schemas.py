@@ -525,6 +525,9 @@ class GoogleSettingsIn(Input):
     reminders: bool | None = None
     calendars: Annotated[list[GoogleCalendarChoice], Field(max_length=500)] | None = Field(
         None, description="The employee calendars taking part (replaces the list)")
+    block_out_of_office: bool | None = Field(None, description="Out-of-office events block")
+    block_tentative: bool | None = Field(None, description="Events answered tentative block")
+    block_all_day: bool | None = Field(None, description="All-day busy events block")
 
 
 class GoogleCalendarStatus(BaseModel):
@@ -550,3 +553,6 @@ class GoogleStatusOut(BaseModel):
     copies_restored: int = Field(default=0, description="Copies someone changed or deleted in "
                                                         "Google that were written again")
     calendars: list[GoogleCalendarStatus] = []
+    block_out_of_office: bool | None = None
+    block_tentative: bool | None = None
+    block_all_day: bool | None = None

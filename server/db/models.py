@@ -328,6 +328,10 @@ class GoogleConnection(Base):
     hide_client_details: Mapped[bool] = mapped_column(Boolean, default=False)
     block_online_booking: Mapped[bool] = mapped_column(Boolean, default=False)
     reminders: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The business's blocking choices (server/google/blocking.py); on keeps the default rules.
+    block_out_of_office: Mapped[bool] = mapped_column(Boolean, default=True)
+    block_tentative: Mapped[bool] = mapped_column(Boolean, default=True)
+    block_all_day: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped when a setting changes what the copies show: every copy is rewritten.
     copy_version: Mapped[int] = mapped_column(Integer, default=1)
     paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -2,22 +2,75 @@
 
 Opaque (busy) blocks, transparent (free) does not; an event the account declined does not;
 working-location and birthday events do not; out-of-office does; cancelled events do not. Our
-own copies are never imported, so they never block."""
+own copies are never imported, so they never block.
+
+Three choices are the business's own (stored on its Google connection, changed through
+`bookingcal google settings` and the JSON API): whether out-of-office blocks, whether an event
+the account answered "tentative" blocks, whether all-day busy events block. The defaults (all
+on) are the rules above. Changing a choice recomputes `MirroredEvent.blocks` of the business's
+mirrored events at once, so availability always reads the current policy from that column."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.db.models import GoogleConnection, MirroredEvent
+
 NEVER_BLOCK_TYPES = frozenset({"workingLocation", "birthday", "fromGmail"})
-ALWAYS_BLOCK_TYPES = frozenset({"outOfOffice"})
+OUT_OF_OFFICE = "outOfOffice"
 
 
-def blocks(*, status: str, transparency: str, event_type: str,
-           self_response: str | None) -> bool:
+@dataclass(frozen=True)
+class BlockingPolicy:
+    """A business's choices; the defaults keep the rules in the module's docstring."""
+
+    out_of_office: bool = True
+    tentative: bool = True
+    all_day: bool = True
+
+    @classmethod
+    def of(cls, connection: GoogleConnection) -> BlockingPolicy:
+        return cls(out_of_office=connection.block_out_of_office,
+                   tentative=connection.block_tentative, all_day=connection.block_all_day)
+
+
+DEFAULT = BlockingPolicy()
+
+
+def blocks(*, status: str, transparency: str, event_type: str, self_response: str | None,
+           all_day: bool = False, policy: BlockingPolicy = DEFAULT) -> bool:
     if status == "cancelled":
         return False
     if event_type in NEVER_BLOCK_TYPES:
         return False
     if self_response == "declined":
         return False
-    if event_type in ALWAYS_BLOCK_TYPES:
-        return True
+    if event_type == OUT_OF_OFFICE:
+        return policy.out_of_office
+    if self_response == "tentative" and not policy.tentative:
+        return False
+    if all_day and not policy.all_day:
+        return False
     return transparency != "transparent"
+
+
+def event_blocks(row: MirroredEvent, policy: BlockingPolicy) -> bool:
+    return blocks(status=row.status, transparency=row.transparency, event_type=row.event_type,
+                  self_response=row.self_response, all_day=row.all_day, policy=policy)
+
+
+def recompute(session: Session, connection: GoogleConnection) -> int:
+    """Apply the connection's current policy to its mirrored events; returns how many
+    changed."""
+    policy = BlockingPolicy.of(connection)
+    changed = 0
+    for row in session.execute(select(MirroredEvent).where(
+            MirroredEvent.connection_id == connection.id)).scalars():
+        now_blocks = event_blocks(row, policy)
+        if row.blocks != now_blocks:
+            row.blocks = now_blocks
+            changed += 1
+    return changed

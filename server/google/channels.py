@@ -66,13 +66,30 @@ def renew(session: Session, keyring: Keyring, config: Config, api: GoogleCalenda
                                     if expiration else now + dt.timedelta(days=7))
         opened += 1
         if old[0]:
-            try:
-                api.call(api.service.channels().stop(body={"id": old[0],
-                                                           "resourceId": old[1]}))
-            except GoogleError as exc:
-                log.info("old push channel not stopped (%s); it expires by itself",
-                         exc.message)
+            stop_channel(api, old[0], old[1] or "")
     return opened
+
+
+def stop_channel(api: GoogleCalendarApi, channel_id: str, resource_id: str) -> bool:
+    """Ask Google to stop sending notifications on a channel; False if it could not (the
+    channel then expires by itself, and its notifications find no channel here)."""
+    try:
+        api.call(api.service.channels().stop(body={"id": channel_id,
+                                                   "resourceId": resource_id}))
+    except GoogleError as exc:
+        if exc.status == 404:
+            return True  # already stopped or expired
+        log.info("push channel not stopped (%s); it expires by itself", exc.message)
+        return False
+    return True
+
+
+def open_channels(session: Session, connection_id: int) -> list[tuple[str, str]]:
+    """(channel id, resource id) of a connection's open push channels."""
+    return [(state.channel_id, state.channel_resource or "") for state in session.execute(
+        select(GoogleReadState).where(GoogleReadState.connection_id == connection_id,
+                                      GoogleReadState.channel_id.is_not(None))).scalars()
+            if state.channel_id]
 
 
 def create_blueprint(runtime: Runtime) -> Blueprint:

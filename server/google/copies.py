@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from icalendar import Event, vRecur
+from icalendar.parser import Contentline
+
 from server.domain.timeutil import zone
 from server.ical import clean_text
 from server.redaction import EventView
@@ -39,16 +42,21 @@ def event_body(view: EventView, *, event_id: str, item_ref: str, copy_version: i
     if view.location:
         body["location"] = clean_text(view.location)
     if view.rrule:
-        rules = [f"RRULE:{view.rrule}"]
-        if view.exdates:
-            if view.all_day:
-                rules.append("EXDATE;VALUE=DATE:" + ",".join(d.strftime("%Y%m%d")
-                                                             for d in view.exdates))
-            else:
-                rules.append(f"EXDATE;TZID={view.tzid}:" + ",".join(
-                    d.strftime("%Y%m%dT%H%M%S") for d in view.exdates))
-        body["recurrence"] = rules
+        body["recurrence"] = recurrence(view)
     return body
+
+
+def recurrence(view: EventView) -> list[str]:
+    """Google's `recurrence` lines (RRULE, EXDATE) of a repeating item, written by icalendar
+    like the item's ICS (server/ical.py), unfolded."""
+    assert view.rrule is not None
+    event = Event()
+    event.add("rrule", vRecur.from_ical(view.rrule))
+    if view.exdates:
+        event.add("exdate", [d.date() if view.all_day else d.replace(tzinfo=zone(view.tzid))
+                             for d in view.exdates])
+    return [str(Contentline.from_parts(name, event[name].params, event[name]))
+            for name in ("RRULE", "EXDATE") if name in event]
 
 
 def is_ours(event: dict[str, Any]) -> bool:

@@ -1,6 +1,6 @@
 """Disconnecting a business's Google account: our future copies are deleted from Google (unless
-the admin keeps them), the token is revoked, the mirrored Google events leave the system;
-bookings stay. Changing account = disconnect, then connect again."""
+the admin keeps them), push channels are stopped, the token is revoked, the mirrored Google
+events leave the system; bookings stay. Changing account = disconnect, then connect again."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from server.db.models import BlockedTime, Booking, GoogleConnection, GoogleCopy
 from server.errors import BookingCalError
-from server.google import oauth
+from server.google import channels, oauth
 from server.google.api import GoogleCalendarApi, ReconnectError
 from server.runtime import Runtime
 
@@ -20,6 +20,7 @@ from server.runtime import Runtime
 class DisconnectReport:
     copies_deleted: int = 0
     copies_kept: int = 0
+    channels_stopped: int = 0
     revoked: bool = False
     note: str = ""
 
@@ -54,11 +55,14 @@ def disconnect(runtime: Runtime, business_id: int, *, keep_copies: bool,
             raise BookingCalError(f"business {business_id} has no Google account connected")
         connection_id = connection.id
         token = runtime.keyring.decrypt(connection.refresh_token_encrypted)
+        watching = channels.open_channels(session, connection_id)
     copies = _future_copies(runtime, connection_id, now)
+    if (copies and not keep_copies) or watching:
+        api = api or GoogleCalendarApi(runtime.config.google, token)
     if keep_copies:
         report.copies_kept = len(copies)
     elif copies:
-        api = api or GoogleCalendarApi(runtime.config.google, token)
+        assert api is not None
         try:
             events = api.events()
             results = api.batch({f"{i}": events.delete(calendarId=calendar, eventId=event_id,
@@ -76,6 +80,12 @@ def disconnect(runtime: Runtime, business_id: int, *, keep_copies: bool,
                                       f"({failed[0].error.message if failed[0].error else ''});"
                                       " nothing was disconnected; try again")
             report.copies_deleted = len(results)
+    if api is not None and not report.note:  # with a refused token no call can succeed
+        for channel_id, resource_id in watching:
+            try:
+                report.channels_stopped += channels.stop_channel(api, channel_id, resource_id)
+            except ReconnectError:
+                break
     report.revoked = oauth.revoke(runtime.config, token)
     with runtime.db.write() as session:
         connection = session.get(GoogleConnection, connection_id)

@@ -21,7 +21,7 @@ from server.db.models import (
 )
 from server.domain.timeutil import zone
 from server.google.api import GoogleCalendarApi, GoogleError
-from server.google.blocking import blocks
+from server.google.blocking import BlockingPolicy, event_blocks
 from server.google.copies import is_ours
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
         MirroredEvent.connection_id == connection.id,
         MirroredEvent.google_calendar == calendar)).scalars()}
     seen: set[str] = set()
+    policy = BlockingPolicy.of(connection)
     for event in events:
         event_id = str(event["id"])
         if is_ours(event):
@@ -129,8 +130,7 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
         row.status = str(event.get("status", "confirmed"))
         row.event_type = str(event.get("eventType", "default"))
         row.self_response = _self_response(event)
-        row.blocks = blocks(status=row.status, transparency=row.transparency,
-                            event_type=row.event_type, self_response=row.self_response)
+        row.blocks = event_blocks(row, policy)
         row.updated_at = now
         longest = max(longest, int((row.end_utc - row.start_utc).total_seconds()))
         report.imported += 1

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState
 from server.domain.calendars import get_calendar
+from server.google import blocking
+from server.google.backlog import Backlog, backlogs
 from server.errors import InvalidError, NotFoundError
 
 DIRECTIONS = ("both", "to_google", "from_google")
@@ -41,7 +43,9 @@ def calendar_maps(session: Session, connection_id: int) -> list[GoogleCalendarMa
 def update_settings(session: Session, business_id: int, *, now: dt.datetime,
                     direction: str | None = None, hide_client_details: bool | None = None,
                     block_online_booking: bool | None = None, reminders: bool | None = None,
-                    calendars: list[CalendarChoice] | None = None) -> GoogleConnection:
+                    calendars: list[CalendarChoice] | None = None,
+                    block_out_of_office: bool | None = None, block_tentative: bool | None = None,
+                    block_all_day: bool | None = None) -> GoogleConnection:
     connection = get_connection(session, business_id)
     if direction is not None:
         if direction not in DIRECTIONS:
@@ -57,6 +61,15 @@ def update_settings(session: Session, business_id: int, *, now: dt.datetime,
         connection.block_online_booking = block_online_booking
     if rewrite:
         connection.copy_version += 1
+    policy = blocking.BlockingPolicy.of(connection)
+    if block_out_of_office is not None:
+        connection.block_out_of_office = block_out_of_office
+    if block_tentative is not None:
+        connection.block_tentative = block_tentative
+    if block_all_day is not None:
+        connection.block_all_day = block_all_day
+    if blocking.BlockingPolicy.of(connection) != policy:
+        blocking.recompute(session, connection)
     if calendars is not None:
         _set_calendars(session, connection, calendars)
     connection.updated_at = now
@@ -111,8 +124,11 @@ class CalendarStatus:
     synced_at: dt.datetime | None
 
 
-def calendar_status(session: Session, connection: GoogleConnection) -> list[CalendarStatus]:
+def calendar_status(session: Session, connection: GoogleConnection,
+                    now: dt.datetime | None = None) -> list[CalendarStatus]:
     found = []
+    backlog = backlogs(session, now or dt.datetime.now(dt.timezone.utc), [connection.id]).get(
+        connection.id, Backlog())
     for row in calendar_maps(session, connection.id):
         calendar = session.get(Calendar, row.calendar_id)
         if calendar is None:
@@ -123,6 +139,5 @@ def calendar_status(session: Session, connection: GoogleConnection) -> list[Cale
         found.append(CalendarStatus(
             calendar_id=calendar.id, name=calendar.name, write_calendar=row.write_calendar,
             read_calendar=row.read_calendar,
-            pending_changes=max(0, calendar.journal_seq - row.sent_seq)
-            if connection.direction != "from_google" else 0, synced_at=synced))
+            pending_changes=backlog.by_calendar.get(calendar.id, 0), synced_at=synced))
     return found

@@ -6,11 +6,12 @@ import json
 import random
 import re
 import threading
+import time
 import traceback
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .google_batch import BatchRecord, format_batch, parse_batch
@@ -39,6 +40,7 @@ class LoggedRequest:
     status: int | None  # None: the connection was dropped
     batch: int | None  # index into FakeGoogle.batches for the parts of a batch
     fault: str | None  # the FaultKind value injected into this request
+    at: float = field(default_factory=time.monotonic)  # when it was answered (monotonic clock)
 
 
 class RequestLog:

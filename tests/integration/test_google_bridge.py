@@ -4,24 +4,18 @@ workers, invalid_grant and reconnection with nothing lost, quota pauses, disconn
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from fakes import FaultKind
+from google_world import World, bridge, run_cli
 from server.db.models import Booking, GoogleConnection, MirroredEvent
-from server.gcal_bridge import Bridge, pending
+from server.gcal_bridge import pending
 from server.google import oauth, settings
-from server.google.api import GoogleCalendarApi
 from server.google.disconnect import disconnect
-from server.runtime import Runtime
-from test_google_push import World, world  # noqa: F401  (the fixture)
-
-
-def bridge(world: World, name: str = "worker-a") -> Bridge:
-    def factory(runtime: Runtime, token: str) -> GoogleCalendarApi:
-        return GoogleCalendarApi(runtime.config.google, token, sleep=lambda seconds: None)
-    return Bridge(world.runtime, worker=name, api_factory=factory)
+from support import NOW
 
 
 def connection(world: World) -> GoogleConnection:
@@ -44,7 +38,7 @@ def test_a_pass_mirrors_both_ways_and_the_next_does_nothing(world: World) -> Non
     assert report.pushed is not None and report.pushed.inserted == 1
     assert report.pulled is not None and report.pulled.imported == 1
     with world.runtime.db.read() as session:
-        assert pending(session, connection(world)) == 0
+        assert pending(session, connection(world), NOW) == 0
     [again] = bridge(world).run_once(force_pull=True)
     assert again.pushed is not None and again.pushed.writes == 0
     assert again.pulled is not None and again.pulled.imported == 0
@@ -169,7 +163,7 @@ def test_backfill_is_throttled_and_completes(world: World) -> None:
     assert max(sent) <= budget and sum(sent) == 7
     assert len(world.google()) == 7
     with world.runtime.db.read() as session:
-        assert pending(session, connection(world)) == 0
+        assert pending(session, connection(world), NOW) == 0
 
 
 def test_deactivating_a_calendar_removes_its_copies(world: World) -> None:
@@ -184,3 +178,112 @@ def test_deactivating_a_calendar_removes_its_copies(world: World) -> None:
     [report] = bridge(world).run_once(force_pull=True)
     assert report.pushed is not None and report.pushed.deleted == 1
     assert world.google() == []
+
+
+def test_google_sync_shows_progress_until_nothing_is_pending(
+        world: World, tmp_path: Path, database_url: str) -> None:
+    for day in range(1, 8):
+        world.book(day)
+    with (tmp_path / "bookingcal.toml").open("a", encoding="utf-8") as toml:
+        toml.write("backfill_per_minute = 3\n")  # the file ends in its [google] section
+    result = run_cli(tmp_path, database_url, "google", "sync", str(world.business))
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "pending" in line]
+    assert [line.strip() for line in lines] == [
+        "4 changes pending", "1 changes pending", "0 changes pending"]
+    assert "pass 3: connection" in result.output and "3 inserted" in result.output
+    assert len(world.google()) == 7
+    once = run_cli(tmp_path, database_url, "google", "sync", str(world.business), "--once")
+    assert once.exit_code == 0 and "pass 2" not in once.output
+    assert "0 inserted, 0 updated, 0 deleted" in once.output
+    missing = run_cli(tmp_path, database_url, "google", "sync", "999")
+    assert missing.exit_code == 1 and "no Google account connected" in missing.output
+
+
+def test_finding_due_connections_takes_the_same_queries_for_one_or_many(world: World) -> None:
+    from sqlalchemy import event as sql_event
+
+    from server.domain import businesses, calendars
+
+    worker = bridge(world)
+    now = world.runtime.clock.now()
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    def queries() -> tuple[int, list[int]]:
+        statements.clear()
+        sql_event.listen(world.runtime.db.engine, "before_cursor_execute", count)
+        try:
+            with world.runtime.db.read() as session:
+                found = worker.due(session, now)
+        finally:
+            sql_event.remove(world.runtime.db.engine, "before_cursor_execute", count)
+        return len(statements), found
+
+    world.book(1)
+    one, found = queries()
+    assert found == [world.connection]
+    with world.runtime.db.write() as session:
+        for n in range(4):
+            user = world.fake.add_user(f"owner{n}@example.com")
+            business = businesses.create_business(session, name=f"Salon {n}", timezone="UTC",
+                                                  now=NOW).id
+            calendar = calendars.create_calendar(session, business, name="Bo", now=NOW).id
+            oauth.connect(session, world.runtime.keyring, business,
+                          world.fake.issue_tokens(user=user), NOW)
+            settings.update_settings(session, business, now=NOW, calendars=[
+                settings.CalendarChoice(calendar, "primary")])
+    many, found = queries()
+    assert len(found) == 5
+    assert many == one, statements
+    worker.run_once(force_pull=True)
+    idle, found = queries()
+    assert found == [] and idle == one  # all polled, nothing pending
+
+
+def test_disconnect_stops_the_push_channels(world: World, tmp_path: Path,
+                                            database_url: str) -> None:
+    import dataclasses
+
+    from support import start_server
+
+    live = start_server(world.runtime)
+    try:
+        world.book(1)
+        bridge(dataclasses.replace(world, runtime=live.runtime)).run_once(force_pull=True)
+        [channel] = world.fake.channels()
+        assert not channel.stopped and len(world.google()) == 1
+        result = run_cli(tmp_path, database_url, "google", "disconnect", str(world.business))
+        assert result.exit_code == 0, result.output
+        assert "1 copies deleted from Google" in result.output
+        assert "1 push channels stopped" in result.output
+        [channel] = world.fake.channels()
+        assert channel.stopped and world.google() == []
+        # A late notification on the old channel finds nothing and requests nothing.
+        import requests
+        answer = requests.post(live.url + "/google/notifications", timeout=10, headers={
+            "X-Goog-Channel-ID": channel.id, "X-Goog-Channel-Token": channel.token or "",
+            "X-Goog-Resource-State": "exists"})
+        assert answer.status_code == 404
+    finally:
+        live.stop()
+
+
+def test_an_idle_pass_asks_google_one_list_per_read_calendar(world: World) -> None:
+    from server.domain import calendars
+
+    with world.runtime.db.write() as session:
+        bo = calendars.create_calendar(session, world.business, name="Bo", now=NOW).id
+        team = world.fake.add_calendar("Team")
+        settings.update_settings(session, world.business, now=NOW, calendars=[
+            settings.CalendarChoice(world.anna, "primary"), settings.CalendarChoice(bo, team)])
+    world.book(1)
+    worker = bridge(world)
+    [first] = worker.run_once(force_pull=True)
+    assert first.pushed is not None and first.pushed.inserted == 1
+    world.fake.clear_log()
+    [idle] = worker.run_once(force_pull=True)
+    assert idle.error is None
+    assert dict(world.fake.endpoint_counts()) == {"calendar.events.list": 2}

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from fakes import FakeGoogle
+from google_world import google_toml
 from server.domain import bookings, businesses, calendars, services
 from server.google import oauth, settings
 from support import NOW, make_runtime
-from test_google_push import google_toml
 
 BUSINESSES = 6
 BOOKINGS_EACH = 8

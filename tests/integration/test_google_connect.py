@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from fakes import FakeGoogle
+from google_world import google_toml
 from support import Api, LiveServer, assert_error, make_runtime, make_salon, start_server
-from test_google_push import google_toml
 
 
 @pytest.fixture
@@ -38,7 +38,8 @@ def test_consent_connects_the_account_and_settings_follow(
                                     "block_online_booking": None, "reminders": None,
                                     "last_sync_at": None, "last_error": None,
                                     "last_error_at": None, "copies_restored": 0,
-                                    "calendars": []}
+                                    "calendars": [], "block_out_of_office": None,
+                                    "block_tentative": None, "block_all_day": None}
     url = api.ok("POST", f"{base}/connect")["consent_url"]
     query = parse_qs(urlsplit(url).query)
     assert query["redirect_uri"] == [live.url + "/google/oauth/callback"]

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from google_world import World
 from server.db.models import GoogleCopy, MirroredEvent
 from server.google.pull import PullReport, pull
-from test_google_push import World, world  # noqa: F401  (the fixture)
 
 NOW_ISO = "2026-12-0{day}T{hour:02d}:00:00+01:00"
 

@@ -4,80 +4,15 @@ journal, in batches, idempotently, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
-
-from fakes import FakeGoogle, FaultKind
-from server.domain import bookings, businesses, calendars, clients, services
-from server.google import oauth, settings
-from server.google.api import GoogleCalendarApi
+from fakes import FaultKind
+from google_world import World
+from server.domain import bookings
+from server.google import settings
 from server.google.copies import is_ours
 from server.google.event_ids import is_valid
-from server.google.push import PushReport, push
-from server.runtime import Runtime
-from support import NOW, make_runtime
-
-TZ = "Europe/Copenhagen"
-
-
-@dataclass
-class World:
-    runtime: Runtime
-    fake: FakeGoogle
-    api: GoogleCalendarApi
-    business: int
-    anna: int
-    service: int
-    client: int
-    connection: int
-
-    def book(self, day: int, hour: int = 10, **extra: Any) -> int:
-        with self.runtime.db.write() as session:
-            return bookings.create_booking(
-                session, self.business, calendar_id=self.anna, service_id=self.service,
-                start=dt.datetime(2026, 12, day, hour), now=NOW, **extra).id
-
-    def push(self) -> PushReport:
-        return push(self.runtime.db, self.runtime.keyring, self.api, self.connection, NOW)
-
-    def google(self) -> list[dict[str, Any]]:
-        return self.fake.events("primary")
-
-
-def google_toml(fake: FakeGoogle, secret_file: Path) -> str:
-    return (f'[google]\nclient_id = "{fake.client_id}"\n'
-            f'client_secret_file = "{secret_file}"\n'
-            f'api_url = "{fake.url}/"\nbatch_url = "{fake.batch_uri}"\n'
-            f'auth_url = "{fake.auth_uri}"\ntoken_url = "{fake.token_uri}"\n'
-            f'revoke_url = "{fake.revoke_uri}"\n')
-
-
-@pytest.fixture
-def world(tmp_path: Path, database_url: str) -> Iterator[World]:
-    with FakeGoogle() as fake:
-        secret = tmp_path / "google-secret"
-        secret.write_text(fake.client_secret, encoding="utf-8")
-        runtime = make_runtime(tmp_path, database_url, extra=google_toml(fake, secret))
-        tokens = fake.issue_tokens()
-        with runtime.db.write() as session:
-            business = businesses.create_business(session, name="Salon", timezone=TZ,
-                                                  now=NOW).id
-            anna = calendars.create_calendar(session, business, name="Anna", now=NOW).id
-            service = services.create_service(session, business, name="Haircut",
-                                              duration_minutes=45, now=NOW).id
-            client = clients.create_client(session, business, name="Ida Jensen", now=NOW,
-                                           email="ida@example.com").id
-            connection = oauth.connect(session, runtime.keyring, business, tokens, NOW).id
-            settings.update_settings(session, business, now=NOW, calendars=[
-                settings.CalendarChoice(anna, "primary")])
-        api = GoogleCalendarApi(runtime.config.google, tokens["refresh_token"],
-                                sleep=lambda seconds: None)
-        yield World(runtime, fake, api, business, anna, service, client, connection)
-        assert fake.internal_errors == []
-        runtime.db.dispose()
+from support import NOW
 
 
 def test_bookings_reach_google_once_and_an_idle_pass_writes_nothing(world: World) -> None:
@@ -159,3 +94,51 @@ def test_rate_limits_are_retried_and_nothing_is_lost(world: World) -> None:
     report = world.push()
     assert report.failed == [] and report.inserted == 3
     assert len(world.google()) == 3
+
+
+def instances(world: World) -> list[dict[str, Any]]:
+    answer = world.api.call(world.api.events().list(
+        calendarId="primary", singleEvents=True, orderBy="startTime",
+        timeMin="2026-11-01T00:00:00Z", timeMax="2027-06-01T00:00:00Z"))
+    return list(answer["items"])
+
+
+def test_repeating_all_day_and_multi_day_blocked_time_across_dst(world: World) -> None:
+    from server.domain import blocked
+
+    with world.runtime.db.write() as session:
+        # Weekly on Fridays at 10:00 local, across the change to summer time (28 March 2027),
+        # one week left out.
+        blocked.create_blocked(
+            session, world.business, calendar_id=world.anna, now=NOW, title="Training",
+            start=dt.datetime(2027, 3, 19, 10), end=dt.datetime(2027, 3, 19, 11),
+            rrule="FREQ=WEEKLY;COUNT=4", exdates=[dt.datetime(2027, 3, 26, 10)])
+        blocked.create_blocked(
+            session, world.business, calendar_id=world.anna, now=NOW, title="Holiday",
+            start=dt.date(2026, 12, 24), end=dt.date(2026, 12, 28), all_day=True)
+        blocked.create_blocked(
+            session, world.business, calendar_id=world.anna, now=NOW, title="Course",
+            start=dt.datetime(2027, 1, 4, 15), end=dt.datetime(2027, 1, 6, 12))
+        blocked.create_blocked(
+            session, world.business, calendar_id=world.anna, now=NOW, title="Inventory",
+            start=dt.date(2027, 2, 1), end=dt.date(2027, 2, 2), all_day=True,
+            rrule="FREQ=MONTHLY;COUNT=3", exdates=[dt.date(2027, 3, 1)])
+    report = world.push()
+    assert (report.inserted, report.failed) == (4, [])
+    # Blocked time shows as "Busy", whatever its title.
+    assert {e["summary"] for e in world.google()} == {"Busy"}
+    assert sorted(e["recurrence"] for e in world.google() if "recurrence" in e) == [
+        ["RRULE:FREQ=MONTHLY;COUNT=3", "EXDATE;VALUE=DATE:20270301"],
+        ["RRULE:FREQ=WEEKLY;COUNT=4", "EXDATE;TZID=Europe/Copenhagen:20270326T100000"]]
+    seen = [(e["start"].get("dateTime") or e["start"]["date"],
+             e["end"].get("dateTime") or e["end"]["date"]) for e in instances(world)]
+    assert seen == [
+        ("2026-12-24", "2026-12-28"),  # all-day, several days
+        ("2027-01-04T15:00:00+01:00", "2027-01-06T12:00:00+01:00"),  # timed, several days
+        ("2027-02-01", "2027-02-02"),
+        ("2027-03-19T10:00:00+01:00", "2027-03-19T11:00:00+01:00"),
+        ("2027-04-01", "2027-04-02"),
+        ("2027-04-02T10:00:00+02:00", "2027-04-02T11:00:00+02:00"),  # summer time: still 10:00
+        ("2027-04-09T10:00:00+02:00", "2027-04-09T11:00:00+02:00"),
+    ]
+    assert world.push().writes == 0

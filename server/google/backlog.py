@@ -1,0 +1,90 @@
+"""What each connection still has to send to Google, counted for all connections (or some) in a
+constant number of queries: the bridge asks every half second which connections have work, and
+`google status` shows the figures per calendar.
+
+Per employee calendar taking part: while its backfill runs, the future items without a copy in
+Google (at least 1, so an empty backfill still gets its pass that marks it done); after that,
+the journal entries not yet sent. Per connection also the copies waiting to be rewritten (a
+setting changed what they show, or someone changed or deleted them in Google)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from server.db.models import (
+    BlockedTime, Booking, Calendar, GoogleCalendarMap, GoogleConnection, GoogleCopy,
+)
+
+
+@dataclass
+class Backlog:
+    by_calendar: dict[int, int] = field(default_factory=dict)  # employee calendar id -> count
+    stale_copies: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_calendar.values()) + self.stale_copies
+
+
+Query = TypeVar("Query", bound=Select)  # type: ignore[type-arg]
+
+
+def _only(query: Query, column: InstrumentedAttribute[int],
+          ids: Collection[int] | None) -> Query:
+    return query if ids is None else query.where(column.in_(ids))
+
+
+def backlogs(session: Session, now: dt.datetime,
+             connection_ids: Collection[int] | None = None) -> dict[int, Backlog]:
+    """Backlog per connection (every connection sending to Google, or those given): four
+    queries whatever the number of connections and calendars."""
+    found: dict[int, Backlog] = defaultdict(Backlog)
+    sending = GoogleConnection.direction != "from_google"
+    behind = _only(select(
+        GoogleCalendarMap.connection_id, GoogleCalendarMap.calendar_id,
+        Calendar.journal_seq - GoogleCalendarMap.sent_seq).join(
+        Calendar, Calendar.id == GoogleCalendarMap.calendar_id).join(
+        GoogleConnection, GoogleConnection.id == GoogleCalendarMap.connection_id).where(
+        sending, GoogleCalendarMap.backfilled.is_(True)),
+        GoogleCalendarMap.connection_id, connection_ids)
+    unfinished: set[tuple[int, int]] = set()
+    for connection_id, calendar_id, count in session.execute(behind):
+        found[connection_id].by_calendar[calendar_id] = max(0, int(count))
+    for kind, table, live in (
+            ("booking", Booking, and_(Booking.status == "confirmed", Booking.end_utc > now)),
+            ("blocked", BlockedTime, or_(BlockedTime.series_end_utc.is_(None),
+                                         BlockedTime.series_end_utc > now))):
+        copied = GoogleCopy.__table__.alias()
+        missing = _only(select(
+            GoogleCalendarMap.connection_id, GoogleCalendarMap.calendar_id,
+            func.count(table.id)).join(
+            GoogleConnection, GoogleConnection.id == GoogleCalendarMap.connection_id).outerjoin(
+            table, and_(table.calendar_id == GoogleCalendarMap.calendar_id, live)).outerjoin(
+            copied, and_(copied.c.connection_id == GoogleCalendarMap.connection_id,
+                         copied.c.kind == kind, copied.c.item_id == table.id,
+                         copied.c.deleted.is_(False))).where(
+            sending, GoogleCalendarMap.backfilled.is_(False), copied.c.id.is_(None)).group_by(
+            GoogleCalendarMap.connection_id, GoogleCalendarMap.calendar_id),
+            GoogleCalendarMap.connection_id, connection_ids)
+        for connection_id, calendar_id, count in session.execute(missing):
+            calendars = found[connection_id].by_calendar
+            calendars[calendar_id] = calendars.get(calendar_id, 0) + int(count)
+            unfinished.add((connection_id, calendar_id))
+    for connection_id, calendar_id in unfinished:  # an unfinished backfill is never "done"
+        calendars = found[connection_id].by_calendar
+        calendars[calendar_id] = max(1, calendars[calendar_id])
+    stale = _only(select(GoogleCopy.connection_id, func.count()).join(
+        GoogleConnection, GoogleConnection.id == GoogleCopy.connection_id).where(
+        sending, GoogleCopy.deleted.is_(False),
+        or_(GoogleCopy.sent_seq < 0, GoogleCopy.sent_version != GoogleConnection.copy_version))
+        .group_by(GoogleCopy.connection_id), GoogleCopy.connection_id, connection_ids)
+    for connection_id, count in session.execute(stale):
+        found[connection_id].stale_copies = int(count)
+    return dict(found)
