@@ -84,6 +84,8 @@ class Config:
     log_level: str
     google: GoogleConfig
     demo_on_first_run: bool = field(default=True)
+    admin_session_hours: int = field(default=12)
+    admin_sign_in_attempts: int = field(default=10)
 
     @property
     def public_path(self) -> str:
@@ -262,6 +264,10 @@ OPTIONS: tuple[Option, ...] = (
            "Ask Google for push notifications (needs a public https public_url)."),
     Option("demo.on_first_run", True, _bool,
            "`bookingcal serve --demo` loads the demo business when the database is empty."),
+    Option("admin.session_hours", 12, _int_between(1, 24 * 90),
+           "How long a sign-in to the admin pages lasts."),
+    Option("admin.failed_sign_ins_per_hour", 10, _int_between(1, 100000),
+           "Failed admin sign-ins accepted from one address per hour before it gets 429."),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 
@@ -389,6 +395,8 @@ def load(path: str | os.PathLike[str] | None = None,
             backfill_per_minute=values["google.backfill_per_minute"],
             push_notifications=values["google.push_notifications"]),
         demo_on_first_run=values["demo.on_first_run"],
+        admin_session_hours=values["admin.session_hours"],
+        admin_sign_in_attempts=values["admin.failed_sign_ins_per_hour"],
     )
 
 

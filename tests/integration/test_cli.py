@@ -149,6 +149,7 @@ EXPECTED_COMMANDS = {
     ("business", "key"), ("links",), ("links", "create"), ("links", "list"), ("links", "show"),
     ("links", "revoke"), ("links", "rotate"), ("bridge",), ("google",), ("google", "connect"),
     ("google", "status"), ("google", "disconnect"),
+    ("admin",), ("admin", "create-user"),
 }
 
 
