@@ -13,6 +13,7 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from server import __version__
+from server import admin
 from server.api import errors as api_errors
 from server.api.auth import authenticate
 from server.api.routes_availability import PUBLIC_ENDPOINTS
@@ -58,7 +59,8 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
         app.register_api(blueprint)
     app.register_api(availability_bp)
     app.register_blueprint(feeds.create_blueprint(runtime, limiter))
-    app.register_blueprint(google_callback.create_blueprint(runtime))
+    app.register_blueprint(google_callback.create_blueprint(runtime, admin.landing))
+    app.register_blueprint(admin.create_blueprint(config.admin_sign_in_attempts))
     app.register_blueprint(google_channels.create_blueprint(runtime))
 
     @app.before_request

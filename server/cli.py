@@ -764,3 +764,39 @@ def google_sync(ctx: click.Context, business_id: int, once: bool) -> None:
         if once or left == 0:
             break
         before = left
+
+
+# --- Admin pages ------------------------------------------------------------------------------
+
+@main.group("admin")
+def admin_group() -> None:
+    """Accounts for the admin pages under /admin/."""
+
+
+@admin_group.command("create-user")
+@click.option("--business", "business_id", type=int, required=True,
+              help="The business the account manages.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+@click.argument("email")
+@click.pass_context
+@user_errors
+def admin_create_user(ctx: click.Context, business_id: int, email: str,
+                      password_stdin: bool) -> None:
+    """Make an admin account for the admin pages; the password is asked for.
+
+    \b
+    Example:
+      bookingcal admin create-user --business 1 owner@salon.example
+    """
+    from server.admin.accounts import create_user
+
+    runtime = _runtime(ctx, need_schema=True)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with runtime.db.write() as session:
+        user = create_user(session, business_id, email, password, runtime.clock.now())
+        click.echo(f"admin account {user.email} created for business {business_id}; sign in at "
+                   f"{runtime.config.public_link('/admin/')}")

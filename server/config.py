@@ -98,6 +98,8 @@ class Config:
     google: GoogleConfig
     demo_on_first_run: bool = field(default=True)
     availability: AvailabilityConfig = field(default_factory=AvailabilityConfig)
+    admin_session_hours: int = field(default=12)
+    admin_sign_in_attempts: int = field(default=10)
 
     @property
     def public_path(self) -> str:
@@ -291,6 +293,10 @@ OPTIONS: tuple[Option, ...] = (
            "mirrored events and the answer says so."),
     Option("demo.on_first_run", True, _bool,
            "`bookingcal serve --demo` loads the demo business when the database is empty."),
+    Option("admin.session_hours", 12, _int_between(1, 24 * 90),
+           "How long a sign-in to the admin pages lasts."),
+    Option("admin.failed_sign_ins_per_hour", 10, _int_between(1, 100000),
+           "Failed admin sign-ins accepted from one address per hour before it gets 429."),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 
@@ -425,6 +431,8 @@ def load(path: str | os.PathLike[str] | None = None,
             max_range_days=values["availability.max_range_days"],
             google_max_age_seconds=values["availability.google_max_age_seconds"],
             google_sync_timeout_seconds=values["availability.google_sync_timeout_seconds"]),
+        admin_session_hours=values["admin.session_hours"],
+        admin_sign_in_attempts=values["admin.failed_sign_ins_per_hour"],
     )
 
 

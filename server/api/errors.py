@@ -44,9 +44,13 @@ def error_response(status: int, code: str, message: str,
     return response
 
 
+def status_of(exc: errors.BookingCalError) -> int:
+    """The HTTP status of a domain error (the JSON API and the admin pages share it)."""
+    return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+
+
 def from_domain(exc: errors.BookingCalError) -> Response:
-    status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-    return error_response(status, exc.code, exc.message, exc.details)
+    return error_response(status_of(exc), exc.code, exc.message, exc.details)
 
 
 def from_http(exc: HTTPException) -> Response:

@@ -149,6 +149,15 @@ def rotate_link(session: Session, keyring: Keyring, business_id: int, link_id: i
     return link, secret
 
 
+def link_state(link: Link, now: dt.datetime) -> str:
+    """"active", "revoked" or "expired"."""
+    if link.revoked_at is not None:
+        return "revoked"
+    if link.expires_at is not None and link.expires_at <= now:
+        return "expired"
+    return "active"
+
+
 def reveal_token(keyring: Keyring, link: Link) -> str:
     return keyring.decrypt(link.token_encrypted)
 

@@ -150,6 +150,7 @@ EXPECTED_COMMANDS = {
     ("links", "revoke"), ("links", "rotate"), ("bridge",), ("google",), ("google", "connect"),
     ("google", "status"), ("google", "disconnect"),
     ("google", "settings"), ("google", "sync"),
+    ("admin",), ("admin", "create-user"),
 }
 EXPECTED_COMMANDS |= {("availability",)}  # tests/integration/test_availability_cli.py
 

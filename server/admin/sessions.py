@@ -1,0 +1,64 @@
+"""Signed-in browsers. The cookie carries a random 192-bit token; the database keeps only its
+keyed hash (HMAC with the token-hashing key), so neither a database copy nor a log opens a
+session, and deleting the row (sign-out, or deleting the account) ends it at once. The CSRF token
+of a session is derived from the session token with the same key, so it needs no storage and
+changes with every sign-in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from server.db.models import AdminSession, AdminUser
+from server.keys import Keyring, new_token
+
+COOKIE = "bookingcal_admin"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user_id: int
+    business_id: int
+    email: str
+    csrf: str
+
+
+def start(session: Session, keyring: Keyring, user: AdminUser, now: dt.datetime,
+          lifetime: dt.timedelta) -> str:
+    """A new session for `user`; returns the token for the cookie. Expired sessions go."""
+    session.execute(delete(AdminSession).where(AdminSession.expires_at < now))
+    token = new_token(24)
+    session.add(AdminSession(token_hash=keyring.hash_token(token), user_id=user.id,
+                             created_at=now, expires_at=now + lifetime))
+    return token
+
+
+def csrf_token(keyring: Keyring, token: str) -> str:
+    return keyring.hash_token("csrf:" + token)
+
+
+def find(session: Session, keyring: Keyring, token: str, now: dt.datetime) -> SignedIn | None:
+    """Who a cookie's token signs in, or None (unknown, expired, signed out)."""
+    if not token or len(token) > 100:
+        return None
+    row = session.execute(select(AdminSession, AdminUser).join(
+        AdminUser, AdminUser.id == AdminSession.user_id).where(
+        AdminSession.token_hash == keyring.hash_token(token))).first()
+    if row is None or row[0].expires_at <= now:
+        return None
+    user = row[1]
+    return SignedIn(user_id=user.id, business_id=user.business_id, email=user.email,
+                    csrf=csrf_token(keyring, token))
+
+
+def csrf_matches(signed_in: SignedIn, given: str) -> bool:
+    return bool(given) and hmac.compare_digest(signed_in.csrf, given)
+
+
+def end(session: Session, keyring: Keyring, token: str) -> None:
+    session.execute(delete(AdminSession).where(
+        AdminSession.token_hash == keyring.hash_token(token)))

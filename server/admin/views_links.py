@@ -1,0 +1,136 @@
+"""Calendar → Private links: every calendar with its links and an "all calendars" row; create,
+show again (with copy buttons and how to subscribe), rotate, revoke. Every action calls
+server/domain/links.py, as the JSON API and the CLI do."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, redirect, request, url_for
+from werkzeug.wrappers import Response
+
+from server.admin.web import ago, page, signed_in
+from server.api.common import runtime
+from server.api.errors import status_of
+from server.db.models import Link
+from server.domain import links
+from server.domain.businesses import get_business
+from server.domain.calendars import list_calendars
+from server.errors import BookingCalError, InvalidError
+from server.linkurls import link_addresses
+
+PROFILE_NAMES = {"full": "Full", "limited": "Without sensitive client information",
+                 "busy": "Busy only"}
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    link: Link
+    state: str
+    last_used: str
+    calendars: str
+
+
+@dataclass(frozen=True)
+class CalendarRow:
+    key: str  # "all" or the calendar id
+    name: str
+    links: list[LinkRow]
+
+
+def valid_until(day: str, timezone: str) -> dt.datetime | None:
+    """A link valid until (and including) `day` in the business's zone ends at the next
+    midnight there."""
+    if not day:
+        return None
+    try:
+        date = dt.date.fromisoformat(day)
+    except ValueError:
+        raise InvalidError(f"'{day}' is not a date; pick one as YYYY-MM-DD",
+                           field="valid_until") from None
+    return dt.datetime.combine(date + dt.timedelta(days=1), dt.time(0), ZoneInfo(timezone))
+
+
+def register(bp: Blueprint) -> None:
+    def links_page(status: int = 200, error: str = "") -> Response:
+        rt = runtime()
+        me = signed_in()
+        now = rt.clock.now()
+        with rt.db.read() as session:
+            calendars = list_calendars(session, me.business_id)
+            names = {c.id: c.name for c in calendars}
+            rows: dict[str, list[LinkRow]] = {"all": []}
+            rows.update({str(c.id): [] for c in calendars})
+            for link in links.list_links(session, me.business_id):
+                ids = links.scope_calendar_ids(session, link)
+                row = LinkRow(link, links.link_state(link, now), ago(link.last_used_at, now),
+                              ", ".join(names.get(i, f"#{i}") for i in ids))
+                for key in (["all"] if link.scope == "all" else [str(i) for i in ids]):
+                    rows.setdefault(key, []).append(row)
+            table = [CalendarRow("all", "All calendars", rows["all"])] + [
+                CalendarRow(str(c.id), c.name, rows[str(c.id)]) for c in calendars]
+        return page("links.html", status, rows=table, profiles=PROFILE_NAMES, error=error,
+                    done=request.args.get("done", ""))
+
+    @bp.get("/calendar/links")
+    def links_list() -> Response:
+        return links_page()
+
+    @bp.post("/calendar/links")
+    def links_create() -> Response:
+        rt = runtime()
+        me = signed_in()
+        form = request.form
+        target = form.get("calendar", "")
+        try:
+            with rt.db.write() as session:
+                business = get_business(session, me.business_id)
+                if target == "all":
+                    scope, ids = "all", []
+                elif target.isdigit():
+                    scope, ids = "calendar", [int(target)]
+                else:
+                    raise InvalidError("choose a calendar or 'All calendars'", field="calendar")
+                link, _ = links.create_link(
+                    session, rt.keyring, me.business_id, scope=scope, calendar_ids=ids,
+                    profile=form.get("profile", ""), label=form.get("label", "").strip()[:200],
+                    expires_at=valid_until(form.get("valid_until", ""), business.timezone),
+                    now=rt.clock.now())
+                link_id = link.id
+        except BookingCalError as exc:
+            return links_page(status_of(exc), exc.message)
+        return redirect(url_for("admin.link_show", link_id=link_id, done="created"), 303)
+
+    @bp.get("/calendar/links/<int:link_id>")
+    def link_show(link_id: int) -> Response:
+        rt = runtime()
+        me = signed_in()
+        now = rt.clock.now()
+        with rt.db.read() as session:
+            link = links.get_link(session, me.business_id, link_id)
+            state = links.link_state(link, now)
+            where = link_addresses(rt.config, link.id, links.reveal_token(rt.keyring, link)) \
+                if state == "active" else None
+            calendars = [c.name for c in links.scope_calendars(session, link)] \
+                if link.scope != "all" else ["All calendars"]
+            return page("link_show.html", link=link, where=where, state=state,
+                        calendars=calendars, profiles=PROFILE_NAMES,
+                        last_used=ago(link.last_used_at, now), done=request.args.get("done", ""))
+
+    @bp.post("/calendar/links/<int:link_id>/rotate")
+    def link_rotate(link_id: int) -> Response:
+        rt = runtime()
+        me = signed_in()
+        with rt.db.write() as session:
+            links.rotate_link(session, rt.keyring, me.business_id, link_id, rt.clock.now())
+        return redirect(url_for("admin.link_show", link_id=link_id, done="rotated"), 303)
+
+    @bp.post("/calendar/links/<int:link_id>/revoke")
+    def link_revoke(link_id: int) -> Response:
+        rt = runtime()
+        me = signed_in()
+        with rt.db.write() as session:
+            links.revoke_link(session, me.business_id, link_id, rt.clock.now())
+        return redirect(url_for("admin.links_list", done="revoked"), 303)
