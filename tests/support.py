@@ -84,7 +84,8 @@ def start_server(runtime: Runtime, threads: int = 4, keep_public_url: bool = Fal
 
     server = waitress.create_server(app, host="127.0.0.1", port=0,
                                     threads=threads, asyncore_loop_timeout=0.1,
-                                    max_request_body_size=runtime.config.max_body_bytes + (1 << 20))
+                                    max_request_body_size=runtime.config.max_body_bytes + (1 << 20),
+                                    clear_untrusted_proxy_headers=False)
     url = f"http://127.0.0.1:{server.effective_port}"
     if not keep_public_url:
         runtime = dataclasses.replace(runtime, config=dataclasses.replace(
