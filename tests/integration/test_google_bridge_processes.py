@@ -15,8 +15,7 @@ from typing import Any
 from fakes import FakeGoogle
 from server.domain import bookings, businesses, calendars, services
 from server.google import oauth, settings
-from support import NOW, make_runtime
-from test_google_push import google_toml
+from support import NOW, google_toml, make_runtime
 
 BUSINESSES = 6
 BOOKINGS_EACH = 8

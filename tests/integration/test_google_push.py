@@ -18,7 +18,7 @@ from server.google.copies import is_ours
 from server.google.event_ids import is_valid
 from server.google.push import PushReport, push
 from server.runtime import Runtime
-from support import NOW, make_runtime
+from support import NOW, google_toml, make_runtime
 
 TZ = "Europe/Copenhagen"
 
@@ -45,14 +45,6 @@ class World:
 
     def google(self) -> list[dict[str, Any]]:
         return self.fake.events("primary")
-
-
-def google_toml(fake: FakeGoogle, secret_file: Path) -> str:
-    return (f'[google]\nclient_id = "{fake.client_id}"\n'
-            f'client_secret_file = "{secret_file}"\n'
-            f'api_url = "{fake.url}/"\nbatch_url = "{fake.batch_uri}"\n'
-            f'auth_url = "{fake.auth_uri}"\ntoken_url = "{fake.token_uri}"\n'
-            f'revoke_url = "{fake.revoke_uri}"\n')
 
 
 @pytest.fixture
