@@ -125,6 +125,9 @@ def serve(ctx: click.Context, demo: bool, host: str | None, port: int | None) ->
                        # waitress refuses beyond this before the app sees the body; up to
                        # it, the app answers 413 in the API's JSON error shape.
                        max_request_body_size=config.max_body_bytes + (1 << 20),
+                       # TrustedProxy decides whose X-Forwarded-* to believe (and strips them
+                       # from everyone else); waitress would drop them from every peer.
+                       clear_untrusted_proxy_headers=False,
                        ident="bookingcal", _quiet=True)
     finally:
         stop.set()

@@ -142,6 +142,10 @@ class Bridge:
             if direction != "from_google":
                 report.pushed = pushing.push(self.runtime.db, self.runtime.keyring, api,
                                              connection_id, now, self._backfill_budget(now))
+                if report.pushed.writes:  # counts only: no event content in logs
+                    log.info("connection %d: to Google %d inserted, %d updated, %d deleted",
+                             connection_id, report.pushed.inserted, report.pushed.updated,
+                             report.pushed.deleted)
             self._note(connection_id, now, None)
         except ReconnectError as exc:
             self.apis.pop(connection_id, None)

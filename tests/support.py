@@ -84,7 +84,8 @@ def start_server(runtime: Runtime, threads: int = 4, keep_public_url: bool = Fal
 
     server = waitress.create_server(app, host="127.0.0.1", port=0,
                                     threads=threads, asyncore_loop_timeout=0.1,
-                                    max_request_body_size=runtime.config.max_body_bytes + (1 << 20))
+                                    max_request_body_size=runtime.config.max_body_bytes + (1 << 20),
+                                    clear_untrusted_proxy_headers=False)
     url = f"http://127.0.0.1:{server.effective_port}"
     if not keep_public_url:
         runtime = dataclasses.replace(runtime, config=dataclasses.replace(
@@ -196,3 +197,12 @@ def make_link(api: Api, business: int, scope: str = "all", profile: str = "full"
     link: dict[str, Any] = api.ok("POST", f"/businesses/{business}/links", 201, json={
         "scope": scope, "profile": profile, "calendar_ids": calendar_ids or [], **fields})
     return link
+
+
+def google_toml(fake: Any, secret_file: Path) -> str:
+    """The [google] section pointing at a FakeGoogle (tests/fakes), its secret in a file."""
+    return (f'[google]\nclient_id = "{fake.client_id}"\n'
+            f'client_secret_file = "{secret_file}"\n'
+            f'api_url = "{fake.url}/"\nbatch_url = "{fake.batch_uri}"\n'
+            f'auth_url = "{fake.auth_uri}"\ntoken_url = "{fake.token_uri}"\n'
+            f'revoke_url = "{fake.revoke_uri}"\n')

@@ -17,11 +17,10 @@ from playwright.sync_api import BrowserContext, Page, expect
 from admin_site import EMAIL, PASSWORD, AdminSite, serve_admin
 from conftest import Shots
 from fakes import FakeGoogle
-from integration.test_google_push import google_toml
 from server.gcal_bridge import Bridge
 from server.google.api import GoogleCalendarApi
 from server.runtime import Runtime
-from support import book
+from support import book, google_toml
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from server.google import oauth, settings
 from server.google.api import GoogleCalendarApi
 from server.google.push import PushReport, push
 from server.runtime import Runtime
-from support import HOST_KEY, NOW, make_runtime
+from support import HOST_KEY, NOW, google_toml, make_runtime
 
 TZ = "Europe/Copenhagen"
 
@@ -48,14 +48,6 @@ class World:
 
     def google(self) -> list[dict[str, Any]]:
         return self.fake.events("primary")
-
-
-def google_toml(fake: FakeGoogle, secret_file: Path) -> str:
-    return (f'[google]\nclient_id = "{fake.client_id}"\n'
-            f'client_secret_file = "{secret_file}"\n'
-            f'api_url = "{fake.url}/"\nbatch_url = "{fake.batch_uri}"\n'
-            f'auth_url = "{fake.auth_uri}"\ntoken_url = "{fake.token_uri}"\n'
-            f'revoke_url = "{fake.revoke_uri}"\n')
 
 
 def run_cli(folder: Path, database_url: str, *args: str) -> Result:

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from fakes import FakeGoogle
-from google_world import google_toml
 from server.domain import bookings, businesses, calendars, services
 from server.google import oauth, settings
-from support import NOW, make_runtime
+from support import NOW, google_toml, make_runtime
 
 BUSINESSES = 6
 BOOKINGS_EACH = 8

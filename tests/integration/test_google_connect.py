@@ -11,8 +11,9 @@ import pytest
 import requests
 
 from fakes import FakeGoogle
-from google_world import google_toml
-from support import Api, LiveServer, assert_error, make_runtime, make_salon, start_server
+from support import (
+    Api, LiveServer, assert_error, google_toml, make_runtime, make_salon, start_server,
+)
 
 
 @pytest.fixture

@@ -4,56 +4,20 @@ BOOKINGCAL_* variables, so the host key file is generated under data/keys/host.k
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterator
 
 import pytest
 import requests
 
 from server import __version__
 from server.demo import DEMO_NAME
+from processes import BOOKINGCAL, Output, Running, clean_environ, free_port, wait_healthy
 from support import Api
 
-BOOKINGCAL = Path(sys.executable).parent / "bookingcal"
 START_SECONDS = 90  # first run: key files, migration, ~500 demo bookings
-STOP_SECONDS = 10
-
-
-class Output:
-    """The process's combined stdout/stderr, read line by line in a thread."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            with self._changed:
-                self.lines.append(line)
-                self._changed.notify_all()
-
-    @property
-    def text(self) -> str:
-        with self._changed:
-            return "".join(self.lines)
-
-    def wait_for(self, needle: str, timeout: float) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: needle in "".join(self.lines), timeout)
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
 
 
 @dataclass
@@ -61,8 +25,11 @@ class Served:
     url: str
     port: int
     folder: Path
-    process: subprocess.Popen[str]
-    output: Output
+    running: Running
+
+    @property
+    def output(self) -> Output:
+        return self.running.output
 
     @property
     def host_key_file(self) -> Path:
@@ -72,36 +39,11 @@ class Served:
         return self.host_key_file.read_text(encoding="ascii").strip()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[str], output: Output) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    last: object = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output.join(5)
-            pytest.fail(f"bookingcal serve exited with {process.returncode}:\n{output.text}")
-        try:
-            response = requests.get(f"{url}/healthz", timeout=2)
-            if response.status_code == 200:
-                return
-            last = (response.status_code, response.text)
-        except requests.ConnectionError as exc:
-            last = exc
-        time.sleep(0.1)  # poll interval, bounded by the deadline
-    pytest.fail(f"/healthz did not answer 200 within {START_SECONDS}s (last: {last!r}); "
-                f"output:\n{output.text}")
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     assert BOOKINGCAL.is_file(), f"console script {BOOKINGCAL} is not installed"
     folder = tmp_path_factory.mktemp("serve")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     (folder / "bookingcal.toml").write_text(
         'data_dir = "data"\n'
@@ -110,27 +52,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         'host = "127.0.0.1"\n'
         f'port = {port}\n'
         'threads = 4\n', encoding="utf-8")
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith("BOOKINGCAL_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    process = subprocess.Popen(
-        [str(BOOKINGCAL), "--config", str(folder / "bookingcal.toml"), "serve", "--demo"],
-        cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, encoding="utf-8")
-    assert process.stdout is not None
-    output = Output(process.stdout)
+    running = Running([str(BOOKINGCAL), "--config", str(folder / "bookingcal.toml"), "serve",
+                       "--demo"], cwd=folder, env=clean_environ())
     try:
-        _wait_healthy(url, process, output)
-        yield Served(url, port, folder, process, output)
+        wait_healthy(url, running, START_SECONDS)
+        yield Served(url, port, folder, running)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=STOP_SECONDS)
-        output.join(5)
+        running.stop()
 
 
 def test_banner_names_the_address_and_the_host_key_file(served: Served) -> None:
