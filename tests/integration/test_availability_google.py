@@ -16,7 +16,7 @@ from server.domain import calendars, hours, services
 from server.google import settings
 from server.google.pull import pull
 from support import NOW, Api, LiveServer, assert_error, start_server
-from test_google_push import World, world  # noqa: F401  (the fixture)
+from google_world import World
 
 TZ = "Europe/Copenhagen"
 
