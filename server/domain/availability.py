@@ -16,7 +16,7 @@ Start times are offered every `step` from each opening, counted in elapsed time,
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from server.config import AvailabilityConfig
@@ -122,6 +122,7 @@ class Schedule:
         self.open.sort()
         self.busy.sort(key=lambda item: (item.start, item.end))
         self._starts = [item.start for item in self.busy]
+        self._opens = [low for low, _ in self.open]
         self._longest = max((item.end - item.start for item in self.busy),
                             default=dt.timedelta(0))
 
@@ -137,7 +138,9 @@ class Schedule:
         return found
 
     def open_span(self, start: dt.datetime, end: dt.datetime) -> bool:
-        return any(low <= start and end <= high for low, high in self.open)
+        """Whether [start, end) lies inside one open interval (they do not overlap)."""
+        index = bisect_right(self._opens, start) - 1
+        return index >= 0 and end <= self.open[index][1]
 
 
 def _item_reason(item: Busy, kind: str | None = None) -> Reason:

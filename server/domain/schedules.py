@@ -124,10 +124,12 @@ def google_events(session: Session, connection_id: int, google_calendar: str, sp
     (google_calendar, start_utc) bounded by the calendar's longest event. A day of padding covers
     all-day events, whose stored instants use the business's zone, not the employee's."""
     span = dt.timedelta(seconds=span_seconds) + DAY
-    return list(session.execute(select(MirroredEvent).where(
+    # The connection is checked here, not in SQL: given both equalities SQLite prefers the
+    # unique (connection, calendar, event id) index and reads every event of the calendar.
+    return [event for event in session.execute(select(MirroredEvent).where(
         MirroredEvent.google_calendar == google_calendar,
-        MirroredEvent.start_utc >= start - span, MirroredEvent.start_utc < end + DAY,
-        MirroredEvent.connection_id == connection_id)).scalars())
+        MirroredEvent.start_utc >= start - span, MirroredEvent.start_utc < end + DAY)).scalars()
+        if event.connection_id == connection_id]
 
 
 def load(session: Session, calendar: Calendar, first: dt.date, end: dt.date, *,

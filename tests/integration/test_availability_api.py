@@ -225,3 +225,19 @@ def test_explain_names_every_reason(api: Api) -> None:
     assert refused["11:00"] == [("buffer", str(booking["id"]))]
     assert refused["12:00"] == [("blocked_time", str(blocked["id"]))]
     assert explain["google"] is None and explain["warnings"] == []
+
+
+def test_service_rules_default_from_the_configuration(api: Api) -> None:
+    salon = make_salon(api)
+    path = f"/businesses/{salon.business}/services/{salon.service}"
+    assert {k: api.ok("GET", path)[k] for k in ("slot_step_minutes", "min_notice_minutes",
+                                                "max_horizon_days")} == {
+        "slot_step_minutes": None, "min_notice_minutes": None, "max_horizon_days": None}
+    open_all_week(api, salon)
+    assert len(availability(api, salon, DAY)["calendars"][0]["slots"]) == 30  # every 15 min
+    api.ok("PATCH", path, json={"slot_step_minutes": 60, "max_horizon_days": 30})
+    assert len(availability(api, salon, DAY)["calendars"][0]["slots"]) == 8
+    changed = api.ok("PATCH", path, json={"slot_step_minutes": None})
+    assert (changed["slot_step_minutes"], changed["max_horizon_days"]) == (None, 30)
+    assert len(availability(api, salon, DAY)["calendars"][0]["slots"]) == 30
+    assert_error(api.patch(path, json={"slot_step_minutes": 0}), 422)
