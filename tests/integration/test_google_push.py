@@ -183,3 +183,17 @@ def test_client_details_reach_google_only_as_the_setting_says(
     assert markers["name"] not in received if hide else markers["name"] in received
     leaked = [field for field in MARKED[1:] if markers[field] in received]
     assert leaked == []
+
+
+def test_erasing_a_client_rewrites_the_copies_in_google(world: World) -> None:
+    from server.domain import clients
+
+    for day in (1, 2):
+        world.book(day, client_id=world.client)
+    world.push()
+    assert {e["summary"] for e in world.google()} == {"Haircut – Ida Jensen"}
+    with world.runtime.db.write() as session:
+        assert clients.erase_client(session, world.business, world.client, NOW) == 2
+    report = world.push()
+    assert (report.updated, report.failed) == (2, [])
+    assert not [e for e in world.google() if "Ida" in json.dumps(e)]
