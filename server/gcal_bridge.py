@@ -31,6 +31,7 @@ from server.google import pull as pulling
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi, QuotaError, ReconnectError
 from server.google.backlog import backlogs
+from server.google.wakeup import JournalWakeup
 from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -232,15 +233,21 @@ class Bridge:
         return [self.work(connection_id, now, force_pull=force_pull) for connection_id in ids]
 
     def run(self, stop: threading.Event) -> None:
-        """Work until `stop` is set, a pass every IDLE_WAIT seconds: a booking change reaches
-        Google within about a second."""
+        """Work until `stop` is set, a pass every IDLE_WAIT seconds or as soon as the journal
+        changes (PostgreSQL): a booking change reaches Google within about a second."""
         log.info("bridge %s started", self.worker)
-        while not stop.is_set():
-            try:
-                self.run_once()
-            except BookingCalError as exc:
-                log.warning("bridge pass failed: %s", exc.message)
-            stop.wait(IDLE_WAIT)  # also paces the backfill (see _backfill_budget)
+        wakeup = JournalWakeup(self.runtime.db)
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_once()
+                except BookingCalError as exc:
+                    log.warning("bridge pass failed: %s", exc.message)
+                # A journal change (PostgreSQL) starts the next pass at once; otherwise a pass
+                # every IDLE_WAIT seconds, which also paces the backfill (_backfill_budget).
+                wakeup.wait(IDLE_WAIT, stop)
+        finally:
+            wakeup.close()
         log.info("bridge %s stopped", self.worker)
 
 
