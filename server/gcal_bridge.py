@@ -31,6 +31,7 @@ from server.google import pull as pulling
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi, QuotaError, ReconnectError
 from server.google.backlog import backlogs
+from server.google.wakeup import JournalWakeup
 from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,38 @@ QUOTA_PAUSE = dt.timedelta(hours=1)
 IDLE_WAIT = 0.5  # seconds between looks at the journal when idle
 
 
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as found:
+            return found.read().strip().replace("-", "")[:8]
+    except OSError:
+        return "-"
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    """host:boot:pid:random (at most 64 characters): a restarted bridge on the same machine can
+    tell that the process holding a lease is gone (see `lease_owner_dead`)."""
+    host = socket.gethostname().replace(":", "")[:40]
+    return f"{host}:{_boot_id()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def lease_owner_dead(owner: str) -> bool:
+    """Whether `owner` names a bridge process of this machine (same host name, same boot) that
+    no longer runs: killed (kill -9, a crash), its lease can be taken over at once instead of
+    after it expires. Anything else (another machine, a live or unknown process) is not."""
+    parts = owner.split(":")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return False
+    mine = worker_name().split(":")
+    if parts[:2] != mine[:2] or int(parts[2]) == os.getpid():
+        return False
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # exists, owned by someone else
+    return False
 
 
 @dataclass
@@ -83,6 +114,17 @@ class Bridge:
                 or_(GoogleConnection.lease_owner.is_(None),
                     GoogleConnection.lease_owner == self.worker,
                     GoogleConnection.lease_until < now)).values(
+                lease_owner=self.worker, lease_until=now + LEASE))
+            if cast(CursorResult[Any], result).rowcount:
+                return True
+            owner = session.execute(select(GoogleConnection.lease_owner).where(
+                GoogleConnection.id == connection_id)).scalar()
+            if owner is None or not lease_owner_dead(owner):
+                return False
+            log.info("taking over the lease of %s, which no longer runs", owner)
+            result = session.execute(update(GoogleConnection).where(
+                GoogleConnection.id == connection_id,
+                GoogleConnection.lease_owner == owner).values(
                 lease_owner=self.worker, lease_until=now + LEASE))
             return bool(cast(CursorResult[Any], result).rowcount)
 
@@ -195,15 +237,21 @@ class Bridge:
         return [self.work(connection_id, now, force_pull=force_pull) for connection_id in ids]
 
     def run(self, stop: threading.Event) -> None:
-        """Work until `stop` is set, a pass every IDLE_WAIT seconds: a booking change reaches
-        Google within about a second."""
+        """Work until `stop` is set, a pass every IDLE_WAIT seconds or as soon as the journal
+        changes (PostgreSQL): a booking change reaches Google within about a second."""
         log.info("bridge %s started", self.worker)
-        while not stop.is_set():
-            try:
-                self.run_once()
-            except BookingCalError as exc:
-                log.warning("bridge pass failed: %s", exc.message)
-            stop.wait(IDLE_WAIT)  # also paces the backfill (see _backfill_budget)
+        wakeup = JournalWakeup(self.runtime.db)
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_once()
+                except BookingCalError as exc:
+                    log.warning("bridge pass failed: %s", exc.message)
+                # A journal change (PostgreSQL) starts the next pass at once; otherwise a pass
+                # every IDLE_WAIT seconds, which also paces the backfill (_backfill_budget).
+                wakeup.wait(IDLE_WAIT, stop)
+        finally:
+            wakeup.close()
         log.info("bridge %s stopped", self.worker)
 
 

@@ -93,15 +93,23 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
            report: PullReport) -> int:
     """Write the events; return the longest span (seconds) among them."""
     longest = 0
-    existing = {row.event_id: row for row in session.execute(select(MirroredEvent).where(
-        MirroredEvent.connection_id == connection.id,
-        MirroredEvent.google_calendar == calendar)).scalars()}
+    mirrored = select(MirroredEvent).where(MirroredEvent.connection_id == connection.id,
+                                           MirroredEvent.google_calendar == calendar)
+    ids = sorted({str(event["id"]) for event in events})
+    if full:  # everything, to reconcile
+        existing = {row.event_id: row for row in session.execute(mirrored).scalars()}
+    else:  # only what the changes touch: an idle pass reads nothing
+        existing = {row.event_id: row for chunk in _chunks(ids) for row in session.execute(
+            mirrored.where(MirroredEvent.event_id.in_(chunk))).scalars()}
+    copies = {copy.event_id: copy for chunk in _chunks(ids) for copy in session.execute(
+        select(GoogleCopy).where(GoogleCopy.connection_id == connection.id,
+                                 GoogleCopy.event_id.in_(chunk))).scalars()}
     seen: set[str] = set()
     policy = BlockingPolicy.of(connection)
     for event in events:
         event_id = str(event["id"])
         if is_ours(event):
-            _check_copy(session, connection, event, report)
+            _check_copy(copies.get(event_id), event, report)
             continue
         if event.get("status") == "cancelled":
             row = existing.pop(event_id, None)
@@ -110,7 +118,7 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
                 report.removed += 1
             elif event_id not in existing:
                 # A tombstone carries only the id: it may be one of our copies, deleted.
-                _copy_deleted(session, connection, event_id, report)
+                _copy_deleted(copies.get(event_id), report)
             continue
         seen.add(event_id)
         start, start_date = _instant(event["start"], calendar_zone)
@@ -142,26 +150,22 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
     return longest
 
 
-def _check_copy(session: Session, connection: GoogleConnection, event: dict[str, Any],
-                report: PullReport) -> None:
-    """Our copy as Google has it now. If it was edited there (its version mark or status
-    differs from what we wrote), queue it to be written again."""
-    copy = session.execute(select(GoogleCopy).where(
-        GoogleCopy.connection_id == connection.id,
-        GoogleCopy.event_id == str(event["id"]))).scalar_one_or_none()
+def _check_copy(copy: GoogleCopy | None, event: dict[str, Any], report: PullReport) -> None:
+    """Our copy as Google has it now. If it was edited there (its etag differs from the one
+    our last write got back), queue it to be written again."""
     if copy is None or copy.deleted:
         return
     if copy.etag and event.get("etag") and event["etag"] != copy.etag:
         _requeue(copy, report)
 
 
-def _copy_deleted(session: Session, connection: GoogleConnection, event_id: str,
-                  report: PullReport) -> None:
-    copy = session.execute(select(GoogleCopy).where(
-        GoogleCopy.connection_id == connection.id,
-        GoogleCopy.event_id == event_id)).scalar_one_or_none()
+def _copy_deleted(copy: GoogleCopy | None, report: PullReport) -> None:
     if copy is not None and not copy.deleted:
         _requeue(copy, report)
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    return [values[start:start + size] for start in range(0, len(values), size)]
 
 
 def _requeue(copy: GoogleCopy, report: PullReport) -> None:

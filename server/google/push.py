@@ -24,7 +24,7 @@ from server.db.models import (
 )
 from server.domain import journal
 from server.errors import GoneError
-from server.google.api import CallResult, GoogleCalendarApi, GoogleError
+from server.google.api import BATCH_LIMIT, CallResult, GoogleCalendarApi, GoogleError
 from server.google.copies import event_body
 from server.google.event_ids import event_id
 from server.keys import Keyring
@@ -250,9 +250,9 @@ def _resolve(api: GoogleCalendarApi, item: Work, error: GoogleError) -> CallResu
 
 
 def record(session: Session, connection: GoogleConnection, work: list[Work],
-           results: dict[tuple[str, int], CallResult], positions: dict[int, int],
-           now: dt.datetime, report: PushReport) -> None:
-    """Store what reached Google; a map's position advances only when all of it did."""
+           results: dict[tuple[str, int], CallResult], now: dt.datetime,
+           report: PushReport) -> set[int]:
+    """Store what reached Google; returns the employee calendars with a failed write."""
     failed_calendars: set[int] = set()
     for item in work:
         result = results[(item.kind, item.item_id)]
@@ -281,6 +281,12 @@ def record(session: Session, connection: GoogleConnection, work: list[Work],
         copy.sent_version = connection.copy_version
         copy.deleted = False
         copy.etag = str((result.response or {}).get("etag", "")) or None
+    return failed_calendars
+
+
+def advance(session: Session, connection: GoogleConnection, positions: dict[int, int],
+            failed_calendars: set[int]) -> None:
+    """A map's journal position advances only when all of its writes reached Google."""
     for row in session.execute(select(GoogleCalendarMap).where(
             GoogleCalendarMap.connection_id == connection.id)).scalars():
         if row.id in positions and row.calendar_id not in failed_calendars:
@@ -291,17 +297,24 @@ def record(session: Session, connection: GoogleConnection, work: list[Work],
 def push(db: Database, keyring: Keyring, api: GoogleCalendarApi, connection_id: int,
          now: dt.datetime, backfill_limit: int | None = None) -> PushReport:
     """One pass: plan from the journal, write to Google, record. Safe to repeat at any point:
-    a pass over an unchanged state makes no writes."""
+    a pass over an unchanged state makes no writes. What each batch wrote is recorded before
+    the next batch is sent, so a process killed mid-pass sends again at most one batch (whose
+    inserts then meet their own ids: 409, adopted)."""
     report = PushReport()
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)
         if connection is None or connection.direction == "from_google":
             return report
         work, positions = plan(session, keyring, connection, now, backfill_limit)
-    results = execute(api, work) if work else {}
-    with db.write() as session:
-        connection = session.get(GoogleConnection, connection_id)
-        if connection is None:
-            return report
-        record(session, connection, work, results, positions, now, report)
+    failed: set[int] = set()
+    chunks = [work[start:start + BATCH_LIMIT] for start in range(0, len(work), BATCH_LIMIT)]
+    for number, chunk in enumerate(chunks or [[]], 1):
+        results = execute(api, chunk) if chunk else {}
+        with db.write() as session:
+            connection = session.get(GoogleConnection, connection_id)
+            if connection is None:
+                return report
+            failed |= record(session, connection, chunk, results, now, report)
+            if number == max(1, len(chunks)):
+                advance(session, connection, positions, failed)
     return report

@@ -16,7 +16,7 @@ from typing import Any
 
 from .google_batch import BatchRecord, format_batch, parse_batch
 from .google_errors import ApiError, backend_error, bad_request, not_found
-from .google_faults import Fault, FaultKind, FaultQueue
+from .google_faults import Fault, FaultKind, FaultQueue, HoldList
 from .google_oauth import READ_CALENDARS, READ_EVENTS, WRITE_EVENTS, OAuthServer, basic_auth
 from .google_params import Params, apply_fields
 from .google_push import PushHub
@@ -90,12 +90,17 @@ class Route:
     handler: Handler
 
 
+class HeldDropped(DropConnection):
+    """A held request (see Hold), dropped when released; in a batch, the rest of it too."""
+
+
 class App:
     def __init__(self, *, store: CalendarStore, oauth: OAuthServer, push: PushHub, faults: FaultQueue,
                  rng: random.Random, stop: threading.Event, base_url: Callable[[], str]) -> None:
         self.store, self.oauth, self.push, self.faults = store, oauth, push, faults
         self.rng, self.stop, self.base_url = rng, stop, base_url
         self.log = RequestLog()
+        self.holds = HoldList()
         self.batches: list[BatchRecord] = []
         self.internal_errors: list[str] = []
         self._batch_lock = threading.Lock()
@@ -105,6 +110,12 @@ class App:
 
     def handle(self, req: Request) -> Response:
         endpoint, run = self._resolve(req)
+        hold = self.holds.take(endpoint)
+        if hold is not None:  # never performed; the client is expected to be gone by then
+            while not hold.released.wait(0.05) and not self.stop.is_set():
+                pass
+            self.log.add(req, endpoint, None, None)
+            raise HeldDropped()
         fault = self.faults.take(req.method, urllib.parse.unquote(req.path), endpoint)
         try:
             response = self._faulty(fault, run) if fault is not None else run()
@@ -196,13 +207,19 @@ class App:
             record = BatchRecord(index, ids, [ids[i] for i in order], {})
             self.batches.append(record)
         answers: list[tuple[str | None, Response]] = []
+        held = False
         for i in order:
             part = parts[i]
-            if not part.request.path.startswith(API + "/"):
+            if held:  # a part was held and its client is gone: the rest is never performed
+                response = Response.api_error(backend_error(500))
+            elif not part.request.path.startswith(API + "/"):
                 response = Response.api_error(not_found())
             else:
                 try:
                     response = self.handle(part.request)
+                except HeldDropped:
+                    held = True
+                    response = Response.api_error(backend_error(500))
                 except DropConnection:  # a lost part: the batch still answers, with 500 for it
                     response = Response.api_error(backend_error(500))
             record.statuses[ids[i]] = response.status

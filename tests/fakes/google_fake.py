@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from .google_app import App, LoggedRequest
 from .google_batch import BatchRecord
 from .google_errors import ApiError
-from .google_faults import Fault, FaultKind, FaultQueue
+from .google_faults import Fault, FaultKind, FaultQueue, Hold
 from .google_http import FakeHTTPServer
 from .google_oauth import CALENDAR, Consent, OAuthClient, OAuthServer
 from .google_push import Channel, Delivery, PushHub, PushMode
@@ -96,7 +96,7 @@ class FakeGoogle:
     def stop(self) -> None:
         if self._server is None:
             return
-        self._stop.set()  # ends deliberate delays early
+        self._stop.set()  # ends deliberate delays and holds early
         self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()
@@ -325,6 +325,16 @@ class FakeGoogle:
         answered 500 inside the batch).  ``TIMEOUT`` holds the answer ``delay`` seconds; with
         ``perform`` it carries the request out first."""
         return self.faults.add(Fault(FaultKind(kind), method, path, endpoint, times, retry_after, delay, perform))
+
+    def hold(self, endpoint: str, *, after: int) -> Hold:
+        """Let ``after`` more requests to ``endpoint`` through (batch parts count one by one),
+        then hold the next ones unperformed until :meth:`release_holds`, which drops them (no
+        answer). ``hold.reached`` tells when the first was held: the moment to kill a client
+        that has had exactly ``after`` of its writes taken."""
+        return self.app.holds.add(Hold(endpoint, after))
+
+    def release_holds(self) -> None:
+        self.app.holds.release()
 
     def pending_faults(self) -> list[Fault]:
         return self.faults.pending()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import fnmatch
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .google_errors import ApiError, backend_error, rate_limited_429, usage_limit_403
 
@@ -87,3 +87,48 @@ class FaultQueue:
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+
+
+@dataclass
+class Hold:
+    """After ``after`` requests to ``endpoint`` went through (batch parts one by one), the next
+    ones are held unperformed until released, then dropped: the state of a client killed while
+    Google was taking its writes. ``reached`` is set when the first request is held."""
+
+    endpoint: str
+    after: int
+    passed: int = 0
+    held: int = 0
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+
+class HoldList:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holds: list[Hold] = []
+
+    def add(self, hold: Hold) -> Hold:
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
+    def take(self, endpoint: str) -> Hold | None:
+        """The hold that stops this request, if any (counting it otherwise)."""
+        with self._lock:
+            for hold in self._holds:
+                if hold.endpoint != endpoint or hold.released.is_set():
+                    continue
+                if hold.passed < hold.after:
+                    hold.passed += 1
+                    return None
+                hold.held += 1
+                hold.reached.set()
+                return hold
+            return None
+
+    def release(self) -> None:
+        with self._lock:
+            for hold in self._holds:
+                hold.released.set()
+            self._holds.clear()

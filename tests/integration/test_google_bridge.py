@@ -287,3 +287,26 @@ def test_an_idle_pass_asks_google_one_list_per_read_calendar(world: World) -> No
     [idle] = worker.run_once(force_pull=True)
     assert idle.error is None
     assert dict(world.fake.endpoint_counts()) == {"calendar.events.list": 2}
+
+
+def test_a_journal_change_wakes_the_idle_bridge_on_postgresql(tmp_path: Path,
+                                                              pg_url: str) -> None:
+    import threading
+
+    from fakes import FakeGoogle
+    from google_world import make_world
+    from server.google.wakeup import JournalWakeup
+
+    with FakeGoogle() as fake, make_world(tmp_path, pg_url, fake) as world:
+        wakeup, stop = JournalWakeup(world.runtime.db), threading.Event()
+        try:
+            assert not wakeup.wait(0.05, stop)  # listening now; nothing changed
+            world.book(1)
+            world.book(2)
+            assert wakeup.wait(10, stop)
+            assert not wakeup.wait(0.05, stop)  # both announcements taken by one wake-up
+            with world.runtime.db.write() as session:  # a write without a journal entry
+                session.get_one(GoogleConnection, world.connection).last_error = "x"
+            assert not wakeup.wait(0.05, stop)
+        finally:
+            wakeup.close()

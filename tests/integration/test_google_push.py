@@ -4,12 +4,17 @@ journal, in batches, idempotently, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import json
 from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fakes import FaultKind
 from google_world import World
 from server.domain import bookings
-from server.google import settings
+from server.google import settings as google_settings
 from server.google.copies import is_ours
 from server.google.event_ids import is_valid
 from support import NOW
@@ -56,7 +61,7 @@ def test_hiding_client_details_rewrites_every_copy(world: World) -> None:
         world.book(day, client_id=world.client, notes="secret", location="Algade 1")
     world.push()
     with world.runtime.db.write() as session:
-        settings.update_settings(session, world.business, now=NOW, hide_client_details=True)
+        google_settings.update_settings(session, world.business, now=NOW, hide_client_details=True)
     assert world.push().updated == 2
     for event in world.google():
         text = repr(event)
@@ -142,3 +147,53 @@ def test_repeating_all_day_and_multi_day_blocked_time_across_dst(world: World) -
         ("2027-04-09T10:00:00+02:00", "2027-04-09T11:00:00+02:00"),
     ]
     assert world.push().writes == 0
+
+
+MARKED = ("name", "email", "phone", "address", "client_notes", "notes", "location")
+slots = iter([(day, hour) for day in range(1, 29) for hour in range(8, 18)])
+tags = itertools.count(1000)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
+                              max_size=12), min_size=len(MARKED), max_size=len(MARKED)),
+       hide=st.booleans())
+def test_client_details_reach_google_only_as_the_setting_says(
+        world: World, words: list[str], hide: bool) -> None:
+    """Every client detail carries a marker: with details shown only the client's name reaches
+    the fake (in any request it receives), with details hidden nothing of the client does."""
+    from server.domain import clients
+
+    tag = f"mk{next(tags)}x"
+    markers = {field: f"{tag}{field}" for field in MARKED}
+    text = {field: f"{words[n]} {markers[field]} {words[n]}".strip()
+            for n, field in enumerate(MARKED)}
+    day, hour = next(slots)
+    with world.runtime.db.write() as session:
+        google_settings.update_settings(session, world.business, now=NOW, hide_client_details=hide)
+        client = clients.create_client(
+            session, world.business, name=text["name"], now=NOW,
+            email=f"{markers['email']}@example.com", phone=text["phone"],
+            address=text["address"], notes=text["client_notes"]).id
+    world.fake.clear_log()
+    world.book(day, hour, client_id=client, notes=text["notes"], location=text["location"])
+    assert world.push().failed == []
+    received = json.dumps([r.body for r in world.fake.requests()], ensure_ascii=False)
+    assert markers["name"] not in received if hide else markers["name"] in received
+    leaked = [field for field in MARKED[1:] if markers[field] in received]
+    assert leaked == []
+
+
+def test_erasing_a_client_rewrites_the_copies_in_google(world: World) -> None:
+    from server.domain import clients
+
+    for day in (1, 2):
+        world.book(day, client_id=world.client)
+    world.push()
+    assert {e["summary"] for e in world.google()} == {"Haircut – Ida Jensen"}
+    with world.runtime.db.write() as session:
+        assert clients.erase_client(session, world.business, world.client, NOW) == 2
+    report = world.push()
+    assert (report.updated, report.failed) == (2, [])
+    assert not [e for e in world.google() if "Ida" in json.dumps(e)]
