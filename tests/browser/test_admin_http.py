@@ -224,3 +224,25 @@ def test_the_pages_work_below_a_public_sub_path(tmp_path: Path) -> None:
         assert page.status_code == 200 and 'href="/calendar/admin/static/admin.css"' in page.text
     finally:
         live.stop()
+
+
+def test_google_pages_without_a_configured_client_say_what_to_do(site: AdminSite) -> None:
+    browser, _ = sign_in(site)
+    overview = browser.get(site.admin + "/apps/google", timeout=20)
+    assert overview.status_code == 200 and "google.client_id" in overview.text
+    assert "Activate" not in overview.text
+    token = form_token(overview.text)
+    refused = browser.post(site.admin + "/apps/google/connect", data={"csrf_token": token},
+                           timeout=20, allow_redirects=False)
+    assert refused.status_code == 409 and "not configured" in refused.text
+    # Settings and disconnecting need a connection first.
+    settings_page = browser.get(site.admin + "/apps/google/settings", timeout=20,
+                                allow_redirects=False)
+    assert settings_page.status_code == 303
+    assert settings_page.headers["Location"].endswith("/admin/apps/google")
+    saved = browser.post(site.admin + "/apps/google/settings", timeout=20, data={
+        "csrf_token": token, "direction": "both"})
+    assert saved.status_code == 404 and "no Google account connected" in saved.text
+    gone = browser.post(site.admin + "/apps/google/disconnect", data={"csrf_token": token},
+                        timeout=20)
+    assert gone.status_code == 400 and "no Google account connected" in gone.text

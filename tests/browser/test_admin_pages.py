@@ -81,7 +81,10 @@ def test_a_limited_link_is_made_copied_fetched_and_revoked(
     expect(page.get_by_role("status").first).to_contain_text("The link is created")
     shots(page, "link-created")
 
-    page.get_by_role("button", name="Copy").first.click()
+    page.get_by_label("Address (https)").focus()  # by keyboard: Tab to the button, Enter
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Copy").first).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.locator(".copied")).to_contain_text("Copied")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == page.get_by_label("Address (https)").input_value()
