@@ -77,7 +77,8 @@ def register(bp: Blueprint) -> None:
         with rt.db.read() as session:
             found = status_out(session, me.business_id)
             if not found.connected:
-                return redirect(url_for("admin.google"), 303)
+                return google_page(status, error) if error else \
+                    redirect(url_for("admin.google"), 303)
             calendars = list_calendars(session, me.business_id, active_only=True)
         chosen = {c.calendar_id: c for c in found.calendars}
         return page("google_settings.html", status, google=found, calendars=calendars,

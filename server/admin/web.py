@@ -42,8 +42,8 @@ def guard() -> Response | None:
         return None
     if g.admin is None:
         if request.method in ("GET", "HEAD"):
-            return redirect(url_for("admin.sign_in", next=request.full_path
-                                    if request.query_string else request.path), 303)
+            here = request.full_path if request.query_string else request.path
+            return redirect(url_for("admin.sign_in", next=request.script_root + here), 303)
         return page("error.html", 403, message="You are signed out. Sign in and try again.")
     if request.method not in ("GET", "HEAD") and \
             not sessions.csrf_matches(g.admin, request.form.get(CSRF_FIELD, "")):

@@ -17,7 +17,8 @@ from admin_site import EMAIL, PASSWORD, AdminSite, form_token, serve_admin, sign
 from server.admin import sessions
 from server.cli import main
 from server.db.models import AdminSession, AdminUser, Link
-from support import HOST_KEY, make_runtime, start_server
+from server.admin.accounts import create_user
+from support import HOST_KEY, NOW, Api, make_runtime, make_salon, start_server
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ def test_signing_in_gives_a_hashed_http_only_session_that_signing_out_ends(
     assert f"{sessions.COOKIE}=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # public_url is http here
     token = browser.cookies[sessions.COOKIE]
+    assert token
     with site.live.runtime.db.read() as session:
         stored = list(session.execute(select(AdminSession.token_hash)).scalars())
         user = session.execute(select(AdminUser)).scalar_one()
@@ -194,3 +196,53 @@ def test_create_user_command(tmp_path: Path) -> None:
             (("--business", "1", "y@salon.example"), "short\n", "at least 10 characters")):
         code, out, err = run("admin", "create-user", "--password-stdin", *args, input=stdin)
         assert code == 1 and message in err and "Traceback" not in err, (args, err)
+
+
+def test_the_pages_work_below_a_public_sub_path(tmp_path: Path) -> None:
+    runtime = make_runtime(tmp_path, f"sqlite:///{tmp_path}/db.sqlite3")
+    runtime = dataclasses.replace(runtime, config=dataclasses.replace(
+        runtime.config, public_url="http://127.0.0.1/calendar/"))
+    live = start_server(runtime, keep_public_url=True)
+    try:
+        site = AdminSite(live, Api(live.url), make_salon(Api(live.url)))
+        with live.runtime.db.write() as session:
+            create_user(session, site.salon.business, EMAIL, PASSWORD, NOW)
+        base = live.url + "/calendar/admin"
+        browser = requests.Session()
+        first = browser.get(base + "/apps/google", timeout=20, allow_redirects=False)
+        assert first.headers["Location"] == "/calendar/admin/sign-in?next=/calendar/admin/apps/google"
+        form = browser.get(base + "/sign-in", timeout=20)
+        assert 'action="/calendar/admin/sign-in"' in form.text
+        assert "Path=/calendar/" in form.headers["Set-Cookie"]
+        answer = browser.post(base + "/sign-in", timeout=20, allow_redirects=False, data={
+            "csrf_token": form_token(form.text), "email": EMAIL, "password": PASSWORD,
+            "next": "/calendar/admin/apps/google"})
+        assert answer.status_code == 303
+        assert answer.headers["Location"] == "/calendar/admin/apps/google"
+        assert "Path=/calendar/" in answer.headers["Set-Cookie"]
+        page = browser.get(base + "/calendar/links", timeout=20)
+        assert page.status_code == 200 and 'href="/calendar/admin/static/admin.css"' in page.text
+    finally:
+        live.stop()
+
+
+def test_google_pages_without_a_configured_client_say_what_to_do(site: AdminSite) -> None:
+    browser, _ = sign_in(site)
+    overview = browser.get(site.admin + "/apps/google", timeout=20)
+    assert overview.status_code == 200 and "google.client_id" in overview.text
+    assert "Activate" not in overview.text
+    token = form_token(overview.text)
+    refused = browser.post(site.admin + "/apps/google/connect", data={"csrf_token": token},
+                           timeout=20, allow_redirects=False)
+    assert refused.status_code == 409 and "not configured" in refused.text
+    # Settings and disconnecting need a connection first.
+    settings_page = browser.get(site.admin + "/apps/google/settings", timeout=20,
+                                allow_redirects=False)
+    assert settings_page.status_code == 303
+    assert settings_page.headers["Location"].endswith("/admin/apps/google")
+    saved = browser.post(site.admin + "/apps/google/settings", timeout=20, data={
+        "csrf_token": token, "direction": "both"})
+    assert saved.status_code == 404 and "no Google account connected" in saved.text
+    gone = browser.post(site.admin + "/apps/google/disconnect", data={"csrf_token": token},
+                        timeout=20)
+    assert gone.status_code == 400 and "no Google account connected" in gone.text

@@ -80,7 +80,10 @@ def test_a_limited_link_is_made_copied_fetched_and_revoked(
     expect(page.get_by_role("status").first).to_contain_text("The link is created")
     shots(page, "link-created")
 
-    page.get_by_role("button", name="Copy").first.click()
+    page.get_by_label("Address (https)").focus()  # by keyboard: Tab to the button, Enter
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Copy").first).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.locator(".copied")).to_contain_text("Copied")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == page.get_by_label("Address (https)").input_value()
@@ -116,6 +119,11 @@ def test_google_is_connected_configured_and_receives_a_booking(
     shots(page, "google-overview")
     page.get_by_role("link", name="Activate").click()
     shots(page, "google-activate")
+    fake.deny_next_consent()  # the admin says no on Google's screen: back here, told so
+    page.get_by_role("button", name="Continue to Google").click()
+    expect(page.get_by_role("alert")).to_contain_text("access was not granted")
+    shots(page, "google-consent-denied")
+    page.get_by_role("link", name="Activate").click()
     page.get_by_role("button", name="Continue to Google").click()  # the fake consents
     expect(page).to_have_url(site.admin + "/apps/google/settings?done=connected")
     expect(page.get_by_role("status").first).to_contain_text("Your Google account is connected")
@@ -193,3 +201,21 @@ def test_a_wrong_csrf_token_and_a_signed_out_request_are_refused(
     answer = page.request.post(site.admin + "/calendar/links", form={
         "calendar": "all", "profile": "full", "csrf_token": "anything"})
     assert answer.status == 403 and "signed out" in answer.text()
+
+
+def test_every_screen_fits_a_phone(context: BrowserContext, site: AdminSite,
+                                   shots: Shots) -> None:
+    link = site.api.ok("POST", f"/businesses/{site.salon.business}/links", 201, json={
+        "scope": "all", "profile": "busy", "calendar_ids": [], "label": "Family"})
+    page = context.new_page()
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(site.admin + "/sign-in")
+    assert fits_the_screen(page)
+    shots(page, "phone-sign-in")
+    sign_in(page, site)
+    for path, name in (("/calendar/links", "links"), (f"/calendar/links/{link['id']}", "link"),
+                       ("/apps/google", "google"), ("/apps/google/activate", "google-activate"),
+                       ("/availability", "availability")):
+        page.goto(site.admin + path)
+        assert fits_the_screen(page), path
+        shots(page, "phone-" + name)
