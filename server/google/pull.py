@@ -22,7 +22,8 @@ from server.db.models import (
 from server.domain.timeutil import zone
 from server.google.api import GoogleCalendarApi, GoogleError
 from server.google.blocking import blocks
-from server.google.copies import is_ours
+from server.google.copies import MARK, is_ours
+from server.google.event_ids import event_id
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 2500
@@ -37,6 +38,7 @@ class PullReport:
     pages: int = 0
     full_syncs: int = 0
     copies_to_restore: int = 0
+    unknown_copies: int = 0
     calendars: list[str] = field(default_factory=list)
 
 
@@ -90,7 +92,7 @@ def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.dat
 
 def _apply(session: Session, connection: GoogleConnection, calendar: str, calendar_zone: str,
            events: list[dict[str, Any]], full: bool, now: dt.datetime,
-           report: PullReport) -> None:
+           report: PullReport, id_secret: bytes | None) -> None:
     existing = {row.event_id: row for row in session.execute(select(MirroredEvent).where(
         MirroredEvent.connection_id == connection.id,
         MirroredEvent.google_calendar == calendar)).scalars()}
@@ -98,7 +100,7 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
     for event in events:
         event_id = str(event["id"])
         if is_ours(event):
-            _check_copy(session, connection, event, report)
+            _check_copy(session, connection, calendar, event, report, id_secret)
             continue
         if event.get("status") == "cancelled":
             row = existing.pop(event_id, None)
@@ -138,17 +140,45 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
                 report.removed += 1
 
 
-def _check_copy(session: Session, connection: GoogleConnection, event: dict[str, Any],
-                report: PullReport) -> None:
+def _check_copy(session: Session, connection: GoogleConnection, calendar: str,
+                event: dict[str, Any], report: PullReport, id_secret: bytes | None) -> None:
     """Our copy as Google has it now. If it was edited there (its version mark or status
     differs from what we wrote), queue it to be written again."""
     copy = session.execute(select(GoogleCopy).where(
         GoogleCopy.connection_id == connection.id,
         GoogleCopy.event_id == str(event["id"]))).scalar_one_or_none()
+    if copy is None and id_secret is not None:
+        _adopt_unknown_copy(session, connection, calendar, event, report, id_secret)
+        return
     if copy is None or copy.deleted:
         return
     if copy.etag and event.get("etag") and event["etag"] != copy.etag:
         _requeue(copy, report)
+
+
+def _adopt_unknown_copy(session: Session, connection: GoogleConnection, calendar: str,
+                        event: dict[str, Any], report: PullReport, id_secret: bytes) -> None:
+    """A copy this connection wrote that the database does not know: written after the backup
+    the database was restored from (or recorded by a process that died right after writing).
+    Its id proves it ours; adopted, the next push rewrites it or, if its item is gone, deletes
+    it. Copies of other connections or installations (same mark, other ids) stay untouched."""
+    if event.get("status") == "cancelled":
+        return
+    kind, _, item = str(event.get("extendedProperties", {}).get("private", {}).get(MARK, "")
+                        ).partition(":")
+    if kind not in ("booking", "blocked") or not item.isdigit() or len(item) > 18:
+        return
+    if event_id(id_secret, connection.id, kind, int(item)) != str(event["id"]):
+        return
+    if session.execute(select(GoogleCopy.id).where(
+            GoogleCopy.connection_id == connection.id, GoogleCopy.kind == kind,
+            GoogleCopy.item_id == int(item))).first() is not None:
+        return
+    session.add(GoogleCopy(connection_id=connection.id, kind=kind, item_id=int(item),
+                           calendar_id=0, google_calendar=calendar, event_id=str(event["id"]),
+                           sent_seq=-1, sent_version=0, etag=event.get("etag"), deleted=False,
+                           restored_count=0))
+    report.unknown_copies += 1
 
 
 def _copy_deleted(session: Session, connection: GoogleConnection, event_id: str,
@@ -167,8 +197,9 @@ def _requeue(copy: GoogleCopy, report: PullReport) -> None:
 
 
 def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
-         now: dt.datetime) -> PullReport:
-    """One pass over every Google calendar the connection reads."""
+         now: dt.datetime, id_secret: bytes | None = None) -> PullReport:
+    """One pass over every Google calendar the connection reads. With `id_secret` (the key of
+    our event ids, see push.id_secret), copies unknown to the database are adopted."""
     report = PullReport()
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)
@@ -191,7 +222,8 @@ def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
             state = session.get(GoogleReadState, state_id)
             if connection is None or state is None:
                 return report
-            _apply(session, connection, calendar, business_zone, events, full, now, report)
+            _apply(session, connection, calendar, business_zone, events, full, now, report,
+                   id_secret)
             state.sync_token = next_token
             state.synced_at = now
             connection.last_sync_at = now
