@@ -4,15 +4,15 @@ one and then two `bookingcal serve` processes, driven from this process with rea
 
 For each number of server processes, a fresh deployment (SQLite, or one database on a throwaway
 PostgreSQL) gets a business with three calendars, some bookings, and --links private links
-(each on one calendar, profiles mixed). Then --clients threads, each with its own keep-alive
-connection to nginx, for --seconds:
+(each on one calendar, profiles mixed). Then, for --seconds, --clients threads, each with its
+own keep-alive connection to nginx, in the proportions of --mix:
 
 - poll a random link's feed with the ETag they last got (most answers are 304),
 - poll a random link's calendar with a CalDAV sync-collection REPORT and the sync token they
   last got,
-- write a booking through the API (a free slot each, so no 409),
 
-in the proportions of --mix. Printed per deployment: requests per second in all and per server
+while one more thread writes --write-rate bookings a second through the API (a free slot each,
+so no 409), each of which changes what the links of its calendar show. Printed per deployment: requests per second in all and per server
 process (from nginx's access log, which names the upstream), latency percentiles per kind of
 request, the share of feed polls answered 304, and errors (anything but 200/304, 207 and 201,
 or no answer). The baseline, measured in the same run under the same load: GET /healthz
@@ -20,7 +20,8 @@ through nginx (one trivial database query), so a kind's p50 is also shown as a m
 and the two-process throughput as a multiple of the one-process one.
 
 Usage: .venv/bin/python bench/load_bench.py [--engine sqlite|postgresql] [--links 300]
-           [--bookings 40] [--clients 16] [--seconds 20] [--processes 1,2] [--quick]
+           [--bookings 20] [--clients 16] [--seconds 20] [--write-rate 1] [--processes 1,2]
+           [--quick]
 
 Exit status 1 when any request failed. Absolute figures depend on the machine (and on how many
 cores nginx, the servers and this driver share): compare ratios.
@@ -60,7 +61,7 @@ SYNC_BODY = ('<?xml version="1.0" encoding="utf-8"?>\n'
              '<D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>'
              '<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>')
 TOKEN_RE = re.compile(r"<[A-Za-z0-9]*:?sync-token>([^<]+)</[A-Za-z0-9]*:?sync-token>")
-CALENDARS = 3
+CALENDARS = 20
 BASELINE_SHARE = 0.05
 
 
@@ -169,31 +170,49 @@ def one_request(world: World, session: requests.Session, kind: str, rng: random.
     return response.status_code
 
 
-def drive(world: World, clients: int, seconds: float, mix: dict[str, float]) -> list[Sample]:
+def drive(world: World, clients: int, seconds: float, mix: dict[str, float],
+          write_rate: float) -> list[Sample]:
     samples: list[Sample] = []
     lock = threading.Lock()
-    deadline = time.monotonic() + seconds
+    began = time.monotonic()
+    deadline = began + seconds
     kinds = list(mix)
     weights = [mix[k] for k in kinds]
 
-    def worker(seed: int) -> None:
+    def timed(session: requests.Session, kind: str, rng: random.Random) -> Sample:
+        started = time.perf_counter()
+        try:
+            # Basic auth for CalDAV replaces the bearer header on that request only.
+            status = one_request(world, session, kind, rng)
+        except requests.RequestException:
+            status = 0
+        return Sample(kind, status, time.perf_counter() - started)
+
+    def reader(seed: int) -> None:
         rng = random.Random(seed)
         mine: list[Sample] = []
         with session_for(world.deployment) as session:
-            session.headers["Authorization"] = f"Bearer {_host_key()}"
             while time.monotonic() < deadline:
-                kind = rng.choices(kinds, weights)[0]
-                started = time.perf_counter()
-                try:
-                    # Basic auth for CalDAV replaces the bearer header on that request only.
-                    status = one_request(world, session, kind, rng)
-                except requests.RequestException:
-                    status = 0
-                mine.append(Sample(kind, status, time.perf_counter() - started))
+                mine.append(timed(session, rng.choices(kinds, weights)[0], rng))
         with lock:
             samples.extend(mine)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    def writer() -> None:
+        rng = random.Random(-1)
+        mine: list[Sample] = []
+        with session_for(world.deployment) as session:
+            session.headers["Authorization"] = f"Bearer {_host_key()}"
+            due = began
+            while due < deadline:
+                time.sleep(max(0.0, due - time.monotonic()))  # paced, not as fast as it can
+                mine.append(timed(session, "booking-write", rng))
+                due += 1 / write_rate
+        with lock:
+            samples.extend(mine)
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(clients)]
+    if write_rate > 0:
+        threads.append(threading.Thread(target=writer))
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -234,13 +253,14 @@ def run_one(folder: Path, processes: int, database_url: str, args: argparse.Name
                                   extra='\n[logging]\nlevel = "WARNING"\n')
     try:
         world = prepare(deployment, args.links, args.bookings)
-        mix = dict(zip(("feed", "caldav-sync", "booking-write"), args.mix))
+        mix = dict(zip(("feed", "caldav-sync"), args.mix))
         mix["healthz (baseline)"] = BASELINE_SHARE
-        drive(world, min(args.clients, 4), args.seconds / 10, mix)  # warm-up: the first 200s
+        # Warm-up: every link's first feed and sync (200, full), as clients have done before.
+        drive(world, min(args.clients, 4), args.seconds / 10, mix, 0)
         log = deployment.nginx.access_log
         offset = log.stat().st_size
         began = time.monotonic()
-        samples = drive(world, args.clients, args.seconds, mix)
+        samples = drive(world, args.clients, args.seconds, mix, args.write_rate)
         elapsed = time.monotonic() - began
         with log.open("rb") as handle:
             handle.seek(offset)
@@ -304,26 +324,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--links", type=int, default=300)
-    parser.add_argument("--bookings", type=int, default=40,
+    parser.add_argument("--bookings", type=int, default=20,
                         help="bookings per calendar before the run")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--processes", default="1,2",
                         help="server process counts to compare, e.g. 1,2")
-    parser.add_argument("--mix", type=float, nargs=3, default=(0.85, 0.10, 0.05),
-                        metavar=("FEED", "SYNC", "WRITE"),
-                        help="shares of feed polls, CalDAV syncs and booking writes")
+    parser.add_argument("--mix", type=float, nargs=2, default=(0.85, 0.10),
+                        metavar=("FEED", "SYNC"),
+                        help="shares of feed polls and CalDAV syncs among the readers' requests")
+    parser.add_argument("--write-rate", type=float, default=1.0,
+                        help="bookings written per second by the writer thread")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes: a smoke run, figures mean nothing")
     args = parser.parse_args(argv)
     if args.quick:
-        args.links, args.bookings, args.clients, args.seconds = 6, 2, 3, 2.0
+        args.links, args.bookings, args.clients, args.seconds = 6, 1, 3, 2.0
     counts = [int(part) for part in args.processes.split(",") if part.strip()]
     if not counts or any(n < 1 or n > 8 for n in counts):
         parser.error("--processes: counts from 1 to 8, such as 1,2")
-    print(f"=== Load through nginx: {args.engine}, {args.links} links, {args.clients} clients, "
-          f"{args.seconds:g}s per deployment, mix feed/sync/write = "
-          f"{'/'.join(f'{m:g}' for m in args.mix)} (+{BASELINE_SHARE:g} healthz baseline)")
+    print(f"=== Load through nginx: {args.engine}, {args.links} links on {CALENDARS} calendars, "
+          f"{args.clients} clients, {args.seconds:g}s per deployment, mix feed/sync = "
+          f"{'/'.join(f'{m:g}' for m in args.mix)} (+{BASELINE_SHARE:g} healthz baseline), "
+          f"{args.write_rate:g} booking writes/s")
     print(NOISE)
     results = []
     with tempfile.TemporaryDirectory(prefix="bookingcal-load-") as temp, \
