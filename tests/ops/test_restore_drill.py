@@ -17,7 +17,6 @@ from caldav.lib import error as dav_error
 
 from deployment import Deployment, environ, start_deployment
 from fakes import FakeGoogle
-from pgserver import ThrowawayPostgres
 from processes import bookingcal
 from support import Api, book, google_toml, make_link, make_salon
 

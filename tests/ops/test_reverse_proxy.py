@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from deployment import Deployment, session_for, start_deployment
-from support import HOST_KEY, Api, book, make_link, make_salon
+from support import Api, book, make_link, make_salon
 
 CLIENT = {"name": "Karoline Østergaard-Sekret", "email": "karoline.sekret@example.org",
           "phone": "+45 31 41 59 26"}
