@@ -30,6 +30,7 @@ from server.db.models import (
 from server.errors import BookingCalError
 from server.google import channels
 from server.google import pull as pulling
+from server.google import restored
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi, QuotaError, ReconnectError
 from server.runtime import Runtime
@@ -173,6 +174,7 @@ class Bridge:
 
     def run_once(self, *, force_pull: bool = False) -> list[PassReport]:
         now = self.runtime.clock.now()
+        restored.reconcile_new_epoch(self.runtime.db)
         with self.runtime.db.read() as session:
             ids = self.due(session, now) if not force_pull else list(session.execute(
                 select(GoogleConnection.id).where(

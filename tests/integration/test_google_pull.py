@@ -163,3 +163,29 @@ def test_an_unknown_copy_of_ours_is_adopted_and_a_foreign_one_left_alone(world: 
     pushed = world.push()
     assert (pushed.deleted, pushed.failed) == (1, [])
     assert [e["summary"] for e in world.google()] == ["Someone else's copy"]
+
+
+def test_a_new_epoch_queues_every_copy_and_a_full_read_once(world: World) -> None:
+    from server.db.models import GoogleReadState
+    from server.domain import journal
+    from server.google.restored import reconcile_new_epoch
+
+    world.book(1)
+    world.push()
+    pull_now(world)
+    db = world.runtime.db
+    assert reconcile_new_epoch(db) is False  # the first look only records the epoch
+    assert reconcile_new_epoch(db) is False
+    with db.write() as session:  # as `db restore` does
+        journal.new_epoch(session)
+    assert reconcile_new_epoch(db) is True
+    assert reconcile_new_epoch(db) is False  # once per epoch, whichever process claims it
+    with db.read() as session:
+        assert [c.sent_seq for c in session.execute(select(GoogleCopy)).scalars()] == [-1]
+        assert [s.sync_token for s in session.execute(select(GoogleReadState)).scalars()] \
+            == [None]
+    # The rewrite is an update of the same event, and the full read imports nothing of ours.
+    assert pull_now(world).full_syncs == 1
+    pushed = world.push()
+    assert (pushed.inserted, pushed.updated, pushed.failed) == (0, 1, [])
+    assert len(world.google()) == 1

@@ -124,8 +124,11 @@ def _drill(deployment: Deployment, api: Api, fake: FakeGoogle, folder: Path) -> 
         assert gone.status_code == 410, gone.text
 
     # The bridge brings Google back to the restored state: the cancelled booking's copy
-    # returns, the lost booking's copy leaves, nothing is duplicated.
-    _bridge_once(deployment)
+    # returns, the lost booking's copy leaves, nothing is duplicated. Even when Google no longer
+    # accepts the restored sync token (410), so that no incremental list shows the deletion.
+    fake.invalidate_sync_tokens("primary")
+    text = _bridge_once(deployment)
+    assert "error" not in text, text
     _bridge_once(deployment)  # a second pass has nothing left to do
     assert _in_google(fake) == Counter({f"booking:{kept['id']}": 1,
                                         f"booking:{cancelled_later['id']}": 1})
