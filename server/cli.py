@@ -206,24 +206,25 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.pass_context
 @user_errors
 def db_backup(ctx: click.Context, output: str | None) -> None:
-    """Consistent copy of the live SQLite database, with the key files.
+    """The database and the key files, into a new folder; the servers may keep running.
 
-    PostgreSQL: use pg_dump (see the README) and copy the key folder next to the dump.
+    SQLite: a consistent copy of the live file. PostgreSQL: pg_dump (custom format).
     """
+    from server.maintenance import backup
+
     runtime = _runtime(ctx, need_schema=True)
     config = runtime.config
-    if not config.is_sqlite:
-        raise BookingCalError("the database is PostgreSQL: back it up with `pg_dump -Fc` and copy "
-                              f"the key folder {config.keys_dir} with it (see the README)")
     stamp = runtime.clock.now().strftime("%Y%m%d-%H%M%S-%f")
     target = Path(output) if output else config.data_dir / "backups" / f"bookingcal-{stamp}"
     try:
         target.mkdir(parents=True, exist_ok=False)
     except FileExistsError:
         raise BookingCalError(f"{target} exists already; choose another --output") from None
-    from server.maintenance import sqlite_backup
-    sqlite_backup(runtime.db, target / "bookingcal.sqlite3")
-    shutil.copytree(config.keys_dir, target / "keys")
+    try:
+        backup(runtime, target)
+    except BookingCalError:
+        shutil.rmtree(target, ignore_errors=True)  # no half backup that looks whole
+        raise
     click.echo(f"backup written to {target} (database and key files; keep them together)")
 
 
@@ -233,18 +234,15 @@ def db_backup(ctx: click.Context, output: str | None) -> None:
 @click.pass_context
 @user_errors
 def db_restore(ctx: click.Context, backup: str, yes: bool) -> None:
-    """Replace the SQLite database with a backup folder made by `db backup`. Stop the server
-    first. The database gets a new epoch, so every client re-synchronises."""
-    from server.maintenance import sqlite_restore
+    """Replace the database and key files with a folder made by `db backup`. Stop the servers
+    and bridges first. The database gets a new epoch, so every client synchronises again."""
+    from server.maintenance import restore
 
     runtime = _runtime(ctx)
-    if not runtime.config.is_sqlite:
-        raise BookingCalError("the database is PostgreSQL: restore with pg_restore (see the "
-                              "README), then run `bookingcal db new-epoch`")
     if not yes:
         click.confirm(f"Replace {_safe_url(runtime.config.database_url)} with {backup}?",
                       abort=True)
-    sqlite_restore(runtime, Path(backup))
+    restore(runtime, Path(backup))
     click.echo("restored; a new database epoch makes every client synchronise again")
 
 

@@ -28,6 +28,7 @@ from server.db.models import GoogleConnection, GoogleReadState
 from server.errors import BookingCalError
 from server.google import channels
 from server.google import pull as pulling
+from server.google import restored
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi, QuotaError, ReconnectError
 from server.google.backlog import backlogs
@@ -176,7 +177,8 @@ class Bridge:
             api = self._api(connection_id, token)
             reading = direction != "to_google" or blocking
             if pull_due and reading:
-                report.pulled = pulling.pull(self.runtime.db, api, connection_id, now)
+                report.pulled = pulling.pull(self.runtime.db, api, connection_id, now,
+                                             pushing.id_secret(self.runtime.keyring))
                 self.pulled_at[connection_id] = now
                 with self.runtime.db.write() as session:
                     channels.renew(session, self.runtime.keyring, self.runtime.config, api,
@@ -230,6 +232,7 @@ class Bridge:
 
     def run_once(self, *, force_pull: bool = False) -> list[PassReport]:
         now = self.runtime.clock.now()
+        restored.reconcile_new_epoch(self.runtime.db)
         with self.runtime.db.read() as session:
             ids = self.due(session, now) if not force_pull else list(session.execute(
                 select(GoogleConnection.id).where(

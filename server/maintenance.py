@@ -1,4 +1,4 @@
-"""Housekeeping: pruning the journal, SQLite backup and restore."""
+"""Housekeeping: pruning the journal, backup and restore (SQLite here, PostgreSQL through\npgdump)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from server import pgdump
 from server.db import Database
 from server.domain import journal, republish
 from server.errors import BookingCalError
@@ -17,6 +18,7 @@ from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_SECONDS = 3600
+SQLITE_NAME = "bookingcal.sqlite3"
 
 
 def prune_journal(runtime: Runtime) -> int:
@@ -65,18 +67,37 @@ def sqlite_backup(db: Database, target: Path) -> None:
     connection.close()
 
 
-def sqlite_restore(runtime: Runtime, backup: Path) -> None:
-    """Put a `db backup` folder in place of the database and key files, then start a new epoch
-    so that every sync token and ETag handed out since the backup is void."""
-    source = backup / "bookingcal.sqlite3"
+def backup(runtime: Runtime, target: Path) -> None:
+    """Write the database (SQLite: a consistent copy; PostgreSQL: pg_dump) and the key files
+    into the existing, empty folder `target`. The servers may keep running."""
+    if runtime.db.is_sqlite:
+        sqlite_backup(runtime.db, target / SQLITE_NAME)
+    else:
+        pgdump.dump(runtime.db.url, target / pgdump.DUMP_NAME)
+    shutil.copytree(runtime.config.keys_dir, target / "keys")
+
+
+def restore(runtime: Runtime, backup: Path) -> None:
+    """Put a `db backup` folder in place of the database and key files (servers and bridges
+    stopped), then start a new epoch so that every sync token and ETag handed out since the
+    backup is void."""
+    name, other = (SQLITE_NAME, pgdump.DUMP_NAME) if runtime.db.is_sqlite else \
+        (pgdump.DUMP_NAME, SQLITE_NAME)
+    source = backup / name
+    if not source.is_file() and (backup / other).is_file():
+        kinds = ("PostgreSQL", "SQLite") if runtime.db.is_sqlite else ("SQLite", "PostgreSQL")
+        raise BookingCalError(f"{backup} holds a {kinds[0]} backup ({other}) but the "
+                              f"configured database is {kinds[1]}")
     if not source.is_file() or not (backup / "keys").is_dir():
-        raise BookingCalError(f"{backup} is not a backup folder: it needs bookingcal.sqlite3 "
-                              "and keys/")
-    target = sqlite_path(runtime.db)
+        raise BookingCalError(f"{backup} is not a backup folder: it needs {name} and keys/")
     runtime.db.dispose()
-    for suffix in ("-wal", "-shm"):
-        Path(str(target) + suffix).unlink(missing_ok=True)
-    shutil.copyfile(source, target)
+    if runtime.db.is_sqlite:
+        target = sqlite_path(runtime.db)
+        for suffix in ("-wal", "-shm"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+        shutil.copyfile(source, target)
+    else:
+        pgdump.restore(runtime.db.url, source)
     for key_file in (backup / "keys").iterdir():
         shutil.copyfile(key_file, runtime.config.keys_dir / key_file.name)
     with runtime.db.write() as session:

@@ -22,7 +22,8 @@ from server.db.models import (
 from server.domain.timeutil import zone
 from server.google.api import GoogleCalendarApi, GoogleError
 from server.google.blocking import BlockingPolicy, event_blocks
-from server.google.copies import is_ours
+from server.google.copies import MARK, is_ours
+from server.google.event_ids import event_id as our_event_id
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 2500
@@ -37,6 +38,7 @@ class PullReport:
     pages: int = 0
     full_syncs: int = 0
     copies_to_restore: int = 0
+    unknown_copies: int = 0
     calendars: list[str] = field(default_factory=list)
 
 
@@ -90,8 +92,9 @@ def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.dat
 
 def _apply(session: Session, connection: GoogleConnection, calendar: str, calendar_zone: str,
            events: list[dict[str, Any]], full: bool, now: dt.datetime,
-           report: PullReport) -> int:
-    """Write the events; return the longest span (seconds) among them."""
+           report: PullReport, id_secret: bytes | None) -> int:
+    """Write the events; return the longest span (seconds) among them. With `id_secret`,
+    copies of ours that the database does not know are adopted."""
     longest = 0
     mirrored = select(MirroredEvent).where(MirroredEvent.connection_id == connection.id,
                                            MirroredEvent.google_calendar == calendar)
@@ -109,7 +112,11 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
     for event in events:
         event_id = str(event["id"])
         if is_ours(event):
-            _check_copy(copies.get(event_id), event, report)
+            copy = copies.get(event_id)
+            if copy is None and id_secret is not None:
+                _adopt_unknown_copy(session, connection, calendar, event, report, id_secret)
+            else:
+                _check_copy(copy, event, report)
             continue
         if event.get("status") == "cancelled":
             row = existing.pop(event_id, None)
@@ -159,6 +166,31 @@ def _check_copy(copy: GoogleCopy | None, event: dict[str, Any], report: PullRepo
         _requeue(copy, report)
 
 
+def _adopt_unknown_copy(session: Session, connection: GoogleConnection, calendar: str,
+                        event: dict[str, Any], report: PullReport, id_secret: bytes) -> None:
+    """A copy this connection wrote that the database does not know: written after the backup
+    the database was restored from (or recorded by a process that died right after writing).
+    Its id proves it ours; adopted, the next push rewrites it or, if its item is gone, deletes
+    it. Copies of other connections or installations (same mark, other ids) stay untouched."""
+    if event.get("status") == "cancelled":
+        return
+    kind, _, item = str(event.get("extendedProperties", {}).get("private", {}).get(MARK, "")
+                        ).partition(":")
+    if kind not in ("booking", "blocked") or not item.isdigit() or len(item) > 18:
+        return
+    if our_event_id(id_secret, connection.id, kind, int(item)) != str(event["id"]):
+        return
+    if session.execute(select(GoogleCopy.id).where(
+            GoogleCopy.connection_id == connection.id, GoogleCopy.kind == kind,
+            GoogleCopy.item_id == int(item))).first() is not None:
+        return
+    session.add(GoogleCopy(connection_id=connection.id, kind=kind, item_id=int(item),
+                           calendar_id=0, google_calendar=calendar, event_id=str(event["id"]),
+                           sent_seq=-1, sent_version=0, etag=event.get("etag"), deleted=False,
+                           restored_count=0))
+    report.unknown_copies += 1
+
+
 def _copy_deleted(copy: GoogleCopy | None, report: PullReport) -> None:
     if copy is not None and not copy.deleted:
         _requeue(copy, report)
@@ -175,8 +207,11 @@ def _requeue(copy: GoogleCopy, report: PullReport) -> None:
 
 
 def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
-         now: dt.datetime, only: str | None = None) -> PullReport:
-    """One pass over every Google calendar the connection reads (or only the one named)."""
+         now: dt.datetime, only: str | None = None, id_secret: bytes | None = None
+         ) -> PullReport:
+    """One pass over every Google calendar the connection reads (or only the one named). With
+    `id_secret` (the key of our event ids, see push.id_secret), copies unknown to the database
+    are adopted."""
     report = PullReport()
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)
@@ -203,7 +238,7 @@ def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
             if connection is None or state is None:
                 return report
             longest = _apply(session, connection, calendar, business_zone, events, full, now,
-                             report)
+                             report, id_secret)
             state.max_span_seconds = max(state.max_span_seconds or 0, longest)
             state.sync_token = next_token
             state.synced_at = now

@@ -443,16 +443,34 @@ def test_backup_then_restore_brings_back_the_data_under_a_new_epoch(tmp_path: Pa
         db.dispose()
 
 
-def test_backup_and_restore_refuse_postgresql(tmp_path: Path, pg_url: str) -> None:
+def test_backup_and_restore_on_postgresql(tmp_path: Path, pg_url: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """pg_dump/pg_restore through the CLI (the whole drill, with servers running, is in
+    tests/ops/test_restore_drill.py): the folder holds the dump and the key files; a backup of
+    the other engine and a missing pg_dump are refused with what to do, leaving nothing
+    behind."""
     cli = Cli(tmp_path, pg_url)
     cli.ok("db", "upgrade")
-    [line] = cli.fails("db", "backup")
-    assert "pg_dump" in line and "PostgreSQL" in line
-    [line] = cli.fails("db", "backup", "--output", str(tmp_path / "out"))
-    assert "pg_dump" in line
-    assert not (tmp_path / "out").exists() and not (tmp_path / "data" / "backups").exists()
-    [line] = cli.fails("db", "restore", str(tmp_path), "--yes")
-    assert "pg_restore" in line and "new-epoch" in line
+    target = tmp_path / "out"
+    text = cli.ok("db", "backup", "--output", str(target)).stdout
+    assert text == f"backup written to {target} (database and key files; keep them together)\n"
+    assert sorted(p.name for p in target.iterdir()) == ["bookingcal.dump", "keys"]
+    assert (target / "bookingcal.dump").read_bytes().startswith(b"PGDMP")
+    sqlite_like = tmp_path / "sqlite-backup"
+    (sqlite_like / "keys").mkdir(parents=True)
+    (sqlite_like / "bookingcal.sqlite3").write_bytes(b"")
+    [line] = cli.fails("db", "restore", str(sqlite_like), "--yes")
+    assert "holds a SQLite backup" in line and "PostgreSQL" in line
+    [line] = cli.fails("db", "restore", str(tmp_path / "data" / "keys"), "--yes")
+    assert "is not a backup folder: it needs bookingcal.dump and keys/" in line
+    monkeypatch.setenv("BOOKINGCAL_PG_BIN", str(tmp_path / "nowhere"))
+    [line] = cli.fails("db", "backup", "--output", str(tmp_path / "second"))
+    assert "not an executable pg_dump" in line and "BOOKINGCAL_PG_BIN" in line
+    assert not (tmp_path / "second").exists()
+    monkeypatch.delenv("BOOKINGCAL_PG_BIN")
+    text = cli.ok("db", "restore", str(target), "--yes").stdout
+    assert text == "restored; a new database epoch makes every client synchronise again\n"
+    assert cli.ok("business", "list").stdout == ""
 
 
 def test_new_epoch(tmp_path: Path, database_url: str) -> None:

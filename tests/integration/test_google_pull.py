@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from google_world import World
-from server.db.models import GoogleCopy, MirroredEvent
+from server.db.models import Booking, GoogleCopy, MirroredEvent
 from server.google.pull import PullReport, pull
 
 NOW_ISO = "2026-12-0{day}T{hour:02d}:00:00+01:00"
@@ -122,3 +122,70 @@ def test_our_copies_are_never_imported_and_a_deleted_copy_comes_back(world: Worl
     # The restoration's own echo changes nothing more.
     assert pull_now(world).copies_to_restore == 0
     assert world.push().writes == 0
+
+
+def test_an_unknown_copy_of_ours_is_adopted_and_a_foreign_one_left_alone(world: World) -> None:
+    """After a restore from backup, Google may hold copies the database does not know (written
+    after the backup). With the id key the pull adopts those whose id proves them this
+    connection's; the next push deletes the copy of an item that does not exist. A copy with
+    our mark under another id (another connection or installation) is never touched."""
+    from support import NOW
+    from server.google.push import id_secret
+
+    booking = world.book(1)
+    world.push()
+    [copy] = world.google()
+    with world.runtime.db.write() as session:  # as if restored from before the push
+        session.execute(delete(GoogleCopy))
+    world.fake.user_insert_event("primary", {
+        **timed(2, 9, summary="Someone else's copy"),
+        "extendedProperties": {"private": {"bookingcal": f"booking:{booking + 1}",
+                                           "bookingcal_version": "1"}}})
+    secret = id_secret(world.runtime.keyring)
+    report = pull(world.runtime.db, world.api, world.connection, NOW, secret)
+    assert report.unknown_copies == 1 and report.imported == 0
+    with world.runtime.db.read() as session:
+        [row] = session.execute(select(GoogleCopy)).scalars().all()
+        assert (row.item_id, row.event_id, row.sent_seq) == (booking, copy["id"], -1)
+    # The booking exists: its copy is written again (not inserted twice).
+    pushed = world.push()
+    assert (pushed.inserted, pushed.updated, pushed.failed) == (0, 1, [])
+    assert sorted(e["summary"] for e in world.google()) == sorted(
+        [copy["summary"], "Someone else's copy"])
+    # An unknown copy of a booking that does not exist is deleted by the next push.
+    with world.runtime.db.write() as session:
+        session.execute(delete(GoogleCopy))
+        row = session.get(Booking, booking)
+        assert row is not None
+        row.status = "cancelled"  # behind the journal's back, as a restored database is
+    world.fake.user_patch_event("primary", copy["id"], {"summary": "touched"})
+    assert pull(world.runtime.db, world.api, world.connection, NOW, secret).unknown_copies == 1
+    pushed = world.push()
+    assert (pushed.deleted, pushed.failed) == (1, [])
+    assert [e["summary"] for e in world.google()] == ["Someone else's copy"]
+
+
+def test_a_new_epoch_queues_every_copy_and_a_full_read_once(world: World) -> None:
+    from server.db.models import GoogleReadState
+    from server.domain import journal
+    from server.google.restored import reconcile_new_epoch
+
+    world.book(1)
+    world.push()
+    pull_now(world)
+    db = world.runtime.db
+    assert reconcile_new_epoch(db) is False  # the first look only records the epoch
+    assert reconcile_new_epoch(db) is False
+    with db.write() as session:  # as `db restore` does
+        journal.new_epoch(session)
+    assert reconcile_new_epoch(db) is True
+    assert reconcile_new_epoch(db) is False  # once per epoch, whichever process claims it
+    with db.read() as session:
+        assert [c.sent_seq for c in session.execute(select(GoogleCopy)).scalars()] == [-1]
+        assert [s.sync_token for s in session.execute(select(GoogleReadState)).scalars()] \
+            == [None]
+    # The rewrite is an update of the same event, and the full read imports nothing of ours.
+    assert pull_now(world).full_syncs == 1
+    pushed = world.push()
+    assert (pushed.inserted, pushed.updated, pushed.failed) == (0, 1, [])
+    assert len(world.google()) == 1

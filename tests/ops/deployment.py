@@ -14,15 +14,22 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy import select
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from fakes import FakeGoogle
 from processes import BOOKINGCAL, Running, bookingcal, clean_environ, free_port, wait_healthy
-from support import HOST_KEY
+from server.config import load
+from server.db.models import Calendar
+from server.google import oauth, settings
+from server.runtime import build_runtime
+from support import HOST_KEY, Api
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_NGINX = REPO / "contrib" / "nginx" / "bookingcal.conf"
@@ -167,6 +174,13 @@ class Deployment:
         """A server process's own plain-HTTP address (the path below public_url's sub-path)."""
         return f"http://127.0.0.1:{port}"
 
+    def api(self) -> Api:
+        """The JSON API through nginx, with the host key."""
+        api = Api(f"{self.url}{urlsplit(self.public_url).path.rstrip('/')}")
+        api.session = session_for(self)
+        api.session.headers["Authorization"] = f"Bearer {HOST_KEY}"
+        return api
+
     def app_logs(self) -> str:
         return "\n".join(r.output.text for r in [*self.servers.values(), *self.extra_processes])
 
@@ -177,9 +191,49 @@ class Deployment:
         self.extra_processes.append(running)
         return running
 
+    def stop_servers(self) -> None:
+        for running in self.servers.values():
+            running.stop()
+
+    def start_servers(self) -> None:
+        """Start the server processes again (after stop_servers), on the same ports."""
+        for port, old in list(self.servers.items()):
+            assert old.failed() is not None, "stop the servers first"
+            self.extra_processes.append(old)  # its output still counts as the app's logs
+            self.servers[port] = _serve(self.config, port)
+        for port, running in self.servers.items():
+            wait_healthy(self.direct(port), running, START_SECONDS)
+
+    def connect_google(self, fake: FakeGoogle, businesses: dict[int, str | None]) -> None:
+        """Connect each business (to the fake user given, None for the fake's default user)
+        with its first calendar writing to "primary". A real admin gives consent in a browser;
+        here the tokens come straight from the fake, through the domain code the OAuth callback
+        uses."""
+        runtime = build_runtime(load(self.config, environ=environ()))
+        now = dt.datetime.now(dt.timezone.utc)
+        try:
+            with runtime.db.write() as session:
+                for business, user in businesses.items():
+                    if user is not None:
+                        fake.add_user(user)
+                    calendar = session.execute(select(Calendar.id).where(
+                        Calendar.business_id == business).order_by(Calendar.id)).scalars().first()
+                    assert calendar is not None
+                    oauth.connect(session, runtime.keyring, business,
+                                  fake.issue_tokens(user=user), now)
+                    settings.update_settings(session, business, now=now, calendars=[
+                        settings.CalendarChoice(calendar, "primary")])
+        finally:
+            runtime.db.dispose()
+
     def stop(self) -> None:
         for running in [self.nginx.running, *self.servers.values(), *self.extra_processes]:
             running.stop()
+
+
+def _serve(config: Path, port: int) -> Running:
+    return Running([str(BOOKINGCAL), "--config", str(config), "serve", "--port", str(port)],
+                   cwd=config.parent, env=environ())
 
 
 def environ() -> dict[str, str]:
@@ -203,8 +257,7 @@ def start_deployment(folder: Path, *, processes: int = 1, database_url: str = ""
     servers: dict[int, Running] = {}
     try:
         for port in ports:
-            servers[port] = Running([str(BOOKINGCAL), "--config", str(config), "serve",
-                                     "--port", str(port)], cwd=folder, env=environ())
+            servers[port] = _serve(config, port)
         for port, running in servers.items():
             wait_healthy(f"http://127.0.0.1:{port}", running, START_SECONDS)
         nginx = Nginx(nginx_prefix, ports, cert, key, https_port)

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from deployment import Deployment, session_for, start_deployment
-from support import HOST_KEY, Api, book, make_link, make_salon
+from support import Api, book, make_link, make_salon
 
 CLIENT = {"name": "Karoline Østergaard-Sekret", "email": "karoline.sekret@example.org",
           "phone": "+45 31 41 59 26"}
@@ -36,9 +36,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     deployment = start_deployment(tmp_path_factory.mktemp("proxy"))
-    api = Api(f"{deployment.url}/calendar")
-    api.session = session_for(deployment)
-    api.session.headers["Authorization"] = f"Bearer {HOST_KEY}"
+    api = deployment.api()
     try:
         salon = make_salon(api)
         client = api.ok("POST", f"/businesses/{salon.business}/clients", 201, json=CLIENT)["id"]

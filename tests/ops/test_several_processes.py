@@ -5,7 +5,6 @@ anything twice; /healthz answers 503 while the database refuses connections."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -17,12 +16,9 @@ import pytest
 import requests
 from psycopg import sql
 
-from deployment import Deployment, environ, session_for, start_deployment, wait_until
+from deployment import Deployment, session_for, start_deployment, wait_until
 from fakes import FakeGoogle
 from pgserver import ThrowawayPostgres
-from server.config import load
-from server.google import oauth, settings
-from server.runtime import build_runtime
 from support import (
     HOST_KEY, Api, Salon, book, google_toml, iter_pages, make_link, make_salon,
 )
@@ -61,24 +57,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, postgres_server: ThrowawayPo
             extra = google_toml(fake, secret) + "push_notifications = false\npoll_seconds = 5\n"
             deployment = start_deployment(folder, processes=2,
                                           database_url=postgres_server.url(name), extra=extra)
-            api = Api(f"{deployment.url}/calendar")
-            api.session = session_for(deployment)
-            api.session.headers["Authorization"] = f"Bearer {HOST_KEY}"
+            api = deployment.api()
             try:
                 salons = [make_salon(api) for _ in range(BUSINESSES)]
-                # Connecting Google needs a consent in a browser; here the tokens come straight
-                # from the fake, through the same domain code the OAuth callback uses.
-                runtime = build_runtime(load(deployment.config, environ=environ()))
-                now = dt.datetime.now(dt.timezone.utc)
-                with runtime.db.write() as session:
-                    for n, salon in enumerate(salons):
-                        user = f"owner{n}@example.com"
-                        fake.add_user(user)
-                        oauth.connect(session, runtime.keyring, salon.business,
-                                      fake.issue_tokens(user=user), now)
-                        settings.update_settings(session, salon.business, now=now, calendars=[
-                            settings.CalendarChoice(salon.calendar, "primary")])
-                runtime.db.dispose()
+                deployment.connect_google(fake, {salon.business: f"owner{n}@example.com"
+                                                 for n, salon in enumerate(salons)})
                 for _ in range(2):
                     deployment.start_process("bridge")
                 yield World(deployment, fake, salons, api, list(deployment.servers))
