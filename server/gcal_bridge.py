@@ -178,7 +178,7 @@ class Bridge:
             reading = direction != "to_google" or blocking
             if pull_due and reading:
                 report.pulled = pulling.pull(self.runtime.db, api, connection_id, now,
-                                             pushing.id_secret(self.runtime.keyring))
+                                             id_secret=pushing.id_secret(self.runtime.keyring))
                 self.pulled_at[connection_id] = now
                 with self.runtime.db.write() as session:
                     channels.renew(session, self.runtime.keyring, self.runtime.config, api,

@@ -142,7 +142,7 @@ def test_an_unknown_copy_of_ours_is_adopted_and_a_foreign_one_left_alone(world: 
         "extendedProperties": {"private": {"bookingcal": f"booking:{booking + 1}",
                                            "bookingcal_version": "1"}}})
     secret = id_secret(world.runtime.keyring)
-    report = pull(world.runtime.db, world.api, world.connection, NOW, secret)
+    report = pull(world.runtime.db, world.api, world.connection, NOW, id_secret=secret)
     assert report.unknown_copies == 1 and report.imported == 0
     with world.runtime.db.read() as session:
         [row] = session.execute(select(GoogleCopy)).scalars().all()
@@ -159,7 +159,7 @@ def test_an_unknown_copy_of_ours_is_adopted_and_a_foreign_one_left_alone(world: 
         assert row is not None
         row.status = "cancelled"  # behind the journal's back, as a restored database is
     world.fake.user_patch_event("primary", copy["id"], {"summary": "touched"})
-    assert pull(world.runtime.db, world.api, world.connection, NOW, secret).unknown_copies == 1
+    assert pull(world.runtime.db, world.api, world.connection, NOW, id_secret=secret).unknown_copies == 1
     pushed = world.push()
     assert (pushed.deleted, pushed.failed) == (1, [])
     assert [e["summary"] for e in world.google()] == ["Someone else's copy"]
