@@ -9,11 +9,12 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from server.admin.web import ago, load_session, page, signed_in
+from server.admin.web import load_session, page, signed_in
 from server.api.common import runtime
 from server.api.errors import status_of
 from server.api.routes_google import status_out
 from server.domain.calendars import list_calendars
+from server.domain.timeutil import ago
 from server.errors import BookingCalError
 from server.google import oauth, settings
 from server.google.disconnect import disconnect
@@ -38,7 +39,7 @@ def google_page(status: int = 200, error: str = "") -> Response:
     me = signed_in()
     now = rt.clock.now()
     with rt.db.read() as session:
-        found = status_out(session, me.business_id)
+        found = status_out(session, me.business_id, now)
     synced = {c.calendar_id: ago(c.synced_at, now) for c in found.calendars}
     return page("google.html", status, google=found, error=error, configured=rt.config.google
                 .configured, directions=DIRECTION_NAMES, last_sync=ago(found.last_sync_at, now),
@@ -75,7 +76,7 @@ def register(bp: Blueprint) -> None:
         rt = runtime()
         me = signed_in()
         with rt.db.read() as session:
-            found = status_out(session, me.business_id)
+            found = status_out(session, me.business_id, rt.clock.now())
             if not found.connected:
                 return google_page(status, error) if error else \
                     redirect(url_for("admin.google"), 303)

@@ -11,13 +11,14 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from server.admin.web import ago, page, signed_in
+from server.admin.web import page, signed_in
 from server.api.common import runtime
 from server.api.errors import status_of
 from server.db.models import Link
 from server.domain import links
 from server.domain.businesses import get_business
 from server.domain.calendars import list_calendars
+from server.domain.timeutil import ago
 from server.errors import BookingCalError, InvalidError
 from server.linkurls import link_addresses
 

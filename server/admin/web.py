@@ -90,17 +90,3 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
     response = Response(render_template(template, me=g.get("admin"), csrf_field=CSRF_FIELD,
                                         **context), status=status, mimetype="text/html")
     return response
-
-
-def ago(then: dt.datetime | None, now: dt.datetime) -> str:
-    """"12 s ago", "5 min ago", "3 h ago", "2 days ago", or "never"."""
-    if then is None:
-        return "never"
-    seconds = int((now - then).total_seconds())
-    if seconds < 0:
-        return "just now"
-    for size, unit in ((86400, " days"), (3600, " h"), (60, " min")):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count}{unit if count != 1 or unit != ' days' else ' day'} ago"
-    return f"{seconds} s ago"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from server.config import AvailabilityConfig
 from server.db.models import Service
+from server.domain.timeutil import ago
 
 UTC = dt.timezone.utc
 Span = tuple[dt.datetime, dt.datetime]
@@ -252,16 +253,7 @@ def timeline(schedule: Schedule, rules: Rules, now: dt.datetime) -> list[Reason]
 
 def describe_age(synced_at: dt.datetime | None, now: dt.datetime) -> str:
     """'synced 12 s ago' (or min, h, days), or 'never synced'."""
-    if synced_at is None:
-        return "never synced"
-    seconds = max(0, int((now - synced_at).total_seconds()))
-    if seconds < 120:
-        return f"synced {seconds} s ago"
-    if seconds < 7200:
-        return f"synced {seconds // 60} min ago"
-    if seconds < 172800:
-        return f"synced {seconds // 3600} h ago"
-    return f"synced {seconds // 86400} days ago"
+    return "never synced" if synced_at is None else f"synced {ago(synced_at, now)}"
 
 
 def describe(reason: Reason, tzid: str) -> str:

@@ -119,3 +119,17 @@ def occurrences(rule: str | None, exdates_json: str, start_local: dt.datetime,
         if start < window_end and end > window_start:
             found.append((start, end))
     return found
+
+
+def ago(then: dt.datetime | None, now: dt.datetime) -> str:
+    """How long ago, for people: "12 s ago", "5 min ago", "3 h ago", "2 days ago", "never"."""
+    if then is None:
+        return "never"
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    if seconds < 172800:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} days ago"

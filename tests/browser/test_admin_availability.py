@@ -14,7 +14,6 @@ from typing import Iterator
 
 import pytest
 
-pytest.importorskip("server.domain.schedules", reason="needs the availability module")
 
 from playwright.sync_api import BrowserContext, expect  # noqa: E402
 
