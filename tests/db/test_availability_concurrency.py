@@ -27,8 +27,7 @@ from server.errors import ConflictError
 from server.google import oauth, settings
 from server.google.api import GoogleCalendarApi
 from server.google.pull import pull
-from tests.integration.test_google_push import google_toml
-from tests.support import NOW, make_runtime
+from tests.support import NOW, google_toml, make_runtime
 
 WORKERS = 4
 TOTAL = 100
