@@ -36,15 +36,16 @@ def _reason(reason: Reason, tz: dt.tzinfo) -> ReasonOut:
                      title=reason.title)
 
 
-def _explain(answer: Answer, now_seconds: float, text: str) -> ExplainOut:
+def _explain(answer: Answer, now: dt.datetime) -> ExplainOut:
     tz = zone(answer.timezone)
     schedule = answer.schedule
     google = None
     if schedule.google_calendar is not None:
-        age = int(now_seconds - schedule.synced_at.timestamp()) \
-            if schedule.synced_at is not None else None
-        google = GoogleFreshnessOut(google_calendar=schedule.google_calendar,
-                                    synced_at=schedule.synced_at, age_seconds=age, text=text)
+        synced = schedule.synced_at
+        google = GoogleFreshnessOut(
+            google_calendar=schedule.google_calendar, synced_at=synced,
+            age_seconds=int((now - synced).total_seconds()) if synced is not None else None,
+            text=describe_age(synced, now))
     return ExplainOut(
         unavailable=[_reason(r, tz) for r in answer.unavailable or []],
         refused=[RefusedOut(first=run.first.astimezone(tz), last=run.last.astimezone(tz),
@@ -63,7 +64,7 @@ def get_availability(query: AvailabilityQuery) -> Response:
         who.require_business(query.business_id)
     elif query.explain:
         raise UnauthorizedError("explain=true needs the host key or the business's API key")
-    end = query.end or query.start.fromordinal(query.start.toordinal() + 1)
+    end = query.end or query.start + dt.timedelta(days=1)
     now = rt.clock.now()
     with rt.db.read() as session:
         service, answers = availability(
@@ -75,5 +76,4 @@ def get_availability(query: AvailabilityQuery) -> Response:
             start=query.start, end=end,
             calendars=[CalendarAvailabilityOut(
                 calendar_id=a.calendar_id, timezone=a.timezone, slots=a.slots,
-                explain=_explain(a, now.timestamp(), describe_age(a.schedule.synced_at, now))
-                if query.explain else None) for a in answers]))
+                explain=_explain(a, now) if query.explain else None) for a in answers]))

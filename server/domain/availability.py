@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from server.config import AvailabilityConfig
 from server.db.models import Service
-from server.domain.timeutil import ago
+from server.domain.timeutil import ago, to_local
 
 UTC = dt.timezone.utc
 Span = tuple[dt.datetime, dt.datetime]
@@ -258,7 +258,6 @@ def describe_age(synced_at: dt.datetime | None, now: dt.datetime) -> str:
 
 def describe(reason: Reason, tzid: str) -> str:
     """One line for a person: what stands in the way, in the calendar's local time."""
-    from server.domain.timeutil import to_local
     start, end = to_local(reason.start, tzid), to_local(reason.end, tzid)
     until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
     when = f"{start:%Y-%m-%d %H:%M}-{until}"

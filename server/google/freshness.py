@@ -50,6 +50,10 @@ def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, ca
         if connection.status == "needs_reconnect":
             return (f"the Google connection needs reconnecting; checked against the Google "
                     f"events mirrored before ({age})")
+        if connection.status == "paused" and connection.paused_until is not None \
+                and connection.paused_until > now:
+            return (f"Google sync is paused (quota) until {connection.paused_until:%H:%M} UTC; "
+                    f"checked against the Google events mirrored before ({age})")
         connection_id, google_calendar = connection.id, mapping.read_calendar
         token = keyring.decrypt(connection.refresh_token_encrypted)
     timeout = config.availability.google_sync_timeout_seconds

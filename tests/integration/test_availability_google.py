@@ -225,3 +225,24 @@ def test_explain_warns_of_free_all_day_events_and_a_connection_to_reconnect(
         session.execute(update(GoogleConnection).values(status="needs_reconnect"))
     warnings = slots(live, world, "2026-12-03", explain="true")["explain"]["warnings"]
     assert any("needs reconnecting" in w for w in warnings)
+
+
+def test_no_google_call_while_paused_or_to_be_reconnected(world: World,  # noqa: F811
+                                                          live: LiveServer) -> None:
+    blocking(world, True)
+    pull_now(world)
+    live.clock.advance(dt.timedelta(minutes=10))
+    api = Api(live.url)
+    world.fake.clear_log()
+    for status, paused_until, says in (
+            ("paused", NOW + dt.timedelta(hours=1), "Google sync is paused (quota)"),
+            ("needs_reconnect", None, "the Google connection needs reconnecting")):
+        with world.runtime.db.write() as session:
+            session.execute(update(GoogleConnection).values(status=status,
+                                                            paused_until=paused_until))
+        made = api.ok("POST", f"/businesses/{world.business}/bookings", 201, json={
+            "calendar_id": world.anna, "service_id": world.service, "source": "online",
+            "start": "2026-12-02T14:00:00" if status == "paused" else "2026-12-03T14:00:00"})
+        assert len(made["warnings"]) == 1 and made["warnings"][0].startswith(says)
+        assert "(synced 10 min ago)" in made["warnings"][0]
+    assert world.fake.count() == 0
