@@ -171,7 +171,8 @@ class Deployment:
         return f"https://127.0.0.1:{self.nginx.https_port}"
 
     def direct(self, port: int) -> str:
-        """A server process's own plain-HTTP address (the path below public_url's sub-path)."""
+        """A server process's own plain-HTTP address, bypassing nginx (its root; the app also
+        serves below public_url's sub-path there)."""
         return f"http://127.0.0.1:{port}"
 
     def api(self) -> Api:
