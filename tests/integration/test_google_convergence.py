@@ -1,7 +1,8 @@
 """A random schedule of local and Google-side edits, setting changes that rewrite every copy and
 injected faults converges: after a fault-free settling pass Google holds exactly one copy of
-each live booking, with the booking's time and the title the settings call for, none of a cancelled or deleted one, and the mirrored events are exactly Google's
-events that are not ours. A hypothesis state machine drives the bridge against the fake Google,
+each live booking, with the booking's time and the title the settings call for, none of a
+cancelled or deleted one, and the mirrored events are exactly Google's events that are not
+ours. A hypothesis state machine drives the bridge against the fake Google,
 on SQLite and PostgreSQL.
 
 Each example gets a business of its own connected to a Google account of its own (in the one
