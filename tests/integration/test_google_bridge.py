@@ -310,3 +310,30 @@ def test_a_journal_change_wakes_the_idle_bridge_on_postgresql(tmp_path: Path,
             assert not wakeup.wait(0.05, stop)
         finally:
             wakeup.close()
+
+
+def test_push_channels_are_renewed_before_they_expire_and_the_old_one_stopped(
+        world: World) -> None:
+    import dataclasses
+
+    from server.clock import FixedClock
+    from support import start_server
+
+    live = start_server(world.runtime)
+    try:
+        worker = bridge(dataclasses.replace(world, runtime=live.runtime))
+        worker.run_once(force_pull=True)
+        [first] = world.fake.channels()
+        worker.run_once(force_pull=True)
+        assert world.fake.channels() == [first]  # far from expiry: kept
+        clock = live.runtime.clock
+        assert isinstance(clock, FixedClock)
+        # A day before the channel expires (by its expiration, as Google gave it).
+        clock.instant = first.expiration.astimezone(dt.timezone.utc) - dt.timedelta(hours=23)
+        worker.run_once(force_pull=True)
+        old, new = sorted(world.fake.channels(), key=lambda c: c.id != first.id)
+        assert old.id == first.id and old.stopped
+        assert not new.stopped and new.calendar_id == first.calendar_id
+        assert new.address == live.url + "/google/notifications"
+    finally:
+        live.stop()
