@@ -613,6 +613,10 @@ def google_status(ctx: click.Context, business_id: int) -> None:
     for item in found.calendars:
         click.echo(f"  {item.name}: writes to {item.write_calendar}, reads "
                    f"{item.read_calendar}, {item.pending_changes} pending")
+        for kind, error, when in (("writing", item.write_error, item.write_error_at),
+                                  ("reading", item.read_error, item.read_error_at)):
+            if error:
+                click.echo(f"    last error {kind} ({when}): {error}")
 
 
 @google.command("disconnect")
