@@ -82,24 +82,24 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
         existing = {row.event_id: row for chunk in _chunks(ids) for row in session.execute(
             rows.where(MirroredEvent.event_id.in_(chunk))).scalars()}
     seen: set[str] = set()
+    doomed: dict[str, MirroredEvent] = {}  # deleted at the end, unless the id comes back
     for change in changes:
         if isinstance(change, Tombstone):
             gone = existing.pop(change.event_id, None)
             seen.discard(change.event_id)
             if gone is not None:
-                session.delete(gone)
-                session.flush()  # before a later insert of the same id
+                doomed[change.event_id] = gone
                 result.removed += 1
-            else:
+            elif change.event_id not in doomed:
                 result.unknown_tombstones.append(change.event_id)
             continue
         seen.add(change.event_id)
-        row = existing.get(change.event_id)
+        row = existing.get(change.event_id) or doomed.pop(change.event_id, None)
         if row is None:
             row = MirroredEvent(business_id=business_id, connection_id=connection_id,
                                 google_calendar=google_calendar, event_id=change.event_id)
             session.add(row)
-            existing[change.event_id] = row
+        existing[change.event_id] = row
         _write(row, change, policy, now)
         result.longest_seconds = max(result.longest_seconds,
                                      int((row.end_utc - row.start_utc).total_seconds()))
@@ -107,8 +107,10 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
     if full:
         for event_id, row in existing.items():
             if event_id not in seen:
-                session.delete(row)
+                doomed[event_id] = row
                 result.removed += 1
+    for row in doomed.values():
+        session.delete(row)
     return result
 
 
