@@ -556,6 +556,8 @@ def _echo_pass(report: Any) -> None:
     if report.pulled is not None:
         parts.append(f"from Google {report.pulled.imported} imported, "
                      f"{report.pulled.removed} removed ({report.pulled.pages} pages)")
+    if report.pulled is not None and report.pulled.failed:
+        parts.append(f"could not read {', '.join(report.pulled.failed)} (see google status)")
     if report.pushed is not None:
         parts.append(f"to Google {report.pushed.inserted} inserted, {report.pushed.updated} "
                      f"updated, {report.pushed.deleted} deleted, "

@@ -143,6 +143,10 @@ def test_a_missing_or_read_only_calendar_shows_its_own_error_while_others_sync(
     assert f"last error writing ({NOW}): the connected account may not write to Google " \
            f"calendar {shared}" in shown.output
     assert shown.output.count("last error") == 3
+    once = run_cli(tmp_path, database_url, "bridge", "--once")
+    assert once.exit_code == 0, once.output
+    assert f"could not read {GONE} (see google status)" in once.output
+    assert "0 inserted, 0 updated, 0 deleted, 2 failed" in once.output  # Bo's and Cara's
 
     # Fixed in Google (the calendar exists again) and in the settings (Cara writes to the
     # primary calendar, still reads the shared one): the next pass clears both errors.
