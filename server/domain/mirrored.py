@@ -62,7 +62,8 @@ class MirrorResult:
     unknown_tombstones: list[str] = field(default_factory=list)
 
 
-def _chunks(values: list[str]) -> list[list[str]]:
+def chunks(values: list[str]) -> list[list[str]]:
+    """`values` in slices small enough for one `IN (...)` query."""
     return [values[start:start + CHUNK] for start in range(0, len(values), CHUNK)]
 
 
@@ -79,7 +80,7 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
         existing = {row.event_id: row for row in session.execute(rows).scalars()}
     else:
         ids = sorted({change.event_id for change in changes})
-        existing = {row.event_id: row for chunk in _chunks(ids) for row in session.execute(
+        existing = {row.event_id: row for chunk in chunks(ids) for row in session.execute(
             rows.where(MirroredEvent.event_id.in_(chunk))).scalars()}
     seen: set[str] = set()
     doomed: dict[str, MirroredEvent] = {}  # deleted at the end, unless the id comes back

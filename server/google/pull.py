@@ -119,7 +119,7 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
     among them. Return the longest span (seconds) among the events written. With `id_secret`,
     copies of ours that the database does not know are adopted."""
     ids = sorted({str(event["id"]) for event in events})
-    copies = {copy.event_id: copy for chunk in _chunks(ids) for copy in session.execute(
+    copies = {copy.event_id: copy for chunk in mirrored.chunks(ids) for copy in session.execute(
         select(GoogleCopy).where(GoogleCopy.connection_id == connection.id,
                                  GoogleCopy.event_id.in_(chunk))).scalars()}
     changes: list[mirrored.Change] = []
@@ -181,10 +181,6 @@ def _adopt_unknown_copy(session: Session, connection: GoogleConnection, calendar
 def _copy_deleted(copy: GoogleCopy | None, report: PullReport) -> None:
     if copy is not None and not copy.deleted:
         _requeue(copy, report)
-
-
-def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
-    return [values[start:start + size] for start in range(0, len(values), size)]
 
 
 def _requeue(copy: GoogleCopy, report: PullReport) -> None:
