@@ -556,6 +556,8 @@ def _echo_pass(report: Any) -> None:
     if report.pulled is not None:
         parts.append(f"from Google {report.pulled.imported} imported, "
                      f"{report.pulled.removed} removed ({report.pulled.pages} pages)")
+    if report.pulled is not None and report.pulled.failed:
+        parts.append(f"could not read {', '.join(report.pulled.failed)} (see google status)")
     if report.pushed is not None:
         parts.append(f"to Google {report.pushed.inserted} inserted, {report.pushed.updated} "
                      f"updated, {report.pushed.deleted} deleted, "
@@ -613,6 +615,10 @@ def google_status(ctx: click.Context, business_id: int) -> None:
     for item in found.calendars:
         click.echo(f"  {item.name}: writes to {item.write_calendar}, reads "
                    f"{item.read_calendar}, {item.pending_changes} pending")
+        for kind, error, when in (("writing", item.write_error, item.write_error_at),
+                                  ("reading", item.read_error, item.read_error_at)):
+            if error:
+                click.echo(f"    last error {kind} ({when}): {error}")
 
 
 @google.command("disconnect")

@@ -537,6 +537,14 @@ class GoogleCalendarStatus(BaseModel):
     read_calendar: str
     pending_changes: int
     synced_at: dt.datetime | None
+    write_error: str | None = Field(
+        default=None, description="last failure writing to this Google calendar alone (404 "
+        "deleted, 403 no write access); cleared by the next successful write")
+    write_error_at: dt.datetime | None = None
+    read_error: str | None = Field(
+        default=None, description="last failure reading this Google calendar alone; cleared "
+        "by the next successful read")
+    read_error_at: dt.datetime | None = None
 
 
 class GoogleStatusOut(BaseModel):

@@ -371,6 +371,9 @@ class GoogleCalendarMap(Base):
     read_calendar: Mapped[str] = mapped_column(String(1024))
     sent_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     backfilled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last failure writing to write_calendar alone (server/google/calendar_errors.py).
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class GoogleReadState(Base):
@@ -393,6 +396,9 @@ class GoogleReadState(Base):
     # Longest span (seconds) of any event mirrored from this calendar: bounds availability's
     # range reads of mirrored events, as Calendar.max_span_seconds does for bookings.
     max_span_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The last failure reading this calendar alone (server/google/calendar_errors.py).
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class GoogleCopy(Base):

@@ -8,16 +8,14 @@ Three choices are the business's own (stored on its Google connection, changed t
 `bookingcal google settings` and the JSON API): whether out-of-office blocks, whether an event
 the account answered "tentative" blocks, whether all-day busy events block. The defaults (all
 on) are the rules above. Changing a choice recomputes `MirroredEvent.blocks` of the business's
-mirrored events at once, so availability always reads the current policy from that column."""
+mirrored events at once (server/domain/mirrored.py, which applies this policy on every write),
+so availability always reads the current policy from that column."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from server.db.models import GoogleConnection, MirroredEvent
+from server.db.models import GoogleConnection
 
 NEVER_BLOCK_TYPES = frozenset({"workingLocation", "birthday", "fromGmail"})
 OUT_OF_OFFICE = "outOfOffice"
@@ -55,22 +53,3 @@ def blocks(*, status: str, transparency: str, event_type: str, self_response: st
     if all_day and not policy.all_day:
         return False
     return transparency != "transparent"
-
-
-def event_blocks(row: MirroredEvent, policy: BlockingPolicy) -> bool:
-    return blocks(status=row.status, transparency=row.transparency, event_type=row.event_type,
-                  self_response=row.self_response, all_day=row.all_day, policy=policy)
-
-
-def recompute(session: Session, connection: GoogleConnection) -> int:
-    """Apply the connection's current policy to its mirrored events; returns how many
-    changed."""
-    policy = BlockingPolicy.of(connection)
-    changed = 0
-    for row in session.execute(select(MirroredEvent).where(
-            MirroredEvent.connection_id == connection.id)).scalars():
-        now_blocks = event_blocks(row, policy)
-        if row.blocks != now_blocks:
-            row.blocks = now_blocks
-            changed += 1
-    return changed

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from server.db.models import BlockedTime, Booking, GoogleConnection, GoogleCopy
+from server.domain import mirrored
 from server.errors import BookingCalError
 from server.google import channels, oauth
 from server.google.api import GoogleCalendarApi, ReconnectError
@@ -90,5 +91,6 @@ def disconnect(runtime: Runtime, business_id: int, *, keep_copies: bool,
     with runtime.db.write() as session:
         connection = session.get(GoogleConnection, connection_id)
         if connection is not None:
-            session.delete(connection)  # maps, copies, read states, mirrored events cascade
+            mirrored.forget(session, connection_id)
+            session.delete(connection)  # maps, copies, read states cascade
     return report

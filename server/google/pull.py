@@ -1,9 +1,12 @@
 """From Google: incremental sync of each Google calendar a connection reads, with sync tokens
 (paging; the token saved only after the last page; 410 means a full resync that reconciles
 instead of wiping). Repeating events come expanded into instances (singleEvents), cancelled
-instances included. Our own copies are recognised by their private mark and never imported; a
-copy someone changed or deleted in Google is queued to be written again (the booking system
-stays the source of truth)."""
+instances included. This module fetches and parses; the mirrored events are written by the
+domain layer (server/domain/mirrored.py). Our own copies are recognised by their private mark
+and never imported; a copy someone changed or deleted in Google is queued to be written again
+(the booking system stays the source of truth). A failure that concerns one calendar (404,
+403) is recorded on its read state while the other calendars go on
+(server/google/calendar_errors.py)."""
 
 from __future__ import annotations
 
@@ -12,16 +15,18 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.db.models import (
-    Business, GoogleConnection, GoogleCopy, GoogleReadState, MirroredEvent,
+    Business, GoogleConnection, GoogleCopy, GoogleReadState,
 )
+from server.domain import mirrored
 from server.domain.timeutil import zone
+from server.google import calendar_errors
 from server.google.api import GoogleCalendarApi, GoogleError
-from server.google.blocking import BlockingPolicy, event_blocks
+from server.google.blocking import BlockingPolicy
 from server.google.copies import MARK, is_ours
 from server.google.event_ids import event_id as our_event_id
 
@@ -40,6 +45,7 @@ class PullReport:
     copies_to_restore: int = 0
     unknown_copies: int = 0
     calendars: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # calendars whose read failed on their own
 
 
 def _instant(when: dict[str, Any], calendar_zone: str) -> tuple[dt.datetime, dt.date | None]:
@@ -90,71 +96,52 @@ def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.dat
             return events, answer.get("nextSyncToken"), full
 
 
+def _parse(event: dict[str, Any], calendar_zone: str) -> mirrored.Change:
+    """A Google event (not ours) as the domain layer takes it."""
+    event_id = str(event["id"])
+    if event.get("status") == "cancelled":
+        return mirrored.Tombstone(event_id)
+    start, start_date = _instant(event["start"], calendar_zone)
+    end, end_date = _instant(event["end"], calendar_zone)
+    return mirrored.GoogleEvent(
+        event_id=event_id, start_utc=start, end_utc=end, start_date=start_date,
+        end_date=end_date, summary=str(event.get("summary", "")),
+        recurring_event_id=event.get("recurringEventId"),
+        transparency=str(event.get("transparency", "opaque")),
+        status=str(event.get("status", "confirmed")),
+        event_type=str(event.get("eventType", "default")), self_response=_self_response(event))
+
+
 def _apply(session: Session, connection: GoogleConnection, calendar: str, calendar_zone: str,
            events: list[dict[str, Any]], full: bool, now: dt.datetime,
            report: PullReport, id_secret: bytes | None) -> int:
-    """Write the events; return the longest span (seconds) among them. With `id_secret`,
+    """Hand the events to the domain layer (server/domain/mirrored.py); check our own copies
+    among them. Return the longest span (seconds) among the events written. With `id_secret`,
     copies of ours that the database does not know are adopted."""
-    longest = 0
-    mirrored = select(MirroredEvent).where(MirroredEvent.connection_id == connection.id,
-                                           MirroredEvent.google_calendar == calendar)
     ids = sorted({str(event["id"]) for event in events})
-    if full:  # everything, to reconcile
-        existing = {row.event_id: row for row in session.execute(mirrored).scalars()}
-    else:  # only what the changes touch: an idle pass reads nothing
-        existing = {row.event_id: row for chunk in _chunks(ids) for row in session.execute(
-            mirrored.where(MirroredEvent.event_id.in_(chunk))).scalars()}
-    copies = {copy.event_id: copy for chunk in _chunks(ids) for copy in session.execute(
+    copies = {copy.event_id: copy for chunk in mirrored.chunks(ids) for copy in session.execute(
         select(GoogleCopy).where(GoogleCopy.connection_id == connection.id,
                                  GoogleCopy.event_id.in_(chunk))).scalars()}
-    seen: set[str] = set()
-    policy = BlockingPolicy.of(connection)
+    changes: list[mirrored.Change] = []
     for event in events:
-        event_id = str(event["id"])
         if is_ours(event):
-            copy = copies.get(event_id)
+            copy = copies.get(str(event["id"]))
             if copy is None and id_secret is not None:
                 _adopt_unknown_copy(session, connection, calendar, event, report, id_secret)
             else:
                 _check_copy(copy, event, report)
-            continue
-        if event.get("status") == "cancelled":
-            row = existing.pop(event_id, None)
-            if row is not None:
-                session.delete(row)
-                report.removed += 1
-            elif event_id not in existing:
-                # A tombstone carries only the id: it may be one of our copies, deleted.
-                _copy_deleted(copies.get(event_id), report)
-            continue
-        seen.add(event_id)
-        start, start_date = _instant(event["start"], calendar_zone)
-        end, end_date = _instant(event["end"], calendar_zone)
-        row = existing.get(event_id)
-        if row is None:
-            row = MirroredEvent(business_id=connection.business_id, connection_id=connection.id,
-                                google_calendar=calendar, event_id=event_id)
-            session.add(row)
-            existing[event_id] = row
-        row.recurring_event_id = event.get("recurringEventId")
-        row.summary = str(event.get("summary", ""))[:1000]
-        row.all_day = start_date is not None
-        row.start_utc, row.end_utc = start, max(end, start)
-        row.start_date, row.end_date = start_date, end_date
-        row.transparency = str(event.get("transparency", "opaque"))
-        row.status = str(event.get("status", "confirmed"))
-        row.event_type = str(event.get("eventType", "default"))
-        row.self_response = _self_response(event)
-        row.blocks = event_blocks(row, policy)
-        row.updated_at = now
-        longest = max(longest, int((row.end_utc - row.start_utc).total_seconds()))
-        report.imported += 1
-    if full:  # reconcile: what Google no longer has goes; nothing else is touched
-        for event_id, row in existing.items():
-            if event_id not in seen:
-                session.delete(row)
-                report.removed += 1
-    return longest
+        else:
+            changes.append(_parse(event, calendar_zone))
+    result = mirrored.apply_changes(
+        session, business_id=connection.business_id, connection_id=connection.id,
+        google_calendar=calendar, changes=changes, full=full,
+        policy=BlockingPolicy.of(connection), now=now)
+    # A tombstone carries only the id: one that was not mirrored may be a copy of ours, deleted.
+    for event_id in result.unknown_tombstones:
+        _copy_deleted(copies.get(event_id), report)
+    report.imported += result.imported
+    report.removed += result.removed
+    return result.longest_seconds
 
 
 def _check_copy(copy: GoogleCopy | None, event: dict[str, Any], report: PullReport) -> None:
@@ -196,10 +183,6 @@ def _copy_deleted(copy: GoogleCopy | None, report: PullReport) -> None:
         _requeue(copy, report)
 
 
-def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
-    return [values[start:start + size] for start in range(0, len(values), size)]
-
-
 def _requeue(copy: GoogleCopy, report: PullReport) -> None:
     copy.sent_seq = -1  # the next push writes it again, which also restores a deleted copy
     copy.restored_count += 1
@@ -229,7 +212,15 @@ def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
             session.execute(update(GoogleReadState).where(
                 GoogleReadState.connection_id == connection_id).values(pull_requested=False))
     for state_id, calendar, token in reads:
-        events, next_token, full = _fetch(api, calendar, token, now, report)
+        try:
+            events, next_token, full = _fetch(api, calendar, token, now, report)
+        except GoogleError as exc:
+            if not calendar_errors.specific(exc):
+                raise
+            _calendar_failed(db, state_id, calendar_errors.describe(exc, calendar,
+                                                                    writing=False), now)
+            report.failed.append(calendar)
+            continue
         if full:
             report.full_syncs += 1
         with db.write() as session:
@@ -242,14 +233,15 @@ def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
             state.max_span_seconds = max(state.max_span_seconds or 0, longest)
             state.sync_token = next_token
             state.synced_at = now
+            state.last_error = state.last_error_at = None
             connection.last_sync_at = now
         report.calendars.append(calendar)
     return report
 
 
-def forget(session: Session, connection_id: int) -> None:
-    """Remove every mirrored event of a connection (on disconnect)."""
-    session.execute(delete(MirroredEvent).where(MirroredEvent.connection_id == connection_id))
-    session.execute(update(GoogleReadState).where(
-        GoogleReadState.connection_id == connection_id).values(sync_token=None))
-
+def _calendar_failed(db: Database, state_id: int, error: str, now: dt.datetime) -> None:
+    log.warning("Google calendar read failed: %s", error)
+    with db.write() as session:
+        state = session.get(GoogleReadState, state_id)
+        if state is not None:
+            state.last_error, state.last_error_at = error, now

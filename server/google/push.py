@@ -24,6 +24,7 @@ from server.db.models import (
 )
 from server.domain import journal
 from server.errors import GoneError
+from server.google import calendar_errors
 from server.google.api import BATCH_LIMIT, CallResult, GoogleCalendarApi, GoogleError
 from server.google.copies import event_body
 from server.google.event_ids import event_id
@@ -61,6 +62,8 @@ class PushReport:
     deleted: int = 0
     restored: int = 0
     failed: list[str] = field(default_factory=list)
+    # Employee calendar id -> what went wrong with its Google calendar alone (404, 403).
+    calendar_errors: dict[int, str] = field(default_factory=dict)
 
     @property
     def writes(self) -> int:
@@ -259,6 +262,9 @@ def record(session: Session, connection: GoogleConnection, work: list[Work],
         if result.error is not None:
             failed_calendars.add(item.calendar_id)
             report.failed.append(f"{item.kind} {item.item_id}: {result.error.message}")
+            if calendar_errors.specific(result.error):
+                report.calendar_errors[item.calendar_id] = calendar_errors.describe(
+                    result.error, item.google_calendar, writing=True)
             continue
         copy = session.execute(select(GoogleCopy).where(
             GoogleCopy.connection_id == connection.id, GoogleCopy.kind == item.kind,
@@ -285,10 +291,17 @@ def record(session: Session, connection: GoogleConnection, work: list[Work],
 
 
 def advance(session: Session, connection: GoogleConnection, positions: dict[int, int],
-            failed_calendars: set[int]) -> None:
-    """A map's journal position advances only when all of its writes reached Google."""
+            failed_calendars: set[int], errors: dict[int, str] | None = None,
+            now: dt.datetime | None = None) -> None:
+    """A map's journal position advances only when all of its writes reached Google. A map
+    whose Google calendar failed on its own (`errors`) records it; one with no failure in the
+    pass has its last error cleared."""
     for row in session.execute(select(GoogleCalendarMap).where(
             GoogleCalendarMap.connection_id == connection.id)).scalars():
+        if errors and row.calendar_id in errors:
+            row.last_error, row.last_error_at = errors[row.calendar_id], now
+        elif row.calendar_id not in failed_calendars:
+            row.last_error = row.last_error_at = None
         if row.id in positions and row.calendar_id not in failed_calendars:
             row.sent_seq = positions[row.id]
             row.backfilled = True
@@ -316,5 +329,5 @@ def push(db: Database, keyring: Keyring, api: GoogleCalendarApi, connection_id: 
                 return report
             failed |= record(session, connection, chunk, results, now, report)
             if number == max(1, len(chunks)):
-                advance(session, connection, positions, failed)
+                advance(session, connection, positions, failed, report.calendar_errors, now)
     return report

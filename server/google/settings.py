@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState
+from server.domain import mirrored
 from server.domain.calendars import get_calendar
 from server.google import blocking
 from server.google.backlog import Backlog, backlogs
@@ -69,7 +70,8 @@ def update_settings(session: Session, business_id: int, *, now: dt.datetime,
     if block_all_day is not None:
         connection.block_all_day = block_all_day
     if blocking.BlockingPolicy.of(connection) != policy:
-        blocking.recompute(session, connection)
+        mirrored.recompute_blocking(session, connection.id,
+                                    blocking.BlockingPolicy.of(connection))
     if calendars is not None:
         _set_calendars(session, connection, calendars)
     connection.updated_at = now
@@ -122,6 +124,11 @@ class CalendarStatus:
     read_calendar: str
     pending_changes: int
     synced_at: dt.datetime | None
+    # The last failure of this calendar alone (server/google/calendar_errors.py), if any.
+    write_error: str | None = None
+    write_error_at: dt.datetime | None = None
+    read_error: str | None = None
+    read_error_at: dt.datetime | None = None
 
 
 def calendar_status(session: Session, connection: GoogleConnection,
@@ -133,11 +140,15 @@ def calendar_status(session: Session, connection: GoogleConnection,
         calendar = session.get(Calendar, row.calendar_id)
         if calendar is None:
             continue
-        synced = session.execute(select(func.max(GoogleReadState.synced_at)).where(
+        read = session.execute(select(GoogleReadState).where(
             GoogleReadState.connection_id == connection.id,
-            GoogleReadState.google_calendar == row.read_calendar)).scalar()
+            GoogleReadState.google_calendar == row.read_calendar)).scalar_one_or_none()
         found.append(CalendarStatus(
             calendar_id=calendar.id, name=calendar.name, write_calendar=row.write_calendar,
             read_calendar=row.read_calendar,
-            pending_changes=backlog.by_calendar.get(calendar.id, 0), synced_at=synced))
+            pending_changes=backlog.by_calendar.get(calendar.id, 0),
+            synced_at=read.synced_at if read is not None else None,
+            write_error=row.last_error, write_error_at=row.last_error_at,
+            read_error=read.last_error if read is not None else None,
+            read_error_at=read.last_error_at if read is not None else None))
     return found

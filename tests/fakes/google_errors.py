@@ -80,6 +80,10 @@ def not_found() -> ApiError:
     return ApiError(404, "notFound", "Not Found")
 
 
+def writer_access_required() -> ApiError:
+    return ApiError(403, "requiredAccessLevel", "You need to have writer access to this calendar.")
+
+
 def deleted() -> ApiError:
     return ApiError(410, "deleted", "Resource has been deleted")
 

@@ -167,6 +167,11 @@ class FakeGoogle:
         """A secondary calendar (``c_...@group.calendar.google.com`` unless ``calendar_id``)."""
         return self.store.add_calendar(owner or self.default_user, calendar_id, summary, time_zone)
 
+    def share_read_only(self, calendar_id: str, *, user: str | None = None) -> None:
+        """Share a calendar with ``user`` (default: the default user) read-only: the user reads
+        it, and every write to it answers 403 requiredAccessLevel."""
+        self.store.share_read_only(self._calendar_id(calendar_id), user or self.default_user)
+
     # ----------------------------------------------------------------- OAuth
 
     def queue_consent(self, *, deny: bool = False, user: str | None = None,

@@ -16,7 +16,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .google_errors import ApiError, bad_request, deleted, duplicate, full_sync_required, not_found, precondition_failed
+from .google_errors import (
+    ApiError,
+    bad_request,
+    deleted,
+    duplicate,
+    full_sync_required,
+    not_found,
+    precondition_failed,
+    writer_access_required,
+)
 from .google_events import (
     INSTANCE_ID,
     OUTPUT_ONLY,
@@ -127,6 +136,7 @@ class CalendarStore:
         self._seq = 0
         self._calendars: dict[str, Calendar] = {}
         self._primary: dict[str, str] = {}  # user -> primary calendar id
+        self._readers: dict[str, set[str]] = {}  # calendar id -> users it is shared with, read-only
         self._syncs: dict[str, SyncState] = {}
         self._pages: dict[str, PageState] = {}
 
@@ -157,18 +167,31 @@ class CalendarStore:
         self._seq += 1
         self._calendars[info.id] = Calendar(info, created_seq=self._seq, seq=self._seq, updated=self.clock.now())
 
+    def share_read_only(self, calendar_id: str, user: str) -> None:
+        """Share ``calendar_id`` with ``user`` as a reader: reads work, writes answer 403."""
+        with self.lock:
+            if calendar_id not in self._calendars:
+                raise KeyError(calendar_id)
+            self._readers.setdefault(calendar_id, set()).add(user)
+
     def users(self) -> list[str]:
         with self.lock:
             return list(self._primary)
 
-    def calendar(self, user: str, calendar_id: str) -> Calendar:
-        """The calendar ``calendar_id`` (or ``primary``) if ``user`` owns it; else 404."""
+    def calendar(self, user: str, calendar_id: str, *, write: bool = False) -> Calendar:
+        """The calendar ``calendar_id`` (or ``primary``) if ``user`` owns it, or reads it when it
+        is shared read-only (a write to it answers 403); else 404."""
         with self.lock:
             if calendar_id == "primary":
                 calendar_id = self._primary.get(user, "")
             cal = self._calendars.get(calendar_id)
-            if cal is None or cal.info.owner != user:
+            if cal is None:
                 raise not_found()
+            if cal.info.owner != user:
+                if user not in self._readers.get(calendar_id, set()):
+                    raise not_found()
+                if write:
+                    raise writer_access_required()
             return cal
 
     def owner_of(self, calendar_id: str) -> str:
@@ -582,7 +605,7 @@ class CalendarStore:
 
     def insert_event(self, user: str, calendar_id: str, body: Any) -> dict[str, Any]:
         with self.lock:
-            cal = self.calendar(user, calendar_id)
+            cal = self.calendar(user, calendar_id, write=True)
             if not isinstance(body, dict):
                 raise ApiError(400, "parseError", "Parse Error")
             if body.get("id") is not None:
@@ -597,7 +620,7 @@ class CalendarStore:
     def modify_event(self, user: str, calendar_id: str, event_id: str, body: Any, *, replace: bool,
                      if_match: str | None) -> dict[str, Any]:
         with self.lock:
-            cal = self.calendar(user, calendar_id)
+            cal = self.calendar(user, calendar_id, write=True)
             stored, current = self._resolve(cal, event_id)
             if if_match is not None and if_match != "*" and if_match != current["etag"]:
                 raise precondition_failed()
@@ -616,7 +639,7 @@ class CalendarStore:
 
     def delete_event(self, user: str, calendar_id: str, event_id: str, *, if_match: str | None) -> None:
         with self.lock:
-            cal = self.calendar(user, calendar_id)
+            cal = self.calendar(user, calendar_id, write=True)
             stored, current = self._resolve(cal, event_id)
             if current.get("status") == "cancelled":
                 raise deleted()

@@ -1,0 +1,156 @@
+"""Mirrored Google events: the one place they change. The bridge's pull (server/google/pull.py)
+fetches and parses a Google calendar's changes into `GoogleEvent`s and `Tombstone`s and hands
+them here; the blocking decision (server/google/blocking.py) is applied on every write;
+a full sync reconciles (what Google no longer has goes, nothing else is touched); a change of
+the business's blocking choices recomputes `blocks`; a disconnect forgets them all.
+Availability (schedules.py) reads these rows and their `blocks` column."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from server.db.models import GoogleReadState, MirroredEvent
+from server.google.blocking import BlockingPolicy, blocks
+
+SUMMARY_LIMIT = 1000
+CHUNK = 500  # ids per IN (...) query
+
+
+@dataclass(frozen=True)
+class GoogleEvent:
+    """A Google event (an instance, for repeating ones) as it is now, times in UTC; all-day
+    events also carry their dates (the end date exclusive, as Google has it)."""
+
+    event_id: str
+    start_utc: dt.datetime
+    end_utc: dt.datetime
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    summary: str = ""
+    recurring_event_id: str | None = None
+    transparency: str = "opaque"
+    status: str = "confirmed"
+    event_type: str = "default"
+    self_response: str | None = None  # the account's own answer, when it is an attendee
+
+    @property
+    def all_day(self) -> bool:
+        return self.start_date is not None
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A Google event that was deleted or cancelled: Google sends only its id."""
+
+    event_id: str
+
+
+Change = GoogleEvent | Tombstone
+
+
+@dataclass
+class MirrorResult:
+    imported: int = 0
+    removed: int = 0
+    longest_seconds: int = 0  # longest span among the events written
+    # Tombstones of events never mirrored here (they may be copies of ours, deleted).
+    unknown_tombstones: list[str] = field(default_factory=list)
+
+
+def chunks(values: list[str]) -> list[list[str]]:
+    """`values` in slices small enough for one `IN (...)` query."""
+    return [values[start:start + CHUNK] for start in range(0, len(values), CHUNK)]
+
+
+def apply_changes(session: Session, *, business_id: int, connection_id: int,
+                  google_calendar: str, changes: Sequence[Change], full: bool,
+                  policy: BlockingPolicy, now: dt.datetime) -> MirrorResult:
+    """Write one Google calendar's changes, in order. `full`: `changes` is everything the
+    calendar has now, and mirrored events it does not contain are removed. An incremental
+    pass loads only the rows its changes touch (an idle pass reads nothing)."""
+    result = MirrorResult()
+    rows = select(MirroredEvent).where(MirroredEvent.connection_id == connection_id,
+                                       MirroredEvent.google_calendar == google_calendar)
+    if full:
+        existing = {row.event_id: row for row in session.execute(rows).scalars()}
+    else:
+        ids = sorted({change.event_id for change in changes})
+        existing = {row.event_id: row for chunk in chunks(ids) for row in session.execute(
+            rows.where(MirroredEvent.event_id.in_(chunk))).scalars()}
+    seen: set[str] = set()
+    doomed: dict[str, MirroredEvent] = {}  # deleted at the end, unless the id comes back
+    for change in changes:
+        if isinstance(change, Tombstone):
+            gone = existing.pop(change.event_id, None)
+            seen.discard(change.event_id)
+            if gone is not None:
+                doomed[change.event_id] = gone
+                result.removed += 1
+            elif change.event_id not in doomed:
+                result.unknown_tombstones.append(change.event_id)
+            continue
+        seen.add(change.event_id)
+        row = existing.get(change.event_id) or doomed.pop(change.event_id, None)
+        if row is None:
+            row = MirroredEvent(business_id=business_id, connection_id=connection_id,
+                                google_calendar=google_calendar, event_id=change.event_id)
+            session.add(row)
+        existing[change.event_id] = row
+        _write(row, change, policy, now)
+        result.longest_seconds = max(result.longest_seconds,
+                                     int((row.end_utc - row.start_utc).total_seconds()))
+        result.imported += 1
+    if full:
+        for event_id, row in existing.items():
+            if event_id not in seen:
+                doomed[event_id] = row
+                result.removed += 1
+    for row in doomed.values():
+        session.delete(row)
+    return result
+
+
+def _write(row: MirroredEvent, event: GoogleEvent, policy: BlockingPolicy,
+           now: dt.datetime) -> None:
+    row.recurring_event_id = event.recurring_event_id
+    row.summary = event.summary[:SUMMARY_LIMIT]
+    row.all_day = event.all_day
+    row.start_utc, row.end_utc = event.start_utc, max(event.end_utc, event.start_utc)
+    row.start_date, row.end_date = event.start_date, event.end_date
+    row.transparency = event.transparency
+    row.status = event.status
+    row.event_type = event.event_type
+    row.self_response = event.self_response
+    row.blocks = _blocks(row, policy)
+    row.updated_at = now
+
+
+def _blocks(row: MirroredEvent, policy: BlockingPolicy) -> bool:
+    return blocks(status=row.status, transparency=row.transparency, event_type=row.event_type,
+                  self_response=row.self_response, all_day=row.all_day, policy=policy)
+
+
+def recompute_blocking(session: Session, connection_id: int, policy: BlockingPolicy) -> int:
+    """Apply a changed blocking policy to the connection's mirrored events; returns how many
+    changed."""
+    changed = 0
+    for row in session.execute(select(MirroredEvent).where(
+            MirroredEvent.connection_id == connection_id)).scalars():
+        now_blocks = _blocks(row, policy)
+        if row.blocks != now_blocks:
+            row.blocks = now_blocks
+            changed += 1
+    return changed
+
+
+def forget(session: Session, connection_id: int) -> None:
+    """Remove every mirrored event of a connection (on disconnect); the next read of its
+    calendars starts with a full sync."""
+    session.execute(delete(MirroredEvent).where(MirroredEvent.connection_id == connection_id))
+    session.execute(update(GoogleReadState).where(
+        GoogleReadState.connection_id == connection_id).values(sync_token=None))

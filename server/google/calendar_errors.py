@@ -1,0 +1,30 @@
+"""Failures that concern one Google calendar, not the whole connection: the calendar is gone
+(404, e.g. deleted in Google), or the account may not read or write it (403 forbidden). They
+are recorded on that calendar (GoogleReadState for reading, GoogleCalendarMap for writing),
+shown per calendar in `google status`, the JSON API and the admin page, and cleared by its next
+success, while the connection's other calendars keep syncing. Everything else (rate limits,
+quota, a refused token, Google unreachable) concerns the connection (server/gcal_bridge.py)."""
+
+from __future__ import annotations
+
+from server.google.api import GoogleError, QuotaError, ReconnectError, RetryableError
+
+
+def specific(error: GoogleError) -> bool:
+    """Whether `error` concerns the one calendar a call named."""
+    return not isinstance(error, (RetryableError, QuotaError, ReconnectError)) \
+        and error.status in (403, 404)
+
+
+def describe(error: GoogleError, google_calendar: str, *, writing: bool) -> str:
+    """What went wrong with `google_calendar`, and what to change."""
+    if error.status == 404:
+        return (f"Google calendar {google_calendar} was not found ({error.message}): it was "
+                "deleted or is not shared with the connected account; choose another calendar "
+                "in the Google settings or share it with the account")
+    if error.status == 403:
+        access = "make changes to events" if writing else "see all event details"
+        return (f"the connected account may not {'write to' if writing else 'read'} Google "
+                f"calendar {google_calendar} ({error.message}): give it \"{access}\" access "
+                "in Google Calendar or choose another calendar in the Google settings")
+    return f"Google calendar {google_calendar}: {error.message}"
