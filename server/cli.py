@@ -599,6 +599,7 @@ def google_status(ctx: click.Context, business_id: int) -> None:
     if not found.connected:
         click.echo("not connected (bookingcal google connect BUSINESS_ID)")
         return
+    click.echo(f"account {found.account_email or '(address not known)'}")
     click.echo(f"{found.status}; direction {found.direction}; hide client details "
                f"{'on' if found.hide_client_details else 'off'}; block online booking "
                f"{'on' if found.block_online_booking else 'off'}")
