@@ -7,7 +7,9 @@ from __future__ import annotations
 from flask import Blueprint, redirect, url_for
 from werkzeug.wrappers import Response
 
-from server.admin import views_auth, views_availability, views_google, views_links
+from server.admin import (
+    views_account, views_auth, views_availability, views_google, views_links,
+)
 from server.admin.views_google import landing
 from server.admin.web import guard, page, secure_headers
 from server.api.errors import status_of
@@ -31,7 +33,9 @@ def create_blueprint(sign_in_limit: int) -> Blueprint:
     def domain_error(exc: BookingCalError) -> Response:
         return page("error.html", status_of(exc), message=exc.message)
 
-    views_auth.register(bp, FailureLimiter(sign_in_limit))
+    limiter = FailureLimiter(sign_in_limit)
+    views_auth.register(bp, limiter)
+    views_account.register(bp, limiter)
     views_links.register(bp)
     views_google.register(bp)
     views_availability.register(bp)
