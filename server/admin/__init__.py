@@ -4,7 +4,8 @@ calls; this package only reads forms and renders pages."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, abort, redirect, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from server.admin import (
@@ -12,7 +13,7 @@ from server.admin import (
 )
 from server.admin.views_google import landing
 from server.admin.web import guard, page, secure_headers
-from server.api.errors import status_of
+from server.api.errors import log_incident, status_of
 from server.errors import BookingCalError
 from server.web.ratelimit import FailureLimiter
 
@@ -32,6 +33,28 @@ def create_blueprint(sign_in_limit: int) -> Blueprint:
     @bp.errorhandler(BookingCalError)
     def domain_error(exc: BookingCalError) -> Response:
         return page("error.html", status_of(exc), message=exc.message)
+
+    # Errors under /admin/ are pages, not the JSON API's shape: a path that is no page (the
+    # catch-all route below, so routing's 404 lands here too), any other HTTP error, and an
+    # unexpected one, logged with the incident id the JSON API would give.
+    @bp.route("/<path:rest>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+    def no_such_page(rest: str) -> Response:
+        abort(404)
+
+    @bp.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        message = "There is no such page here. Check the address, or start again from the " \
+            "menu." if status == 404 else (exc.description or exc.name)
+        return page("error.html", status, message=message, title=exc.name)
+
+    @bp.errorhandler(Exception)
+    def unexpected_error(exc: Exception) -> Response:
+        incident = log_incident(exc)
+        return page("error.html", 500, title="Server error", incident=incident,
+                    message="Something went wrong on the server; nothing you did caused it. "
+                    "Try again in a moment. If it happens again, give the server's "
+                    f"administrator the incident number {incident}: it is in the log.")
 
     limiter = FailureLimiter(sign_in_limit)
     views_auth.register(bp, limiter)
