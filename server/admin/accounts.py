@@ -106,7 +106,8 @@ def remove_user(session: Session, business_id: int, user_id: int) -> str:
     account: the rows of the business are locked first (PostgreSQL), so two admins removing
     each other at once cannot both succeed."""
     users = list(session.execute(select(AdminUser).where(
-        AdminUser.business_id == business_id).with_for_update()).scalars())
+        AdminUser.business_id == business_id).order_by(AdminUser.id).with_for_update()
+    ).scalars())
     user = next((u for u in users if u.id == user_id), None)
     if user is None:
         raise NotFoundError(f"admin account {user_id} does not exist in business {business_id}")

@@ -39,8 +39,10 @@ def register(bp: Blueprint, limiter: FailureLimiter) -> None:
         form = request.form
         address = request.remote_addr or "?"
         if limiter.blocked(address):
-            return account_page(429, "Too many wrong passwords from this address. Wait an "
-                                "hour and try again.")
+            response = account_page(429, "Too many wrong passwords from this address. Wait "
+                                    "an hour and try again.")
+            response.headers["Retry-After"] = "3600"
+            return response
         try:
             if form.get("new_password", "") != form.get("repeat_password", ""):
                 raise InvalidError("the new password and its repetition differ; type them "

@@ -4,6 +4,8 @@ out), another account can be removed (signed out at once), never the last one.""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -13,9 +15,10 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from admin_site import EMAIL, PASSWORD, AdminSite, form_token, serve_admin, sign_in
-from server.admin.accounts import create_user
+from server.admin.accounts import create_user, remove_user
 from server.cli import main
 from server.db.models import AdminSession, AdminUser
+from server.errors import ConflictError
 from support import HOST_KEY, NOW
 
 OTHER = "colleague@salon.example"
@@ -114,6 +117,7 @@ def test_wrong_current_passwords_count_towards_the_sign_in_limit(site: AdminSite
         assert change(browser, site, "wrong password!", NEW_PASSWORD).status_code == 422
     blocked = change(browser, site, PASSWORD, NEW_PASSWORD)  # even the right one, for now
     assert blocked.status_code == 429 and "Too many wrong passwords" in blocked.text
+    assert blocked.headers["Retry-After"] == "3600"
     _, sign_in_answer = sign_in(site)
     assert sign_in_answer.status_code == 429
 
@@ -164,3 +168,28 @@ def test_list_and_remove_commands_never_remove_the_last_account(
     assert set(user_ids(site)) == {EMAIL}
     code, _, err = run("list-users", "--business", "77")
     assert code == 1 and "business 77" in err
+
+
+def test_two_admins_removing_each_other_at_once_leave_one(site: AdminSite) -> None:
+    """Each removal is allowed on its own; run together, the second waits for the first (row
+    locks on PostgreSQL, the write lock on SQLite) and then finds the last account."""
+    ids, db, business = user_ids(site), site.live.runtime.db, site.salon.business
+    outcome: list[BaseException | str] = []
+
+    def other_admin() -> None:
+        try:
+            with db.write() as session:
+                outcome.append(remove_user(session, business, ids[EMAIL]))
+        except BaseException as exc:  # reported to the test below
+            outcome.append(exc)
+
+    with db.write() as session:
+        assert remove_user(session, business, ids[OTHER]) == OTHER
+        worker = threading.Thread(target=other_admin)
+        worker.start()
+        time.sleep(0.5)  # the other removal starts while this one is not committed
+        assert outcome == []  # and waits for it
+    worker.join(timeout=20)
+    assert len(outcome) == 1 and isinstance(outcome[0], ConflictError), outcome
+    assert "last admin account" in str(outcome[0])
+    assert set(user_ids(site)) == {EMAIL}
