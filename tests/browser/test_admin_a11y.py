@@ -12,7 +12,7 @@ from typing import Any
 from playwright.sync_api import BrowserContext, Page, expect
 
 from admin_site import AdminSite
-from conftest import Shots
+from shots import Shots
 from fakes import FakeGoogle
 from server.domain import hours
 from server.google import oauth, settings

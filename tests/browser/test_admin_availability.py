@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect  # noqa: E402
 
 from admin_site import AdminSite, serve_admin  # noqa: E402
-from conftest import Shots  # noqa: E402
+from shots import Shots  # noqa: E402
 from fakes import FakeGoogle  # noqa: E402
 from server.domain import hours, services  # noqa: E402
 from server.google import oauth, settings  # noqa: E402

@@ -15,7 +15,7 @@ import requests
 from playwright.sync_api import BrowserContext, Page, expect
 
 from admin_site import EMAIL, PASSWORD, AdminSite, serve_admin
-from conftest import Shots
+from shots import Shots
 from fakes import FakeGoogle
 from server.gcal_bridge import Bridge
 from server.google.api import GoogleCalendarApi
