@@ -601,6 +601,7 @@ def google_status(ctx: click.Context, business_id: int) -> None:
     if not found.connected:
         click.echo("not connected (bookingcal google connect BUSINESS_ID)")
         return
+    click.echo(f"account {found.account_email or '(address not known)'}")
     click.echo(f"{found.status}; direction {found.direction}; hide client details "
                f"{'on' if found.hide_client_details else 'off'}; block online booking "
                f"{'on' if found.block_online_booking else 'off'}")
@@ -807,3 +808,37 @@ def admin_create_user(ctx: click.Context, business_id: int, email: str,
         user = create_user(session, business_id, email, password, runtime.clock.now())
         click.echo(f"admin account {user.email} created for business {business_id}; sign in at "
                    f"{runtime.config.public_link('/admin/')}")
+
+
+@admin_group.command("list-users")
+@click.option("--business", "business_id", type=int, required=True)
+@click.pass_context
+@user_errors
+def admin_list_users(ctx: click.Context, business_id: int) -> None:
+    """The admin accounts of a business: address, when made, last sign-in (UTC)."""
+    from server.admin.accounts import list_users
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.read() as session:
+        users = list_users(session, business_id)
+    if not users:
+        click.echo(f"business {business_id} has no admin account (bookingcal admin create-user)")
+    for user in users:
+        last = user.last_sign_in_at.strftime("%Y-%m-%d %H:%M") if user.last_sign_in_at \
+            else "never"
+        click.echo(f"{user.email}\tmade {user.created_at:%Y-%m-%d}\tlast sign-in {last}")
+
+
+@admin_group.command("remove-user")
+@click.option("--business", "business_id", type=int, required=True)
+@click.argument("email")
+@click.pass_context
+@user_errors
+def admin_remove_user(ctx: click.Context, business_id: int, email: str) -> None:
+    """Remove an admin account and sign it out; never the business's last one."""
+    from server.admin.accounts import find_user, remove_user
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.write() as session:
+        removed = remove_user(session, business_id, find_user(session, business_id, email).id)
+    click.echo(f"admin account {removed} removed from business {business_id}")

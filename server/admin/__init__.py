@@ -4,13 +4,16 @@ calls; this package only reads forms and renders pages."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, abort, redirect, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from server.admin import views_auth, views_availability, views_google, views_links
+from server.admin import (
+    views_account, views_auth, views_availability, views_google, views_links,
+)
 from server.admin.views_google import landing
 from server.admin.web import guard, page, secure_headers
-from server.api.errors import status_of
+from server.api.errors import log_incident, status_of
 from server.errors import BookingCalError
 from server.web.ratelimit import FailureLimiter
 
@@ -31,7 +34,31 @@ def create_blueprint(sign_in_limit: int) -> Blueprint:
     def domain_error(exc: BookingCalError) -> Response:
         return page("error.html", status_of(exc), message=exc.message)
 
-    views_auth.register(bp, FailureLimiter(sign_in_limit))
+    # Errors under /admin/ are pages, not the JSON API's shape: a path that is no page (the
+    # catch-all route below, so routing's 404 lands here too), any other HTTP error, and an
+    # unexpected one, logged with the incident id the JSON API would give.
+    @bp.route("/<path:rest>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+    def no_such_page(rest: str) -> Response:
+        abort(404)
+
+    @bp.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        message = "There is no such page here. Check the address, or start again from the " \
+            "menu." if status == 404 else (exc.description or exc.name)
+        return page("error.html", status, message=message, title=exc.name)
+
+    @bp.errorhandler(Exception)
+    def unexpected_error(exc: Exception) -> Response:
+        incident = log_incident(exc)
+        return page("error.html", 500, title="Server error", incident=incident,
+                    message="Something went wrong on the server; nothing you did caused it. "
+                    "Try again in a moment. If it happens again, give the server's "
+                    f"administrator the incident number {incident}: it is in the log.")
+
+    limiter = FailureLimiter(sign_in_limit)
+    views_auth.register(bp, limiter)
+    views_account.register(bp, limiter)
     views_links.register(bp)
     views_google.register(bp)
     views_availability.register(bp)

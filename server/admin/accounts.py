@@ -8,18 +8,24 @@ import datetime as dt
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from server.db.models import AdminUser
+from server.db.models import AdminSession, AdminUser
 from server.domain.businesses import get_business
-from server.errors import ConflictError, InvalidError
+from server.errors import ConflictError, InvalidError, NotFoundError
 
 MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
 # Verified against when the e-mail is unknown, so that an unknown address costs as much time as
 # a wrong password and the answer time does not tell which addresses exist.
 _DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+class WrongPasswordError(InvalidError):
+    """The current password given to change it is wrong."""
+
+    code = "wrong_password"
 
 
 def normalize_email(email: str) -> str:
@@ -60,3 +66,54 @@ def check_password(session: Session, email: str, password: str,
         user.password_hash = _HASHER.hash(password)
     user.last_sign_in_at = now
     return user
+
+
+def list_users(session: Session, business_id: int) -> list[AdminUser]:
+    get_business(session, business_id)
+    return list(session.execute(select(AdminUser).where(
+        AdminUser.business_id == business_id).order_by(AdminUser.email)).scalars())
+
+
+def find_user(session: Session, business_id: int, email: str) -> AdminUser:
+    user = session.execute(select(AdminUser).where(
+        AdminUser.business_id == business_id,
+        AdminUser.email == normalize_email(email))).scalar_one_or_none()
+    if user is None:
+        raise NotFoundError(f"business {business_id} has no admin account {normalize_email(email)}"
+                            "; see bookingcal admin list-users")
+    return user
+
+
+def change_password(session: Session, user_id: int, current: str, new: str) -> AdminUser:
+    """Needs the current password. The caller ends the account's other sessions."""
+    user = session.get(AdminUser, user_id)
+    if user is None:
+        raise NotFoundError(f"admin account {user_id} does not exist")
+    try:
+        _HASHER.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise WrongPasswordError("the current password is wrong", field="current_password") \
+            from None
+    if len(new) < MIN_PASSWORD:
+        raise InvalidError(f"the new password needs at least {MIN_PASSWORD} characters",
+                           field="new_password")
+    user.password_hash = _HASHER.hash(new)
+    return user
+
+
+def remove_user(session: Session, business_id: int, user_id: int) -> str:
+    """Delete an account and its sessions; returns its address. Never the business's last
+    account: the rows of the business are locked first (PostgreSQL), so two admins removing
+    each other at once cannot both succeed."""
+    users = list(session.execute(select(AdminUser).where(
+        AdminUser.business_id == business_id).order_by(AdminUser.id).with_for_update()
+    ).scalars())
+    user = next((u for u in users if u.id == user_id), None)
+    if user is None:
+        raise NotFoundError(f"admin account {user_id} does not exist in business {business_id}")
+    if len(users) == 1:
+        raise ConflictError(f"{user.email} is the last admin account of business {business_id}; "
+                            "create another one before removing it")
+    session.execute(delete(AdminSession).where(AdminSession.user_id == user.id))
+    session.delete(user)
+    return user.email

@@ -62,3 +62,10 @@ def csrf_matches(signed_in: SignedIn, given: str) -> bool:
 def end(session: Session, keyring: Keyring, token: str) -> None:
     session.execute(delete(AdminSession).where(
         AdminSession.token_hash == keyring.hash_token(token)))
+
+
+def end_others(session: Session, keyring: Keyring, user_id: int, keep_token: str) -> None:
+    """Sign the account out everywhere but in the browser holding `keep_token`."""
+    session.execute(delete(AdminSession).where(
+        AdminSession.user_id == user_id,
+        AdminSession.token_hash != keyring.hash_token(keep_token)))

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, request
 from werkzeug.wrappers import Response
 
+from server.admin.timeline import Chart, lay_out
 from server.admin.web import page, signed_in
 from server.api.common import runtime
 from server.domain.businesses import get_business
@@ -48,6 +49,7 @@ class DayExplained:
     slots: list[dt.datetime]
     google: str  # "Google calendar primary, synced 12 s ago", or ""
     warnings: list[str]
+    chart: Chart
 
 
 def _modules() -> tuple[ModuleType, ModuleType] | None:
@@ -93,7 +95,9 @@ def explain_day(session: Any, config: Any, business_id: int, calendar_id: int, s
     if schedule.google_calendar is not None:
         google = (f"Google calendar {schedule.google_calendar}, "
                   f"{availability.describe_age(schedule.synced_at, now)}")
-    return DayExplained(tzid, stretches, list(answer.slots), google, list(schedule.warnings))
+    slots = list(answer.slots)
+    return DayExplained(tzid, stretches, slots, google, list(schedule.warnings),
+                        lay_out(stretches, slots, day))
 
 
 def register(bp: Blueprint) -> None:

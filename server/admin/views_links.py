@@ -18,7 +18,7 @@ from server.db.models import Link
 from server.domain import links
 from server.domain.businesses import get_business
 from server.domain.calendars import list_calendars
-from server.domain.timeutil import ago
+from server.domain.timeutil import ago, to_local
 from server.errors import BookingCalError, InvalidError
 from server.linkurls import link_addresses
 
@@ -52,6 +52,14 @@ def valid_until(day: str, timezone: str) -> dt.datetime | None:
         raise InvalidError(f"'{day}' is not a date; pick one as YYYY-MM-DD",
                            field="valid_until") from None
     return dt.datetime.combine(date + dt.timedelta(days=1), dt.time(0), ZoneInfo(timezone))
+
+
+def valid_until_day(expires_at: dt.datetime | None, timezone: str) -> str:
+    """The last day (in the business's zone) a link works: the inverse of valid_until."""
+    if expires_at is None:
+        return ""
+    local = to_local(expires_at, timezone) - dt.timedelta(microseconds=1)
+    return local.date().isoformat()
 
 
 def register(bp: Blueprint) -> None:
@@ -104,21 +112,50 @@ def register(bp: Blueprint) -> None:
             return links_page(status_of(exc), exc.message)
         return redirect(url_for("admin.link_show", link_id=link_id, done="created"), 303)
 
-    @bp.get("/calendar/links/<int:link_id>")
-    def link_show(link_id: int) -> Response:
+    def link_page(link_id: int, status: int = 200, error: str = "") -> Response:
         rt = runtime()
         me = signed_in()
         now = rt.clock.now()
         with rt.db.read() as session:
+            business = get_business(session, me.business_id)
             link = links.get_link(session, me.business_id, link_id)
             state = links.link_state(link, now)
             where = link_addresses(rt.config, link.id, links.reveal_token(rt.keyring, link)) \
                 if state == "active" else None
             calendars = [c.name for c in links.scope_calendars(session, link)] \
                 if link.scope != "all" else ["All calendars"]
-            return page("link_show.html", link=link, where=where, state=state,
-                        calendars=calendars, profiles=PROFILE_NAMES,
+            return page("link_show.html", status, link=link, where=where, state=state,
+                        calendars=calendars, profiles=PROFILE_NAMES, error=error,
+                        until=valid_until_day(link.expires_at, business.timezone),
                         last_used=ago(link.last_used_at, now), done=request.args.get("done", ""))
+
+    @bp.get("/calendar/links/<int:link_id>")
+    def link_show(link_id: int) -> Response:
+        return link_page(link_id)
+
+    @bp.post("/calendar/links/<int:link_id>/edit")
+    def link_edit(link_id: int) -> Response:
+        """Label, profile and last day, through links.update_link as PATCH /links/ID. An
+        unchanged day leaves the expiry as it is (one set through the API to the minute
+        stays); an empty one removes it."""
+        rt = runtime()
+        me = signed_in()
+        form = request.form
+        try:
+            with rt.db.write() as session:
+                business = get_business(session, me.business_id)
+                link = links.get_link(session, me.business_id, link_id)
+                day = form.get("valid_until", "").strip()
+                unchanged = day == valid_until_day(link.expires_at, business.timezone)
+                links.update_link(
+                    session, me.business_id, link_id, now=rt.clock.now(),
+                    label=form.get("label", "").strip()[:200],
+                    profile=form.get("profile", ""),
+                    expires_at=None if unchanged else valid_until(day, business.timezone),
+                    clear_expiry=not day and not unchanged)
+        except BookingCalError as exc:
+            return link_page(link_id, status_of(exc), exc.message)
+        return redirect(url_for("admin.link_show", link_id=link_id, done="edited"), 303)
 
     @bp.post("/calendar/links/<int:link_id>/rotate")
     def link_rotate(link_id: int) -> Response:

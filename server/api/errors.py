@@ -73,9 +73,16 @@ def from_validation(exc: ValidationError) -> Response:
                           {"errors": problems})
 
 
-def from_unexpected(exc: Exception) -> Response:
+def log_incident(exc: Exception) -> str:
+    """Log an unexpected error under a new incident id and return the id (the JSON error and
+    the admin pages' error page show it)."""
     incident = uuid.uuid4().hex[:12]
     log.error("unexpected error, incident %s: %s", incident, type(exc).__name__,
               exc_info=log.isEnabledFor(logging.DEBUG))
+    return incident
+
+
+def from_unexpected(exc: Exception) -> Response:
+    incident = log_incident(exc)
     return error_response(500, "internal", f"internal error; the administrator can find it in "
                           f"the log as incident {incident}", {"incident": incident})

@@ -42,8 +42,9 @@ def create_blueprint(runtime: Runtime, landing: Landing | None = None) -> Bluepr
                              "You can try again from the Google Calendar app.")
             tokens = oauth.exchange_code(runtime.config, request.args.get("code", ""),
                                          verifier)
+            email = oauth.learn_account_email(runtime.config, tokens)
             with runtime.db.write() as session:
-                oauth.connect(session, runtime.keyring, business_id, tokens, now)
+                oauth.connect(session, runtime.keyring, business_id, tokens, now, email)
         except BookingCalError as exc:
             return (400 if exc.code != "unavailable" else 503,
                     f"Google Calendar was not connected: {exc.message}")

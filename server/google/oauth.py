@@ -19,6 +19,7 @@ from server.config import Config
 from server.db.models import GoogleConnection, GoogleOAuthState
 from server.domain.businesses import get_business
 from server.errors import ConflictError, InvalidError, UnavailableError
+from server.google.api import GoogleCalendarApi
 from server.keys import Keyring, new_token
 
 log = logging.getLogger(__name__)
@@ -106,10 +107,26 @@ def _error_of(response: requests.Response) -> str:
         return str(response.status_code)
 
 
+def learn_account_email(config: Config, tokens: dict[str, Any]) -> str:
+    """The connected account's e-mail address, as an app with only the calendar scope can learn
+    it: the id of the account's primary calendar (calendarList.get('primary')). "" when Google
+    does not tell (an error, no answer, an id that is no address): connecting goes on without
+    it, and the pages say "connected Google account" instead."""
+    try:
+        api = GoogleCalendarApi(config.google, str(tokens["refresh_token"]), timeout=10.0,
+                                max_attempts=1)
+        found = api.primary_email()
+    except Exception as exc:  # any failure here only costs the address, never the connection
+        log.warning("the connected Google account's address could not be learned: %s", exc)
+        return ""
+    return found if "@" in found and len(found) <= 320 else ""
+
+
 def connect(session: Session, keyring: Keyring, business_id: int, tokens: dict[str, Any],
-            now: dt.datetime) -> GoogleConnection:
+            now: dt.datetime, account_email: str = "") -> GoogleConnection:
     """Store a new connection, or renew the token of one that needs reconnecting (its
-    settings, copies and positions stay: what was made meanwhile is sent now)."""
+    settings, copies and positions stay: what was made meanwhile is sent now).
+    `account_email` is learn_account_email's answer; an empty one keeps what is known."""
     existing = session.execute(select(GoogleConnection).where(
         GoogleConnection.business_id == business_id)).scalar_one_or_none()
     if existing is not None:
@@ -117,10 +134,13 @@ def connect(session: Session, keyring: Keyring, business_id: int, tokens: dict[s
             raise ConflictError("a Google account is connected already; disconnect it first")
         existing.refresh_token_encrypted = keyring.encrypt(tokens["refresh_token"])
         existing.status, existing.last_error, existing.updated_at = "connected", None, now
+        if account_email:
+            existing.account_email = account_email
         return existing
     connection = GoogleConnection(
         business_id=business_id, refresh_token_encrypted=keyring.encrypt(tokens["refresh_token"]),
-        scopes=str(tokens.get("scope", "")), status="connected", direction="both",
+        scopes=str(tokens.get("scope", "")), account_email=account_email,
+        status="connected", direction="both",
         hide_client_details=False, block_online_booking=False, reminders=False,
         copy_version=1, created_at=now, updated_at=now)
     session.add(connection)

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
+
+from shots import Shots
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -34,20 +36,6 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     made.set_default_timeout(15_000)
     yield made
     made.close()
-
-
-class Shots:
-    """Numbered full-page screenshots of one test."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.count = 0
-
-    def __call__(self, page: Page, name: str) -> Path:
-        self.count += 1
-        path = self.folder / f"{self.count:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from typing import Iterator
 import pytest
 
 
-from playwright.sync_api import BrowserContext, expect  # noqa: E402
+from playwright.sync_api import BrowserContext, Page, expect  # noqa: E402
 
 from admin_site import AdminSite, serve_admin  # noqa: E402
-from conftest import Shots  # noqa: E402
+from shots import Shots  # noqa: E402
 from fakes import FakeGoogle  # noqa: E402
 from server.domain import hours, services  # noqa: E402
 from server.google import oauth, settings  # noqa: E402
@@ -54,6 +54,23 @@ def site(tmp_path: Path, fake: FakeGoogle) -> Iterator[AdminSite]:
         found.stop()
 
 
+def hour_x(page: Page, hour: str) -> float:
+    """Where the hour line of `hour` ("09") is drawn, in page pixels."""
+    box = page.locator(f'svg line[data-hour="{hour}"]').bounding_box()
+    assert box is not None, hour
+    return round(box["x"] + box["width"] / 2, 1)
+
+
+def bar_span(page: Page, css: str) -> tuple[float, float]:
+    """Left and right edge of the one bar of class `css`, in page pixels (its 1-unit outline
+    included, hence the comparisons within a pixel)."""
+    bar = page.locator(f"svg rect.{css}")
+    expect(bar).to_have_count(1)
+    box = bar.bounding_box()
+    assert box is not None, css
+    return round(box["x"], 1), round(box["x"] + box["width"], 1)
+
+
 def test_the_timeline_explains_the_day_and_follows_google(
         context: BrowserContext, site: AdminSite, fake: FakeGoogle, shots: Shots) -> None:
     book(site.api, site.salon, "2026-12-01T10:00")
@@ -86,7 +103,20 @@ def test_the_timeline_explains_the_day_and_follows_google(
     expect(google).to_contain_text(["15:00–16:00"])
     expect(google).to_contain_text(["Dentist"])
     expect(page.get_by_text("Google calendar primary, synced")).to_be_visible()
+    # The picture: each bar sits between the hour lines of its start and end.
+    for css, start, end in (("kind-open", "09", "17"), ("kind-booking", "10", "11"),
+                            ("kind-blocked_time", "13", "14"), ("kind-google_event", "15", "16")):
+        left, right = bar_span(page, css)
+        assert abs(left - hour_x(page, start)) < 1 and abs(right - hour_x(page, end)) < 1, css
+    slot_marks = page.locator("svg rect.slot")
+    expect(slot_marks).to_have_count(5)
+    first_mark = slot_marks.first.bounding_box()
+    assert first_mark and abs(first_mark["x"] + first_mark["width"] / 2 - hour_x(page, "09")) < 1
     shots(page, "availability-with-google-event")
+    page.set_viewport_size({"width": 375, "height": 800})  # a phone: the picture scrolls alone
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shots(page, "availability-phone")
+    page.set_viewport_size({"width": 1100, "height": 900})
 
     fake.user_delete_event("primary", event["id"])
     site.live.clock.advance(dt.timedelta(minutes=1))
@@ -95,4 +125,6 @@ def test_the_timeline_explains_the_day_and_follows_google(
     expect(slots.get_by_role("listitem")).to_have_text(["09:00", "11:00", "12:00", "14:00",
                                                         "15:00", "16:00"])
     expect(timeline.get_by_role("listitem").filter(has_text="Google event")).to_have_count(0)
+    expect(page.locator("svg rect.kind-google_event")).to_have_count(0)
+    expect(page.locator("svg rect.slot")).to_have_count(6)
     shots(page, "availability-after-google-event-deleted")

@@ -15,7 +15,7 @@ import requests
 from playwright.sync_api import BrowserContext, Page, expect
 
 from admin_site import EMAIL, PASSWORD, AdminSite, serve_admin
-from conftest import Shots
+from shots import Shots
 from fakes import FakeGoogle
 from server.gcal_bridge import Bridge
 from server.google.api import GoogleCalendarApi
@@ -97,6 +97,18 @@ def test_a_limited_link_is_made_copied_fetched_and_revoked(
     for secret in ("Jens Hansen", "jens@example.com", "allergic"):
         assert secret not in feed.text
 
+    # Label and profile change from the same page; the address stays.
+    page.get_by_label("Label (who or what it is for)").fill("Reception tablet")
+    page.get_by_label("Busy only").check()
+    shots(page, "link-edit-form")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status").first).to_contain_text("The link is changed")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Private link: Reception tablet")
+    assert page.get_by_label("Address (https)").input_value() == copied
+    feed = requests.get(copied, timeout=20)
+    assert feed.status_code == 200 and "SUMMARY:Busy" in feed.text and "Haircut" not in feed.text
+    shots(page, "link-edited")
+
     page.set_viewport_size({"width": 375, "height": 800})  # a phone
     assert fits_the_screen(page)
     shots(page, "link-created-phone")
@@ -104,7 +116,7 @@ def test_a_limited_link_is_made_copied_fetched_and_revoked(
 
     page.get_by_role("button", name="Revoke").click()
     expect(page.get_by_role("status").first).to_contain_text("The link is revoked")
-    assert page.get_by_role("region", name="Anna Berg").get_by_text("Reception screen").count() == 0
+    assert page.get_by_role("region", name="Anna Berg").get_by_text("Reception tablet").count() == 0
     shots(page, "links-after-revoke")
     assert requests.get(copied, timeout=20).status_code == 404
 
@@ -138,6 +150,7 @@ def test_google_is_connected_configured_and_receives_a_booking(
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").first).to_contain_text("settings are saved")
     status = page.get_by_role("region", name="Connection")
+    expect(status).to_contain_text(fake.default_user)  # learnt from the primary calendar
     expect(status).to_contain_text("Only to Google")
     expect(status).to_contain_text("hidden")
     calendars = page.get_by_role("region", name="Calendars")
@@ -215,7 +228,7 @@ def test_every_screen_fits_a_phone(context: BrowserContext, site: AdminSite,
     sign_in(page, site)
     for path, name in (("/calendar/links", "links"), (f"/calendar/links/{link['id']}", "link"),
                        ("/apps/google", "google"), ("/apps/google/activate", "google-activate"),
-                       ("/availability", "availability")):
+                       ("/availability", "availability"), ("/account", "account")):
         page.goto(site.admin + path)
         assert fits_the_screen(page), path
         shots(page, "phone-" + name)

@@ -153,6 +153,7 @@ EXPECTED_COMMANDS = {
     ("admin",), ("admin", "create-user"),
 }
 EXPECTED_COMMANDS |= {("availability",)}  # tests/integration/test_availability_cli.py
+EXPECTED_COMMANDS |= {("admin", "list-users"), ("admin", "remove-user")}  # tests/browser
 
 
 def test_group_help_and_version(tmp_path: Path) -> None:
