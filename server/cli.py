@@ -140,7 +140,7 @@ def _safe_url(url: str) -> str:
 
 
 def _print_demo_links(runtime: Any) -> None:
-    from server.demo import demo_links
+    from server.demo import demo_admin, demo_links
     from server.linkurls import link_addresses
 
     found = demo_links(runtime.db, runtime.keyring)
@@ -150,6 +150,12 @@ def _print_demo_links(runtime: Any) -> None:
     for label, link_id, token in found:
         where = link_addresses(runtime.config, link_id, token)
         click.echo(f"  {label}:\n    {where.feed_url}\n    {where.webcal_url}")
+    admin = demo_admin(runtime.db, runtime.clock.now())
+    if admin is not None:
+        email, password = admin
+        click.echo(f"Admin pages: {runtime.config.public_link('/admin/')}\n"
+                   f"  sign in as {email} with {password}  (a new password at every start of "
+                   "serve --demo)")
 
 
 def _load_demo_if_missing(runtime: Any) -> None:
@@ -808,6 +814,29 @@ def admin_create_user(ctx: click.Context, business_id: int, email: str,
         user = create_user(session, business_id, email, password, runtime.clock.now())
         click.echo(f"admin account {user.email} created for business {business_id}; sign in at "
                    f"{runtime.config.public_link('/admin/')}")
+
+
+@admin_group.command("reset-password")
+@click.option("--business", "business_id", type=int, required=True)
+@click.option("--password-stdin", is_flag=True,
+              help="Read the new password from the first line of standard input.")
+@click.argument("email")
+@click.pass_context
+@user_errors
+def admin_reset_password(ctx: click.Context, business_id: int, email: str,
+                         password_stdin: bool) -> None:
+    """Set a forgotten admin password (the new one is asked for) and sign the account out
+    everywhere."""
+    from server.admin.accounts import reset_password
+
+    runtime = _runtime(ctx, need_schema=True)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with runtime.db.write() as session:
+        user = reset_password(session, business_id, email, password)
+        click.echo(f"new password set for {user.email}; every session of it is signed out")
 
 
 @admin_group.command("list-users")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
 from typing import Callable
 
 from sqlalchemy import select
@@ -51,6 +52,27 @@ def demo_links(db: Database, keyring: Keyring) -> list[tuple[str, int, str]]:
             return []
         return [(link.label, link.id, links.reveal_token(keyring, link))
                 for link in links.list_links(session, business_id)]
+
+
+DEMO_ADMIN = "admin@demo.example"
+
+
+def demo_admin(db: Database, now: dt.datetime) -> tuple[str, str] | None:
+    """The demo business's admin account with a fresh random password (only its hash is
+    stored, so a new one is made at every start of `serve --demo`): (e-mail, password)."""
+    from server.admin.accounts import create_user, list_users, reset_password
+
+    password = secrets.token_urlsafe(12)
+    with db.write() as session:
+        business_id = session.execute(select(Business.id).where(Business.name == DEMO_NAME)
+                                      ).scalar_one_or_none()
+        if business_id is None:
+            return None
+        if any(user.email == DEMO_ADMIN for user in list_users(session, business_id)):
+            reset_password(session, business_id, DEMO_ADMIN, password)
+        else:
+            create_user(session, business_id, DEMO_ADMIN, password, now)
+    return DEMO_ADMIN, password
 
 
 def load_demo(db: Database, keyring: Keyring, now: dt.datetime, *, seed: int = 7, days_back: int = DAYS_BACK,

@@ -117,3 +117,15 @@ def remove_user(session: Session, business_id: int, user_id: int) -> str:
     session.execute(delete(AdminSession).where(AdminSession.user_id == user.id))
     session.delete(user)
     return user.email
+
+
+def reset_password(session: Session, business_id: int, email: str, new: str) -> AdminUser:
+    """Set a new password without the current one (the host's CLI, for a forgotten password),
+    and sign the account out everywhere."""
+    user = find_user(session, business_id, email)
+    if len(new) < MIN_PASSWORD:
+        raise InvalidError(f"the new password needs at least {MIN_PASSWORD} characters",
+                           field="new_password")
+    user.password_hash = _HASHER.hash(new)
+    session.execute(delete(AdminSession).where(AdminSession.user_id == user.id))
+    return user

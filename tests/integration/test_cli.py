@@ -154,6 +154,7 @@ EXPECTED_COMMANDS = {
 }
 EXPECTED_COMMANDS |= {("availability",)}  # tests/integration/test_availability_cli.py
 EXPECTED_COMMANDS |= {("admin", "list-users"), ("admin", "remove-user")}  # tests/browser
+EXPECTED_COMMANDS |= {("admin", "reset-password")}  # tests/integration/test_admin_cli.py
 
 
 def test_group_help_and_version(tmp_path: Path) -> None:

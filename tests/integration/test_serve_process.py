@@ -134,3 +134,26 @@ def test_metrics_are_labelled_with_route_templates(served: Served) -> None:
     assert f"/businesses/{business_id}/" not in text
     assert "424242" not in text and "no-such-thing" not in text
     assert "bookingcal_http_request_duration_seconds_bucket" in text
+
+
+def test_the_demo_admin_printed_at_start_signs_in(served: Served) -> None:
+    assert served.output.wait_for("  sign in as ", timeout=10), served.output.text
+    found = re.search(r"Admin pages: (\S+)\n  sign in as (\S+) with (\S+)", served.output.text)
+    assert found, served.output.text
+    admin, email, password = found.groups()
+    assert admin == f"{served.url}/admin/"
+    with requests.Session() as browser:
+        form = browser.get(f"{admin}sign-in", timeout=10)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert form.status_code == 200 and token, form.text
+        answer = browser.post(f"{admin}sign-in", timeout=20, allow_redirects=False, data={
+            "csrf_token": token.group(1), "email": email, "password": password + "x"})
+        assert answer.status_code != 303  # a wrong password does not open it
+        form = browser.get(f"{admin}sign-in", timeout=10)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token, form.text
+        answer = browser.post(f"{admin}sign-in", timeout=20, allow_redirects=False, data={
+            "csrf_token": token.group(1), "email": email, "password": password})
+        assert answer.status_code == 303, answer.text
+        links = browser.get(f"{admin}calendar/links", timeout=10)
+        assert links.status_code == 200 and "Anna Berg" in links.text, links.text[:500]
