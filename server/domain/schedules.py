@@ -31,6 +31,9 @@ from server.errors import InvalidError, NotFoundError
 # service's length and buffers (at most a day each).
 MARGIN = dt.timedelta(days=3)
 DAY = dt.timedelta(days=1)
+# Days asked for must lie in this range: near the ends of the calendar the window and its
+# margins no longer fit in a date.
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(9000, 1, 1)
 
 
 def day_window(tzid: str, first: dt.date, end: dt.date) -> Span:
@@ -197,6 +200,9 @@ def availability(session: Session, business_id: int, calendar_ids: list[int], se
                  public: bool = False) -> tuple[Service, list[Answer]]:
     """Availability of a service on several calendars over the local days [first, end).
     `public`: only active calendars and services exist (the public booking page)."""
+    if first < EARLIEST or end > LATEST:
+        raise InvalidError(f"ask for days between {EARLIEST} and {LATEST}",
+                           field="end" if EARLIEST <= first < LATEST else "start")
     if end <= first:
         raise InvalidError("end must be after start (end is the day after the last one)",
                            field="end")

@@ -193,6 +193,12 @@ def test_bad_input_is_a_clear_4xx(api: Api) -> None:
                                                   "end": "2027-11-01"}), 422,
                  contains="at most 62 days")
     assert_error(api.get("/availability", params={**base, "start": "yesterday"}), 422)
+    for start, end in (("9999-12-31", None), ("9999-12-30", "9999-12-31"),
+                       ("0001-01-01", "0001-01-02")):  # the window's margins overflow a date
+        params = {**base, "start": start, **({"end": end} if end else {})}
+        assert_error(api.get("/availability", params=params), 422, contains="between")
+        assert_error(Api(api.base, key=None).get("/availability", params=params), 422,
+                     contains="between")
     assert_error(api.get("/availability", params={**base, "start": DAY, "calendar_id": 999}),
                  404)
     other = api.ok("POST", "/businesses", 201, json={"name": "B", "timezone": "UTC"})["id"]
