@@ -33,6 +33,10 @@ from server.google.event_ids import event_id as our_event_id
 log = logging.getLogger(__name__)
 PAGE_SIZE = 2500
 FULL_SYNC_PAST = dt.timedelta(days=30)
+# A read state's sync token that asks for a full read of the calendar's whole history, not only
+# from FULL_SYNC_PAST on: set after a restore from backup (server/google/restored.py), so that
+# the copies of ours written after the backup are found whatever their date.
+WHOLE_HISTORY = "whole-history"
 UTC = dt.timezone.utc
 
 
@@ -69,6 +73,9 @@ def _self_response(event: dict[str, Any]) -> str | None:
 def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.datetime,
            report: PullReport) -> tuple[list[dict[str, Any]], str | None, bool]:
     """(events, next sync token, was full) — restarting as a full sync on 410."""
+    whole = token == WHOLE_HISTORY
+    if whole:
+        token = None
     full = token is None
     events: list[dict[str, Any]] = []
     page: str | None = None
@@ -79,7 +86,7 @@ def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.dat
             params["pageToken"] = page
         if token:
             params["syncToken"] = token
-        else:
+        elif not whole:
             params["timeMin"] = (now - FULL_SYNC_PAST).isoformat()
         try:
             answer = api.call(api.events().list(**params))
