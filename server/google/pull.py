@@ -23,6 +23,7 @@ from server.db.models import (
     Business, GoogleConnection, GoogleCopy, GoogleReadState,
 )
 from server.domain import mirrored
+from server.errors import ConflictError
 from server.domain.timeutil import zone
 from server.google import calendar_errors
 from server.google.api import GoogleCalendarApi, GoogleError
@@ -32,6 +33,7 @@ from server.google.event_ids import event_id as our_event_id
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 2500
+STORE_ATTEMPTS = 3  # writes of one calendar's events that collided with another importer
 FULL_SYNC_PAST = dt.timedelta(days=30)
 # A read state's sync token that asks for a full read of the calendar's whole history, not only
 # from FULL_SYNC_PAST on: set after a restore from backup (server/google/restored.py), so that
@@ -230,20 +232,48 @@ def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
             continue
         if full:
             report.full_syncs += 1
-        with db.write() as session:
-            connection = session.get(GoogleConnection, connection_id)
-            state = session.get(GoogleReadState, state_id)
-            if connection is None or state is None:
-                return report
-            longest = _apply(session, connection, calendar, business_zone, events, full, now,
-                             report, id_secret)
-            state.max_span_seconds = max(state.max_span_seconds or 0, longest)
-            state.sync_token = next_token
-            state.synced_at = now
-            state.last_error = state.last_error_at = None
-            connection.last_sync_at = now
+        if not _store(db, connection_id, state_id, calendar, business_zone, events, full,
+                      next_token, now, report, id_secret):
+            return report
         report.calendars.append(calendar)
     return report
+
+
+def _store(db: Database, connection_id: int, state_id: int, calendar: str, business_zone: str,
+           events: list[dict[str, Any]], full: bool, next_token: str | None, now: dt.datetime,
+           report: PullReport, id_secret: bytes | None) -> bool:
+    """Write one calendar's fetched events and its new sync token in one transaction; False if
+    the connection or the read state is gone. Two processes importing the same new event at
+    once (the bridge and an online booking's freshness sync, or two bridges) collide on its
+    unique key on PostgreSQL: the loser's transaction runs again and updates the winner's
+    rows, so the import is idempotent instead of failing."""
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        part = PullReport()
+        try:
+            with db.write() as session:
+                connection = session.get(GoogleConnection, connection_id)
+                state = session.get(GoogleReadState, state_id)
+                if connection is None or state is None:
+                    return False
+                longest = _apply(session, connection, calendar, business_zone, events, full,
+                                 now, part, id_secret)
+                state.max_span_seconds = max(state.max_span_seconds or 0, longest)
+                state.sync_token = next_token
+                state.synced_at = now
+                state.last_error = state.last_error_at = None
+                connection.last_sync_at = now
+        except ConflictError:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            log.info("Google events imported by another process at the same time; "
+                     "writing them again")
+            continue
+        report.imported += part.imported
+        report.removed += part.removed
+        report.copies_to_restore += part.copies_to_restore
+        report.unknown_copies += part.unknown_copies
+        return True
+    return False
 
 
 def _calendar_failed(db: Database, state_id: int, error: str, now: dt.datetime) -> None:
