@@ -23,7 +23,7 @@ from server.db.models import (
     Business, GoogleConnection, GoogleCopy, GoogleReadState,
 )
 from server.domain import mirrored
-from server.errors import ConflictError
+from server.errors import BookingCalError, ConflictError
 from server.domain.timeutil import zone
 from server.google import calendar_errors
 from server.google.api import GoogleCalendarApi, GoogleError
@@ -72,16 +72,32 @@ def _self_response(event: dict[str, Any]) -> str | None:
     return None
 
 
+class NotIncremental(BookingCalError):
+    """A bounded pull (`max_pages`) met a calendar that needs more than a short incremental
+    sync: no sync token yet, an expired one, or more pages of changes than allowed."""
+
+    code = "unavailable"
+
+
 def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.datetime,
-           report: PullReport) -> tuple[list[dict[str, Any]], str | None, bool]:
-    """(events, next sync token, was full) — restarting as a full sync on 410."""
+           report: PullReport, max_pages: int | None = None
+           ) -> tuple[list[dict[str, Any]], str | None, bool]:
+    """(events, next sync token, was full) — restarting as a full sync on 410, unless bounded
+    by `max_pages`: then only an incremental sync of at most that many pages is done."""
     whole = token == WHOLE_HISTORY
     if whole:
         token = None
     full = token is None
+    if full and max_pages is not None:
+        raise NotIncremental("the bridge has not finished its first read of this Google "
+                             "calendar")
     events: list[dict[str, Any]] = []
     page: str | None = None
+    pages = 0
     while True:
+        if max_pages is not None and pages >= max_pages:
+            raise NotIncremental(f"more than {max_pages} pages of Google changes; the bridge "
+                                 "reads them")
         params: dict[str, Any] = {"calendarId": calendar, "singleEvents": True,
                                   "maxResults": PAGE_SIZE, "showDeleted": not full}
         if page:
@@ -93,12 +109,16 @@ def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.dat
         try:
             answer = api.call(api.events().list(**params))
         except GoogleError as exc:
+            if exc.status == 410 and token and max_pages is not None:
+                raise NotIncremental("the Google sync token expired; the bridge reads the "
+                                     "calendar again") from exc
             if exc.status == 410 and token:
                 log.info("Google sync token of a calendar expired; full resync")
                 token, full, events, page = None, True, [], None
                 continue
             raise
         report.pages += 1
+        pages += 1
         events.extend(answer.get("items", []))
         page = answer.get("nextPageToken")
         if not page:
@@ -199,11 +219,12 @@ def _requeue(copy: GoogleCopy, report: PullReport) -> None:
 
 
 def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
-         now: dt.datetime, only: str | None = None, id_secret: bytes | None = None
-         ) -> PullReport:
+         now: dt.datetime, only: str | None = None, id_secret: bytes | None = None,
+         max_pages: int | None = None) -> PullReport:
     """One pass over every Google calendar the connection reads (or only the one named). With
     `id_secret` (the key of our event ids, see push.id_secret), copies unknown to the database
-    are adopted."""
+    are adopted. With `max_pages`, only a short incremental sync is done (else NotIncremental):
+    full reads, with their reconciliation and adoption, are left to the bridge."""
     report = PullReport()
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)
@@ -222,7 +243,7 @@ def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
                 GoogleReadState.connection_id == connection_id).values(pull_requested=False))
     for state_id, calendar, token in reads:
         try:
-            events, next_token, full = _fetch(api, calendar, token, now, report)
+            events, next_token, full = _fetch(api, calendar, token, now, report, max_pages)
         except GoogleError as exc:
             if not calendar_errors.specific(exc):
                 raise
