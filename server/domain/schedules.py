@@ -123,16 +123,16 @@ def _event_span(event: MirroredEvent, tzid: str) -> Span:
 
 def google_events(session: Session, connection_id: int, google_calendar: str, span_seconds: int,
                   start: dt.datetime, end: dt.datetime) -> list[MirroredEvent]:
-    """Mirrored events of one Google calendar overlapping [start, end): an index range scan on
-    (google_calendar, start_utc) bounded by the calendar's longest event. A day of padding covers
-    all-day events, whose stored instants use the business's zone, not the employee's."""
+    """Mirrored events of one Google calendar of one connection overlapping [start, end): an
+    index range scan on (connection_id, google_calendar, start_utc) bounded by the calendar's
+    longest event, whatever the other businesses hold. A day of padding covers all-day events,
+    whose stored instants use the business's zone, not the employee's."""
     span = dt.timedelta(seconds=span_seconds) + DAY
-    # The connection is checked here, not in SQL: given both equalities SQLite prefers the
-    # unique (connection, calendar, event id) index and reads every event of the calendar.
-    return [event for event in session.execute(select(MirroredEvent).where(
+    return list(session.execute(select(MirroredEvent).where(
+        MirroredEvent.connection_id == connection_id,
         MirroredEvent.google_calendar == google_calendar,
-        MirroredEvent.start_utc >= start - span, MirroredEvent.start_utc < end + DAY)).scalars()
-        if event.connection_id == connection_id]
+        MirroredEvent.start_utc >= start - span,
+        MirroredEvent.start_utc < end + DAY)).scalars())
 
 
 def load(session: Session, calendar: Calendar, first: dt.date, end: dt.date, *,
