@@ -209,6 +209,11 @@ def availability(session: Session, business_id: int, calendar_ids: list[int], se
     if (end - first).days > defaults.max_range_days:
         raise InvalidError(f"ask for at most {defaults.max_range_days} days at once "
                            "(availability.max_range_days)", field="end")
+    asked = len(set(calendar_ids)) * (end - first).days
+    if asked > defaults.max_calendar_days:
+        raise InvalidError(f"ask for at most {defaults.max_calendar_days} calendar-days at once "
+                           f"(calendars x days; this asks for {asked}): fewer calendars or "
+                           "a shorter range (availability.max_calendar_days)", field="end")
     service = get_service(session, business_id, service_id)
     if public and not service.active:
         raise NotFoundError(f"service {service_id} does not exist in business {business_id}")

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import pytest
 
 from support import (
-    NOW, Api, LiveServer, Salon, assert_error, block, book, make_runtime, make_salon,
+    HOST_KEY, NOW, Api, LiveServer, Salon, assert_error, block, book, make_runtime, make_salon,
     start_server,
 )
 
@@ -201,6 +201,18 @@ def test_bad_input_is_a_clear_4xx(api: Api) -> None:
                      contains="between")
     assert_error(api.get("/availability", params={**base, "start": DAY, "calendar_id": 999}),
                  404)
+    # Calendars x days is bounded too (availability.max_calendar_days, 620): the public page
+    # cannot ask for 50 calendars x 62 days of slots in one request.
+    many = [salon.calendar] + [api.ok("POST", f"/businesses/{salon.business}/calendars", 201,
+                                      json={"name": f"Chair {n}"})["id"] for n in range(10)]
+    for key in (None, HOST_KEY):
+        assert_error(Api(api.base, key=key).get("/availability", params={
+            **base, "calendar_id": many, "start": "2026-12-01", "end": "2027-02-01"}), 422,
+            contains="at most 620 calendar-days")
+    answer = api.ok("GET", "/availability", params={**base, "calendar_id": many,
+                                                     "start": "2026-12-01",
+                                                     "end": "2027-01-26"})  # 11 x 56 = 616
+    assert len(answer["calendars"]) == 11
     other = api.ok("POST", "/businesses", 201, json={"name": "B", "timezone": "UTC"})["id"]
     key = api.ok("POST", f"/businesses/{other}/keys", 201, json={"label": "x"})["key"]
     assert_error(Api(api.base, key=key).get("/availability", params={**base, "start": DAY}),
