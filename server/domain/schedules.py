@@ -24,16 +24,13 @@ from server.domain.availability import (
 from server.domain.calendars import get_calendar
 from server.domain.conflicts import blocked_hits
 from server.domain.services import get_service
-from server.domain.timeutil import to_local, wall_to_utc, zone
+from server.domain.timeutil import EARLIEST, LATEST, to_local, wall_to_utc, zone
 from server.errors import InvalidError, NotFoundError
 
 # Busy items are read this far around the window: a start near its edge reaches out by the
 # service's length and buffers (at most a day each).
 MARGIN = dt.timedelta(days=3)
 DAY = dt.timedelta(days=1)
-# Days asked for must lie in this range: near the ends of the calendar the window and its
-# margins no longer fit in a date.
-EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(9000, 1, 1)
 
 
 def day_window(tzid: str, first: dt.date, end: dt.date) -> Span:

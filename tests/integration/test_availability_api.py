@@ -199,6 +199,13 @@ def test_bad_input_is_a_clear_4xx(api: Api) -> None:
         assert_error(api.get("/availability", params=params), 422, contains="between")
         assert_error(Api(api.base, key=None).get("/availability", params=params), 422,
                      contains="between")
+    for start in ("0001-01-01T00:00:00", "9999-12-31T23:00:00+00:00"):  # bookings too
+        for source in ("online", "staff"):
+            assert_error(api.post(f"/businesses/{salon.business}/bookings", json={
+                "calendar_id": salon.calendar, "service_id": salon.service, "start": start,
+                "source": source}), 422, contains="dates must lie between 1900-01-01 and")
+    assert api.ok("GET", f"/businesses/{salon.business}/bookings", params={
+        "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"})["items"] == []
     assert_error(api.get("/availability", params={**base, "start": DAY, "calendar_id": 999}),
                  404)
     # Calendars x days is bounded too (availability.max_calendar_days, 620): the public page
