@@ -71,7 +71,9 @@ def sqlite_backup(db: Database, target: Path) -> None:
 
 def backup(runtime: Runtime, target: Path) -> None:
     """Write the database (SQLite: a consistent copy; PostgreSQL: pg_dump) and the key files
-    into the existing, empty folder `target`. The servers may keep running."""
+    into the existing, empty folder `target`. The servers may keep running. The folder is
+    made private (0700): it holds client data and the keys that decrypt the stored secrets."""
+    target.chmod(0o700)
     if runtime.db.is_sqlite:
         sqlite_backup(runtime.db, target / SQLITE_NAME)
     else:

@@ -394,6 +394,7 @@ def test_backup_then_restore_brings_back_the_data_under_a_new_epoch(tmp_path: Pa
                     "together)\n")
     keys_dir = cli.config().keys_dir
     assert (target / "bookingcal.sqlite3").stat().st_size > 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700  # client data and keys: owner only
     assert sorted(p.name for p in (target / "keys").iterdir()) == \
         sorted(p.name for p in keys_dir.iterdir())
     # Without --output the backup goes under data_dir/backups.
