@@ -662,7 +662,7 @@ def availability_day(ctx: click.Context, calendar_id: int, service_id: int,
     """
     from server.availability_text import render_day
     from server.db.models import Calendar
-    from server.domain.schedules import availability
+    from server.domain.schedules import LATEST, availability
     from server.errors import NotFoundError
 
     runtime = _runtime(ctx, need_schema=True)
@@ -674,7 +674,7 @@ def availability_day(ctx: click.Context, calendar_id: int, service_id: int,
                                 "see GET /api/v1/businesses/<id>/calendars")
         service, [answer] = availability(
             session, calendar.business_id, [calendar_id], service_id, day.date(),
-            day.date() + dt.timedelta(days=1), now, runtime.config.availability,
+            min(day.date(), LATEST) + dt.timedelta(days=1), now, runtime.config.availability,
             explain=True, titles=True)
         for line in render_day(answer, calendar.name, service, day.date(), now):
             click.echo(line)

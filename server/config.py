@@ -67,6 +67,7 @@ class AvailabilityConfig:
     max_range_days: int = 62
     google_max_age_seconds: int = 300
     google_sync_timeout_seconds: float = 5.0
+    max_calendar_days: int = 620
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,9 @@ OPTIONS: tuple[Option, ...] = (
            "Online bookings start at most this many days ahead (a service may set its own)."),
     Option("availability.max_range_days", 62, _int_between(1, 366),
            "Longest date range one availability request may ask for."),
+    Option("availability.max_calendar_days", 620, _int_between(1, 18250),
+           "Most calendars times days one availability request may ask for (20 calendars "
+           "for 31 days, or one for max_range_days)."),
     Option("availability.google_max_age_seconds", 300, _int_between(0, 86400),
            "When the Google events mirrored for a calendar are older than this, an online "
            "booking first syncs that Google calendar (when Google busy time blocks booking)."),
@@ -430,7 +434,8 @@ def load(path: str | os.PathLike[str] | None = None,
             max_horizon_days=values["availability.max_horizon_days"],
             max_range_days=values["availability.max_range_days"],
             google_max_age_seconds=values["availability.google_max_age_seconds"],
-            google_sync_timeout_seconds=values["availability.google_sync_timeout_seconds"]),
+            google_sync_timeout_seconds=values["availability.google_sync_timeout_seconds"],
+            max_calendar_days=values["availability.max_calendar_days"]),
         admin_session_hours=values["admin.session_hours"],
         admin_sign_in_attempts=values["admin.failed_sign_ins_per_hour"],
     )

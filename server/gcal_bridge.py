@@ -180,9 +180,8 @@ class Bridge:
                 report.pulled = pulling.pull(self.runtime.db, api, connection_id, now,
                                              id_secret=pushing.id_secret(self.runtime.keyring))
                 self.pulled_at[connection_id] = now
-                with self.runtime.db.write() as session:
-                    channels.renew(session, self.runtime.keyring, self.runtime.config, api,
-                                   connection_id, now)
+                channels.renew(self.runtime.db, self.runtime.keyring, self.runtime.config,
+                               api, connection_id, now)
             if direction != "from_google":
                 report.pushed = pushing.push(self.runtime.db, self.runtime.keyring, api,
                                              connection_id, now, self._backfill_budget(now))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -14,6 +15,7 @@ from server import pgdump
 from server.db import Database
 from server.domain import journal, republish
 from server.errors import BookingCalError
+from server.keys import KeyFileError, Keyring, write_secret_file
 from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,9 @@ def sqlite_backup(db: Database, target: Path) -> None:
 
 def backup(runtime: Runtime, target: Path) -> None:
     """Write the database (SQLite: a consistent copy; PostgreSQL: pg_dump) and the key files
-    into the existing, empty folder `target`. The servers may keep running."""
+    into the existing, empty folder `target`. The servers may keep running. The folder is
+    made private (0700): it holds client data and the keys that decrypt the stored secrets."""
+    target.chmod(0o700)
     if runtime.db.is_sqlite:
         sqlite_backup(runtime.db, target / SQLITE_NAME)
     else:
@@ -90,15 +94,51 @@ def restore(runtime: Runtime, backup: Path) -> None:
                               f"configured database is {kinds[1]}")
     if not source.is_file() or not (backup / "keys").is_dir():
         raise BookingCalError(f"{backup} is not a backup folder: it needs {name} and keys/")
+    try:  # the backup's key files must be whole before anything is replaced
+        Keyring.load(backup / "keys")
+    except KeyFileError as exc:
+        raise BookingCalError(f"{backup} has no usable key files, nothing was restored: "
+                              f"{exc}") from None
     runtime.db.dispose()
     if runtime.db.is_sqlite:
-        target = sqlite_path(runtime.db)
-        for suffix in ("-wal", "-shm"):
-            Path(str(target) + suffix).unlink(missing_ok=True)
-        shutil.copyfile(source, target)
+        _restore_sqlite_file(source, sqlite_path(runtime.db))
     else:
         pgdump.restore(runtime.db.url, source)
     for key_file in (backup / "keys").iterdir():
-        shutil.copyfile(key_file, runtime.config.keys_dir / key_file.name)
+        if key_file.is_file():
+            _replace_secret_file(key_file, runtime.config.keys_dir / key_file.name)
     with runtime.db.write() as session:
         journal.new_epoch(session)
+
+
+def _restore_sqlite_file(source: Path, target: Path) -> None:
+    """Copy the backup next to the database, check it, then swap it in: a failed copy or a
+    damaged backup leaves the database as it was."""
+    staged = target.with_name(target.name + ".restoring")
+    try:
+        shutil.copyfile(source, staged)
+        with sqlite3.connect(staged) as connection:
+            check = connection.execute("PRAGMA quick_check").fetchone()
+        connection.close()
+        if not check or check[0] != "ok":
+            raise BookingCalError(f"{source} is damaged ({check[0] if check else 'empty'}); "
+                                  "nothing was restored: use another backup")
+    except (OSError, sqlite3.DatabaseError) as exc:
+        staged.unlink(missing_ok=True)
+        raise BookingCalError(f"{source} cannot be restored ({exc}); nothing was restored: "
+                              "use another backup") from None
+    except BookingCalError:
+        staged.unlink(missing_ok=True)
+        raise
+    for suffix in ("-wal", "-shm"):  # the old database's log must not be applied to the new
+        Path(str(target) + suffix).unlink(missing_ok=True)
+    os.replace(staged, target)
+
+
+def _replace_secret_file(source: Path, target: Path) -> None:
+    """Replace a key file with mode 0600 content, atomically."""
+    staged = target.with_name(target.name + ".restoring")
+    staged.unlink(missing_ok=True)
+    if not write_secret_file(staged, source.read_text(encoding="ascii")):
+        raise BookingCalError(f"{staged} could not be created; remove it and restore again")
+    os.replace(staged, target)

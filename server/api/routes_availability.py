@@ -19,7 +19,7 @@ from server.api.availability_schemas import (
 from server.api.auth import Caller
 from server.api.common import reply, responses, runtime, tag
 from server.domain.availability import Reason, describe_age
-from server.domain.schedules import Answer, availability
+from server.domain.schedules import LATEST, Answer, availability
 from server.domain.timeutil import zone
 from server.errors import UnauthorizedError
 
@@ -64,7 +64,7 @@ def get_availability(query: AvailabilityQuery) -> Response:
         who.require_business(query.business_id)
     elif query.explain:
         raise UnauthorizedError("explain=true needs the host key or the business's API key")
-    end = query.end or query.start + dt.timedelta(days=1)
+    end = query.end or min(query.start, LATEST) + dt.timedelta(days=1)  # no date overflow
     now = rt.clock.now()
     with rt.db.read() as session:
         service, answers = availability(

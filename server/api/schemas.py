@@ -11,6 +11,8 @@ from pydantic import (
     field_validator,
 )
 
+from server.domain.timeutil import EARLIEST, LATEST
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 Short = Annotated[str, StringConstraints(max_length=320)]
@@ -49,6 +51,16 @@ class Input(BaseModel):
         texts = value if isinstance(value, list) else [value]
         if any(isinstance(text, str) and "\x00" in text for text in texts):
             raise ValueError("text must not contain NUL characters")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _dates_in_range(cls, value: Any) -> Any:
+        """Dates and times from EARLIEST to LATEST (server/domain/timeutil.py)."""
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(item, dt.date) and not EARLIEST.year <= item.year < LATEST.year
+               for item in items):
+            raise ValueError(f"dates must lie between {EARLIEST} and {LATEST}")
         return value
 
 

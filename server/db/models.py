@@ -430,7 +430,8 @@ class MirroredEvent(Base):
 
     __tablename__ = "mirrored_events"
     __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "event_id"),
-                      Index("ix_mirrored_calendar_start", "google_calendar", "start_utc"))
+                      Index("ix_mirrored_connection_calendar_start", "connection_id",
+                            "google_calendar", "start_utc"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
                                              index=True)

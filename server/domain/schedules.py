@@ -24,7 +24,7 @@ from server.domain.availability import (
 from server.domain.calendars import get_calendar
 from server.domain.conflicts import blocked_hits
 from server.domain.services import get_service
-from server.domain.timeutil import to_local, wall_to_utc, zone
+from server.domain.timeutil import EARLIEST, LATEST, to_local, wall_to_utc, zone
 from server.errors import InvalidError, NotFoundError
 
 # Busy items are read this far around the window: a start near its edge reaches out by the
@@ -120,16 +120,16 @@ def _event_span(event: MirroredEvent, tzid: str) -> Span:
 
 def google_events(session: Session, connection_id: int, google_calendar: str, span_seconds: int,
                   start: dt.datetime, end: dt.datetime) -> list[MirroredEvent]:
-    """Mirrored events of one Google calendar overlapping [start, end): an index range scan on
-    (google_calendar, start_utc) bounded by the calendar's longest event. A day of padding covers
-    all-day events, whose stored instants use the business's zone, not the employee's."""
+    """Mirrored events of one Google calendar of one connection overlapping [start, end): an
+    index range scan on (connection_id, google_calendar, start_utc) bounded by the calendar's
+    longest event, whatever the other businesses hold. A day of padding covers all-day events,
+    whose stored instants use the business's zone, not the employee's."""
     span = dt.timedelta(seconds=span_seconds) + DAY
-    # The connection is checked here, not in SQL: given both equalities SQLite prefers the
-    # unique (connection, calendar, event id) index and reads every event of the calendar.
-    return [event for event in session.execute(select(MirroredEvent).where(
+    return list(session.execute(select(MirroredEvent).where(
+        MirroredEvent.connection_id == connection_id,
         MirroredEvent.google_calendar == google_calendar,
-        MirroredEvent.start_utc >= start - span, MirroredEvent.start_utc < end + DAY)).scalars()
-        if event.connection_id == connection_id]
+        MirroredEvent.start_utc >= start - span,
+        MirroredEvent.start_utc < end + DAY)).scalars())
 
 
 def load(session: Session, calendar: Calendar, first: dt.date, end: dt.date, *,
@@ -197,12 +197,20 @@ def availability(session: Session, business_id: int, calendar_ids: list[int], se
                  public: bool = False) -> tuple[Service, list[Answer]]:
     """Availability of a service on several calendars over the local days [first, end).
     `public`: only active calendars and services exist (the public booking page)."""
+    if first < EARLIEST or end > LATEST:
+        raise InvalidError(f"ask for days between {EARLIEST} and {LATEST}",
+                           field="end" if EARLIEST <= first < LATEST else "start")
     if end <= first:
         raise InvalidError("end must be after start (end is the day after the last one)",
                            field="end")
     if (end - first).days > defaults.max_range_days:
         raise InvalidError(f"ask for at most {defaults.max_range_days} days at once "
                            "(availability.max_range_days)", field="end")
+    asked = len(set(calendar_ids)) * (end - first).days
+    if asked > defaults.max_calendar_days:
+        raise InvalidError(f"ask for at most {defaults.max_calendar_days} calendar-days at once "
+                           f"(calendars x days; this asks for {asked}): fewer calendars or "
+                           "a shorter range (availability.max_calendar_days)", field="end")
     service = get_service(session, business_id, service_id)
     if public and not service.active:
         raise NotFoundError(f"service {service_id} does not exist in business {business_id}")

@@ -13,6 +13,10 @@ from dateutil.rrule import rrulestr
 
 from server.errors import InvalidError
 
+# Dates accepted from users lie in [EARLIEST, LATEST): near the ends of the calendar, adding a
+# duration, a buffer or a time zone offset would overflow.
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(9000, 1, 1)
+
 UTC = dt.timezone.utc
 
 

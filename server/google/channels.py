@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.config import Config
+from server.db import Database
 from server.db.models import GoogleReadState
 from server.google.api import GoogleCalendarApi, GoogleError
 from server.keys import Keyring, new_token
@@ -39,32 +40,41 @@ def push_possible(config: Config) -> bool:
         return parts.hostname == "localhost"
 
 
-def renew(session: Session, keyring: Keyring, config: Config, api: GoogleCalendarApi,
+def renew(db: Database, keyring: Keyring, config: Config, api: GoogleCalendarApi,
           connection_id: int, now: dt.datetime) -> int:
-    """Open or renew the channels of a connection's read calendars; returns how many."""
+    """Open or renew the channels of a connection's read calendars; returns how many. Google is
+    called outside any transaction (a watch may retry for seconds): each new channel is then
+    recorded in a short one, and the old channel stopped after that."""
     if not push_possible(config):
         return 0
+    with db.read() as session:
+        due = [(state.id, state.google_calendar) for state in session.execute(
+            select(GoogleReadState).where(GoogleReadState.connection_id == connection_id))
+            .scalars() if state.channel_expires_at is None
+            or state.channel_expires_at - now <= RENEW_BEFORE]
     opened = 0
-    for state in session.execute(select(GoogleReadState).where(
-            GoogleReadState.connection_id == connection_id)).scalars():
-        if state.channel_expires_at is not None and state.channel_expires_at - now > RENEW_BEFORE:
-            continue
+    for state_id, google_calendar in due:
         token, channel_id = new_token(24), uuid.uuid4().hex
         try:
-            answer = api.call(api.events().watch(calendarId=state.google_calendar, body={
+            answer = api.call(api.events().watch(calendarId=google_calendar, body={
                 "id": channel_id, "type": "web_hook", "token": token,
                 "address": config.public_link(NOTIFY_PATH)}))
         except GoogleError as exc:
             log.info("push channel not opened (%s); polling continues", exc.message)
             continue
-        old = (state.channel_id, state.channel_resource)
-        state.channel_id, state.channel_resource = channel_id, str(answer.get("resourceId", ""))
-        state.channel_token_hash = keyring.hash_token(token)
+        resource = str(answer.get("resourceId", ""))
         expiration = answer.get("expiration")
-        state.channel_expires_at = (dt.datetime.fromtimestamp(int(expiration) / 1000,
-                                                              dt.timezone.utc)
-                                    if expiration else now + dt.timedelta(days=7))
-        opened += 1
+        with db.write() as session:
+            state = session.get(GoogleReadState, state_id)
+            old = (state.channel_id, state.channel_resource) if state is not None else \
+                (channel_id, resource)  # the calendar is no longer read: stop the new one
+            if state is not None:
+                state.channel_id, state.channel_resource = channel_id, resource
+                state.channel_token_hash = keyring.hash_token(token)
+                state.channel_expires_at = (
+                    dt.datetime.fromtimestamp(int(expiration) / 1000, dt.timezone.utc)
+                    if expiration else now + dt.timedelta(days=7))
+                opened += 1
         if old[0]:
             stop_channel(api, old[0], old[1] or "")
     return opened

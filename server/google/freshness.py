@@ -2,9 +2,10 @@
 
 When the bridge last read the calendar's Google calendar longer ago than
 `availability.google_max_age_seconds`, one bounded incremental sync of that Google calendar runs
-(a short timeout, no retries), before the booking's transaction: no database lock is held over
-the network. If Google cannot be reached the booking is checked against the events mirrored
-already, and the returned note says so.
+(a short timeout, no retries, at most MAX_PAGES pages, never a full read: that and its
+reconciliation stay with the bridge), before the booking's transaction: no database lock is held
+over the network. If Google cannot be reached, or the sync would be more than that, the booking is
+checked against the events mirrored already, and the returned note says so.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from server.domain import schedules
 from server.domain.availability import describe_age
 from server.errors import BookingCalError
 from server.google.api import GoogleCalendarApi
-from server.google.pull import pull
+from server.google.pull import NotIncremental, pull
 from server.keys import Keyring
 
 log = logging.getLogger(__name__)
 ApiFactory = Callable[[str, float], GoogleCalendarApi]
+MAX_PAGES = 2  # of up to 2,500 changes each
 
 
 def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, calendar_id: int,
@@ -60,7 +62,11 @@ def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, ca
     try:
         api = api_factory(token, timeout) if api_factory is not None else GoogleCalendarApi(
             config.google, token, timeout=timeout, max_attempts=1)
-        pull(db, api, connection_id, now, only=google_calendar)
+        pull(db, api, connection_id, now, only=google_calendar, max_pages=MAX_PAGES)
+    except NotIncremental as exc:
+        log.info("Google sync before an online booking left to the bridge: %s", exc.message)
+        return (f"Google events were not refreshed ({exc.message}); checked against the "
+                f"Google events mirrored before ({age})")
     except (BookingCalError, OSError, SQLAlchemyError) as exc:  # a bridge racing us too
         log.info("Google sync before an online booking failed: %s", type(exc).__name__)
         return (f"Google could not be reached; checked against the Google events mirrored "

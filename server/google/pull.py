@@ -23,6 +23,7 @@ from server.db.models import (
     Business, GoogleConnection, GoogleCopy, GoogleReadState,
 )
 from server.domain import mirrored
+from server.errors import BookingCalError, ConflictError
 from server.domain.timeutil import zone
 from server.google import calendar_errors
 from server.google.api import GoogleCalendarApi, GoogleError
@@ -32,7 +33,12 @@ from server.google.event_ids import event_id as our_event_id
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 2500
+STORE_ATTEMPTS = 3  # writes of one calendar's events that collided with another importer
 FULL_SYNC_PAST = dt.timedelta(days=30)
+# A read state's sync token that asks for a full read of the calendar's whole history, not only
+# from FULL_SYNC_PAST on: set after a restore from backup (server/google/restored.py), so that
+# the copies of ours written after the backup are found whatever their date.
+WHOLE_HISTORY = "whole-history"
 UTC = dt.timezone.utc
 
 
@@ -66,30 +72,53 @@ def _self_response(event: dict[str, Any]) -> str | None:
     return None
 
 
+class NotIncremental(BookingCalError):
+    """A bounded pull (`max_pages`) met a calendar that needs more than a short incremental
+    sync: no sync token yet, an expired one, or more pages of changes than allowed."""
+
+    code = "unavailable"
+
+
 def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.datetime,
-           report: PullReport) -> tuple[list[dict[str, Any]], str | None, bool]:
-    """(events, next sync token, was full) — restarting as a full sync on 410."""
+           report: PullReport, max_pages: int | None = None
+           ) -> tuple[list[dict[str, Any]], str | None, bool]:
+    """(events, next sync token, was full) — restarting as a full sync on 410, unless bounded
+    by `max_pages`: then only an incremental sync of at most that many pages is done."""
+    whole = token == WHOLE_HISTORY
+    if whole:
+        token = None
     full = token is None
+    if full and max_pages is not None:
+        raise NotIncremental("the bridge has not finished its first read of this Google "
+                             "calendar")
     events: list[dict[str, Any]] = []
     page: str | None = None
+    pages = 0
     while True:
+        if max_pages is not None and pages >= max_pages:
+            raise NotIncremental(f"more than {max_pages} pages of Google changes; the bridge "
+                                 "reads them")
         params: dict[str, Any] = {"calendarId": calendar, "singleEvents": True,
                                   "maxResults": PAGE_SIZE, "showDeleted": not full}
         if page:
             params["pageToken"] = page
         if token:
             params["syncToken"] = token
-        else:
+        elif not whole:
             params["timeMin"] = (now - FULL_SYNC_PAST).isoformat()
         try:
             answer = api.call(api.events().list(**params))
         except GoogleError as exc:
+            if exc.status == 410 and token and max_pages is not None:
+                raise NotIncremental("the Google sync token expired; the bridge reads the "
+                                     "calendar again") from exc
             if exc.status == 410 and token:
                 log.info("Google sync token of a calendar expired; full resync")
                 token, full, events, page = None, True, [], None
                 continue
             raise
         report.pages += 1
+        pages += 1
         events.extend(answer.get("items", []))
         page = answer.get("nextPageToken")
         if not page:
@@ -190,11 +219,12 @@ def _requeue(copy: GoogleCopy, report: PullReport) -> None:
 
 
 def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
-         now: dt.datetime, only: str | None = None, id_secret: bytes | None = None
-         ) -> PullReport:
+         now: dt.datetime, only: str | None = None, id_secret: bytes | None = None,
+         max_pages: int | None = None) -> PullReport:
     """One pass over every Google calendar the connection reads (or only the one named). With
     `id_secret` (the key of our event ids, see push.id_secret), copies unknown to the database
-    are adopted."""
+    are adopted. With `max_pages`, only a short incremental sync is done (else NotIncremental):
+    full reads, with their reconciliation and adoption, are left to the bridge."""
     report = PullReport()
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)
@@ -213,7 +243,7 @@ def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
                 GoogleReadState.connection_id == connection_id).values(pull_requested=False))
     for state_id, calendar, token in reads:
         try:
-            events, next_token, full = _fetch(api, calendar, token, now, report)
+            events, next_token, full = _fetch(api, calendar, token, now, report, max_pages)
         except GoogleError as exc:
             if not calendar_errors.specific(exc):
                 raise
@@ -223,20 +253,48 @@ def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
             continue
         if full:
             report.full_syncs += 1
-        with db.write() as session:
-            connection = session.get(GoogleConnection, connection_id)
-            state = session.get(GoogleReadState, state_id)
-            if connection is None or state is None:
-                return report
-            longest = _apply(session, connection, calendar, business_zone, events, full, now,
-                             report, id_secret)
-            state.max_span_seconds = max(state.max_span_seconds or 0, longest)
-            state.sync_token = next_token
-            state.synced_at = now
-            state.last_error = state.last_error_at = None
-            connection.last_sync_at = now
+        if not _store(db, connection_id, state_id, calendar, business_zone, events, full,
+                      next_token, now, report, id_secret):
+            return report
         report.calendars.append(calendar)
     return report
+
+
+def _store(db: Database, connection_id: int, state_id: int, calendar: str, business_zone: str,
+           events: list[dict[str, Any]], full: bool, next_token: str | None, now: dt.datetime,
+           report: PullReport, id_secret: bytes | None) -> bool:
+    """Write one calendar's fetched events and its new sync token in one transaction; False if
+    the connection or the read state is gone. Two processes importing the same new event at
+    once (the bridge and an online booking's freshness sync, or two bridges) collide on its
+    unique key on PostgreSQL: the loser's transaction runs again and updates the winner's
+    rows, so the import is idempotent instead of failing."""
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        part = PullReport()
+        try:
+            with db.write() as session:
+                connection = session.get(GoogleConnection, connection_id)
+                state = session.get(GoogleReadState, state_id)
+                if connection is None or state is None:
+                    return False
+                longest = _apply(session, connection, calendar, business_zone, events, full,
+                                 now, part, id_secret)
+                state.max_span_seconds = max(state.max_span_seconds or 0, longest)
+                state.sync_token = next_token
+                state.synced_at = now
+                state.last_error = state.last_error_at = None
+                connection.last_sync_at = now
+        except ConflictError:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            log.info("Google events imported by another process at the same time; "
+                     "writing them again")
+            continue
+        report.imported += part.imported
+        report.removed += part.removed
+        report.copies_to_restore += part.copies_to_restore
+        report.unknown_copies += part.unknown_copies
+        return True
+    return False
 
 
 def _calendar_failed(db: Database, state_id: int, error: str, now: dt.datetime) -> None:

@@ -2,7 +2,8 @@
 after the backup: copies changed or deleted since, copies of bookings the restored database
 never had. Once per epoch, one bridge process queues every copy to be written again (which
 restores deleted ones and undoes later edits) and forgets every Google sync token, so the next
-pull reads each calendar from scratch: it reconciles the mirrored events and adopts the unknown
+pull reads each calendar from scratch, its whole history (a copy written after the backup may
+be of a booking of any date): it reconciles the mirrored events and adopts the unknown
 copies of ours, which the next push deletes (see pull._adopt_unknown_copy)."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from server.db import Database
 from server.db.models import GoogleCopy, GoogleReadState, Meta
 from server.domain import journal
 from server.errors import ConflictError
+from server.google.pull import WHOLE_HISTORY
 
 log = logging.getLogger(__name__)
 KEY = "google_epoch"  # the epoch the bridge last reconciled Google with
@@ -43,7 +45,7 @@ def reconcile_new_epoch(db: Database) -> bool:
             return False
         queued = cast(CursorResult[Any], session.execute(update(GoogleCopy).where(
             GoogleCopy.deleted.is_(False)).values(sent_seq=-1))).rowcount
-        session.execute(update(GoogleReadState).values(sync_token=None))
+        session.execute(update(GoogleReadState).values(sync_token=WHOLE_HISTORY))
     log.info("new database epoch (restored from backup): %d Google copies queued to be "
              "written again; every Google calendar is read again from scratch", queued)
     return True

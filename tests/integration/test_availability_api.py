@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import pytest
 
 from support import (
-    NOW, Api, LiveServer, Salon, assert_error, block, book, make_runtime, make_salon,
+    HOST_KEY, NOW, Api, LiveServer, Salon, assert_error, block, book, make_runtime, make_salon,
     start_server,
 )
 
@@ -193,8 +193,33 @@ def test_bad_input_is_a_clear_4xx(api: Api) -> None:
                                                   "end": "2027-11-01"}), 422,
                  contains="at most 62 days")
     assert_error(api.get("/availability", params={**base, "start": "yesterday"}), 422)
+    for start, end in (("9999-12-31", None), ("9999-12-30", "9999-12-31"),
+                       ("0001-01-01", "0001-01-02")):  # the window's margins overflow a date
+        params = {**base, "start": start, **({"end": end} if end else {})}
+        assert_error(api.get("/availability", params=params), 422, contains="between")
+        assert_error(Api(api.base, key=None).get("/availability", params=params), 422,
+                     contains="between")
+    for start in ("0001-01-01T00:00:00", "9999-12-31T23:00:00+00:00"):  # bookings too
+        for source in ("online", "staff"):
+            assert_error(api.post(f"/businesses/{salon.business}/bookings", json={
+                "calendar_id": salon.calendar, "service_id": salon.service, "start": start,
+                "source": source}), 422, contains="dates must lie between 1900-01-01 and")
+    assert api.ok("GET", f"/businesses/{salon.business}/bookings", params={
+        "start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"})["items"] == []
     assert_error(api.get("/availability", params={**base, "start": DAY, "calendar_id": 999}),
                  404)
+    # Calendars x days is bounded too (availability.max_calendar_days, 620): the public page
+    # cannot ask for 50 calendars x 62 days of slots in one request.
+    many = [salon.calendar] + [api.ok("POST", f"/businesses/{salon.business}/calendars", 201,
+                                      json={"name": f"Chair {n}"})["id"] for n in range(10)]
+    for key in (None, HOST_KEY):
+        assert_error(Api(api.base, key=key).get("/availability", params={
+            **base, "calendar_id": many, "start": "2026-12-01", "end": "2027-02-01"}), 422,
+            contains="at most 620 calendar-days")
+    answer = api.ok("GET", "/availability", params={**base, "calendar_id": many,
+                                                     "start": "2026-12-01",
+                                                     "end": "2027-01-26"})  # 11 x 56 = 616
+    assert len(answer["calendars"]) == 11
     other = api.ok("POST", "/businesses", 201, json={"name": "B", "timezone": "UTC"})["id"]
     key = api.ok("POST", f"/businesses/{other}/keys", 201, json={"label": "x"})["key"]
     assert_error(Api(api.base, key=key).get("/availability", params={**base, "start": DAY}),

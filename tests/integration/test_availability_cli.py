@@ -54,3 +54,5 @@ def test_a_day_as_a_table(tmp_path: Path) -> None:
     assert cli.fails("availability", "999", str(service), day.isoformat()) == [
         "error: calendar 999 does not exist; see GET /api/v1/businesses/<id>/calendars"]
     assert "Invalid value" in cli("availability", str(anna), str(service), "tomorrow").output
+    assert cli.fails("availability", str(anna), str(service), "9999-12-31") == [
+        "error: ask for days between 1900-01-01 and 9000-01-01"]

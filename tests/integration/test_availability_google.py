@@ -246,3 +246,57 @@ def test_no_google_call_while_paused_or_to_be_reconnected(world: World,  # noqa:
         assert len(made["warnings"]) == 1 and made["warnings"][0].startswith(says)
         assert "(synced 10 min ago)" in made["warnings"][0]
     assert world.fake.count() == 0
+
+
+def test_the_freshness_sync_is_bounded_and_leaves_full_reads_to_the_bridge(
+        world: World, live: LiveServer) -> None:  # noqa: F811
+    """Before an online booking only a short incremental sync runs: never a full read (after a
+    restore the bridge's full read must adopt unknown copies of ours, which this sync cannot),
+    never a resync after 410, never more than freshness.MAX_PAGES pages; the booking is checked
+    against the mirror and the note says why."""
+    from server.db.models import GoogleReadState
+    from server.google.freshness import MAX_PAGES
+    from server.google.pull import PAGE_SIZE, WHOLE_HISTORY
+
+    blocking(world, True)
+    world.fake.user_insert_event("primary", timed(2, "10:00", "11:00"))
+    pull_now(world)
+    api = Api(live.url)
+    body = {"calendar_id": world.anna, "service_id": world.service, "source": "online"}
+
+    def book_online(start: str) -> list[str]:
+        live.clock.advance(dt.timedelta(minutes=10))  # the mirror is stale again
+        made = api.ok("POST", f"/businesses/{world.business}/bookings", 201,
+                      json={**body, "start": start})
+        warnings: list[str] = made["warnings"]
+        return warnings
+
+    def token() -> str | None:
+        with world.runtime.db.read() as session:
+            return session.execute(select(GoogleReadState.sync_token)).scalar_one()
+
+    # The sync token expired: one incremental list answered 410, no full read after it.
+    world.fake.invalidate_sync_tokens("primary")
+    world.fake.clear_log()
+    [note] = book_online("2026-12-02T13:00:00")
+    assert note.startswith("Google events were not refreshed (the Google sync token expired")
+    assert [r.status for r in world.fake.requests("calendar.events.list")] == [410]
+    pull_now(world)  # the bridge reads it again
+    # Restored from backup: the whole history is the bridge's to read; no Google call at all.
+    with world.runtime.db.write() as session:
+        session.execute(update(GoogleReadState).values(sync_token=WHOLE_HISTORY))
+    world.fake.clear_log()
+    [note] = book_online("2026-12-03T10:00:00")
+    assert "has not finished its first read" in note and "checked against" in note
+    assert world.fake.count("calendar.events.list") == 0 and token() == WHOLE_HISTORY
+    pull_now(world)
+    # More changes than MAX_PAGES pages: stops there, the sync token is not moved.
+    for index in range(MAX_PAGES * PAGE_SIZE + 1):
+        world.fake.user_insert_event("primary", {
+            "summary": "Bulk", "start": {"date": "2025-01-01"}, "end": {"date": "2025-01-02"},
+            "transparency": "transparent"})
+    before = token()
+    world.fake.clear_log()
+    [note] = book_online("2026-12-04T10:00:00")
+    assert f"more than {MAX_PAGES} pages of Google changes" in note
+    assert world.fake.count("calendar.events.list") == MAX_PAGES and token() == before

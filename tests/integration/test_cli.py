@@ -12,6 +12,7 @@ import datetime as dt
 import gc
 import inspect
 import re
+import shutil
 import socket
 import stat
 from pathlib import Path
@@ -394,6 +395,7 @@ def test_backup_then_restore_brings_back_the_data_under_a_new_epoch(tmp_path: Pa
                     "together)\n")
     keys_dir = cli.config().keys_dir
     assert (target / "bookingcal.sqlite3").stat().st_size > 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700  # client data and keys: owner only
     assert sorted(p.name for p in (target / "keys").iterdir()) == \
         sorted(p.name for p in keys_dir.iterdir())
     # Without --output the backup goes under data_dir/backups.
@@ -423,8 +425,26 @@ def test_backup_then_restore_brings_back_the_data_under_a_new_epoch(tmp_path: Pa
     # server): this test's own engine, and the engines earlier commands left behind.
     db.dispose()
     gc.collect()
+    # A backup missing a key file, or with a damaged database file, is refused before anything
+    # is replaced: the live database and key files stay as they were.
+    keys_before = {p.name: p.read_bytes() for p in keys_dir.iterdir()}
+    for broken, damage in (("no-hash-key", lambda f: (f / "keys" / "token-hash.key").unlink()),
+                           ("truncated", lambda f: (f / "bookingcal.sqlite3").write_bytes(
+                               (target / "bookingcal.sqlite3").read_bytes()[:5000]))):
+        folder = tmp_path / broken
+        shutil.copytree(target, folder)
+        damage(folder)
+        [line] = cli.fails("db", "restore", str(folder), "--yes")
+        assert "nothing was restored" in line, line
+        assert _epoch(db) == old_epoch and _count(db, Business) == 2
+        assert {p.name: p.read_bytes() for p in keys_dir.iterdir()} == keys_before
+        assert not list(cli.config().data_dir.glob("*.restoring"))
+        db.dispose()
+        gc.collect()
     text = cli.ok("db", "restore", str(target), "--yes").stdout
     assert text == "restored; a new database epoch makes every client synchronise again\n"
+    # The restored key files are secret: readable by their owner only.
+    assert {stat.S_IMODE(p.stat().st_mode) for p in keys_dir.iterdir()} == {0o600}
 
     db = cli.database()
     try:

@@ -119,6 +119,38 @@ def test_disconnect_deletes_future_copies_and_mirrors_and_keeps_bookings(world: 
         assert session.execute(select(GoogleConnection)).first() is None
 
 
+def test_no_database_lock_is_held_while_a_push_channel_is_opened(world: World) -> None:
+    """Opening a channel is a Google call that may take seconds (a slow answer, retries):
+    meanwhile the database takes other writes. On SQLite a write transaction held over the call
+    (BEGIN IMMEDIATE) would refuse this test's write after its short busy timeout."""
+    import dataclasses
+    import threading
+    import time
+
+    from server.db import Database
+    from support import start_server
+
+    live = start_server(world.runtime)
+    other = Database(world.runtime.db.url, busy_timeout=0.5, lock_timeout=0.5)
+    try:
+        worker = bridge(dataclasses.replace(world, runtime=live.runtime))
+        slow = world.fake.inject_fault(FaultKind.TIMEOUT, endpoint="calendar.events.watch",
+                                       delay=3.0, perform=True)
+        passing = threading.Thread(target=worker.run_once, kwargs={"force_pull": True})
+        passing.start()
+        while slow.remaining and passing.is_alive():  # until the watch call is under way
+            time.sleep(0.01)
+        assert slow.remaining == 0
+        with other.write() as session:
+            session.get_one(GoogleConnection, world.connection).block_online_booking = True
+        passing.join(timeout=60)
+        [channel] = world.fake.channels()
+        assert not channel.stopped
+    finally:
+        other.dispose()
+        live.stop()
+
+
 def test_push_notifications_trigger_a_sync(world: World) -> None:
     import dataclasses
 

@@ -183,9 +183,49 @@ def test_a_new_epoch_queues_every_copy_and_a_full_read_once(world: World) -> Non
     with db.read() as session:
         assert [c.sent_seq for c in session.execute(select(GoogleCopy)).scalars()] == [-1]
         assert [s.sync_token for s in session.execute(select(GoogleReadState)).scalars()] \
-            == [None]
+            == ["whole-history"]
     # The rewrite is an update of the same event, and the full read imports nothing of ours.
     assert pull_now(world).full_syncs == 1
     pushed = world.push()
     assert (pushed.inserted, pushed.updated, pushed.failed) == (0, 1, [])
     assert len(world.google()) == 1
+
+
+def test_after_a_restore_copies_written_after_the_backup_are_found_whatever_their_date(
+        world: World) -> None:
+    """A copy written after the backup, of a future booking that lies more than the usual 30
+    days of a full read in the past by the time of the restore (booked on 1 January for 10
+    January, restored in March), is still found by the reconciliation's full read and deleted,
+    since the restored database has no such booking."""
+    from support import NOW
+    from server.domain import bookings, journal
+    from server.google.push import id_secret, push
+    from server.google.restored import reconcile_new_epoch
+
+    db = world.runtime.db
+    assert reconcile_new_epoch(db) is False  # the bridge's first look records the epoch
+    then = NOW - dt.timedelta(days=90)
+    with db.write() as session:
+        old = bookings.create_booking(
+            session, world.business, calendar_id=world.anna, service_id=world.service,
+            start=(NOW - dt.timedelta(days=80)).replace(tzinfo=None), now=then).id
+    assert push(db, world.runtime.keyring, world.api, world.connection, then).inserted == 1
+    with db.write() as session:  # as `db restore` of a backup from before that booking does
+        session.execute(delete(GoogleCopy))
+        row = session.get(Booking, old)
+        assert row is not None
+        row.status = "cancelled"
+        journal.new_epoch(session)
+    assert reconcile_new_epoch(db) is True
+    world.fake.clear_log()
+    report = pull(db, world.api, world.connection, NOW, id_secret=id_secret(world.runtime.keyring))
+    assert report.unknown_copies == 1 and report.full_syncs == 1
+    assert [r.query.get("timeMin") for r in world.fake.requests("calendar.events.list")] == [None]
+    assert world.push().deleted == 1
+    assert [e for e in world.google() if e.get("status") != "cancelled"] == []
+    # Later full reads (an expired sync token here) stay bounded to the recent past.
+    world.fake.invalidate_sync_tokens("primary")
+    world.fake.clear_log()
+    assert pull_now(world).full_syncs == 1
+    assert [bool(r.query.get("timeMin")) for r in world.fake.requests(
+        "calendar.events.list") if "syncToken" not in r.query] == [True]
