@@ -122,8 +122,8 @@ class Keyring:
 
 
 def add_encryption_key(keys_dir: Path) -> int:
-    """Append a new encryption key version; return its number. Re-encrypting stored secrets
-    with it is the caller's job (`bookingcal keys rotate`)."""
+    """Append a new encryption key version; return its number. Stored secrets move to it with
+    `bookingcal keys reencrypt` (server/rekey.py)."""
     ring = Keyring.load(keys_dir)
     version = ring.current_version + 1
     path = keys_dir / ENCRYPTION_FILE

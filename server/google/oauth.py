@@ -117,7 +117,8 @@ def learn_account_email(config: Config, tokens: dict[str, Any]) -> str:
                                 max_attempts=1)
         found = api.primary_email()
     except Exception as exc:  # any failure here only costs the address, never the connection
-        log.warning("the connected Google account's address could not be learned: %s", exc)
+        log.warning("the connected Google account's address could not be learned (%s)",
+                    type(exc).__name__)
         return ""
     return found if "@" in found and len(found) <= 320 else ""
 

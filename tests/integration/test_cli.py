@@ -146,7 +146,7 @@ def _book(db: Database, business_id: int, calendar_id: int, service_id: int,
 EXPECTED_COMMANDS = {
     ("serve",), ("demo",), ("db",), ("db", "upgrade"), ("db", "backup"), ("db", "restore"),
     ("db", "new-epoch"), ("db", "prune"), ("config",), ("config", "check"), ("keys",),
-    ("keys", "rotate"), ("business",), ("business", "list"), ("business", "create"),
+    ("keys", "rotate"), ("keys", "reencrypt"), ("keys", "status"), ("business",), ("business", "list"), ("business", "create"),
     ("business", "key"), ("links",), ("links", "create"), ("links", "list"), ("links", "show"),
     ("links", "revoke"), ("links", "rotate"), ("bridge",), ("google",), ("google", "connect"),
     ("google", "status"), ("google", "disconnect"),
@@ -544,7 +544,8 @@ def test_keys_rotate_keeps_old_ciphertexts_readable(tmp_path: Path) -> None:
     old = before.encrypt("Allergic to ammonia")
     assert old.startswith("v1:")
 
-    assert cli.ok("keys", "rotate").stdout == f"encryption key version 2 added in {keys_dir}\n"
+    assert cli.ok("keys", "rotate").stdout.startswith(
+        f"encryption key version 2 added in {keys_dir}; restart ")
     after = Keyring.load(keys_dir)
     assert set(after.versions) == {1, 2}
     assert after.decrypt(old) == "Allergic to ammonia"
@@ -555,8 +556,59 @@ def test_keys_rotate_keeps_old_ciphertexts_readable(tmp_path: Path) -> None:
     assert after.hash_key == before.hash_key  # token hashes stay valid
     assert stat.S_IMODE((keys_dir / "encryption.keys").stat().st_mode) == 0o600
 
-    assert cli.ok("keys", "rotate").stdout == f"encryption key version 3 added in {keys_dir}\n"
+    assert cli.ok("keys", "rotate").stdout.startswith(
+        f"encryption key version 3 added in {keys_dir}; restart ")
     assert Keyring.load(keys_dir).decrypt(old) == "Allergic to ammonia"
+
+
+def test_keys_reencrypt_moves_every_secret_to_the_newest_key(tmp_path: Path,
+                                                             database_url: str) -> None:
+    """rotate, then reencrypt: every stored secret (link tokens, Google refresh tokens) is
+    under the new version and still opens; status shows the old version unused, and with its
+    line removed from the key file everything still decrypts."""
+    from server.db.models import GoogleConnection, Link
+    from server.domain import links
+    from server.google import oauth
+
+    cli = Cli(tmp_path, database_url)
+    cli.ok("db", "upgrade")
+    runtime = build_runtime(cli.config())
+    now = dt.datetime(2026, 11, 24, 8, tzinfo=dt.timezone.utc)
+    try:
+        tokens = {}
+        with runtime.db.write() as session:
+            for number in range(3):
+                business = businesses.create_business(session, name=f"Salon {number}",
+                                                      timezone="Europe/Oslo", now=now).id
+                link, token = links.create_link(session, runtime.keyring, business,
+                                                scope="all", profile="busy", now=now)
+                tokens[link.id] = token
+                oauth.connect(session, runtime.keyring, business,
+                              {"refresh_token": f"refresh-{number}", "scope": ""}, now)
+    finally:
+        runtime.db.dispose()
+    assert cli.ok("keys", "status").stdout == "v1 (newest)\t6 secrets\n"
+    cli.ok("keys", "rotate")
+    assert cli.ok("keys", "status").stdout == "v1\t6 secrets\nv2 (newest)\t0 secrets\n"
+    out = cli.ok("keys", "reencrypt").stdout
+    assert out == "6 secrets re-encrypted with key version 2; secrets per key version: v2: 6\n"
+    assert cli.ok("keys", "reencrypt").stdout.startswith("0 secrets re-encrypted")
+    # Retire version 1: only version 2's line stays in the key file.
+    keys_file = cli.config().keys_dir / "encryption.keys"
+    keys_file.write_text("".join(line + "\n" for line in keys_file.read_text().splitlines()
+                                 if line.startswith("2 ")), encoding="ascii")
+    assert cli.ok("keys", "status").stdout == "v2 (newest)\t6 secrets\n"
+    runtime = build_runtime(cli.config())
+    try:
+        with runtime.db.read() as session:
+            for link in session.execute(select(Link)).scalars():
+                assert link.token_encrypted.startswith("v2:")
+                assert runtime.keyring.decrypt(link.token_encrypted) == tokens[link.id]
+            refresh = sorted(runtime.keyring.decrypt(c.refresh_token_encrypted)
+                             for c in session.execute(select(GoogleConnection)).scalars())
+            assert refresh == ["refresh-0", "refresh-1", "refresh-2"]
+    finally:
+        runtime.db.dispose()
 
 
 # --------------------------------------------------------------------------- unmigrated
