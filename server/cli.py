@@ -660,6 +660,8 @@ def google_status(ctx: click.Context, business_id: int) -> None:
                                   ("reading", item.read_error, item.read_error_at)):
             if error:
                 click.echo(f"    last error {kind} ({when}): {error}")
+        if item.write_retry:
+            click.echo(f"    writing {item.write_retry}")
 
 
 @google.command("disconnect")

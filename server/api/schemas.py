@@ -557,6 +557,9 @@ class GoogleCalendarStatus(BaseModel):
         default=None, description="last failure reading this Google calendar alone; cleared "
         "by the next successful read")
     read_error_at: dt.datetime | None = None
+    write_retry: str | None = Field(
+        default=None, description='"retrying in N min" while writes to this calendar back off '
+        "after failing on their own (1 min doubling up to 1 h)")
 
 
 class GoogleStatusOut(BaseModel):

@@ -374,6 +374,10 @@ class GoogleCalendarMap(Base):
     # The last failure writing to write_calendar alone (server/google/calendar_errors.py).
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Writes failing on this calendar alone back off: consecutive failures, and no write to
+    # it before retry_at (server/google/calendar_errors.py).
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class GoogleReadState(Base):

@@ -119,10 +119,11 @@ def plan(session: Session, keyring: Keyring, connection: GoogleConnection,
     copies = {(c.kind, c.item_id): c for c in session.execute(select(GoogleCopy).where(
         GoogleCopy.connection_id == connection.id)).scalars()}
     wanted: set[tuple[str, int]] = set()
+    waiting = {m.calendar_id for m in maps if calendar_errors.backing_off(m.retry_at, now)}
     for row in maps:
         calendar = session.get(Calendar, row.calendar_id)
-        if calendar is None:
-            continue
+        if calendar is None or row.calendar_id in waiting:
+            continue  # a calendar backing off keeps its position: its changes go later
         positions[row.id] = calendar.journal_seq
         if calendar.deleted_at is not None or not calendar.active:
             # Gone from everything that shows it: its copies leave Google.
@@ -184,7 +185,7 @@ def plan(session: Session, keyring: Keyring, connection: GoogleConnection,
         elif copy is not None and not copy.deleted:
             work[(kind, item_id)] = Work(kind, item_id, copy.calendar_id, 0,
                                          copy.google_calendar, None, copy.event_id)
-    return list(work.values()), positions
+    return [w for w in work.values() if w.calendar_id not in waiting], positions
 
 
 def _future_items(session: Session, calendar: Calendar,
@@ -295,13 +296,19 @@ def advance(session: Session, connection: GoogleConnection, positions: dict[int,
             now: dt.datetime | None = None) -> None:
     """A map's journal position advances only when all of its writes reached Google. A map
     whose Google calendar failed on its own (`errors`) records it; one with no failure in the
-    pass has its last error cleared."""
+    pass has its last error cleared. A calendar failing on its own backs off exponentially
+    (calendar_errors.backoff); one backing off keeps its error until it is tried again."""
     for row in session.execute(select(GoogleCalendarMap).where(
             GoogleCalendarMap.connection_id == connection.id)).scalars():
         if errors and row.calendar_id in errors:
             row.last_error, row.last_error_at = errors[row.calendar_id], now
+            row.failures = (row.failures or 0) + 1
+            row.retry_at = now + calendar_errors.backoff(row.failures) if now else None
+        elif now is not None and calendar_errors.backing_off(row.retry_at, now):
+            continue
         elif row.calendar_id not in failed_calendars:
-            row.last_error = row.last_error_at = None
+            row.last_error = row.last_error_at = row.retry_at = None
+            row.failures = 0
         if row.id in positions and row.calendar_id not in failed_calendars:
             row.sent_seq = positions[row.id]
             row.backfilled = True

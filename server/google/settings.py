@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState
 from server.domain import mirrored
 from server.domain.calendars import get_calendar
-from server.google import blocking
+from server.google import blocking, calendar_errors
 from server.google.backlog import Backlog, backlogs
 from server.errors import InvalidError, NotFoundError
 
@@ -103,6 +103,9 @@ def _set_calendars(session: Session, connection: GoogleConnection,
         elif (row.write_calendar, row.read_calendar) != (choice.write_calendar, read):
             row.write_calendar, row.read_calendar = choice.write_calendar, read
             row.sent_seq, row.backfilled = 0, False  # copies move: send everything again
+            # A new Google calendar: the old one's error and backoff no longer apply.
+            row.last_error = row.last_error_at = row.retry_at = None
+            row.failures = 0
     session.flush()
     wanted = {m.read_calendar for m in calendar_maps(session, connection.id)}
     session.execute(delete(GoogleReadState).where(
@@ -129,12 +132,15 @@ class CalendarStatus:
     write_error_at: dt.datetime | None = None
     read_error: str | None = None
     read_error_at: dt.datetime | None = None
+    # "retrying in N min" while writes to this calendar back off after failing on their own.
+    write_retry: str | None = None
 
 
 def calendar_status(session: Session, connection: GoogleConnection,
                     now: dt.datetime | None = None) -> list[CalendarStatus]:
     found = []
-    backlog = backlogs(session, now or dt.datetime.now(dt.timezone.utc), [connection.id]).get(
+    now = now or dt.datetime.now(dt.timezone.utc)
+    backlog = backlogs(session, now, [connection.id]).get(
         connection.id, Backlog())
     for row in calendar_maps(session, connection.id):
         calendar = session.get(Calendar, row.calendar_id)
@@ -150,5 +156,6 @@ def calendar_status(session: Session, connection: GoogleConnection,
             synced_at=read.synced_at if read is not None else None,
             write_error=row.last_error, write_error_at=row.last_error_at,
             read_error=read.last_error if read is not None else None,
-            read_error_at=read.last_error_at if read is not None else None))
+            read_error_at=read.last_error_at if read is not None else None,
+            write_retry=calendar_errors.retry_note(row.retry_at, now)))
     return found
