@@ -28,7 +28,7 @@ from server.db.models import GoogleConnection, GoogleReadState
 from server.errors import BookingCalError
 from server.google import channels
 from server.google import pull as pulling
-from server.google import restored
+from server.google import restored, settings
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi, QuotaError, ReconnectError
 from server.google.backlog import backlogs
@@ -169,13 +169,12 @@ class Bridge:
                 if connection is None or connection.status == "needs_reconnect":
                     return report
                 token = self.runtime.keyring.decrypt(connection.refresh_token_encrypted)
-                direction, blocking = connection.direction, connection.block_online_booking
+                direction, reading = connection.direction, settings.reads(connection)
                 pull_due = force_pull or connection_id not in self.pulled_at or \
                     now - self.pulled_at[connection_id] >= dt.timedelta(
                         seconds=self.runtime.config.google.poll_seconds) \
                     or notified(session, connection_id)
             api = self._api(connection_id, token)
-            reading = direction != "to_google" or blocking
             if pull_due and reading:
                 report.pulled = pulling.pull(self.runtime.db, api, connection_id, now,
                                              id_secret=pushing.id_secret(self.runtime.keyring))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState
@@ -74,8 +74,18 @@ def update_settings(session: Session, business_id: int, *, now: dt.datetime,
                                     blocking.BlockingPolicy.of(connection))
     if calendars is not None:
         _set_calendars(session, connection, calendars)
+    if not reads(connection):  # an error reading a calendar no longer read is not shown
+        session.execute(update(GoogleReadState).where(
+            GoogleReadState.connection_id == connection.id).values(
+            last_error=None, last_error_at=None))
     connection.updated_at = now
     return connection
+
+
+def reads(connection: GoogleConnection) -> bool:
+    """Whether the bridge reads the connection's Google calendars: to show their events, or
+    to block online booking with their busy times whatever the direction."""
+    return connection.direction != "to_google" or connection.block_online_booking
 
 
 def _set_calendars(session: Session, connection: GoogleConnection,
