@@ -105,6 +105,16 @@ class Refused:
     reasons: tuple[Reason, ...]
 
 
+@dataclass(frozen=True)
+class FreeAllDay:
+    """An all-day Google event marked free (transparent): it blocks nothing, though in Google
+    Calendar it looks like a day off. `days`: the local days of the window it covers."""
+
+    event_id: str
+    summary: str | None  # to key holders only
+    days: tuple[dt.date, ...]
+
+
 @dataclass
 class Schedule:
     """One calendar in a window [start, end): its open intervals and what is busy, in UTC."""
@@ -118,6 +128,7 @@ class Schedule:
     warnings: list[str] = field(default_factory=list)
     synced_at: dt.datetime | None = None  # when the bridge last read the Google calendar
     google_calendar: str | None = None  # the Google calendar whose events block, if any
+    free_all_day: list[FreeAllDay] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.open.sort()
@@ -277,3 +288,22 @@ def describe(reason: Reason, tzid: str) -> str:
         if reason.title:
             label += f" ({reason.title!r})"
     return f"{label} ({when})"
+
+
+def free_all_day_warnings(schedule: Schedule, found: list[dt.datetime]) -> list[str]:
+    """A warning for each all-day Google event marked free on a day that still offers start
+    times (`found`, the schedule's slots): it looks like a day off in Google Calendar but
+    leaves the day bookable. A day that is closed or fully taken anyway gets none: there the
+    event changes nothing."""
+    bookable = {to_local(moment, schedule.timezone).date() for moment in found}
+    warnings = []
+    for event in schedule.free_all_day:
+        days = [day for day in event.days if day in bookable]
+        if days:
+            warnings.append(
+                f"the all-day Google event {event.event_id}"
+                + (f" ({event.summary!r})" if event.summary else "")
+                + f" on {', '.join(str(day) for day in days)} is marked free, so it does not "
+                "block booking and the day stays bookable; mark it busy in Google Calendar to "
+                "block the day")
+    return warnings

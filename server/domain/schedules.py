@@ -18,8 +18,8 @@ from server.db.models import (
     OpeningException, OpeningHours, Service,
 )
 from server.domain.availability import (
-    BLOCKED, BOOKING, GOOGLE, Busy, Reason, Refused, Schedule, Span, refused, rules_for, slots,
-    timeline,
+    BLOCKED, BOOKING, GOOGLE, Busy, FreeAllDay, Reason, Refused, Schedule, Span,
+    free_all_day_warnings, refused, rules_for, slots, timeline,
 )
 from server.domain.calendars import get_calendar
 from server.domain.conflicts import blocked_hits
@@ -140,6 +140,7 @@ def load(session: Session, calendar: Calendar, first: dt.date, end: dt.date, *,
     busy = booking_items(session, calendar, low, high) + blocked_items(session, calendar, low,
                                                                       high)
     warnings: list[str] = []
+    free: list[FreeAllDay] = []
     synced_at = None
     google_calendar = None
     source = google_source(session, calendar)
@@ -153,7 +154,6 @@ def load(session: Session, calendar: Calendar, first: dt.date, end: dt.date, *,
                             "since it stopped are not blocking; reconnect the Google account")
         events = google_events(session, connection.id, google_calendar,
                                state.max_span_seconds if state is not None else 0, low, high)
-        free_days: list[MirroredEvent] = []
         for event in events:
             event_start, event_end = _event_span(event, calendar.timezone)
             if event_end <= low or event_start >= high:
@@ -165,18 +165,27 @@ def load(session: Session, calendar: Calendar, first: dt.date, end: dt.date, *,
                                  all_day=event.all_day))
             elif event.all_day and event.transparency == "transparent" \
                     and event.status != "cancelled":
-                free_days.append(event)
-        for event in free_days:
-            day = event.start_date or to_local(event.start_utc, calendar.timezone).date()
-            if first <= day < end:
-                warnings.append(
-                    f"the all-day Google event {event.event_id}"
-                    + (f" ({event.summary!r})" if titles and event.summary else "")
-                    + f" on {day} is marked free, so it does not block booking; mark it busy "
-                    "in Google Calendar to block the day")
+                days = _local_days(event, calendar.timezone, first, end)
+                if days:
+                    free.append(FreeAllDay(event.event_id, event.summary if titles else None,
+                                           days))
     return Schedule(calendar_id=calendar.id, timezone=calendar.timezone, start=start, end=stop,
                     open=open_intervals(session, calendar, first - DAY, end + DAY), busy=busy,
-                    warnings=warnings, synced_at=synced_at, google_calendar=google_calendar)
+                    warnings=warnings, synced_at=synced_at, google_calendar=google_calendar,
+                    free_all_day=free)
+
+
+def _local_days(event: MirroredEvent, tzid: str, first: dt.date,
+                end: dt.date) -> tuple[dt.date, ...]:
+    """The local days of [first, end) an all-day event covers (its end date is exclusive)."""
+    low = event.start_date or to_local(event.start_utc, tzid).date()
+    high = max(event.end_date or low + DAY, low + DAY)
+    days = []
+    day = max(low, first)
+    while day < min(high, end):
+        days.append(day)
+        day += DAY
+    return tuple(days)
 
 
 @dataclass(frozen=True)
@@ -224,6 +233,7 @@ def availability(session: Session, business_id: int, calendar_ids: list[int], se
         schedule = load(session, calendar, first, end, titles=titles)
         tz = zone(calendar.timezone)
         found = [moment.astimezone(tz) for moment in slots(schedule, rules, now)]
+        schedule.warnings.extend(free_all_day_warnings(schedule, found))
         answers.append(Answer(calendar.id, calendar.timezone, found, schedule,
                               timeline(schedule, rules, now) if explain else None,
                               refused(schedule, rules, now) if explain else None))

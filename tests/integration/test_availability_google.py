@@ -227,6 +227,37 @@ def test_explain_warns_of_free_all_day_events_and_a_connection_to_reconnect(
     assert any("needs reconnecting" in w for w in warnings)
 
 
+def test_a_free_all_day_event_warns_only_on_days_it_leaves_bookable(
+        world: World, live: LiveServer) -> None:  # noqa: F811
+    """The warning is for a day that looks like a day off in Google Calendar yet still offers
+    times; on a day that is closed or blocked anyway the free event changes nothing."""
+    blocking(world, True)
+    with world.runtime.db.write() as session:
+        hours.set_exception(session, world.business, world.anna, dt.date(2026, 12, 5),
+                            intervals=[])  # closed all day
+    world.fake.user_insert_event("primary", all_day("2026-12-04", "2026-12-08",
+                                                    summary="Holiday",
+                                                    transparency="transparent"))
+    world.fake.user_insert_event("primary", all_day("2026-12-06", "2026-12-07",
+                                                    summary="Trip"))  # busy: blocks the 6th
+    world.fake.user_insert_event("primary", all_day("2026-12-05", "2026-12-06",
+                                                    summary="Inventory",
+                                                    transparency="transparent"))
+    world.fake.user_insert_event("primary", all_day("2026-12-10", "2026-12-11",
+                                                    summary="Gala", transparency="transparent"))
+    pull_now(world)
+    calendar = slots(live, world, "2026-12-04", end="2026-12-08", explain="true")
+    assert {slot[:10] for slot in calendar["slots"]} == {"2026-12-04", "2026-12-07"}
+    [warning] = calendar["explain"]["warnings"]
+    assert "'Holiday'" in warning and "marked free" in warning and "Inventory" not in warning
+    assert "on 2026-12-04, 2026-12-07 is marked free" in warning
+    # Closed (the 5th, Inventory too) or blocked by a busy event (the 6th): nothing to warn of.
+    for quiet in ("2026-12-05", "2026-12-06"):
+        assert slots(live, world, quiet, explain="true")["explain"]["warnings"] == []
+    # The free event on the 10th is outside the range asked for.
+    assert "Gala" not in str(calendar)
+
+
 def test_no_google_call_while_paused_or_to_be_reconnected(world: World,  # noqa: F811
                                                           live: LiveServer) -> None:
     blocking(world, True)
