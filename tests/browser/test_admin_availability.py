@@ -108,6 +108,15 @@ def test_the_timeline_explains_the_day_and_follows_google(
                             ("kind-blocked_time", "13", "14"), ("kind-google_event", "15", "16")):
         left, right = bar_span(page, css)
         assert abs(left - hour_x(page, start)) < 1 and abs(right - hour_x(page, end)) < 1, css
+    # The list's colour of each kind is its bar's, and the kinds differ from each other.
+    colours = {}
+    for css in ("kind-open", "kind-booking", "kind-blocked_time", "kind-google_event"):
+        fill = page.locator(f"svg rect.{css}").evaluate("e => getComputedStyle(e).fill")
+        border = timeline.locator(f"li.{css}").first.evaluate(
+            "e => getComputedStyle(e).borderLeftColor")
+        assert fill == border, (css, fill, border)
+        colours[css] = fill
+    assert len(set(colours.values())) == len(colours), colours
     slot_marks = page.locator("svg rect.slot")
     expect(slot_marks).to_have_count(5)
     first_mark = slot_marks.first.bounding_box()
