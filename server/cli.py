@@ -811,6 +811,9 @@ def google_sync(ctx: click.Context, business_id: int, once: bool) -> None:
         if report.pushed is not None and report.pushed.failed and left >= before >= 0:
             raise BookingCalError(f"sync stopped: {len(report.pushed.failed)} writes keep "
                                   f"failing ({report.pushed.failed[0]})")
+        if report.pushed is not None and not report.pushed.writes and left >= before > 0:
+            raise BookingCalError(f"sync stopped: {left} changes wait for Google calendars "
+                                  "whose writes back off after failing (see google status)")
         if once or left == 0:
             break
         before = left

@@ -97,6 +97,12 @@ def test_a_failing_calendar_backs_off_while_others_sync(
     assert shown.exit_code == 0, shown.output
     assert re.search(r"^    writing retrying in \d+ min$", shown.output, re.M), shown.output
     assert shown.output.count("retrying in") == 1
+    # `google sync` does not wait for it: it stops once passes make no progress.
+    synced = run_cli(tmp_path, database_url, "google", "sync", str(world.business))
+    assert synced.exit_code != 0
+    assert "sync stopped: 1 changes wait for Google calendars whose writes back off" \
+        in synced.output, synced.output
+    assert synced.output.count("pass ") == 2, synced.output
 
     # A settings change for that calendar resets the backoff: it is tried on the next pass.
     with world.runtime.db.write() as session:
