@@ -133,6 +133,7 @@ def test_a_missing_or_read_only_calendar_shows_its_own_error_while_others_sync(
     finally:
         live.stop()
     assert page.count('class="error-text">Writing:') == 2
+    assert page.count("(retrying in ") == 2  # both failing calendars back off
     assert page.count('class="error-text">Reading:') == 1
     assert f"Google calendar {GONE} was not found" in page
     assert f"may not write to Google calendar {shared}" in page
