@@ -4,13 +4,18 @@ over plain HTTP (requests) the way a browser does: fetch the form, send it back 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from server.admin.accounts import create_user
-from support import NOW, Api, LiveServer, Salon, make_runtime, make_salon, start_server
+from support import (
+    NOW, Api, LiveServer, Salon, google_toml, make_runtime, make_salon, start_server,
+)
 
 EMAIL = "owner@salon.example"
 PASSWORD = "correct horse battery"
@@ -38,6 +43,20 @@ def serve_admin(folder: Path, database_url: str, extra: str = "") -> AdminSite:
     with live.runtime.db.write() as session:
         create_user(session, salon.business, EMAIL, PASSWORD, NOW)
     return AdminSite(live, api, salon)
+
+
+@contextmanager
+def google_site(folder: Path, fake: Any) -> Iterator[AdminSite]:
+    """An admin site (SQLite) whose [google] section points at `fake` (a tests/fakes
+    FakeGoogle); stopped afterwards."""
+    secret = folder / "google-secret"
+    secret.write_text(fake.client_secret, encoding="utf-8")
+    found = serve_admin(folder, f"sqlite:///{folder}/admin.sqlite3",
+                        extra=google_toml(fake, secret))
+    try:
+        yield found
+    finally:
+        found.stop()
 
 
 def form_token(html: str) -> str:

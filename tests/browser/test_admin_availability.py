@@ -17,12 +17,12 @@ import pytest
 
 from playwright.sync_api import BrowserContext, Page, expect  # noqa: E402
 
-from admin_site import AdminSite, serve_admin  # noqa: E402
+from admin_site import AdminSite, google_site  # noqa: E402
 from shots import Shots  # noqa: E402
 from fakes import FakeGoogle  # noqa: E402
 from server.domain import hours, services  # noqa: E402
 from server.google import oauth, settings  # noqa: E402
-from support import NOW, block, book, google_toml  # noqa: E402
+from support import NOW, block, book  # noqa: E402
 from test_admin_pages import run_bridge, sign_in  # noqa: E402
 
 
@@ -35,23 +35,18 @@ def fake() -> Iterator[FakeGoogle]:
 
 @pytest.fixture
 def site(tmp_path: Path, fake: FakeGoogle) -> Iterator[AdminSite]:
-    secret = tmp_path / "google-secret"
-    secret.write_text(fake.client_secret, encoding="utf-8")
-    found = serve_admin(tmp_path, f"sqlite:///{tmp_path}/admin.sqlite3",
-                        extra=google_toml(fake, secret))
-    salon, runtime = found.salon, found.live.runtime
-    with runtime.db.write() as session:
-        hours.set_weekly(session, salon.business, salon.calendar, [
-            hours.Interval(day, dt.time(9), dt.time(17)) for day in range(7)])
-        services.update_service(session, salon.business, salon.service, now=NOW,
-                                duration_minutes=60, slot_step_minutes=60)
-        oauth.connect(session, runtime.keyring, salon.business, fake.issue_tokens(), NOW)
-        settings.update_settings(session, salon.business, now=NOW, block_online_booking=True,
-                                 calendars=[settings.CalendarChoice(salon.calendar, "primary")])
-    try:
+    with google_site(tmp_path, fake) as found:
+        salon, runtime = found.salon, found.live.runtime
+        with runtime.db.write() as session:
+            hours.set_weekly(session, salon.business, salon.calendar, [
+                hours.Interval(day, dt.time(9), dt.time(17)) for day in range(7)])
+            services.update_service(session, salon.business, salon.service, now=NOW,
+                                    duration_minutes=60, slot_step_minutes=60)
+            oauth.connect(session, runtime.keyring, salon.business, fake.issue_tokens(), NOW)
+            settings.update_settings(
+                session, salon.business, now=NOW, block_online_booking=True,
+                calendars=[settings.CalendarChoice(salon.calendar, "primary")])
         yield found
-    finally:
-        found.stop()
 
 
 def hour_x(page: Page, hour: str) -> float:

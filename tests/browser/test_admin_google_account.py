@@ -12,10 +12,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from admin_site import AdminSite, serve_admin, sign_in
+from admin_site import AdminSite, google_site, sign_in
 from fakes import FakeGoogle
 from server.cli import main
-from support import HOST_KEY, google_toml
+from support import HOST_KEY
 
 ADDRESS = "anna.berg@salon.example"
 
@@ -29,14 +29,8 @@ def fake() -> Iterator[FakeGoogle]:
 
 @pytest.fixture
 def site(tmp_path: Path, fake: FakeGoogle) -> Iterator[AdminSite]:
-    secret = tmp_path / "google-secret"
-    secret.write_text(fake.client_secret, encoding="utf-8")
-    found = serve_admin(tmp_path, f"sqlite:///{tmp_path}/admin.sqlite3",
-                        extra=google_toml(fake, secret))
-    try:
+    with google_site(tmp_path, fake) as found:
         yield found
-    finally:
-        found.stop()
 
 
 def connect_through_consent(site: AdminSite) -> None:

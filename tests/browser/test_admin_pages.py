@@ -14,13 +14,13 @@ import pytest
 import requests
 from playwright.sync_api import BrowserContext, Page, expect
 
-from admin_site import EMAIL, PASSWORD, AdminSite, serve_admin
+from admin_site import EMAIL, PASSWORD, AdminSite, google_site
 from shots import Shots
 from fakes import FakeGoogle
 from server.gcal_bridge import Bridge
 from server.google.api import GoogleCalendarApi
 from server.runtime import Runtime
-from support import book, google_toml
+from support import book
 
 
 @pytest.fixture
@@ -32,14 +32,8 @@ def fake() -> Iterator[FakeGoogle]:
 
 @pytest.fixture
 def site(tmp_path: Path, fake: FakeGoogle) -> Iterator[AdminSite]:
-    secret = tmp_path / "google-secret"
-    secret.write_text(fake.client_secret, encoding="utf-8")
-    found = serve_admin(tmp_path, f"sqlite:///{tmp_path}/admin.sqlite3",
-                        extra=google_toml(fake, secret))
-    try:
+    with google_site(tmp_path, fake) as found:
         yield found
-    finally:
-        found.stop()
 
 
 def sign_in(page: Page, site: AdminSite, shots: Shots | None = None) -> None:
