@@ -28,7 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -203,7 +203,6 @@ def run_engine(engine_name: str, sizes: Sizes) -> bool:
             database_url(engine_name, Path(tmp)) as url:
         live = start_server(make_runtime(Path(tmp), url))
         try:
-            engine = live.runtime.db.engine
             print(f"=== {engine_name}: availability ===")
             print(NOISE)
             began = time.perf_counter()

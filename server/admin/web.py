@@ -4,7 +4,6 @@ refused with 403 (anything that changes something)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import abort, g, redirect, render_template, request, url_for

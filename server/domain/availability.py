@@ -47,11 +47,6 @@ class Rules:
     notice: dt.timedelta
     horizon: dt.timedelta
 
-    @property
-    def reach(self) -> dt.timedelta:
-        """How far from a start its occupied interval can reach, either way."""
-        return self.duration + self.buffer_before + self.buffer_after
-
 
 def rules_for(service: Service, defaults: AvailabilityConfig) -> Rules:
     """The service's rules, its own values first, the configuration's defaults otherwise."""

@@ -123,7 +123,6 @@ class GoogleCalendarApi:
                              client_options={"api_endpoint": config.api_url + "calendar/v3/"})
         self.max_attempts = max_attempts
         self.sleep = sleep
-        self.requests_made = 0
 
     # --- single calls with bounded retries ----------------------------------------------------
 
@@ -131,7 +130,6 @@ class GoogleCalendarApi:
         attempt = 0
         while True:
             attempt += 1
-            self.requests_made += 1
             try:
                 answer: dict[str, Any] = request.execute(num_retries=0) or {}
                 return answer
@@ -182,7 +180,6 @@ class GoogleCalendarApi:
         batch = BatchHttpRequest(callback=collect, batch_uri=self.config.batch_url)
         for key, request in calls.items():
             batch.add(request, request_id=key)
-        self.requests_made += 1
         try:
             batch.execute(http=self.http)
         except Exception as exc:  # the whole batch failed: every part is retried alone

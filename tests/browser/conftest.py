@@ -10,6 +10,8 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
+from admin_site import AdminSite, google_site
+from fakes import FakeGoogle
 from shots import Shots
 
 CHROMIUM = "/usr/bin/chromium"
@@ -45,3 +47,18 @@ def shots(request: pytest.FixtureRequest) -> Shots:
     for old in folder.glob("*.png"):
         old.unlink()
     return Shots(folder)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGoogle]:
+    """A fresh fake Google; it must have seen no bug of its own by the end."""
+    with FakeGoogle() as found:
+        yield found
+        assert found.internal_errors == []
+
+
+@pytest.fixture
+def site(tmp_path: Path, fake: FakeGoogle) -> Iterator[AdminSite]:
+    """A served business with an admin account, its [google] section pointing at `fake`."""
+    with google_site(tmp_path, fake) as found:
+        yield found

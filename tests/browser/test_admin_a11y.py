@@ -17,7 +17,7 @@ from fakes import FakeGoogle
 from server.domain import hours
 from server.google import oauth, settings
 from support import NOW, book
-from test_admin_pages import fake, sign_in, site  # noqa: F401  (fixtures)
+from test_admin_pages import sign_in
 
 CONTROLS = "input:not([type=hidden]), select, textarea, button, a[href], summary"
 
@@ -58,7 +58,7 @@ def check_screen(page: Page, where: str) -> None:
 
 
 def test_every_screen_names_its_controls_and_orders_its_headings(
-        context: BrowserContext, site: AdminSite, fake: FakeGoogle, shots: Shots) -> None:  # noqa: F811
+        context: BrowserContext, site: AdminSite, fake: FakeGoogle, shots: Shots) -> None:
     link = site.api.ok("POST", f"/businesses/{site.salon.business}/links", 201, json={
         "scope": "all", "profile": "busy", "calendar_ids": [], "label": "Family"})
     page = context.new_page()

@@ -27,13 +27,6 @@ from test_admin_pages import run_bridge, sign_in  # noqa: E402
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeGoogle]:
-    with FakeGoogle() as found:
-        yield found
-        assert found.internal_errors == []
-
-
-@pytest.fixture
 def site(tmp_path: Path, fake: FakeGoogle) -> Iterator[AdminSite]:
     with google_site(tmp_path, fake) as found:
         salon, runtime = found.salon, found.live.runtime

@@ -12,7 +12,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from admin_site import AdminSite, google_site, sign_in
+from admin_site import AdminSite, sign_in
 from fakes import FakeGoogle
 from server.cli import main
 from support import HOST_KEY
@@ -25,12 +25,6 @@ def fake() -> Iterator[FakeGoogle]:
     with FakeGoogle(user=ADDRESS) as found:
         yield found
         assert found.internal_errors == []
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake: FakeGoogle) -> Iterator[AdminSite]:
-    with google_site(tmp_path, fake) as found:
-        yield found
 
 
 def connect_through_consent(site: AdminSite) -> None:

@@ -7,33 +7,17 @@ signed-out request are refused. Every screen is saved under test-output/screensh
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
-from typing import Iterator
 
-import pytest
 import requests
 from playwright.sync_api import BrowserContext, Page, expect
 
-from admin_site import EMAIL, PASSWORD, AdminSite, google_site
+from admin_site import EMAIL, PASSWORD, AdminSite
 from shots import Shots
 from fakes import FakeGoogle
 from server.gcal_bridge import Bridge
 from server.google.api import GoogleCalendarApi
 from server.runtime import Runtime
 from support import book
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGoogle]:
-    with FakeGoogle() as found:
-        yield found
-        assert found.internal_errors == []
-
-
-@pytest.fixture
-def site(tmp_path: Path, fake: FakeGoogle) -> Iterator[AdminSite]:
-    with google_site(tmp_path, fake) as found:
-        yield found
 
 
 def sign_in(page: Page, site: AdminSite, shots: Shots | None = None) -> None:

@@ -137,7 +137,7 @@ def test_sync_tokens_carry_the_epoch(world: World) -> None:
         epoch = journal.epoch(session)
         token = journal.make_token(epoch, 1)
         assert journal.parse_token(token, epoch) == 1
-        for bad in ("1", f"{epoch}-x", f"other-1", ""):
+        for bad in ("1", f"{epoch}-x", "other-1", ""):
             with pytest.raises(GoneError):
                 journal.parse_token(bad, epoch)
         fresh = journal.new_epoch(session)

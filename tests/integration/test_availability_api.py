@@ -4,14 +4,13 @@ online booking check that refuses what availability does not offer."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from support import (
-    HOST_KEY, NOW, Api, LiveServer, Salon, assert_error, block, book, make_runtime, make_salon,
+    HOST_KEY, Api, LiveServer, Salon, assert_error, block, book, make_runtime, make_salon,
     start_server,
 )
 
@@ -164,7 +163,7 @@ def test_blocked_time_repeating_and_several_calendars(api: Api) -> None:
 def test_public_view_shows_times_only(api: Api, server: LiveServer) -> None:
     salon = make_salon(api)
     open_all_week(api, salon)
-    booking = book(api, salon, f"{DAY}T10:00:00")
+    book(api, salon, f"{DAY}T10:00:00")
     public = Api(server.url, key=None)
     answer = availability(public, salon, DAY)
     assert answer["calendars"][0]["explain"] is None

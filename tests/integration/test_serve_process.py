@@ -126,8 +126,8 @@ def test_metrics_are_labelled_with_route_templates(served: Served) -> None:
     assert "/api/v1/businesses/<int:business_id>/calendars" in routes
     assert "/healthz" in routes
     assert "<unmatched>" in routes
-    assert f'method="GET",route="/api/v1/businesses/<int:business_id>/calendars",' \
-           f'status="200"' in text
+    assert 'method="GET",route="/api/v1/businesses/<int:business_id>/calendars",' \
+           'status="200"' in text
     # No label anywhere carries a raw id or the requested path.
     for route in routes:
         assert not re.search(r"/\d+(/|$)", route), route
