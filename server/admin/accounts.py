@@ -5,6 +5,7 @@ successful sign-in."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -17,9 +18,14 @@ from server.errors import ConflictError, InvalidError, NotFoundError
 
 MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
-# Verified against when the e-mail is unknown, so that an unknown address costs as much time as
-# a wrong password and the answer time does not tell which addresses exist.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so that an unknown address costs as much
+    time as a wrong password and the answer time does not tell which addresses exist. Made at
+    the first sign-in, not at import: every server process imports this module."""
+    return _HASHER.hash("not a password of anyone")
 
 
 class WrongPasswordError(InvalidError):
@@ -57,7 +63,7 @@ def check_password(session: Session, email: str, password: str,
     user = session.execute(select(AdminUser).where(
         AdminUser.email == normalize_email(email))).scalar_one_or_none()
     try:
-        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None:
