@@ -53,7 +53,9 @@ def _runtime(ctx: click.Context, *, need_schema: bool = False) -> Any:
     from server.db.migrate import current_revision, head_revision
     from server.runtime import build_runtime
 
-    runtime = build_runtime(_config(ctx))
+    # A caller may hand the command group a clock (`main(obj={"clock": clock})`): the tests run
+    # the CLI on the same injected clock as the rest of the world they drive.
+    runtime = build_runtime(_config(ctx), ctx.obj.get("clock"))
     if need_schema and current_revision(runtime.db.engine) != head_revision(runtime.db.engine):
         raise BookingCalError("the database schema is not current; run `bookingcal db upgrade`")
     return runtime

@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+from zoneinfo import ZoneInfo
 
 import requests
 import waitress
@@ -21,8 +22,34 @@ from server.db.migrate import upgrade
 from server.runtime import Runtime, build_runtime
 
 HOST_KEY = "test-host-key-0123456789"
-# A Tuesday in late November: both DST changes of 2027 lie within the default windows.
+# The injected clock of the tests that run entirely on one (make_runtime, start_server): a Tuesday
+# in late November; both DST changes of 2027 lie within the default windows. Only a test whose
+# every part reads this clock may book a literal date (see tests/README.md).
 NOW = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.timezone.utc)
+
+
+def real_now() -> dt.datetime:
+    """The real current instant (UTC): the clock of every process a test cannot hand a clock."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def monday_after_next(tz: str = "Europe/Copenhagen", now: dt.datetime | None = None) -> dt.date:
+    """The Monday after next in `tz`, seen from the real now (or `now`): 8 to 14 days ahead, so
+    every booking made in the week it starts is in the future for every process of the test,
+    whatever the date the suite runs on."""
+    today = (now or real_now()).astimezone(ZoneInfo(tz)).date()
+    return today + dt.timedelta(days=14 - today.weekday())
+
+
+def local_time(day: dt.date, hour: int, minute: int = 0,
+               tz: str = "Europe/Copenhagen") -> dt.datetime:
+    """`hour:minute` wall-clock time of `day` in `tz`, as an aware datetime."""
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=ZoneInfo(tz))
+
+
+def local_iso(day: dt.date, hour: int, minute: int = 0, tz: str = "Europe/Copenhagen") -> str:
+    """`local_time` as the API takes it: ISO 8601 with the zone's offset of that day."""
+    return local_time(day, hour, minute, tz).isoformat()
 
 
 def make_config(folder: Path, database_url: str, extra: str = "", **environ: str) -> Config:

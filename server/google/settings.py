@@ -147,9 +147,8 @@ class CalendarStatus:
 
 
 def calendar_status(session: Session, connection: GoogleConnection,
-                    now: dt.datetime | None = None) -> list[CalendarStatus]:
+                    now: dt.datetime) -> list[CalendarStatus]:
     found = []
-    now = now or dt.datetime.now(dt.timezone.utc)
     backlog = backlogs(session, now, [connection.id]).get(
         connection.id, Backlog())
     for row in calendar_maps(session, connection.id):

@@ -1,7 +1,11 @@
 """Fixtures of the integration tests.
 
 * ``world`` (function, over sqlite and postgresql): a business connected to a fresh fake
-  Google (see google_world.py); the fake must have seen no bug of its own by the end.
+  Google (see google_world.py), on a FixedClock at support.NOW; the fake must have seen no bug
+  of its own by the end.
+* ``real_time_world``: the same, its clock fixed at the real now, for a test that also drives a
+  real `bookingcal` process (which runs on the real clock): ``world.book(day)`` is then dated a
+  week and more after the real today.
 """
 
 from __future__ import annotations
@@ -13,10 +17,19 @@ import pytest
 
 from fakes import FakeGoogle
 from google_world import World, make_world
+from support import real_now
 
 
 @pytest.fixture
 def world(tmp_path: Path, database_url: str) -> Iterator[World]:
     with FakeGoogle() as fake, make_world(tmp_path, database_url, fake) as made:
+        yield made
+        assert fake.internal_errors == []
+
+
+@pytest.fixture
+def real_time_world(tmp_path: Path, database_url: str) -> Iterator[World]:
+    with FakeGoogle() as fake, make_world(tmp_path, database_url, fake,
+                                          now=real_now()) as made:
         yield made
         assert fake.internal_errors == []

@@ -89,7 +89,7 @@ def test_policy_through_the_cli(world: World, tmp_path: Path, database_url: str)
     pull(world.runtime.db, world.api, world.connection, NOW)
 
     def cli(*args: str) -> Result:
-        return run_cli(tmp_path, database_url, *args)
+        return run_cli(tmp_path, database_url, *args, clock=world.runtime.clock)
 
     result = cli("google", "settings", str(world.business), "--out-of-office-free",
                  "--tentative-free")

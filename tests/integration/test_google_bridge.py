@@ -218,17 +218,19 @@ def test_google_sync_shows_progress_until_nothing_is_pending(
         world.book(day)
     with (tmp_path / "bookingcal.toml").open("a", encoding="utf-8") as toml:
         toml.write("backfill_per_minute = 3\n")  # the file ends in its [google] section
-    result = run_cli(tmp_path, database_url, "google", "sync", str(world.business))
+    result = run_cli(tmp_path, database_url, "google", "sync", str(world.business),
+                     clock=world.runtime.clock)
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if "pending" in line]
     assert [line.strip() for line in lines] == [
         "4 changes pending", "1 changes pending", "0 changes pending"]
     assert "pass 3: connection" in result.output and "3 inserted" in result.output
     assert len(world.google()) == 7
-    once = run_cli(tmp_path, database_url, "google", "sync", str(world.business), "--once")
+    once = run_cli(tmp_path, database_url, "google", "sync", str(world.business), "--once",
+                   clock=world.runtime.clock)
     assert once.exit_code == 0 and "pass 2" not in once.output
     assert "0 inserted, 0 updated, 0 deleted" in once.output
-    missing = run_cli(tmp_path, database_url, "google", "sync", "999")
+    missing = run_cli(tmp_path, database_url, "google", "sync", "999", clock=world.runtime.clock)
     assert missing.exit_code == 1 and "no Google account connected" in missing.output
 
 
@@ -287,7 +289,8 @@ def test_disconnect_stops_the_push_channels(world: World, tmp_path: Path,
         bridge(dataclasses.replace(world, runtime=live.runtime)).run_once(force_pull=True)
         [channel] = world.fake.channels()
         assert not channel.stopped and len(world.google()) == 1
-        result = run_cli(tmp_path, database_url, "google", "disconnect", str(world.business))
+        result = run_cli(tmp_path, database_url, "google", "disconnect", str(world.business),
+                         clock=world.runtime.clock)
         assert result.exit_code == 0, result.output
         assert "1 copies deleted from Google" in result.output
         assert "1 push channels stopped" in result.output

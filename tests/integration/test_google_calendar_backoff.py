@@ -93,12 +93,14 @@ def test_a_failing_calendar_backs_off_while_others_sync(
     by_name = {item["name"]: item for item in status["calendars"]}
     assert by_name["Bo"]["write_retry"] == "retrying in 45 min"
     assert by_name["Anna"]["write_retry"] is None
-    shown = run_cli(tmp_path, database_url, "google", "status", str(world.business))
+    shown = run_cli(tmp_path, database_url, "google", "status", str(world.business),
+                    clock=world.runtime.clock)
     assert shown.exit_code == 0, shown.output
     assert re.search(r"^    writing retrying in \d+ min$", shown.output, re.M), shown.output
     assert shown.output.count("retrying in") == 1
     # `google sync` does not wait for it: it stops once passes make no progress.
-    synced = run_cli(tmp_path, database_url, "google", "sync", str(world.business))
+    synced = run_cli(tmp_path, database_url, "google", "sync", str(world.business),
+                     clock=world.runtime.clock)
     assert synced.exit_code != 0
     assert "sync stopped: 1 changes wait for Google calendars whose writes back off" \
         in synced.output, synced.output

@@ -137,14 +137,15 @@ def test_a_missing_or_read_only_calendar_shows_its_own_error_while_others_sync(
     assert page.count('class="error-text">Reading:') == 1
     assert f"Google calendar {GONE} was not found" in page
     assert f"may not write to Google calendar {shared}" in page
-    shown = run_cli(tmp_path, database_url, "google", "status", str(world.business))
+    shown = run_cli(tmp_path, database_url, "google", "status", str(world.business),
+                    clock=world.runtime.clock)
     assert shown.exit_code == 0, shown.output
     assert f"last error writing ({NOW}): Google calendar {GONE} was not found" in shown.output
     assert f"last error reading ({NOW}): Google calendar {GONE} was not found" in shown.output
     assert f"last error writing ({NOW}): the connected account may not write to Google " \
            f"calendar {shared}" in shown.output
     assert shown.output.count("last error") == 3
-    once = run_cli(tmp_path, database_url, "bridge", "--once")
+    once = run_cli(tmp_path, database_url, "bridge", "--once", clock=world.runtime.clock)
     assert once.exit_code == 0, once.output
     assert f"could not read {GONE} (see google status)" in once.output
     # Bo's and Cara's writes back off (server/google/calendar_errors.py): not tried again yet.

@@ -23,7 +23,7 @@ from google_world import World, bridge
 from server.db.models import GoogleConnection, GoogleCopy
 from server.gcal_bridge import pending
 from server.google.copies import MARK, is_ours
-from support import HOST_KEY, NOW
+from support import HOST_KEY
 
 BOOKINGS = 120  # 3 batches: 50, 50, 20
 KILL_AFTER = (1, 57, 40)  # inserts each process gets to make before it is killed
@@ -44,7 +44,8 @@ def copies_in_google(world: World) -> list[str]:
 
 
 def test_killed_bridges_converge_with_each_event_inserted_once(
-        world: World, tmp_path: Path, database_url: str) -> None:
+        real_time_world: World, tmp_path: Path, database_url: str) -> None:
+    world = real_time_world  # the bridge processes run on the real clock
     bridge(world).run_once(force_pull=True)  # connected and synced; bookings come from now on
     for n in range(BOOKINGS):
         world.book(1 + n // 8, 9 + n % 8)
@@ -73,7 +74,7 @@ def test_killed_bridges_converge_with_each_event_inserted_once(
                     recorded = session.execute(select(func.count()).select_from(
                         GoogleCopy)).scalar_one()
                     left = pending(session, session.get_one(GoogleConnection,
-                                                            world.connection), NOW)
+                                                            world.connection), world.now)
                 if recorded == BOOKINGS and left == 0:
                     break
                 time.sleep(0.1)

@@ -6,6 +6,7 @@ to what the restored database holds, without a duplicate."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ from caldav.lib import error as dav_error
 from deployment import Deployment, environ, start_deployment
 from fakes import FakeGoogle
 from processes import bookingcal
-from support import Api, book, google_toml, make_link, make_salon
+from support import (
+    Api, book, google_toml, local_iso, make_link, make_salon, monday_after_next,
+)
 
 
 def _bridge_once(deployment: Deployment) -> str:
@@ -59,8 +62,12 @@ def test_restore_drill(engine: str, tmp_path: Path, request: pytest.FixtureReque
 def _drill(deployment: Deployment, api: Api, fake: FakeGoogle, folder: Path) -> None:
     salon = make_salon(api)
     base = f"/businesses/{salon.business}"
-    kept = book(api, salon, "2026-12-01T10:00:00+01:00", client_id=salon.client)
-    cancelled_later = book(api, salon, "2026-12-02T10:00:00+01:00")
+    # The server and bridge processes run on the real clock: the bookings are in the week
+    # after next, Tuesday to Friday.
+    monday = monday_after_next()
+    kept = book(api, salon, local_iso(monday + dt.timedelta(days=1), 10),
+                client_id=salon.client)
+    cancelled_later = book(api, salon, local_iso(monday + dt.timedelta(days=2), 10))
     link = make_link(api, salon.business, scope="calendar", calendar_ids=[salon.calendar])
     deployment.connect_google(fake, {salon.business: None})
     _bridge_once(deployment)
@@ -72,7 +79,7 @@ def _drill(deployment: Deployment, api: Api, fake: FakeGoogle, folder: Path) -> 
     assert f"backup written to {backup}" in text
 
     # After the backup: a new booking, a cancellation, a new link; Google follows.
-    lost = book(api, salon, "2026-12-03T10:00:00+01:00")
+    lost = book(api, salon, local_iso(monday + dt.timedelta(days=3), 10))
     api.ok("POST", f"{base}/bookings/{cancelled_later['id']}/cancel")
     lost_link = make_link(api, salon.business, scope="calendar", calendar_ids=[salon.calendar])
     _bridge_once(deployment)
@@ -100,7 +107,8 @@ def _drill(deployment: Deployment, api: Api, fake: FakeGoogle, folder: Path) -> 
 
         # Nothing in the backup is lost; nothing after it is back.
         found = {b["id"]: b["status"] for b in api.ok("GET", f"{base}/bookings", params={
-            "start": "2026-11-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"})["items"]}
+            "start": local_iso(monday - dt.timedelta(days=30), 0),
+            "end": local_iso(monday + dt.timedelta(days=30), 0)})["items"]}
         assert found == {kept["id"]: "confirmed", cancelled_later["id"]: "confirmed"}
         client_row = api.ok("GET", f"{base}/clients/{salon.client}")
         assert client_row["name"] == "Jens Hansen"
@@ -133,7 +141,7 @@ def _drill(deployment: Deployment, api: Api, fake: FakeGoogle, folder: Path) -> 
     assert _in_google(fake) == Counter({f"booking:{kept['id']}": 1,
                                         f"booking:{cancelled_later['id']}": 1})
     # New bookings after the restore reach Google too, even when they reuse an id.
-    after = book(api, salon, "2026-12-04T10:00:00+01:00")
+    after = book(api, salon, local_iso(monday + dt.timedelta(days=4), 10))
     _bridge_once(deployment)
     expected: dict[str, Any] = {f"booking:{kept['id']}": 1,
                                 f"booking:{cancelled_later['id']}": 1,

@@ -6,6 +6,7 @@ after the run neither nginx's logs nor the app's hold a token or a client's data
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import ssl
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import pytest
 import requests
 
 from deployment import Deployment, session_for, start_deployment
-from support import Api, book, make_link, make_salon
+from support import Api, book, local_iso, make_link, make_salon, monday_after_next
 
 CLIENT = {"name": "Karoline Østergaard-Sekret", "email": "karoline.sekret@example.org",
           "phone": "+45 31 41 59 26"}
@@ -40,7 +41,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         salon = make_salon(api)
         client = api.ok("POST", f"/businesses/{salon.business}/clients", 201, json=CLIENT)["id"]
-        book(api, salon, "2026-12-01T10:00:00+01:00", client_id=client, notes=NOTES)
+        # The server process runs on the real clock: a booking in the week after next.
+        book(api, salon, local_iso(monday_after_next() + dt.timedelta(days=1), 10),
+             client_id=client, notes=NOTES)
         link = make_link(api, salon.business, profile="full")
         token = str(link["token"])
         yield World(deployment, api, link, token,

@@ -5,6 +5,7 @@ anything twice; /healthz answers 503 while the database refuses connections."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from deployment import Deployment, session_for, start_deployment, wait_until
 from fakes import FakeGoogle
 from pgserver import ThrowawayPostgres
 from support import (
-    HOST_KEY, Api, Salon, book, google_toml, iter_pages, make_link, make_salon,
+    HOST_KEY, Api, Salon, book, google_toml, iter_pages, local_iso, make_link, make_salon,
+    monday_after_next,
 )
 
 BUSINESSES = 3
@@ -121,7 +123,8 @@ def test_a_booking_made_through_one_is_served_by_the_other(world: World) -> None
                           password=link["token"]) as client:
         [calendar] = client.principal().calendars()
         known = calendar.objects_by_sync_token(load_objects=True)
-        made = book(first, salon, "2026-12-03T11:00:00+01:00", notes="made through process 0")
+        made = book(first, salon, local_iso(monday_after_next() + dt.timedelta(days=2), 11),
+                    notes="made through process 0")
         after = _feed(feed, before.headers["ETag"])
         assert after.status_code == 200
         assert made["uid"] in after.text and made["uid"] not in before.text
@@ -140,14 +143,16 @@ def _bridge_inserts(world: World) -> list[int]:
 
 def test_the_bridges_share_the_work_without_double_writes(world: World) -> None:
     # Bookings made by earlier tests count too.
+    # The processes run on the real clock: the bookings are dated from the real today.
+    monday = monday_after_next()
     made = sum(len(list(iter_pages(world.api, f"/businesses/{salon.business}/bookings",
-                                   {"start": "2026-01-01T00:00:00Z",
-                                    "end": "2028-01-01T00:00:00Z"})))
+                                   {"start": local_iso(monday - dt.timedelta(days=60), 0),
+                                    "end": local_iso(monday + dt.timedelta(days=60), 0)})))
                for salon in world.salons)
     day = 1
     while day <= ROUNDS_MAX:
         for salon in world.salons:
-            book(world.api, salon, f"2027-01-{day:02d}T10:00:00+01:00")
+            book(world.api, salon, local_iso(monday + dt.timedelta(days=7 + day), 10))
             made += 1
         wait_until(lambda: sum(_bridge_inserts(world)) >= made, SYNC_SECONDS,
                    f"{made} bookings in Google")
