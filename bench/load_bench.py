@@ -53,6 +53,7 @@ import requests  # noqa: E402
 
 from api_bench import NOISE, table  # noqa: E402
 from deployment import Deployment, session_for, start_deployment  # noqa: E402
+from support import monday_after_next  # noqa: E402
 
 KINDS = ("feed", "caldav-sync", "booking-write", "healthz (baseline)")
 EXPECTED = {"feed": {200, 304}, "caldav-sync": {207}, "booking-write": {201},
@@ -93,10 +94,17 @@ class Sample:
     seconds: float
 
 
+# The servers run on the real clock: every booking is dated from the real today. The seeded
+# bookings start on the Monday after next; the written ones 60 days later, apart from them.
+FIRST_DAY = monday_after_next()
+
+
 def slot_start(slot: int) -> str:
-    """A free slot: calendar-independent days from 2027-02-01, eight 45-minute slots a day."""
+    """A free slot: calendar-independent days from FIRST_DAY + 60, eight 45-minute slots a day
+    (local time of the business)."""
     day, index = divmod(slot, 8)
-    start = dt.datetime(2027, 2, 1, 8, 0) + dt.timedelta(days=day, minutes=60 * index)
+    start = dt.datetime.combine(FIRST_DAY + dt.timedelta(days=60 + day), dt.time(8)) \
+        + dt.timedelta(minutes=60 * index)
     return start.isoformat()
 
 
@@ -114,7 +122,8 @@ def prepare(deployment: Deployment, links: int, bookings_each: int) -> World:
                         json={"name": "Load Client", "email": "load@example.com"})["id"]
         for calendar in calendars:
             for n in range(bookings_each):
-                start = dt.datetime(2026, 12, 1, 8) + dt.timedelta(days=n // 6, hours=n % 6)
+                start = dt.datetime.combine(FIRST_DAY, dt.time(8)) \
+                    + dt.timedelta(days=n // 6, hours=n % 6)
                 api.ok("POST", f"{base}/bookings", 201, json={
                     "calendar_id": calendar["id"], "service_id": service,
                     "client_id": client, "start": start.isoformat()})

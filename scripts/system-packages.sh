@@ -1,12 +1,14 @@
 # Sourced by scripts/test.sh: the Debian packages the test suite drives for real (nginx as the
 # reverse proxy in front of bookingcal, chromium for the admin pages' browser tests,
-# systemd-analyze to verify the units in contrib/systemd). Installed
+# systemd-analyze to verify the units in contrib/systemd, faketime for .ci/run's second pass of
+# the date-sensitive tests at a later date). Installed
 # with apt when missing; PostgreSQL 15 is expected on the machine already (see README).
 set -euo pipefail
 _bookingcal_missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || _bookingcal_missing+=(nginx)
 [ -x /usr/bin/chromium ] || _bookingcal_missing+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || _bookingcal_missing+=(systemd)
+command -v faketime >/dev/null 2>&1 || _bookingcal_missing+=(faketime)
 if [ ${#_bookingcal_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
     echo "error: the tests need the Debian packages: ${_bookingcal_missing[*]}; install them" \

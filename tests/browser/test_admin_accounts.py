@@ -149,7 +149,7 @@ def test_list_and_remove_commands_never_remove_the_last_account(
 
     def run(*args: str) -> tuple[int, str, str]:
         result = runner.invoke(main, ["--config", str(tmp_path / "bookingcal.toml"), "admin",
-                                      *args])
+                                      *args], obj={"clock": site.live.clock})
         return result.exit_code, result.stdout, result.stderr
 
     business = str(site.salon.business)

@@ -37,7 +37,8 @@ def google_status(site: AdminSite, tmp_path: Path) -> str:
     runner = CliRunner(env={"BOOKINGCAL_CONFIG": None, "BOOKINGCAL_HOST_KEY": HOST_KEY,
                             "BOOKINGCAL_DATABASE_URL": f"sqlite:///{tmp_path}/admin.sqlite3"})
     result = runner.invoke(main, ["--config", str(tmp_path / "bookingcal.toml"), "google",
-                                  "status", str(site.salon.business)])
+                                  "status", str(site.salon.business)],
+                           obj={"clock": site.live.clock})
     assert result.exit_code == 0, result.output
     return result.stdout
 

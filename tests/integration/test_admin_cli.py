@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from server.admin import sessions
 from server.admin.accounts import check_password
 from server.cli import main
+from server.clock import FixedClock
 from server.db.models import AdminSession
 from support import HOST_KEY, NOW, make_runtime
 
@@ -24,7 +25,9 @@ def test_reset_password_sets_a_new_one_and_signs_the_account_out(tmp_path: Path)
     config = ["--config", str(tmp_path / "bookingcal.toml")]
 
     def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
-        result = runner.invoke(main, [*config, *args], input=input)
+        # On the same clock as the runtime below (a FixedClock at NOW).
+        result = runner.invoke(main, [*config, *args], input=input,
+                               obj={"clock": FixedClock(NOW)})
         return result.exit_code, result.stdout, result.stderr
 
     (tmp_path / "data").mkdir()

@@ -35,7 +35,7 @@ from server.domain import bookings, businesses, calendars, journal, services
 from server.errors import GoneError
 from server.keys import KeyFileError, Keyring
 from server.runtime import build_runtime
-from support import HOST_KEY, Api, start_server
+from support import HOST_KEY, Api, real_now, start_server
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 TRACEBACK = "Traceback"
@@ -573,7 +573,7 @@ def test_keys_reencrypt_moves_every_secret_to_the_newest_key(tmp_path: Path,
     cli = Cli(tmp_path, database_url)
     cli.ok("db", "upgrade")
     runtime = build_runtime(cli.config())
-    now = dt.datetime(2026, 11, 24, 8, tzinfo=dt.timezone.utc)
+    now = real_now()  # the CLI runs on the real clock
     try:
         tokens = {}
         with runtime.db.write() as session:
