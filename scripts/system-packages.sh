@@ -1,7 +1,8 @@
 # Sourced by scripts/test.sh: the Debian packages the test suite drives for real (nginx as the
 # reverse proxy in front of bookingcal, chromium for the admin pages' browser tests,
 # systemd-analyze to verify the units in contrib/systemd, faketime for .ci/run's second pass of
-# the date-sensitive tests at a later date). Installed
+# the date-sensitive tests at a later date, gcc for its preload tests/faketime/monotonic_waits.c).
+# Installed
 # with apt when missing; PostgreSQL 15 is expected on the machine already (see README).
 set -euo pipefail
 _bookingcal_missing=()
@@ -9,6 +10,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || _bookingcal_missin
 [ -x /usr/bin/chromium ] || _bookingcal_missing+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || _bookingcal_missing+=(systemd)
 command -v faketime >/dev/null 2>&1 || _bookingcal_missing+=(faketime)
+command -v gcc >/dev/null 2>&1 || _bookingcal_missing+=(gcc)
 if [ ${#_bookingcal_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
     echo "error: the tests need the Debian packages: ${_bookingcal_missing[*]}; install them" \

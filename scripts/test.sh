@@ -5,4 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/system-packages.sh
 . scripts/venv.sh
+# Under libfaketime (`faketime DATE ./scripts/test.sh`: the suite must pass on any date), Python's
+# timed thread waits would last as long as the date's shift: tests/faketime/monotonic_waits.c,
+# preloaded before libfaketime, keeps them as long as asked.
+if [[ "${LD_PRELOAD:-}" == *faketime* ]]; then
+  waits=.venv/faketime-monotonic-waits.so
+  if [ ! -e "$waits" ] || [ tests/faketime/monotonic_waits.c -nt "$waits" ]; then
+    gcc -shared -fPIC -O2 -o "$waits" tests/faketime/monotonic_waits.c -ldl
+  fi
+  export LD_PRELOAD="$PWD/$waits:$LD_PRELOAD"
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -11,12 +11,18 @@ Fixtures:
 * ``pg_url`` (function): URL of a fresh, empty PostgreSQL database only.
 * ``_block_network`` (session, autouse): connecting to anything but loopback or
   a unix socket raises ``OSError("network access blocked in tests: HOST")``.
+
+Dates: every test runs entirely on an injected clock (``support.NOW``) or derives every date it
+books from the real now; never a literal date on the real clock. The rule and its helpers are in
+tests/README.md. The suite is also run under libfaketime at other dates, through
+``./scripts/test.sh`` (which keeps Python's timed waits working there).
 """
 
 from __future__ import annotations
 
 import atexit
 import ipaddress
+import os
 import socket
 import sys
 import uuid
@@ -29,6 +35,18 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pgserver import ThrowawayPostgres  # noqa: E402
+
+# ------------------------------------------------------------------- faketime
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    preload = os.environ.get("LD_PRELOAD", "")
+    if "libfaketime" in preload and "faketime-monotonic-waits" not in preload:
+        raise pytest.UsageError(
+            "under faketime, run the suite through ./scripts/test.sh: without the preload it "
+            "adds (tests/faketime/monotonic_waits.c) every timed wait of a thread lasts as long "
+            "as the date's shift")
+
 
 # --------------------------------------------------------------------- network
 

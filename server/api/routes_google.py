@@ -23,8 +23,7 @@ bp = APIBlueprint("google", __name__, url_prefix="/api/v1/businesses/<int:busine
                   abp_security=[{"bearer": []}])
 
 
-def status_out(session: Session, business_id: int,
-               now: dt.datetime | None = None) -> GoogleStatusOut:
+def status_out(session: Session, business_id: int, now: dt.datetime) -> GoogleStatusOut:
     get_business(session, business_id)
     connection = session.execute(select(GoogleConnection).where(
         GoogleConnection.business_id == business_id)).scalar_one_or_none()

@@ -118,7 +118,7 @@ def test_our_copies_are_never_imported_and_a_deleted_copy_comes_back(world: Worl
         row = session.execute(select(GoogleCopy)).scalar_one()
         assert row.restored_count == 1 and row.item_id == booking
         from server.api.routes_google import status_out
-        assert status_out(session, world.business).copies_restored == 1
+        assert status_out(session, world.business, world.now).copies_restored == 1
     # The restoration's own echo changes nothing more.
     assert pull_now(world).copies_to_restore == 0
     assert world.push().writes == 0
