@@ -2,8 +2,7 @@
 # reverse proxy in front of bookingcal, chromium for the admin pages' browser tests,
 # systemd-analyze to verify the units in contrib/systemd, faketime for .ci/run's second pass of
 # the date-sensitive tests at a later date, gcc for its preload tests/faketime/monotonic_waits.c).
-# Installed
-# with apt when missing; PostgreSQL 15 is expected on the machine already (see README).
+# Installed with apt when missing; PostgreSQL 15 is expected on the machine already (see README).
 set -euo pipefail
 _bookingcal_missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || _bookingcal_missing+=(nginx)
