@@ -662,6 +662,9 @@ def google_status(ctx: click.Context, business_id: int) -> None:
                 click.echo(f"    last error {kind} ({when}): {error}")
         if item.write_retry:
             click.echo(f"    writing {item.write_retry}")
+        for failing in item.failing:
+            click.echo(f"    {failing.kind} {failing.item_id} not in Google: {failing.error} "
+                       f"({failing.failures} failed writes, {failing.retry})")
 
 
 @google.command("disconnect")
