@@ -14,6 +14,7 @@ now, so the bookings (dated from that clock) are ahead for the real bridge proce
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import signal
 import time
@@ -37,7 +38,7 @@ from server.google.blocking import BlockingPolicy, blocks
 from server.google.copies import MARK, is_ours
 from test_google_kill import start_bridge
 
-SEED = 13
+SEED = int(os.environ.get("BOOKINGCAL_SOAK_SEED", "13"))  # another seed: another schedule
 STEPS = 160
 FAULT_SHARE = 0.2
 FAULTS = [FaultKind.TOO_MANY_REQUESTS, FaultKind.SERVER_ERROR, FaultKind.UNAVAILABLE,
