@@ -5,9 +5,11 @@ Several bridge processes may run against one database: a process works a connect
 it holds the connection's lease (a row update that succeeds for one process at a time), so
 scaling out never double-writes. A pass is idempotent: killed at any moment, a restarted bridge
 converges without duplicates (deterministic event ids, positions saved after the writes).
-Errors are classified once (server/google/api.py): an invalid grant marks the connection as
-needing reconnection and stops calling Google, quota pauses it for a while, transient errors
-are retried on the next pass; nothing local is ever deleted because Google failed.
+Errors are classified once (server/google/api.py), per request and per part of a batch: an
+invalid grant marks the connection as needing reconnection and stops calling Google at once,
+quota pauses it for an hour, transient errors back off (reads and writes apart, so neither
+holds back the other), and a write Google refuses backs off on its own item
+(server/google/item_errors.py); nothing local is ever deleted because Google failed.
 """
 
 from __future__ import annotations

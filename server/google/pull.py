@@ -3,8 +3,9 @@
 instead of wiping). Repeating events come expanded into instances (singleEvents), cancelled
 instances included. This module fetches and parses; the mirrored events are written by the
 domain layer (server/domain/mirrored.py). Our own copies are recognised by their private mark
-and never imported; a copy someone changed or deleted in Google is queued to be written again
-(the booking system stays the source of truth). A failure that concerns one calendar (404,
+or by their id (another app's full update drops the mark) and never imported; a copy someone
+changed or deleted in Google is queued to be written again (the booking system stays the
+source of truth), also when only a full resync (410) can tell that it is gone. A failure that concerns one calendar (404,
 403) is recorded on its read state while the other calendars go on
 (server/google/calendar_errors.py)."""
 
