@@ -794,7 +794,9 @@ def google_sync(ctx: click.Context, business_id: int, once: bool) -> None:
     from server.google.settings import get_connection
 
     runtime = _runtime(ctx, need_schema=True)
-    worker = Bridge(runtime, unthrottled=True)
+    # Syncing now, with someone watching: each call gets the adapter's full retries instead of
+    # the daemon's backoff between passes.
+    worker = Bridge(runtime, unthrottled=True, read_attempts=None, write_attempts=None)
     with runtime.db.read() as session:
         connection_id = get_connection(session, business_id).id
     before = -1

@@ -256,7 +256,10 @@ class Bridge:
                 else:
                     self.writes.succeeded(connection_id)
             report.error = "; ".join(errors) or None
-            self._note(connection_id, now, report.error)
+            backing_off = (reading and not self.reads.ready(connection_id, now)) or (
+                direction != "from_google" and not self.writes.ready(connection_id, now))
+            # The last error stays shown while the side that failed backs off.
+            self._note(connection_id, now, report.error, keep_error=backing_off)
         except ReconnectError as exc:
             self.apis.pop(connection_id, None)
             self._note(connection_id, now, exc.message, status="needs_reconnect")
@@ -279,13 +282,15 @@ class Bridge:
         return max(1, int(per_minute * IDLE_WAIT / 60)) if not self.unthrottled else per_minute
 
     def _note(self, connection_id: int, now: dt.datetime, error: str | None,
-              status: str | None = None, paused_until: dt.datetime | None = None) -> None:
+              status: str | None = None, paused_until: dt.datetime | None = None,
+              keep_error: bool = False) -> None:
         with self.runtime.db.write() as session:
             connection = session.get(GoogleConnection, connection_id)
             if connection is None:
                 return
             if error is None:
-                connection.last_error = None
+                if not keep_error:
+                    connection.last_error = None
                 if connection.status == "paused":
                     connection.status = "connected"
                 connection.paused_until = None
