@@ -17,11 +17,13 @@ import datetime as dt
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -36,7 +38,7 @@ from server.gcal_bridge import Bridge, pending
 from server.google import settings
 from server.google.blocking import BlockingPolicy, blocks
 from server.google.copies import MARK, is_ours
-from test_google_kill import start_bridge
+from support import HOST_KEY
 
 SEED = int(os.environ.get("BOOKINGCAL_SOAK_SEED", "13"))  # another seed: another schedule
 STEPS = 160
@@ -50,6 +52,16 @@ ENDPOINTS = ["calendar.events.insert", "calendar.events.update", "calendar.event
 KILLED_BOOKINGS = 24
 WAIT = 60.0
 UTC = dt.timezone.utc
+BOOKINGCAL = Path(sys.executable).parent / "bookingcal"
+
+
+def start_bridge(folder: Path, database_url: str, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """`bookingcal bridge` on the world's configuration, as test_google_kill.py starts it."""
+    env = {**os.environ, "BOOKINGCAL_DATABASE_URL": database_url,
+           "BOOKINGCAL_HOST_KEY": HOST_KEY}
+    env.pop("BOOKINGCAL_CONFIG", None)
+    return subprocess.Popen([str(BOOKINGCAL), "--config", str(folder / "bookingcal.toml"),
+                             "bridge"], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 @dataclass
