@@ -579,7 +579,10 @@ def bridge(ctx: click.Context, once: bool) -> None:
     from server.gcal_bridge import Bridge
 
     runtime = _runtime(ctx, need_schema=True)
+    # One pass (--once) gets the adapter's full retries; the daemon backs off between passes.
     worker = Bridge(runtime, unthrottled=once)
+    if once:
+        worker.read_attempts = worker.write_attempts = None
     if once:
         for report in worker.run_once(force_pull=True):
             _echo_pass(report)
