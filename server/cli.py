@@ -581,7 +581,10 @@ def bridge(ctx: click.Context, once: bool) -> None:
     from server.gcal_bridge import Bridge
 
     runtime = _runtime(ctx, need_schema=True)
+    # One pass (--once) gets the adapter's full retries; the daemon backs off between passes.
     worker = Bridge(runtime, unthrottled=once)
+    if once:
+        worker.read_attempts = worker.write_attempts = None
     if once:
         for report in worker.run_once(force_pull=True):
             _echo_pass(report)
@@ -664,6 +667,9 @@ def google_status(ctx: click.Context, business_id: int) -> None:
                 click.echo(f"    last error {kind} ({when}): {error}")
         if item.write_retry:
             click.echo(f"    writing {item.write_retry}")
+        for failing in item.failing:
+            click.echo(f"    {failing.kind} {failing.item_id} not in Google: {failing.error} "
+                       f"({failing.failures} failed writes, {failing.retry})")
 
 
 @google.command("disconnect")
@@ -793,7 +799,9 @@ def google_sync(ctx: click.Context, business_id: int, once: bool) -> None:
     from server.google.settings import get_connection
 
     runtime = _runtime(ctx, need_schema=True)
-    worker = Bridge(runtime, unthrottled=True)
+    # Syncing now, with someone watching: each call gets the adapter's full retries instead of
+    # the daemon's backoff between passes.
+    worker = Bridge(runtime, unthrottled=True, read_attempts=None, write_attempts=None)
     with runtime.db.read() as session:
         connection_id = get_connection(session, business_id).id
     before = -1

@@ -5,9 +5,11 @@ Several bridge processes may run against one database: a process works a connect
 it holds the connection's lease (a row update that succeeds for one process at a time), so
 scaling out never double-writes. A pass is idempotent: killed at any moment, a restarted bridge
 converges without duplicates (deterministic event ids, positions saved after the writes).
-Errors are classified once (server/google/api.py): an invalid grant marks the connection as
-needing reconnection and stops calling Google, quota pauses it for a while, transient errors
-are retried on the next pass; nothing local is ever deleted because Google failed.
+Errors are classified once (server/google/api.py), per request and per part of a batch: an
+invalid grant marks the connection as needing reconnection and stops calling Google at once,
+quota pauses it for an hour, transient errors back off (reads and writes apart, so neither
+holds back the other), and a write Google refuses backs off on its own item
+(server/google/item_errors.py); nothing local is ever deleted because Google failed.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from server.google import channels
 from server.google import pull as pulling
 from server.google import restored, settings
 from server.google import push as pushing
-from server.google.api import GoogleCalendarApi, QuotaError, ReconnectError
+from server.google.api import (
+    GoogleCalendarApi, GoogleError, QuotaError, ReconnectError, backoff_delay,
+)
 from server.google.backlog import backlogs
 from server.google.wakeup import JournalWakeup
 from server.runtime import Runtime
@@ -39,6 +43,8 @@ log = logging.getLogger(__name__)
 LEASE = dt.timedelta(seconds=120)
 QUOTA_PAUSE = dt.timedelta(hours=1)
 IDLE_WAIT = 0.5  # seconds between looks at the journal when idle
+BACKOFF_BASE = 1.0  # seconds before the first retry of a failed read or write pass
+BACKOFF_CAP = 60.0
 
 
 def _boot_id() -> str:
@@ -76,6 +82,32 @@ def lease_owner_dead(owner: str) -> bool:
 
 
 @dataclass
+class Backoff:
+    """When each connection may read (or write) Google again after failing on a transient
+    error (5xx, rate limit, timeout): exponential with jitter, honouring Retry-After, capped
+    (api.backoff_delay). In memory: a restarted bridge tries at once."""
+
+    failures: dict[int, int] = field(default_factory=dict)
+    until: dict[int, dt.datetime] = field(default_factory=dict)
+
+    def ready(self, connection_id: int, now: dt.datetime) -> bool:
+        until = self.until.get(connection_id)
+        return until is None or until <= now
+
+    def failed(self, connection_id: int, now: dt.datetime, error: BookingCalError) -> float:
+        count = self.failures.get(connection_id, 0) + 1
+        self.failures[connection_id] = count
+        retry_after = error.retry_after if isinstance(error, GoogleError) else None
+        wait = backoff_delay(count, retry_after, base=BACKOFF_BASE, cap=BACKOFF_CAP)
+        self.until[connection_id] = now + dt.timedelta(seconds=wait)
+        return wait
+
+    def succeeded(self, connection_id: int) -> None:
+        self.failures.pop(connection_id, None)
+        self.until.pop(connection_id, None)
+
+
+@dataclass
 class PassReport:
     connection_id: int
     pushed: pushing.PushReport | None = None
@@ -94,6 +126,16 @@ class Bridge:
     # is reused (and refreshed by the library when it expires), so an idle pass asks Google
     # nothing but one list per read calendar.
     apis: dict[int, tuple[str, GoogleCalendarApi]] = field(default_factory=dict)
+    # Reads and writes that failed on a transient error wait apart, so neither holds back the
+    # other; `force_pull` (google sync, tests) does not wait.
+    reads: Backoff = field(default_factory=lambda: Backoff())
+    writes: Backoff = field(default_factory=lambda: Backoff())
+    # Calls per read request: one, so a failing read costs one request a pass and never sleeps
+    # in the loop (it backs off through `reads` instead). None: the adapter's own retries.
+    read_attempts: int | None = 1
+    # Calls per write that failed in a batch: the batch and one retry alone; a write still
+    # failing then backs off on its own item (server/google/item_errors.py).
+    write_attempts: int | None = 2
 
     def _api(self, connection_id: int, refresh_token: str) -> GoogleCalendarApi:
         kept = self.apis.get(connection_id)
@@ -149,7 +191,7 @@ class Bridge:
         asked = set(session.execute(select(GoogleReadState.connection_id).where(
             GoogleReadState.pull_requested.is_(True)).distinct()).scalars())
         busy = {connection_id for connection_id, backlog in backlogs(session, now).items()
-                if backlog.total > 0}
+                if backlog.due > 0}
         found = []
         for connection_id in connections:
             pulled = self.pulled_at.get(connection_id)
@@ -160,6 +202,10 @@ class Bridge:
 
     def work(self, connection_id: int, now: dt.datetime, *, force_pull: bool = False
              ) -> PassReport:
+        """One pass over a connection: read its Google calendars when a read is due, then
+        send its changes. Reading and writing fail apart: a failing read never holds back the
+        writes (nor the reverse); each side that failed on a transient error backs off on its
+        own. A refused token or an exhausted quota, on either side, stops both at once."""
         report = PassReport(connection_id)
         if not self.acquire(connection_id, now):
             return report
@@ -175,26 +221,52 @@ class Bridge:
                         seconds=self.runtime.config.google.poll_seconds) \
                     or notified(session, connection_id)
             api = self._api(connection_id, token)
-            if pull_due and reading:
-                report.pulled = pulling.pull(self.runtime.db, api, connection_id, now,
-                                             id_secret=pushing.id_secret(self.runtime.keyring))
-                self.pulled_at[connection_id] = now
-                channels.renew(self.runtime.db, self.runtime.keyring, self.runtime.config,
-                               api, connection_id, now)
-            if direction != "from_google":
+            errors: list[str] = []
+            if pull_due and reading and (force_pull or self.reads.ready(connection_id, now)):
+                try:
+                    report.pulled = pulling.pull(
+                        self.runtime.db, api, connection_id, now,
+                        id_secret=pushing.id_secret(self.runtime.keyring),
+                        attempts=self.read_attempts)
+                    self.pulled_at[connection_id] = now
+                    self.reads.succeeded(connection_id)
+                    channels.renew(self.runtime.db, self.runtime.keyring, self.runtime.config,
+                                   api, connection_id, now)
+                except (ReconnectError, QuotaError):
+                    raise
+                except BookingCalError as exc:
+                    wait = self.reads.failed(connection_id, now, exc)
+                    errors.append(f"reading: {exc.message}")
+                    log.info("connection %d: reading Google failed; next read in %.0f s",
+                             connection_id, wait)
+            if direction != "from_google" and (force_pull or self.writes.ready(connection_id,
+                                                                                now)):
                 report.pushed = pushing.push(self.runtime.db, self.runtime.keyring, api,
-                                             connection_id, now, self._backfill_budget(now))
+                                             connection_id, now, self._backfill_budget(now),
+                                             part_attempts=self.write_attempts)
                 if report.pushed.writes:  # counts only: no event content in logs
                     log.info("connection %d: to Google %d inserted, %d updated, %d deleted",
                              connection_id, report.pushed.inserted, report.pushed.updated,
                              report.pushed.deleted)
-            self._note(connection_id, now, None)
+                if report.pushed.retryable is not None:
+                    wait = self.writes.failed(connection_id, now, report.pushed.retryable)
+                    errors.append(f"writing: {report.pushed.retryable.message}")
+                    log.info("connection %d: writing to Google failed; next write in %.0f s",
+                             connection_id, wait)
+                else:
+                    self.writes.succeeded(connection_id)
+            report.error = "; ".join(errors) or None
+            backing_off = (reading and not self.reads.ready(connection_id, now)) or (
+                direction != "from_google" and not self.writes.ready(connection_id, now))
+            # The last error stays shown while the side that failed backs off.
+            self._note(connection_id, now, report.error, keep_error=backing_off)
         except ReconnectError as exc:
             self.apis.pop(connection_id, None)
             self._note(connection_id, now, exc.message, status="needs_reconnect")
             report.error = exc.message
         except QuotaError as exc:
-            self._note(connection_id, now, exc.message, paused_until=now + QUOTA_PAUSE)
+            pause = max(QUOTA_PAUSE, dt.timedelta(seconds=exc.retry_after or 0))
+            self._note(connection_id, now, exc.message, paused_until=now + pause)
             report.error = exc.message
         except BookingCalError as exc:
             self._note(connection_id, now, exc.message)
@@ -210,13 +282,15 @@ class Bridge:
         return max(1, int(per_minute * IDLE_WAIT / 60)) if not self.unthrottled else per_minute
 
     def _note(self, connection_id: int, now: dt.datetime, error: str | None,
-              status: str | None = None, paused_until: dt.datetime | None = None) -> None:
+              status: str | None = None, paused_until: dt.datetime | None = None,
+              keep_error: bool = False) -> None:
         with self.runtime.db.write() as session:
             connection = session.get(GoogleConnection, connection_id)
             if connection is None:
                 return
             if error is None:
-                connection.last_error = None
+                if not keep_error:
+                    connection.last_error = None
                 if connection.status == "paused":
                     connection.status = "connected"
                 connection.paused_until = None

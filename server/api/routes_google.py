@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from server.api.auth import caller
 from server.api.common import reply, responses, runtime, tag
 from server.api.schemas import (
-    BusinessPath, ConsentOut, GoogleCalendarStatus, GoogleSettingsIn, GoogleStatusOut,
+    BusinessPath, ConsentOut, GoogleCalendarStatus, GoogleItemError, GoogleSettingsIn,
+    GoogleStatusOut,
 )
 from server.db.models import GoogleConnection, GoogleCopy
 from server.domain.businesses import get_business
@@ -39,7 +40,8 @@ def status_out(session: Session, business_id: int, now: dt.datetime) -> GoogleSt
         copies_restored=session.execute(select(func.coalesce(func.sum(
             GoogleCopy.restored_count), 0)).where(
             GoogleCopy.connection_id == connection.id)).scalar_one(),
-        calendars=[GoogleCalendarStatus(**vars(s))
+        calendars=[GoogleCalendarStatus(**{**vars(s), "failing": [
+            GoogleItemError(**vars(e)) for e in s.failing]})
                    for s in settings.calendar_status(session, connection, now)],
         block_out_of_office=connection.block_out_of_office,
         block_tentative=connection.block_tentative, block_all_day=connection.block_all_day)

@@ -542,6 +542,16 @@ class GoogleSettingsIn(Input):
     block_all_day: bool | None = Field(None, description="All-day busy events block")
 
 
+class GoogleItemError(BaseModel):
+    kind: str = Field(description="booking or blocked")
+    item_id: int
+    error: str = Field(description="what Google answered when the item was last written")
+    failures: int = Field(description="failed writes in a row")
+    last_failed_at: dt.datetime
+    retry: str = Field(description='"retrying in N min" (1 min doubling up to 1 h), or at '
+                       "once when the item changes")
+
+
 class GoogleCalendarStatus(BaseModel):
     calendar_id: int
     name: str
@@ -560,6 +570,9 @@ class GoogleCalendarStatus(BaseModel):
     write_retry: str | None = Field(
         default=None, description='"retrying in N min" while writes to this calendar back off '
         "after failing on their own (1 min doubling up to 1 h)")
+    failing: list[GoogleItemError] = Field(
+        default=[], description="bookings and blocked times of this calendar whose write "
+        "Google refused (e.g. 400); each backs off on its own while the others sync")
 
 
 class GoogleStatusOut(BaseModel):

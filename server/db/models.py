@@ -428,6 +428,29 @@ class GoogleCopy(Base):
     last_restored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class GoogleWriteError(Base):
+    """A booking or blocked time whose write to Google failed on its own (a part of a batch
+    answered 400, or kept failing): what went wrong, and when it is tried again. Kept until a
+    write of it succeeds or it no longer needs one (server/google/item_errors.py)."""
+
+    __tablename__ = "google_write_errors"
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(Integer)
+    calendar_id: Mapped[int] = mapped_column(Integer)
+    # The item's journal sequence when it failed: a later change of it is tried at once.
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str] = mapped_column(Text)
+    permanent: Mapped[bool] = mapped_column(Boolean, default=False)
+    failures: Mapped[int] = mapped_column(Integer, default=1)
+    first_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    retry_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class MirroredEvent(Base):
     """A Google event (an instance, for repeating ones) as seen by the system. `blocks` is the
     bridge's one blocking policy applied at import; availability reads it."""

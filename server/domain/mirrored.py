@@ -154,3 +154,18 @@ def forget(session: Session, connection_id: int) -> None:
     session.execute(delete(MirroredEvent).where(MirroredEvent.connection_id == connection_id))
     session.execute(update(GoogleReadState).where(
         GoogleReadState.connection_id == connection_id).values(sync_token=None))
+
+
+def drop_ours(session: Session, connection_id: int, google_calendar: str,
+              event_ids: Sequence[str]) -> int:
+    """Remove mirrored rows of events that are our own copies (they must never block);
+    returns how many there were."""
+    dropped = 0
+    for chunk in chunks(sorted(set(event_ids))):
+        for row in session.execute(select(MirroredEvent).where(
+                MirroredEvent.connection_id == connection_id,
+                MirroredEvent.google_calendar == google_calendar,
+                MirroredEvent.event_id.in_(chunk))).scalars():
+            session.delete(row)
+            dropped += 1
+    return dropped

@@ -17,7 +17,7 @@ import random
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import httplib2
 from google.auth.exceptions import RefreshError, TransportError
@@ -109,6 +109,18 @@ class CallResult:
     error: GoogleError | None = None
 
 
+def connection_error(results: Iterable[CallResult]) -> GoogleError | None:
+    """The first error among `results` that concerns the whole connection (a refused token,
+    an exhausted quota), which must stop its calls at once; a refused token comes first."""
+    found: GoogleError | None = None
+    for result in results:
+        if isinstance(result.error, ReconnectError):
+            return result.error
+        if found is None and isinstance(result.error, QuotaError):
+            found = result.error
+    return found
+
+
 class GoogleCalendarApi:
     def __init__(self, config: GoogleConfig, refresh_token: str, *, timeout: float = 30.0,
                  max_attempts: int = 5, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -126,7 +138,10 @@ class GoogleCalendarApi:
 
     # --- single calls with bounded retries ----------------------------------------------------
 
-    def call(self, request: HttpRequest) -> dict[str, Any]:
+    def call(self, request: HttpRequest, *, attempts: int | None = None) -> dict[str, Any]:
+        """Execute one request, retrying retryable errors with backoff up to `attempts` calls
+        in all (default: max_attempts); raise the classified error."""
+        limit = self.max_attempts if attempts is None else max(1, attempts)
         attempt = 0
         while True:
             attempt += 1
@@ -135,7 +150,7 @@ class GoogleCalendarApi:
                 return answer
             except Exception as exc:  # classified below; unknown kinds re-raise
                 error = classify(exc)
-                if not isinstance(error, RetryableError) or attempt >= self.max_attempts:
+                if not isinstance(error, RetryableError) or attempt >= limit:
                     raise error from None
                 delay = backoff_delay(attempt, error.retry_after)
                 log.info("Google call failed (%s); retry %d in %.1f s", error.message, attempt,
@@ -151,21 +166,37 @@ class GoogleCalendarApi:
 
     # --- batches --------------------------------------------------------------------------------
 
-    def batch(self, calls: dict[str, HttpRequest]) -> dict[str, CallResult]:
+    def batch(self, calls: dict[str, HttpRequest], *, part_attempts: int | None = None
+              ) -> dict[str, CallResult]:
         """Run calls in batches of at most 50 (Google runs the parts in any order, so the
-        caller puts at most one call per event in a batch). A part that fails with a
-        retryable error is retried on its own, with backoff."""
+        caller puts at most one call per event in a batch). Each part's error is classified as
+        a single call's would be. A part that fails with a retryable error is retried on its
+        own, with backoff, up to `part_attempts` calls in all (default: max_attempts). A refused
+        token or an exhausted quota, on the whole batch or on any part, stops everything at
+        once: no retry, no further batch (the parts not sent carry that error too)."""
         results: dict[str, CallResult] = {}
         keys = list(calls)
         for start in range(0, len(keys), BATCH_LIMIT):
             part = keys[start:start + BATCH_LIMIT]
             results.update(self._one_batch({key: calls[key] for key in part}))
+            stop = connection_error(results.values())
+            if stop is not None:
+                return {key: results.get(key) or CallResult(error=stop) for key in keys}
+        attempts = self.max_attempts if part_attempts is None else part_attempts
+        stopped: GoogleError | None = None
         for key, result in results.items():
-            if isinstance(result.error, RetryableError):
-                try:
-                    results[key] = CallResult(response=self.call(calls[key]))
-                except GoogleError as exc:
-                    results[key] = CallResult(error=exc)
+            if not isinstance(result.error, RetryableError) or attempts <= 1:
+                continue
+            if stopped is not None:  # the connection is stopped: no more calls
+                results[key] = CallResult(error=stopped)
+                continue
+            try:
+                results[key] = CallResult(response=self.call(calls[key], attempts=attempts - 1))
+            except (QuotaError, ReconnectError) as exc:
+                results[key] = CallResult(error=exc)
+                stopped = exc
+            except GoogleError as exc:
+                results[key] = CallResult(error=exc)
         return results
 
     def _one_batch(self, calls: dict[str, HttpRequest]) -> dict[str, CallResult]:

@@ -4,8 +4,9 @@ constant number of queries: the bridge asks every half second which connections 
 
 Per employee calendar taking part: while its backfill runs, the future items without a copy in
 Google (at least 1, so an empty backfill still gets its pass that marks it done); after that,
-the journal entries not yet sent. Per connection also the copies waiting to be rewritten (a
-setting changed what they show, or someone changed or deleted them in Google)."""
+the journal entries not yet sent, the copies waiting to be rewritten (a setting changed what
+they show, or someone changed or deleted them in Google) and the items whose write failed on
+its own (server/google/item_errors.py), counted as `waiting` while they back off."""
 
 from __future__ import annotations
 
@@ -15,22 +16,29 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from server.db.models import (
     BlockedTime, Booking, Calendar, GoogleCalendarMap, GoogleConnection, GoogleCopy,
+    GoogleWriteError,
 )
 
 
 @dataclass
 class Backlog:
     by_calendar: dict[int, int] = field(default_factory=dict)  # employee calendar id -> count
-    stale_copies: int = 0
+    stale_copies: int = 0  # included in by_calendar
+    waiting: int = 0  # failed items backing off: pending, but nothing to do yet
 
     @property
     def total(self) -> int:
-        return sum(self.by_calendar.values()) + self.stale_copies
+        return sum(self.by_calendar.values())
+
+    @property
+    def due(self) -> int:
+        """What a pass could send now."""
+        return self.total - self.waiting
 
 
 Query = TypeVar("Query", bound=Select)  # type: ignore[type-arg]
@@ -43,7 +51,7 @@ def _only(query: Query, column: InstrumentedAttribute[int],
 
 def backlogs(session: Session, now: dt.datetime,
              connection_ids: Collection[int] | None = None) -> dict[int, Backlog]:
-    """Backlog per connection (every connection sending to Google, or those given): four
+    """Backlog per connection (every connection sending to Google, or those given): five
     queries whatever the number of connections and calendars."""
     found: dict[int, Backlog] = defaultdict(Backlog)
     sending = GoogleConnection.direction != "from_google"
@@ -80,11 +88,26 @@ def backlogs(session: Session, now: dt.datetime,
     for connection_id, calendar_id in unfinished:  # an unfinished backfill is never "done"
         calendars = found[connection_id].by_calendar
         calendars[calendar_id] = max(1, calendars[calendar_id])
-    stale = _only(select(GoogleCopy.connection_id, func.count()).join(
+    # Copies to rewrite count for the calendar they belong to: a settings change that rewrites
+    # every copy shows as that many pending per calendar, not 0.
+    stale = _only(select(GoogleCopy.connection_id, GoogleCopy.calendar_id, func.count()).join(
         GoogleConnection, GoogleConnection.id == GoogleCopy.connection_id).where(
         sending, GoogleCopy.deleted.is_(False),
         or_(GoogleCopy.sent_seq < 0, GoogleCopy.sent_version != GoogleConnection.copy_version))
-        .group_by(GoogleCopy.connection_id), GoogleCopy.connection_id, connection_ids)
-    for connection_id, count in session.execute(stale):
-        found[connection_id].stale_copies = int(count)
+        .group_by(GoogleCopy.connection_id, GoogleCopy.calendar_id), GoogleCopy.connection_id,
+        connection_ids)
+    for connection_id, calendar_id, count in session.execute(stale):
+        backlog = found[connection_id]
+        backlog.stale_copies += int(count)
+        backlog.by_calendar[calendar_id] = backlog.by_calendar.get(calendar_id, 0) + int(count)
+    failing = _only(select(
+        GoogleWriteError.connection_id, GoogleWriteError.calendar_id,
+        func.count(), func.sum(case((GoogleWriteError.retry_at > now, 1), else_=0))).join(
+        GoogleConnection, GoogleConnection.id == GoogleWriteError.connection_id).where(
+        sending).group_by(GoogleWriteError.connection_id, GoogleWriteError.calendar_id),
+        GoogleWriteError.connection_id, connection_ids)
+    for connection_id, calendar_id, count, later in session.execute(failing):
+        backlog = found[connection_id]
+        backlog.by_calendar[calendar_id] = backlog.by_calendar.get(calendar_id, 0) + int(count)
+        backlog.waiting += int(later or 0)
     return dict(found)

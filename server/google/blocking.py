@@ -1,8 +1,13 @@
 """The one blocking policy: which Google events block online booking.
 
 Opaque (busy) blocks, transparent (free) does not; an event the account declined does not;
-working-location and birthday events do not; out-of-office does; cancelled events do not. Our
-own copies are never imported, so they never block.
+cancelled events do not. Per Google event type (`eventType`):
+- `default`, `focusTime`, `fromGmail` (a flight, a reservation Gmail added) and any type Google
+  adds later: by transparency, like any event;
+- `outOfOffice`: blocks (the business's choice, below), whatever its transparency;
+- `workingLocation`, `birthday`: never (they say where someone works or whose birthday it is,
+  not that the time is taken).
+Our own copies are never imported (server/google/pull.py), so they never block.
 
 Three choices are the business's own (stored on its Google connection, changed through
 `bookingcal google settings` and the JSON API): whether out-of-office blocks, whether an event
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 
 from server.db.models import GoogleConnection
 
-NEVER_BLOCK_TYPES = frozenset({"workingLocation", "birthday", "fromGmail"})
+NEVER_BLOCK_TYPES = frozenset({"workingLocation", "birthday"})
 OUT_OF_OFFICE = "outOfOffice"
 
 

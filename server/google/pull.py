@@ -3,8 +3,9 @@
 instead of wiping). Repeating events come expanded into instances (singleEvents), cancelled
 instances included. This module fetches and parses; the mirrored events are written by the
 domain layer (server/domain/mirrored.py). Our own copies are recognised by their private mark
-and never imported; a copy someone changed or deleted in Google is queued to be written again
-(the booking system stays the source of truth). A failure that concerns one calendar (404,
+or by their id (another app's full update drops the mark) and never imported; a copy someone
+changed or deleted in Google is queued to be written again (the booking system stays the
+source of truth), also when only a full resync (410) can tell that it is gone. A failure that concerns one calendar (404,
 403) is recorded on its read state while the other calendars go on
 (server/google/calendar_errors.py)."""
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.db.models import (
-    Business, GoogleConnection, GoogleCopy, GoogleReadState,
+    BlockedTime, Booking, Business, GoogleConnection, GoogleCopy, GoogleReadState,
 )
 from server.domain import mirrored
 from server.errors import BookingCalError, ConflictError
@@ -80,7 +81,7 @@ class NotIncremental(BookingCalError):
 
 
 def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.datetime,
-           report: PullReport, max_pages: int | None = None
+           report: PullReport, max_pages: int | None = None, attempts: int | None = None
            ) -> tuple[list[dict[str, Any]], str | None, bool]:
     """(events, next sync token, was full) — restarting as a full sync on 410, unless bounded
     by `max_pages`: then only an incremental sync of at most that many pages is done."""
@@ -107,7 +108,7 @@ def _fetch(api: GoogleCalendarApi, calendar: str, token: str | None, now: dt.dat
         elif not whole:
             params["timeMin"] = (now - FULL_SYNC_PAST).isoformat()
         try:
-            answer = api.call(api.events().list(**params))
+            answer = api.call(api.events().list(**params), attempts=attempts)
         except GoogleError as exc:
             if exc.status == 410 and token and max_pages is not None:
                 raise NotIncremental("the Google sync token expired; the bridge reads the "
@@ -147,13 +148,20 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
     """Hand the events to the domain layer (server/domain/mirrored.py); check our own copies
     among them. Return the longest span (seconds) among the events written. With `id_secret`,
     copies of ours that the database does not know are adopted."""
-    ids = sorted({str(event["id"]) for event in events})
+    ids = sorted({str(event["id"]) for event in events}
+                 | {str(event["recurringEventId"]) for event in events
+                    if event.get("recurringEventId")})
     copies = {copy.event_id: copy for chunk in mirrored.chunks(ids) for copy in session.execute(
         select(GoogleCopy).where(GoogleCopy.connection_id == connection.id,
                                  GoogleCopy.event_id.in_(chunk))).scalars()}
     changes: list[mirrored.Change] = []
+    ours: list[str] = []
     for event in events:
-        if is_ours(event):
+        # Ours by the private mark, or by the id we gave it: another app may have replaced
+        # the event without its extendedProperties. Never mirrored, so it never blocks.
+        if is_ours(event) or str(event["id"]) in copies \
+                or str(event.get("recurringEventId")) in copies:
+            ours.append(str(event["id"]))
             copy = copies.get(str(event["id"]))
             if copy is None and id_secret is not None:
                 _adopt_unknown_copy(session, connection, calendar, event, report, id_secret)
@@ -165,12 +173,42 @@ def _apply(session: Session, connection: GoogleConnection, calendar: str, calend
         session, business_id=connection.business_id, connection_id=connection.id,
         google_calendar=calendar, changes=changes, full=full,
         policy=BlockingPolicy.of(connection), now=now)
+    # One of ours mirrored by mistake before (an older version did so for a copy whose mark
+    # another app had dropped) stops blocking now.
+    report.removed += mirrored.drop_ours(session, connection.id, calendar, ours)
+    if full:
+        _reconcile_copies(session, connection, calendar, events, now, report)
     # A tombstone carries only the id: one that was not mirrored may be a copy of ours, deleted.
     for event_id in result.unknown_tombstones:
         _copy_deleted(copies.get(event_id), report)
     report.imported += result.imported
     report.removed += result.removed
     return result.longest_seconds
+
+
+def _reconcile_copies(session: Session, connection: GoogleConnection, calendar: str,
+                      events: list[dict[str, Any]], now: dt.datetime,
+                      report: PullReport) -> None:
+    """After a full read of `calendar` (which lists no deleted events): every copy we believe
+    is there but Google no longer shows, of an item still to come, is queued to be written
+    again. Without this, a copy deleted in Google just before the sync token expired would be
+    lost for good: its tombstone is never seen."""
+    shown = {str(event.get("recurringEventId") or event["id"]) for event in events
+             if event.get("status") != "cancelled"}
+    for copy in session.execute(select(GoogleCopy).where(
+            GoogleCopy.connection_id == connection.id, GoogleCopy.google_calendar == calendar,
+            GoogleCopy.deleted.is_(False), GoogleCopy.sent_seq >= 0)).scalars():
+        if copy.event_id not in shown and _still_to_come(session, copy, now):
+            _requeue(copy, report)
+
+
+def _still_to_come(session: Session, copy: GoogleCopy, now: dt.datetime) -> bool:
+    """Whether the copy's item is live and not over (a full read lists only recent events)."""
+    if copy.kind == "booking":
+        booking = session.get(Booking, copy.item_id)
+        return booking is not None and booking.status == "confirmed" and booking.end_utc > now
+    item = session.get(BlockedTime, copy.item_id)
+    return item is not None and (item.series_end_utc is None or item.series_end_utc > now)
 
 
 def _check_copy(copy: GoogleCopy | None, event: dict[str, Any], report: PullReport) -> None:
@@ -220,11 +258,12 @@ def _requeue(copy: GoogleCopy, report: PullReport) -> None:
 
 def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
          now: dt.datetime, only: str | None = None, id_secret: bytes | None = None,
-         max_pages: int | None = None) -> PullReport:
+         max_pages: int | None = None, attempts: int | None = None) -> PullReport:
     """One pass over every Google calendar the connection reads (or only the one named). With
     `id_secret` (the key of our event ids, see push.id_secret), copies unknown to the database
     are adopted. With `max_pages`, only a short incremental sync is done (else NotIncremental):
-    full reads, with their reconciliation and adoption, are left to the bridge."""
+    full reads, with their reconciliation and adoption, are left to the bridge. `attempts`
+    bounds the calls per list request (default: the adapter's retries)."""
     report = PullReport()
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)
@@ -243,7 +282,8 @@ def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
                 GoogleReadState.connection_id == connection_id).values(pull_requested=False))
     for state_id, calendar, token in reads:
         try:
-            events, next_token, full = _fetch(api, calendar, token, now, report, max_pages)
+            events, next_token, full = _fetch(api, calendar, token, now, report, max_pages,
+                                              attempts)
         except GoogleError as exc:
             if not calendar_errors.specific(exc):
                 raise

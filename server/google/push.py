@@ -24,8 +24,10 @@ from server.db.models import (
 )
 from server.domain import journal
 from server.errors import GoneError
-from server.google import calendar_errors
-from server.google.api import BATCH_LIMIT, CallResult, GoogleCalendarApi, GoogleError
+from server.google import calendar_errors, item_errors
+from server.google.api import (
+    BATCH_LIMIT, CallResult, GoogleCalendarApi, GoogleError, RetryableError, connection_error,
+)
 from server.google.copies import event_body
 from server.google.event_ids import event_id
 from server.keys import Keyring
@@ -64,6 +66,9 @@ class PushReport:
     failed: list[str] = field(default_factory=list)
     # Employee calendar id -> what went wrong with its Google calendar alone (404, 403).
     calendar_errors: dict[int, str] = field(default_factory=dict)
+    # The first write that failed because Google failed (5xx, rate limit, timeout) even after
+    # its retries: the bridge backs off the connection's writes (server/gcal_bridge.py).
+    retryable: GoogleError | None = None
 
     @property
     def writes(self) -> int:
@@ -107,10 +112,14 @@ def _view(session: Session, kind: str, item_id: int,
 
 def plan(session: Session, keyring: Keyring, connection: GoogleConnection,
          now: dt.datetime, backfill_limit: int | None = None
-         ) -> tuple[list[Work], dict[int, int]]:
-    """The writes that bring Google up to date, and each map's new journal position (absent
-    for a map whose backfill goes on in later passes, `backfill_limit` items at a time)."""
+         ) -> tuple[list[Work], dict[int, int], set[tuple[str, int]]]:
+    """The writes that bring Google up to date, each map's new journal position (absent
+    for a map whose backfill goes on in later passes, `backfill_limit` items at a time), and
+    the items with a recorded write error that need no write any more. An item whose last
+    write failed on its own (server/google/item_errors.py) waits for its retry time unless it
+    changed since; its error row keeps it wanted while the journal position moves on."""
     secret = id_secret(keyring)
+    errors = item_errors.load(session, connection.id)
     work: dict[tuple[str, int], Work] = {}
     positions: dict[int, int] = {}
     maps = list(session.execute(select(GoogleCalendarMap).where(
@@ -132,7 +141,8 @@ def plan(session: Session, keyring: Keyring, connection: GoogleConnection,
             continue
         if not row.backfilled:
             missing = sorted(key for key in _future_items(session, calendar, now)
-                             if key not in copies or copies[key].deleted)
+                             if (key not in copies or copies[key].deleted)
+                             and not (key in errors and errors[key].retry_at > now))
             if backfill_limit is not None and len(missing) > backfill_limit:
                 missing = missing[:backfill_limit]
                 del positions[row.id]  # not done yet: the next pass goes on
@@ -152,9 +162,16 @@ def plan(session: Session, keyring: Keyring, connection: GoogleConnection,
                                      or existing.calendar_id not in mapped
                                      or existing.sent_seq < 0):
             wanted.add(key)
+    wanted.update(errors)
+    settled: set[tuple[str, int]] = set()
     for kind, item_id in sorted(wanted):
         copy = copies.get((kind, item_id))
         shown = _view(session, kind, item_id, connection)
+        failing = errors.get((kind, item_id))
+        if failing is not None and item_errors.waiting(
+                failing, shown[1] if shown is not None else 0, now):
+            continue  # backing off after failing on its own
+        settled.add((kind, item_id))  # cleared unless a write of it is planned below
         target = mapped.get(shown[2]) if shown is not None else None
         calendar = session.get(Calendar, shown[2]) if shown is not None else None
         visible = shown is not None and target is not None and calendar is not None \
@@ -185,7 +202,8 @@ def plan(session: Session, keyring: Keyring, connection: GoogleConnection,
         elif copy is not None and not copy.deleted:
             work[(kind, item_id)] = Work(kind, item_id, copy.calendar_id, 0,
                                          copy.google_calendar, None, copy.event_id)
-    return [w for w in work.values() if w.calendar_id not in waiting], positions
+    planned = [w for w in work.values() if w.calendar_id not in waiting]
+    return planned, positions, {key for key in settled if key in errors and key not in work}
 
 
 def _future_items(session: Session, calendar: Calendar,
@@ -199,7 +217,8 @@ def _future_items(session: Session, calendar: Calendar,
     return found
 
 
-def execute(api: GoogleCalendarApi, work: list[Work]) -> dict[tuple[str, int], CallResult]:
+def execute(api: GoogleCalendarApi, work: list[Work], part_attempts: int | None = None
+            ) -> dict[tuple[str, int], CallResult]:
     """Send the writes in batches; resolve 404/409/410 by the rules of this module."""
     events = api.events()
     calls = {}
@@ -215,7 +234,7 @@ def execute(api: GoogleCalendarApi, work: list[Work]) -> dict[tuple[str, int], C
             calls[key] = events.update(calendarId=item.google_calendar,
                                        eventId=item.copy_event_id, body=item.body,
                                        sendUpdates="none")
-    answers = api.batch(calls)
+    answers = api.batch(calls, part_attempts=part_attempts)
     results: dict[tuple[str, int], CallResult] = {}
     for item in work:
         key = f"{item.kind}-{item.item_id}"
@@ -223,7 +242,8 @@ def execute(api: GoogleCalendarApi, work: list[Work]) -> dict[tuple[str, int], C
         error = result.error
         if error is not None and item.body is None and error.status in (404, 410):
             result = CallResult(response={})  # already gone: done
-        elif error is not None and item.body is not None and error.status in (404, 409, 410):
+        elif error is not None and item.body is not None and error.status in (404, 409, 410) \
+                and connection_error(answers.values()) is None:
             result = _resolve(api, item, error)
         results[(item.kind, item.item_id)] = result
     return results
@@ -256,17 +276,28 @@ def _resolve(api: GoogleCalendarApi, item: Work, error: GoogleError) -> CallResu
 def record(session: Session, connection: GoogleConnection, work: list[Work],
            results: dict[tuple[str, int], CallResult], now: dt.datetime,
            report: PushReport) -> set[int]:
-    """Store what reached Google; returns the employee calendars with a failed write."""
+    """Store what reached Google; returns the employee calendars whose journal position must
+    stay (a write failed for the whole connection or for the Google calendar). A write that
+    failed for its item alone is recorded on the item (server/google/item_errors.py), which
+    then backs off on its own."""
     failed_calendars: set[int] = set()
+    written: set[tuple[str, int]] = set()
     for item in work:
         result = results[(item.kind, item.item_id)]
         if result.error is not None:
-            failed_calendars.add(item.calendar_id)
             report.failed.append(f"{item.kind} {item.item_id}: {result.error.message}")
+            if item_errors.permanent(result.error):
+                item_errors.failed(session, connection.id, (item.kind, item.item_id),
+                                   item.calendar_id, item.seq, result.error, now)
+                continue
+            failed_calendars.add(item.calendar_id)
             if calendar_errors.specific(result.error):
                 report.calendar_errors[item.calendar_id] = calendar_errors.describe(
                     result.error, item.google_calendar, writing=True)
+            elif isinstance(result.error, RetryableError) and report.retryable is None:
+                report.retryable = result.error
             continue
+        written.add((item.kind, item.item_id))
         copy = session.execute(select(GoogleCopy).where(
             GoogleCopy.connection_id == connection.id, GoogleCopy.kind == item.kind,
             GoogleCopy.item_id == item.item_id)).scalar_one_or_none()
@@ -288,6 +319,7 @@ def record(session: Session, connection: GoogleConnection, work: list[Work],
         copy.sent_version = connection.copy_version
         copy.deleted = False
         copy.etag = str((result.response or {}).get("etag", "")) or None
+    item_errors.cleared(session, connection.id, written)
     return failed_calendars
 
 
@@ -315,26 +347,34 @@ def advance(session: Session, connection: GoogleConnection, positions: dict[int,
 
 
 def push(db: Database, keyring: Keyring, api: GoogleCalendarApi, connection_id: int,
-         now: dt.datetime, backfill_limit: int | None = None) -> PushReport:
+         now: dt.datetime, backfill_limit: int | None = None,
+         part_attempts: int | None = None) -> PushReport:
     """One pass: plan from the journal, write to Google, record. Safe to repeat at any point:
     a pass over an unchanged state makes no writes. What each batch wrote is recorded before
     the next batch is sent, so a process killed mid-pass sends again at most one batch (whose
-    inserts then meet their own ids: 409, adopted)."""
+    inserts then meet their own ids: 409, adopted). A refused token or an exhausted quota,
+    on any write, stops the pass at once: what was written is recorded, then the error is
+    raised for the bridge to stop or pause the connection (server/gcal_bridge.py)."""
     report = PushReport()
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)
         if connection is None or connection.direction == "from_google":
             return report
-        work, positions = plan(session, keyring, connection, now, backfill_limit)
+        work, positions, settled = plan(session, keyring, connection, now, backfill_limit)
     failed: set[int] = set()
     chunks = [work[start:start + BATCH_LIMIT] for start in range(0, len(work), BATCH_LIMIT)]
     for number, chunk in enumerate(chunks or [[]], 1):
-        results = execute(api, chunk) if chunk else {}
+        results = execute(api, chunk, part_attempts) if chunk else {}
+        stop = connection_error(results.values())
         with db.write() as session:
             connection = session.get(GoogleConnection, connection_id)
             if connection is None:
                 return report
             failed |= record(session, connection, chunk, results, now, report)
-            if number == max(1, len(chunks)):
+            if number == 1:
+                item_errors.cleared(session, connection_id, settled)
+            if number == max(1, len(chunks)) and stop is None:
                 advance(session, connection, positions, failed, report.calendar_errors, now)
+        if stop is not None:  # what was written is recorded; the connection stops here
+            raise stop
     return report

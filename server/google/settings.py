@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState
 from server.domain import mirrored
 from server.domain.calendars import get_calendar
-from server.google import blocking, calendar_errors
+from server.google import blocking, calendar_errors, item_errors
 from server.google.backlog import Backlog, backlogs
 from server.errors import InvalidError, NotFoundError
 
@@ -144,6 +144,8 @@ class CalendarStatus:
     read_error_at: dt.datetime | None = None
     # "retrying in N min" while writes to this calendar back off after failing on their own.
     write_retry: str | None = None
+    # Bookings and blocked times whose write Google refused (server/google/item_errors.py).
+    failing: tuple[item_errors.ItemError, ...] = ()
 
 
 def calendar_status(session: Session, connection: GoogleConnection,
@@ -151,6 +153,7 @@ def calendar_status(session: Session, connection: GoogleConnection,
     found = []
     backlog = backlogs(session, now, [connection.id]).get(
         connection.id, Backlog())
+    failing = item_errors.by_calendar(session, connection.id, now)
     for row in calendar_maps(session, connection.id):
         calendar = session.get(Calendar, row.calendar_id)
         if calendar is None:
@@ -166,5 +169,6 @@ def calendar_status(session: Session, connection: GoogleConnection,
             write_error=row.last_error, write_error_at=row.last_error_at,
             read_error=read.last_error if read is not None else None,
             read_error_at=read.last_error_at if read is not None else None,
-            write_retry=calendar_errors.retry_note(row.retry_at, now)))
+            write_retry=calendar_errors.retry_note(row.retry_at, now),
+            failing=tuple(failing.get(calendar.id, ()))))
     return found

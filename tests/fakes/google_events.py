@@ -219,8 +219,10 @@ def normalise(
     previous: dict[str, Any] | None,
     creating: bool,
     is_exception: bool = False,
+    by_google: bool = False,
 ) -> dict[str, Any]:
-    """Validate the client-settable fields of ``body``; return them, normalised."""
+    """Validate the client-settable fields of ``body``; return them, normalised. ``by_google``:
+    Google itself creates the event (Gmail's ``fromGmail`` events), which no client may."""
     if not isinstance(body, dict):
         raise ApiError(400, "parseError", "Parse Error")
     fields: dict[str, Any] = {}
@@ -276,7 +278,7 @@ def normalise(
         event_type = "default" if creating else previous_type
     if not creating and event_type != previous_type:
         raise bad_request("The event type cannot be changed.", "eventTypeRestriction")
-    if creating:
+    if creating and not (by_google and event_type == "fromGmail"):
         _check_event_type(event_type, start, calendar, recurrence)
     fields["eventType"] = event_type
 

@@ -306,6 +306,22 @@ class FakeGoogle:
         return self.store.modify_event(self._owner(cid), cid, event_id, copy.deepcopy(changes),
                                        replace=False, if_match=None)
 
+    def gmail_add_event(self, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Gmail puts an event it found in a message (a flight, a reservation) into the
+        calendar: ``eventType`` ``fromGmail``, which no API client may create."""
+        cid = self._calendar_id(calendar_id)
+        return self.store.insert_event(self._owner(cid), cid,
+                                       {**copy.deepcopy(body), "eventType": "fromGmail"},
+                                       by_google=True)
+
+    def app_update_event(self, calendar_id: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Another app with access to the calendar writes the event with ``events.update``:
+        the whole resource is replaced, so whatever ``body`` leaves out (``extendedProperties``
+        included) is gone."""
+        cid = self._calendar_id(calendar_id)
+        return self.store.modify_event(self._owner(cid), cid, event_id, copy.deepcopy(body),
+                                       replace=True, if_match=None)
+
     def user_delete_event(self, calendar_id: str, event_id: str) -> None:
         """The owner deletes an event, a whole series, or one instance (``<id>_<stamp>``)."""
         cid = self._calendar_id(calendar_id)

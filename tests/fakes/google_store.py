@@ -603,7 +603,8 @@ class CalendarStore:
         self._on_change(cal.info.id)
         return data
 
-    def insert_event(self, user: str, calendar_id: str, body: Any) -> dict[str, Any]:
+    def insert_event(self, user: str, calendar_id: str, body: Any, *, by_google: bool = False
+                     ) -> dict[str, Any]:
         with self.lock:
             cal = self.calendar(user, calendar_id, write=True)
             if not isinstance(body, dict):
@@ -614,7 +615,8 @@ class CalendarStore:
                     raise duplicate()
             else:
                 event_id = new_event_id(self.rng)
-            fields = normalise(body, calendar=cal.info, previous=None, creating=True)
+            fields = normalise(body, calendar=cal.info, previous=None, creating=True,
+                               by_google=by_google)
             return copy.deepcopy(self._commit(cal, event_id, fields, None, None))
 
     def modify_event(self, user: str, calendar_id: str, event_id: str, body: Any, *, replace: bool,

@@ -1,0 +1,115 @@
+"""Writes to Google that fail for one booking or blocked time alone: a part of a batch answered
+with a permanent error (400: Google refuses the event as sent, or another 4xx that retrying the
+same request cannot fix). Each is kept as a row (GoogleWriteError) with the error and when it
+is tried again, so:
+
+- the item backs off on its own (1 min doubling up to 1 h), while the calendar's other changes
+  go on and its journal position advances: the row, not the journal, remembers that the item
+  still has to go;
+- a later change of the item is tried at once (it may be what fixes it);
+- `google status`, the JSON status and the admin page show it per booking and per calendar.
+
+Errors that concern the whole connection (a refused token, an exhausted quota, Google failing:
+5xx, rate limits, timeouts; see server/gcal_bridge.py) or one Google calendar
+(server/google/calendar_errors.py) are not recorded here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from server.db.models import GoogleWriteError
+from server.google import calendar_errors
+from server.google.api import GoogleError, QuotaError, ReconnectError, RetryableError
+
+FIRST_BACKOFF = dt.timedelta(minutes=1)
+MAX_BACKOFF = dt.timedelta(hours=1)
+
+Key = tuple[str, int]
+
+
+def backoff(failures: int, retry_after: float | None = None) -> dt.timedelta:
+    """How long an item waits after `failures` failed writes in a row (Retry-After, when Google
+    gave one, is honoured up to the cap)."""
+    wait = min(FIRST_BACKOFF * 2 ** min(max(failures, 1) - 1, 16), MAX_BACKOFF)
+    if retry_after is not None:
+        wait = max(wait, min(dt.timedelta(seconds=retry_after), MAX_BACKOFF))
+    return wait
+
+
+def permanent(error: GoogleError) -> bool:
+    """Whether `error` concerns the one item written and retrying it as it is cannot help."""
+    return not isinstance(error, (RetryableError, QuotaError, ReconnectError)) \
+        and not calendar_errors.specific(error)
+
+
+def load(session: Session, connection_id: int) -> dict[Key, GoogleWriteError]:
+    return {(row.kind, row.item_id): row for row in session.execute(select(
+        GoogleWriteError).where(GoogleWriteError.connection_id == connection_id)).scalars()}
+
+
+def waiting(row: GoogleWriteError, seq: int, now: dt.datetime) -> bool:
+    """Whether the item still backs off: not yet due, and not changed since it failed."""
+    return row.retry_at > now and seq <= row.seq
+
+
+def failed(session: Session, connection_id: int, key: Key, calendar_id: int, seq: int,
+           error: GoogleError, now: dt.datetime) -> GoogleWriteError:
+    """Record a failed write of the item (one more failure in a row)."""
+    row = session.execute(select(GoogleWriteError).where(
+        GoogleWriteError.connection_id == connection_id, GoogleWriteError.kind == key[0],
+        GoogleWriteError.item_id == key[1])).scalar_one_or_none()
+    if row is None:
+        row = GoogleWriteError(connection_id=connection_id, kind=key[0], item_id=key[1],
+                               failures=0, first_failed_at=now)
+        session.add(row)
+    row.calendar_id, row.seq, row.error, row.permanent = calendar_id, seq, error.message, True
+    row.failures = (row.failures or 0) + 1
+    row.last_failed_at = now
+    row.retry_at = now + backoff(row.failures, error.retry_after)
+    return row
+
+
+def cleared(session: Session, connection_id: int, keys: set[Key]) -> None:
+    """The items written (or no longer needing a write): their errors go."""
+    for kind in {kind for kind, _ in keys}:
+        ids = sorted(item for k, item in keys if k == kind)
+        for start in range(0, len(ids), 500):
+            session.execute(delete(GoogleWriteError).where(
+                GoogleWriteError.connection_id == connection_id, GoogleWriteError.kind == kind,
+                GoogleWriteError.item_id.in_(ids[start:start + 500])))
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """One failing item as status pages show it."""
+
+    kind: str
+    item_id: int
+    error: str
+    failures: int
+    last_failed_at: dt.datetime
+    retry: str  # "retrying in N s" / "retrying in N min"
+
+
+def retry_note(retry_at: dt.datetime, now: dt.datetime) -> str:
+    seconds = max(0, int((retry_at - now).total_seconds() + 0.999))
+    if seconds < 60:
+        return f"retrying in {seconds} s" if seconds else "retrying now"
+    return f"retrying in {-(-seconds // 60)} min"
+
+
+def by_calendar(session: Session, connection_id: int, now: dt.datetime
+                ) -> dict[int, list[ItemError]]:
+    """The failing items of a connection per employee calendar, oldest failure first."""
+    found: dict[int, list[ItemError]] = {}
+    for row in session.execute(select(GoogleWriteError).where(
+            GoogleWriteError.connection_id == connection_id).order_by(
+            GoogleWriteError.first_failed_at, GoogleWriteError.id)).scalars():
+        found.setdefault(row.calendar_id, []).append(ItemError(
+            row.kind, row.item_id, row.error, row.failures, row.last_failed_at,
+            retry_note(row.retry_at, now)))
+    return found
