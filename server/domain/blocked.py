@@ -66,7 +66,7 @@ def _set_times(item: BlockedTime, calendar: Calendar, start: dt.datetime | dt.da
         excluded.append(local.isoformat())
     item.exdates = json.dumps(sorted(set(excluded)))
     if rrule:
-        item.rrule = validate_rrule(rrule, start_local)
+        item.rrule = validate_rrule(rrule, start_local, tzid)
         item.repeats = True
         item.series_end_utc = series_end(item.rrule, start_local, end_local - start_local, tzid)
     else:
