@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from server import __version__
 from server import admin
+from server.api import body
 from server.api import errors as api_errors
 from server.api.auth import authenticate
 from server.api.routes_availability import PUBLIC_ENDPOINTS
@@ -80,13 +81,17 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
                         415, "unsupported_media_type",
                         "send the body as JSON with 'Content-Type: application/json'")
                 try:
-                    request.get_json(force=False, silent=False)
+                    parsed = request.get_json(force=False, silent=False)
+                except RecursionError:
+                    return api_errors.error_response(400, "bad_request", body.depth_message())
                 except HTTPException as exc:
                     if exc.code == 413:
                         raise
                     return api_errors.error_response(
                         400, "bad_request", "the body is not valid JSON; check quotes, commas "
                         "and brackets")
+                if body.too_deep(parsed):
+                    return api_errors.error_response(400, "bad_request", body.depth_message())
         return None
 
     @app.get("/healthz")
