@@ -24,6 +24,7 @@ from server.api.routes_catalog import bp as catalog_bp
 from server.api.routes_google import bp as google_bp
 from server.api.routes_links import bp as links_bp
 from server.api.routes_tenancy import bp as tenancy_bp
+from server.api.schemas import ErrorResponse
 from server import feeds
 from server.dav_mount import DavMount
 from server.errors import BookingCalError
@@ -94,7 +95,12 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
                     return api_errors.error_response(400, "bad_request", body.depth_message())
         return None
 
-    @app.get("/healthz")
+    @app.get("/healthz", responses={
+        200: {"description": "The database answers",
+              "content": {"application/json": {"schema": {
+                  "type": "object", "properties": {"status": {"type": "string"}},
+                  "required": ["status"]}}}},
+        503: ErrorResponse})
     def healthz() -> Response:
         try:
             with runtime.db.read() as session:
@@ -103,7 +109,10 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
             return api_errors.error_response(503, "unavailable", exc.message)
         return Response('{"status": "ok"}', mimetype="application/json")
 
-    @app.get("/metrics")
+    @app.get("/metrics", responses={
+        200: {"description": "Prometheus metrics",
+              "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}},
+        403: ErrorResponse, 404: ErrorResponse})
     def metrics_view() -> Response:
         if not config.metrics_enabled:
             return api_errors.error_response(404, "not_found", "metrics are disabled")

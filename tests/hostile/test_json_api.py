@@ -68,3 +68,63 @@ def test_a_body_at_the_depth_limit_is_read(api: Api) -> None:
     assert_error(api.patch(f"/businesses/{salon.business}/clients/{salon.client}", data=body,
                            headers={"Content-Type": "application/json"}), 422, "invalid",
                  "notes")
+
+
+@pytest.mark.parametrize("path, field, value", [
+    ("/services", "duration_minutes", "30"),
+    ("/services", "duration_minutes", True),
+    ("/services", "duration_minutes", 30.5),
+    ("/services", "active", "true"),
+    ("/services", "active", 1),
+    ("/bookings", "start", 1800000000),
+    ("/bookings", "start", 1800000000.5),
+    ("/bookings", "calendar_id", "1"),
+    ("/links", "expires_at", 1800000000),
+    ("/clients", "name", 42),
+    ("/blocked-times", "start", 1800000000),
+])
+def test_json_values_of_the_wrong_type_are_not_coerced(api: Api, path: str, field: str,
+                                                       value: object) -> None:
+    salon = make_salon(api)
+    bodies: dict[str, dict[str, object]] = {
+        "/services": {"name": "Colour", "duration_minutes": 30},
+        "/bookings": {"calendar_id": salon.calendar, "service_id": salon.service,
+                      "start": "2026-12-01T10:00"},
+        "/links": {"scope": "all", "profile": "busy"},
+        "/clients": {"name": "Ida"},
+        "/blocked-times": {"calendar_id": salon.calendar, "start": "2026-12-02T10:00",
+                           "end": "2026-12-02T11:00"},
+    }
+    body = {**bodies[path], field: value}
+    found = assert_error(api.post(f"/businesses/{salon.business}{path}", json=body), 422,
+                         "invalid", field)
+    assert [problem["field"] for problem in found["details"]["errors"]] == [field]
+    # The same body with the value as the document declares it is taken.
+    assert api.post(f"/businesses/{salon.business}{path}", json=bodies[path]).status_code == 201
+
+
+@pytest.mark.parametrize("opens", ["07:00:00+01:00", "07:00Z", "7:00", "07:00:00.5", 700, "25:00"])
+def test_opening_hours_take_a_wall_clock_time_of_day(api: Api, opens: object) -> None:
+    salon = make_salon(api)
+    path = f"/businesses/{salon.business}/calendars/{salon.calendar}/opening-hours"
+    assert_error(api.put(path, json={"intervals": [
+        {"weekday": 0, "opens": opens, "closes": "17:00"}]}), 422, "invalid", "opens")
+    answer = api.ok("PUT", path, json={"intervals": [
+        {"weekday": 0, "opens": "07:00", "closes": "17:00:00"}]})
+    assert answer["intervals"] == [{"weekday": 0, "opens": "07:00:00", "closes": "17:00:00"}]
+
+
+def test_the_document_declares_what_the_answers_hold(api: Api) -> None:
+    document = api.ok("GET", "/openapi.json")
+    schemas = document["components"]["schemas"]
+    for model in ("BookingOut", "BlockedOut"):
+        for field in ("start_local", "end_local"):
+            declared = schemas[model]["properties"][field]
+            assert "format" not in declared and declared["pattern"], (model, field, declared)
+    for model in ("WeeklyIntervalOut", "IntervalIn"):
+        assert "format" not in schemas[model]["properties"]["opens"], model
+    changes = document["paths"][
+        "/api/v1/businesses/{business_id}/calendars/{calendar_id}/changes"]["get"]
+    assert "410" in changes["responses"]
+    assert {"200", "503"} <= set(document["paths"]["/healthz"]["get"]["responses"])
+    assert {"200", "403", "404"} <= set(document["paths"]["/metrics"]["get"]["responses"])
