@@ -5,6 +5,7 @@ already signed in; nothing answers 500."""
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Iterator
@@ -52,7 +53,9 @@ def sign_in(live: LiveServer, target: str) -> tuple[requests.Session, requests.R
 
 
 @pytest.mark.parametrize("target", HOSTILE_NEXT)
-def test_a_hostile_next_sends_the_admin_home(live: LiveServer, target: str) -> None:
+def test_a_hostile_next_sends_the_admin_home(live: LiveServer, target: str,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     before = sessions_stored(live)
     browser, answer = sign_in(live, target)
     assert answer.status_code == 303, (answer.status_code, answer.text)
@@ -63,6 +66,10 @@ def test_a_hostile_next_sends_the_admin_home(live: LiveServer, target: str) -> N
     again = browser.get(live.url + "/admin/sign-in", params={"next": target}, timeout=20,
                         allow_redirects=False)
     assert again.status_code == 303 and again.headers["Location"].endswith("/admin/")
+    # Neither the password, the session token nor the address reached a log line.
+    for secret in (PASSWORD, browser.cookies[sessions.COOKIE], EMAIL):
+        assert secret not in caplog.text
+    assert "incident" not in caplog.text
 
 
 def test_a_plain_next_is_still_followed(live: LiveServer) -> None:

@@ -4,6 +4,7 @@ shape, quickly, and leave the server answering; a body at the depth limit is rea
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Iterator
@@ -11,7 +12,9 @@ from typing import Iterator
 import pytest
 
 from server.api.body import MAX_DEPTH
-from support import Api, LiveServer, assert_error, make_runtime, make_salon, start_server
+from support import (
+    HOST_KEY, Api, LiveServer, assert_error, make_runtime, make_salon, start_server,
+)
 
 PROMPT = 5.0
 
@@ -38,7 +41,9 @@ def nested(levels: int, kind: str) -> str:
 
 @pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 900, 1000, 100_000])
 @pytest.mark.parametrize("kind", ["array", "object"])
-def test_deeply_nested_bodies_are_refused_with_400(api: Api, levels: int, kind: str) -> None:
+def test_deeply_nested_bodies_are_refused_with_400(api: Api, levels: int, kind: str,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     salon = make_salon(api)
     base = f"/businesses/{salon.business}"
     deep = nested(levels, kind)
@@ -59,6 +64,9 @@ def test_deeply_nested_bodies_are_refused_with_400(api: Api, levels: int, kind: 
     # The server is fine, and nothing was written.
     assert api.ok("GET", f"{base}/clients/{salon.client}")["notes"] is None
     assert len(api.ok("GET", "/businesses")["items"]) == 1
+    assert caplog.text.count("\n") > 5, caplog.text  # the access log is captured
+    assert HOST_KEY not in caplog.text and "Jens Hansen" not in caplog.text
+    assert "incident" not in caplog.text  # no unexpected error was logged either
 
 
 def test_a_body_at_the_depth_limit_is_read(api: Api) -> None:
