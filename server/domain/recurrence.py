@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Iterator
 
@@ -30,7 +30,8 @@ WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 MAX_COUNT = 5000
 MAX_INTERVAL = 1000
 MAX_YEARLY_INTERVAL = 100
-MAX_SERIES_YEARS = 100  # a COUNT or UNTIL series ends within this many years of its start
+# A COUNT or UNTIL series ends, and any series first occurs, within this many years of its start.
+MAX_SERIES_YEARS = 100
 MAX_INSTANCES = 10_000  # occurrences taken by one expansion
 CYCLE_YEARS = 400  # the Gregorian calendar repeats exactly (146097 days = 20871 weeks)
 LAST_YEAR = dt.MAXYEAR
@@ -308,36 +309,58 @@ def _between(rule: Rule, start: dt.datetime, tzid: str, low: dt.datetime,
 
 def validate(text: str, start: dt.datetime, tzid: str) -> str:
     """The stored form of a rule for a series starting at `start` (naive local time in `tzid`):
-    parsed, checked, and proven to occur and to end within MAX_SERIES_YEARS when bounded."""
-    rule = parse(text)
-    until = _local_until(rule, tzid)
-    limit = _years_after(start, MAX_SERIES_YEARS)
-    if until is not None:
-        if until < start:
-            raise _refuse("UNTIL lies before the start")
-        if until > limit:
-            raise _refuse(f"UNTIL lies more than {MAX_SERIES_YEARS} years after the start; "
-                          "leave it out to repeat forever")
-    horizon = limit if rule.count is not None else _years_after(start, CYCLE_YEARS)
-    found = _between(rule, start, tzid, start, horizon, MAX_COUNT)
-    if next(found, None) is None:
-        raise _refuse("it never occurs (check BYMONTH, BYMONTHDAY, BYDAY and INTERVAL "
-                      "against the start)")
-    if rule.count is not None and 1 + sum(1 for _ in found) < rule.count:
-        raise _refuse(f"COUNT={rule.count} runs beyond {MAX_SERIES_YEARS} years; lower COUNT "
-                      "or leave it out to repeat forever")
+    parsed, checked, and proven to occur, and to end when bounded, within MAX_SERIES_YEARS.
+    Proving that a rule never occurs walks up to a few centuries of days (a second or two), so
+    the answer is remembered: a writer checks first, before it takes any lock."""
+    rule, problem = _check(text, start, tzid)
+    if rule is None:
+        raise InvalidError(problem, field="rrule")
     return rule.text
 
 
 @lru_cache(maxsize=4096)
-def _stored(text: str, start: dt.datetime, tzid: str) -> Rule | None:
+def _check(text: str, start: dt.datetime, tzid: str) -> tuple[Rule | None, str]:
     try:
-        validate(text, start, tzid)
-        return parse(text)
+        rule = parse(text)
+        until = _local_until(rule, tzid)
+        limit = _years_after(start, MAX_SERIES_YEARS)
+        if until is not None:
+            if until < start:
+                raise _refuse("UNTIL lies before the start")
+            if until > limit:
+                raise _refuse(f"UNTIL lies more than {MAX_SERIES_YEARS} years after the start; "
+                              "leave it out to repeat forever")
+        found = _between(rule, start, tzid, start, limit, MAX_COUNT)
+        if not _some_day(rule, start, tzid, limit) or next(found, None) is None:
+            raise _refuse(f"it never occurs within {MAX_SERIES_YEARS} years of the start "
+                          "(check BYMONTH, BYMONTHDAY, BYDAY and INTERVAL against the start)")
+        if rule.count is not None and 1 + sum(1 for _ in found) < rule.count:
+            raise _refuse(f"COUNT={rule.count} runs beyond {MAX_SERIES_YEARS} years; lower "
+                          "COUNT or leave it out to repeat forever")
     except InvalidError as exc:
+        return None, exc.message
+    return rule, ""
+
+
+def _some_day(rule: Rule, start: dt.datetime, tzid: str, limit: dt.datetime) -> bool:
+    """Whether an HOURLY rule's day filters accept any day before `limit`: a daily walk, a
+    twentieth of the hourly one, that refutes the usual impossible rules quickly."""
+    if rule.freq != du.HOURLY or not (rule.byday or {"BYMONTH", "BYMONTHDAY", "BYYEARDAY"}
+                                      & set(rule.by)):
+        return True
+    days = replace(rule, freq=du.DAILY, interval=1, count=None, until=None,
+                   by={k: v for k, v in rule.by.items() if k not in ("BYHOUR", "BYSETPOS")})
+    midnight = dt.datetime.combine(start.date(), dt.time())
+    return next(_between(days, midnight, tzid, midnight, limit, 1), None) is not None
+
+
+@lru_cache(maxsize=4096)
+def _stored(text: str, start: dt.datetime, tzid: str) -> Rule | None:
+    rule, problem = _check(text, start, tzid)
+    if rule is None:
         log.warning("a stored RRULE fails its checks and counts as one occurrence until it is "
-                    "edited: %s", exc.message)
-        return None
+                    "edited: %s", problem)
+    return rule
 
 
 def stored_rule(text: str | None, start: dt.datetime, tzid: str) -> str | None:
