@@ -93,6 +93,11 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
                         "and brackets")
                 if body.too_deep(parsed):
                     return api_errors.error_response(400, "bad_request", body.depth_message())
+                if not isinstance(parsed, dict):
+                    # Every body is an object; flask-openapi3 would read a string as JSON again.
+                    return api_errors.error_response(
+                        422, "invalid", "the body must be a JSON object ({...})",
+                        {"errors": [{"field": "", "message": "expected a JSON object"}]})
         return None
 
     @app.get("/healthz", responses={

@@ -136,3 +136,12 @@ def test_the_document_declares_what_the_answers_hold(api: Api) -> None:
     assert "410" in changes["responses"]
     assert {"200", "503"} <= set(document["paths"]["/healthz"]["get"]["responses"])
     assert {"200", "403", "404"} <= set(document["paths"]["/metrics"]["get"]["responses"])
+
+
+@pytest.mark.parametrize("text", [
+    '"{\\"name\\": \\"Salon\\", \\"timezone\\": \\"Europe/Copenhagen\\"}"',
+    '"' + "[" * 5000 + "]" * 5000 + '"', "[]", "5", "null", "true"])
+def test_a_body_that_is_not_an_object_is_refused(api: Api, text: str) -> None:
+    answer = api.post("/businesses", data=text, headers={"Content-Type": "application/json"})
+    assert_error(answer, 422, "invalid", "JSON object")
+    assert api.ok("GET", "/businesses")["items"] == []
