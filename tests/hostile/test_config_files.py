@@ -100,3 +100,20 @@ def test_every_folder_that_is_a_file_is_reported_at_once(tmp_path: Path) -> None
         (tmp_path / name).write_text("a file\n", encoding="utf-8")
     found = problems(run(config, "config", "check"))
     assert [line.split(": ")[2] for line in found] == ["data_dir", "keys.dir"], found
+
+
+@pytest.mark.parametrize("name", ["encryption.keys", "token-hash.key", "host.key"])
+def test_a_key_file_saved_as_utf16_is_one_clear_line(tmp_path: Path, name: str) -> None:
+    config = tmp_path / "bookingcal.toml"
+    config.write_text(GOOD, encoding="utf-8")
+    env = {"BOOKINGCAL_CONFIG": None, "BOOKINGCAL_HOST_KEY": None,
+           "BOOKINGCAL_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    runner = CliRunner(env=env)
+    made = runner.invoke(main, ["--config", str(config), "db", "upgrade"])  # makes the keys
+    assert made.exit_code == 0, made.output
+    key = tmp_path / "data" / "keys" / name
+    key.write_bytes(key.read_text(encoding="ascii").encode("utf-16"))
+    for command in (("config", "check"), ("db", "upgrade")):
+        line = one_line(runner.invoke(main, ["--config", str(config), *command]))
+        assert line.startswith(f"error: {key}: "), line
+        assert "is not ASCII text" in line and "restore it from the backup" in line, line
