@@ -6,7 +6,7 @@ its INTERVAL, to just before the range, so the cost does not grow with the serie
 whole frame is then moved by whole 400-year Gregorian cycles (dates and weekdays repeat
 exactly) to just below year 9999, where dateutil stops iterating, so a rule whose filters match
 no day for centuries still ends within 400 years of periods. And at most MAX_INSTANCES
-occurrences are taken per expansion. A stored rule that no longer passes `parse` counts as its
+occurrences are taken per expansion. A stored rule that no longer passes `validate` counts as its
 first occurrence only (logged once), so an old database cannot hang a request either."""
 
 from __future__ import annotations
