@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from server import __version__
 from server import admin
+from server.api import body
 from server.api import errors as api_errors
 from server.api.auth import authenticate
 from server.api.routes_availability import PUBLIC_ENDPOINTS
@@ -23,6 +24,7 @@ from server.api.routes_catalog import bp as catalog_bp
 from server.api.routes_google import bp as google_bp
 from server.api.routes_links import bp as links_bp
 from server.api.routes_tenancy import bp as tenancy_bp
+from server.api.schemas import ErrorResponse
 from server import feeds
 from server.dav_mount import DavMount
 from server.errors import BookingCalError
@@ -80,16 +82,30 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
                         415, "unsupported_media_type",
                         "send the body as JSON with 'Content-Type: application/json'")
                 try:
-                    request.get_json(force=False, silent=False)
+                    parsed = request.get_json(force=False, silent=False)
+                except RecursionError:
+                    return api_errors.error_response(400, "bad_request", body.depth_message())
                 except HTTPException as exc:
                     if exc.code == 413:
                         raise
                     return api_errors.error_response(
                         400, "bad_request", "the body is not valid JSON; check quotes, commas "
                         "and brackets")
+                if body.too_deep(parsed):
+                    return api_errors.error_response(400, "bad_request", body.depth_message())
+                if not isinstance(parsed, dict):
+                    # Every body is an object; flask-openapi3 would read a string as JSON again.
+                    return api_errors.error_response(
+                        422, "invalid", "the body must be a JSON object ({...})",
+                        {"errors": [{"field": "", "message": "expected a JSON object"}]})
         return None
 
-    @app.get("/healthz")
+    @app.get("/healthz", responses={
+        200: {"description": "The database answers",
+              "content": {"application/json": {"schema": {
+                  "type": "object", "properties": {"status": {"type": "string"}},
+                  "required": ["status"]}}}},
+        503: ErrorResponse})
     def healthz() -> Response:
         try:
             with runtime.db.read() as session:
@@ -98,7 +114,10 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
             return api_errors.error_response(503, "unavailable", exc.message)
         return Response('{"status": "ok"}', mimetype="application/json")
 
-    @app.get("/metrics")
+    @app.get("/metrics", responses={
+        200: {"description": "Prometheus metrics",
+              "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}},
+        403: ErrorResponse, 404: ErrorResponse})
     def metrics_view() -> Response:
         if not config.metrics_enabled:
             return api_errors.error_response(404, "not_found", "metrics are disabled")

@@ -297,11 +297,14 @@ def config_check(ctx: click.Context) -> None:
     from sqlalchemy import text
 
     from server.db import Database
-    from server.keys import Keyring
+    from server.keys import Keyring, read_secret_file
 
     config = _config(ctx)
     if (config.keys_dir / "encryption.keys").exists():
         Keyring.load(config.keys_dir)
+        if not config.host_key and (config.host_key_file_explicit
+                                    or config.host_key_file.exists()):
+            read_secret_file(config.host_key_file, "the host API key file")
         keys = f"key files in {config.keys_dir} are readable"
     else:
         keys = f"key files will be generated in {config.keys_dir} on first run"

@@ -132,6 +132,14 @@ def _string(value: Any) -> str:
     return value
 
 
+def _path(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a string")
+    if "\x00" in value:
+        raise ValueError("a path without NUL characters")
+    return value
+
+
 def _int_between(low: int, high: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -213,7 +221,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("public_url", "http://127.0.0.1:5232/", _http_url,
            "The address users see (https behind a reverse proxy), with any sub-path; every link "
            "and redirect is built from it."),
-    Option("data_dir", "../data", _string,
+    Option("data_dir", "../data", _path,
            "Folder for the SQLite database, key files and backups; relative to this file's folder."),
     Option("server.host", "127.0.0.1", _string, "Address `bookingcal serve` listens on."),
     Option("server.port", 5232, _int_between(1, 65535), "Port `bookingcal serve` listens on."),
@@ -242,10 +250,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("journal.retention_days", 90, _int_between(1, 3650),
            "Change-journal entries and tombstones older than this are pruned; a client holding "
            "an older sync token is told to resync."),
-    Option("keys.dir", "", _string,
+    Option("keys.dir", "", _path,
            "Folder of the key files (generated on first run, mode 0600); empty for data_dir/keys. "
            "Back it up with the database."),
-    Option("api.host_key_file", "", _string,
+    Option("api.host_key_file", "", _path,
            "File holding the host system's API key (all businesses); empty for keys.dir/host.key, "
            "generated on first run. Environment: BOOKINGCAL_HOST_KEY overrides it."),
     Option("metrics.enabled", True, _bool, "Serve Prometheus metrics at /metrics."),
@@ -255,7 +263,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("google.client_id", "", _string,
            "OAuth client id of a Google Cloud 'Web application' client; empty turns Google "
            "Calendar off."),
-    Option("google.client_secret_file", "", _string,
+    Option("google.client_secret_file", "", _path,
            "File holding the OAuth client secret. Environment: BOOKINGCAL_GOOGLE_CLIENT_SECRET "
            "overrides it."),
     Option("google.scopes", ["https://www.googleapis.com/auth/calendar"], _strings,
@@ -316,6 +324,36 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _text(data: bytes, name: str) -> str:
+    """The file's bytes as UTF-8 text (a UTF-8 byte order mark is dropped); any other encoding
+    is a ConfigError saying how to save it."""
+    boms = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+            (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+    for bom, encoding in boms:
+        if data.startswith(bom):
+            raise ConfigError([f"{name}: the file is {encoding} text; save it as UTF-8"])
+    head = data[:400]
+    if head and head.count(0) * 4 > len(head):  # text of a 16- or 32-bit encoding, no BOM
+        raise ConfigError([f"{name}: the file looks like UTF-16 or UTF-32 text; save it as "
+                           "UTF-8"])
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                           f"{exc.start}); save it as UTF-8"]) from None
+
+
+def _not_a_folder(path: Path) -> str | None:
+    """Why `path` cannot be, or be made, a folder (it, or a folder above it, is a file), or
+    None. Found now so that `config check` says it, not `serve` with a traceback later."""
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return None
+        if candidate.exists() or candidate.is_symlink():
+            return "it is a file" if candidate == path else f"{str(candidate)!r} is a file"
+    return None
+
+
 def config_path(explicit: str | os.PathLike[str] | None,
                 env: dict[str, str]) -> Path | None:
     """The file to read: --config, else $BOOKINGCAL_CONFIG, else config/bookingcal.toml if present."""
@@ -335,8 +373,7 @@ def load(path: str | os.PathLike[str] | None = None,
     name = str(source) if source else "(defaults)"
     if source is not None:
         try:
-            with open(source, "rb") as handle:
-                raw = tomllib.load(handle)
+            raw = tomllib.loads(_text(source.read_bytes(), name))
         except FileNotFoundError:
             raise ConfigError([f"{name}: the file does not exist; create it (see "
                                "config/bookingcal.toml) or point --config at it"]) from None
@@ -346,6 +383,11 @@ def load(path: str | os.PathLike[str] | None = None,
             raise ConfigError([f"{name}: is a folder, not a file"]) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError([f"{name}: not valid TOML: {exc}"]) from None
+        except RecursionError:
+            raise ConfigError([f"{name}: not valid TOML: arrays or tables nest too deeply"]) \
+                from None
+        except OSError as exc:
+            raise ConfigError([f"{name}: cannot be read: {exc.strerror or exc}"]) from None
     problems: list[str] = []
     values: dict[str, Any] = {}
     flat = _flatten(raw)
@@ -384,10 +426,16 @@ def load(path: str | os.PathLike[str] | None = None,
         if google_secret is None:
             problems.append(f"{name}: google.client_secret_file: found {str(secret_file)!r}, "
                             "expected a readable file holding the OAuth client secret")
+    data_dir = (base / values["data_dir"]).resolve() if values.get("data_dir") else base
+    keys_dir = (base / values["keys.dir"]).resolve() if values.get("keys.dir") \
+        else data_dir / "keys"
+    for key, folder in (("data_dir", data_dir), ("keys.dir", keys_dir)):
+        why = _not_a_folder(folder)
+        if why and (key == "data_dir" or values.get("keys.dir")
+                    or not _not_a_folder(data_dir)):  # the keys' default follows data_dir
+            problems.append(f"{name}: {key}: found {str(folder)!r}, expected a folder ({why})")
     if problems:
         raise ConfigError(problems)
-    data_dir = (base / values["data_dir"]).resolve() if values["data_dir"] else base
-    keys_dir = (base / values["keys.dir"]).resolve() if values["keys.dir"] else data_dir / "keys"
     host_key_file = ((base / values["api.host_key_file"]).resolve()
                      if values["api.host_key_file"] else keys_dir / "host.key")
     if not database_url:

@@ -17,7 +17,7 @@ from server.redaction import EventView
 from server.vtimezone import vtimezone_text
 
 # Part of every ETag: bump it whenever the rendered text of an unchanged item would change.
-RENDER_VERSION = 3
+RENDER_VERSION = 4  # 4: a stored RRULE that fails its checks is no longer sent
 PRODID = f"-//bookingcal//bookingcal {__version__}//EN"
 
 

@@ -64,7 +64,11 @@ def read_secret_file(path: Path, what: str) -> str:
     except FileNotFoundError:
         raise KeyFileError(f"{path}: {what} is missing; restore it from the backup of the key "
                            "files (a new one would not decrypt or match existing data)") from None
-    except (OSError, UnicodeDecodeError) as exc:  # PermissionError, IsADirectoryError, ...
+    except UnicodeDecodeError:
+        raise KeyFileError(f"{path}: {what} is not ASCII text (saved as UTF-16 or by an editor "
+                           "that changed it?); restore it from the backup of the key files") \
+            from None
+    except OSError as exc:  # PermissionError, IsADirectoryError, ...
         raise KeyFileError(f"{path}: {what} is not readable ({exc.__class__.__name__}); "
                            "make it readable by the user running bookingcal") from None
     if not text:

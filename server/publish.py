@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.db.models import BlockedTime, Booking, Calendar, Client, RenderedItem, Service
+from server.domain.recurrence import stored_rule
 from server.errors import BookingCalError
 from server.ical import RENDER_VERSION, render_event
 from server.redaction import BlockedFacts, BookingFacts, Profile, blocked_view, booking_view
@@ -133,7 +134,7 @@ class Publisher:
             facts = BlockedFacts(
                 uid=item.uid, title=item.title, all_day=item.all_day,
                 start_local=item.start_local, end_local=item.end_local, tzid=item.tzid,
-                rrule=item.rrule,
+                rrule=stored_rule(item.rrule, item.start_local, item.tzid),
                 exdates=tuple(dt.datetime.fromisoformat(v) for v in json.loads(item.exdates)),
                 revision=item.revision, created=item.created_at, updated=item.updated_at)
             texts[item.id] = render_event(blocked_view(facts, self.profile))

@@ -21,13 +21,14 @@ PRE_COOKIE = "bookingcal_admin_signin"
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path of our admin pages; anything else (another site, a scheme) goes home."""
+    """Only a path of our admin pages; anything else (another site, a scheme, a control
+    character or space that would split or bend the Location header) goes home."""
     home = url_for("admin.home")
     if not target:
         return home
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith(request.script_root + "/admin/") \
-            or "\\" in target:
+            or "\\" in target or not target.isprintable() or any(c.isspace() for c in target):
         return home
     return target
 
@@ -62,6 +63,8 @@ def register(bp: Blueprint, limiter: FailureLimiter) -> None:
             response.headers["Retry-After"] = "3600"
             return response
         email = request.form.get("email", "")
+        # Decided before the session row is written, so nothing can fail between the two.
+        target = _safe_next(request.form.get("next"))
         now = rt.clock.now()
         with rt.db.write() as session:
             user = accounts.check_password(session, email, request.form.get("password", ""),
@@ -71,7 +74,7 @@ def register(bp: Blueprint, limiter: FailureLimiter) -> None:
         if token is None:
             limiter.failed(address)
             return sign_in_page(401, "The e-mail address or the password is wrong.", email)
-        response = redirect(_safe_next(request.form.get("next")), 303)
+        response = redirect(target, 303)
         set_cookie(response, sessions.COOKIE, token, rt.config.admin_session_hours * 3600)
         clear_cookie(response, PRE_COOKIE)
         return response

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from server.api.schemas import ErrorResponse
 from server.runtime import Runtime
 
-ERRORS = {status: ErrorResponse for status in (400, 401, 403, 404, 409, 413, 422, 503)}
+ERRORS = {status: ErrorResponse for status in (400, 401, 403, 404, 409, 413, 415, 422, 503)}
 
 
 def runtime() -> Runtime:

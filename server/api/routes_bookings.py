@@ -111,6 +111,9 @@ def create_blocked(path: BusinessPath, body: BlockedIn) -> Response:
     """Block personal time, optionally repeating; 409 if it overlaps a booking."""
     rt = runtime()
     caller().require_business(path.business_id)
+    with rt.db.read() as session:
+        blocked.check_rule_first(session, path.business_id, calendar_id=body.calendar_id,
+                                 start=body.start, all_day=body.all_day, rrule=body.rrule)
     with rt.db.write() as session:
         item = blocked.create_blocked(session, path.business_id, now=rt.clock.now(),
                                       **body.model_dump())
@@ -141,6 +144,10 @@ def update_blocked(path: BlockedPath, body: BlockedPatch) -> Response:
     given = body.model_dump(exclude_unset=True)
     clear_rrule = "rrule" in given and given["rrule"] is None
     changes = {k: v for k, v in given.items() if v is not None}
+    with rt.db.read() as session:
+        blocked.check_rule_first(session, path.business_id, blocked_id=path.blocked_id,
+                                 start=changes.get("start"), all_day=changes.get("all_day"),
+                                 rrule=changes.get("rrule"), clear_rrule=clear_rrule)
     with rt.db.write() as session:
         item = blocked.update_blocked(session, path.business_id, path.blocked_id,
                                       now=rt.clock.now(), clear_rrule=clear_rrule, **changes)

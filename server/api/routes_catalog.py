@@ -12,7 +12,8 @@ from server.api.convert import (
 )
 from server.api.schemas import (
     BusinessPath, CalendarIn, CalendarList, CalendarPatch, CalendarPath, ChangeOut, ChangesOut,
-    ChangesQuery, ClientIn, ClientList, ClientPatch, ClientPath, EraseOut, ExceptionIn,
+    ChangesQuery, ClientIn, ClientList, ClientPatch, ClientPath, EraseOut, ErrorResponse,
+    ExceptionIn,
     ExceptionList, ExceptionPath, PageQuery, ServiceIn, ServiceList, ServiceOut, ServicePatch,
     ServicePath, WeeklyHoursIn, WeeklyHoursOut, WeeklyIntervalOut, CalendarOut, ClientOut,
 )
@@ -77,7 +78,8 @@ def delete_calendar(path: CalendarPath) -> Response:
     return reply(None)
 
 
-@bp.get("/calendars/<int:calendar_id>/changes", responses=responses(ChangesOut))
+@bp.get("/calendars/<int:calendar_id>/changes",
+        responses={**responses(ChangesOut), 410: ErrorResponse})
 def calendar_changes(path: CalendarPath, query: ChangesQuery) -> Response:
     """What changed since a sync token, from the journal (410 when the token is too old)."""
     caller().require_business(path.business_id)

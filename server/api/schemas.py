@@ -7,8 +7,8 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime, BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema,
-    field_validator,
+    AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator,
+    StringConstraints, WithJsonSchema, field_validator,
 )
 
 from server.domain.timeutil import EARLIEST, LATEST
@@ -41,6 +41,54 @@ DateOrTime = Annotated[dt.date | dt.datetime, PlainValidator(_date_or_datetime),
                                                  {"type": "string", "format": "date-time"}]})]
 
 
+LOCAL_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"
+TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$"
+
+
+def _datetime_text(value: Any) -> dt.datetime:
+    """A date-time given as text (ISO 8601); a number is refused, never read as epoch seconds."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("expected a date-time as text: YYYY-MM-DDTHH:MM[:SS], optionally with an "
+                     "offset such as +01:00 or Z")
+
+
+def _time_text(value: Any) -> dt.time:
+    """A wall-clock time of day as text, HH:MM or HH:MM:SS, without an offset."""
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, str) and len(value) in (5, 8):
+        try:
+            parsed = dt.time.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None and not parsed.microsecond:
+                return parsed
+    raise ValueError("expected a time of day as text, HH:MM or HH:MM:SS, without an offset")
+
+
+# Inputs take date-times as text only; "format: date-time" (RFC 3339, with an offset) is what
+# generated clients send, and local wall-clock time without an offset is accepted as well.
+DateTimeIn = Annotated[dt.datetime, BeforeValidator(_datetime_text),
+                       WithJsonSchema({"type": "string", "format": "date-time"})]
+AwareDateTimeIn = Annotated[AwareDatetime, BeforeValidator(_datetime_text),
+                            WithJsonSchema({"type": "string", "format": "date-time"})]
+# Wall-clock times carry no offset, so they are not RFC 3339 date-times or times.
+LocalDateTime = Annotated[dt.datetime, WithJsonSchema({
+    "type": "string", "pattern": LOCAL_PATTERN,
+    "description": "Local wall-clock time in the calendar's zone, without an offset"})]
+TimeOfDay = Annotated[dt.time, BeforeValidator(_time_text),
+                      PlainSerializer(lambda value: value.isoformat(), return_type=str),
+                      WithJsonSchema({"type": "string", "pattern": TIME_PATTERN,
+                                      "description": "Local time of day, HH:MM[:SS]"})]
+
+
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -62,6 +110,13 @@ class Input(BaseModel):
                for item in items):
             raise ValueError(f"dates must lie between {EARLIEST} and {LATEST}")
         return value
+
+
+class Body(Input):
+    """A JSON request body: types are strict ("30" is no number, true no integer, a number no
+    date-time), unlike path and query values, which arrive as text."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Output(BaseModel):
@@ -143,12 +198,12 @@ class ChangesQuery(Input):
 
 # --- businesses and keys --------------------------------------------------------------------
 
-class BusinessIn(Input):
+class BusinessIn(Body):
     name: Name
     timezone: str = Field(description="IANA zone, e.g. Europe/Copenhagen", max_length=64)
 
 
-class BusinessPatch(Input):
+class BusinessPatch(Body):
     name: Name | None = None
     timezone: str | None = Field(None, max_length=64)
 
@@ -164,7 +219,7 @@ class BusinessList(BaseModel):
     items: list[BusinessOut]
 
 
-class ApiKeyIn(Input):
+class ApiKeyIn(Body):
     label: Annotated[str, StringConstraints(max_length=200)] = ""
 
 
@@ -186,7 +241,7 @@ class ApiKeyList(BaseModel):
 
 # --- calendars ------------------------------------------------------------------------------
 
-class CalendarIn(Input):
+class CalendarIn(Body):
     name: Name
     slug: str | None = Field(None, max_length=64, description="URL-safe; derived from the name "
                                                               "when omitted")
@@ -195,7 +250,7 @@ class CalendarIn(Input):
     active: bool = True
 
 
-class CalendarPatch(Input):
+class CalendarPatch(Body):
     name: Name | None = None
     slug: str | None = Field(None, max_length=64)
     timezone: str | None = Field(None, max_length=64)
@@ -220,23 +275,23 @@ class CalendarList(BaseModel):
     items: list[CalendarOut]
 
 
-class IntervalIn(Input):
-    opens: dt.time
-    closes: dt.time
+class IntervalIn(Body):
+    opens: TimeOfDay
+    closes: TimeOfDay
 
 
 class WeeklyIntervalIn(IntervalIn):
     weekday: Annotated[int, Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")]
 
 
-class WeeklyHoursIn(Input):
+class WeeklyHoursIn(Body):
     intervals: Annotated[list[WeeklyIntervalIn], Field(max_length=100)]
 
 
 class WeeklyIntervalOut(Output):
     weekday: int
-    opens: dt.time
-    closes: dt.time
+    opens: TimeOfDay
+    closes: TimeOfDay
 
 
 class WeeklyHoursOut(BaseModel):
@@ -245,7 +300,7 @@ class WeeklyHoursOut(BaseModel):
     intervals: list[WeeklyIntervalOut]
 
 
-class ExceptionIn(Input):
+class ExceptionIn(Body):
     intervals: Annotated[list[IntervalIn], Field(max_length=20,
                                                  description="Empty: closed all day")] = []
     note: Annotated[str, StringConstraints(max_length=200)] = ""
@@ -286,7 +341,7 @@ HorizonDays = Annotated[int, Field(ge=1, le=3650, description="Online bookings a
                                    "many days ahead; null takes availability.max_horizon_days")]
 
 
-class ServiceIn(Input):
+class ServiceIn(Body):
     name: Name
     duration_minutes: Annotated[int, Field(ge=1, le=1440)]
     buffer_before_minutes: Minutes = 0
@@ -297,7 +352,7 @@ class ServiceIn(Input):
     max_horizon_days: HorizonDays | None = None
 
 
-class ServicePatch(Input):
+class ServicePatch(Body):
     name: Name | None = None
     duration_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
     buffer_before_minutes: Minutes | None = None
@@ -324,7 +379,7 @@ class ServiceList(BaseModel):
     items: list[ServiceOut]
 
 
-class ClientIn(Input):
+class ClientIn(Body):
     name: Name
     email: Short | None = None
     phone: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -332,7 +387,7 @@ class ClientIn(Input):
     notes: Text | None = None
 
 
-class ClientPatch(Input):
+class ClientPatch(Body):
     name: Name | None = None
     email: Short | None = None
     phone: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -364,26 +419,26 @@ class EraseOut(BaseModel):
 
 # --- bookings and blocked time --------------------------------------------------------------
 
-class BookingIn(Input):
+class BookingIn(Body):
     calendar_id: Id
     service_id: Id
     client_id: Id | None = None
-    start: dt.datetime = Field(description="With an offset, or local time in the calendar's zone")
-    end: dt.datetime | None = Field(None, description="Defaults to start + the service duration")
+    start: DateTimeIn = Field(description="With an offset, or local time in the calendar's zone")
+    end: DateTimeIn | None = Field(None, description="Defaults to start + the service duration")
     status: Literal["confirmed", "cancelled"] = "confirmed"
     source: Literal["staff", "online"] = "staff"
     location: Text | None = None
     notes: Text | None = None
 
 
-class BookingPatch(Input):
+class BookingPatch(Body):
     """Fields left out stay as they are; client_id, location and notes may be set to null."""
 
     calendar_id: Id | None = None
     service_id: Id | None = None
     client_id: Id | None = None
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
+    start: DateTimeIn | None = None
+    end: DateTimeIn | None = None
     status: Literal["confirmed", "cancelled"] | None = None
     source: Literal["staff", "online"] | None = None
     location: Text | None = None
@@ -401,8 +456,8 @@ class BookingOut(BaseModel):
     start: dt.datetime = Field(description="In the calendar's zone, with offset")
     end: dt.datetime
     timezone: str
-    start_local: dt.datetime = Field(description="Wall-clock time kept if DST rules change")
-    end_local: dt.datetime
+    start_local: LocalDateTime = Field(description="Wall-clock time kept if DST rules change")
+    end_local: LocalDateTime
     occupied_start: dt.datetime = Field(description="Start minus the service's buffer")
     occupied_end: dt.datetime
     location: str | None
@@ -420,7 +475,7 @@ class BookingList(BaseModel):
     next_cursor: str | None
 
 
-class BlockedIn(Input):
+class BlockedIn(Body):
     calendar_id: Id
     title: Name = "Blocked"
     all_day: bool = False
@@ -431,7 +486,7 @@ class BlockedIn(Input):
     exdates: Annotated[list[DateOrTime], Field(max_length=1000)] = []
 
 
-class BlockedPatch(Input):
+class BlockedPatch(Body):
     title: Name | None = None
     all_day: bool | None = None
     start: DateOrTime | None = None
@@ -447,8 +502,8 @@ class BlockedOut(BaseModel):
     title: str
     all_day: bool
     timezone: str
-    start_local: dt.datetime
-    end_local: dt.datetime
+    start_local: LocalDateTime
+    end_local: LocalDateTime
     start: dt.datetime
     end: dt.datetime
     rrule: str | None
@@ -473,19 +528,19 @@ class LinkQuery(Input):
     include_revoked: bool = False
 
 
-class LinkIn(Input):
+class LinkIn(Body):
     scope: Literal["calendar", "set", "all"]
     calendar_ids: Annotated[list[Id], Field(max_length=500)] = []
     profile: Literal["full", "limited", "busy"] = Field(
         description="full; limited (no client information); busy (times only)")
     label: Annotated[str, StringConstraints(max_length=200)] = ""
-    expires_at: AwareDatetime | None = None
+    expires_at: AwareDateTimeIn | None = None
 
 
-class LinkPatch(Input):
+class LinkPatch(Body):
     label: Annotated[str, StringConstraints(max_length=200)] | None = None
     profile: Literal["full", "limited", "busy"] | None = None
-    expires_at: AwareDatetime | None = Field(None, description="null removes the expiry")
+    expires_at: AwareDateTimeIn | None = Field(None, description="null removes the expiry")
 
 
 class CaldavAccount(BaseModel):
@@ -524,13 +579,13 @@ class ConsentOut(BaseModel):
     consent_url: str = Field(description="Send the business admin here to connect Google")
 
 
-class GoogleCalendarChoice(Input):
+class GoogleCalendarChoice(Body):
     calendar_id: Id
     write_calendar: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = "primary"
     read_calendar: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
 
 
-class GoogleSettingsIn(Input):
+class GoogleSettingsIn(Body):
     direction: Literal["both", "to_google", "from_google"] | None = None
     hide_client_details: bool | None = None
     block_online_booking: bool | None = None

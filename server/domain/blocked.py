@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from server.db.models import BlockedTime, Calendar
 from server.domain import journal
 from server.domain.bookings import MAX_LENGTH, forget_rendered, new_uid, widen_span
-from server.domain.calendars import lock_calendar
+from server.domain.calendars import get_calendar, lock_calendar
 from server.domain.conflicts import bookings_hit_by_series
 from server.domain.timeutil import normalise, series_end, to_utc, validate_rrule
 from server.errors import ConflictError, InvalidError, NotFoundError
@@ -66,11 +66,44 @@ def _set_times(item: BlockedTime, calendar: Calendar, start: dt.datetime | dt.da
         excluded.append(local.isoformat())
     item.exdates = json.dumps(sorted(set(excluded)))
     if rrule:
-        item.rrule = validate_rrule(rrule, start_local)
+        item.rrule = validate_rrule(rrule, start_local, tzid)
         item.repeats = True
         item.series_end_utc = series_end(item.rrule, start_local, end_local - start_local, tzid)
     else:
         item.rrule, item.repeats, item.series_end_utc = None, False, end_utc
+
+
+def _start_local(start: dt.datetime | dt.date, all_day: bool, tzid: str) -> dt.datetime | None:
+    """The local start `_set_times` will use, or None when it will refuse the types anyway."""
+    if all_day:
+        return None if isinstance(start, dt.datetime) else dt.datetime.combine(start, dt.time())
+    return normalise(start, tzid)[1] if isinstance(start, dt.datetime) else None
+
+
+def check_rule_first(session: Session, business_id: int, *, calendar_id: int | None = None,
+                     blocked_id: int | None = None, start: dt.datetime | dt.date | None = None,
+                     all_day: bool | None = None, rrule: str | None = None,
+                     clear_rrule: bool = False) -> None:
+    """Check the RRULE a create (calendar_id) or an update (blocked_id) will store, in a read
+    transaction before the writing one: proving a hostile rule wrong may take a second or two,
+    which must not be spent holding the calendar's lock (on SQLite, the database's). The
+    writing pass finds the answer remembered (recurrence.validate)."""
+    if blocked_id is not None:
+        item = get_blocked(session, business_id, blocked_id)
+        calendar = get_calendar(session, business_id, item.calendar_id)
+        rule = None if clear_rrule else (rrule or item.rrule)
+        use_all_day = item.all_day if all_day is None else all_day
+        if start is None:
+            start = item.start_local.date() if item.all_day else item.start_local
+    else:
+        assert calendar_id is not None and start is not None
+        calendar = get_calendar(session, business_id, calendar_id)
+        rule, use_all_day = rrule, bool(all_day)
+    if not rule:
+        return
+    start_local = _start_local(start, use_all_day, calendar.timezone)
+    if start_local is not None:
+        validate_rrule(rule, start_local, calendar.timezone)
 
 
 def _refuse_booked(session: Session, calendar: Calendar, item: BlockedTime) -> None:

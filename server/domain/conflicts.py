@@ -14,6 +14,8 @@ from server.db.models import BlockedTime, Booking, Calendar
 from server.domain.timeutil import occurrences, to_local
 from server.errors import ConflictError
 
+GROUP = dt.timedelta(days=31)
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -85,8 +87,8 @@ def refuse_overlaps(session: Session, calendar: Calendar, start: dt.datetime, en
 def bookings_hit_by_series(session: Session, calendar: Calendar, item: BlockedTime,
                            exclude_id: int | None = None) -> list[Hit]:
     """Confirmed bookings that any occurrence of a (repeating or one-off) blocked time overlaps.
-    One sweep over the bookings after the item's start and the occurrences up to the last of
-    them, both in time order."""
+    The bookings after the item's start are taken in runs; each run is compared with the
+    occurrences in its own stretch of time."""
     query = (select(Booking.id, Booking.occupied_start_utc, Booking.occupied_end_utc)
              .where(Booking.calendar_id == calendar.id, Booking.status == "confirmed",
                     Booking.occupied_start_utc >= item.start_utc - dt.timedelta(
@@ -95,19 +97,28 @@ def bookings_hit_by_series(session: Session, calendar: Calendar, item: BlockedTi
     if item.series_end_utc is not None:
         query = query.where(Booking.occupied_start_utc < item.series_end_utc)
     bookings = [r for r in session.execute(query) if r.occupied_end_utc > item.start_utc]
-    if not bookings:
-        return []
-    horizon = max(r.occupied_end_utc for r in bookings)
-    blocks = occurrences(item.rrule, item.exdates, item.start_local, item.end_local, item.tzid,
-                         item.start_utc, horizon)
-    hits, index = [], 0
-    for block_start, block_end in blocks:
-        while index < len(bookings) and bookings[index].occupied_end_utc <= block_start:
-            index += 1
-        for row in bookings[index:]:
-            if row.occupied_start_utc >= block_end:
-                break
-            if row.occupied_end_utc > block_start:
-                hits.append(Hit("booking", row.id, row.occupied_start_utc, row.occupied_end_utc))
-    unique = {hit.id: hit for hit in hits}
-    return sorted(unique.values(), key=lambda hit: hit.start)
+    hits: dict[int, Hit] = {}
+    # The occurrences are expanded around runs of bookings at most GROUP long, never across
+    # the whole stretch from the item's start to the last booking (years of a daily rule).
+    index = 0
+    while index < len(bookings):
+        group_end = index
+        while group_end < len(bookings) and bookings[group_end].occupied_start_utc \
+                - bookings[index].occupied_start_utc < GROUP:
+            group_end += 1
+        group = bookings[index:group_end]
+        low = max(item.start_utc, group[0].occupied_start_utc)
+        high = max(row.occupied_end_utc for row in group)
+        first = 0
+        for block_start, block_end in occurrences(item.rrule, item.exdates, item.start_local,
+                                                  item.end_local, item.tzid, low, high):
+            while first < len(group) and group[first].occupied_end_utc <= block_start:
+                first += 1
+            for row in group[first:]:
+                if row.occupied_start_utc >= block_end:
+                    break
+                if row.occupied_end_utc > block_start:
+                    hits[row.id] = Hit("booking", row.id, row.occupied_start_utc,
+                                       row.occupied_end_utc)
+        index = group_end
+    return sorted(hits.values(), key=lambda hit: hit.start)

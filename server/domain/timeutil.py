@@ -9,8 +9,7 @@ from functools import lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
-
+from server.domain import recurrence
 from server.errors import InvalidError
 
 # Dates accepted from users lie in [EARLIEST, LATEST): near the ends of the calendar, adding a
@@ -62,33 +61,18 @@ def normalise(value: dt.datetime, tzid: str) -> tuple[dt.datetime, dt.datetime]:
     return utc, to_local(utc, tzid)
 
 
-def validate_rrule(rule: str, start_local: dt.datetime) -> str:
-    """The rule's value ("FREQ=WEEKLY;BYDAY=MO"), checked; an "RRULE:" prefix is dropped."""
-    value = rule.strip().removeprefix("RRULE:")
-    if not value.upper().startswith("FREQ=") and ";FREQ=" not in value.upper() \
-            or any(c in value for c in "\r\n:"):
-        raise InvalidError("give one RRULE value, such as 'FREQ=WEEKLY;BYDAY=MO'", field="rrule")
-    if "FREQ=SECONDLY" in value.upper() or "FREQ=MINUTELY" in value.upper():
-        raise InvalidError("blocked time repeats hourly at most", field="rrule")
-    try:
-        rrulestr(value, dtstart=start_local)
-    except (ValueError, TypeError) as exc:
-        raise InvalidError(f"not a valid RRULE: {exc}", field="rrule") from None
-    return value
+def validate_rrule(rule: str, start_local: dt.datetime, tzid: str = "UTC") -> str:
+    """The rule's value ("FREQ=WEEKLY;BYDAY=MO"), checked (server/domain/recurrence.py); an
+    "RRULE:" prefix is dropped. `tzid` only matters for an UNTIL given in UTC."""
+    return recurrence.validate(rule, start_local, tzid)
 
 
 def series_end(rule: str, start_local: dt.datetime, duration: dt.timedelta,
                tzid: str) -> dt.datetime | None:
-    """UTC end of a rule's last occurrence, or None if it repeats forever."""
-    parsed = rrulestr(rule, dtstart=start_local)
-    if parsed._count is None and parsed._until is None:  # type: ignore[attr-defined]
-        return None
-    last = None
-    for last in parsed:
-        pass
-    if last is None:
-        return to_utc(start_local, tzid) + duration
-    return _instant(last + duration, tzid)
+    """UTC end of a rule's last occurrence (with UNTIL, of an occurrence starting at UNTIL: an
+    upper bound found without walking the series), or None if it repeats forever."""
+    last = recurrence.last_start(rule, start_local, tzid)
+    return None if last is None else _instant(last + duration, tzid)
 
 
 def _instant(local: dt.datetime, tzid: str) -> dt.datetime:
@@ -116,7 +100,7 @@ def occurrences(rule: str | None, exdates_json: str, start_local: dt.datetime,
     low = to_local(window_start, tzid) - duration - dt.timedelta(days=1)
     high = to_local(window_end, tzid) + dt.timedelta(days=1)
     found = []
-    for occurrence in rrulestr(rule, dtstart=start_local).between(low, high, inc=True):
+    for occurrence in recurrence.starts_between(rule, start_local, tzid, low, high):
         if occurrence in excluded:
             continue
         start, end = _instant(occurrence, tzid), _instant(occurrence + duration, tzid)

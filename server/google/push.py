@@ -23,6 +23,7 @@ from server.db.models import (
     Service,
 )
 from server.domain import journal
+from server.domain.recurrence import stored_rule
 from server.errors import GoneError
 from server.google import calendar_errors, item_errors
 from server.google.api import (
@@ -104,7 +105,8 @@ def _view(session: Session, kind: str, item_id: int,
         return None
     blocked = BlockedFacts(
         uid=item.uid, title=item.title, all_day=item.all_day, start_local=item.start_local,
-        end_local=item.end_local, tzid=item.tzid, rrule=item.rrule,
+        end_local=item.end_local, tzid=item.tzid,
+        rrule=stored_rule(item.rrule, item.start_local, item.tzid),
         exdates=tuple(dt.datetime.fromisoformat(v) for v in json.loads(item.exdates)),
         revision=item.revision, created=item.created_at, updated=item.updated_at)
     return google_blocked_view(blocked), item.seq, item.calendar_id

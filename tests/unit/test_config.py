@@ -529,8 +529,6 @@ def test_missing_key_file(keys_dir, name, what):
 @pytest.mark.parametrize("spoil, error", [
     pytest.param(lambda path: (path.unlink(), path.mkdir()), "IsADirectoryError",
                  id="a-folder"),   # unlike chmod 000, this fails as root too
-    pytest.param(lambda path: path.write_bytes(b"\xff\xfe key"), "UnicodeDecodeError",
-                 id="not-ascii"),
 ])
 def test_unreadable_key_file(keys_dir, name, what, spoil, error):
     path = keys_dir / name
@@ -538,6 +536,18 @@ def test_unreadable_key_file(keys_dir, name, what, spoil, error):
     with pytest.raises(keys.KeyFileError) as info:
         keys.Keyring.load(keys_dir)
     assert str(info.value) == f"{path}: {what} is not readable ({error}); {UNREADABLE}"
+
+
+@pytest.mark.parametrize("name, what", [(keys.ENCRYPTION_FILE, "the encryption key file"),
+                                        (keys.HASH_FILE, "the token hashing key")])
+def test_a_key_file_that_is_not_ascii(keys_dir, name, what):
+    path = keys_dir / name
+    path.write_bytes(b"\xff\xfe key")
+    with pytest.raises(keys.KeyFileError) as info:
+        keys.Keyring.load(keys_dir)
+    assert str(info.value) == (f"{path}: {what} is not ASCII text (saved as UTF-16 or by an "
+                               "editor that changed it?); restore it from the backup of the key "
+                               "files")
 
 
 @pytest.mark.parametrize("name, what", [(keys.ENCRYPTION_FILE, "the encryption key file"),
