@@ -5,7 +5,8 @@ each rendered through the link's profile.
 Before Radicale sees a request, this mount:
 - answers /.well-known/caldav with a redirect to the CalDAV root;
 - refuses unknown, revoked and expired tokens itself (401; Radicale's failed login would sleep
-  in a worker thread), rate-limited per address like feeds;
+  in a worker thread), rate-limited per address like feeds, and a user name other than the
+  token's own `link-<id>` with the same 401;
 - bounds the body (413) and reads it, and answers malformed or hostile XML (entities, deep
   nesting) with 400 instead of Radicale's 500;
 - takes the URL prefix from our configuration only: X-Script-Name and X-Forwarded-* are removed;
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import io
 import logging
 import re
@@ -93,16 +95,25 @@ def _report_range(root: ET.Element) -> tuple[tuple[int, int] | None, bool]:
     return None, expand
 
 
-def _basic_password(header: str) -> str | None:
+def _basic_credentials(header: str) -> tuple[bytes, str] | None:
+    """(user name as sent, token) of a Basic header, or None. The user name stays bytes:
+    clients encode it variously, and ours (`link-<id>`) is ASCII anyway."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
         raw = base64.b64decode(value.strip(), validate=True)
-        # Only the password (the token, ASCII) counts; clients encode user names variously.
-        return raw.partition(b":")[2].decode("ascii") or None
+        user, _, password = raw.partition(b":")
+        token = password.decode("ascii")
     except (binascii.Error, UnicodeDecodeError):
         return None
+    return (user, token) if token else None
+
+
+def user_matches(user: bytes, principal: str) -> bool:
+    """Whether the user name sent is the link's principal (ASCII case ignored: phones
+    capitalise what is typed). Compared in constant time, like the token."""
+    return hmac.compare_digest(user.lower(), principal.lower().encode("ascii"))
 
 
 class DavMount:
@@ -165,11 +176,12 @@ class DavMount:
             except (ET.ParseError, DefusedXmlException, ValueError):
                 return self._plain(start_response, "400 Bad Request",
                                    b"The XML body is malformed or not allowed.\n")
-        token = _basic_password(environ.get("HTTP_AUTHORIZATION", ""))
-        if token is None:
+        credentials = _basic_credentials(environ.get("HTTP_AUTHORIZATION", ""))
+        if credentials is None:
             return self._challenge(start_response)
+        user, token = credentials
         try:
-            return self._serve(environ, start_response, method, sub_path, body, token,
+            return self._serve(environ, start_response, method, sub_path, body, user, token,
                                address, report_range, expand)
         except BookingCalError as exc:
             log.warning("CalDAV request failed: %s", exc.message)
@@ -195,8 +207,9 @@ class DavMount:
         return body
 
     def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any],
-               method: str, sub_path: str, body: bytes, token: str, address: str,
-               report_range: tuple[int, int] | None, expand: bool) -> Iterable[bytes]:
+               method: str, sub_path: str, body: bytes, user: bytes, token: str,
+               address: str, report_range: tuple[int, int] | None, expand: bool
+               ) -> Iterable[bytes]:
         runtime = self.runtime
         now = runtime.clock.now()
         with runtime.db.read() as session:
@@ -204,11 +217,15 @@ class DavMount:
             if link is None:
                 self.limiter.failed(address)
                 return self._challenge(start_response)
+            principal = principal_name(link.id)
+            if not user_matches(user, principal):
+                # Same answer as a wrong password, after the same lookup. Not counted: whoever
+                # sent it holds a valid token, so nothing is being guessed.
+                return self._challenge(start_response)
             if links.touch_due(link, now):
                 with runtime.db.write() as writer:
                     links.touch(writer, link.id, now)
             epoch = journal.epoch(session)
-            principal = principal_name(link.id)
             request = DavRequest(
                 runtime=runtime, session=session, link=link, token=token, principal=principal,
                 calendars=links.visible_calendars(session, link), epoch=epoch,
@@ -220,7 +237,7 @@ class DavMount:
             env["wsgi.input"] = io.BytesIO(body)
             env["CONTENT_LENGTH"] = str(len(body))
             env.pop("HTTP_TRANSFER_ENCODING", None)
-            # Radicale signs in whatever user name the client chose; ours is the principal.
+            # The principal's canonical spelling, whatever case the client sent.
             env["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(
                 f"{principal}:{token}".encode()).decode()
             context = CURRENT.set(request)
