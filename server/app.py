@@ -117,8 +117,10 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
 def create_app(runtime: Runtime) -> WSGIApp:
     """The whole WSGI application, as `bookingcal serve` runs it."""
     metrics = Metrics()
-    # One count of failed link tokens per address, whether tried on feeds or CalDAV.
-    limiter = FailureLimiter(runtime.config.failed_link_limit)
+    # One count of unknown link tokens per address, whether tried on feeds or CalDAV, on the
+    # runtime's clock (tests move it instead of waiting).
+    limiter = FailureLimiter(runtime.config.failed_link_limit,
+                             clock=lambda: runtime.clock.now().timestamp())
     app: Any = create_flask_app(runtime, metrics, limiter).wsgi_app
     app = DavMount(app, runtime, limiter)
     app = AccessLog(app, metrics)

@@ -5,7 +5,7 @@ each rendered through the link's profile.
 Before Radicale sees a request, this mount:
 - answers /.well-known/caldav with a redirect to the CalDAV root;
 - refuses unknown, revoked and expired tokens itself (401; Radicale's failed login would sleep
-  in a worker thread), rate-limited per address like feeds, and a user name other than the
+  in a worker thread), unknown ones rate-limited per address like feeds, and a user name other than the
   token's own `link-<id>` with the same 401;
 - bounds the body (413) and reads it, and answers malformed or hostile XML (entities, deep
   nesting) with 400 instead of Radicale's 500;
@@ -158,10 +158,6 @@ class DavMount:
             return self._plain(start_response, "400 Bad Request",
                                b"Query strings are not supported here.\n")
         address = environ.get("REMOTE_ADDR", "?")
-        if self.limiter.blocked(address):
-            return self._plain(start_response, "429 Too Many Requests",
-                               b"Too many failed sign-ins from this address.\n",
-                               [("Retry-After", "600")])
         body = self._read_body(environ)
         if isinstance(body, tuple):
             return self._plain(start_response, *body)
@@ -213,9 +209,17 @@ class DavMount:
         runtime = self.runtime
         now = runtime.clock.now()
         with runtime.db.read() as session:
-            link = links.authenticate(session, runtime.keyring, token, now)
+            found = links.lookup(session, runtime.keyring, token, now)
+            link = found.link
             if link is None:
-                self.limiter.failed(address)
+                # Only unknown tokens count (see server/feeds.py); a valid one is always served.
+                if found.state == "unknown":
+                    if self.limiter.blocked(address):
+                        return self._plain(
+                            start_response, "429 Too Many Requests",
+                            b"Too many failed sign-ins from this address.\n",
+                            [("Retry-After", str(self.limiter.retry_after(address)))])
+                    self.limiter.failed(address)
                 return self._challenge(start_response)
             principal = principal_name(link.id)
             if not user_matches(user, principal):

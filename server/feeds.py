@@ -64,19 +64,28 @@ def create_blueprint(runtime: Runtime, limiter: FailureLimiter) -> Blueprint:
     def not_found() -> Response:
         return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
 
+    def refused(address: str, state: str) -> Response:
+        """A token that opens nothing. Only unknown ones count towards the address's limit: a
+        revoked or expired one is a stale subscription, not a guess, and a fetcher's shared
+        address must not be blocked by it."""
+        if state == "unknown":
+            if limiter.blocked(address):
+                return Response("Too many unknown links from this address; try again later.\n",
+                                status=429, mimetype="text/plain",
+                                headers={"Retry-After": str(limiter.retry_after(address))})
+            limiter.failed(address)
+        return not_found()
+
     @bp.route("/feeds/<token>.ics", methods=["GET", "HEAD"])
     def feed(token: str) -> Response:
         address = request.remote_addr or "?"
-        if limiter.blocked(address):
-            return Response("Too many unknown links from this address; try again later.\n",
-                            status=429, mimetype="text/plain", headers={"Retry-After": "600"})
         now = runtime.clock.now()
         with ExitStack() as stack:
             session = stack.enter_context(runtime.db.read())
-            link = links.authenticate(session, runtime.keyring, token, now)
+            found = links.lookup(session, runtime.keyring, token, now)
+            link = found.link
             if link is None:
-                limiter.failed(address)
-                return not_found()
+                return refused(address, found.state)
             if links.touch_due(link, now):
                 with runtime.db.write() as writer:
                     links.touch(writer, link.id, now)
