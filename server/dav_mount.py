@@ -11,6 +11,8 @@ Before Radicale sees a request, this mount:
   nesting) with 400 instead of Radicale's 500;
 - takes the URL prefix from our configuration only: X-Script-Name and X-Forwarded-* are removed;
 - hides Radicale's internal pages (/.web, /.sharing, ...) and GET with a query string;
+- answers paths that cannot name one of our resources (a space, a non-ASCII character) 404
+  (reads) or 403 (writes) itself, as stock Radicale would, where its strict check says 400;
 - sets the request context (the link, its calendars, one database session) for our plugins and
   always clears it.
 """
@@ -53,6 +55,10 @@ STRIPPED = ("HTTP_X_SCRIPT_NAME", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST
             "HTTP_X_FORWARDED_PREFIX", "HTTP_FORWARDED", "HTTP_X_REMOTE_ADDR",
             "HTTP_X_REMOTE_USER", "REMOTE_USER")
 REALM = "bookingcal"
+# Every name below /dav/ that we hand out (link-<id>, calendar slugs, <uuid>.ics) is made of
+# these; Radicale's strict check (the same set) would answer anything else 400.
+PATH_CHARACTERS = re.compile(r"[A-Za-z0-9@.\-_/~]*")
+READS = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"}
 
 
 def make_radicale(max_body: int) -> radicale.Application:
@@ -226,6 +232,12 @@ class DavMount:
                 # Same answer as a wrong password, after the same lookup. Not counted: whoever
                 # sent it holds a valid token, so nothing is being guessed.
                 return self._challenge(start_response)
+            if not PATH_CHARACTERS.fullmatch(sub_path):
+                # No such resource can exist (a space, a non-ASCII character): answer as stock
+                # Radicale does for a missing one, 404 to reads and 403 to writes, not 400.
+                if method in READS:
+                    return self._plain(start_response, "404 Not Found", b"")
+                return self._plain(start_response, "403 Forbidden", b"")
             if links.touch_due(link, now):
                 with runtime.db.write() as writer:
                     links.touch(writer, link.id, now)
