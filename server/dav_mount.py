@@ -8,7 +8,10 @@ Before Radicale sees a request, this mount:
   in a worker thread), unknown ones rate-limited per address like feeds, and a user name other than the
   token's own `link-<id>` with the same 401;
 - bounds the body (413) and reads it, and answers malformed or hostile XML (entities, deep
-  nesting) with 400 instead of Radicale's 500;
+  nesting) and well-formed bodies Radicale would fail on (server/dav_bodies.py) with 400
+  instead of Radicale's 500;
+- turns any exception inside Radicale, and any 5xx it makes itself, into the incident-id 500
+  of our error handler (Radicale's own handler would log the path and a traceback);
 - takes the URL prefix from our configuration only: X-Script-Name and X-Forwarded-* are removed;
 - hides Radicale's internal pages (/.web, /.sharing, ...) and GET with a query string;
 - answers paths that cannot name one of our resources (a space, a non-ASCII character) 404
@@ -34,6 +37,8 @@ import radicale.config
 from defusedxml import DefusedXmlException
 from radicale.item import filter as radicale_filter
 
+from server import dav_bodies
+from server.api import errors as api_errors
 from server.dav_context import CURRENT, DavRequest
 from server.domain import journal, links
 from server.errors import BookingCalError
@@ -61,6 +66,39 @@ PATH_CHARACTERS = re.compile(r"[A-Za-z0-9@.\-_/~]*")
 READS = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"}
 
 
+class RadicaleFailure(BaseException):
+    """An exception raised inside one of Radicale's method handlers, carried past Radicale's own
+    `except Exception` (which would log the request path and a traceback to the root logger and
+    answer its own 500 page) to the mount, which answers an incident-id 500 instead. A
+    BaseException so that Radicale's handlers let it pass; its `with` blocks still unwind."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(type(error).__name__)
+        self.error = error
+
+
+def _carried(handler: Callable[..., Any]) -> Callable[..., Any]:
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(self, *args, **kwargs)
+        except Exception as exc:
+            raise RadicaleFailure(exc) from exc
+    return run
+
+
+class RadicaleStatusError(Exception):
+    """Radicale answered a 5xx of its own making."""
+
+
+class GuardedRadicale(radicale.Application):
+    """Radicale whose method handlers (do_GET, do_PROPFIND, ...) let their exceptions out."""
+
+
+for _name in dir(radicale.Application):
+    if _name.startswith("do_"):
+        setattr(GuardedRadicale, _name, _carried(getattr(radicale.Application, _name)))
+
+
 def make_radicale(max_body: int) -> radicale.Application:
     configuration = radicale.config.load()  # built-in defaults only, no files
     configuration.update({
@@ -78,8 +116,10 @@ def make_radicale(max_body: int) -> radicale.Application:
         "logging": {"mask_passwords": "true", "request_content_on_debug": "false",
                     "response_content_on_debug": "false"},
     }, "bookingcal", privileged=True)
-    logging.getLogger("radicale").setLevel(logging.WARNING)
-    return radicale.Application(configuration)
+    # Radicale's own lines name request paths and user names and quote parser messages with
+    # the client's raw input; the mount logs what an admin needs (incidents) without them.
+    logging.getLogger("radicale").setLevel(logging.CRITICAL + 1)
+    return GuardedRadicale(configuration)
 
 
 def _xml_depth(root: ET.Element, limit: int) -> int:
@@ -173,8 +213,11 @@ class DavMount:
                 root = SafeET.fromstring(body)
                 if _xml_depth(root, MAX_XML_DEPTH) > MAX_XML_DEPTH:
                     raise ValueError("nested too deeply")
+                dav_bodies.check(method, root)
                 if method == "REPORT":
                     report_range, expand = _report_range(root)
+            except dav_bodies.BodyError as exc:
+                return self._plain(start_response, "400 Bad Request", f"{exc}.\n".encode())
             except (ET.ParseError, DefusedXmlException, ValueError):
                 return self._plain(start_response, "400 Bad Request",
                                    b"The XML body is malformed or not allowed.\n")
@@ -189,6 +232,19 @@ class DavMount:
             log.warning("CalDAV request failed: %s", exc.message)
             return self._plain(start_response, "503 Service Unavailable",
                                (exc.message + "\n").encode(), [("Retry-After", "2")])
+        except RadicaleFailure as failure:
+            return self._incident(start_response, failure.error)
+        except Exception as exc:
+            return self._incident(start_response, exc)
+
+    @staticmethod
+    def _incident(start_response: Callable[..., Any], exc: Exception) -> list[bytes]:
+        """The incident-id 500 of the JSON API's error handler, never Radicale's page."""
+        body = api_errors.incident_body(api_errors.log_incident(exc))
+        start_response("500 Internal Server Error",
+                       [("Content-Type", "application/json"),
+                        ("Content-Length", str(len(body)))])
+        return [body]
 
     def _read_body(self, environ: dict[str, Any]) -> bytes | tuple[str, bytes]:
         length = environ.get("CONTENT_LENGTH") or ""
@@ -257,10 +313,20 @@ class DavMount:
             env["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(
                 f"{principal}:{token}".encode()).decode()
             context = CURRENT.set(request)
+            answered: list[Any] = []
+
+            def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+                answered[:] = [status, headers]
+
             try:
                 # Radicale answers with a complete list, so the context can be cleared now.
-                answer = list(self.radicale(env, start_response))
+                answer = list(self.radicale(env, hold))
             finally:
                 CURRENT.reset(context)
+            status = answered[0] if answered else "500 no answer"
+            if status.startswith("5"):
+                # Radicale's own error page (it caught something itself): ours instead.
+                raise RadicaleStatusError(status.split(" ", 1)[0])
             request.publisher.save(runtime.db)
+            start_response(*answered)
             return answer

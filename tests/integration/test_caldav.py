@@ -1508,10 +1508,10 @@ def test_a_feed_shows_only_its_own_business(api: Api, live: LiveServer) -> None:
     # A's token with B's link id in the path is no feed at all.
     crafted = t.b_link["feed_url"].replace(t.b_link["token"], t.a_link["token"])
     assert crafted == t.a_link["feed_url"]
-    # A's feed token is no CalDAV password for B's principal.
+    # A's feed token is no CalDAV password for B's principal (nor for B's user name).
     dav = Dav(live, t.b_link, password=t.a_link["caldav"]["password"])
     response = dav.propfind(dav.principal, "D:displayname", depth="1")
-    assert response.status_code in (403, 404)
+    assert response.status_code == 401
     assert_no_bravo("A's token on B's principal", response)
 
 
