@@ -23,13 +23,14 @@ from server.api.routes_catalog import bp as catalog_bp
 from server.api.routes_google import bp as google_bp
 from server.api.routes_links import bp as links_bp
 from server.api.routes_tenancy import bp as tenancy_bp
-from server import feeds
+from server import feeds, logsafety
 from server.dav_mount import DavMount
 from server.errors import BookingCalError
 from server.google import callback as google_callback
 from server.google import channels as google_channels
 from server.runtime import Runtime
 from server.web.ratelimit import FailureLimiter
+from server.web.shield import Shield
 from server.web.middleware import (
     ROUTE_KEY, AccessLog, Metrics, PublicPrefix, TrustedProxy, WSGIApp, client_in,
 )
@@ -116,6 +117,7 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
 
 def create_app(runtime: Runtime) -> WSGIApp:
     """The whole WSGI application, as `bookingcal serve` runs it."""
+    logsafety.install()
     metrics = Metrics()
     # One count of unknown link tokens per address, whether tried on feeds or CalDAV, on the
     # runtime's clock (tests move it instead of waiting).
@@ -125,4 +127,6 @@ def create_app(runtime: Runtime) -> WSGIApp:
     app = DavMount(app, runtime, limiter)
     app = AccessLog(app, metrics)
     app = PublicPrefix(app, runtime.config.public_path)
-    return TrustedProxy(app, runtime.config.trusted_proxies)
+    app = TrustedProxy(app, runtime.config.trusted_proxies)
+    # Outermost: nothing escapes to waitress, which would log the path (a feed's token).
+    return Shield(app)
