@@ -23,7 +23,6 @@ Before Radicale sees a request, this mount:
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import io
 import logging
@@ -151,7 +150,7 @@ def _basic_credentials(header: str) -> tuple[bytes, str] | None:
         raw = base64.b64decode(value.strip(), validate=True)
         user, _, password = raw.partition(b":")
         token = password.decode("ascii")
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # binascii.Error, or non-ASCII in the header
         return None
     return (user, token) if token else None
 
