@@ -13,8 +13,9 @@ from typing import Any, Callable
 from server.web.shield import StreamCut
 
 TOKEN = re.compile(r"bcl_[A-Za-z0-9_\-]+")
-FEED_PATH = re.compile(r"/feeds/[^\s'\"<>]*")
-CREDENTIALS = re.compile(r"(?i)\b(basic|bearer|digest)\s+\S+")
+# A feed path, but not the route template "/feeds/<token>.ics" of the access log.
+FEED_PATH = re.compile(r"/feeds/(?!<token>)[^\s'\"<>]+")
+CREDENTIALS = re.compile(r"(?i)\b(basic|bearer|digest)\s+[A-Za-z0-9+/=._~\-]{8,}")
 SERVING = re.compile(r" while serving .*", re.DOTALL)
 REDACTED = "<redacted>"
 _formatter = logging.Formatter()
