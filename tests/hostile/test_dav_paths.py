@@ -51,6 +51,14 @@ def test_paths_no_resource_can_have_are_404_or_403(tmp_path: Path, database_url:
                 assert dav(live, "GET", path).status_code == 401
         # A folder name of the same kind (with the item below it) is missing alike.
         assert signed_in(world, "GET", f"{world.principal}t%C3%A4st/x.ics").status_code == 404
+        # Long and deep paths of allowed characters are missing, or another principal's (403).
+        for path in (world.calendar + "a" * 8000 + ".ics", "/dav/" + "a/" * 2000,
+                     world.calendar + "x/" * 500 + "y.ics", world.principal + "~@_-" * 100):
+            for method in ("GET", "PROPFIND", "REPORT"):
+                body = body_for(method)
+                response = signed_in(world, method, path, body, Depth="1")
+                assert response.status_code in (403, 404), (method, path[:40],
+                                                             response.status_code)
         # The good paths still work.
         assert signed_in(world, "PROPFIND", world.calendar, PROPFIND,
                          Depth="1").status_code == 207
