@@ -5,8 +5,8 @@ each rendered through the link's profile.
 Before Radicale sees a request, this mount:
 - answers /.well-known/caldav with a redirect to the CalDAV root;
 - refuses unknown, revoked and expired tokens itself (401; Radicale's failed login would sleep
-  in a worker thread), unknown ones rate-limited per address like feeds, and a user name other than the
-  token's own `link-<id>` with the same 401;
+  in a worker thread), unknown ones rate-limited per address like feeds, and a user name other
+  than the token's own `link-<id>` with the same 401;
 - bounds the body (413) and reads it, and answers malformed or hostile XML (entities, deep
   nesting) and well-formed bodies Radicale would fail on (server/dav_bodies.py) with 400
   instead of Radicale's 500;
