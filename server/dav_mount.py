@@ -40,6 +40,7 @@ from server import dav_bodies
 from server.api import errors as api_errors
 from server.dav_context import CURRENT, DavRequest
 from server.domain import journal, links
+from server.db.engine import translate_errors
 from server.errors import BookingCalError
 from server.linkurls import DAV_PATH, principal_name
 from server.publish import Publisher
@@ -224,17 +225,30 @@ class DavMount:
         if credentials is None:
             return self._challenge(start_response)
         user, token = credentials
+        # The answer's status is held until the request's database session has closed: closing
+        # can fail too (a lost connection), and then the answer is a 503 instead.
+        held: list[Any] = []
+
+        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            held[:] = [status, headers]
+
         try:
-            return self._serve(environ, start_response, method, sub_path, body, user, token,
-                               address, report_range, expand)
+            try:
+                answer = self._serve(environ, hold, method, sub_path, body, user, token,
+                                     address, report_range, expand)
+            except RadicaleFailure as failure:
+                # Our storage failed inside Radicale: the database's errors mean what they
+                # mean outside it (a lost connection is a 503), the rest is an incident.
+                with translate_errors():
+                    raise failure.error from None
         except BookingCalError as exc:
             log.warning("CalDAV request failed: %s", exc.message)
             return self._plain(start_response, "503 Service Unavailable",
                                (exc.message + "\n").encode(), [("Retry-After", "2")])
-        except RadicaleFailure as failure:
-            return self._incident(start_response, failure.error)
         except Exception as exc:
             return self._incident(start_response, exc)
+        start_response(*held)
+        return answer
 
     @staticmethod
     def _incident(start_response: Callable[..., Any], exc: Exception) -> list[bytes]:
@@ -266,7 +280,7 @@ class DavMount:
     def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any],
                method: str, sub_path: str, body: bytes, user: bytes, token: str,
                address: str, report_range: tuple[int, int] | None, expand: bool
-               ) -> Iterable[bytes]:
+               ) -> list[bytes]:
         runtime = self.runtime
         now = runtime.clock.now()
         with runtime.db.read() as session:
