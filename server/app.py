@@ -25,13 +25,14 @@ from server.api.routes_google import bp as google_bp
 from server.api.routes_links import bp as links_bp
 from server.api.routes_tenancy import bp as tenancy_bp
 from server.api.schemas import ErrorResponse
-from server import feeds
+from server import feeds, logsafety
 from server.dav_mount import DavMount
 from server.errors import BookingCalError
 from server.google import callback as google_callback
 from server.google import channels as google_channels
 from server.runtime import Runtime
 from server.web.ratelimit import FailureLimiter
+from server.web.shield import Shield
 from server.web.middleware import (
     ROUTE_KEY, AccessLog, Metrics, PublicPrefix, TrustedProxy, WSGIApp, client_in,
 )
@@ -135,11 +136,16 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
 
 def create_app(runtime: Runtime) -> WSGIApp:
     """The whole WSGI application, as `bookingcal serve` runs it."""
+    logsafety.install()
     metrics = Metrics()
-    # One count of failed link tokens per address, whether tried on feeds or CalDAV.
-    limiter = FailureLimiter(runtime.config.failed_link_limit)
+    # One count of unknown link tokens per address, whether tried on feeds or CalDAV, on the
+    # runtime's clock (tests move it instead of waiting).
+    limiter = FailureLimiter(runtime.config.failed_link_limit,
+                             clock=lambda: runtime.clock.now().timestamp())
     app: Any = create_flask_app(runtime, metrics, limiter).wsgi_app
     app = DavMount(app, runtime, limiter)
     app = AccessLog(app, metrics)
     app = PublicPrefix(app, runtime.config.public_path)
-    return TrustedProxy(app, runtime.config.trusted_proxies)
+    app = TrustedProxy(app, runtime.config.trusted_proxies)
+    # Outermost: nothing escapes to waitress, which would log the path (a feed's token).
+    return Shield(app)

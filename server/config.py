@@ -245,8 +245,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("feeds.refresh_minutes", 60, _int_between(5, 1440),
            "How often subscribers are asked to poll (REFRESH-INTERVAL, X-PUBLISHED-TTL)."),
     Option("links.failed_attempts_per_hour", 60, _int_between(1, 100000),
-           "Unknown, revoked or expired link tokens accepted from one address per hour before "
-           "it gets 429."),
+           "Unknown link tokens accepted from one address per hour before further unknown ones "
+           "get 429 (valid tokens are always served; revoked and expired ones do not count)."),
     Option("journal.retention_days", 90, _int_between(1, 3650),
            "Change-journal entries and tombstones older than this are pruned; a client holding "
            "an older sync token is told to resync."),

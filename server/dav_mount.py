@@ -5,11 +5,17 @@ each rendered through the link's profile.
 Before Radicale sees a request, this mount:
 - answers /.well-known/caldav with a redirect to the CalDAV root;
 - refuses unknown, revoked and expired tokens itself (401; Radicale's failed login would sleep
-  in a worker thread), rate-limited per address like feeds;
+  in a worker thread), unknown ones rate-limited per address like feeds, and a user name other
+  than the token's own `link-<id>` with the same 401;
 - bounds the body (413) and reads it, and answers malformed or hostile XML (entities, deep
-  nesting) with 400 instead of Radicale's 500;
+  nesting) and well-formed bodies Radicale would fail on (server/dav_bodies.py) with 400
+  instead of Radicale's 500;
+- turns any exception inside Radicale, and any 5xx it makes itself, into the incident-id 500
+  of our error handler (Radicale's own handler would log the path and a traceback);
 - takes the URL prefix from our configuration only: X-Script-Name and X-Forwarded-* are removed;
 - hides Radicale's internal pages (/.web, /.sharing, ...) and GET with a query string;
+- answers paths that cannot name one of our resources (a space, a non-ASCII character) 404
+  (reads) or 403 (writes) itself, as stock Radicale would, where its strict check says 400;
 - sets the request context (the link, its calendars, one database session) for our plugins and
   always clears it.
 """
@@ -17,7 +23,7 @@ Before Radicale sees a request, this mount:
 from __future__ import annotations
 
 import base64
-import binascii
+import hmac
 import io
 import logging
 import re
@@ -30,8 +36,11 @@ import radicale.config
 from defusedxml import DefusedXmlException
 from radicale.item import filter as radicale_filter
 
+from server import dav_bodies
+from server.api import errors as api_errors
 from server.dav_context import CURRENT, DavRequest
 from server.domain import journal, links
+from server.db.engine import translate_errors
 from server.errors import BookingCalError
 from server.linkurls import DAV_PATH, principal_name
 from server.publish import Publisher
@@ -51,6 +60,43 @@ STRIPPED = ("HTTP_X_SCRIPT_NAME", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST
             "HTTP_X_FORWARDED_PREFIX", "HTTP_FORWARDED", "HTTP_X_REMOTE_ADDR",
             "HTTP_X_REMOTE_USER", "REMOTE_USER")
 REALM = "bookingcal"
+# Every name below /dav/ that we hand out (link-<id>, calendar slugs, <uuid>.ics) is made of
+# these; Radicale's strict check (the same set) would answer anything else 400.
+PATH_CHARACTERS = re.compile(r"[A-Za-z0-9@.\-_/~]*")
+READS = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"}
+
+
+class RadicaleFailure(BaseException):
+    """An exception raised inside one of Radicale's method handlers, carried past Radicale's own
+    `except Exception` (which would log the request path and a traceback to the root logger and
+    answer its own 500 page) to the mount, which answers an incident-id 500 instead. A
+    BaseException so that Radicale's handlers let it pass; its `with` blocks still unwind."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(type(error).__name__)
+        self.error = error
+
+
+def _carried(handler: Callable[..., Any]) -> Callable[..., Any]:
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(self, *args, **kwargs)
+        except Exception as exc:
+            raise RadicaleFailure(exc) from exc
+    return run
+
+
+class RadicaleStatusError(Exception):
+    """Radicale answered a 5xx of its own making."""
+
+
+class GuardedRadicale(radicale.Application):
+    """Radicale whose method handlers (do_GET, do_PROPFIND, ...) let their exceptions out."""
+
+
+for _name in dir(radicale.Application):
+    if _name.startswith("do_"):
+        setattr(GuardedRadicale, _name, _carried(getattr(radicale.Application, _name)))
 
 
 def make_radicale(max_body: int) -> radicale.Application:
@@ -70,8 +116,10 @@ def make_radicale(max_body: int) -> radicale.Application:
         "logging": {"mask_passwords": "true", "request_content_on_debug": "false",
                     "response_content_on_debug": "false"},
     }, "bookingcal", privileged=True)
-    logging.getLogger("radicale").setLevel(logging.WARNING)
-    return radicale.Application(configuration)
+    # Radicale's own lines name request paths and user names and quote parser messages with
+    # the client's raw input; the mount logs what an admin needs (incidents) without them.
+    logging.getLogger("radicale").setLevel(logging.CRITICAL + 1)
+    return GuardedRadicale(configuration)
 
 
 def _xml_depth(root: ET.Element, limit: int) -> int:
@@ -93,16 +141,25 @@ def _report_range(root: ET.Element) -> tuple[tuple[int, int] | None, bool]:
     return None, expand
 
 
-def _basic_password(header: str) -> str | None:
+def _basic_credentials(header: str) -> tuple[bytes, str] | None:
+    """(user name as sent, token) of a Basic header, or None. The user name stays bytes:
+    clients encode it variously, and ours (`link-<id>`) is ASCII anyway."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
         raw = base64.b64decode(value.strip(), validate=True)
-        # Only the password (the token, ASCII) counts; clients encode user names variously.
-        return raw.partition(b":")[2].decode("ascii") or None
-    except (binascii.Error, UnicodeDecodeError):
+        user, _, password = raw.partition(b":")
+        token = password.decode("ascii")
+    except (ValueError, UnicodeDecodeError):  # binascii.Error, or non-ASCII in the header
         return None
+    return (user, token) if token else None
+
+
+def user_matches(user: bytes, principal: str) -> bool:
+    """Whether the user name sent is the link's principal (ASCII case ignored: phones
+    capitalise what is typed). Compared in constant time, like the token."""
+    return hmac.compare_digest(user.lower(), principal.lower().encode("ascii"))
 
 
 class DavMount:
@@ -147,10 +204,6 @@ class DavMount:
             return self._plain(start_response, "400 Bad Request",
                                b"Query strings are not supported here.\n")
         address = environ.get("REMOTE_ADDR", "?")
-        if self.limiter.blocked(address):
-            return self._plain(start_response, "429 Too Many Requests",
-                               b"Too many failed sign-ins from this address.\n",
-                               [("Retry-After", "600")])
         body = self._read_body(environ)
         if isinstance(body, tuple):
             return self._plain(start_response, *body)
@@ -160,21 +213,51 @@ class DavMount:
                 root = SafeET.fromstring(body)
                 if _xml_depth(root, MAX_XML_DEPTH) > MAX_XML_DEPTH:
                     raise ValueError("nested too deeply")
+                dav_bodies.check(method, root)
                 if method == "REPORT":
                     report_range, expand = _report_range(root)
+            except dav_bodies.BodyError as exc:
+                return self._plain(start_response, "400 Bad Request", f"{exc}.\n".encode())
             except (ET.ParseError, DefusedXmlException, ValueError):
                 return self._plain(start_response, "400 Bad Request",
                                    b"The XML body is malformed or not allowed.\n")
-        token = _basic_password(environ.get("HTTP_AUTHORIZATION", ""))
-        if token is None:
+        credentials = _basic_credentials(environ.get("HTTP_AUTHORIZATION", ""))
+        if credentials is None:
             return self._challenge(start_response)
+        user, token = credentials
+        # The answer's status is held until the request's database session has closed: closing
+        # can fail too (a lost connection), and then the answer is a 503 instead.
+        held: list[Any] = []
+
+        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            held[:] = [status, headers]
+
         try:
-            return self._serve(environ, start_response, method, sub_path, body, token,
-                               address, report_range, expand)
+            try:
+                answer = self._serve(environ, hold, method, sub_path, body, user, token,
+                                     address, report_range, expand)
+            except RadicaleFailure as failure:
+                # Our storage failed inside Radicale: the database's errors mean what they
+                # mean outside it (a lost connection is a 503), the rest is an incident.
+                with translate_errors():
+                    raise failure.error from None
         except BookingCalError as exc:
             log.warning("CalDAV request failed: %s", exc.message)
             return self._plain(start_response, "503 Service Unavailable",
                                (exc.message + "\n").encode(), [("Retry-After", "2")])
+        except Exception as exc:
+            return self._incident(start_response, exc)
+        start_response(*held)
+        return answer
+
+    @staticmethod
+    def _incident(start_response: Callable[..., Any], exc: Exception) -> list[bytes]:
+        """The incident-id 500 of the JSON API's error handler, never Radicale's page."""
+        body = api_errors.incident_body(api_errors.log_incident(exc))
+        start_response("500 Internal Server Error",
+                       [("Content-Type", "application/json"),
+                        ("Content-Length", str(len(body)))])
+        return [body]
 
     def _read_body(self, environ: dict[str, Any]) -> bytes | tuple[str, bytes]:
         length = environ.get("CONTENT_LENGTH") or ""
@@ -195,20 +278,39 @@ class DavMount:
         return body
 
     def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any],
-               method: str, sub_path: str, body: bytes, token: str, address: str,
-               report_range: tuple[int, int] | None, expand: bool) -> Iterable[bytes]:
+               method: str, sub_path: str, body: bytes, user: bytes, token: str,
+               address: str, report_range: tuple[int, int] | None, expand: bool
+               ) -> list[bytes]:
         runtime = self.runtime
         now = runtime.clock.now()
         with runtime.db.read() as session:
-            link = links.authenticate(session, runtime.keyring, token, now)
+            found = links.lookup(session, runtime.keyring, token, now)
+            link = found.link
             if link is None:
-                self.limiter.failed(address)
+                # Only unknown tokens count (see server/feeds.py); a valid one is always served.
+                if found.state == "unknown":
+                    if self.limiter.blocked(address):
+                        return self._plain(
+                            start_response, "429 Too Many Requests",
+                            b"Too many failed sign-ins from this address.\n",
+                            [("Retry-After", str(self.limiter.retry_after(address)))])
+                    self.limiter.failed(address)
                 return self._challenge(start_response)
+            principal = principal_name(link.id)
+            if not user_matches(user, principal):
+                # Same answer as a wrong password, after the same lookup. Not counted: whoever
+                # sent it holds a valid token, so nothing is being guessed.
+                return self._challenge(start_response)
+            if not PATH_CHARACTERS.fullmatch(sub_path):
+                # No such resource can exist (a space, a non-ASCII character): answer as stock
+                # Radicale does for a missing one, 404 to reads and 403 to writes, not 400.
+                if method in READS:
+                    return self._plain(start_response, "404 Not Found", b"")
+                return self._plain(start_response, "403 Forbidden", b"")
             if links.touch_due(link, now):
                 with runtime.db.write() as writer:
                     links.touch(writer, link.id, now)
             epoch = journal.epoch(session)
-            principal = principal_name(link.id)
             request = DavRequest(
                 runtime=runtime, session=session, link=link, token=token, principal=principal,
                 calendars=links.visible_calendars(session, link), epoch=epoch,
@@ -220,14 +322,24 @@ class DavMount:
             env["wsgi.input"] = io.BytesIO(body)
             env["CONTENT_LENGTH"] = str(len(body))
             env.pop("HTTP_TRANSFER_ENCODING", None)
-            # Radicale signs in whatever user name the client chose; ours is the principal.
+            # The principal's canonical spelling, whatever case the client sent.
             env["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(
                 f"{principal}:{token}".encode()).decode()
             context = CURRENT.set(request)
+            answered: list[Any] = []
+
+            def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+                answered[:] = [status, headers]
+
             try:
                 # Radicale answers with a complete list, so the context can be cleared now.
-                answer = list(self.radicale(env, start_response))
+                answer = list(self.radicale(env, hold))
             finally:
                 CURRENT.reset(context)
+            status = answered[0] if answered else "500 no answer"
+            if status.startswith("5"):
+                # Radicale's own error page (it caught something itself): ours instead.
+                raise RadicaleStatusError(status.split(" ", 1)[0])
             request.publisher.save(runtime.db)
+            start_response(*answered)
             return answer

@@ -1,14 +1,15 @@
 """GET /feeds/<token>.ics: a link's calendars as one iCalendar feed (Outlook, iPhone, macOS,
-Google "From URL"). Rendered with icalendar through the link's profile, streamed, with a strong
-ETag from the journal so that a poll with a matching ETag costs one small indexed query."""
+Google "From URL"). Rendered with icalendar through the link's profile into a temporary file,
+then sent with its length (a failure is an error, never a partial calendar), with a strong ETag
+from the journal so that a poll with a matching ETag costs one small indexed query."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import tempfile
 import zlib
-from contextlib import ExitStack
-from typing import Iterator
+from typing import IO, Iterator
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
@@ -22,6 +23,8 @@ from server.redaction import Profile
 from server.runtime import Runtime
 from server.web.ratelimit import FailureLimiter
 
+# A feed is rendered completely before it is sent; this much of it stays in memory.
+SPOOL_MEMORY = 4 * 1024 * 1024
 NOT_FOUND_BODY = "No calendar here. The link may have been revoked; ask for a new one.\n"
 
 
@@ -50,6 +53,24 @@ def _gzip(chunks: Iterator[str]) -> Iterator[bytes]:
     yield compressor.flush()
 
 
+def _spool(chunks: Iterator[str], compress: bool) -> IO[bytes]:
+    """The rendered feed in a temporary file: in memory up to SPOOL_MEMORY, on disk beyond."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)
+    try:
+        for data in _gzip(chunks) if compress else (chunk.encode("utf-8") for chunk in chunks):
+            spool.write(data)
+    except BaseException:
+        spool.close()
+        raise
+    return spool  # type: ignore[return-value]
+
+
+def _drain(spool: IO[bytes]) -> Iterator[bytes]:
+    with spool:
+        while data := spool.read(64 * 1024):
+            yield data
+
+
 def _matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
@@ -64,19 +85,27 @@ def create_blueprint(runtime: Runtime, limiter: FailureLimiter) -> Blueprint:
     def not_found() -> Response:
         return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
 
+    def refused(address: str, state: str) -> Response:
+        """A token that opens nothing. Only unknown ones count towards the address's limit: a
+        revoked or expired one is a stale subscription, not a guess, and a fetcher's shared
+        address must not be blocked by it."""
+        if state == "unknown":
+            if limiter.blocked(address):
+                return Response("Too many unknown links from this address; try again later.\n",
+                                status=429, mimetype="text/plain",
+                                headers={"Retry-After": str(limiter.retry_after(address))})
+            limiter.failed(address)
+        return not_found()
+
     @bp.route("/feeds/<token>.ics", methods=["GET", "HEAD"])
     def feed(token: str) -> Response:
         address = request.remote_addr or "?"
-        if limiter.blocked(address):
-            return Response("Too many unknown links from this address; try again later.\n",
-                            status=429, mimetype="text/plain", headers={"Retry-After": "600"})
         now = runtime.clock.now()
-        with ExitStack() as stack:
-            session = stack.enter_context(runtime.db.read())
-            link = links.authenticate(session, runtime.keyring, token, now)
+        with runtime.db.read() as session:
+            found = links.lookup(session, runtime.keyring, token, now)
+            link = found.link
             if link is None:
-                limiter.failed(address)
-                return not_found()
+                return refused(address, found.state)
             if links.touch_due(link, now):
                 with runtime.db.write() as writer:
                     links.touch(writer, link.id, now)
@@ -104,15 +133,15 @@ def create_blueprint(runtime: Runtime, limiter: FailureLimiter) -> Blueprint:
             if request.method == "HEAD":
                 return Response(status=200, headers=headers,
                                 content_type="text/calendar; charset=utf-8")
-            body = _render(runtime, session, link, calendars, start, end)
-            keep_open = stack.pop_all()  # the stream below closes the session when done
-
-        def stream() -> Iterator[str]:
-            with keep_open:
-                yield from body
-
-        chunks: Iterator[str] | Iterator[bytes] = _gzip(stream()) if gzip_wanted else stream()
-        return Response(chunks, status=200, headers=headers,
+            # The whole body is rendered before its first byte is sent: a database failure on
+            # the way is a clean 503 (our error handler), never a 200 cut short that a feed
+            # reader could take for the whole calendar (and drop the events it lacks); and the
+            # connection goes back to the pool before a slow client has downloaded it.
+            spool = _spool(_render(runtime, session, link, calendars, start, end),
+                           gzip_wanted)
+        headers["Content-Length"] = str(spool.tell())
+        spool.seek(0)
+        return Response(_drain(spool), status=200, headers=headers,
                         content_type="text/calendar; charset=utf-8")
 
     @bp.route("/feeds/<token>.ics", methods=["PUT", "DELETE", "POST", "PATCH"])

@@ -267,12 +267,12 @@ class Publisher:
             return zones
         span = dt.timedelta(seconds=max(c.max_span_seconds for c in calendars))
         zones.update(self.session.execute(select(Booking.tzid).distinct().where(
-            Booking.calendar_id.in_(ids), Booking.start_utc >= start - span,
+            Booking.calendar_id.in_(ids), Booking.start_utc >= _before(start, span),
             Booking.start_utc < end)).scalars())
         zones.update(self.session.execute(select(BlockedTime.tzid).distinct().where(
             BlockedTime.calendar_id.in_(ids), BlockedTime.start_utc < end,
             or_(BlockedTime.series_end_utc.is_(None),
-                BlockedTime.series_end_utc > start - span))).scalars())
+                BlockedTime.series_end_utc > _before(start, span)))).scalars())
         return zones
 
     # --- the cache --------------------------------------------------------------------------
@@ -284,16 +284,25 @@ class Publisher:
             store_rendered(db, fresh)
 
 
+def _before(instant: dt.datetime, span: dt.timedelta) -> dt.datetime:
+    """`instant - span`, or the earliest instant when a client's range starts near year 1."""
+    try:
+        return instant - span
+    except OverflowError:
+        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
 def _booking_range(calendar: Calendar, span: dt.timedelta, start: dt.datetime,
                    end: dt.datetime) -> tuple[Any, ...]:
-    return (Booking.calendar_id == calendar.id, Booking.start_utc >= start - span,
+    return (Booking.calendar_id == calendar.id, Booking.start_utc >= _before(start, span),
             Booking.start_utc < end, Booking.end_utc > start)
 
 
 def _blocked_range(calendar: Calendar, span: dt.timedelta, start: dt.datetime,
                    end: dt.datetime) -> tuple[Any, ...]:
     return (BlockedTime.calendar_id == calendar.id,
-            or_(and_(BlockedTime.repeats.is_(False), BlockedTime.start_utc >= start - span,
+            or_(and_(BlockedTime.repeats.is_(False),
+                     BlockedTime.start_utc >= _before(start, span),
                      BlockedTime.start_utc < end, BlockedTime.end_utc > start),
                 and_(BlockedTime.repeats.is_(True), BlockedTime.start_utc < end,
                      or_(BlockedTime.series_end_utc.is_(None),

@@ -4,6 +4,7 @@ with that id only."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import Any
@@ -82,7 +83,18 @@ def log_incident(exc: Exception) -> str:
     return incident
 
 
+def incident_message(incident: str) -> str:
+    return f"internal error; the administrator can find it in the log as incident {incident}"
+
+
+def incident_body(incident: str) -> bytes:
+    """The JSON error of an incident, for WSGI layers outside Flask (the CalDAV mount, the
+    outermost shield)."""
+    return json.dumps({"error": {"status": 500, "code": "internal",
+                                 "message": incident_message(incident),
+                                 "details": {"incident": incident}}}).encode("utf-8")
+
+
 def from_unexpected(exc: Exception) -> Response:
     incident = log_incident(exc)
-    return error_response(500, "internal", f"internal error; the administrator can find it in "
-                          f"the log as incident {incident}", {"incident": incident})
+    return error_response(500, "internal", incident_message(incident), {"incident": incident})

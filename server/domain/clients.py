@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from server.db.models import Booking, Client
+from server.db.models import Booking, Client, RenderedItem
 from server.domain import journal
 from server.domain.businesses import get_business
 from server.domain.calendars import lock_calendars
@@ -17,6 +17,10 @@ from server.errors import ConflictError, InvalidError, NotFoundError
 
 ERASED_NAME = "Erased client"
 SENSITIVE_FIELDS = ("name", "email", "phone", "address", "notes")
+# Every free-text field of a booking that may hold personal data: the location (a home visit's
+# location is the client's address) and the notes. Erasure clears them; the README lists them.
+# A new free-text column on bookings belongs here.
+BOOKING_FREE_TEXT = ("location", "notes")
 
 
 def get_client(session: Session, business_id: int, client_id: int) -> Client:
@@ -45,15 +49,22 @@ def create_client(session: Session, business_id: int, *, name: str, now: dt.date
 
 
 def _touch_bookings(session: Session, client: Client, now: dt.datetime,
-                    clear_notes: bool) -> int:
-    """Journal a change of every booking of `client`, so each copy is re-rendered."""
+                    erase: bool) -> int:
+    """Journal a change of every booking of `client`, so each copy is re-rendered; when
+    erasing, clear their free text and drop their cached renderings too (the cache would be
+    replaced on the next read only, and must not keep the client's data until then)."""
     bookings = list(session.execute(select(Booking).where(Booking.client_id == client.id)
                                     .order_by(Booking.id)).scalars())
     calendars = lock_calendars(session, client.business_id, [b.calendar_id for b in bookings]) \
         if bookings else {}
+    if erase and bookings:
+        session.execute(delete(RenderedItem).where(
+            RenderedItem.kind == "booking",
+            RenderedItem.item_id.in_([booking.id for booking in bookings])))
     for booking in bookings:
-        if clear_notes:
-            booking.notes = None
+        if erase:
+            for name in BOOKING_FREE_TEXT:
+                setattr(booking, name, None)
         booking.revision += 1
         booking.updated_at = now
         booking.seq = journal.record(session, calendars[booking.calendar_id], "booking",
@@ -75,19 +86,20 @@ def update_client(session: Session, business_id: int, client_id: int, *, now: dt
     for field, value in changes.items():
         setattr(client, field, value)
     client.updated_at = now
-    _touch_bookings(session, client, now, clear_notes=False)
+    _touch_bookings(session, client, now, erase=False)
     return client
 
 
 def erase_client(session: Session, business_id: int, client_id: int, now: dt.datetime) -> int:
-    """Replace the client's data, and the notes of each of their bookings, with a placeholder;
-    journal every booking so each copy is rewritten. Returns the number of bookings touched."""
+    """Replace the client's data with a placeholder and clear the free text of each of their
+    bookings (BOOKING_FREE_TEXT); journal every booking so each copy is rewritten. Returns the
+    number of bookings touched."""
     client = get_client(session, business_id, client_id)
     client.name = ERASED_NAME
     client.email = client.phone = client.address = client.notes = None
     client.erased_at = client.erased_at or now
     client.updated_at = now
-    return _touch_bookings(session, client, now, clear_notes=True)
+    return _touch_bookings(session, client, now, erase=True)
 
 
 def delete_client(session: Session, business_id: int, client_id: int) -> None:

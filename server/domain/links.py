@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from dataclasses import dataclass
 from typing import Iterable
 
 from sqlalchemy import select, update
@@ -162,18 +163,31 @@ def reveal_token(keyring: Keyring, link: Link) -> str:
     return keyring.decrypt(link.token_encrypted)
 
 
-def authenticate(session: Session, keyring: Keyring, token: str,
-                 now: dt.datetime) -> Link | None:
-    """The live link a token opens, or None (unknown, revoked or expired alike)."""
+@dataclass(frozen=True)
+class TokenLookup:
+    """What a token is: "active" (with its link), or "revoked", "expired" (a token we issued:
+    a stale subscription, not a guess) or "unknown" (never issued, or rotated away)."""
+
+    state: str
+    link: Link | None = None
+
+
+def lookup(session: Session, keyring: Keyring, token: str, now: dt.datetime) -> TokenLookup:
+    """Find the link of a token and say whether it may be served."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
-        return None
+        return TokenLookup("unknown")
     digest = keyring.hash_token(token)
     link = session.execute(select(Link).where(Link.token_hash == digest)).scalar_one_or_none()
     if link is None or not hmac.compare_digest(link.token_hash, digest):
-        return None
-    if link.revoked_at is not None or (link.expires_at is not None and link.expires_at <= now):
-        return None
-    return link
+        return TokenLookup("unknown")
+    state = link_state(link, now)
+    return TokenLookup(state, link if state == "active" else None)
+
+
+def authenticate(session: Session, keyring: Keyring, token: str,
+                 now: dt.datetime) -> Link | None:
+    """The live link a token opens, or None (unknown, revoked or expired alike)."""
+    return lookup(session, keyring, token, now).link
 
 
 def touch_due(link: Link, now: dt.datetime) -> bool:

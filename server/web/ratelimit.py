@@ -1,8 +1,10 @@
-"""Counting failures per client address in a sliding window (per process; enough to make
-guessing link tokens pointless: 192 random bits and a handful of guesses per minute)."""
+"""Counting failures per client address in a sliding window (per process). For link tokens
+(192 random bits) it only slows down a sprayer of unknown tokens: valid tokens are served
+whatever the count, since feed fetchers share their addresses among many subscribers."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -30,6 +32,14 @@ class FailureLimiter:
             if not stamps:
                 self._failures.pop(key, None)
             return len(stamps) >= self.limit
+
+    def retry_after(self, key: str) -> int:
+        """Whole seconds until the oldest counted failure of `key` leaves the window."""
+        with self._lock:
+            stamps = self._recent(key, self.clock())
+            if not stamps:
+                return 0
+            return max(1, math.ceil(stamps[0] + self.window - self.clock()))
 
     def failed(self, key: str) -> None:
         with self._lock:
