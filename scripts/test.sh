@@ -15,4 +15,7 @@ if [[ "${LD_PRELOAD:-}" == *faketime* ]]; then
   fi
   export LD_PRELOAD="$PWD/$waits:$LD_PRELOAD"
 fi
-exec .venv/bin/python -m pytest "$@"
+# One pytest worker per core (pytest-xdist; each worker starts its own throwaway PostgreSQL).
+# BOOKINGCAL_TEST_WORKERS=0 runs in one process; a later `-n N` argument wins too.
+workers=${BOOKINGCAL_TEST_WORKERS:-$(nproc)}
+exec .venv/bin/python -m pytest -n "$workers" "$@"

@@ -174,7 +174,8 @@ def test_a_write_google_refuses_backs_off_alone_and_shows_its_error(
     assert (failing.kind, failing.item_id, failing.failures) == ("booking", refused, 1)
     assert "400" in failing.error and failing.retry.startswith("retrying in")
     assert calendar.pending_changes == 1
-    shown = run_cli(tmp_path, database_url, "google", "status", str(world.business))
+    shown = run_cli(tmp_path, database_url, "google", "status", str(world.business),
+                    clock=world.runtime.clock)
     assert f"booking {refused} not in Google: Google answered 400" in shown.output
 
     other = book(world, 4)  # the calendar's other changes go on meanwhile
@@ -272,7 +273,8 @@ def test_pending_counts_the_copies_a_setting_change_rewrites(
                                  hide_client_details=True)
     assert left(world) == 3
     assert [c.pending_changes for c in _status(world).calendars] == [3]
-    shown = run_cli(tmp_path, database_url, "google", "status", str(world.business))
+    shown = run_cli(tmp_path, database_url, "google", "status", str(world.business),
+                    clock=world.runtime.clock)
     assert "Anna: writes to primary, reads primary, 3 pending" in shown.output
     worker.run_once()
     assert [c.pending_changes for c in _status(world).calendars] == [0]
