@@ -16,6 +16,8 @@ if [[ "${LD_PRELOAD:-}" == *faketime* ]]; then
   export LD_PRELOAD="$PWD/$waits:$LD_PRELOAD"
 fi
 # One pytest worker per core (pytest-xdist; each worker starts its own throwaway PostgreSQL).
+# A test file runs whole on one worker, in its order (module fixtures start servers once; a
+# file's last test may read the logs its earlier tests wrote).
 # BOOKINGCAL_TEST_WORKERS=0 runs in one process; a later `-n N` argument wins too.
 workers=${BOOKINGCAL_TEST_WORKERS:-$(nproc)}
-exec .venv/bin/python -m pytest -n "$workers" "$@"
+exec .venv/bin/python -m pytest -n "$workers" --dist loadfile "$@"

@@ -30,6 +30,19 @@ MORE = [("Europe/Dublin", 2000), ("Africa/Cairo", 2020), ("Africa/Casablanca", 2
 SPAN = 40  # years sampled after first_year
 
 
+@pytest.fixture(autouse=True)
+def _vobject_registry_restored() -> Iterator[None]:
+    """vobject registers every VTIMEZONE it reads under its TZID for the whole process and
+    keeps using it; these tests read zones valid from other first years. Without this, a CalDAV
+    test run later in the same process (a server thread: Radicale reads with vobject) saw this
+    module's zones instead of the ones its items carry."""
+    registry = vars(vobject.icalendar)["__tzidMap"]
+    saved = dict(registry)
+    yield
+    registry.clear()
+    registry.update(saved)
+
+
 # ------------------------------------------------------------------ what tzdata says
 
 
