@@ -345,6 +345,7 @@ class DavMount:
                     with translate_errors():
                         fast = self.fast.answer(plan, request, env)
                 if fast is not None:
+                    runtime.dav_fast.answered += 1
                     request.publisher.save(runtime.db)
                     start_response(fast.status, fast.headers)
                     return fast

@@ -45,6 +45,10 @@ class Part:
             self.file.write(data)
             self.size += len(data)
 
+    def is_empty(self) -> bool:
+        self.flush()
+        return self.size == 0
+
     def chunks(self) -> Iterator[bytes]:
         self.flush()
         self.file.seek(0)

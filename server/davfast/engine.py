@@ -132,10 +132,16 @@ class FastPath:
             return _bad_request(accept)
         namespaces = {xmlout.split_clark(tag)[0] for tag in plan.props} if writer.written \
             else set()
-        body.add((xmlout.root_open(namespaces) + head).encode())
-        body.add(missing)
-        body.add(found)
-        body.add(xmlout.ROOT_CLOSE.encode())
+        if not head and missing.is_empty() and found.is_empty():
+            # ElementTree writes a multistatus without children as an empty element.
+            missing.close()
+            found.close()
+            body.add((xmlout.root_open(namespaces)[:-1] + " />").encode())
+        else:
+            body.add((xmlout.root_open(namespaces) + head).encode())
+            body.add(missing)
+            body.add(found)
+            body.add(xmlout.ROOT_CLOSE.encode())
         return finish("207 Multi-Status", XML_HEADERS, body, accept)
 
     # --- PROPFIND Depth 1 ---------------------------------------------------------------
