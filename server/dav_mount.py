@@ -288,7 +288,9 @@ class DavMount:
         runtime = self.runtime
         now = runtime.clock.now()
         with runtime.db.read() as session:
-            found = links.lookup(session, runtime.keyring, token, now)
+            # The link and the epoch in one round trip (revocation and expiry checked as ever).
+            found = links.lookup(session, runtime.keyring, token, now,
+                                 also=journal.epoch_subquery())
             link = found.link
             if link is None:
                 # Only unknown tokens count (see server/feeds.py); a valid one is always served.
@@ -314,7 +316,7 @@ class DavMount:
             if links.touch_due(link, now):
                 with runtime.db.write() as writer:
                     links.touch(writer, link.id, now)
-            epoch = journal.epoch(session)
+            epoch = found.also if isinstance(found.also, str) else journal.epoch(session)
             request = DavRequest(
                 runtime=runtime, session=session, link=link, token=token, principal=principal,
                 calendars=links.visible_calendars(session, link), epoch=epoch,
