@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, case, literal, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -243,6 +243,35 @@ class Publisher:
             found.extend(self._blocked_items(_blocked_rows(self.profile, *BLOCKED_COLUMNS)
                                              .where(BlockedTime.uid.in_(part))))
         return [item for item in found if item.calendar_id == calendar.id]
+
+    def by_uid(self, calendar: Calendar, uid: str) -> Published | None:
+        """One item of the calendar by UID (a CalDAV GET) in one round trip: a booking and
+        blocked time cannot share a UID, so at most one row comes back."""
+        booking = _booking_rows(self.profile, literal("booking").label("kind"), Booking.id,
+                                Booking.calendar_id, Booking.uid, Booking.seq, Booking.tzid,
+                                Booking.start_utc, Booking.end_utc.label("end_utc"),
+                                Booking.start_local, Booking.updated_at).where(
+            Booking.uid == uid, Booking.calendar_id == calendar.id)
+        blocked = _blocked_rows(
+            self.profile, literal("blocked").label("kind"), BlockedTime.id,
+            BlockedTime.calendar_id, BlockedTime.uid, BlockedTime.seq, BlockedTime.tzid,
+            BlockedTime.start_utc,
+            case((BlockedTime.repeats, BlockedTime.series_end_utc),
+                 else_=BlockedTime.end_utc).label("end_utc"),
+            BlockedTime.start_local, BlockedTime.updated_at).where(
+            BlockedTime.uid == uid, BlockedTime.calendar_id == calendar.id)
+        union = union_all(booking, blocked).subquery()
+        # The union's columns carry the first select's types (the bookings' columns).
+        row = self.session.execute(select(union)).first()
+        if row is None:
+            return None
+        kind, item_id = row[0], row[1]
+        text = row[10]
+        if text is None:
+            render = self._render_bookings if kind == "booking" else self._render_blocked
+            text = render([item_id])[item_id]
+        return Published(kind, item_id, row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                         row[9], self.epoch, self.profile, text)
 
     def by_ids(self, calendar: Calendar, kind: str, ids: Iterable[int]) -> list[Published]:
         wanted = list(set(ids))

@@ -97,6 +97,8 @@ class FastPath:
         """The whole answer, or None when Radicale must answer after all."""
         accept = env.get("HTTP_ACCEPT_ENCODING", "")
         base_prefix = env.get("SCRIPT_NAME", "").rstrip("/")
+        if plan.kind == "get":
+            return self._get(plan, request, env, accept)
         if plan.kind == "propfind":
             return self._propfind(plan, request, env, accept)
         collection = Collection(plan.collection_path, plan.calendar)
@@ -143,6 +145,23 @@ class FastPath:
             body.add(found)
             body.add(xmlout.ROOT_CLOSE.encode())
         return finish("207 Multi-Status", XML_HEADERS, body, accept)
+
+    # --- GET and HEAD of an item ---------------------------------------------------------
+
+    def _get(self, plan: Plan, request: DavRequest, env: dict[str, Any],
+             accept: str) -> Sendable | None:
+        """The item's document with Radicale's headers; a missing item is left to Radicale
+        (its 404)."""
+        item = request.publisher.by_uid(plan.calendar, plan.hrefs[0][:-4])
+        if item is None:
+            return None
+        headers = {"Content-Type": "text/calendar; charset=utf-8",
+                   "Last-Modified": http_date(item.updated), "ETag": item.etag}
+        answer = finish("200 OK", headers, Body([_document(item).encode()]), accept)
+        if env.get("REQUEST_METHOD", "").upper() == "HEAD":
+            answer.body.close()
+            answer.body = Body()  # the headers (Content-Length too) stay those of a GET
+        return answer
 
     # --- PROPFIND Depth 1 ---------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Which requests the fast path answers: it reads the method, the Depth and the parsed body
 (already checked by the mount) and returns a plan, or None to leave the request to Radicale.
 
-Answered here, and only in these shapes: PROPFIND Depth 1 on one of the link's calendars with
+Answered here, and only in these shapes: GET and HEAD of an item that exists, PROPFIND Depth 1 on one of the link's calendars with
 <D:prop> (any properties but those Radicale computes for items from the principal or the item's
 text), sync-collection (sync-level 1, no <D:limit>), calendar-multiget (no filter), and
 calendar-query with one VCALENDAR > VEVENT > time-range filter. In the REPORTs,
@@ -32,7 +32,7 @@ ITEM_SPECIAL = {D + "principal-collection-set", D + "current-user-principal",
 
 @dataclass(frozen=True)
 class Plan:
-    kind: str  # "propfind", "sync", "multiget" or "query"
+    kind: str  # "get", "propfind", "sync", "multiget" or "query"
     calendar: Calendar
     collection_path: str  # Radicale's stripped path of the calendar: "link-1/anna-berg"
     props: list[str]
@@ -88,8 +88,21 @@ def _simple_range(filters: list[ET.Element]) -> bool:
         set(time_range.attrib) <= {"start", "end"} and bool(time_range.attrib)
 
 
+def _item(request: DavRequest, sub_path: str) -> Plan | None:
+    """GET or HEAD of one item of one of the link's calendars."""
+    parts = [p for p in pathutils.sanitize_path(sub_path).split("/") if p]
+    if len(parts) != 3 or parts[0] != request.principal or not parts[2].endswith(".ics"):
+        return None
+    calendar = request.calendar(parts[1])
+    if calendar is None:
+        return None
+    return Plan("get", calendar, f"{parts[0]}/{parts[1]}", [], hrefs=[parts[2]])
+
+
 def decide(method: str, depth: str, sub_path: str, root: ET.Element | None,
            request: DavRequest) -> Plan | None:
+    if method in ("GET", "HEAD"):
+        return _item(request, sub_path)
     if root is None or method not in ("PROPFIND", "REPORT"):
         return None
     found = _calendar(request, sub_path)

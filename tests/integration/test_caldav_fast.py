@@ -342,3 +342,28 @@ def test_the_render_cache_is_written_by_the_fast_path(api: Api, live: LiveServer
     response = client.send("REPORT", path, multiget([f"{path}{items['second']['uid']}.ics"]), "1")
     assert response.status_code == 207 and switch.answered == answered + 1
     assert cached() == before + 1
+
+
+def test_get_and_head_of_an_item_equal_radicale(api: Api, live: LiveServer) -> None:
+    salon, cph, nyc, items = make_calendars(api)
+    link = make_link(api, salon.business, scope="set", calendar_ids=[cph["id"], nyc["id"]])
+    client = Client(live, link)
+    shown = {"first": cph, "second": cph, "dentist": cph, "holiday": cph, "mondays": cph,
+             "ny": nyc, "ny lunch": nyc}
+    for name, calendar in shown.items():
+        href = f"{client.principal}{calendar['slug']}/{items[name]['uid']}.ics"
+        for method in ("GET", "HEAD"):
+            for encoding in ("identity", "gzip"):
+                ours, radicale = client.both(method, href, "", "0", encoding=encoding)
+                assert ours.status_code == 200, (name, ours.text[:200])
+                assert_same(ours, radicale)
+                assert ours.headers["Content-Length"] == radicale.headers["Content-Length"] \
+                    or encoding == "gzip"
+    # Missing, cancelled, deleted, in another calendar, not an item: Radicale's 404.
+    cph_path = f"{client.principal}{cph['slug']}/"
+    for href in (f"{cph_path}nothing.ics", f"{cph_path}{items['cancelled']['uid']}.ics",
+                 f"{cph_path}{items['deleted']['uid']}.ics",
+                 f"{cph_path}{items['ny']['uid']}.ics"):
+        ours, radicale = client.both("GET", href, "", "0", fast=False)
+        assert ours.status_code == 404
+        assert_same(ours, radicale)
