@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Select, and_, case, literal, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
@@ -56,9 +56,21 @@ class Published:
 
 
 def item_etag(epoch: str, kind: str, item_id: int, seq: int, profile: str) -> str:
-    digest = hashlib.sha256(f"{epoch}:{kind}:{item_id}:{seq}:{profile}:{RENDER_VERSION}"
-                            .encode()).hexdigest()[:32]
-    return f'"{digest}"'
+    return etag_maker(epoch, kind, profile)(item_id, seq)
+
+
+def etag_maker(epoch: str, kind: str, profile: str) -> Callable[[int, int], str]:
+    """`item_etag` for many items of one kind: the same ETags, the constant part hashed once
+    (a whole calendar's listing computes one per item)."""
+    head = hashlib.sha256(f"{epoch}:{kind}:".encode())
+    tail = f":{profile}:{RENDER_VERSION}"
+
+    def etag(item_id: int, seq: int) -> str:
+        digest = head.copy()
+        digest.update(f"{item_id}:{seq}{tail}".encode())
+        return f'"{digest.hexdigest()[:32]}"'
+
+    return etag
 
 
 def _cached(kind: str, model: Any, profile: str) -> Any:

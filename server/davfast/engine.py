@@ -23,7 +23,7 @@ from server.dav_context import DavRequest
 from server.davfast import rows, xmlout
 from server.davfast.answer import Body, Part, Sendable, finish
 from server.davfast.plan import CALENDAR_DATA, Plan
-from server.publish import Published, item_etag
+from server.publish import Published, etag_maker
 from server.storage_backend import Collection, _document, _instant, http_date
 
 D = "{DAV:}"
@@ -35,6 +35,8 @@ DAV_HEADER = "1, 2, 3, calendar-access, addressbook, extended-mkcol"
 MAX_OCCURRENCE = 2000
 TEXT_BATCH = 500
 FIRST_HREF = re.compile(rb"<href>([^<]*)</href>")
+# What `quote` leaves as it is: such a name needs neither quoting nor XML escaping.
+UNQUOTED = re.compile(r"[A-Za-z0-9_.\-~/]*")
 RadicaleCall = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -198,11 +200,11 @@ class FastPath:
         part = Part()
         try:
             epoch, profile = request.epoch, request.link.profile
-            for row in rows.listing(request.session, plan.calendar, modified):
-                part.write(template.format(
-                    prefix + xmlout.href("", row.uid + ".ics"),
-                    item_etag(epoch, row.kind, row.item_id, row.seq, profile),
-                    http_date(row.updated) if row.updated is not None else ""))
+            for kind, chunk in rows.listing(request.session, plan.calendar, modified):
+                etag = etag_maker(epoch, kind, profile)
+                part.write("".join([template.format(
+                    prefix + _quoted(row[1] + ".ics"), etag(row[0], row[2]),
+                    http_date(row[3]) if modified else "") for row in chunk]))
         except BaseException:
             part.close()
             raise
@@ -219,7 +221,7 @@ class FastPath:
             return None  # Radicale answers the valid-sync-token precondition itself
         if not plan.token:
             self._write_rows(plan, request, base_prefix, writer, found,
-                             rows.members(request.session, plan.calendar, False))
+                             rows.members(request.session, plan.calendar))
             return token
         self._write_names(plan, request, base_prefix, writer, missing, found, list(names))
         return token
@@ -263,36 +265,51 @@ class FastPath:
         shown, in order, then the found ones."""
         wanted = list(dict.fromkeys(names))
         uids = [name[:-4] for name in wanted if name.endswith(".ics")]
-        known = rows.by_uids(request.session, plan.calendar, uids, False)
-        shown = []
+        known = rows.by_uids(request.session, plan.calendar, uids)
+        shown: dict[str, list[rows.Row]] = {"booking": [], "blocked": []}
         for name in wanted:
-            row = known.get(name[:-4]) if name.endswith(".ics") else None
-            if row is None:
+            entry = known.get(name[:-4]) if name.endswith(".ics") else None
+            if entry is None:
                 missing.write(xmlout.missing(self._href(base_prefix, plan, name)))
             else:
-                shown.append(row)
-        self._write_rows(plan, request, base_prefix, writer, found, iter(shown))
+                shown[entry[0]].append(entry[1])
+        # In the order asked (Radicale's get_multi), kinds interleaved as they were.
+        order = {name[:-4]: number for number, name in enumerate(wanted)}
+        merged = sorted(((kind, row) for kind in shown for row in shown[kind]),
+                        key=lambda pair: order[pair[1][1]])
+        self._write_rows(plan, request, base_prefix, writer, found,
+                         ((kind, [row]) for kind, row in merged))
 
     def _write_rows(self, plan: Plan, request: DavRequest, base_prefix: str,
-                    writer: ItemWriter, found: Part, members: Iterator[rows.Row]) -> None:
+                    writer: ItemWriter, found: Part, chunks: Iterable[rows.Chunk]) -> None:
         epoch, profile = request.epoch, request.link.profile
         prefix = self._member_prefix(base_prefix, plan)
-        batch: list[rows.Row] = []
+        if not plan.wants_text:
+            template = _report_template(plan.props)
+            for kind, chunk in chunks:
+                if not chunk or template is None:
+                    continue
+                etag = etag_maker(epoch, kind, profile)
+                part_text = "".join([template.format(prefix + _quoted(row[1] + ".ics"),
+                                                     etag(row[0], row[2])) for row in chunk])
+                found.write(part_text)
+                writer.written += len(chunk)
+            return
+        batch: list[tuple[str, rows.Row]] = []
 
         def flush() -> None:
-            texts: dict[tuple[str, int], str] = {}
-            if plan.wants_text:
-                texts = _texts(request, plan, batch)
-            for row in batch:
-                writer.write(found, prefix + xmlout.href("", row.uid + ".ics"),
-                             item_etag(epoch, row.kind, row.item_id, row.seq, profile),
-                             texts.get((row.kind, row.item_id)))
+            texts = _texts(request, plan, batch)
+            for kind, row in batch:
+                writer.write(found, prefix + _quoted(row[1] + ".ics"),
+                             etag_maker(epoch, kind, profile)(row[0], row[2]),
+                             texts.get((kind, row[0])))
             batch.clear()
 
-        for row in members:
-            batch.append(row)
-            if len(batch) >= TEXT_BATCH:
-                flush()
+        for kind, chunk in chunks:
+            for row in chunk:
+                batch.append((kind, row))
+                if len(batch) >= TEXT_BATCH:
+                    flush()
         flush()
 
     # --- calendar-query with a time range -----------------------------------------------
@@ -320,17 +337,40 @@ class FastPath:
                          _document(item) if plan.wants_text else None)
 
 
-def _texts(request: DavRequest, plan: Plan, batch: list[rows.Row]
+def _texts(request: DavRequest, plan: Plan, batch: list[tuple[str, rows.Row]]
            ) -> dict[tuple[str, int], str]:
     """Documents of a batch of rows through the publisher (rendering what its cache lacks and
     remembering it for `Publisher.save`)."""
     texts: dict[tuple[str, int], str] = {}
     for kind in ("booking", "blocked"):
-        ids = [row.item_id for row in batch if row.kind == kind]
+        ids = [row[0] for row_kind, row in batch if row_kind == kind]
         if ids:
             for item in request.publisher.by_ids(plan.calendar, kind, ids):
                 texts[(kind, item.item_id)] = _document(item)
     return texts
+
+
+def _quoted(name: str) -> str:
+    """An item's name as the tail of its href (Radicale's `make_href`)."""
+    return name if UNQUOTED.fullmatch(name) else xmlout.href("", name)
+
+
+def _report_template(props: list[str]) -> str | None:
+    """A format string for one item's REPORT <response> without text ({0} href, {1} ETag),
+    as `ItemWriter` writes it; None when no property was asked (no <response> at all)."""
+    if not props:
+        return None
+    found, not_found = [], []
+    for tag in props:
+        if tag == D + "getetag":
+            found.append(f"<{xmlout.qname(tag)}>{{1}}</{xmlout.qname(tag)}>")
+        elif tag == D + "getcontenttype":
+            found.append(_braces(xmlout.element(tag, CONTENT_TYPE)))
+        else:
+            not_found.append(_braces(xmlout.empty(tag)))
+    stats = (xmlout.propstat(found, xmlout.OK) if found else "") + \
+        (xmlout.propstat(not_found, xmlout.NOT_FOUND) if not_found else "")
+    return "<response><href>{0}</href>" + stats + "</response>"
 
 
 def _propfind_template(props: list[str]) -> str:
