@@ -289,8 +289,7 @@ class DavMount:
         now = runtime.clock.now()
         with runtime.db.read() as session:
             # The link and the epoch in one round trip (revocation and expiry checked as ever).
-            found = links.lookup(session, runtime.keyring, token, now,
-                                 also=journal.epoch_subquery())
+            found = links.lookup(session, runtime.keyring, token, now, with_epoch=True)
             link = found.link
             if link is None:
                 # Only unknown tokens count (see server/feeds.py); a valid one is always served.

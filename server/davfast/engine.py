@@ -134,6 +134,10 @@ class FastPath:
             missing.close()
             found.close()
             return _bad_request(accept)
+        except BaseException:  # a database error: nothing was sent, the mount answers 503
+            missing.close()
+            found.close()
+            raise
         namespaces = {xmlout.split_clark(tag)[0] for tag in plan.props} if writer.written \
             else set()
         if not head and missing.is_empty() and found.is_empty():
