@@ -49,12 +49,12 @@ def api(live: LiveServer) -> Api:
 class Client:
     """Raw requests as one link, each sent with the fast path on and then off."""
 
-    def __init__(self, live: LiveServer, link: dict[str, Any]) -> None:
+    def __init__(self, live: LiveServer, link: dict[str, Any], root: str = "") -> None:
         self.live = live
         account = link["caldav"]
         self.authorization = "Basic " + base64.b64encode(
             f"{account['username']}:{account['password']}".encode()).decode()
-        self.principal = f"/dav/{account['username']}/"
+        self.principal = f"{root}/dav/{account['username']}/"
 
     def send(self, method: str, path: str, body: str, depth: str,
              encoding: str = "identity") -> requests.Response:
@@ -367,3 +367,32 @@ def test_get_and_head_of_an_item_equal_radicale(api: Api, live: LiveServer) -> N
         ours, radicale = client.both("GET", href, "", "0", fast=False)
         assert ours.status_code == 404
         assert_same(ours, radicale)
+
+
+def test_below_a_public_sub_path_the_hrefs_carry_it_as_radicale_writes_them(
+        tmp_path: Path, database_url: str) -> None:
+    runtime = make_runtime(tmp_path, database_url,
+                           extra='public_url = "https://cal.example.com/salon/"\n')
+    live = start_server(runtime, keep_public_url=True)
+    try:
+        api = Api(live.url + "/salon")
+        salon, cph, nyc, items = make_calendars(api)
+        link = make_link(api, salon.business, scope="set", calendar_ids=[cph["id"], nyc["id"]])
+        client = Client(live, link, root="/salon")
+        path = f"{client.principal}{cph['slug']}/"
+        item = f"{path}{items['first']['uid']}.ics"
+        for method, body, depth, ordered in (
+                ("PROPFIND", propfind("D:getetag", "D:getcontenttype"), "1", True),
+                ("REPORT", sync(""), "1", True),
+                ("REPORT", sync("", "D:getetag", "C:calendar-data"), "1", True),
+                ("REPORT", multiget([item, f"{path}gone.ics", "/dav/elsewhere.ics",
+                                     f"{client.principal}{nyc['slug']}/x.ics"]), "1", False),
+                ("REPORT", query("20261201T000000Z", "20261215T000000Z"), "1", True),
+                ("GET", "", "0", True)):
+            target = item if method == "GET" else path
+            ours, radicale = client.both(method, target, body, depth)
+            assert ours.status_code in (200, 207), (method, body[:80], ours.status_code)
+            assert b"/salon/dav/" in ours.content or method == "GET"
+            assert_same(ours, radicale, ordered=ordered)
+    finally:
+        live.stop()
