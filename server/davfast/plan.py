@@ -1,12 +1,14 @@
 """Which requests the fast path answers: it reads the method, the Depth and the parsed body
 (already checked by the mount) and returns a plan, or None to leave the request to Radicale.
 
-Answered here, and only in these shapes: GET and HEAD of an item that exists, PROPFIND Depth 1 on one of the link's calendars with
-<D:prop> (any properties but those Radicale computes for items from the principal or the item's
-text), sync-collection (sync-level 1, no <D:limit>), calendar-multiget (no filter), and
-calendar-query with one VCALENDAR > VEVENT > time-range filter. In the REPORTs,
-<C:calendar-data> must be plain (no comp/prop selection, no <C:expand>). Everything else
-(allprop, propname, other reports, other paths, unknown namespaces) goes to Radicale."""
+Answered here, and only in these shapes: GET and HEAD of an item that exists; PROPFIND
+Depth 1 on one of the link's calendars with <D:prop> (any properties but those Radicale
+computes for items from the principal or the item's text); sync-collection (sync-level 1, no
+<D:limit>); calendar-multiget (no filter); calendar-query with one VCALENDAR > VEVENT >
+time-range filter. In the REPORTs, <C:calendar-data> must be plain (no comp/prop selection, no
+<C:expand>). Everything else (a missing item, an invalid sync token, the collection among a
+multiget's hrefs, allprop, propname, other reports, other paths, unknown namespaces) goes to
+Radicale, unchanged."""
 
 from __future__ import annotations
 
