@@ -346,11 +346,9 @@ def _texts(request: DavRequest, plan: Plan, batch: list[tuple[str, rows.Row]]
     """Documents of a batch of rows through the publisher (rendering what its cache lacks and
     remembering it for `Publisher.save`)."""
     texts: dict[tuple[str, int], str] = {}
-    for kind in ("booking", "blocked"):
-        ids = [row[0] for row_kind, row in batch if row_kind == kind]
-        if ids:
-            for item in request.publisher.by_ids(plan.calendar, kind, ids):
-                texts[(kind, item.item_id)] = _document(item)
+    # By UID: the unique index alone (by id with the calendar, SQLite walks the calendar).
+    for item in request.publisher.by_uids(plan.calendar, [row[1] for _, row in batch]):
+        texts[(item.kind, item.item_id)] = _document(item)
     return texts
 
 

@@ -75,19 +75,25 @@ def members(session: Session, calendar: Calendar) -> Iterator[Chunk]:
                        .order_by(BlockedTime.id), False)
 
 
+def _by_uid(model: Any, uids: list[str]) -> Select[Any]:
+    columns: tuple[Any, ...] = (model.id, model.uid, model.seq, model.calendar_id)
+    return select(*columns).where(model.uid.in_(uids))
+
+
 def by_uids(session: Session, calendar: Calendar, uids: Sequence[str]
             ) -> dict[str, tuple[str, Row]]:
     """uid -> (kind, row) of the calendar's shown items among `uids` (what the storage's
-    `get_multi` finds)."""
+    `get_multi` finds). By the unique uid index alone: with the calendar in the condition the
+    planner may walk the calendar's index instead; the calendar is checked on the rows found."""
     found: dict[str, tuple[str, Row]] = {}
     wanted = list(dict.fromkeys(uids))
     for start in range(0, len(wanted), UIDS_PER_QUERY):
         part = wanted[start:start + UIDS_PER_QUERY]
-        for kind, query in (("booking", _bookings(calendar.id, False)
-                             .where(Booking.uid.in_(part))),
-                            ("blocked", _blocked(calendar.id, False)
-                             .where(BlockedTime.uid.in_(part)))):
+        queries = (("booking", _by_uid(Booking, part).where(Booking.status == "confirmed")),
+                   ("blocked", _by_uid(BlockedTime, part)))
+        for kind, query in queries:
             for _, chunk in _chunks(session, kind, query, False):
-                for row in chunk:
-                    found[row[1]] = (kind, row)
+                for item_id, uid, seq, calendar_id in chunk:
+                    if calendar_id == calendar.id:
+                        found[uid] = (kind, (item_id, uid, seq))
     return found
