@@ -99,7 +99,10 @@ def serve(ctx: click.Context, demo: bool, host: str | None, port: int | None) ->
     from server.app import create_app
     from server.db.migrate import upgrade
     from server.maintenance import start_pruner
+    from server.memory import limit_malloc_arenas
 
+    # Before any thread exists (the pruner, waitress's workers): see server/memory.py.
+    limit_malloc_arenas()
     runtime = _runtime(ctx, need_schema=not demo)
     config = runtime.config
     if demo:

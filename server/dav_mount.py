@@ -39,6 +39,8 @@ from radicale.item import filter as radicale_filter
 from server import dav_bodies
 from server.api import errors as api_errors
 from server.dav_context import CURRENT, DavRequest
+from server.davfast.engine import FastPath
+from server.davfast.plan import decide
 from server.domain import journal, links
 from server.db.engine import translate_errors
 from server.errors import BookingCalError
@@ -168,6 +170,7 @@ class DavMount:
         self.runtime = runtime
         self.limiter = limiter
         self.radicale = make_radicale(runtime.config.max_body_bytes)
+        self.fast = FastPath(self.radicale)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -208,6 +211,7 @@ class DavMount:
         if isinstance(body, tuple):
             return self._plain(start_response, *body)
         report_range, expand = None, False
+        root: ET.Element | None = None
         if body and method in XML_METHODS:
             try:
                 root = SafeET.fromstring(body)
@@ -235,7 +239,7 @@ class DavMount:
         try:
             try:
                 answer = self._serve(environ, hold, method, sub_path, body, user, token,
-                                     address, report_range, expand)
+                                     address, report_range, expand, root)
             except RadicaleFailure as failure:
                 # Our storage failed inside Radicale: the database's errors mean what they
                 # mean outside it (a lost connection is a 503), the rest is an incident.
@@ -279,12 +283,13 @@ class DavMount:
 
     def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any],
                method: str, sub_path: str, body: bytes, user: bytes, token: str,
-               address: str, report_range: tuple[int, int] | None, expand: bool
-               ) -> list[bytes]:
+               address: str, report_range: tuple[int, int] | None, expand: bool,
+               root: ET.Element | None = None) -> Iterable[bytes]:
         runtime = self.runtime
         now = runtime.clock.now()
         with runtime.db.read() as session:
-            found = links.lookup(session, runtime.keyring, token, now)
+            # The link and the epoch in one round trip (revocation and expiry checked as ever).
+            found = links.lookup(session, runtime.keyring, token, now, with_epoch=True)
             link = found.link
             if link is None:
                 # Only unknown tokens count (see server/feeds.py); a valid one is always served.
@@ -310,7 +315,7 @@ class DavMount:
             if links.touch_due(link, now):
                 with runtime.db.write() as writer:
                     links.touch(writer, link.id, now)
-            epoch = journal.epoch(session)
+            epoch = found.also if isinstance(found.also, str) else journal.epoch(session)
             request = DavRequest(
                 runtime=runtime, session=session, link=link, token=token, principal=principal,
                 calendars=links.visible_calendars(session, link), epoch=epoch,
@@ -332,6 +337,19 @@ class DavMount:
                 answered[:] = [status, headers]
 
             try:
+                plan = decide(method, environ.get("HTTP_DEPTH", ""), sub_path, root, request) \
+                    if runtime.dav_fast.enabled else None
+                fast = None
+                if plan is not None:
+                    # Our own streaming answer; a database error in it means what it means
+                    # outside Radicale (a lost connection is a 503), before anything is sent.
+                    with translate_errors():
+                        fast = self.fast.answer(plan, request, env)
+                if fast is not None:
+                    runtime.dav_fast.answered += 1
+                    request.publisher.save(runtime.db)
+                    start_response(fast.status, fast.headers)
+                    return fast
                 # Radicale answers with a complete list, so the context can be cleared now.
                 answer = list(self.radicale(env, hold))
             finally:

@@ -8,13 +8,14 @@ content, so an ETag cannot leak a hash of unredacted data."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, bindparam, case, literal, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -56,9 +57,21 @@ class Published:
 
 
 def item_etag(epoch: str, kind: str, item_id: int, seq: int, profile: str) -> str:
-    digest = hashlib.sha256(f"{epoch}:{kind}:{item_id}:{seq}:{profile}:{RENDER_VERSION}"
-                            .encode()).hexdigest()[:32]
-    return f'"{digest}"'
+    return etag_maker(epoch, kind, profile)(item_id, seq)
+
+
+def etag_maker(epoch: str, kind: str, profile: str) -> Callable[[int, int], str]:
+    """`item_etag` for many items of one kind: the same ETags, the constant part hashed once
+    (a whole calendar's listing computes one per item)."""
+    head = hashlib.sha256(f"{epoch}:{kind}:".encode())
+    tail = f":{profile}:{RENDER_VERSION}"
+
+    def etag(item_id: int, seq: int) -> str:
+        digest = head.copy()
+        digest.update(f"{item_id}:{seq}{tail}".encode())
+        return f'"{digest.hexdigest()[:32]}"'
+
+    return etag
 
 
 def _cached(kind: str, model: Any, profile: str) -> Any:
@@ -244,6 +257,22 @@ class Publisher:
                                              .where(BlockedTime.uid.in_(part))))
         return [item for item in found if item.calendar_id == calendar.id]
 
+    def by_uid(self, calendar: Calendar, uid: str) -> Published | None:
+        """One item of the calendar by UID (a CalDAV GET) in one round trip: a booking and
+        blocked time cannot share a UID, so at most one row comes back."""
+        row = self.session.execute(_by_uid_statement(), {
+            "uid": uid, "calendar_id": calendar.id, "profile": self.profile,
+            "version": RENDER_VERSION}).first()
+        if row is None:
+            return None
+        kind, item_id = row[0], row[1]
+        text = row[10]
+        if text is None:
+            render = self._render_bookings if kind == "booking" else self._render_blocked
+            text = render([item_id])[item_id]
+        return Published(kind, item_id, row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                         row[9], self.epoch, self.profile, text)
+
     def by_ids(self, calendar: Calendar, kind: str, ids: Iterable[int]) -> list[Published]:
         wanted = list(set(ids))
         found: list[Published] = []
@@ -282,6 +311,36 @@ class Publisher:
         fresh, self.fresh = list(self.fresh.values()), {}
         if fresh:
             store_rendered(db, fresh)
+
+
+@functools.cache
+def _by_uid_statement() -> Any:
+    """Built once (building a statement costs more than running it): the item with its
+    cached text, by UID within a calendar, bookings and blocked time in one UNION ALL."""
+    def cached(kind: str, model: Any) -> Any:
+        return and_(RenderedItem.kind == kind, RenderedItem.item_id == model.id,
+                    RenderedItem.profile == bindparam("profile"),
+                    RenderedItem.seq == model.seq,
+                    RenderedItem.version == bindparam("version"))
+
+    booking = (select(literal("booking").label("kind"), Booking.id, Booking.calendar_id,
+                      Booking.uid, Booking.seq, Booking.tzid, Booking.start_utc,
+                      Booking.end_utc.label("end_utc"), Booking.start_local,
+                      Booking.updated_at, RenderedItem.text)
+               .outerjoin(RenderedItem, cached("booking", Booking))
+               .where(Booking.status == "confirmed", Booking.uid == bindparam("uid"),
+                      Booking.calendar_id == bindparam("calendar_id")))
+    blocked = (select(literal("blocked").label("kind"), BlockedTime.id,
+                      BlockedTime.calendar_id, BlockedTime.uid, BlockedTime.seq,
+                      BlockedTime.tzid, BlockedTime.start_utc,
+                      case((BlockedTime.repeats, BlockedTime.series_end_utc),
+                           else_=BlockedTime.end_utc).label("end_utc"),
+                      BlockedTime.start_local, BlockedTime.updated_at, RenderedItem.text)
+               .outerjoin(RenderedItem, cached("blocked", BlockedTime))
+               .where(BlockedTime.uid == bindparam("uid"),
+                      BlockedTime.calendar_id == bindparam("calendar_id")))
+    # The union's columns carry the first select's types (the bookings' columns).
+    return select(union_all(booking, blocked).subquery())
 
 
 def _before(instant: dt.datetime, span: dt.timedelta) -> dt.datetime:

@@ -3,11 +3,12 @@ clock. Built once by the CLI (or a test) and handed to create_app and the comman
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.clock import Clock, SystemClock
 from server.config import Config
 from server.db import Database
+from server.davfast import FastSwitch
 from server.keys import Keyring, ensure_key_files, read_secret_file
 
 
@@ -18,6 +19,8 @@ class Runtime:
     keyring: Keyring
     clock: Clock
     host_key_hash: str | None
+    # CalDAV's own answers to the hot reports (server/davfast/); off only in equality tests.
+    dav_fast: FastSwitch = field(default_factory=FastSwitch)
 
 
 def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:

@@ -56,6 +56,11 @@ def epoch(session: Session) -> str:
     return session.execute(select(Meta.value).where(Meta.key == "epoch")).scalar_one()
 
 
+def epoch_subquery() -> Any:
+    """The epoch as a scalar subquery, to read it in the same round trip as another query."""
+    return select(Meta.value).where(Meta.key == "epoch").scalar_subquery()
+
+
 def new_epoch(session: Session) -> str:
     """Start a new epoch (after a restore): every token and ETag handed out before is void."""
     value = uuid.uuid4().hex[:12]

@@ -6,16 +6,18 @@ again; revocation and expiry take effect on the next request."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import Calendar, Link, LinkCalendar
 from server.domain.businesses import get_business
 from server.domain.calendars import get_calendar
+from server.domain.journal import epoch_subquery
 from server.errors import ConflictError, InvalidError, NotFoundError
 from server.keys import Keyring, new_token
 
@@ -87,14 +89,20 @@ def scope_calendar_ids(session: Session, link: Link) -> list[int]:
                                 .order_by(LinkCalendar.calendar_id)).scalars())
 
 
+@functools.cache
+def _visible_statement(every: bool) -> Any:
+    query = select(Calendar).where(Calendar.business_id == bindparam("business_id"),
+                                   Calendar.active.is_(True), Calendar.deleted_at.is_(None))
+    if not every:
+        query = query.where(Calendar.id.in_(select(LinkCalendar.calendar_id).where(
+            LinkCalendar.link_id == bindparam("link_id"))))
+    return query.order_by(Calendar.id)
+
+
 def visible_calendars(session: Session, link: Link) -> list[Calendar]:
     """The calendars the link shows now: in scope, active, not deleted."""
-    query = select(Calendar).where(Calendar.business_id == link.business_id,
-                                   Calendar.active.is_(True), Calendar.deleted_at.is_(None))
-    if link.scope != "all":
-        query = query.where(Calendar.id.in_(select(LinkCalendar.calendar_id).where(
-            LinkCalendar.link_id == link.id)))
-    return list(session.execute(query.order_by(Calendar.id)).scalars())
+    return list(session.execute(_visible_statement(link.scope == "all"), {
+        "business_id": link.business_id, "link_id": link.id}).scalars())
 
 
 def scope_calendars(session: Session, link: Link) -> list[Calendar]:
@@ -170,18 +178,30 @@ class TokenLookup:
 
     state: str
     link: Link | None = None
+    also: Any = None  # the value of `lookup(also=...)`, read in the same query
 
 
-def lookup(session: Session, keyring: Keyring, token: str, now: dt.datetime) -> TokenLookup:
-    """Find the link of a token and say whether it may be served."""
+@functools.cache
+def _lookup_statement(with_epoch: bool) -> Any:
+    """Built once per shape (building a statement costs more than running it)."""
+    columns: tuple[Any, ...] = (Link, epoch_subquery()) if with_epoch else (Link,)
+    return select(*columns).where(Link.token_hash == bindparam("digest"))
+
+
+def lookup(session: Session, keyring: Keyring, token: str, now: dt.datetime,
+           with_epoch: bool = False) -> TokenLookup:
+    """Find the link of a token and say whether it may be served. With `with_epoch`, the
+    database epoch comes in the same round trip (`also`: what a CalDAV request needs too)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return TokenLookup("unknown")
     digest = keyring.hash_token(token)
-    link = session.execute(select(Link).where(Link.token_hash == digest)).scalar_one_or_none()
+    row = session.execute(_lookup_statement(with_epoch), {"digest": digest}).one_or_none()
+    link = row[0] if row is not None else None
     if link is None or not hmac.compare_digest(link.token_hash, digest):
         return TokenLookup("unknown")
     state = link_state(link, now)
-    return TokenLookup(state, link if state == "active" else None)
+    extra = row[1] if row is not None and with_epoch else None
+    return TokenLookup(state, link if state == "active" else None, extra)
 
 
 def authenticate(session: Session, keyring: Keyring, token: str,

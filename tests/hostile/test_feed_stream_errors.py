@@ -168,15 +168,27 @@ def test_killed_connections_give_whole_caldav_answers_or_clean_errors(
                 f'<C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/>'
                 "</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>")
 
+        # The whole calendar too, as a phone's first sync asks for it (the fast path's
+        # spooled answers): every member's <response> or a clean error.
+        listing = ('<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>')
+        first_sync = ('<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1'
+                      "</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>")
+        requests_made = itertools.count()
+
         def query() -> str:
+            method, data, expected, marker = [
+                ("REPORT", body, days * 10, "BEGIN:VEVENT"),
+                ("PROPFIND", listing, 100 + 1, "<response>"),
+                ("REPORT", first_sync, 100, "<response>")][next(requests_made) % 3]
             try:
-                response = requests.request("REPORT", path, data=body, auth=auth, timeout=60,
+                response = requests.request(method, path, data=data, auth=auth, timeout=60,
                                             headers={"Depth": "1",
                                                      "Content-Type": "application/xml"})
             except requests.RequestException as exc:
                 return f"broken connection ({type(exc).__name__})"
             if response.status_code == 207:
-                complete = response.text.count("BEGIN:VEVENT") == days * 10
+                complete = response.text.count(marker) == expected and \
+                    response.text.rstrip().endswith("</multistatus>")
                 return "whole" if complete else "207 cut short"
             if response.status_code == 503 and response.headers.get("Retry-After"):
                 return "error"

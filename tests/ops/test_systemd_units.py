@@ -47,6 +47,9 @@ def test_unit_runs_a_real_command_with_hardening(name: str) -> None:
     assert command[0] == SHIPPED_BINARY
     assert command[1:] == COMMANDS[name]
     assert service["Environment"] == "BOOKINGCAL_CONFIG=/etc/bookingcal/bookingcal.toml"
+    if command[1] == "serve":
+        # Bounded memory of big CalDAV answers (server/memory.py does the same at start).
+        assert "\nEnvironment=MALLOC_ARENA_MAX=2\n" in (UNITS / name).read_text(encoding="utf-8")
     # The command exists with these options: click refuses unknown commands and options.
     arguments = [INSTANCE.get(name, "") if part == "%i" else part for part in command[1:]]
     result = subprocess.run([str(BOOKINGCAL), *arguments, "--help"], capture_output=True,

@@ -1,0 +1,400 @@
+"""The fast path's answers: each plan (server/davfast/plan.py) written as Radicale would write
+it, from lean column queries (server/davfast/rows.py) for what needs no text and from the
+publisher (rendered text, its cache) for what does. Item responses are strings
+(server/davfast/xmlout.py) spooled to bounded memory (server/davfast/answer.py).
+
+Where Radicale's answer depends on more than the rows (the collection's own <response>, an
+invalid sync token, a repeating item under a time range), Radicale itself is asked: its
+Depth-0 answer is spliced in, its storage's `sync` validates tokens, its filter decides."""
+
+from __future__ import annotations
+
+import copy
+import posixpath
+import re
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import unquote, urlparse
+
+from radicale import pathutils
+from radicale.app.report import test_filter
+from radicale.item import filter as radicale_filter
+
+from server.dav_context import DavRequest
+from server.davfast import rows, xmlout
+from server.davfast.answer import Body, Part, Sendable, finish
+from server.davfast.plan import CALENDAR_DATA, Plan
+from server.publish import Published, etag_maker
+from server.storage_backend import Collection, _document, _instant, http_date
+
+D = "{DAV:}"
+CONTENT_TYPE = "text/calendar;charset=utf-8;component=VEVENT"
+XML_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
+DAV_HEADER = "1, 2, 3, calendar-access, addressbook, extended-mkcol"
+# Radicale's [reporting] max_expand_occurrence as the mount configures it: more VEVENTs in
+# calendar-data than this and Radicale answers 400.
+MAX_OCCURRENCE = 2000
+TEXT_BATCH = 500
+FIRST_HREF = re.compile(rb"<href>([^<]*)</href>")
+# What `quote` leaves as it is: such a name needs neither quoting nor XML escaping.
+UNQUOTED = re.compile(r"[A-Za-z0-9_.\-~/]*")
+RadicaleCall = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class TooManyEvents(Exception):
+    """More VEVENTs in calendar-data than Radicale allows in one REPORT."""
+
+
+def _vevents(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.upper() == "BEGIN:VEVENT")
+
+
+def _bad_request(accept_encoding: str) -> Sendable:
+    return finish("400 Bad Request", {"Content-Type": "text/plain; charset=utf-8"},
+                  Body([b"Bad Request"]), accept_encoding)
+
+
+class ItemWriter:
+    """One item <response> of a REPORT: found props (200) then the rest (404), as Radicale's
+    `xml_item_response` writes them."""
+
+    def __init__(self, props: list[str]) -> None:
+        self.props = props
+        self.not_found = [xmlout.empty(tag) for tag in props
+                          if tag not in (D + "getetag", D + "getcontenttype", CALENDAR_DATA)]
+        self.vevents = 0
+        self.written = 0
+
+    def write(self, part: Part, href: str, etag: str, text: str | None) -> None:
+        if not self.props:
+            return  # Radicale appends no <response> without properties
+        found = []
+        for tag in self.props:
+            if tag == D + "getetag":
+                found.append(xmlout.element(tag, etag))
+            elif tag == D + "getcontenttype":
+                found.append(xmlout.element(tag, CONTENT_TYPE))
+            elif tag == CALENDAR_DATA:
+                assert text is not None
+                found.append(xmlout.element(tag, text))
+                self.vevents += _vevents(text)
+                if self.vevents > MAX_OCCURRENCE:
+                    raise TooManyEvents()
+        stats = []
+        if found:
+            stats.append(xmlout.propstat(found, xmlout.OK))
+        if self.not_found:
+            stats.append(xmlout.propstat(self.not_found, xmlout.NOT_FOUND))
+        part.write(xmlout.response(href, stats))
+        self.written += 1
+
+
+class FastPath:
+    """Answers the plans; `radicale` is the mounted Radicale (asked for the collection's own
+    response), called with the request context already set."""
+
+    def __init__(self, radicale: RadicaleCall) -> None:
+        self.radicale = radicale
+
+    def answer(self, plan: Plan, request: DavRequest, env: dict[str, Any]) -> Sendable | None:
+        """The whole answer, or None when Radicale must answer after all."""
+        accept = env.get("HTTP_ACCEPT_ENCODING", "")
+        base_prefix = env.get("SCRIPT_NAME", "").rstrip("/")
+        if plan.kind == "get":
+            return self._get(plan, request, env, accept)
+        if plan.kind == "propfind":
+            return self._propfind(plan, request, env, accept)
+        collection = Collection(plan.collection_path, plan.calendar)
+        body = Body()
+        missing, found = Part(), Part()
+        try:
+            writer = ItemWriter(plan.props)
+            if plan.kind == "sync":
+                token = self._sync(plan, request, collection, base_prefix, writer, missing,
+                                   found)
+                if token is None:
+                    missing.close()
+                    found.close()
+                    return None
+                head = f"<sync-token>{xmlout.escape(token)}</sync-token>"
+            elif plan.kind == "multiget":
+                if not self._multiget(plan, request, collection, base_prefix, writer, missing,
+                                      found):
+                    missing.close()
+                    found.close()
+                    return None
+                head = ""
+            else:
+                self._query(plan, request, collection, base_prefix, writer, found)
+                head = ""
+        except TooManyEvents:
+            missing.close()
+            found.close()
+            return _bad_request(accept)
+        except ValueError:  # Radicale's filter refused the query: its 400
+            missing.close()
+            found.close()
+            return _bad_request(accept)
+        except BaseException:  # a database error: nothing was sent, the mount answers 503
+            missing.close()
+            found.close()
+            raise
+        namespaces = {xmlout.split_clark(tag)[0] for tag in plan.props} if writer.written \
+            else set()
+        if not head and missing.is_empty() and found.is_empty():
+            # ElementTree writes a multistatus without children as an empty element.
+            missing.close()
+            found.close()
+            body.add((xmlout.root_open(namespaces)[:-1] + " />").encode())
+        else:
+            body.add((xmlout.root_open(namespaces) + head).encode())
+            body.add(missing)
+            body.add(found)
+            body.add(xmlout.ROOT_CLOSE.encode())
+        return finish("207 Multi-Status", XML_HEADERS, body, accept)
+
+    # --- GET and HEAD of an item ---------------------------------------------------------
+
+    def _get(self, plan: Plan, request: DavRequest, env: dict[str, Any],
+             accept: str) -> Sendable | None:
+        """The item's document with Radicale's headers; a missing item is left to Radicale
+        (its 404)."""
+        item = request.publisher.by_uid(plan.calendar, plan.hrefs[0][:-4])
+        if item is None:
+            return None
+        headers = {"Content-Type": "text/calendar; charset=utf-8",
+                   "Last-Modified": http_date(item.updated), "ETag": item.etag}
+        answer = finish("200 OK", headers, Body([_document(item).encode()]), accept)
+        if env.get("REQUEST_METHOD", "").upper() == "HEAD":
+            answer.body.close()
+            answer.body = Body()  # the headers (Content-Length too) stay those of a GET
+        return answer
+
+    # --- PROPFIND Depth 1 ---------------------------------------------------------------
+
+    def _collection_response(self, env: dict[str, Any]) -> bytes | None:
+        """Radicale's own Depth-0 answer for the collection, uncompressed, or None."""
+        held: list[Any] = []
+
+        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            held[:] = [status, headers]
+
+        sub = dict(env, HTTP_DEPTH="0")
+        sub.pop("HTTP_ACCEPT_ENCODING", None)
+        body = env["wsgi.input"].getvalue()
+        sub["wsgi.input"] = type(env["wsgi.input"])(body)
+        answer = b"".join(self.radicale(sub, hold))
+        if not held or not held[0].startswith("207"):
+            return None
+        return answer
+
+    def _propfind(self, plan: Plan, request: DavRequest, env: dict[str, Any],
+                  accept: str) -> Sendable | None:
+        collection_answer = self._collection_response(env)
+        if collection_answer is None:
+            return None
+        end = collection_answer.rfind(b"</multistatus>")
+        first = FIRST_HREF.search(collection_answer)
+        if end < 0 or first is None:
+            return None
+        prefix = first.group(1).decode()
+        if not prefix.endswith("/"):
+            return None
+        modified = D + "getlastmodified" in plan.props
+        template = _propfind_template(plan.props)
+        part = Part()
+        try:
+            epoch, profile = request.epoch, request.link.profile
+            for kind, chunk in rows.listing(request.session, plan.calendar, modified):
+                etag = etag_maker(epoch, kind, profile)
+                part.write("".join([template.format(
+                    prefix + _quoted(row[1] + ".ics"), etag(row[0], row[2]),
+                    http_date(row[3]) if modified else "") for row in chunk]))
+        except BaseException:
+            part.close()
+            raise
+        body = Body([collection_answer[:end], part, collection_answer[end:]])
+        return finish("207 Multi-Status", {"DAV": DAV_HEADER, **XML_HEADERS}, body, accept)
+
+    # --- sync-collection ----------------------------------------------------------------
+
+    def _sync(self, plan: Plan, request: DavRequest, collection: Collection, base_prefix: str,
+              writer: ItemWriter, missing: Part, found: Part) -> str | None:
+        try:
+            token, names = collection.sync(plan.token)
+        except ValueError:
+            return None  # Radicale answers the valid-sync-token precondition itself
+        if not plan.token:
+            self._write_rows(plan, request, base_prefix, writer, found,
+                             rows.members(request.session, plan.calendar))
+            return token
+        self._write_names(plan, request, base_prefix, writer, missing, found, list(names))
+        return token
+
+    # --- calendar-multiget --------------------------------------------------------------
+
+    def _multiget(self, plan: Plan, request: DavRequest, collection: Collection,
+                  base_prefix: str, writer: ItemWriter, missing: Part, found: Part) -> bool:
+        references: dict[str, None] = {}
+        for text in plan.hrefs:
+            path = pathutils.sanitize_path(unquote(urlparse(text).path))
+            if (path + "/").startswith(base_prefix + "/"):
+                references[path[len(base_prefix):]] = None
+        names = []
+        for reference in references:
+            try:
+                name = pathutils.name_from_path(reference, collection)
+            except ValueError:
+                missing.write(xmlout.missing(xmlout.href(base_prefix, reference)))
+                continue
+            if not name:
+                return False  # the collection itself: Radicale lists it through its filters
+            names.append(name)
+        self._write_names(plan, request, base_prefix, writer, missing, found, names)
+        return True
+
+    # --- shared by sync and multiget ----------------------------------------------------
+
+    def _href(self, base_prefix: str, plan: Plan, name: str) -> str:
+        return xmlout.href(base_prefix, pathutils.unstrip_path(
+            posixpath.join(plan.collection_path, name)))
+
+    def _member_prefix(self, base_prefix: str, plan: Plan) -> str:
+        """The collection's href with its trailing slash: an item's href is this and its
+        quoted name (quoting works character by character)."""
+        return xmlout.href(base_prefix, pathutils.unstrip_path(plan.collection_path, True))
+
+    def _write_names(self, plan: Plan, request: DavRequest, base_prefix: str,
+                     writer: ItemWriter, missing: Part, found: Part, names: list[str]) -> None:
+        """Members named by href (as the storage's `get_multi` finds them): 404 for those not
+        shown, in order, then the found ones."""
+        wanted = list(dict.fromkeys(names))
+        uids = [name[:-4] for name in wanted if name.endswith(".ics")]
+        known = rows.by_uids(request.session, plan.calendar, uids)
+        shown: dict[str, list[rows.Row]] = {"booking": [], "blocked": []}
+        for name in wanted:
+            entry = known.get(name[:-4]) if name.endswith(".ics") else None
+            if entry is None:
+                missing.write(xmlout.missing(self._href(base_prefix, plan, name)))
+            else:
+                shown[entry[0]].append(entry[1])
+        # In the order asked (Radicale's get_multi), kinds interleaved as they were.
+        order = {name[:-4]: number for number, name in enumerate(wanted)}
+        merged = sorted(((kind, row) for kind in shown for row in shown[kind]),
+                        key=lambda pair: order[pair[1][1]])
+        self._write_rows(plan, request, base_prefix, writer, found,
+                         ((kind, [row]) for kind, row in merged))
+
+    def _write_rows(self, plan: Plan, request: DavRequest, base_prefix: str,
+                    writer: ItemWriter, found: Part, chunks: Iterable[rows.Chunk]) -> None:
+        epoch, profile = request.epoch, request.link.profile
+        prefix = self._member_prefix(base_prefix, plan)
+        if not plan.wants_text:
+            template = _report_template(plan.props)
+            for kind, chunk in chunks:
+                if not chunk or template is None:
+                    continue
+                etag = etag_maker(epoch, kind, profile)
+                part_text = "".join([template.format(prefix + _quoted(row[1] + ".ics"),
+                                                     etag(row[0], row[2])) for row in chunk])
+                found.write(part_text)
+                writer.written += len(chunk)
+            return
+        batch: list[tuple[str, rows.Row]] = []
+
+        def flush() -> None:
+            texts = _texts(request, plan, batch)
+            for kind, row in batch:
+                writer.write(found, prefix + _quoted(row[1] + ".ics"),
+                             etag_maker(epoch, kind, profile)(row[0], row[2]),
+                             texts.get((kind, row[0])))
+            batch.clear()
+
+        for kind, chunk in chunks:
+            for row in chunk:
+                batch.append((kind, row))
+                if len(batch) >= TEXT_BATCH:
+                    flush()
+        flush()
+
+    # --- calendar-query with a time range -----------------------------------------------
+
+    def _query(self, plan: Plan, request: DavRequest, collection: Collection,
+               base_prefix: str, writer: ItemWriter, found: Part) -> None:
+        """The storage's `get_filtered` and Radicale's filtering: a booking under the simple
+        range is claimed by the range query, everything else is tested by Radicale's filter."""
+        filters = [copy.deepcopy(f) for f in plan.filters]
+        tag, start, end, simple = radicale_filter.simplify_prefilters(filters, "VCALENDAR")
+        if tag not in (None, "VEVENT"):
+            return
+        publisher = request.publisher
+        items: Iterable[Published]
+        if start <= radicale_filter.TIMESTAMP_MIN and end >= radicale_filter.TIMESTAMP_MAX:
+            items = publisher.everything(plan.calendar)
+        else:
+            items = publisher.in_range([plan.calendar], _instant(start), _instant(end))
+        for item in items:
+            if not (simple and item.kind == "booking"):
+                candidate = collection._item(item)
+                if not all(test_filter("VCALENDAR", candidate, f) for f in filters):
+                    continue
+            writer.write(found, self._href(base_prefix, plan, item.href), item.etag,
+                         _document(item) if plan.wants_text else None)
+
+
+def _texts(request: DavRequest, plan: Plan, batch: list[tuple[str, rows.Row]]
+           ) -> dict[tuple[str, int], str]:
+    """Documents of a batch of rows through the publisher (rendering what its cache lacks and
+    remembering it for `Publisher.save`)."""
+    texts: dict[tuple[str, int], str] = {}
+    # By UID: the unique index alone (by id with the calendar, SQLite walks the calendar).
+    for item in request.publisher.by_uids(plan.calendar, [row[1] for _, row in batch]):
+        texts[(item.kind, item.item_id)] = _document(item)
+    return texts
+
+
+def _quoted(name: str) -> str:
+    """An item's name as the tail of its href (Radicale's `make_href`)."""
+    return name if UNQUOTED.fullmatch(name) else xmlout.href("", name)
+
+
+def _report_template(props: list[str]) -> str | None:
+    """A format string for one item's REPORT <response> without text ({0} href, {1} ETag),
+    as `ItemWriter` writes it; None when no property was asked (no <response> at all)."""
+    if not props:
+        return None
+    found, not_found = [], []
+    for tag in props:
+        if tag == D + "getetag":
+            found.append(f"<{xmlout.qname(tag)}>{{1}}</{xmlout.qname(tag)}>")
+        elif tag == D + "getcontenttype":
+            found.append(_braces(xmlout.element(tag, CONTENT_TYPE)))
+        else:
+            not_found.append(_braces(xmlout.empty(tag)))
+    stats = (xmlout.propstat(found, xmlout.OK) if found else "") + \
+        (xmlout.propstat(not_found, xmlout.NOT_FOUND) if not_found else "")
+    return "<response><href>{0}</href>" + stats + "</response>"
+
+
+def _propfind_template(props: list[str]) -> str:
+    """A format string for one item's PROPFIND <response> ({0} href, {1} ETag, {2} last
+    modified): propstats in the order their status first appears, as Radicale groups them."""
+    groups: dict[int, list[str]] = {}
+    for tag in props:
+        if tag == D + "getetag":
+            groups.setdefault(200, []).append(f"<{xmlout.qname(tag)}>{{1}}</{xmlout.qname(tag)}>")
+        elif tag == D + "getlastmodified":
+            groups.setdefault(200, []).append(f"<{xmlout.qname(tag)}>{{2}}</{xmlout.qname(tag)}>")
+        elif tag == D + "getcontenttype":
+            groups.setdefault(200, []).append(
+                _braces(xmlout.element(tag, CONTENT_TYPE)))
+        elif tag == D + "resourcetype":
+            groups.setdefault(200, []).append(_braces(xmlout.empty(tag)))
+        else:
+            groups.setdefault(404, []).append(_braces(xmlout.empty(tag)))
+    stats = "".join(xmlout.propstat(entries, xmlout.OK if code == 200 else xmlout.NOT_FOUND)
+                    for code, entries in groups.items())
+    return "<response><href>{0}</href>" + stats + "</response>"
+
+
+def _braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
