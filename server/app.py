@@ -61,7 +61,7 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
     for blueprint in (tenancy_bp, catalog_bp, bookings_bp, links_bp, google_bp):
         app.register_api(blueprint)
     app.register_api(availability_bp)
-    app.register_blueprint(feeds.create_blueprint(runtime, limiter))
+    app.register_blueprint(feeds.create_blueprint(runtime, limiter, metrics.feed_bodies))
     app.register_blueprint(google_callback.create_blueprint(runtime, admin.landing))
     app.register_blueprint(admin.create_blueprint(config.admin_sign_in_attempts))
     app.register_blueprint(google_channels.create_blueprint(runtime))
