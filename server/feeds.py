@@ -16,27 +16,32 @@ state render it once."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import tempfile
 import threading
 import zlib
-from typing import IO, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
-from flask import Blueprint, Response, request
 from prometheus_client import Counter
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Request, Response
 
+from server.api import errors as api_errors
 from server.domain import links
+from server.errors import BookingCalError
 from server.feedcache import BodyCache, CachedBody
 from server.feedstate import (
-    FeedCalendar, FeedState, body_key, feed_etag, feed_state, feed_window, last_modified,
+    FeedCalendar, FeedState, FeedStates, body_key, feed_etag, feed_window, last_modified,
 )
 from server.ical import calendar_shell, render_timezone
 from server.publish import Publisher
 from server.redaction import Profile
 from server.runtime import Runtime
+from server.web.middleware import ROUTE_KEY, WSGIApp
 from server.web.ratelimit import FailureLimiter
 
-__all__ = ["create_blueprint", "feed_window", "feed_etag"]
+__all__ = ["FeedMount", "feed_window", "feed_etag"]
 
 # A feed is rendered completely before it is sent; this much of it stays in memory.
 SPOOL_MEMORY = 4 * 1024 * 1024
@@ -117,96 +122,96 @@ class KeyLocks:
                 self._held[key] = (lock, users - 1)
 
 
-def create_blueprint(runtime: Runtime, limiter: FailureLimiter,
-                     counter: Counter | None = None) -> Blueprint:
-    """The feed routes. `counter` (labels: result = hit, miss, uncached) counts how bodies
-    were served."""
-    bp = Blueprint("feeds", __name__)
-    config = runtime.config
-    cache = BodyCache(config.feed_cache_bytes)
-    rendering = KeyLocks()
-    bp.record_once(lambda state: state.app.extensions.setdefault("bookingcal.feed_cache", cache))
+FEED_PATH = re.compile(r"/feeds/([^/]+)\.ics")
+ROUTE = "/feeds/<token>.ics"
 
-    def count(result: str) -> None:
-        if counter is not None:
-            counter.labels(result).inc()
 
-    def not_found() -> Response:
-        return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
+class FeedMount:
+    """The feed route as a WSGI layer in front of the Flask application (which never sees
+    /feeds/<token>.ics): a poll is dominated by per-request framework work otherwise. Errors
+    take the JSON API's shape: a domain error (a busy or lost database) its status, anything
+    else escapes to the Shield's incident-id 500."""
 
-    def refused(address: str, state: str) -> Response:
+    def __init__(self, app: WSGIApp, runtime: Runtime, limiter: FailureLimiter,
+                 counter: Counter | None = None) -> None:
+        """`counter` (labels: result = hit, miss, uncached) counts how bodies were served."""
+        self.app = app
+        self.runtime = runtime
+        self.limiter = limiter
+        self.counter = counter
+        self.states = FeedStates(runtime.db, runtime.keyring)
+        self.cache = BodyCache(runtime.config.feed_cache_bytes)
+        self.rendering = KeyLocks()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        match = FEED_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        if match is None:
+            return self.app(environ, start_response)
+        environ[ROUTE_KEY] = ROUTE
+        request = Request(environ)
+        if request.method not in ("GET", "HEAD"):
+            response = Response("Feeds are read-only.\n", status=405, mimetype="text/plain",
+                                headers={"Allow": "GET, HEAD"})
+        else:
+            try:
+                response = self.feed(request, match.group(1))
+            except BookingCalError as exc:
+                response = _error(exc)
+        return response(environ, start_response)
+
+    def count(self, result: str) -> None:
+        if self.counter is not None:
+            self.counter.labels(result).inc()
+
+    def refused(self, address: str, state: str) -> Response:
         """A token that opens nothing. Only unknown ones count towards the address's limit: a
         revoked or expired one is a stale subscription, not a guess, and a fetcher's shared
         address must not be blocked by it."""
+        limiter = self.limiter
         if state == "unknown":
             if limiter.blocked(address):
                 return Response("Too many unknown links from this address; try again later.\n",
                                 status=429, mimetype="text/plain",
                                 headers={"Retry-After": str(limiter.retry_after(address))})
             limiter.failed(address)
-        return not_found()
+        return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
 
-    def cached_or_rendered(session: Session, state: FeedState, key: str,
-                           window: tuple[dt.datetime, dt.datetime], gzip_wanted: bool
-                           ) -> CachedBody | Rendered:
-        entry = cache.get(key)
-        if entry is not None:
-            count("hit")
-            return entry
-        lock = rendering.acquire(key)
-        try:
-            entry = cache.get(key)  # rendered by another request while this one waited
-            if entry is not None:
-                count("hit")
-                return entry
-            rendered = Rendered(_render(runtime, session, state, *window), not gzip_wanted)
-            entry = rendered.cacheable(cache)
-            if entry is not None and cache.put(key, entry):
-                rendered.close()
-                count("miss")
-                return entry
-            count("uncached")
-            return rendered
-        finally:
-            rendering.release(key, lock)
-
-    @bp.route("/feeds/<token>.ics", methods=["GET", "HEAD"])
-    def feed(token: str) -> Response:
+    def feed(self, request: Request, token: str) -> Response:
+        runtime, config = self.runtime, self.runtime.config
         address = request.remote_addr or "?"
         now = runtime.clock.now()
-        with runtime.db.read() as session:
-            state = feed_state(session, runtime.keyring, token, now)
-            link = state.link
-            if link is None:
-                return refused(address, state.state)
-            if links.touch_due(link, now):  # type: ignore[arg-type]
-                with runtime.db.write() as writer:
-                    links.touch(writer, link.id, now)
-            window = feed_window(now, config.feed_days_back, config.feed_days_ahead)
-            key = body_key(state, window, config.feed_refresh_minutes)
-            gzip_wanted = request.accept_encodings["gzip"] > 0
-            etag = feed_etag(key, "gzip" if gzip_wanted else "identity")
-            changed = last_modified(state, window[0], config.feed_days_back)
-            headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate",
-                       "Last-Modified": changed.strftime("%a, %d %b %Y %H:%M:%S GMT"),
-                       "Vary": "Accept-Encoding"}
-            since = request.if_modified_since
-            if _matches(request.headers.get("If-None-Match"), etag) or (
-                    "If-None-Match" not in request.headers and since is not None
-                    and changed.replace(microsecond=0) <= since):
-                return Response(status=304, headers=headers)
-            if gzip_wanted:
-                headers["Content-Encoding"] = "gzip"
-            headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
-            if request.method == "HEAD":
-                return Response(status=200, headers=headers,
-                                content_type="text/calendar; charset=utf-8")
-            # On a miss the whole body is rendered before its first byte is sent: a database
-            # failure on the way is a clean 503 (our error handler), never a 200 cut short that
-            # a feed reader could take for the whole calendar (and drop the events it lacks);
-            # and the connection goes back to the pool before a slow client has downloaded it.
-            body = cached_or_rendered(session, state, key, window, gzip_wanted)
+        state = self.states(token, now)
+        link = state.link
+        if link is None:
+            return self.refused(address, state.state)
+        if links.touch_due(link, now):  # type: ignore[arg-type]
+            with runtime.db.write() as writer:
+                links.touch(writer, link.id, now)
+        window = feed_window(now, config.feed_days_back, config.feed_days_ahead)
+        key = body_key(state, window, config.feed_refresh_minutes)
+        gzip_wanted = request.accept_encodings["gzip"] > 0
+        etag = feed_etag(key, "gzip" if gzip_wanted else "identity")
+        changed = last_modified(state, window[0], config.feed_days_back)
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate",
+                   "Last-Modified": changed.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+                   "Vary": "Accept-Encoding"}
+        since = request.if_modified_since
+        if _matches(request.headers.get("If-None-Match"), etag) or (
+                "If-None-Match" not in request.headers and since is not None
+                and changed.replace(microsecond=0) <= since):
+            return Response(status=304, headers=headers)
+        if gzip_wanted:
+            headers["Content-Encoding"] = "gzip"
+        headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
         content_type = "text/calendar; charset=utf-8"
+        if request.method == "HEAD":
+            return Response(status=200, headers=headers, content_type=content_type)
+        # On a miss the whole body is rendered before its first byte is sent: a database
+        # failure on the way is a clean 503, never a 200 cut short that a feed reader could
+        # take for the whole calendar (and drop the events it lacks); and the connection goes
+        # back to the pool before a slow client has downloaded it.
+        body = self.cached_or_rendered(state, key, window, gzip_wanted)
         if isinstance(body, CachedBody):
             if gzip_wanted:
                 headers["Content-Length"] = str(len(body.gzip))
@@ -226,12 +231,41 @@ def create_blueprint(runtime: Runtime, limiter: FailureLimiter,
         headers["Content-Length"] = str(spool.tell())
         return Response(_drain(spool), status=200, headers=headers, content_type=content_type)
 
-    @bp.route("/feeds/<token>.ics", methods=["PUT", "DELETE", "POST", "PATCH"])
-    def feed_read_only(token: str) -> Response:
-        return Response("Feeds are read-only.\n", status=405, mimetype="text/plain",
-                        headers={"Allow": "GET, HEAD"})
+    def cached_or_rendered(self, state: FeedState, key: str,
+                           window: tuple[dt.datetime, dt.datetime], gzip_wanted: bool
+                           ) -> CachedBody | Rendered:
+        cache = self.cache
+        entry = cache.get(key)
+        if entry is not None:
+            self.count("hit")
+            return entry
+        lock = self.rendering.acquire(key)
+        try:
+            entry = cache.get(key)  # rendered by another request while this one waited
+            if entry is not None:
+                self.count("hit")
+                return entry
+            with self.runtime.db.read() as session:
+                rendered = Rendered(_render(self.runtime, session, state, *window),
+                                    not gzip_wanted)
+            entry = rendered.cacheable(cache)
+            if entry is not None and cache.put(key, entry):
+                rendered.close()
+                self.count("miss")
+                return entry
+            self.count("uncached")
+            return rendered
+        finally:
+            self.rendering.release(key, lock)
 
-    return bp
+
+def _error(exc: BookingCalError) -> Response:
+    """The JSON API's error shape (server/api/errors.py) without Flask."""
+    status = api_errors.status_of(exc)
+    body = json.dumps({"error": {"status": status, "code": exc.code, "message": exc.message,
+                                 "details": exc.details or {}}})
+    headers = {"Retry-After": "2"} if status == 503 else {}
+    return Response(body, status=status, mimetype="application/json", headers=headers)
 
 
 def _render(runtime: Runtime, session: Session, state: FeedState, start: dt.datetime,

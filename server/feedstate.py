@@ -19,10 +19,11 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, exists, or_, select
 
+from server.db import Database
 from server.db.models import Business, Calendar, Link, LinkCalendar, Meta
+from server.db.quickread import QuickRead
 from server.domain.links import TOKEN_PREFIX, link_state
 from server.ical import RENDER_VERSION
 from server.keys import Keyring
@@ -92,25 +93,33 @@ STATE_QUERY = (
            *CALENDAR_COLUMNS)
     .join(Business, Business.id == Link.business_id)
     .outerjoin(Calendar, and_(Calendar.business_id == Link.business_id, _in_scope))
+    .where(Link.token_hash == bindparam("digest"))
     .order_by(Calendar.id))
 
 
-def feed_state(session: Session, keyring: Keyring, token: str, now: dt.datetime) -> FeedState:
-    """The state of `token` at `now`, in one query (none for a token that cannot be ours)."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
-        return FeedState("unknown")
-    digest = keyring.hash_token(token)
-    rows: list[Any] = list(session.execute(STATE_QUERY.where(Link.token_hash == digest)))
-    if not rows or not hmac.compare_digest(rows[0][5], digest):
-        return FeedState("unknown")
-    first = rows[0]
-    n = len(LINK_COLUMNS)
-    link = FeedLink(*first[:n])
-    state = link_state(link, now)  # type: ignore[arg-type]
-    if state != "active":
-        return FeedState(state)
-    calendars = tuple(FeedCalendar(*row[n + 3:]) for row in rows if row[n + 3] is not None)
-    return FeedState(state, link, first[n + 2], first[n], first[n + 1], calendars)
+class FeedStates:
+    """`states(token, now)`: the state of a token, in one query on a pooled connection (see
+    server/db/quickread.py), or none for a token that cannot be ours."""
+
+    def __init__(self, db: Database, keyring: Keyring) -> None:
+        self.keyring = keyring
+        self.read = QuickRead(db, STATE_QUERY)
+
+    def __call__(self, token: str, now: dt.datetime) -> FeedState:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+            return FeedState("unknown")
+        digest = self.keyring.hash_token(token)
+        rows: list[Any] = self.read(digest=digest)
+        if not rows or not hmac.compare_digest(rows[0][5], digest):
+            return FeedState("unknown")
+        first = rows[0]
+        n = len(LINK_COLUMNS)
+        link = FeedLink(*first[:n])
+        state = link_state(link, now)  # type: ignore[arg-type]
+        if state != "active":
+            return FeedState(state)
+        calendars = tuple(FeedCalendar(*row[n + 3:]) for row in rows if row[n + 3] is not None)
+        return FeedState(state, link, first[n + 2], first[n], first[n + 1], calendars)
 
 
 def feed_window(now: dt.datetime, days_back: int, days_ahead: int
