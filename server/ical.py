@@ -13,9 +13,8 @@ calendar shell and VTIMEZONEs are rendered rarely and stay with the library.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
-
-import unicodedata
 
 from icalendar import Calendar, Event, vDuration, vRecur, vText
 
@@ -29,12 +28,16 @@ RENDER_VERSION = 4  # 4: a stored RRULE that fails its checks is no longer sent
 PRODID = f"-//bookingcal//bookingcal {__version__}//EN"
 
 
+# Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F) but tab and line
+# feed, and surrogates (Cs).
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def clean_text(value: str) -> str:
     """Text without control characters (RFC 5545 allows none but tab; line breaks become \\n,
     which icalendar escapes)."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(ch for ch in value
-                   if ch in "\t\n" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    return _UNWANTED.sub("", value)
 
 
 def _moment(local: dt.datetime, instant: dt.datetime | None, tzid: str) -> dt.datetime:
@@ -88,7 +91,17 @@ def _fold(line: str) -> str:
     character after it (an escape is never split)."""
     if len(line) < FOLD_LIMIT // 4 or len(line.encode("utf-8")) < FOLD_LIMIT:
         return line
-    pieces: list[str] = []
+    if line.isascii():  # one octet a character: slices of FOLD_LIMIT - 1
+        pieces, pos, width = [], 0, FOLD_LIMIT - 1
+        while len(line) - pos > width:
+            end = pos + width
+            if line[end - 1] in "\\^":
+                end -= 1
+            pieces.append(line[pos:end])
+            pos = end
+        pieces.append(line[pos:])
+        return "\r\n ".join(pieces)
+    pieces = []
     current: list[str] = []
     size = 0
     for char in line:
