@@ -238,10 +238,11 @@ def _chunks(rows: list[dict[str, Any]], size: int = 5000) -> Iterator[list[dict[
         yield rows[offset:offset + size]
 
 
-def load_ours(folder: Path, gen: Generated) -> Ours:
+def load_ours(folder: Path, gen: Generated, url: str | None = None) -> Ours:
     """Schema and the business, calendar, service and link through the domain; then clients,
     bookings and journal rows bulk-inserted (executemany in chunks, synchronous=OFF for the
-    load only) and the calendar's counters set as the domain would have left them."""
+    load only) and the calendar's counters set as the domain would have left them. `url`: the
+    database (default a new SQLite file in `folder`)."""
     from sqlalchemy import create_engine, event, insert, update
 
     from server.db.migrate import upgrade
@@ -256,7 +257,7 @@ def load_ours(folder: Path, gen: Generated) -> Ours:
 
     began = time.perf_counter()
     port = free_port()
-    url = f"sqlite:///{folder / 'data' / 'bookingcal.sqlite3'}"
+    url = url or f"sqlite:///{folder / 'data' / 'bookingcal.sqlite3'}"
     extra = (f'public_url = "http://127.0.0.1:{port}/"\n'
              f'[server]\nhost = "127.0.0.1"\nport = {port}\nthreads = 8\n'
              '[logging]\nlevel = "WARNING"\n'
@@ -301,11 +302,12 @@ def load_ours(folder: Path, gen: Generated) -> Ours:
 
     engine = create_engine(url)
 
-    @event.listens_for(engine, "connect")
-    def _fast(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA synchronous=OFF")  # the load only; the server sets its own
-        cursor.close()
+    if url.startswith("sqlite"):
+        @event.listens_for(engine, "connect")
+        def _fast(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA synchronous=OFF")  # the load only; the server sets its own
+            cursor.close()
 
     with engine.begin() as conn:
         for model, rows in ((Client, clients), (Booking, bookings), (JournalEntry, entries)):
