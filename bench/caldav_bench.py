@@ -1050,7 +1050,7 @@ def measure_feed_floors(ours: Ours, gen: Generated, plan: Plan, engine: str,
         floor_body = requests.get(query_url, timeout=REQUEST_TIMEOUT).content
         clients = [requests.Session() for _ in range(5)]
         cond = {"Accept-Encoding": "gzip", "If-None-Match": etag}
-        cheap_rounds, cheap_each = (3, 10) if plan.quick else (8, 40)
+        cheap_rounds, cheap_each = (3, 10) if plan.quick else (20, 15)
         costly_rounds, costly_each = (2, 2) if plan.quick else (4, 3)
         c304 = interleaved([
             Probe("ours", lambda: timed_get(clients[0], url, 304, cond)),

@@ -11,7 +11,13 @@ a temporary file, then sent with its length (a failure is an error, never a part
 Its gzip form is kept in this process's BodyCache (server/feedcache.py) under the body's key, so
 the next subscriber of the same state gets those bytes without rendering or compressing again;
 an identity request for a cached state is decompressed on the way out. Concurrent misses for one
-state render it once."""
+state render it once.
+
+The first render of a feed (nothing in rendered_items: a new link or profile on a big calendar)
+happens on its first request, made fast by our own VEVENT writer (server/ical.py), rather than
+in the background at write time: that would render every item for every profile whether
+anyone subscribes or not, need scheduling and retries across processes, and could still be
+behind when the first subscriber arrives."""
 
 from __future__ import annotations
 
