@@ -102,6 +102,11 @@ class Plan:
     pg: tuple[int, ...] = ()  # sizes of the feed rows on PostgreSQL (feed floors section)
 
     @property
+    def tenants(self) -> int:
+        """Businesses in the feed rows' tenants comparison (vs 1)."""
+        return QUICK_TENANTS if self.quick else TENANTS
+
+    @property
     def sizes(self) -> list[int]:
         return sorted(set(self.ours) | set(self.radicale))
 
@@ -981,6 +986,7 @@ def judge(results: dict[tuple[str, int], ServerResult], plan: Plan) -> list[Verd
 
 FLOORS = Path(__file__).resolve().parent / "feed_floors.py"
 TENANTS = 2000
+QUICK_TENANTS = 100  # --quick: enough to run the row, small enough for the smoke test
 
 
 @dataclass
@@ -1218,8 +1224,9 @@ def feed_on_postgresql(plan: Plan, now: dt.datetime, days_back: int, days_ahead:
                 ours = load_ours(folder, gen, pg.url(name))
                 print(f"    PostgreSQL {label(size)}: loaded in {ours.load_seconds:.1f} s")
                 figures.append(measure_feed_floors(ours, gen, plan, "PostgreSQL"))
-                add_tenants(pg.url(name), TENANTS - 1)
-                figures.append(measure_feed_floors(ours, gen, plan, "PostgreSQL", TENANTS))
+                add_tenants(pg.url(name), plan.tenants - 1)
+                figures.append(measure_feed_floors(ours, gen, plan, "PostgreSQL",
+                                                   plan.tenants))
                 sys.stdout.flush()
             pg.drop_database(name)
     return figures
@@ -1333,9 +1340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 feed_figures.append(measure_feed_floors(ours, gen, plan, "SQLite"))
                 if size == tenant_size:
-                    add_tenants(ours.env["BOOKINGCAL_DATABASE_URL"], TENANTS - 1)
+                    add_tenants(ours.env["BOOKINGCAL_DATABASE_URL"], plan.tenants - 1)
                     feed_figures.append(measure_feed_floors(ours, gen, plan, "SQLite",
-                                                            TENANTS))
+                                                            plan.tenants))
                 print(f"    feed floors measured in {time.perf_counter() - t0:.1f} s")
             sys.stdout.flush()
             shutil.rmtree(folder, ignore_errors=True)
