@@ -99,6 +99,12 @@ class Plan:
     quick: bool
     cheap: Runs      # 304, week query, multiget
     costly: Runs     # whole-calendar answers, sync after a change
+    pg: tuple[int, ...] = ()  # sizes of the feed rows on PostgreSQL (feed floors section)
+
+    @property
+    def tenants(self) -> int:
+        """Businesses in the feed rows' tenants comparison (vs 1)."""
+        return QUICK_TENANTS if self.quick else TENANTS
 
     @property
     def sizes(self) -> list[int]:
@@ -238,10 +244,11 @@ def _chunks(rows: list[dict[str, Any]], size: int = 5000) -> Iterator[list[dict[
         yield rows[offset:offset + size]
 
 
-def load_ours(folder: Path, gen: Generated) -> Ours:
+def load_ours(folder: Path, gen: Generated, url: str | None = None) -> Ours:
     """Schema and the business, calendar, service and link through the domain; then clients,
     bookings and journal rows bulk-inserted (executemany in chunks, synchronous=OFF for the
-    load only) and the calendar's counters set as the domain would have left them."""
+    load only) and the calendar's counters set as the domain would have left them. `url`: the
+    database (default a new SQLite file in `folder`)."""
     from sqlalchemy import create_engine, event, insert, update
 
     from server.db.migrate import upgrade
@@ -256,7 +263,7 @@ def load_ours(folder: Path, gen: Generated) -> Ours:
 
     began = time.perf_counter()
     port = free_port()
-    url = f"sqlite:///{folder / 'data' / 'bookingcal.sqlite3'}"
+    url = url or f"sqlite:///{folder / 'data' / 'bookingcal.sqlite3'}"
     extra = (f'public_url = "http://127.0.0.1:{port}/"\n'
              f'[server]\nhost = "127.0.0.1"\nport = {port}\nthreads = 8\n'
              '[logging]\nlevel = "WARNING"\n'
@@ -301,11 +308,12 @@ def load_ours(folder: Path, gen: Generated) -> Ours:
 
     engine = create_engine(url)
 
-    @event.listens_for(engine, "connect")
-    def _fast(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA synchronous=OFF")  # the load only; the server sets its own
-        cursor.close()
+    if url.startswith("sqlite"):
+        @event.listens_for(engine, "connect")
+        def _fast(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA synchronous=OFF")  # the load only; the server sets its own
+            cursor.close()
 
     with engine.begin() as conn:
         for model, rows in ((Client, clients), (Booking, bookings), (JournalEntry, entries)):
@@ -313,6 +321,11 @@ def load_ours(folder: Path, gen: Generated) -> Ours:
                 conn.execute(insert(model), part)
         conn.execute(update(Calendar).where(Calendar.id == calendar_id).values(
             journal_seq=seq0 + gen.count, max_span_seconds=longest, changed_at=now))
+        if not url.startswith("sqlite"):
+            # Rows inserted with their ids leave PostgreSQL's sequences behind.
+            for table_name in ("clients", "bookings"):
+                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table_name}', "
+                                     f"'id'), (SELECT max(id) FROM {table_name}))")
     engine.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKINGCAL_")}
     env.update(BOOKINGCAL_HOST_KEY=HOST_KEY, BOOKINGCAL_DATABASE_URL=url, PYTHONUNBUFFERED="1")
@@ -861,7 +874,7 @@ def _caldav_first_sync(base: str, collection_path: str, auth: tuple[str, str]
 
     client = caldav.DAVClient(url=base + collection_path, username=auth[0], password=auth[1])
     waited = [0.0]
-    request = client.session.request
+    request: Callable[..., Any] = client.session.request
 
     def timed(*args: Any, **kwargs: Any) -> Any:
         began = time.perf_counter()
@@ -1201,6 +1214,258 @@ def judge(results: dict[tuple[str, int], ServerResult], plan: Plan) -> list[Verd
     return verdicts
 
 
+# ------------------------------------------------------------------------ feed floors (issue 14)
+# The feed's own rows: 304 and warm feeds against floor servers (bench/feed_floors.py) measured
+# interleaved in the same run, on SQLite and PostgreSQL, and with 1 vs 2,000 businesses.
+
+FLOORS = Path(__file__).resolve().parent / "feed_floors.py"
+TENANTS = 2000
+QUICK_TENANTS = 100  # --quick: enough to run the row, small enough for the smoke test
+
+
+@dataclass
+class FeedFigures:
+    engine: str
+    size: int
+    tenants: int
+    first_get: float          # the first feed GET after the server started (identity)
+    ours_304: float
+    bare_304: float
+    flask_304: float
+    ours_identity: float
+    query_identity: float
+    ours_gzip: float
+    compress_once: float
+    identical: bool           # the query floor's body is byte for byte ours
+    gzip_bytes: int
+    identity_bytes: int
+
+
+def start_floor(folder: Path, kind: str, *args: str) -> tuple[Process, int]:
+    port = free_port()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = Process(f"{kind} floor", [sys.executable, str(FLOORS), "serve", kind, str(port),
+                                        *args], env, folder, folder / f"floor-{kind}.log")
+    process.wait_ready(lambda: _listening(port))
+    return process, port
+
+
+def measure_feed_floors(ours: Ours, gen: Generated, plan: Plan, engine: str,
+                        tenants: int = 1) -> FeedFigures:
+    """Ours (a fresh `bookingcal serve`) and the floors, interleaved."""
+    import requests
+
+    from feed_floors import Probe, compress_once_ms, interleaved, timed_get
+
+    process = start_ours(ours)
+    floors: list[Process] = []
+    try:
+        url = f"{ours.url}/feeds/{ours.token}.ics"
+        plain, gz = {"Accept-Encoding": "identity"}, {"Accept-Encoding": "gzip"}
+        session = requests.Session()
+        began = time.perf_counter()
+        first = session.get(url, headers=plain, timeout=REQUEST_TIMEOUT)
+        first_ms = (time.perf_counter() - began) * 1000
+        body = first.content
+        etag = session.get(url, headers=gz, timeout=REQUEST_TIMEOUT).headers["ETag"]
+        start_at = body.index(b"BEGIN:VEVENT")
+        end_at = body.rindex(b"END:VEVENT\r\n") + len(b"END:VEVENT\r\n")
+        (ours.folder / "head.ics").write_bytes(body[:start_at])
+        (ours.folder / "tail.ics").write_bytes(body[end_at:])
+        window = [t.astimezone(dt.timezone.utc).replace(tzinfo=None) for t in gen.window]
+        # Every generated booking lies inside the window (EDGE_MARGIN), so no span test.
+        bounds = [t.isoformat(sep=" ", timespec="microseconds") for t in window]
+        for kind, args in (("bare", ()), ("flask", ()),
+                           ("query", (ours.env["BOOKINGCAL_DATABASE_URL"], str(ours.calendar_id),
+                                      *bounds, str(ours.folder / "head.ics"),
+                                      str(ours.folder / "tail.ics")))):
+            floor, port = start_floor(ours.folder, kind, *args)
+            floors.append(floor)
+            if kind == "bare":
+                bare_url = f"http://127.0.0.1:{port}/feeds/x.ics"
+            elif kind == "flask":
+                flask_url = f"http://127.0.0.1:{port}/feeds/x.ics"
+            else:
+                query_url = f"http://127.0.0.1:{port}/feeds/x.ics"
+        floor_body = requests.get(query_url, timeout=REQUEST_TIMEOUT).content
+        clients = [requests.Session() for _ in range(5)]
+        cond = {"Accept-Encoding": "gzip", "If-None-Match": etag}
+        cheap_rounds, cheap_each = (3, 10) if plan.quick else (20, 15)
+        costly_rounds, costly_each = (2, 2) if plan.quick else (4, 3)
+        c304 = interleaved([
+            Probe("ours", lambda: timed_get(clients[0], url, 304, cond)),
+            Probe("bare", lambda: timed_get(clients[1], bare_url, 304, cond)),
+            Probe("flask", lambda: timed_get(clients[2], flask_url, 304, cond)),
+        ], cheap_rounds, cheap_each)
+        warm = interleaved([
+            Probe("identity", lambda: timed_get(clients[0], url, 200, plain)),
+            Probe("query", lambda: timed_get(clients[3], query_url, 200, plain)),
+            Probe("gzip", lambda: timed_get(clients[4], url, 200, gz)),
+        ], costly_rounds, costly_each, warmup=1)
+        gz_reply = clients[4].get(url, headers=gz, stream=True, timeout=REQUEST_TIMEOUT)
+        gz_bytes = len(gz_reply.raw.read(decode_content=False))
+        if process.popen.poll() is not None:
+            process.fail("exited during the run")
+        return FeedFigures(engine, gen.count, tenants, first_ms, c304["ours"], c304["bare"],
+                           c304["flask"], warm["identity"], warm["query"], warm["gzip"],
+                           compress_once_ms(body), floor_body == body, gz_bytes, len(body))
+    finally:
+        for floor in floors:
+            floor.stop()
+        process.stop()
+
+
+def add_tenants(url: str, count: int, bookings_each: int = 10) -> None:
+    """`count` more businesses, each with a calendar, a service, an 'all' link and a few
+    bookings (rows as the domain writes them; tokens never used)."""
+    import hashlib
+
+    from sqlalchemy import create_engine, insert, select
+
+    from server.db.models import Booking, Business, Calendar, Link, Service
+
+    engine = create_engine(url)
+    now = dt.datetime.now(dt.timezone.utc)
+    with engine.begin() as conn:
+        first = conn.execute(select(Business.id).order_by(Business.id.desc())).scalar() or 0
+        conn.execute(insert(Business), [{"name": f"Tenant {n}", "timezone": TZID,
+                                         "created_at": now} for n in range(count)])
+        ids = list(conn.execute(select(Business.id).where(Business.id > first)
+                                .order_by(Business.id)).scalars())
+        conn.execute(insert(Calendar), [{
+            "business_id": b, "uid": str(uuid.uuid4()), "name": "Staff", "slug": "staff",
+            "timezone": TZID, "colour": "#3a87ad", "active": True, "journal_seq": bookings_each,
+            "journal_floor": 0, "max_span_seconds": 3600, "created_at": now, "updated_at": now,
+            "changed_at": now} for b in ids])
+        calendars = dict(conn.execute(select(Calendar.business_id, Calendar.id)
+                                      .where(Calendar.business_id.in_(ids))).all())
+        conn.execute(insert(Service), [{"business_id": b, "name": "Haircut",
+                                        "duration_minutes": 60, "created_at": now,
+                                        "updated_at": now} for b in ids])
+        services = dict(conn.execute(select(Service.business_id, Service.id)
+                                     .where(Service.business_id.in_(ids))).all())
+        conn.execute(insert(Link), [{
+            "business_id": b, "scope": "all", "profile": "full", "label": "",
+            "token_hash": hashlib.sha256(f"tenant-{b}".encode()).hexdigest(),
+            "token_encrypted": "unused", "created_at": now, "updated_at": now} for b in ids])
+        rows = []
+        for b in ids:
+            for n in range(bookings_each):
+                start = floor_minute(now) + dt.timedelta(days=1 + n, hours=b % 8)
+                end = start + dt.timedelta(hours=1)
+                rows.append({"business_id": b, "calendar_id": calendars[b], "client_id": None,
+                             "service_id": services[b], "uid": str(uuid.uuid4()),
+                             "status": "confirmed", "source": "staff", "start_utc": start,
+                             "end_utc": end, "occupied_start_utc": start,
+                             "occupied_end_utc": end, "tzid": TZID,
+                             "start_local": start.replace(tzinfo=None),
+                             "end_local": end.replace(tzinfo=None), "location": None,
+                             "notes": None, "revision": 0, "seq": n + 1, "created_at": now,
+                             "updated_at": now})
+        for part in _chunks(rows):
+            conn.execute(insert(Booking), part)
+    engine.dispose()
+
+
+def feed_section_rows(figures: list[FeedFigures]) -> None:
+    print("[F1] Feed conditional GET (304), ours vs the floors (a bare WSGI app and a Flask "
+          "route answering 304 under waitress, each in its own process), interleaved")
+    print(table(["engine", "size", "businesses", "ours", "bare WSGI", "Flask", "ours/Flask",
+                 "ours/bare"],
+                [[f.engine, label(f.size), str(f.tenants), fmt_time(f.ours_304),
+                  fmt_time(f.bare_304), fmt_time(f.flask_304),
+                  f"{f.ours_304 / f.flask_304:.2f}x", f"{f.ours_304 / f.bare_304:.2f}x"]
+                 for f in figures]))
+    print()
+    print("[F2] Warm feed GET without content coding vs the one-query floor (one SQL query "
+          "builds the events' text as one string; same head and tail); first GET after start")
+    print(table(["engine", "size", "businesses", "ours", "one-query floor", "ours/floor",
+                 "same bytes", "body", "first GET after start"],
+                [[f.engine, label(f.size), str(f.tenants), fmt_time(f.ours_identity),
+                  fmt_time(f.query_identity), f"{f.ours_identity / f.query_identity:.2f}x",
+                  "yes" if f.identical else "NO", fmt_size(f.identity_bytes),
+                  fmt_time(f.first_get)] for f in figures]))
+    print()
+    print("[F3] Warm feed GET with gzip vs the same body compressed once (zlib level 6, in the "
+          "bench process)")
+    print(table(["engine", "size", "businesses", "ours (gzip)", "compress once",
+                 "compress/ours", "gzip bytes"],
+                [[f.engine, label(f.size), str(f.tenants), fmt_time(f.ours_gzip),
+                  fmt_time(f.compress_once), fmt_ratio(f.compress_once / f.ours_gzip),
+                  fmt_size(f.gzip_bytes)] for f in figures]))
+    print()
+
+
+def judge_feed(figures: list[FeedFigures], results: dict[tuple[str, int], ServerResult]
+               ) -> list[Verdict]:
+    verdicts: list[Verdict] = []
+    for f in figures:
+        if f.tenants != 1:
+            continue
+        limit = 1.5 if f.engine == "SQLite" else 2.0
+        ratio = f.ours_304 / f.flask_304
+        verdicts.append(Verdict(ratio <= limit, (
+            f"{f.engine} {label(f.size)}: our 304 within {limit:g}x of the Flask floor: "
+            f"{ratio:.2f}x ({fmt_time(f.ours_304)} vs {fmt_time(f.flask_304)}; bare WSGI "
+            f"{fmt_time(f.bare_304)})")))
+        ratio = f.ours_identity / f.query_identity
+        verdicts.append(Verdict(ratio <= 2.0 and f.identical, (
+            f"{f.engine} {label(f.size)}: warm identity feed within 2x of the one-query floor: "
+            f"{ratio:.2f}x ({fmt_time(f.ours_identity)} vs {fmt_time(f.query_identity)}"
+            f"{'' if f.identical else '; the floor body DIFFERS'})")))
+    for f in figures:
+        rad = results.get(("radicale", f.size))
+        if f.engine == "SQLite" and f.tenants == 1 and rad is not None and f.size == 10_000:
+            theirs = rad.stats["feed_warm"].ms
+            verdicts.append(Verdict(theirs / f.ours_gzip >= 50, (
+                f"at {label(f.size)}: warm gzip feed >= 50x faster than Radicale's collection "
+                f"GET: {fmt_ratio(theirs / f.ours_gzip)} ({fmt_time(f.ours_gzip)} vs "
+                f"{fmt_time(theirs)})")))
+    cold = results.get(("ours", 10_000))
+    if cold is not None:
+        ms = cold.stats["feed_cold"].ms
+        verdicts.append(Verdict(ms <= 2000, f"at 10k: cold feed (first render) <= 2 s: "
+                                            f"{fmt_time(ms)}"))
+    for f in figures:
+        if f.tenants == 1:
+            continue
+        base = next((g for g in figures if g.engine == f.engine and g.size == f.size
+                     and g.tenants == 1), None)
+        if base is None:
+            continue
+        r304, rgz = f.ours_304 / base.ours_304, f.ours_gzip / base.ours_gzip
+        flask = f.flask_304 / base.flask_304
+        verdicts.append(Verdict(r304 <= 1.5 * max(1.0, flask) and rgz <= 1.5, (
+            f"{f.engine} {label(f.size)}: {f.tenants} businesses vs 1: 304 {r304:.2f}x (the "
+            f"Flask floor moved {flask:.2f}x meanwhile), warm gzip {rgz:.2f}x (flat: <= 1.5x)")))
+    return verdicts
+
+
+def feed_on_postgresql(plan: Plan, now: dt.datetime, days_back: int, days_ahead: int
+                       ) -> list[FeedFigures]:
+    """The feed rows on a throwaway PostgreSQL 15 (tests/pgserver.py), with 1 and 2,000
+    businesses."""
+    from pgserver import ThrowawayPostgres
+
+    figures: list[FeedFigures] = []
+    with ThrowawayPostgres() as pg:
+        for size in plan.pg:
+            gen = generate(size, now, days_back, days_ahead)
+            name = f"bench{size}"
+            pg.create_database(name)
+            with tempfile.TemporaryDirectory(prefix=f"bookingcal-feed-pg-{size}-") as tmp:
+                folder = Path(tmp)
+                ours = load_ours(folder, gen, pg.url(name))
+                print(f"    PostgreSQL {label(size)}: loaded in {ours.load_seconds:.1f} s")
+                figures.append(measure_feed_floors(ours, gen, plan, "PostgreSQL"))
+                add_tenants(pg.url(name), plan.tenants - 1)
+                figures.append(measure_feed_floors(ours, gen, plan, "PostgreSQL",
+                                                   plan.tenants))
+                sys.stdout.flush()
+            pg.drop_database(name)
+    return figures
+
+
 # ------------------------------------------------------------------------ driver
 
 
@@ -1224,12 +1489,21 @@ def parse_args(argv: Sequence[str] | None) -> Plan:
                              "it takes minutes beyond)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: ours 200 and 1000, Radicale 200, few runs")
+    parser.add_argument("--pg-sizes", default=None,
+                        help="bookings per calendar for the feed rows on PostgreSQL (default "
+                             "10000; 200 with --quick; 'none' skips PostgreSQL)")
     args = parser.parse_args(argv)
+    if args.pg_sizes == "none":
+        pg: tuple[int, ...] = ()
+    elif args.pg_sizes:
+        pg = parse_sizes(args.pg_sizes)
+    else:
+        pg = (200,) if args.quick else (10_000,)
     default_ours, default_radicale = ((200, 1000), (200,)) if args.quick else \
         ((1000, 10_000, 100_000), (1000, 10_000))
     cheap, costly = QUICK_RUNS if args.quick else FULL_RUNS
     return Plan(args.sizes or default_ours, args.radicale_sizes or default_radicale,
-                args.quick, cheap, costly)
+                args.quick, cheap, costly, pg)
 
 
 def versions() -> str:
@@ -1263,6 +1537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{runs_note}")
     results: dict[tuple[str, int], ServerResult] = {}
     week_text = ""
+    feed_figures: list[FeedFigures] = []
+    tenant_size = 10_000 if 10_000 in plan.ours else min(plan.ours)
     for size in plan.sizes:
         gen = generate(size, now, days_back, days_ahead)
         week_text = (f"{gen.week[0]:%a %Y-%m-%d} .. {gen.week[1]:%a %Y-%m-%d} UTC, "
@@ -1294,9 +1570,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 results[("radicale", size)] = measure_radicale(radicale, gen, plan)
                 print(f"    Radicale measured in {time.perf_counter() - t0:.1f} s")
+            if size in plan.ours:
+                t0 = time.perf_counter()
+                feed_figures.append(measure_feed_floors(ours, gen, plan, "SQLite"))
+                if size == tenant_size:
+                    add_tenants(ours.env["BOOKINGCAL_DATABASE_URL"], plan.tenants - 1)
+                    feed_figures.append(measure_feed_floors(ours, gen, plan, "SQLite",
+                                                            plan.tenants))
+                print(f"    feed floors measured in {time.perf_counter() - t0:.1f} s")
             sys.stdout.flush()
             shutil.rmtree(folder, ignore_errors=True)
 
+    if plan.pg:
+        t0 = time.perf_counter()
+        feed_figures += feed_on_postgresql(plan, now, days_back, days_ahead)
+        print(f"    PostgreSQL feed rows measured in {time.perf_counter() - t0:.1f} s")
     print()
     print(NOISE)
     print()
@@ -1304,7 +1592,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_operation(number, op, results, plan, week_text)
     print_memory(len(OPS) + 1, results, plan)
     print_first_sync(len(OPS) + 2, results, plan)
-    verdicts = judge(results, plan) + judge_first_sync(results, plan)
+    feed_section_rows(feed_figures)
+    verdicts = (judge(results, plan) + judge_first_sync(results, plan)
+                + judge_feed(feed_figures, results))
     print("Targets:")
     for verdict in verdicts:
         state = "n/a" if verdict.ok is None else ("MET" if verdict.ok else "NOT MET")

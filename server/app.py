@@ -61,7 +61,6 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
     for blueprint in (tenancy_bp, catalog_bp, bookings_bp, links_bp, google_bp):
         app.register_api(blueprint)
     app.register_api(availability_bp)
-    app.register_blueprint(feeds.create_blueprint(runtime, limiter))
     app.register_blueprint(google_callback.create_blueprint(runtime, admin.landing))
     app.register_blueprint(admin.create_blueprint(config.admin_sign_in_attempts))
     app.register_blueprint(google_channels.create_blueprint(runtime))
@@ -144,6 +143,7 @@ def create_app(runtime: Runtime) -> WSGIApp:
                              clock=lambda: runtime.clock.now().timestamp())
     app: Any = create_flask_app(runtime, metrics, limiter).wsgi_app
     app = DavMount(app, runtime, limiter)
+    app = feeds.FeedMount(app, runtime, limiter, metrics.feed_bodies)
     app = AccessLog(app, metrics)
     app = PublicPrefix(app, runtime.config.public_path)
     app = TrustedProxy(app, runtime.config.trusted_proxies)

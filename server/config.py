@@ -88,6 +88,7 @@ class Config:
     feed_days_back: int
     feed_days_ahead: int
     feed_refresh_minutes: int
+    feed_cache_bytes: int
     failed_link_limit: int
     keys_dir: Path
     host_key: str | None
@@ -244,6 +245,9 @@ OPTIONS: tuple[Option, ...] = (
            "... to this many days ahead."),
     Option("feeds.refresh_minutes", 60, _int_between(5, 1440),
            "How often subscribers are asked to poll (REFRESH-INTERVAL, X-PUBLISHED-TTL)."),
+    Option("feeds.cache_megabytes", 64, _int_between(0, 65536),
+           "Memory per server process for compressed feed bodies, kept by ETag (least recently "
+           "used go first; 0 turns the cache off; a feed too big for it is not cached)."),
     Option("links.failed_attempts_per_hour", 60, _int_between(1, 100000),
            "Unknown link tokens accepted from one address per hour before further unknown ones "
            "get 429 (valid tokens are always served; revoked and expired ones do not count)."),
@@ -457,6 +461,7 @@ def load(path: str | os.PathLike[str] | None = None,
         feed_days_back=values["feeds.window_days_back"],
         feed_days_ahead=values["feeds.window_days_ahead"],
         feed_refresh_minutes=values["feeds.refresh_minutes"],
+        feed_cache_bytes=values["feeds.cache_megabytes"] * 1024 * 1024,
         failed_link_limit=values["links.failed_attempts_per_hour"],
         keys_dir=keys_dir,
         host_key=env.get(ENV_HOST_KEY) or None,

@@ -1,72 +1,98 @@
 """GET /feeds/<token>.ics: a link's calendars as one iCalendar feed (Outlook, iPhone, macOS,
-Google "From URL"). Rendered with icalendar through the link's profile into a temporary file,
-then sent with its length (a failure is an error, never a partial calendar), with a strong ETag
-from the journal so that a poll with a matching ETag costs one small indexed query."""
+Google "From URL").
+
+Every request costs one indexed query (server/feedstate.py): the token's link, the epoch and the
+journal positions of its calendars, from which come 404 for an unknown, revoked or expired
+token (at once, also when another process revoked it), the strong ETag and Last-Modified. A poll
+whose ETag matches is answered 304 from that alone.
+
+A body is rendered through the link's profile (texts kept in rendered_items, see publish.py) into
+a temporary file, then sent with its length (a failure is an error, never a partial calendar).
+Its gzip form is kept in this process's BodyCache (server/feedcache.py) under the body's key, so
+the next subscriber of the same state gets those bytes without rendering or compressing again;
+an identity request for a cached state is decompressed on the way out. Concurrent misses for one
+state render it once.
+
+The first render of a feed (nothing in rendered_items: a new link or profile on a big calendar)
+happens on its first request, made fast by our own VEVENT writer (server/ical.py), rather than
+in the background at write time: that would render every item for every profile whether
+anyone subscribes or not, need scheduling and retries across processes, and could still be
+behind when the first subscriber arrives."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import json
+import re
 import tempfile
+import threading
 import zlib
-from typing import IO, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
-from flask import Blueprint, Response, request
-from sqlalchemy import select
+from prometheus_client import Counter
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Request, Response
 
-from server.db.models import Business, Calendar, Link
-from server.domain import journal, links
-from server.ical import RENDER_VERSION, calendar_shell, render_timezone
+from server.api import errors as api_errors
+from server.domain import links
+from server.errors import BookingCalError
+from server.feedcache import BodyCache, CachedBody
+from server.feedstate import (
+    FeedCalendar, FeedState, FeedStates, body_key, feed_etag, feed_window, last_modified,
+)
+from server.ical import calendar_shell, render_timezone
 from server.publish import Publisher
 from server.redaction import Profile
 from server.runtime import Runtime
+from server.web.middleware import ROUTE_KEY, WSGIApp
 from server.web.ratelimit import FailureLimiter
+
+__all__ = ["FeedMount", "feed_window", "feed_etag"]
 
 # A feed is rendered completely before it is sent; this much of it stays in memory.
 SPOOL_MEMORY = 4 * 1024 * 1024
 NOT_FOUND_BODY = "No calendar here. The link may have been revoked; ask for a new one.\n"
 
 
-def feed_window(now: dt.datetime, days_back: int, days_ahead: int
-                ) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) in UTC, starting at midnight UTC so it changes once a day."""
-    start_day = now.date() - dt.timedelta(days=days_back)
-    start = dt.datetime.combine(start_day, dt.time(), tzinfo=dt.timezone.utc)
-    return start, start + dt.timedelta(days=days_back + days_ahead)
+class Rendered:
+    """A body rendered on a miss: its gzip form, and its identity form when that was asked
+    for, each in a temporary file (in memory up to SPOOL_MEMORY, on disk beyond)."""
 
+    def __init__(self, chunks: Iterator[str], identity: bool) -> None:
+        self.gzip: IO[bytes] = tempfile.SpooledTemporaryFile(  # type: ignore[assignment]
+            max_size=SPOOL_MEMORY)
+        self.identity: IO[bytes] | None = tempfile.SpooledTemporaryFile(  # type: ignore
+            max_size=SPOOL_MEMORY) if identity else None
+        self.identity_length = 0
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+        try:
+            for chunk in chunks:
+                data = chunk.encode("utf-8")
+                self.identity_length += len(data)
+                if self.identity is not None:
+                    self.identity.write(data)
+                self.gzip.write(compressor.compress(data))
+            self.gzip.write(compressor.flush())
+        except BaseException:
+            self.close()
+            raise
 
-def feed_etag(link: Link, epoch: str, calendars: list[Calendar], window_start: dt.datetime,
-              encoding: str) -> str:
-    positions = ",".join(f"{c.id}:{c.journal_seq}" for c in calendars)
-    key = (f"{link.id}:{link.profile}:{link.updated_at.isoformat()}:{epoch}:{positions}:"
-           f"{window_start.date()}:{RENDER_VERSION}:{encoding}")
-    return '"' + hashlib.sha256(key.encode()).hexdigest()[:40] + '"'
+    def cacheable(self, cache: BodyCache) -> CachedBody | None:
+        """The gzip form as a cache entry, if it fits the cache at all."""
+        if self.gzip.tell() > cache.budget:
+            return None
+        self.gzip.seek(0)
+        return CachedBody(self.gzip.read(), self.identity_length)
 
-
-def _gzip(chunks: Iterator[str]) -> Iterator[bytes]:
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
-    for chunk in chunks:
-        data = compressor.compress(chunk.encode("utf-8"))
-        if data:
-            yield data
-    yield compressor.flush()
-
-
-def _spool(chunks: Iterator[str], compress: bool) -> IO[bytes]:
-    """The rendered feed in a temporary file: in memory up to SPOOL_MEMORY, on disk beyond."""
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)
-    try:
-        for data in _gzip(chunks) if compress else (chunk.encode("utf-8") for chunk in chunks):
-            spool.write(data)
-    except BaseException:
-        spool.close()
-        raise
-    return spool  # type: ignore[return-value]
+    def close(self) -> None:
+        self.gzip.close()
+        if self.identity is not None:
+            self.identity.close()
 
 
 def _drain(spool: IO[bytes]) -> Iterator[bytes]:
     with spool:
+        spool.seek(0)
         while data := spool.read(64 * 1024):
             yield data
 
@@ -78,100 +104,197 @@ def _matches(header: str | None, etag: str) -> bool:
                                             for part in header.split(",")]
 
 
-def create_blueprint(runtime: Runtime, limiter: FailureLimiter) -> Blueprint:
-    bp = Blueprint("feeds", __name__)
-    config = runtime.config
+class KeyLocks:
+    """One lock per body key being rendered, so that concurrent misses render it once."""
 
-    def not_found() -> Response:
-        return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[threading.Lock, int]] = {}
 
-    def refused(address: str, state: str) -> Response:
+    def acquire(self, key: str) -> threading.Lock:
+        with self._lock:
+            lock, users = self._held.get(key, (threading.Lock(), 0))
+            self._held[key] = (lock, users + 1)
+        lock.acquire()
+        return lock
+
+    def release(self, key: str, lock: threading.Lock) -> None:
+        lock.release()
+        with self._lock:
+            _, users = self._held[key]
+            if users <= 1:
+                del self._held[key]
+            else:
+                self._held[key] = (lock, users - 1)
+
+
+FEED_PATH = re.compile(r"/feeds/([^/]+)\.ics")
+ROUTE = "/feeds/<token>.ics"
+
+
+class FeedMount:
+    """The feed route as a WSGI layer in front of the Flask application (which never sees
+    /feeds/<token>.ics): a poll is dominated by per-request framework work otherwise. Errors
+    take the JSON API's shape: a domain error (a busy or lost database) its status, anything
+    else escapes to the Shield's incident-id 500."""
+
+    def __init__(self, app: WSGIApp, runtime: Runtime, limiter: FailureLimiter,
+                 counter: Counter | None = None) -> None:
+        """`counter` (labels: result = hit, miss, uncached) counts how bodies were served."""
+        self.app = app
+        self.runtime = runtime
+        self.limiter = limiter
+        self.counter = counter
+        self.states = FeedStates(runtime.db, runtime.keyring)
+        self.cache = BodyCache(runtime.config.feed_cache_bytes)
+        self.rendering = KeyLocks()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        match = FEED_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        if match is None:
+            return self.app(environ, start_response)
+        environ[ROUTE_KEY] = ROUTE
+        request = Request(environ)
+        if request.method not in ("GET", "HEAD"):
+            response = Response("Feeds are read-only.\n", status=405, mimetype="text/plain",
+                                headers={"Allow": "GET, HEAD"})
+        else:
+            try:
+                response = self.feed(request, match.group(1))
+            except BookingCalError as exc:
+                response = _error(exc)
+        return response(environ, start_response)
+
+    def count(self, result: str) -> None:
+        if self.counter is not None:
+            self.counter.labels(result).inc()
+
+    def refused(self, address: str, state: str) -> Response:
         """A token that opens nothing. Only unknown ones count towards the address's limit: a
         revoked or expired one is a stale subscription, not a guess, and a fetcher's shared
         address must not be blocked by it."""
+        limiter = self.limiter
         if state == "unknown":
             if limiter.blocked(address):
                 return Response("Too many unknown links from this address; try again later.\n",
                                 status=429, mimetype="text/plain",
                                 headers={"Retry-After": str(limiter.retry_after(address))})
             limiter.failed(address)
-        return not_found()
+        return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
 
-    @bp.route("/feeds/<token>.ics", methods=["GET", "HEAD"])
-    def feed(token: str) -> Response:
+    def feed(self, request: Request, token: str) -> Response:
+        runtime, config = self.runtime, self.runtime.config
         address = request.remote_addr or "?"
         now = runtime.clock.now()
-        with runtime.db.read() as session:
-            found = links.lookup(session, runtime.keyring, token, now)
-            link = found.link
-            if link is None:
-                return refused(address, found.state)
-            if links.touch_due(link, now):
-                with runtime.db.write() as writer:
-                    links.touch(writer, link.id, now)
-            calendars = links.visible_calendars(session, link)
-            epoch = journal.epoch(session)
-            start, end = feed_window(now, config.feed_days_back, config.feed_days_ahead)
-            gzip_wanted = request.accept_encodings["gzip"] > 0
-            etag = feed_etag(link, epoch, calendars, start, "gzip" if gzip_wanted else "identity")
-            # Calendars that left the feed (deactivated, deleted) count too, and so does the
-            # window's daily move: each changes the body.
-            changed = max([c.changed_at or c.updated_at
-                           for c in links.scope_calendars(session, link)]
-                          + [link.updated_at, start + dt.timedelta(days=config.feed_days_back)])
-            headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate",
-                       "Last-Modified": changed.strftime("%a, %d %b %Y %H:%M:%S GMT"),
-                       "Vary": "Accept-Encoding"}
-            since = request.if_modified_since
-            if _matches(request.headers.get("If-None-Match"), etag) or (
-                    "If-None-Match" not in request.headers and since is not None
-                    and changed.replace(microsecond=0) <= since):
-                return Response(status=304, headers=headers)
+        state = self.states(token, now)
+        link = state.link
+        if link is None:
+            return self.refused(address, state.state)
+        if links.touch_due(link, now):  # type: ignore[arg-type]
+            with runtime.db.write() as writer:
+                links.touch(writer, link.id, now)
+        window = feed_window(now, config.feed_days_back, config.feed_days_ahead)
+        key = body_key(state, window, config.feed_refresh_minutes)
+        gzip_wanted = request.accept_encodings["gzip"] > 0
+        etag = feed_etag(key, "gzip" if gzip_wanted else "identity")
+        changed = last_modified(state, window[0], config.feed_days_back)
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate",
+                   "Last-Modified": changed.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+                   "Vary": "Accept-Encoding"}
+        since = request.if_modified_since
+        if _matches(request.headers.get("If-None-Match"), etag) or (
+                "If-None-Match" not in request.headers and since is not None
+                and changed.replace(microsecond=0) <= since):
+            return Response(status=304, headers=headers)
+        if gzip_wanted:
+            headers["Content-Encoding"] = "gzip"
+        headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
+        content_type = "text/calendar; charset=utf-8"
+        if request.method == "HEAD":
+            return Response(status=200, headers=headers, content_type=content_type)
+        # On a miss the whole body is rendered before its first byte is sent: a database
+        # failure on the way is a clean 503, never a 200 cut short that a feed reader could
+        # take for the whole calendar (and drop the events it lacks); and the connection goes
+        # back to the pool before a slow client has downloaded it.
+        body = self.cached_or_rendered(state, key, window, gzip_wanted)
+        if isinstance(body, CachedBody):
             if gzip_wanted:
-                headers["Content-Encoding"] = "gzip"
-            headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
-            if request.method == "HEAD":
-                return Response(status=200, headers=headers,
-                                content_type="text/calendar; charset=utf-8")
-            # The whole body is rendered before its first byte is sent: a database failure on
-            # the way is a clean 503 (our error handler), never a 200 cut short that a feed
-            # reader could take for the whole calendar (and drop the events it lacks); and the
-            # connection goes back to the pool before a slow client has downloaded it.
-            spool = _spool(_render(runtime, session, link, calendars, start, end),
-                           gzip_wanted)
+                headers["Content-Length"] = str(len(body.gzip))
+                return Response([body.gzip], status=200, headers=headers,
+                                content_type=content_type)
+            headers["Content-Length"] = str(body.identity_length)
+            return Response(body.identity_chunks(), status=200, headers=headers,
+                            content_type=content_type)
+        if gzip_wanted:
+            if body.identity is not None:
+                body.identity.close()
+            spool = body.gzip
+        else:
+            assert body.identity is not None
+            body.gzip.close()
+            spool = body.identity
         headers["Content-Length"] = str(spool.tell())
-        spool.seek(0)
-        return Response(_drain(spool), status=200, headers=headers,
-                        content_type="text/calendar; charset=utf-8")
+        return Response(_drain(spool), status=200, headers=headers, content_type=content_type)
 
-    @bp.route("/feeds/<token>.ics", methods=["PUT", "DELETE", "POST", "PATCH"])
-    def feed_read_only(token: str) -> Response:
-        return Response("Feeds are read-only.\n", status=405, mimetype="text/plain",
-                        headers={"Allow": "GET, HEAD"})
+    def cached_or_rendered(self, state: FeedState, key: str,
+                           window: tuple[dt.datetime, dt.datetime], gzip_wanted: bool
+                           ) -> CachedBody | Rendered:
+        cache = self.cache
+        entry = cache.get(key)
+        if entry is not None:
+            self.count("hit")
+            return entry
+        lock = self.rendering.acquire(key)
+        try:
+            entry = cache.get(key)  # rendered by another request while this one waited
+            if entry is not None:
+                self.count("hit")
+                return entry
+            with self.runtime.db.read() as session:
+                rendered = Rendered(_render(self.runtime, session, state, *window),
+                                    not gzip_wanted)
+            entry = rendered.cacheable(cache)
+            if entry is not None and cache.put(key, entry):
+                rendered.close()
+                self.count("miss")
+                return entry
+            self.count("uncached")
+            return rendered
+        finally:
+            self.rendering.release(key, lock)
 
-    return bp
+
+def _error(exc: BookingCalError) -> Response:
+    """The JSON API's error shape (server/api/errors.py) without Flask."""
+    status = api_errors.status_of(exc)
+    body = json.dumps({"error": {"status": status, "code": exc.code, "message": exc.message,
+                                 "details": exc.details or {}}})
+    headers = {"Retry-After": "2"} if status == 503 else {}
+    return Response(body, status=status, mimetype="application/json", headers=headers)
 
 
-def _render(runtime: Runtime, session: Session, link: Link, calendars: list[Calendar],
-            start: dt.datetime, end: dt.datetime) -> Iterator[str]:
+def _render(runtime: Runtime, session: Session, state: FeedState, start: dt.datetime,
+            end: dt.datetime) -> Iterator[str]:
     """The feed's text, piece by piece: header, VTIMEZONEs, events, footer."""
+    link = state.link
+    assert link is not None
+    calendars: list[FeedCalendar] = state.calendars
     profile: Profile = link.profile  # type: ignore[assignment]
-    publisher = Publisher(session, journal.epoch(session), profile)
-    business = session.execute(select(Business).where(Business.id == link.business_id)
-                               ).scalar_one()
+    publisher = Publisher(session, state.epoch, profile)
     if link.scope == "calendar" and len(calendars) == 1:
         name = calendars[0].name
     else:
-        name = business.name + (f" – {link.label}" if link.label else "")
-    tzid = calendars[0].timezone if len(calendars) == 1 else business.timezone
-    zones = publisher.tzids_in_range(calendars, start, end)
+        name = state.business_name + (f" – {link.label}" if link.label else "")
+    tzid = calendars[0].timezone if len(calendars) == 1 else state.business_timezone
+    zones = publisher.tzids_in_range(calendars, start, end)  # type: ignore[arg-type]
     refresh = dt.timedelta(minutes=runtime.config.feed_refresh_minutes)
     head, tail = calendar_shell(name, tzid, refresh)
     yield head
     for zone_name in sorted(zones):
         yield render_timezone(zone_name)
     batch: list[str] = []
-    for text in publisher.texts_in_range(calendars, start, end):
+    for text in publisher.texts_in_range(calendars, start, end):  # type: ignore[arg-type]
         batch.append(text)
         if len(batch) >= 1000:
             yield "".join(batch)

@@ -370,14 +370,17 @@ def _blocked_range(calendar: Calendar, span: dt.timedelta, start: dt.datetime,
 
 def store_rendered(db: Database, rows: list[dict[str, Any]]) -> None:
     insert = sqlite.insert if db.is_sqlite else postgresql.insert
+    statement = insert(RenderedItem)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["kind", "item_id", "profile"],
+        set_={"seq": statement.excluded.seq, "version": statement.excluded.version,
+              "text": statement.excluded.text})
     try:
-        for start in range(0, len(rows), 500):
+        for start in range(0, len(rows), 1000):
             with db.write() as session:
-                statement = insert(RenderedItem).values(rows[start:start + 500])
-                session.execute(statement.on_conflict_do_update(
-                    index_elements=["kind", "item_id", "profile"],
-                    set_={"seq": statement.excluded.seq, "version": statement.excluded.version,
-                          "text": statement.excluded.text}))
+                # One statement compiled once and sent with a list of rows (executemany), not
+                # a statement of 1,000 VALUES tuples compiled anew each time.
+                session.connection().execute(upsert, rows[start:start + 1000])
     except (BookingCalError, SQLAlchemyError) as exc:
         # Best effort: a busy database or a concurrent writer only costs a re-render.
         log.info("rendered text not cached this time: %s", type(exc).__name__)

@@ -30,6 +30,9 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.lock_timeout = lock_timeout
+        self.pool_size = pool_size
+        # PostgreSQL: the pool of server/db/quickread.py, made on first use.
+        self.quick_engine: Engine | None = None
         if self.is_sqlite:
             self.engine = create_engine(url, connect_args={"timeout": busy_timeout,
                                                            "check_same_thread": False},
@@ -77,6 +80,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.quick_engine is not None:
+            self.quick_engine.dispose()
 
 
 @contextmanager

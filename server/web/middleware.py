@@ -75,6 +75,10 @@ class Metrics:
                                 ["method", "route", "status"], registry=self.registry)
         self.duration = Histogram("bookingcal_http_request_duration_seconds",
                                   "Time to answer, by route", ["route"], registry=self.registry)
+        self.feed_bodies = Counter("bookingcal_feed_bodies", "Feed bodies sent, by where they "
+                                   "came from: hit (the body cache), miss (rendered, then "
+                                   "cached), uncached (rendered, too big for the cache)",
+                                   ["result"], registry=self.registry)
 
 
 class AccessLog:
