@@ -328,7 +328,7 @@ class GoogleConnection(Base):
     hide_client_details: Mapped[bool] = mapped_column(Boolean, default=False)
     block_online_booking: Mapped[bool] = mapped_column(Boolean, default=False)
     reminders: Mapped[bool] = mapped_column(Boolean, default=False)
-    # The business's blocking choices (server/google/blocking.py); on keeps the default rules.
+    # The business's blocking choices (server/domain/blocking.py); on keeps the default rules.
     block_out_of_office: Mapped[bool] = mapped_column(Boolean, default=True)
     block_tentative: Mapped[bool] = mapped_column(Boolean, default=True)
     block_all_day: Mapped[bool] = mapped_column(Boolean, default=True)

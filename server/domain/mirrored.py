@@ -1,6 +1,6 @@
 """Mirrored Google events: the one place they change. The bridge's pull (server/google/pull.py)
 fetches and parses a Google calendar's changes into `GoogleEvent`s and `Tombstone`s and hands
-them here; the blocking decision (server/google/blocking.py) is applied on every write;
+them here; the blocking decision (server/domain/blocking.py) is applied on every write;
 a full sync reconciles (what Google no longer has goes, nothing else is touched); a change of
 the business's blocking choices recomputes `blocks`; a disconnect forgets them all.
 Availability (schedules.py) reads these rows and their `blocks` column."""
@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import GoogleReadState, MirroredEvent
-from server.google.blocking import BlockingPolicy, blocks
+from server.domain.blocking import BlockingPolicy, blocks
 
 SUMMARY_LIMIT = 1000
 CHUNK = 500  # ids per IN (...) query

@@ -3,7 +3,7 @@
 are recorded on that calendar (GoogleReadState for reading, GoogleCalendarMap for writing),
 shown per calendar in `google status`, the JSON API and the admin page, and cleared by its next
 success, while the connection's other calendars keep syncing. Everything else (rate limits,
-quota, a refused token, Google unreachable) concerns the connection (server/gcal_bridge.py).
+quota, a refused token, Google unreachable) concerns the connection (server/sync/engine.py).
 
 Writes to a calendar failing on its own back off exponentially (1 min, 2, 4, ... at most 1 h),
 while the other calendars keep syncing every pass; a successful write or a settings change for

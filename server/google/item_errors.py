@@ -10,7 +10,7 @@ is tried again, so:
 - `google status`, the JSON status and the admin page show it per booking and per calendar.
 
 Errors that concern the whole connection (a refused token, an exhausted quota, Google failing:
-5xx, rate limits, timeouts; see server/gcal_bridge.py) or one Google calendar
+5xx, rate limits, timeouts; see server/sync/engine.py) or one Google calendar
 (server/google/calendar_errors.py) are not recorded here."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from server.errors import BookingCalError, ConflictError
 from server.domain.timeutil import zone
 from server.google import calendar_errors
 from server.google.api import GoogleCalendarApi, GoogleError
-from server.google.blocking import BlockingPolicy
+from server.domain.blocking import BlockingPolicy
 from server.google.copies import MARK, is_ours
 from server.google.event_ids import event_id as our_event_id
 

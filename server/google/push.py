@@ -68,7 +68,7 @@ class PushReport:
     # Employee calendar id -> what went wrong with its Google calendar alone (404, 403).
     calendar_errors: dict[int, str] = field(default_factory=dict)
     # The first write that failed because Google failed (5xx, rate limit, timeout) even after
-    # its retries: the bridge backs off the connection's writes (server/gcal_bridge.py).
+    # its retries: the bridge backs off the connection's writes (server/sync/engine.py).
     retryable: GoogleError | None = None
 
     @property
@@ -356,7 +356,7 @@ def push(db: Database, keyring: Keyring, api: GoogleCalendarApi, connection_id: 
     the next batch is sent, so a process killed mid-pass sends again at most one batch (whose
     inserts then meet their own ids: 409, adopted). A refused token or an exhausted quota,
     on any write, stops the pass at once: what was written is recorded, then the error is
-    raised for the bridge to stop or pause the connection (server/gcal_bridge.py)."""
+    raised for the bridge to stop or pause the connection (server/sync/engine.py)."""
     report = PushReport()
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)

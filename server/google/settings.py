@@ -11,9 +11,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState
-from server.domain import mirrored
+from server.domain import blocking, mirrored
 from server.domain.calendars import get_calendar
-from server.google import blocking, calendar_errors, item_errors
+from server.google import calendar_errors, item_errors
 from server.google.backlog import Backlog, backlogs
 from server.errors import InvalidError, NotFoundError
 

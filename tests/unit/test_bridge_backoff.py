@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server.gcal_bridge import BACKOFF_CAP, Backoff
+from server.sync.backoff import BACKOFF_CAP, Backoff
 from server.google import item_errors
 from server.google.api import GoogleError, QuotaError, ReconnectError, RetryableError
 
