@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server.google.api import GoogleError, QuotaError, ReconnectError, RetryableError
+from server.sync.errors import CALENDAR, SyncError, scope_of
 
 
-def specific(error: GoogleError) -> bool:
-    """Whether `error` concerns the one calendar a call named."""
-    return not isinstance(error, (RetryableError, QuotaError, ReconnectError)) \
-        and error.status in (403, 404)
+def specific(error: SyncError) -> bool:
+    """Whether `error` concerns the one calendar a call named (server/sync/errors.py)."""
+    return scope_of(error) == CALENDAR
 
 
-def describe(error: GoogleError, google_calendar: str, *, writing: bool) -> str:
+def describe(error: SyncError, google_calendar: str, *, writing: bool) -> str:
     """What went wrong with `google_calendar`, and what to change."""
     if error.status == 404:
         return (f"Google calendar {google_calendar} was not found ({error.message}): it was "

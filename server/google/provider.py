@@ -1,6 +1,6 @@
 """The Google Calendar adapter of the sync engine (server/sync/provider.py): how the engine
-reaches a Google connection. Reading is server/google/pull.py (sync tokens, pages, 410 -> full
-resync), writing server/google/push.py (deterministic ids, batches of 50), push channels
+reaches a Google connection. Reading is server/google/pull.py (one events.list page, a 410 as
+an expired cursor, events parsed into the engine's terms), writing server/google/push.py (deterministic ids, batches of 50), push channels
 server/google/channels.py, errors classified by server/google/api.py."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from server.db.models import GoogleConnection, GoogleReadState
 from server.google import channels, restored, settings
-from server.google import pull as pulling
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi
 from server.google.backlog import backlogs
+from server.google.pull import GoogleLister
 from server.runtime import Runtime
 from server.sync import health
 from server.sync.provider import ConnectionView
@@ -26,8 +26,8 @@ ApiFactory = Callable[[Runtime, str], GoogleCalendarApi]
 
 
 @dataclass
-class GoogleProvider:
-    """The adapter for every Google connection of one runtime."""
+class GoogleProvider(GoogleLister):
+    """The adapter for every Google connection of one runtime; reading is GoogleLister's."""
 
     runtime: Runtime
     api_factory: ApiFactory | None = None  # tests: a client whose retries never sleep
@@ -70,17 +70,17 @@ class GoogleProvider:
         return asked | {connection_id for connection_id, backlog in backlogs(session, now).items()
                         if backlog.due > 0}
 
+    @property
+    def copy_secret(self) -> bytes:
+        """The key of our event ids (server/google/push.py's id_secret)."""
+        return pushing.id_secret(self.runtime.keyring)
+
     def client(self, credentials: str) -> GoogleCalendarApi:
         """The Google client of a connection's refresh token."""
         if self.api_factory is not None:
             return self.api_factory(self.runtime, credentials)
         return GoogleCalendarApi(self.runtime.config.google, credentials)
 
-    def read(self, client: GoogleCalendarApi, connection_id: int, now: dt.datetime,
-             attempts: int | None) -> pulling.PullReport:
-        """Read the connection's Google calendars (server/google/pull.py)."""
-        return pulling.pull(self.runtime.db, client, connection_id, now,
-                            id_secret=pushing.id_secret(self.runtime.keyring), attempts=attempts)
 
     def subscribe(self, client: GoogleCalendarApi, connection_id: int,
                   now: dt.datetime) -> int:

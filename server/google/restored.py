@@ -4,7 +4,7 @@ never had. Once per epoch, one bridge process (server/sync/epoch.py) queues ever
 written again (which restores deleted ones and undoes later edits) and forgets every Google sync
 token, so the next pull reads each calendar from scratch, its whole history (a copy written
 after the backup may be of a booking of any date): it reconciles the mirrored events and adopts
-the unknown copies of ours, which the next push deletes (see pull._adopt_unknown_copy)."""
+the unknown copies of ours, which the next push deletes (server/sync/reading.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.db.models import GoogleCopy, GoogleReadState
-from server.google.pull import WHOLE_HISTORY
 from server.sync.epoch import claim_new_epoch
+from server.sync.reading import WHOLE_HISTORY
 
 log = logging.getLogger(__name__)
 KEY = "google_epoch"  # the epoch the bridge last reconciled Google with

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import BookingCalError
 from server.runtime import Runtime
-from server.sync import health, leases
+from server.sync import health, leases, reading
 from server.sync.backoff import Backoff
 from server.sync.epoch import claim_new_epoch
 from server.sync.errors import PauseError, ReconnectError
@@ -166,7 +166,8 @@ class Engine:
     def _read(self, provider: Provider, client: Any, connection_id: int,
               now: dt.datetime) -> ReadOutcome:
         state = self.state(provider)
-        outcome = provider.read(client, connection_id, now, self.read_attempts)
+        outcome = reading.read(self.runtime.db, provider, client, connection_id, now,
+                               id_secret=provider.copy_secret, attempts=self.read_attempts)
         state.pulled_at[connection_id] = now
         state.reads.succeeded(connection_id)
         provider.subscribe(client, connection_id, now)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from server.domain import mirrored
 from server.sync.errors import SyncError
 
 
@@ -24,6 +25,27 @@ class ConnectionView:
     reads: bool  # it reads at least one remote calendar
     writes: bool  # it sends our changes to the provider
     notified: bool = False  # a push notification asked for a read
+
+
+@dataclass(frozen=True)
+class RemoteItem:
+    """One listed event in the engine's terms."""
+
+    remote_id: str
+    series_id: str | None = None  # the repeating event's id, for an instance of one
+    etag: str | None = None
+    cancelled: bool = False  # deleted or cancelled (an incremental read lists them)
+    tag: str | None = None  # our mark's item reference ("booking:7") when it carries one
+    change: mirrored.Change | None = None  # the mirror's view; None for items tagged ours
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a calendar's changes; the new cursor comes with the last page only."""
+
+    items: list[RemoteItem]
+    next_page: str | None = None
+    cursor: str | None = None
 
 
 class ReadOutcome(Protocol):
@@ -91,15 +113,29 @@ class Provider(Protocol):
         """Connections with work besides polling: changes to send now, or a notification."""
         ...
 
+    @property
+    def copy_secret(self) -> bytes:
+        """The per-installation key of the deterministic ids of our copies."""
+        ...
+
     def client(self, credentials: str) -> Any:
         """A client for one connection; the engine keeps it while the credentials stay."""
         ...
 
-    def read(self, client: Any, connection_id: int, now: dt.datetime,
-             attempts: int | None) -> ReadOutcome:
-        """Read every remote calendar the connection reads into the mirror: changes since
-        each calendar's cursor (paged; an expired cursor means a full read that reconciles),
-        our copies recognised and never mirrored; the cursor saved after the last page."""
+    def list_page(self, client: Any, calendar: str, *, cursor: str | None, page: str | None,
+                  since: dt.datetime | None, zone: str, attempts: int | None) -> Page:
+        """One request's page of a calendar's changes since `cursor` (None: a full read of
+        what exists from `since` on, the whole history if None, no deleted events), `page`
+        continuing a read. Raises CursorExpiredError if the provider refuses the cursor.
+        `zone` is the business's, for dates without one; `attempts` bounds the calls."""
+        ...
+
+    def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
+        """The deterministic remote id of our copy of an item."""
+        ...
+
+    def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
+        """What went wrong with one remote calendar, and what to change."""
         ...
 
     def subscribe(self, client: Any, connection_id: int, now: dt.datetime) -> int:
