@@ -6,7 +6,7 @@ Per employee calendar taking part: while its backfill runs, the future items wit
 Google (at least 1, so an empty backfill still gets its pass that marks it done); after that,
 the journal entries not yet sent, the copies waiting to be rewritten (a setting changed what
 they show, or someone changed or deleted them in Google) and the items whose write failed on
-its own (server/google/item_errors.py), counted as `waiting` while they back off."""
+its own (server/sync/item_errors.py), counted as `waiting` while they back off."""
 
 from __future__ import annotations
 

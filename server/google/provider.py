@@ -1,6 +1,7 @@
 """The Google Calendar adapter of the sync engine (server/sync/provider.py): how the engine
 reaches a Google connection. Reading is server/google/pull.py (one events.list page, a 410 as
-an expired cursor, events parsed into the engine's terms), writing server/google/push.py (deterministic ids, batches of 50), push channels
+an expired cursor, events parsed into the engine's terms), writing server/google/push.py
+(event bodies, deterministic ids, batches of 50, 404/409/410 resolved), push channels
 server/google/channels.py, errors classified by server/google/api.py."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from server.google import push as pushing
 from server.google.api import GoogleCalendarApi
 from server.google.backlog import backlogs
 from server.google.pull import GoogleLister
+from server.google.push import GoogleWriter
 from server.runtime import Runtime
 from server.sync import health
 from server.sync.provider import ConnectionView
@@ -26,8 +28,9 @@ ApiFactory = Callable[[Runtime, str], GoogleCalendarApi]
 
 
 @dataclass
-class GoogleProvider(GoogleLister):
-    """The adapter for every Google connection of one runtime; reading is GoogleLister's."""
+class GoogleProvider(GoogleLister, GoogleWriter):
+    """The adapter for every Google connection of one runtime; reading is GoogleLister's,
+    writing GoogleWriter's."""
 
     runtime: Runtime
     api_factory: ApiFactory | None = None  # tests: a client whose retries never sleep
@@ -88,11 +91,6 @@ class GoogleProvider(GoogleLister):
         return channels.renew(self.runtime.db, self.runtime.keyring, self.runtime.config,
                               client, connection_id, now)
 
-    def write(self, client: GoogleCalendarApi, connection_id: int, now: dt.datetime,
-              budget: int, attempts: int | None) -> pushing.PushReport:
-        """Send the journal's changes (server/google/push.py)."""
-        return pushing.push(self.runtime.db, self.runtime.keyring, client, connection_id, now,
-                            budget, part_attempts=attempts)
 
     def reconcile_epoch(self, session: Session) -> None:
         """Every copy written again, every calendar read again (server/google/restored.py)."""

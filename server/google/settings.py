@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState
 from server.domain import blocking, mirrored
 from server.domain.calendars import get_calendar
-from server.google import calendar_errors, item_errors
+from server.sync import calendar_errors, item_errors
 from server.google.backlog import Backlog, backlogs
 from server.errors import InvalidError, NotFoundError
 
@@ -137,14 +137,14 @@ class CalendarStatus:
     read_calendar: str
     pending_changes: int
     synced_at: dt.datetime | None
-    # The last failure of this calendar alone (server/google/calendar_errors.py), if any.
+    # The last failure of this calendar alone (server/sync/calendar_errors.py), if any.
     write_error: str | None = None
     write_error_at: dt.datetime | None = None
     read_error: str | None = None
     read_error_at: dt.datetime | None = None
     # "retrying in N min" while writes to this calendar back off after failing on their own.
     write_retry: str | None = None
-    # Bookings and blocked times whose write Google refused (server/google/item_errors.py).
+    # Bookings and blocked times whose write Google refused (server/sync/item_errors.py).
     failing: tuple[item_errors.ItemError, ...] = ()
 
 

@@ -24,11 +24,13 @@ from sqlalchemy.orm import Session
 
 from server.errors import BookingCalError
 from server.runtime import Runtime
-from server.sync import health, leases, reading
+from server.sync import health, leases, reading, writing
 from server.sync.backoff import Backoff
 from server.sync.epoch import claim_new_epoch
 from server.sync.errors import PauseError, ReconnectError
-from server.sync.provider import Provider, ReadOutcome, WriteOutcome
+from server.sync.provider import Provider
+from server.sync.reading import ReadReport
+from server.sync.writing import WriteReport
 from server.sync.wakeup import JournalWakeup
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,8 @@ class PassReport:
 
     connection_id: int
     provider: str = ""
-    pushed: Any = None  # the provider's WriteOutcome, when it wrote
-    pulled: Any = None  # the provider's ReadOutcome, when it read
+    pushed: WriteReport | None = None  # when it wrote
+    pulled: ReadReport | None = None  # when it read
     error: str | None = None
 
 
@@ -136,9 +138,9 @@ class Engine:
                     log.info("connection %d: reading %s failed; next read in %.0f s",
                              connection_id, label, wait)
             if connection.writes and (force_pull or state.writes.ready(connection_id, now)):
-                report.pushed = pushed = provider.write(
-                    client, connection_id, now, self.backfill_budget(provider),
-                    self.write_attempts)
+                report.pushed = pushed = writing.write(
+                    self.runtime.db, provider, client, provider.copy_secret, connection_id, now,
+                    self.backfill_budget(provider), self.write_attempts)
                 self._wrote(provider, connection_id, now, pushed, errors)
             report.error = "; ".join(errors) or None
             backing_off = (connection.reads and not state.reads.ready(connection_id, now)) or (
@@ -164,7 +166,7 @@ class Engine:
         return report
 
     def _read(self, provider: Provider, client: Any, connection_id: int,
-              now: dt.datetime) -> ReadOutcome:
+              now: dt.datetime) -> ReadReport:
         state = self.state(provider)
         outcome = reading.read(self.runtime.db, provider, client, connection_id, now,
                                id_secret=provider.copy_secret, attempts=self.read_attempts)
@@ -174,7 +176,7 @@ class Engine:
         return outcome
 
     def _wrote(self, provider: Provider, connection_id: int, now: dt.datetime,
-               pushed: WriteOutcome, errors: list[str]) -> None:
+               pushed: WriteReport, errors: list[str]) -> None:
         writes = self.state(provider).writes
         if pushed.writes:  # counts only: no event content in logs
             log.info("connection %d: to %s %d inserted, %d updated, %d deleted",

@@ -13,7 +13,9 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from server.domain import mirrored
+from server.redaction import EventView
 from server.sync.errors import SyncError
+from server.sync.writing import Write, WriteResult
 
 
 @dataclass(frozen=True)
@@ -46,38 +48,6 @@ class Page:
     items: list[RemoteItem]
     next_page: str | None = None
     cursor: str | None = None
-
-
-class ReadOutcome(Protocol):
-    """What one read pass did (counts only: no event content)."""
-
-    @property
-    def imported(self) -> int: ...
-
-    @property
-    def removed(self) -> int: ...
-
-    @property
-    def copies_to_restore(self) -> int: ...
-
-
-class WriteOutcome(Protocol):
-    """What one write pass did; `retryable` is the first transient failure, if any."""
-
-    @property
-    def inserted(self) -> int: ...
-
-    @property
-    def updated(self) -> int: ...
-
-    @property
-    def deleted(self) -> int: ...
-
-    @property
-    def writes(self) -> int: ...
-
-    @property
-    def retryable(self) -> SyncError | None: ...
 
 
 class Provider(Protocol):
@@ -142,10 +112,23 @@ class Provider(Protocol):
         """Open or renew push subscriptions of the read calendars (best effort); how many."""
         ...
 
-    def write(self, client: Any, connection_id: int, now: dt.datetime, budget: int,
-              attempts: int | None) -> WriteOutcome:
-        """Send the journal's changes since each calendar's position as copies (at most
-        `budget` backfilled items), idempotently; positions advance after the writes."""
+    @property
+    def batch_limit(self) -> int:
+        """The most writes `write_batch` is given at once."""
+        ...
+
+    def copy_body(self, view: EventView, *, remote_id: str, item_ref: str, copy_version: int,
+                  reminders: bool) -> Any:
+        """Our copy of an item (its redacted view) as the provider takes it: with the id
+        `remote_id` where the provider lets us choose it, tagged with `item_ref`."""
+        ...
+
+    def write_batch(self, client: Any, writes: list[Write], attempts: int | None
+                    ) -> dict[tuple[str, int], WriteResult]:
+        """Send the writes (at most batch_limit), a result for each (kind, item id): creates
+        idempotent (a create meeting our own id writes over it), updates restoring a copy
+        deleted remotely, deletes of what is already gone counted as done; a failing part is
+        retried alone at most `attempts` calls in all."""
         ...
 
     def reconcile_epoch(self, session: Session) -> None:

@@ -32,7 +32,8 @@ from server.db.models import (
 from server.domain import mirrored
 from server.domain.blocking import BlockingPolicy
 from server.errors import BookingCalError, ConflictError
-from server.sync.errors import CALENDAR, CursorExpiredError, SyncError, scope_of
+from server.sync import calendar_errors
+from server.sync.errors import CursorExpiredError, SyncError
 from server.sync.provider import Page, RemoteItem
 
 log = logging.getLogger(__name__)
@@ -264,7 +265,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
             items, next_cursor, full = _fetch(lister, client, calendar, cursor, now,
                                               business_zone, report, max_pages, attempts)
         except SyncError as exc:
-            if scope_of(exc) != CALENDAR:
+            if not calendar_errors.specific(exc):
                 raise
             _calendar_failed(db, lister, state_id,
                              lister.describe(exc, calendar, writing=False), now)
