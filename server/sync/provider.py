@@ -51,11 +51,12 @@ class Page:
 
 
 class Provider(Protocol):
-    """A provider adapter. Every method raises only `SyncError`s (server/sync/errors.py):
+    """A provider adapter. Its calls fail only with `SyncError`s (server/sync/errors.py):
     `ReconnectError` and `PauseError` stop the connection, `RetryableError` backs off the side
-    that failed; failures of one calendar or one item are recorded by the adapter's pass and
-    never raised. Each method is idempotent: a process killed at any point, run again,
-    converges without duplicates."""
+    that failed, others concern one calendar or one item (`scope_of`), which the engine records
+    while the rest goes on; `write_batch` returns per-item errors instead of raising. Each
+    call is idempotent: a process killed at any point, run again, converges without
+    duplicates."""
 
     name: str  # "google"; the key of its registration and of its restore epoch
     label: str  # "Google", for messages
