@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from server.db.models import GoogleConnection
-from server.google.backlog import backlogs
+from server.sync.backlog import backlogs
 from server.google.provider import ApiFactory, GoogleProvider
 from server.runtime import Runtime
 from server.sync import leases
@@ -62,6 +62,6 @@ class Bridge(Engine):
 
 
 def pending(session: Session, connection: GoogleConnection, now: dt.datetime) -> int:
-    """Changes of the connection not yet sent to Google (see server/google/backlog.py)."""
+    """Changes of the connection not yet sent to Google (see server/sync/backlog.py)."""
     found = backlogs(session, now, [connection.id]).get(connection.id)
     return found.total if found is not None else 0

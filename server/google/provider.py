@@ -17,7 +17,7 @@ from server.db.models import GoogleConnection, GoogleReadState
 from server.google import channels, restored, settings
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi
-from server.google.backlog import backlogs
+from server.sync.backlog import backlogs
 from server.google.pull import GoogleLister
 from server.google.push import GoogleWriter
 from server.runtime import Runtime
@@ -67,7 +67,7 @@ class GoogleProvider(GoogleLister, GoogleWriter):
                 GoogleConnection.paused_until <= now)).order_by(GoogleConnection.id)).scalars())
 
     def wanted(self, session: Session, now: dt.datetime) -> set[int]:
-        """Connections notified, or with a backlog due (server/google/backlog.py)."""
+        """Connections notified, or with a backlog due (server/sync/backlog.py)."""
         asked = set(session.execute(select(GoogleReadState.connection_id).where(
             GoogleReadState.pull_requested.is_(True)).distinct()).scalars())
         return asked | {connection_id for connection_id, backlog in backlogs(session, now).items()

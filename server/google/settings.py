@@ -14,7 +14,7 @@ from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, Goog
 from server.domain import blocking, mirrored
 from server.domain.calendars import get_calendar
 from server.sync import calendar_errors, item_errors
-from server.google.backlog import Backlog, backlogs
+from server.sync.backlog import Backlog, backlogs
 from server.errors import InvalidError, NotFoundError
 
 DIRECTIONS = ("both", "to_google", "from_google")
