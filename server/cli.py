@@ -573,7 +573,8 @@ def links_rotate(ctx: click.Context, business_id: int, link_id: int) -> None:
 @click.pass_context
 @user_errors
 def bridge(ctx: click.Context, once: bool) -> None:
-    """Run the Google Calendar bridge: bookings to Google, Google events back.
+    """Run the sync bridge over every provider (Google Calendar today): bookings out as
+    copies, busy time back in.
 
     Several bridge processes may share one PostgreSQL database; each connection is worked by
     one of them at a time.

@@ -328,7 +328,7 @@ class GoogleConnection(Base):
     hide_client_details: Mapped[bool] = mapped_column(Boolean, default=False)
     block_online_booking: Mapped[bool] = mapped_column(Boolean, default=False)
     reminders: Mapped[bool] = mapped_column(Boolean, default=False)
-    # The business's blocking choices (server/google/blocking.py); on keeps the default rules.
+    # The business's blocking choices (server/domain/blocking.py); on keeps the default rules.
     block_out_of_office: Mapped[bool] = mapped_column(Boolean, default=True)
     block_tentative: Mapped[bool] = mapped_column(Boolean, default=True)
     block_all_day: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -371,11 +371,11 @@ class GoogleCalendarMap(Base):
     read_calendar: Mapped[str] = mapped_column(String(1024))
     sent_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     backfilled: Mapped[bool] = mapped_column(Boolean, default=False)
-    # The last failure writing to write_calendar alone (server/google/calendar_errors.py).
+    # The last failure writing to write_calendar alone (server/sync/calendar_errors.py).
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Writes failing on this calendar alone back off: consecutive failures, and no write to
-    # it before retry_at (server/google/calendar_errors.py).
+    # it before retry_at (server/sync/calendar_errors.py).
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -400,7 +400,7 @@ class GoogleReadState(Base):
     # Longest span (seconds) of any event mirrored from this calendar: bounds availability's
     # range reads of mirrored events, as Calendar.max_span_seconds does for bookings.
     max_span_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # The last failure reading this calendar alone (server/google/calendar_errors.py).
+    # The last failure reading this calendar alone (server/sync/calendar_errors.py).
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -431,7 +431,7 @@ class GoogleCopy(Base):
 class GoogleWriteError(Base):
     """A booking or blocked time whose write to Google failed on its own (a part of a batch
     answered 400, or kept failing): what went wrong, and when it is tried again. Kept until a
-    write of it succeeds or it no longer needs one (server/google/item_errors.py)."""
+    write of it succeeds or it no longer needs one (server/sync/item_errors.py)."""
 
     __tablename__ = "google_write_errors"
     __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id"),)

@@ -1,7 +1,8 @@
-"""Mirrored Google events: the one place they change. The bridge's pull (server/google/pull.py)
-fetches and parses a Google calendar's changes into `GoogleEvent`s and `Tombstone`s and hands
-them here; the blocking decision (server/google/blocking.py) is applied on every write;
-a full sync reconciles (what Google no longer has goes, nothing else is touched); a change of
+"""Mirrored events of the sync providers (Google today): the one place they change. The sync
+engine's reading (server/sync/reading.py) hands a remote calendar's changes here as
+`RemoteEvent`s and `Tombstone`s, which its adapter parsed; the blocking decision
+(server/domain/blocking.py) is applied on every write; a full read reconciles (what the
+provider no longer has goes, nothing else is touched); a change of
 the business's blocking choices recomputes `blocks`; a disconnect forgets them all.
 Availability (schedules.py) reads these rows and their `blocks` column."""
 
@@ -15,16 +16,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import GoogleReadState, MirroredEvent
-from server.google.blocking import BlockingPolicy, blocks
+from server.domain.blocking import BlockingPolicy, blocks
 
 SUMMARY_LIMIT = 1000
 CHUNK = 500  # ids per IN (...) query
 
 
 @dataclass(frozen=True)
-class GoogleEvent:
-    """A Google event (an instance, for repeating ones) as it is now, times in UTC; all-day
-    events also carry their dates (the end date exclusive, as Google has it)."""
+class RemoteEvent:
+    """A provider's event (an instance, for repeating ones) as it is now, times in UTC, in the
+    mirror's vocabulary (server/domain/blocking.py); all-day events also carry their dates
+    (the end date exclusive)."""
 
     event_id: str
     start_utc: dt.datetime
@@ -45,12 +47,13 @@ class GoogleEvent:
 
 @dataclass(frozen=True)
 class Tombstone:
-    """A Google event that was deleted or cancelled: Google sends only its id."""
+    """An event that was deleted or cancelled: providers send only its id."""
 
     event_id: str
 
 
-Change = GoogleEvent | Tombstone
+GoogleEvent = RemoteEvent  # the name of the first provider's tests
+Change = RemoteEvent | Tombstone
 
 
 @dataclass
@@ -70,7 +73,7 @@ def chunks(values: list[str]) -> list[list[str]]:
 def apply_changes(session: Session, *, business_id: int, connection_id: int,
                   google_calendar: str, changes: Sequence[Change], full: bool,
                   policy: BlockingPolicy, now: dt.datetime) -> MirrorResult:
-    """Write one Google calendar's changes, in order. `full`: `changes` is everything the
+    """Write one remote calendar's changes, in order. `full`: `changes` is everything the
     calendar has now, and mirrored events it does not contain are removed. An incremental
     pass loads only the rows its changes touch (an idle pass reads nothing)."""
     result = MirrorResult()
@@ -115,7 +118,7 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
     return result
 
 
-def _write(row: MirroredEvent, event: GoogleEvent, policy: BlockingPolicy,
+def _write(row: MirroredEvent, event: RemoteEvent, policy: BlockingPolicy,
            now: dt.datetime) -> None:
     row.recurring_event_id = event.recurring_event_id
     row.summary = event.summary[:SUMMARY_LIMIT]

@@ -1,2 +1,3 @@
-"""Google Calendar: OAuth connection, the API adapter, the blocking policy and event ids. The
-bridge loop that uses them is server/gcal_bridge.py."""
+"""Google Calendar, the sync engine's first provider adapter (server/google/provider.py): OAuth
+connection, the API client, reading (sync tokens), writing (deterministic event ids, batches),
+push channels, settings. The provider-neutral engine that drives it is server/sync/."""

@@ -1,5 +1,6 @@
-"""The one small adapter through which the bridge reaches Google Calendar: the real
-google-api-python-client, our configured endpoints, errors classified once, retries bounded.
+"""The one small client through which the Google adapter reaches Google Calendar: the real
+google-api-python-client, our configured endpoints, errors classified once (onto the engine's
+taxonomy, server/sync/errors.py), retries bounded.
 
 Errors become:
 - RetryableError: 429, 5xx, 403 rateLimitExceeded/userRateLimitExceeded, timeouts (retried here
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import socket
 import time
 from dataclasses import dataclass
@@ -28,7 +28,8 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
 from server.config import GoogleConfig
-from server.errors import BookingCalError
+from server.sync import errors
+from server.sync.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
 BATCH_LIMIT = 50
@@ -36,36 +37,26 @@ RETRY_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "backen
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 
 
-class GoogleError(BookingCalError):
+__all__ = ["BATCH_LIMIT", "CallResult", "GoogleCalendarApi", "GoogleError", "QuotaError",
+           "ReconnectError", "RetryableError", "backoff_delay", "classify", "connection_error"]
+
+
+class GoogleError(errors.SyncError):
+    """A Google failure; its subclasses are also the engine's kinds."""
+
     code = "google"
 
-    def __init__(self, message: str, status: int = 0, reason: str = "",
-                 retry_after: float | None = None) -> None:
-        super().__init__(message, status=status, reason=reason)
-        self.status = status
-        self.reason = reason
-        self.retry_after = retry_after
 
-
-class RetryableError(GoogleError):
+class RetryableError(GoogleError, errors.RetryableError):
     code = "google_retry"
 
 
-class QuotaError(GoogleError):
+class QuotaError(GoogleError, errors.PauseError):
     code = "google_quota"
 
 
-class ReconnectError(GoogleError):
+class ReconnectError(GoogleError, errors.ReconnectError):
     code = "google_reconnect"
-
-
-def backoff_delay(attempt: int, retry_after: float | None, *, base: float = 1.0,
-                  cap: float = 60.0, rng: Callable[[], float] = random.random) -> float:
-    """Seconds to wait before retry number `attempt` (1, 2, ...): Retry-After when Google gave
-    one (capped), else exponential with full jitter, capped."""
-    if retry_after is not None:
-        return min(max(retry_after, 0.0), cap)
-    return min(cap, base * 2 ** (attempt - 1)) * (0.5 + rng() / 2)
 
 
 def classify(exc: Exception) -> GoogleError:

@@ -11,10 +11,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState
-from server.domain import mirrored
+from server.domain import blocking, mirrored
 from server.domain.calendars import get_calendar
-from server.google import blocking, calendar_errors, item_errors
-from server.google.backlog import Backlog, backlogs
+from server.sync import calendar_errors, item_errors
+from server.sync.backlog import Backlog, backlogs
 from server.errors import InvalidError, NotFoundError
 
 DIRECTIONS = ("both", "to_google", "from_google")
@@ -137,14 +137,14 @@ class CalendarStatus:
     read_calendar: str
     pending_changes: int
     synced_at: dt.datetime | None
-    # The last failure of this calendar alone (server/google/calendar_errors.py), if any.
+    # The last failure of this calendar alone (server/sync/calendar_errors.py), if any.
     write_error: str | None = None
     write_error_at: dt.datetime | None = None
     read_error: str | None = None
     read_error_at: dt.datetime | None = None
     # "retrying in N min" while writes to this calendar back off after failing on their own.
     write_retry: str | None = None
-    # Bookings and blocked times whose write Google refused (server/google/item_errors.py).
+    # Bookings and blocked times whose write Google refused (server/sync/item_errors.py).
     failing: tuple[item_errors.ItemError, ...] = ()
 
 

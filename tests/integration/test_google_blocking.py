@@ -1,7 +1,7 @@
 """The per-business blocking policy: which mirrored Google events block online booking, set
 through the JSON API and the CLI, stored on the connection, applied at import and to the
 events already mirrored when it changes; the defaults keep the rules of
-server/google/blocking.py. On SQLite and PostgreSQL."""
+server/domain/blocking.py. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

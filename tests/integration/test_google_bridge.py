@@ -330,7 +330,7 @@ def test_a_journal_change_wakes_the_idle_bridge_on_postgresql(tmp_path: Path,
 
     from fakes import FakeGoogle
     from google_world import make_world
-    from server.google.wakeup import JournalWakeup
+    from server.sync.wakeup import JournalWakeup
 
     with FakeGoogle() as fake, make_world(tmp_path, pg_url, fake) as world:
         wakeup, stop = JournalWakeup(world.runtime.db), threading.Event()

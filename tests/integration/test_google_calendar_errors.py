@@ -148,7 +148,7 @@ def test_a_missing_or_read_only_calendar_shows_its_own_error_while_others_sync(
     once = run_cli(tmp_path, database_url, "bridge", "--once", clock=world.runtime.clock)
     assert once.exit_code == 0, once.output
     assert f"could not read {GONE} (see google status)" in once.output
-    # Bo's and Cara's writes back off (server/google/calendar_errors.py): not tried again yet.
+    # Bo's and Cara's writes back off (server/sync/calendar_errors.py): not tried again yet.
     assert "0 inserted, 0 updated, 0 deleted, 0 failed" in once.output
 
     # Fixed in Google (the calendar exists again) and in the settings (Cara writes to the

@@ -18,7 +18,7 @@ from fakes import FakeGoogle
 from google_world import make_world
 from server.db.models import GoogleConnection, MirroredEvent
 from server.domain import mirrored
-from server.google.blocking import BlockingPolicy
+from server.domain.blocking import BlockingPolicy
 from server.google.pull import PullReport, pull
 from support import NOW
 from tests.db.test_postgres_only import wait_for_lock_waiter

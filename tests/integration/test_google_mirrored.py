@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 from google_world import World
 from server.db.models import GoogleReadState, MirroredEvent
 from server.domain import mirrored
-from server.google.blocking import BlockingPolicy
+from server.domain.blocking import BlockingPolicy
 from support import NOW
 
 UTC = dt.timezone.utc

@@ -36,7 +36,7 @@ from server.domain import bookings
 from server.errors import ConflictError
 from server.gcal_bridge import Bridge, pending
 from server.google import settings
-from server.google.blocking import BlockingPolicy, blocks
+from server.domain.blocking import BlockingPolicy, blocks
 from server.google.copies import MARK, is_ours
 from support import HOST_KEY
 

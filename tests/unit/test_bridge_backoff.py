@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server.gcal_bridge import BACKOFF_CAP, Backoff
-from server.google import item_errors
+from server.sync import item_errors
+from server.sync.backoff import BACKOFF_CAP, Backoff
 from server.google.api import GoogleError, QuotaError, ReconnectError, RetryableError
 
 NOW = dt.datetime(2030, 1, 7, 9, 0, tzinfo=dt.timezone.utc)  # injected; any instant will do

@@ -1,5 +1,5 @@
-"""Writes to Google that fail for one booking or blocked time alone: a part of a batch answered
-with a permanent error (400: Google refuses the event as sent, or another 4xx that retrying the
+"""Writes that fail for one booking or blocked time alone: a part of a batch answered with a
+permanent error (400: the provider refuses the copy as sent, or another 4xx that retrying the
 same request cannot fix). Each is kept as a row (GoogleWriteError) with the error and when it
 is tried again, so:
 
@@ -9,9 +9,10 @@ is tried again, so:
 - a later change of the item is tried at once (it may be what fixes it);
 - `google status`, the JSON status and the admin page show it per booking and per calendar.
 
-Errors that concern the whole connection (a refused token, an exhausted quota, Google failing:
-5xx, rate limits, timeouts; see server/gcal_bridge.py) or one Google calendar
-(server/google/calendar_errors.py) are not recorded here."""
+Errors that concern the whole connection (a refused token, an exhausted quota, the provider
+failing: 5xx, rate limits, timeouts; see server/sync/engine.py) or one remote calendar
+(server/sync/calendar_errors.py) are not recorded here. The rows are the first provider's table
+(google_write_errors) until the Microsoft step re-keys it by provider."""
 
 from __future__ import annotations
 
@@ -22,28 +23,24 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.db.models import GoogleWriteError
-from server.google import calendar_errors
-from server.google.api import GoogleError, QuotaError, ReconnectError, RetryableError
+from server.sync.backoff import STORED_FIRST, STORED_MAX, stored_backoff
+from server.sync.errors import ITEM, SyncError, scope_of
 
-FIRST_BACKOFF = dt.timedelta(minutes=1)
-MAX_BACKOFF = dt.timedelta(hours=1)
+FIRST_BACKOFF = STORED_FIRST
+MAX_BACKOFF = STORED_MAX
 
 Key = tuple[str, int]
 
 
 def backoff(failures: int, retry_after: float | None = None) -> dt.timedelta:
-    """How long an item waits after `failures` failed writes in a row (Retry-After, when Google
-    gave one, is honoured up to the cap)."""
-    wait = min(FIRST_BACKOFF * 2 ** min(max(failures, 1) - 1, 16), MAX_BACKOFF)
-    if retry_after is not None:
-        wait = max(wait, min(dt.timedelta(seconds=retry_after), MAX_BACKOFF))
-    return wait
+    """How long an item waits after `failures` failed writes in a row (Retry-After, when the
+    provider gave one, is honoured up to the cap)."""
+    return stored_backoff(failures, retry_after)
 
 
-def permanent(error: GoogleError) -> bool:
+def permanent(error: SyncError) -> bool:
     """Whether `error` concerns the one item written and retrying it as it is cannot help."""
-    return not isinstance(error, (RetryableError, QuotaError, ReconnectError)) \
-        and not calendar_errors.specific(error)
+    return scope_of(error) == ITEM
 
 
 def load(session: Session, connection_id: int) -> dict[Key, GoogleWriteError]:
@@ -57,7 +54,7 @@ def waiting(row: GoogleWriteError, seq: int, now: dt.datetime) -> bool:
 
 
 def failed(session: Session, connection_id: int, key: Key, calendar_id: int, seq: int,
-           error: GoogleError, now: dt.datetime) -> GoogleWriteError:
+           error: SyncError, now: dt.datetime) -> GoogleWriteError:
     """Record a failed write of the item (one more failure in a row)."""
     row = session.execute(select(GoogleWriteError).where(
         GoogleWriteError.connection_id == connection_id, GoogleWriteError.kind == key[0],

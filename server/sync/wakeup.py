@@ -1,9 +1,9 @@
 """Waking the idle bridge when the journal changes.
 
 On PostgreSQL a trigger on the journal (migration 0005) sends NOTIFY bookingcal_journal with
-every change, whoever made it; the bridge LISTENs on a connection of its own and starts its
-next pass as soon as one arrives, so a booking change reaches Google in about the time of a
-pass. Without it (SQLite, or the listening connection lost) the bridge looks at the journal
+every change, whoever made it; the engine LISTENs on a connection of its own and starts its
+next pass as soon as one arrives, so a booking change reaches every provider in about the time
+of a pass. Without it (SQLite, or the listening connection lost) the bridge looks at the journal
 every half second, which keeps the same promise (within 2 seconds) with more latency."""
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""What each connection still has to send to Google, counted for all connections (or some) in a
-constant number of queries: the bridge asks every half second which connections have work, and
-`google status` shows the figures per calendar.
+"""What each connection still has to send to its provider (the outbox's backlog), counted for
+all connections (or some) in a constant number of queries: the engine asks every half second
+which connections have work, and `google status` shows the figures per calendar.
 
-Per employee calendar taking part: while its backfill runs, the future items without a copy in
-Google (at least 1, so an empty backfill still gets its pass that marks it done); after that,
-the journal entries not yet sent, the copies waiting to be rewritten (a setting changed what
-they show, or someone changed or deleted them in Google) and the items whose write failed on
-its own (server/google/item_errors.py), counted as `waiting` while they back off."""
+Per employee calendar taking part: while its backfill runs, the future items without a copy
+(at least 1, so an empty backfill still gets its pass that marks it done); after that, the
+journal entries not yet sent, the copies waiting to be rewritten (a setting changed what they
+show, or someone changed or deleted them remotely) and the items whose write failed on its own
+(server/sync/item_errors.py), counted as `waiting` while they back off. The rows are the first
+provider's tables until the Microsoft step re-keys them by provider (README.md)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def _only(query: Query, column: InstrumentedAttribute[int],
 
 def backlogs(session: Session, now: dt.datetime,
              connection_ids: Collection[int] | None = None) -> dict[int, Backlog]:
-    """Backlog per connection (every connection sending to Google, or those given): five
+    """Backlog per connection (every connection that sends, or those given): five
     queries whatever the number of connections and calendars."""
     found: dict[int, Backlog] = defaultdict(Backlog)
     sending = GoogleConnection.direction != "from_google"

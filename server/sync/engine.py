@@ -1,0 +1,234 @@
+"""The provider-neutral sync engine: one pass loop over every registered provider and each of
+its connections.
+
+A pass over a connection: take its lease (server/sync/leases.py), read its remote calendars
+when a read is due, then send its changes. Reading and writing fail apart: a failing read never
+holds back the writes (nor the reverse); each side that failed on a transient error backs off
+on its own (server/sync/backoff.py). Refused credentials stop the connection ("needs
+reconnecting") and an exhausted quota pauses it, on either side, at once (server/sync/health.py).
+Nothing local is ever deleted because a provider failed. Once per restore epoch and provider,
+copies are queued to be written again (server/sync/epoch.py). When idle, the engine waits for a
+journal change (LISTEN/NOTIFY on PostgreSQL) or half a second (server/sync/wakeup.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.errors import BookingCalError
+from server.runtime import Runtime
+from server.sync import health, leases, reading, writing
+from server.sync.backoff import Backoff
+from server.sync.epoch import claim_new_epoch
+from server.sync.errors import PauseError, ReconnectError
+from server.sync.provider import Provider
+from server.sync.reading import ReadReport
+from server.sync.writing import WriteReport
+from server.sync.wakeup import JournalWakeup
+
+log = logging.getLogger(__name__)
+PAUSE = dt.timedelta(hours=1)  # at least, after an exhausted quota
+IDLE_WAIT = 0.5  # seconds between looks at the journal when idle
+
+
+@dataclass
+class PassReport:
+    """What one pass over one connection did."""
+
+    connection_id: int
+    provider: str = ""
+    pushed: WriteReport | None = None  # when it wrote
+    pulled: ReadReport | None = None  # when it read
+    error: str | None = None
+
+
+@dataclass
+class ProviderState:
+    """The engine's memory of one provider's connections (in memory: a restart starts fresh)."""
+
+    pulled_at: dict[int, dt.datetime] = field(default_factory=dict)
+    reads: Backoff = field(default_factory=Backoff)
+    writes: Backoff = field(default_factory=Backoff)
+    # One client per connection, kept while its credentials stay: its access token is reused,
+    # so an idle pass costs one list request per read calendar.
+    clients: dict[int, tuple[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Engine:
+    """Drives every provider in `providers`; several processes may run at once (leases)."""
+
+    runtime: Runtime
+    worker: str = field(default_factory=leases.worker_name)
+    providers: list[Provider] = field(default_factory=list)
+    unthrottled: bool = False  # a one-off sync: backfill a minute's worth per pass
+    # Calls per read request: one, so a failing read costs one request a pass and never sleeps
+    # in the loop (it backs off instead). None: the adapter's own retries.
+    read_attempts: int | None = 1
+    # Calls per write that failed in a batch: the batch and one retry alone; a write still
+    # failing then backs off on its own item.
+    write_attempts: int | None = 2
+    states: dict[str, ProviderState] = field(default_factory=dict)
+
+    def state(self, provider: Provider) -> ProviderState:
+        """The engine's memory of `provider`."""
+        return self.states.setdefault(provider.name, ProviderState())
+
+    def provider(self, name: str) -> Provider:
+        """The registered provider called `name`."""
+        for provider in self.providers:
+            if provider.name == name:
+                return provider
+        raise KeyError(name)
+
+    def _client(self, provider: Provider, connection_id: int, credentials: str) -> Any:
+        clients = self.state(provider).clients
+        kept = clients.get(connection_id)
+        if kept is not None and kept[0] == credentials:
+            return kept[1]
+        client = provider.client(credentials)
+        clients[connection_id] = (credentials, client)
+        return client
+
+    def due_connections(self, provider: Provider, session: Session, now: dt.datetime
+                        ) -> list[int]:
+        """Connections of `provider` with work: changes not yet sent, copies to rewrite, a
+        notification, or a poll due. A constant number of queries per provider."""
+        pulled_at = self.state(provider).pulled_at
+        connections = provider.workable(session, now)
+        wanted = provider.wanted(session, now)
+        return [connection_id for connection_id in connections
+                if connection_id in wanted or connection_id not in pulled_at
+                or now - pulled_at[connection_id] >= provider.poll_interval]
+
+    def work_connection(self, provider: Provider, connection_id: int, now: dt.datetime, *,
+                        force_pull: bool = False) -> PassReport:
+        """One pass over a connection (see the module's docstring)."""
+        report = PassReport(connection_id, provider.name)
+        state = self.state(provider)
+        table, label = provider.connections, provider.label
+        if not leases.acquire(self.runtime.db, table, connection_id, self.worker, now):
+            return report
+        try:
+            with self.runtime.db.read() as session:
+                connection = provider.connection(session, connection_id)
+            if connection is None:
+                return report
+            pulled = state.pulled_at.get(connection_id)
+            pull_due = force_pull or pulled is None or now - pulled >= provider.poll_interval \
+                or connection.notified
+            client = self._client(provider, connection_id, connection.credentials)
+            errors: list[str] = []
+            if pull_due and connection.reads and (force_pull or state.reads.ready(
+                    connection_id, now)):
+                try:
+                    report.pulled = self._read(provider, client, connection_id, now)
+                except (ReconnectError, PauseError):
+                    raise
+                except BookingCalError as exc:
+                    wait = state.reads.failed(connection_id, now, exc)
+                    errors.append(f"reading: {exc.message}")
+                    log.info("connection %d: reading %s failed; next read in %.0f s",
+                             connection_id, label, wait)
+            if connection.writes and (force_pull or state.writes.ready(connection_id, now)):
+                report.pushed = pushed = writing.write(
+                    self.runtime.db, provider, client, provider.copy_secret, connection_id, now,
+                    self.backfill_budget(provider), self.write_attempts)
+                self._wrote(provider, connection_id, now, pushed, errors)
+            report.error = "; ".join(errors) or None
+            backing_off = (connection.reads and not state.reads.ready(connection_id, now)) or (
+                connection.writes and not state.writes.ready(connection_id, now))
+            # The last error stays shown while the side that failed backs off.
+            health.note(self.runtime.db, table, connection_id, now, report.error, label=label,
+                        keep_error=backing_off)
+        except ReconnectError as exc:
+            state.clients.pop(connection_id, None)
+            health.note(self.runtime.db, table, connection_id, now, exc.message, label=label,
+                        status=health.NEEDS_RECONNECT)
+            report.error = exc.message
+        except PauseError as exc:
+            pause = max(PAUSE, dt.timedelta(seconds=exc.retry_after or 0))
+            health.note(self.runtime.db, table, connection_id, now, exc.message, label=label,
+                        paused_until=now + pause)
+            report.error = exc.message
+        except BookingCalError as exc:
+            health.note(self.runtime.db, table, connection_id, now, exc.message, label=label)
+            report.error = exc.message
+        finally:
+            leases.release(self.runtime.db, table, connection_id, self.worker)
+        return report
+
+    def _read(self, provider: Provider, client: Any, connection_id: int,
+              now: dt.datetime) -> ReadReport:
+        state = self.state(provider)
+        outcome = reading.read(self.runtime.db, provider, client, connection_id, now,
+                               id_secret=provider.copy_secret, attempts=self.read_attempts)
+        state.pulled_at[connection_id] = now
+        state.reads.succeeded(connection_id)
+        provider.subscribe(client, connection_id, now)
+        return outcome
+
+    def _wrote(self, provider: Provider, connection_id: int, now: dt.datetime,
+               pushed: WriteReport, errors: list[str]) -> None:
+        writes = self.state(provider).writes
+        if pushed.writes:  # counts only: no event content in logs
+            log.info("connection %d: to %s %d inserted, %d updated, %d deleted",
+                     connection_id, provider.label, pushed.inserted, pushed.updated,
+                     pushed.deleted)
+        if pushed.retryable is not None:
+            wait = writes.failed(connection_id, now, pushed.retryable)
+            errors.append(f"writing: {pushed.retryable.message}")
+            log.info("connection %d: writing to %s failed; next write in %.0f s",
+                     connection_id, provider.label, wait)
+        else:
+            writes.succeeded(connection_id)
+
+    def backfill_budget(self, provider: Provider) -> int:
+        """Existing items sent per pass while backfilling: the provider's backfill_per_minute
+        spread over the passes of a minute (a pass every IDLE_WAIT seconds when idle)."""
+        per_minute = provider.backfill_per_minute
+        return max(1, int(per_minute * IDLE_WAIT / 60)) if not self.unthrottled else per_minute
+
+    def run_once(self, *, force_pull: bool = False,
+                 only: Sequence[str] | None = None) -> list[PassReport]:
+        """One pass over every provider's connections that have work (all, with
+        `force_pull`); `only` names the providers to work."""
+        now = self.runtime.clock.now()
+        reports: list[PassReport] = []
+        for provider in self.providers:
+            if only is not None and provider.name not in only:
+                continue
+            claim_new_epoch(self.runtime.db, f"{provider.name}_epoch",
+                            provider.reconcile_epoch)
+            with self.runtime.db.read() as session:
+                ids = self.due_connections(provider, session, now) if not force_pull else list(
+                    session.execute(select(provider.connections.id).where(
+                        provider.connections.status != health.NEEDS_RECONNECT)).scalars())
+            reports.extend(self.work_connection(provider, connection_id, now,
+                                                force_pull=force_pull) for connection_id in ids)
+        return reports
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set, a pass every IDLE_WAIT seconds or as soon as the journal
+        changes (PostgreSQL): a booking change reaches every provider within about a second."""
+        log.info("bridge %s started", self.worker)
+        wakeup = JournalWakeup(self.runtime.db)
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_once()
+                except BookingCalError as exc:
+                    log.warning("bridge pass failed: %s", exc.message)
+                # A journal change (PostgreSQL) starts the next pass at once; otherwise a pass
+                # every IDLE_WAIT seconds, which also paces the backfill (backfill_budget).
+                wakeup.wait(IDLE_WAIT, stop)
+        finally:
+            wakeup.close()
+        log.info("bridge %s stopped", self.worker)

@@ -1,0 +1,326 @@
+"""Reading a provider into the mirror, the same for every provider: per remote calendar a
+connection reads, its changes since the saved cursor, page after page (the adapter's
+`list_page`, one request each); the cursor is saved only after the last page, with the changes,
+in one transaction. An expired cursor means a full read that reconciles instead of wiping.
+
+Our own copies are recognised by their tag or by the ids we gave them (another app's full
+update may drop the tag) and never mirrored; a copy someone changed (its etag moved) or deleted
+in the provider is queued to be written again (the booking system stays the source of truth),
+also when only a full read can tell that it is gone. A copy of this connection the database
+does not know (written after the backup it was restored from) is adopted when its id proves it
+ours. Mirrored events are written by the domain layer (server/domain/mirrored.py), which applies
+the blocking policy. A failure of one calendar (404, 403) is recorded on its read state while
+the other calendars go on.
+
+The bookkeeping rows are the first provider's tables (google_read_states, google_copies): the
+Microsoft step re-keys them by provider (see README.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from server.db import Database
+from server.db.models import (
+    BlockedTime, Booking, Business, GoogleConnection, GoogleCopy, GoogleReadState,
+)
+from server.domain import mirrored
+from server.domain.blocking import BlockingPolicy
+from server.errors import BookingCalError, ConflictError
+from server.sync import calendar_errors
+from server.sync.errors import CursorExpiredError, SyncError
+from server.sync.provider import Page, RemoteItem
+
+log = logging.getLogger(__name__)
+STORE_ATTEMPTS = 3  # writes of one calendar's events that collided with another importer
+FULL_SYNC_PAST = dt.timedelta(days=30)
+# A cursor that asks for a full read of the calendar's whole history, not only from
+# FULL_SYNC_PAST on: set after a restore from backup (server/sync/epoch.py), so that the copies
+# of ours written after the backup are found whatever their date.
+WHOLE_HISTORY = "whole-history"
+
+
+class Lister(Protocol):
+    """The reading half of an adapter (server/sync/provider.py)."""
+
+    label: str
+
+    def list_page(self, client: Any, calendar: str, *, cursor: str | None, page: str | None,
+                  since: dt.datetime | None, zone: str, attempts: int | None) -> Page:
+        """One page of changes (see Provider.list_page)."""
+        ...
+
+    def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
+        """The deterministic remote id of our copy of an item."""
+        ...
+
+    def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
+        """What went wrong with one remote calendar, and what to change."""
+        ...
+
+
+@dataclass
+class ReadReport:
+    """What a read did (counts and calendar names only)."""
+
+    imported: int = 0
+    removed: int = 0
+    pages: int = 0
+    full_syncs: int = 0
+    copies_to_restore: int = 0
+    unknown_copies: int = 0
+    calendars: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # calendars whose read failed on their own
+
+
+class NotIncremental(BookingCalError):
+    """A bounded read (`max_pages`) met a calendar that needs more than a short incremental
+    read: no cursor yet, an expired one, or more pages of changes than allowed."""
+
+    code = "unavailable"
+
+
+def _fetch(lister: Lister, client: Any, calendar: str, cursor: str | None, now: dt.datetime,
+           zone: str, report: ReadReport, max_pages: int | None, attempts: int | None
+           ) -> tuple[list[RemoteItem], str | None, bool]:
+    """(items, next cursor, was full): restarting as a full read when the cursor expired,
+    unless bounded by `max_pages`: then only an incremental read of that many pages is done."""
+    whole = cursor == WHOLE_HISTORY
+    if whole:
+        cursor = None
+    full = cursor is None
+    if full and max_pages is not None:
+        raise NotIncremental(f"the bridge has not finished its first read of this "
+                             f"{lister.label} calendar")
+    items: list[RemoteItem] = []
+    page: str | None = None
+    pages = 0
+    while True:
+        if max_pages is not None and pages >= max_pages:
+            raise NotIncremental(f"more than {max_pages} pages of {lister.label} changes; the "
+                                 "bridge reads them")
+        try:
+            answer = lister.list_page(client, calendar, cursor=cursor, page=page,
+                                      since=None if whole else now - FULL_SYNC_PAST, zone=zone,
+                                      attempts=attempts)
+        except CursorExpiredError as exc:
+            if cursor is None:
+                raise
+            if max_pages is not None:
+                raise NotIncremental(f"the {lister.label} sync token expired; the bridge reads "
+                                     "the calendar again") from exc
+            log.info("%s cursor of a calendar expired; full resync", lister.label)
+            cursor, full, items, page = None, True, [], None
+            continue
+        report.pages += 1
+        pages += 1
+        items.extend(answer.items)
+        page = answer.next_page
+        if not page:
+            return items, answer.cursor, full
+
+
+def _apply(session: Session, lister: Lister, connection: GoogleConnection, calendar: str,
+           items: list[RemoteItem], full: bool, now: dt.datetime, report: ReadReport,
+           id_secret: bytes | None) -> int:
+    """Hand the changes to the domain layer; check our own copies among them. Return the
+    longest span (seconds) among the events written."""
+    ids = sorted({item.remote_id for item in items}
+                 | {item.series_id for item in items if item.series_id})
+    copies = {copy.event_id: copy for chunk in mirrored.chunks(ids) for copy in session.execute(
+        select(GoogleCopy).where(GoogleCopy.connection_id == connection.id,
+                                 GoogleCopy.event_id.in_(chunk))).scalars()}
+    changes: list[mirrored.Change] = []
+    ours: list[str] = []
+    for item in items:
+        # Ours by the tag, or by the id we gave it: another app may have replaced the event
+        # without the tag. Never mirrored, so it never blocks.
+        if item.tag is not None or item.remote_id in copies or str(item.series_id) in copies:
+            ours.append(item.remote_id)
+            copy = copies.get(item.remote_id)
+            if copy is None and id_secret is not None:
+                _adopt_unknown_copy(session, lister, connection, calendar, item, report,
+                                    id_secret)
+            else:
+                _check_copy(copy, item, report)
+        else:
+            assert item.change is not None, "an adapter parses every event not tagged ours"
+            changes.append(item.change)
+    result = mirrored.apply_changes(
+        session, business_id=connection.business_id, connection_id=connection.id,
+        google_calendar=calendar, changes=changes, full=full,
+        policy=BlockingPolicy.of(connection), now=now)
+    # One of ours mirrored by mistake before (an older version did so for a copy whose tag
+    # another app had dropped) stops blocking now.
+    report.removed += mirrored.drop_ours(session, connection.id, calendar, ours)
+    if full:
+        _reconcile_copies(session, connection, calendar, items, now, report)
+    # A tombstone carries only the id: one that was not mirrored may be a copy of ours, deleted.
+    for remote_id in result.unknown_tombstones:
+        _copy_deleted(copies.get(remote_id), report)
+    report.imported += result.imported
+    report.removed += result.removed
+    return result.longest_seconds
+
+
+def _reconcile_copies(session: Session, connection: GoogleConnection, calendar: str,
+                      items: list[RemoteItem], now: dt.datetime, report: ReadReport) -> None:
+    """After a full read of `calendar` (which lists no deleted events): every copy we believe
+    is there but the provider no longer shows, of an item still to come, is queued to be
+    written again. Without this, a copy deleted just before the cursor expired would be lost
+    for good: its tombstone is never seen."""
+    shown = {item.series_id or item.remote_id for item in items if not item.cancelled}
+    for copy in session.execute(select(GoogleCopy).where(
+            GoogleCopy.connection_id == connection.id, GoogleCopy.google_calendar == calendar,
+            GoogleCopy.deleted.is_(False), GoogleCopy.sent_seq >= 0)).scalars():
+        if copy.event_id not in shown and _still_to_come(session, copy, now):
+            _requeue(copy, report)
+
+
+def _still_to_come(session: Session, copy: GoogleCopy, now: dt.datetime) -> bool:
+    """Whether the copy's item is live and not over (a full read lists only recent events)."""
+    if copy.kind == "booking":
+        booking = session.get(Booking, copy.item_id)
+        return booking is not None and booking.status == "confirmed" and booking.end_utc > now
+    item = session.get(BlockedTime, copy.item_id)
+    return item is not None and (item.series_end_utc is None or item.series_end_utc > now)
+
+
+def _check_copy(copy: GoogleCopy | None, item: RemoteItem, report: ReadReport) -> None:
+    """Our copy as the provider has it now: edited there (its etag differs from the one our
+    last write got back), it is queued to be written again."""
+    if copy is None or copy.deleted:
+        return
+    if copy.etag and item.etag and item.etag != copy.etag:
+        _requeue(copy, report)
+
+
+def _adopt_unknown_copy(session: Session, lister: Lister, connection: GoogleConnection,
+                        calendar: str, item: RemoteItem, report: ReadReport,
+                        id_secret: bytes) -> None:
+    """A copy this connection wrote that the database does not know: written after the backup
+    the database was restored from (or recorded by a process that died right after writing).
+    Its id proves it ours; adopted, the next write rewrites it or, if its item is gone, deletes
+    it. Copies of other connections or installations (same tag, other ids) stay untouched."""
+    if item.cancelled:
+        return
+    kind, _, number = (item.tag or "").partition(":")
+    if kind not in ("booking", "blocked") or not number.isdigit() or len(number) > 18:
+        return
+    if lister.copy_id(id_secret, connection.id, kind, int(number)) != item.remote_id:
+        return
+    if session.execute(select(GoogleCopy.id).where(
+            GoogleCopy.connection_id == connection.id, GoogleCopy.kind == kind,
+            GoogleCopy.item_id == int(number))).first() is not None:
+        return
+    session.add(GoogleCopy(connection_id=connection.id, kind=kind, item_id=int(number),
+                           calendar_id=0, google_calendar=calendar, event_id=item.remote_id,
+                           sent_seq=-1, sent_version=0, etag=item.etag, deleted=False,
+                           restored_count=0))
+    report.unknown_copies += 1
+
+
+def _copy_deleted(copy: GoogleCopy | None, report: ReadReport) -> None:
+    if copy is not None and not copy.deleted:
+        _requeue(copy, report)
+
+
+def _requeue(copy: GoogleCopy, report: ReadReport) -> None:
+    copy.sent_seq = -1  # the next write sends it again, which also restores a deleted copy
+    copy.restored_count += 1
+    report.copies_to_restore += 1
+
+
+def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.datetime, *,
+         only: str | None = None, id_secret: bytes | None = None, max_pages: int | None = None,
+         attempts: int | None = None) -> ReadReport:
+    """One read of every remote calendar the connection reads (or only the one named). With
+    `id_secret` (the key of our copies' ids), copies unknown to the database are adopted. With
+    `max_pages`, only a short incremental read is done (else NotIncremental): full reads, with
+    their reconciliation and adoption, are left to the bridge. `attempts` bounds the calls per
+    list request (default: the adapter's retries)."""
+    report = ReadReport()
+    with db.read() as session:
+        connection = session.get(GoogleConnection, connection_id)
+        if connection is None:
+            return report
+        query = select(GoogleReadState).where(GoogleReadState.connection_id == connection_id)
+        if only is not None:
+            query = query.where(GoogleReadState.google_calendar == only)
+        reads = [(state.id, state.google_calendar, state.sync_token) for state in
+                 session.execute(query).scalars()]
+        business = session.get(Business, connection.business_id)
+        business_zone = business.timezone if business is not None else "UTC"
+    if only is None:
+        with db.write() as session:  # before fetching: a notification during the fetch counts
+            session.execute(update(GoogleReadState).where(
+                GoogleReadState.connection_id == connection_id).values(pull_requested=False))
+    for state_id, calendar, cursor in reads:
+        try:
+            items, next_cursor, full = _fetch(lister, client, calendar, cursor, now,
+                                              business_zone, report, max_pages, attempts)
+        except SyncError as exc:
+            if not calendar_errors.specific(exc):
+                raise
+            _calendar_failed(db, lister, state_id,
+                             lister.describe(exc, calendar, writing=False), now)
+            report.failed.append(calendar)
+            continue
+        if full:
+            report.full_syncs += 1
+        if not _store(db, lister, connection_id, state_id, calendar, items, full, next_cursor,
+                      now, report, id_secret):
+            return report
+        report.calendars.append(calendar)
+    return report
+
+
+def _store(db: Database, lister: Lister, connection_id: int, state_id: int, calendar: str,
+           items: list[RemoteItem], full: bool, next_cursor: str | None, now: dt.datetime,
+           report: ReadReport, id_secret: bytes | None) -> bool:
+    """Write one calendar's changes and its new cursor in one transaction; False if the
+    connection or the read state is gone. Two processes importing the same new event at once
+    (the bridge and an online booking's freshness read, or two bridges) collide on its unique
+    key on PostgreSQL: the loser's transaction runs again and updates the winner's rows, so
+    the import is idempotent instead of failing."""
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        part = ReadReport()
+        try:
+            with db.write() as session:
+                connection = session.get(GoogleConnection, connection_id)
+                state = session.get(GoogleReadState, state_id)
+                if connection is None or state is None:
+                    return False
+                longest = _apply(session, lister, connection, calendar, items, full, now, part,
+                                 id_secret)
+                state.max_span_seconds = max(state.max_span_seconds or 0, longest)
+                state.sync_token = next_cursor
+                state.synced_at = now
+                state.last_error = state.last_error_at = None
+                connection.last_sync_at = now
+        except ConflictError:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            log.info("%s events imported by another process at the same time; writing them "
+                     "again", lister.label)
+            continue
+        report.imported += part.imported
+        report.removed += part.removed
+        report.copies_to_restore += part.copies_to_restore
+        report.unknown_copies += part.unknown_copies
+        return True
+    return False
+
+
+def _calendar_failed(db: Database, lister: Lister, state_id: int, error: str,
+                     now: dt.datetime) -> None:
+    log.warning("%s calendar read failed: %s", lister.label, error)
+    with db.write() as session:
+        state = session.get(GoogleReadState, state_id)
+        if state is not None:
+            state.last_error, state.last_error_at = error, now
