@@ -872,7 +872,8 @@ def _caldav_first_sync(base: str, collection_path: str, auth: tuple[str, str]
     calendar-multiget of every object it listed, CALDAV_PAGE hrefs at a time."""
     import caldav
 
-    client = caldav.DAVClient(url=base + collection_path, username=auth[0], password=auth[1])
+    client_class: Any = caldav.DAVClient  # the package's lazy exports type as object
+    client = client_class(url=base + collection_path, username=auth[0], password=auth[1])
     waited = [0.0]
     request: Callable[..., Any] = client.session.request
 
