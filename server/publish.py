@@ -133,7 +133,8 @@ class Publisher:
                 client_phone=client.phone if client else None,
                 client_address=client.address if client else None,
                 client_notes=client.notes if client else None,
-                location=booking.location, notes=booking.notes)
+                location=booking.location, notes=booking.notes,
+                all_day=booking.all_day)
             texts[booking.id] = render_event(booking_view(facts, self.profile))
             self._remember("booking", booking.id, booking.seq, texts[booking.id])
         return texts

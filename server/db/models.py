@@ -162,6 +162,8 @@ class Booking(Base):
     tzid: Mapped[str] = mapped_column(String(64))
     start_local: Mapped[dt.datetime] = mapped_column(DateTime)
     end_local: Mapped[dt.datetime] = mapped_column(DateTime)
+    # A date-only booking (a course day): local midnight to local midnight, end exclusive.
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
     location: Mapped[str | None] = mapped_column(Text, nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
