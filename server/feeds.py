@@ -294,7 +294,8 @@ def _render(runtime: Runtime, session: Session, state: FeedState, start: dt.date
     for zone_name in sorted(zones):
         yield render_timezone(zone_name)
     batch: list[str] = []
-    for text in publisher.texts_in_range(calendars, start, end):  # type: ignore[arg-type]
+    for text in publisher.texts_in_range(calendars, start, end,  # type: ignore[arg-type]
+                                         link.reminder_minutes):
         batch.append(text)
         if len(batch) >= 1000:
             yield "".join(batch)

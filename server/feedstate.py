@@ -3,8 +3,8 @@ token (by its keyed hash) with its business, the database epoch and every calend
 scope names (active or not). From it come the answer to unknown/revoked/expired tokens, the
 strong ETag, Last-Modified and, on a miss, what to render.
 
-The ETag names everything the body depends on: the link (its id, profile and last change, which
-covers its label and expiry), the epoch, each shown calendar's journal position, name and zone,
+The ETag names everything the body depends on: the link (its id, profile, reminder and last
+change, which covers its label and expiry), the epoch, each shown calendar's journal position, name and zone,
 the business's name and zone, the window (its first day and length), the refresh interval, the
 renderer version and the content coding. Journal positions only grow, so a body rendered a
 moment after the query (PostgreSQL reads each statement afresh) can only be newer than its ETag
@@ -60,6 +60,7 @@ class FeedLink:
     revoked_at: dt.datetime | None
     last_used_at: dt.datetime | None
     updated_at: dt.datetime
+    reminder_minutes: int | None
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ class FeedState:
 
 
 LINK_COLUMNS = (Link.id, Link.business_id, Link.scope, Link.profile, Link.label, Link.token_hash,
-                Link.expires_at, Link.revoked_at, Link.last_used_at, Link.updated_at)
+                Link.expires_at, Link.revoked_at, Link.last_used_at, Link.updated_at,
+                Link.reminder_minutes)
 CALENDAR_COLUMNS = (Calendar.id, Calendar.name, Calendar.timezone, Calendar.journal_seq,
                     Calendar.max_span_seconds, Calendar.active, Calendar.deleted_at,
                     Calendar.changed_at, Calendar.updated_at)
@@ -139,6 +141,7 @@ def body_key(state: FeedState, window: tuple[dt.datetime, dt.datetime],
                          for c in state.calendars)
     key = "\x1f".join((
         str(link.id), link.profile, link.scope, link.label, link.updated_at.isoformat(),
+        str(link.reminder_minutes),
         state.epoch, calendars, state.business_name, state.business_timezone,
         window[0].isoformat(), window[1].isoformat(), str(refresh_minutes),
         str(RENDER_VERSION)))

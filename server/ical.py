@@ -16,7 +16,7 @@ import datetime as dt
 import re
 from functools import lru_cache
 
-from icalendar import Calendar, Event, vDuration, vRecur, vText
+from icalendar import Alarm, Calendar, Event, vDuration, vRecur, vText
 
 from server import __version__
 from server.domain.timeutil import zone
@@ -49,9 +49,10 @@ def _moment(local: dt.datetime, instant: dt.datetime | None, tzid: str) -> dt.da
     return aware
 
 
-def render_event_with_icalendar(view: EventView) -> str:
+def render_event_with_icalendar(view: EventView, alarm_minutes: int | None = None) -> str:
     """One VEVENT ("BEGIN:VEVENT ... END:VEVENT\\r\\n") through icalendar's component tree: the
-    reference `render_event` is proven equal to."""
+    reference `render_event` (and `with_alarm`) is proven equal to. With `alarm_minutes`, a
+    display alarm that long before the start, its text the event's (redacted) summary."""
     event = Event()
     event.add("uid", view.uid)
     event.add("dtstamp", view.last_modified)
@@ -76,6 +77,12 @@ def render_event_with_icalendar(view: EventView) -> str:
                                  for d in view.exdates])
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")
+    if alarm_minutes is not None:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", clean_text(view.summary))
+        alarm.add("trigger", dt.timedelta(minutes=-alarm_minutes))
+        event.add_component(alarm)
     return event.to_ical().decode("utf-8")
 
 
@@ -211,6 +218,31 @@ def render_event(view: EventView) -> str:
         lines.append("LOCATION:" + _text(clean_text(view.location)))
     lines += ["STATUS:CONFIRMED", "TRANSP:OPAQUE", "END:VEVENT", ""]
     return "\r\n".join(_fold(line) for line in lines)
+
+
+END_EVENT = "END:VEVENT\r\n"
+
+
+@lru_cache(maxsize=64)
+def _trigger(minutes: int) -> str:
+    return "TRIGGER:" + vDuration(dt.timedelta(minutes=-minutes)).to_ical().decode("ascii")
+
+
+def with_alarm(event_text: str, minutes: int) -> str:
+    """A VEVENT written by `render_event` with a display alarm `minutes` before its start,
+    whose text is the event's SUMMARY (already redacted for the profile: no client name in
+    `limited` or `busy`), as `render_event_with_icalendar(view, minutes)` writes it. The
+    rendered text is kept per profile, not per link, so a link's alarm is added on the way
+    out."""
+    assert event_text.startswith("BEGIN:VEVENT\r\nSUMMARY:") and event_text.endswith(END_EVENT)
+    start = len("BEGIN:VEVENT\r\nSUMMARY:")
+    end = event_text.index("\r\n", start)
+    while event_text.startswith(" ", end + 2):  # a folded SUMMARY goes on
+        end = event_text.index("\r\n", end + 2)
+    summary = event_text[start:end].replace("\r\n ", "")
+    alarm = ("BEGIN:VALARM\r\nACTION:DISPLAY\r\n" + _fold("DESCRIPTION:" + summary) + "\r\n"
+             + _trigger(minutes) + "\r\nEND:VALARM\r\n")
+    return event_text[:-len(END_EVENT)] + alarm + END_EVENT
 
 
 # One VTIMEZONE text per zone, valid from this year on, forever: readers such as vobject keep

@@ -24,7 +24,7 @@ from server.db import Database
 from server.db.models import BlockedTime, Booking, Calendar, Client, RenderedItem, Service
 from server.domain.recurrence import stored_rule
 from server.errors import BookingCalError
-from server.ical import RENDER_VERSION, render_event
+from server.ical import RENDER_VERSION, render_event, with_alarm
 from server.redaction import BlockedFacts, BookingFacts, Profile, blocked_view, booking_view
 
 log = logging.getLogger(__name__)
@@ -218,14 +218,19 @@ class Publisher:
                                            .order_by(BlockedTime.start_utc, BlockedTime.id))
 
     def texts_in_range(self, calendars: Sequence[Calendar], start: dt.datetime,
-                       end: dt.datetime) -> Iterator[str]:
-        """Just the event texts of `in_range` (what a feed needs), with the least work."""
+                       end: dt.datetime, booking_alarm: int | None = None) -> Iterator[str]:
+        """Just the event texts of `in_range` (what a feed needs), with the least work; with
+        `booking_alarm`, each booking carries an alarm that many minutes before it."""
         for calendar in calendars:
             span = dt.timedelta(seconds=calendar.max_span_seconds)
-            yield from self._texts(_booking_rows(self.profile, Booking.id)
-                                   .where(*_booking_range(calendar, span, start, end))
-                                   .order_by(Booking.start_utc, Booking.id),
-                                   self._render_bookings)
+            booking_texts = self._texts(_booking_rows(self.profile, Booking.id)
+                                        .where(*_booking_range(calendar, span, start, end))
+                                        .order_by(Booking.start_utc, Booking.id),
+                                        self._render_bookings)
+            if booking_alarm is None:
+                yield from booking_texts
+            else:
+                yield from (with_alarm(text, booking_alarm) for text in booking_texts)
             yield from self._texts(_blocked_rows(self.profile, BlockedTime.id)
                                    .where(*_blocked_range(calendar, span, start, end))
                                    .order_by(BlockedTime.start_utc, BlockedTime.id),

@@ -24,6 +24,10 @@ from server.linkurls import link_addresses
 
 PROFILE_NAMES = {"full": "Full", "limited": "Without sensitive client information",
                  "busy": "Busy only"}
+REMINDER_NAMES: dict[int | None, str] = {
+    None: "No reminder", 0: "At the start", 5: "5 minutes before", 10: "10 minutes before",
+    15: "15 minutes before", 30: "30 minutes before", 60: "1 hour before",
+    120: "2 hours before", 1440: "1 day before"}
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ def register(bp: Blueprint) -> None:
                 if link.scope != "all" else ["All calendars"]
             return page("link_show.html", status, link=link, where=where, state=state,
                         calendars=calendars, profiles=PROFILE_NAMES, error=error,
+                        reminder_names=REMINDER_NAMES,
                         until=valid_until_day(link.expires_at, business.timezone),
                         last_used=ago(link.last_used_at, now), done=request.args.get("done", ""))
 
@@ -135,7 +140,7 @@ def register(bp: Blueprint) -> None:
 
     @bp.post("/calendar/links/<int:link_id>/edit")
     def link_edit(link_id: int) -> Response:
-        """Label, profile and last day, through links.update_link as PATCH /links/ID. An
+        """Label, profile, reminder and last day, through links.update_link as PATCH /links/ID. An
         unchanged day leaves the expiry as it is (one set through the API to the minute
         stays); an empty one removes it."""
         rt = runtime()
@@ -147,10 +152,17 @@ def register(bp: Blueprint) -> None:
                 link = links.get_link(session, me.business_id, link_id)
                 day = form.get("valid_until", "").strip()
                 unchanged = day == valid_until_day(link.expires_at, business.timezone)
+                reminder = form.get("reminder")  # absent: unchanged; empty: none
+                if reminder is not None and reminder.strip() and not (
+                        reminder.strip().isascii() and reminder.strip().isdigit()
+                        and len(reminder.strip()) <= 6):
+                    raise InvalidError("choose a reminder from the list", field="reminder")
                 links.update_link(
                     session, me.business_id, link_id, now=rt.clock.now(),
                     label=form.get("label", "").strip()[:200],
                     profile=form.get("profile", ""),
+                    reminder_minutes=int(reminder) if reminder and reminder.strip() else None,
+                    clear_reminder=reminder is not None and not reminder.strip(),
                     expires_at=None if unchanged else valid_until(day, business.timezone),
                     clear_expiry=not day and not unchanged)
         except BookingCalError as exc:

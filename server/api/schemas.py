@@ -552,6 +552,11 @@ class LinkQuery(Input):
     include_revoked: bool = False
 
 
+ReminderMinutes = Annotated[int, Field(ge=0, le=40320, description="An alarm (VALARM) on the "
+                                       "link's bookings this many minutes before each starts; "
+                                       "its text shows what the profile shows")]
+
+
 class LinkIn(Body):
     scope: Literal["calendar", "set", "all"]
     calendar_ids: Annotated[list[Id], Field(max_length=500)] = []
@@ -559,12 +564,15 @@ class LinkIn(Body):
         description="full; limited (no client information); busy (times only)")
     label: Annotated[str, StringConstraints(max_length=200)] = ""
     expires_at: AwareDateTimeIn | None = None
+    reminder_minutes: ReminderMinutes | None = None
 
 
 class LinkPatch(Body):
     label: Annotated[str, StringConstraints(max_length=200)] | None = None
     profile: Literal["full", "limited", "busy"] | None = None
     expires_at: AwareDateTimeIn | None = Field(None, description="null removes the expiry")
+    reminder_minutes: ReminderMinutes | None = Field(None, description="null removes the "
+                                                     "reminder")
 
 
 class CaldavAccount(BaseModel):
@@ -579,6 +587,8 @@ class LinkOut(BaseModel):
     calendar_ids: list[int]
     profile: str
     label: str
+    reminder_minutes: int | None = Field(description="Alarm minutes before each booking; "
+                                         "null: none")
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
     last_used_at: dt.datetime | None

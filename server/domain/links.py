@@ -25,6 +25,13 @@ SCOPES = ("calendar", "set", "all")
 PROFILES = ("full", "limited", "busy")
 TOKEN_PREFIX = "bcl_"
 TOUCH_EVERY = dt.timedelta(minutes=5)
+MAX_REMINDER_MINUTES = 4 * 7 * 24 * 60  # four weeks
+
+
+def _check_reminder(minutes: int | None) -> None:
+    if minutes is not None and not 0 <= minutes <= MAX_REMINDER_MINUTES:
+        raise InvalidError(f"reminder_minutes must be 0 to {MAX_REMINDER_MINUTES} (four weeks), "
+                           "or null for no reminder", field="reminder_minutes")
 
 
 def _new_secret() -> str:
@@ -40,9 +47,12 @@ def get_link(session: Session, business_id: int, link_id: int) -> Link:
 
 def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: str,
                 profile: str, now: dt.datetime, calendar_ids: Iterable[int] = (),
-                label: str = "", expires_at: dt.datetime | None = None) -> tuple[Link, str]:
-    """A new link and its token (the only time the caller gets it without decrypting)."""
+                label: str = "", expires_at: dt.datetime | None = None,
+                reminder_minutes: int | None = None) -> tuple[Link, str]:
+    """A new link and its token (the only time the caller gets it without decrypting).
+    `reminder_minutes` puts an alarm on its bookings that long before each (none by default)."""
     get_business(session, business_id)
+    _check_reminder(reminder_minutes)
     if scope not in SCOPES:
         raise InvalidError(f"scope must be one of {', '.join(SCOPES)}", field="scope")
     if profile not in PROFILES:
@@ -63,7 +73,8 @@ def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: 
     secret = _new_secret()
     link = Link(business_id=business_id, scope=scope, profile=profile, label=label,
                 token_hash=keyring.hash_token(secret), token_encrypted=keyring.encrypt(secret),
-                expires_at=expires_at, created_at=now, updated_at=now)
+                expires_at=expires_at, reminder_minutes=reminder_minutes, created_at=now,
+                updated_at=now)
     session.add(link)
     session.flush()
     session.add_all(LinkCalendar(link_id=link.id, calendar_id=cid) for cid in ids)
@@ -116,7 +127,8 @@ def scope_calendars(session: Session, link: Link) -> list[Calendar]:
 
 def update_link(session: Session, business_id: int, link_id: int, *, now: dt.datetime,
                 label: str | None = None, profile: str | None = None,
-                expires_at: dt.datetime | None = None, clear_expiry: bool = False) -> Link:
+                expires_at: dt.datetime | None = None, clear_expiry: bool = False,
+                reminder_minutes: int | None = None, clear_reminder: bool = False) -> Link:
     link = get_link(session, business_id, link_id)
     if link.revoked_at is not None:
         raise ConflictError(f"link {link_id} is revoked; create a new one")
@@ -126,6 +138,11 @@ def update_link(session: Session, business_id: int, link_id: int, *, now: dt.dat
         link.profile = profile
     if label is not None:
         link.label = label
+    if clear_reminder:
+        link.reminder_minutes = None
+    elif reminder_minutes is not None:
+        _check_reminder(reminder_minutes)
+        link.reminder_minutes = reminder_minutes
     if clear_expiry:
         link.expires_at = None
     elif expires_at is not None:
