@@ -459,6 +459,7 @@ def _echo_link(runtime: Any, session: Any, link: Any, token: str | None) -> None
         where = link_addresses(runtime.config, link.id, token)
         click.echo(f"  feed:   {where.feed_url}")
         click.echo(f"  webcal: {where.webcal_url}")
+        click.echo(f"  free/busy: {where.freebusy_url}")
         click.echo(f"  CalDAV: server {where.caldav_server}  user {where.caldav_username}  "
                    f"password {where.caldav_password}")
 

@@ -37,6 +37,8 @@ from server.api import errors as api_errors
 from server.domain import links
 from server.errors import BookingCalError
 from server.feedcache import BodyCache, CachedBody
+from server import freebusy as freebusy_days
+from server.freebusy import busy_periods, freebusy_etag, freebusy_uid, render_freebusy
 from server.feedstate import (
     FeedCalendar, FeedState, FeedStates, body_key, feed_etag, feed_window, last_modified,
 )
@@ -128,8 +130,9 @@ class KeyLocks:
                 self._held[key] = (lock, users - 1)
 
 
-FEED_PATH = re.compile(r"/feeds/([^/]+)\.ics")
+FEED_PATH = re.compile(r"/feeds/([^/]+)\.(ics|vfb)")
 ROUTE = "/feeds/<token>.ics"
+FREEBUSY_ROUTE = "/feeds/<token>.vfb"
 
 
 class FeedMount:
@@ -154,14 +157,16 @@ class FeedMount:
         match = FEED_PATH.fullmatch(environ.get("PATH_INFO", ""))
         if match is None:
             return self.app(environ, start_response)
-        environ[ROUTE_KEY] = ROUTE
+        freebusy = match.group(2) == "vfb"
+        environ[ROUTE_KEY] = FREEBUSY_ROUTE if freebusy else ROUTE
         request = Request(environ)
         if request.method not in ("GET", "HEAD"):
             response = Response("Feeds are read-only.\n", status=405, mimetype="text/plain",
                                 headers={"Allow": "GET, HEAD"})
         else:
             try:
-                response = self.feed(request, match.group(1))
+                response = self.freebusy(request, match.group(1)) if freebusy \
+                    else self.feed(request, match.group(1))
             except BookingCalError as exc:
                 response = _error(exc)
         return response(environ, start_response)
@@ -236,6 +241,40 @@ class FeedMount:
             spool = body.identity
         headers["Content-Length"] = str(spool.tell())
         return Response(_drain(spool), status=200, headers=headers, content_type=content_type)
+
+    def freebusy(self, request: Request, token: str) -> Response:
+        """The link's busy time over its window as a VFREEBUSY (server/freebusy.py):
+        the same token checks, use tracking and conditional GET as the feed."""
+        runtime, config = self.runtime, self.runtime.config
+        now = runtime.clock.now()
+        state = self.states(token, now)
+        link = state.link
+        if link is None:
+            return self.refused(request.remote_addr or "?", state.state)
+        if links.touch_due(link, now):  # type: ignore[arg-type]
+            with runtime.db.write() as writer:
+                links.touch(writer, link.id, now)
+        window = feed_window(now, freebusy_days.DAYS_BACK, freebusy_days.DAYS_AHEAD)
+        key = body_key(state, window, config.feed_refresh_minutes)
+        etag = freebusy_etag(key)
+        changed = last_modified(state, window[0], freebusy_days.DAYS_BACK)
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate",
+                   "Last-Modified": changed.strftime("%a, %d %b %Y %H:%M:%S GMT")}
+        since = request.if_modified_since
+        if _matches(request.headers.get("If-None-Match"), etag) or (
+                "If-None-Match" not in request.headers and since is not None
+                and changed.replace(microsecond=0) <= since):
+            return Response(status=304, headers=headers)
+        headers["Content-Disposition"] = 'inline; filename="freebusy.vfb"'
+        content_type = "text/calendar; charset=utf-8"
+        if request.method == "HEAD":
+            return Response(status=200, headers=headers, content_type=content_type)
+        with runtime.db.read() as session:
+            periods = busy_periods(session, state.calendars, *window)
+        body = render_freebusy(periods, *window, stamp=changed,
+                               uid=freebusy_uid(link.id, state.epoch)).encode("ascii")
+        headers["Content-Length"] = str(len(body))
+        return Response([body], status=200, headers=headers, content_type=content_type)
 
     def cached_or_rendered(self, state: FeedState, key: str,
                            window: tuple[dt.datetime, dt.datetime], gzip_wanted: bool

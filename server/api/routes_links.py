@@ -35,6 +35,7 @@ def link_shown(session: Session, link: Link, token: str, now: dt.datetime) -> Li
     where = link_addresses(runtime().config, link.id, token)
     return LinkShown(**link_out(session, link, now).model_dump(), token=token,
                      feed_url=where.feed_url, webcal_url=where.webcal_url,
+                     freebusy_url=where.freebusy_url,
                      caldav=CaldavAccount(server=where.caldav_server,
                                           username=where.caldav_username,
                                           password=where.caldav_password))

@@ -600,6 +600,8 @@ class LinkShown(LinkOut):
     token: str
     feed_url: str = Field(description="https URL of the ICS feed")
     webcal_url: str = Field(description="The same feed as webcal://, for one-click subscribe")
+    freebusy_url: str = Field(description="The link's busy time as a VFREEBUSY (Outlook's "
+                              "Internet Free/Busy, Thunderbird)")
     caldav: CaldavAccount
 
 
