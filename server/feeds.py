@@ -39,6 +39,7 @@ from server.errors import BookingCalError
 from server.feedcache import BodyCache, CachedBody
 from server import freebusy as freebusy_days
 from server.freebusy import busy_periods, freebusy_etag, freebusy_uid, render_freebusy
+from server.slotfeed import body_etag, open_slots, render_slots_ics, render_slots_json
 from server.feedstate import (
     FeedCalendar, FeedState, FeedStates, body_key, feed_etag, feed_window, last_modified,
 )
@@ -130,9 +131,10 @@ class KeyLocks:
                 self._held[key] = (lock, users - 1)
 
 
-FEED_PATH = re.compile(r"/feeds/([^/]+)\.(ics|vfb)")
-ROUTE = "/feeds/<token>.ics"
-FREEBUSY_ROUTE = "/feeds/<token>.vfb"
+FEED_PATH = re.compile(r"/feeds/([^/]+)\.(ics|vfb|json)")
+ROUTES = {"ics": "/feeds/<token>.ics", "vfb": "/feeds/<token>.vfb",
+          "json": "/feeds/<token>.json"}
+ROUTE = ROUTES["ics"]
 
 
 class FeedMount:
@@ -157,16 +159,15 @@ class FeedMount:
         match = FEED_PATH.fullmatch(environ.get("PATH_INFO", ""))
         if match is None:
             return self.app(environ, start_response)
-        freebusy = match.group(2) == "vfb"
-        environ[ROUTE_KEY] = FREEBUSY_ROUTE if freebusy else ROUTE
+        kind = match.group(2)
+        environ[ROUTE_KEY] = ROUTES[kind]
         request = Request(environ)
         if request.method not in ("GET", "HEAD"):
             response = Response("Feeds are read-only.\n", status=405, mimetype="text/plain",
                                 headers={"Allow": "GET, HEAD"})
         else:
             try:
-                response = self.freebusy(request, match.group(1)) if freebusy \
-                    else self.feed(request, match.group(1))
+                response = self.feed(request, match.group(1), kind)
             except BookingCalError as exc:
                 response = _error(exc)
         return response(environ, start_response)
@@ -188,7 +189,9 @@ class FeedMount:
             limiter.failed(address)
         return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
 
-    def feed(self, request: Request, token: str) -> Response:
+    def feed(self, request: Request, token: str, kind: str = "ics") -> Response:
+        """A link's feed (`kind` "ics"), free/busy ("vfb") or open slots ("ics" or "json" of
+        a `slots` link); what a link does not serve is the 404 of an unknown one."""
         runtime, config = self.runtime, self.runtime.config
         address = request.remote_addr or "?"
         now = runtime.clock.now()
@@ -196,9 +199,16 @@ class FeedMount:
         link = state.link
         if link is None:
             return self.refused(address, state.state)
+        slots = link.profile == "slots"
+        if (kind == "json" and not slots) or (kind == "vfb" and slots):
+            return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
         if links.touch_due(link, now):  # type: ignore[arg-type]
             with runtime.db.write() as writer:
                 links.touch(writer, link.id, now)
+        if slots:
+            return self.open_slots(request, state, now, kind)
+        if kind == "vfb":
+            return self.freebusy(request, state, now)
         window = feed_window(now, config.feed_days_back, config.feed_days_ahead)
         key = body_key(state, window, config.feed_refresh_minutes)
         gzip_wanted = request.accept_encodings["gzip"] > 0
@@ -242,18 +252,12 @@ class FeedMount:
         headers["Content-Length"] = str(spool.tell())
         return Response(_drain(spool), status=200, headers=headers, content_type=content_type)
 
-    def freebusy(self, request: Request, token: str) -> Response:
-        """The link's busy time over its window as a VFREEBUSY (server/freebusy.py):
-        the same token checks, use tracking and conditional GET as the feed."""
+    def freebusy(self, request: Request, state: FeedState, now: dt.datetime) -> Response:
+        """The link's busy time over its window as a VFREEBUSY (server/freebusy.py), with
+        the feed's conditional GET."""
         runtime, config = self.runtime, self.runtime.config
-        now = runtime.clock.now()
-        state = self.states(token, now)
         link = state.link
-        if link is None:
-            return self.refused(request.remote_addr or "?", state.state)
-        if links.touch_due(link, now):  # type: ignore[arg-type]
-            with runtime.db.write() as writer:
-                links.touch(writer, link.id, now)
+        assert link is not None
         window = feed_window(now, freebusy_days.DAYS_BACK, freebusy_days.DAYS_AHEAD)
         key = body_key(state, window, config.feed_refresh_minutes)
         etag = freebusy_etag(key)
@@ -274,6 +278,33 @@ class FeedMount:
         body = render_freebusy(periods, *window, stamp=changed,
                                uid=freebusy_uid(link.id, state.epoch)).encode("ascii")
         headers["Content-Length"] = str(len(body))
+        return Response([body], status=200, headers=headers, content_type=content_type)
+
+    def open_slots(self, request: Request, state: FeedState, now: dt.datetime,
+                   kind: str) -> Response:
+        """A `slots` link's open times (server/slotfeed.py), as ICS or JSON, computed on each
+        request (a bounded availability computation); the strong ETag is the body's digest,
+        so a poll gets 304 until the slots change."""
+        runtime = self.runtime
+        with runtime.db.read() as session:
+            found = open_slots(session, state, now, runtime.config.availability)
+        if found is None:  # its service was deleted
+            return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
+        if kind == "json":
+            body = render_slots_json(found).encode("utf-8")
+            content_type, filename = "application/json", "slots.json"
+        else:
+            refresh = dt.timedelta(minutes=runtime.config.feed_refresh_minutes)
+            body = render_slots_ics(found, state, refresh).encode("utf-8")
+            content_type, filename = "text/calendar; charset=utf-8", "slots.ics"
+        etag = body_etag(body)
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
+        if _matches(request.headers.get("If-None-Match"), etag):
+            return Response(status=304, headers=headers)
+        headers["Content-Disposition"] = f'inline; filename="{filename}"'
+        headers["Content-Length"] = str(len(body))
+        if request.method == "HEAD":
+            return Response(status=200, headers=headers, content_type=content_type)
         return Response([body], status=200, headers=headers, content_type=content_type)
 
     def cached_or_rendered(self, state: FeedState, key: str,

@@ -61,6 +61,7 @@ class FeedLink:
     last_used_at: dt.datetime | None
     updated_at: dt.datetime
     reminder_minutes: int | None
+    service_id: int | None
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class FeedState:
 
 LINK_COLUMNS = (Link.id, Link.business_id, Link.scope, Link.profile, Link.label, Link.token_hash,
                 Link.expires_at, Link.revoked_at, Link.last_used_at, Link.updated_at,
-                Link.reminder_minutes)
+                Link.reminder_minutes, Link.service_id)
 CALENDAR_COLUMNS = (Calendar.id, Calendar.name, Calendar.timezone, Calendar.journal_seq,
                     Calendar.max_span_seconds, Calendar.active, Calendar.deleted_at,
                     Calendar.changed_at, Calendar.updated_at)

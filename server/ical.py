@@ -138,6 +138,12 @@ def _text(value: str) -> str:
     return escaped[1:] if escaped.startswith("\ufeff") else escaped
 
 
+def content_line(name: str, text: str) -> str:
+    """One TEXT property ("SUMMARY:...") cleaned, escaped and folded as render_event writes
+    it."""
+    return _fold(name + ":" + _text(clean_text(text)))
+
+
 def _stamp(value: dt.datetime) -> str:
     return (f"{value.year:04}{value.month:02}{value.day:02}"
             f"T{value.hour:02}{value.minute:02}{value.second:02}")

@@ -14,6 +14,7 @@ class LinkAddresses:
     feed_url: str
     webcal_url: str
     freebusy_url: str
+    slots_json_url: str
     caldav_server: str
     caldav_username: str
     caldav_password: str
@@ -24,6 +25,7 @@ def link_addresses(config: Config, link_id: int, token: str) -> LinkAddresses:
     webcal = "webcal://" + feed.split("://", 1)[1]
     return LinkAddresses(feed_url=feed, webcal_url=webcal,
                          freebusy_url=config.public_link(f"/feeds/{token}.vfb"),
+                         slots_json_url=config.public_link(f"/feeds/{token}.json"),
                          caldav_server=config.public_link(DAV_PATH + "/"),
                          caldav_username=principal_name(link_id), caldav_password=token)
 

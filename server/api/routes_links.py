@@ -26,7 +26,8 @@ bp = APIBlueprint("links", __name__, url_prefix="/api/v1/businesses/<int:busines
 def link_out(session: Session, link: Link, now: dt.datetime) -> LinkOut:
     return LinkOut(id=link.id, scope=link.scope, calendar_ids=links.scope_calendar_ids(
         session, link), profile=link.profile, label=link.label,
-        reminder_minutes=link.reminder_minutes, expires_at=link.expires_at,
+        reminder_minutes=link.reminder_minutes, service_id=link.service_id,
+        expires_at=link.expires_at,
         revoked_at=link.revoked_at, last_used_at=link.last_used_at, created_at=link.created_at,
         active=links.link_state(link, now) == "active")
 

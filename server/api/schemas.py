@@ -560,16 +560,18 @@ ReminderMinutes = Annotated[int, Field(ge=0, le=40320, description="An alarm (VA
 class LinkIn(Body):
     scope: Literal["calendar", "set", "all"]
     calendar_ids: Annotated[list[Id], Field(max_length=500)] = []
-    profile: Literal["full", "limited", "busy"] = Field(
-        description="full; limited (no client information); busy (times only)")
+    profile: Literal["full", "limited", "busy", "slots"] = Field(
+        description="full; limited (no client information); busy (times only); slots (the "
+        "open times of `service_id`, for partners: no bookings at all)")
     label: Annotated[str, StringConstraints(max_length=200)] = ""
     expires_at: AwareDateTimeIn | None = None
     reminder_minutes: ReminderMinutes | None = None
+    service_id: Id | None = Field(None, description="The service a 'slots' link shows")
 
 
 class LinkPatch(Body):
     label: Annotated[str, StringConstraints(max_length=200)] | None = None
-    profile: Literal["full", "limited", "busy"] | None = None
+    profile: Literal["full", "limited", "busy", "slots"] | None = None
     expires_at: AwareDateTimeIn | None = Field(None, description="null removes the expiry")
     reminder_minutes: ReminderMinutes | None = Field(None, description="null removes the "
                                                      "reminder")
@@ -589,6 +591,7 @@ class LinkOut(BaseModel):
     label: str
     reminder_minutes: int | None = Field(description="Alarm minutes before each booking; "
                                          "null: none")
+    service_id: int | None = Field(description="The service a 'slots' link shows")
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
     last_used_at: dt.datetime | None

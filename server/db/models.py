@@ -268,7 +268,7 @@ class Link(Base):
     __tablename__ = "links"
     __table_args__ = (
         CheckConstraint("scope IN ('calendar', 'set', 'all')", name="link_scope"),
-        CheckConstraint("profile IN ('full', 'limited', 'busy')", name="link_profile"),
+        CheckConstraint("profile IN ('full', 'limited', 'busy', 'slots')", name="link_profile"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
@@ -280,6 +280,9 @@ class Link(Base):
     token_encrypted: Mapped[str] = mapped_column(Text)
     # An alarm on the link's bookings, this many minutes before each starts (None: no alarm).
     reminder_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The service whose open slots a `slots` link shows (None for every other profile). No
+    # foreign key: the link checks it against its business when it is set and when it is read.
+    service_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
