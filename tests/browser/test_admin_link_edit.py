@@ -126,3 +126,29 @@ def test_a_reminder_is_chosen_from_the_list_and_reaches_the_feed(site: AdminSite
     assert edit(browser, site, made["id"], label="", profile="limited", valid_until="",
                 reminder="").status_code == 303
     assert link_of(site, made["id"])["reminder_minutes"] is None
+
+
+def test_a_slots_link_is_made_for_a_service_and_shown_without_caldav(site: AdminSite) -> None:
+    browser, _ = sign_in(site)
+    listing = browser.get(f"{site.admin}/calendar/links", timeout=20)
+    assert listing.status_code == 200
+    assert f'<option value="{site.salon.service}">Haircut</option>' in listing.text
+    token = form_token(listing.text)
+    form = {"csrf_token": token, "calendar": str(site.salon.calendar), "profile": "slots",
+            "label": "Partner clinic", "valid_until": ""}
+    for bad in ("", "x", "9" * 5000):
+        refused = browser.post(f"{site.admin}/calendar/links", timeout=20, allow_redirects=False,
+                               data={**form, "service_id": bad})
+        assert refused.status_code == 422 and "service" in refused.text, bad
+    made = browser.post(f"{site.admin}/calendar/links", timeout=20, allow_redirects=False,
+                        data={**form, "service_id": str(site.salon.service)})
+    assert made.status_code == 303, made.text
+    page = browser.get(site.live.url + made.headers["Location"], timeout=20).text
+    assert "Open times of a service" in page and 'id="json-url"' in page
+    assert "caldav-server" not in page and "freebusy-url" not in page
+    assert 'value="full"' not in page and 'name="reminder"' not in page  # stays a slots link
+    link_id = int(made.headers["Location"].split("/")[-1].split("?")[0])
+    shown = link_of(site, link_id)
+    assert shown["profile"] == "slots" and shown["service_id"] == site.salon.service
+    assert requests.get(shown["feed_url"], timeout=20).status_code == 200
+    assert "Partner clinic" in browser.get(f"{site.admin}/calendar/links", timeout=20).text
