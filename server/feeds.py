@@ -364,8 +364,11 @@ def _render(runtime: Runtime, session: Session, state: FeedState, start: dt.date
     for zone_name in sorted(zones):
         yield render_timezone(zone_name)
     batch: list[str] = []
+    # In a feed of several calendars, three identical "Lunch" events are told apart by their
+    # employee; "Busy" stays the time only.
+    name_blocked = link.scope != "calendar" and profile in ("full", "limited")
     for text in publisher.texts_in_range(calendars, start, end,  # type: ignore[arg-type]
-                                         link.reminder_minutes):
+                                         link.reminder_minutes, name_blocked):
         batch.append(text)
         if len(batch) >= 1000:
             yield "".join(batch)

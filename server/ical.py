@@ -234,17 +234,34 @@ def _trigger(minutes: int) -> str:
     return "TRIGGER:" + vDuration(dt.timedelta(minutes=-minutes)).to_ical().decode("ascii")
 
 
+def _summary_bounds(event_text: str) -> tuple[int, int]:
+    """Where the (possibly folded) SUMMARY value of a `render_event` text starts and ends."""
+    assert event_text.startswith("BEGIN:VEVENT\r\nSUMMARY:") and event_text.endswith(END_EVENT)
+    start = len("BEGIN:VEVENT\r\nSUMMARY:")
+    end = event_text.index("\r\n", start)
+    while event_text.startswith(" ", end + 2):  # a folded SUMMARY goes on
+        end = event_text.index("\r\n", end + 2)
+    return start, end
+
+
+def with_summary_suffix(event_text: str, suffix: str) -> str:
+    """A VEVENT written by `render_event` whose summary ends with `suffix` (" – Anna": whose
+    blocked time it is, in a feed of several calendars), byte for byte what render_event
+    writes for the view with that summary. `suffix` starts with a space, so no escape or
+    line break can form across the join."""
+    assert suffix.startswith(" ")
+    start, end = _summary_bounds(event_text)
+    summary = event_text[start:end].replace("\r\n ", "") + _text(clean_text(suffix))
+    return ("BEGIN:VEVENT\r\n" + _fold("SUMMARY:" + summary) + event_text[end:])
+
+
 def with_alarm(event_text: str, minutes: int) -> str:
     """A VEVENT written by `render_event` with a display alarm `minutes` before its start,
     whose text is the event's SUMMARY (already redacted for the profile: no client name in
     `limited` or `busy`), as `render_event_with_icalendar(view, minutes)` writes it. The
     rendered text is kept per profile, not per link, so a link's alarm is added on the way
     out."""
-    assert event_text.startswith("BEGIN:VEVENT\r\nSUMMARY:") and event_text.endswith(END_EVENT)
-    start = len("BEGIN:VEVENT\r\nSUMMARY:")
-    end = event_text.index("\r\n", start)
-    while event_text.startswith(" ", end + 2):  # a folded SUMMARY goes on
-        end = event_text.index("\r\n", end + 2)
+    start, end = _summary_bounds(event_text)
     summary = event_text[start:end].replace("\r\n ", "")
     alarm = ("BEGIN:VALARM\r\nACTION:DISPLAY\r\n" + _fold("DESCRIPTION:" + summary) + "\r\n"
              + _trigger(minutes) + "\r\nEND:VALARM\r\n")
