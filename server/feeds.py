@@ -1,5 +1,7 @@
 """GET /feeds/<token>.ics: a link's calendars as one iCalendar feed (Outlook, iPhone, macOS,
-Google "From URL").
+Google "From URL"). The same route serves /feeds/<token>.vfb, the link's busy time as a
+VFREEBUSY (server/freebusy.py), and for a `slots` link its open times as ICS or .json
+(server/slotfeed.py) instead of its items.
 
 Every request costs one indexed query (server/feedstate.py): the token's link, the epoch and the
 journal positions of its calendars, from which come 404 for an unknown, revoked or expired
