@@ -66,13 +66,13 @@ def test_no_alarm_by_default_then_one_per_booking(api: Api, salon: Salon) -> Non
     again = get(link["feed_url"], **{"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 200 and again.headers["ETag"] != first.headers["ETag"]
     found = events(again.text)
-    assert set(found) == {"Haircut – Jens Hansen", "Haircut", "Lunch"}
+    assert set(found) == {"Haircut – Jens Hansen", "Haircut", "Lunch – Anna Berg"}
     for summary in ("Haircut – Jens Hansen", "Haircut"):
         [alarm] = found[summary].walk("VALARM")
         assert str(alarm["ACTION"]) == "DISPLAY"
         assert alarm.decoded("TRIGGER") == -dt.timedelta(minutes=15)
         assert str(alarm["DESCRIPTION"]) == summary
-    assert found["Lunch"].walk("VALARM") == []  # blocked time has no alarm
+    assert found["Lunch – Anna Berg"].walk("VALARM") == []  # blocked time has no alarm
     parsed = vobject.readOne(again.text)
     alarms = [e.valarm.trigger.value for e in parsed.vevent_list if hasattr(e, "valarm")]
     assert alarms == [-dt.timedelta(minutes=15)] * 2
