@@ -459,6 +459,10 @@ def _echo_link(runtime: Any, session: Any, link: Any, token: str | None) -> None
         where = link_addresses(runtime.config, link.id, token)
         click.echo(f"  feed:   {where.feed_url}")
         click.echo(f"  webcal: {where.webcal_url}")
+        if link.profile == "slots":
+            click.echo(f"  JSON:   {where.slots_json_url}")
+            return
+        click.echo(f"  free/busy: {where.freebusy_url}")
         click.echo(f"  CalDAV: server {where.caldav_server}  user {where.caldav_username}  "
                    f"password {where.caldav_password}")
 
@@ -472,15 +476,21 @@ def links() -> None:
 @click.argument("business_id", type=int)
 @click.option("--calendar", "calendar_ids", type=int, multiple=True,
               help="Calendar id; repeat for a set. Omit for all calendars of the business.")
-@click.option("--profile", type=click.Choice(["full", "limited", "busy"]), required=True,
-              help="full; limited (no client information); busy (times only).")
+@click.option("--profile", type=click.Choice(["full", "limited", "busy", "slots"]), required=True,
+              help="full; limited (no client information); busy (times only); slots (the "
+              "open times of --service, for partners).")
+@click.option("--service", "service_id", type=int, default=None,
+              help="The service whose open times a slots link shows.")
+@click.option("--reminder", "reminder_minutes", type=int, default=None,
+              help="An alarm this many minutes before each booking (in the feed).")
 @click.option("--label", default="", help="What the link is for (\"Anna's iPhone\").")
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None,
               help="Expiry (UTC), e.g. 2027-06-30.")
 @click.pass_context
 @user_errors
 def links_create(ctx: click.Context, business_id: int, calendar_ids: tuple[int, ...],
-                 profile: str, label: str, expires: Any) -> None:
+                 profile: str, service_id: int | None, reminder_minutes: int | None,
+                 label: str, expires: Any) -> None:
     """Create a link and print its feed URL and CalDAV account.
 
     \b
@@ -496,7 +506,8 @@ def links_create(ctx: click.Context, business_id: int, calendar_ids: tuple[int, 
     with runtime.db.write() as session:
         link, token = create_link(
             session, runtime.keyring, business_id, scope=scope, profile=profile, label=label,
-            calendar_ids=calendar_ids, now=runtime.clock.now(),
+            calendar_ids=calendar_ids, now=runtime.clock.now(), service_id=service_id,
+            reminder_minutes=reminder_minutes,
             expires_at=expires.replace(tzinfo=dt.timezone.utc) if expires else None)
         _echo_link(runtime, session, link, token)
 

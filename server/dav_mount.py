@@ -302,6 +302,9 @@ class DavMount:
                     self.limiter.failed(address)
                 return self._challenge(start_response)
             principal = principal_name(link.id)
+            if link.profile not in links.ITEM_PROFILES:
+                # A `slots` link shows open times as a feed only; it has no calendar items.
+                return self._challenge(start_response)
             if not user_matches(user, principal):
                 # Same answer as a wrong password, after the same lookup. Not counted: whoever
                 # sent it holds a valid token, so nothing is being guessed.

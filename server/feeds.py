@@ -1,5 +1,7 @@
 """GET /feeds/<token>.ics: a link's calendars as one iCalendar feed (Outlook, iPhone, macOS,
-Google "From URL").
+Google "From URL"). The same route serves /feeds/<token>.vfb, the link's busy time as a
+VFREEBUSY (server/freebusy.py), and for a `slots` link its open times as ICS or .json
+(server/slotfeed.py) instead of its items.
 
 Every request costs one indexed query (server/feedstate.py): the token's link, the epoch and the
 journal positions of its calendars, from which come 404 for an unknown, revoked or expired
@@ -37,6 +39,9 @@ from server.api import errors as api_errors
 from server.domain import links
 from server.errors import BookingCalError
 from server.feedcache import BodyCache, CachedBody
+from server import freebusy as freebusy_days
+from server.freebusy import busy_periods, freebusy_etag, freebusy_uid, render_freebusy
+from server.slotfeed import body_etag, open_slots, render_slots_ics, render_slots_json
 from server.feedstate import (
     FeedCalendar, FeedState, FeedStates, body_key, feed_etag, feed_window, last_modified,
 )
@@ -128,8 +133,10 @@ class KeyLocks:
                 self._held[key] = (lock, users - 1)
 
 
-FEED_PATH = re.compile(r"/feeds/([^/]+)\.ics")
-ROUTE = "/feeds/<token>.ics"
+FEED_PATH = re.compile(r"/feeds/([^/]+)\.(ics|vfb|json)")
+ROUTES = {"ics": "/feeds/<token>.ics", "vfb": "/feeds/<token>.vfb",
+          "json": "/feeds/<token>.json"}
+ROUTE = ROUTES["ics"]
 
 
 class FeedMount:
@@ -154,14 +161,15 @@ class FeedMount:
         match = FEED_PATH.fullmatch(environ.get("PATH_INFO", ""))
         if match is None:
             return self.app(environ, start_response)
-        environ[ROUTE_KEY] = ROUTE
+        kind = match.group(2)
+        environ[ROUTE_KEY] = ROUTES[kind]
         request = Request(environ)
         if request.method not in ("GET", "HEAD"):
             response = Response("Feeds are read-only.\n", status=405, mimetype="text/plain",
                                 headers={"Allow": "GET, HEAD"})
         else:
             try:
-                response = self.feed(request, match.group(1))
+                response = self.feed(request, match.group(1), kind)
             except BookingCalError as exc:
                 response = _error(exc)
         return response(environ, start_response)
@@ -183,7 +191,9 @@ class FeedMount:
             limiter.failed(address)
         return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
 
-    def feed(self, request: Request, token: str) -> Response:
+    def feed(self, request: Request, token: str, kind: str = "ics") -> Response:
+        """A link's feed (`kind` "ics"), free/busy ("vfb") or open slots ("ics" or "json" of
+        a `slots` link); what a link does not serve is the 404 of an unknown one."""
         runtime, config = self.runtime, self.runtime.config
         address = request.remote_addr or "?"
         now = runtime.clock.now()
@@ -191,9 +201,16 @@ class FeedMount:
         link = state.link
         if link is None:
             return self.refused(address, state.state)
+        slots = link.profile == "slots"
+        if (kind == "json" and not slots) or (kind == "vfb" and slots):
+            return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
         if links.touch_due(link, now):  # type: ignore[arg-type]
             with runtime.db.write() as writer:
                 links.touch(writer, link.id, now)
+        if slots:
+            return self.open_slots(request, state, now, kind)
+        if kind == "vfb":
+            return self.freebusy(request, state, now)
         window = feed_window(now, config.feed_days_back, config.feed_days_ahead)
         key = body_key(state, window, config.feed_refresh_minutes)
         gzip_wanted = request.accept_encodings["gzip"] > 0
@@ -236,6 +253,61 @@ class FeedMount:
             spool = body.identity
         headers["Content-Length"] = str(spool.tell())
         return Response(_drain(spool), status=200, headers=headers, content_type=content_type)
+
+    def freebusy(self, request: Request, state: FeedState, now: dt.datetime) -> Response:
+        """The link's busy time over its window as a VFREEBUSY (server/freebusy.py), with
+        the feed's conditional GET."""
+        runtime, config = self.runtime, self.runtime.config
+        link = state.link
+        assert link is not None
+        window = feed_window(now, freebusy_days.DAYS_BACK, freebusy_days.DAYS_AHEAD)
+        key = body_key(state, window, config.feed_refresh_minutes)
+        etag = freebusy_etag(key)
+        changed = last_modified(state, window[0], freebusy_days.DAYS_BACK)
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate",
+                   "Last-Modified": changed.strftime("%a, %d %b %Y %H:%M:%S GMT")}
+        since = request.if_modified_since
+        if _matches(request.headers.get("If-None-Match"), etag) or (
+                "If-None-Match" not in request.headers and since is not None
+                and changed.replace(microsecond=0) <= since):
+            return Response(status=304, headers=headers)
+        headers["Content-Disposition"] = 'inline; filename="freebusy.vfb"'
+        content_type = "text/calendar; charset=utf-8"
+        if request.method == "HEAD":
+            return Response(status=200, headers=headers, content_type=content_type)
+        with runtime.db.read() as session:
+            periods = busy_periods(session, state.calendars, *window)
+        body = render_freebusy(periods, *window, stamp=changed,
+                               uid=freebusy_uid(link.id, state.epoch)).encode("ascii")
+        headers["Content-Length"] = str(len(body))
+        return Response([body], status=200, headers=headers, content_type=content_type)
+
+    def open_slots(self, request: Request, state: FeedState, now: dt.datetime,
+                   kind: str) -> Response:
+        """A `slots` link's open times (server/slotfeed.py), as ICS or JSON, computed on each
+        request (a bounded availability computation); the strong ETag is the body's digest,
+        so a poll gets 304 until the slots change."""
+        runtime = self.runtime
+        with runtime.db.read() as session:
+            found = open_slots(session, state, now, runtime.config.availability)
+        if found is None:  # its service was deleted
+            return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
+        if kind == "json":
+            body = render_slots_json(found).encode("utf-8")
+            content_type, filename = "application/json", "slots.json"
+        else:
+            refresh = dt.timedelta(minutes=runtime.config.feed_refresh_minutes)
+            body = render_slots_ics(found, state, refresh).encode("utf-8")
+            content_type, filename = "text/calendar; charset=utf-8", "slots.ics"
+        etag = body_etag(body)
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
+        if _matches(request.headers.get("If-None-Match"), etag):
+            return Response(status=304, headers=headers)
+        headers["Content-Disposition"] = f'inline; filename="{filename}"'
+        headers["Content-Length"] = str(len(body))
+        if request.method == "HEAD":
+            return Response(status=200, headers=headers, content_type=content_type)
+        return Response([body], status=200, headers=headers, content_type=content_type)
 
     def cached_or_rendered(self, state: FeedState, key: str,
                            window: tuple[dt.datetime, dt.datetime], gzip_wanted: bool
@@ -294,7 +366,11 @@ def _render(runtime: Runtime, session: Session, state: FeedState, start: dt.date
     for zone_name in sorted(zones):
         yield render_timezone(zone_name)
     batch: list[str] = []
-    for text in publisher.texts_in_range(calendars, start, end):  # type: ignore[arg-type]
+    # In a feed of several calendars, three identical "Lunch" events are told apart by their
+    # employee; "Busy" stays the time only.
+    name_blocked = link.scope != "calendar" and profile in ("full", "limited")
+    for text in publisher.texts_in_range(calendars, start, end,  # type: ignore[arg-type]
+                                         link.reminder_minutes, name_blocked):
         batch.append(text)
         if len(batch) >= 1000:
             yield "".join(batch)

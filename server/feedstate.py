@@ -3,12 +3,13 @@ token (by its keyed hash) with its business, the database epoch and every calend
 scope names (active or not). From it come the answer to unknown/revoked/expired tokens, the
 strong ETag, Last-Modified and, on a miss, what to render.
 
-The ETag names everything the body depends on: the link (its id, profile and last change, which
-covers its label and expiry), the epoch, each shown calendar's journal position, name and zone,
-the business's name and zone, the window (its first day and length), the refresh interval, the
-renderer version and the content coding. Journal positions only grow, so a body rendered a
-moment after the query (PostgreSQL reads each statement afresh) can only be newer than its ETag
-says, and that ETag never comes back: a body cached under it is never served for another state.
+The ETag names everything the body depends on: the link (its id, profile, reminder and last
+change, which covers its label and expiry), the epoch, each shown calendar's journal position,
+name and zone, the business's name and zone, the window (its first day and length), the refresh
+interval, the renderer and feed versions and the content coding. Journal positions only grow,
+so a body rendered a moment after the query (PostgreSQL reads each statement afresh) can only be
+newer than its ETag says, and that ETag never comes back: a body cached under it is never
+served for another state.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from server.db.quickread import QuickRead
 from server.domain.links import TOKEN_PREFIX, link_state
 from server.ical import RENDER_VERSION
 from server.keys import Keyring
+
+# Part of every feed ETag, with RENDER_VERSION (the items' own text): bump it whenever a feed of
+# unchanged items would be written differently.
+FEED_VERSION = 2  # 2: blocked time in a feed of several calendars names its employee
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class FeedLink:
     revoked_at: dt.datetime | None
     last_used_at: dt.datetime | None
     updated_at: dt.datetime
+    reminder_minutes: int | None
+    service_id: int | None
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,8 @@ class FeedState:
 
 
 LINK_COLUMNS = (Link.id, Link.business_id, Link.scope, Link.profile, Link.label, Link.token_hash,
-                Link.expires_at, Link.revoked_at, Link.last_used_at, Link.updated_at)
+                Link.expires_at, Link.revoked_at, Link.last_used_at, Link.updated_at,
+                Link.reminder_minutes, Link.service_id)
 CALENDAR_COLUMNS = (Calendar.id, Calendar.name, Calendar.timezone, Calendar.journal_seq,
                     Calendar.max_span_seconds, Calendar.active, Calendar.deleted_at,
                     Calendar.changed_at, Calendar.updated_at)
@@ -139,9 +147,10 @@ def body_key(state: FeedState, window: tuple[dt.datetime, dt.datetime],
                          for c in state.calendars)
     key = "\x1f".join((
         str(link.id), link.profile, link.scope, link.label, link.updated_at.isoformat(),
+        str(link.reminder_minutes),
         state.epoch, calendars, state.business_name, state.business_timezone,
         window[0].isoformat(), window[1].isoformat(), str(refresh_minutes),
-        str(RENDER_VERSION)))
+        str(RENDER_VERSION), str(FEED_VERSION)))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 

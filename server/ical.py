@@ -16,7 +16,7 @@ import datetime as dt
 import re
 from functools import lru_cache
 
-from icalendar import Calendar, Event, vDuration, vRecur, vText
+from icalendar import Alarm, Calendar, Event, vDuration, vRecur, vText
 
 from server import __version__
 from server.domain.timeutil import zone
@@ -49,9 +49,10 @@ def _moment(local: dt.datetime, instant: dt.datetime | None, tzid: str) -> dt.da
     return aware
 
 
-def render_event_with_icalendar(view: EventView) -> str:
+def render_event_with_icalendar(view: EventView, alarm_minutes: int | None = None) -> str:
     """One VEVENT ("BEGIN:VEVENT ... END:VEVENT\\r\\n") through icalendar's component tree: the
-    reference `render_event` is proven equal to."""
+    reference `render_event` (and `with_alarm`) is proven equal to. With `alarm_minutes`, a
+    display alarm that long before the start, its text the event's (redacted) summary."""
     event = Event()
     event.add("uid", view.uid)
     event.add("dtstamp", view.last_modified)
@@ -76,6 +77,12 @@ def render_event_with_icalendar(view: EventView) -> str:
                                  for d in view.exdates])
     event.add("status", "CONFIRMED")
     event.add("transp", "OPAQUE")
+    if alarm_minutes is not None:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", clean_text(view.summary))
+        alarm.add("trigger", dt.timedelta(minutes=-alarm_minutes))
+        event.add_component(alarm)
     return event.to_ical().decode("utf-8")
 
 
@@ -129,6 +136,12 @@ def _text(value: str) -> str:
                .replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
                .replace("\r", "\\n"))
     return escaped[1:] if escaped.startswith("\ufeff") else escaped
+
+
+def content_line(name: str, text: str) -> str:
+    """One TEXT property ("SUMMARY:...") cleaned, escaped and folded as render_event writes
+    it."""
+    return _fold(name + ":" + _text(clean_text(text)))
 
 
 def _stamp(value: dt.datetime) -> str:
@@ -211,6 +224,48 @@ def render_event(view: EventView) -> str:
         lines.append("LOCATION:" + _text(clean_text(view.location)))
     lines += ["STATUS:CONFIRMED", "TRANSP:OPAQUE", "END:VEVENT", ""]
     return "\r\n".join(_fold(line) for line in lines)
+
+
+END_EVENT = "END:VEVENT\r\n"
+
+
+@lru_cache(maxsize=64)
+def _trigger(minutes: int) -> str:
+    return "TRIGGER:" + vDuration(dt.timedelta(minutes=-minutes)).to_ical().decode("ascii")
+
+
+def _summary_bounds(event_text: str) -> tuple[int, int]:
+    """Where the (possibly folded) SUMMARY value of a `render_event` text starts and ends."""
+    assert event_text.startswith("BEGIN:VEVENT\r\nSUMMARY:") and event_text.endswith(END_EVENT)
+    start = len("BEGIN:VEVENT\r\nSUMMARY:")
+    end = event_text.index("\r\n", start)
+    while event_text.startswith(" ", end + 2):  # a folded SUMMARY goes on
+        end = event_text.index("\r\n", end + 2)
+    return start, end
+
+
+def with_summary_suffix(event_text: str, suffix: str) -> str:
+    """A VEVENT written by `render_event` whose summary ends with `suffix` (" – Anna": whose
+    blocked time it is, in a feed of several calendars), byte for byte what render_event
+    writes for the view with that summary. `suffix` starts with a space, so no escape or
+    line break can form across the join."""
+    assert suffix.startswith(" ")
+    start, end = _summary_bounds(event_text)
+    summary = event_text[start:end].replace("\r\n ", "") + _text(clean_text(suffix))
+    return ("BEGIN:VEVENT\r\n" + _fold("SUMMARY:" + summary) + event_text[end:])
+
+
+def with_alarm(event_text: str, minutes: int) -> str:
+    """A VEVENT written by `render_event` with a display alarm `minutes` before its start,
+    whose text is the event's SUMMARY (already redacted for the profile: no client name in
+    `limited` or `busy`), as `render_event_with_icalendar(view, minutes)` writes it. The
+    rendered text is kept per profile, not per link, so a link's alarm is added on the way
+    out."""
+    start, end = _summary_bounds(event_text)
+    summary = event_text[start:end].replace("\r\n ", "")
+    alarm = ("BEGIN:VALARM\r\nACTION:DISPLAY\r\n" + _fold("DESCRIPTION:" + summary) + "\r\n"
+             + _trigger(minutes) + "\r\nEND:VALARM\r\n")
+    return event_text[:-len(END_EVENT)] + alarm + END_EVENT
 
 
 # One VTIMEZONE text per zone, valid from this year on, forever: readers such as vobject keep

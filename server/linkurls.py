@@ -13,6 +13,8 @@ DAV_PATH = "/dav"
 class LinkAddresses:
     feed_url: str
     webcal_url: str
+    freebusy_url: str
+    slots_json_url: str
     caldav_server: str
     caldav_username: str
     caldav_password: str
@@ -22,6 +24,8 @@ def link_addresses(config: Config, link_id: int, token: str) -> LinkAddresses:
     feed = config.public_link(f"/feeds/{token}.ics")
     webcal = "webcal://" + feed.split("://", 1)[1]
     return LinkAddresses(feed_url=feed, webcal_url=webcal,
+                         freebusy_url=config.public_link(f"/feeds/{token}.vfb"),
+                         slots_json_url=config.public_link(f"/feeds/{token}.json"),
                          caldav_server=config.public_link(DAV_PATH + "/"),
                          caldav_username=principal_name(link_id), caldav_password=token)
 

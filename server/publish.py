@@ -24,7 +24,7 @@ from server.db import Database
 from server.db.models import BlockedTime, Booking, Calendar, Client, RenderedItem, Service
 from server.domain.recurrence import stored_rule
 from server.errors import BookingCalError
-from server.ical import RENDER_VERSION, render_event
+from server.ical import RENDER_VERSION, render_event, with_alarm, with_summary_suffix
 from server.redaction import BlockedFacts, BookingFacts, Profile, blocked_view, booking_view
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,8 @@ class Publisher:
                 client_phone=client.phone if client else None,
                 client_address=client.address if client else None,
                 client_notes=client.notes if client else None,
-                location=booking.location, notes=booking.notes)
+                location=booking.location, notes=booking.notes,
+                all_day=booking.all_day)
             texts[booking.id] = render_event(booking_view(facts, self.profile))
             self._remember("booking", booking.id, booking.seq, texts[booking.id])
         return texts
@@ -217,18 +218,30 @@ class Publisher:
                                            .order_by(BlockedTime.start_utc, BlockedTime.id))
 
     def texts_in_range(self, calendars: Sequence[Calendar], start: dt.datetime,
-                       end: dt.datetime) -> Iterator[str]:
-        """Just the event texts of `in_range` (what a feed needs), with the least work."""
+                       end: dt.datetime, booking_alarm: int | None = None,
+                       name_blocked: bool = False) -> Iterator[str]:
+        """Just the event texts of `in_range` (what a feed needs), with the least work; with
+        `booking_alarm`, each booking carries an alarm that many minutes before it; with
+        `name_blocked`, blocked time names its calendar's employee ("Lunch – Anna")."""
         for calendar in calendars:
             span = dt.timedelta(seconds=calendar.max_span_seconds)
-            yield from self._texts(_booking_rows(self.profile, Booking.id)
-                                   .where(*_booking_range(calendar, span, start, end))
-                                   .order_by(Booking.start_utc, Booking.id),
-                                   self._render_bookings)
-            yield from self._texts(_blocked_rows(self.profile, BlockedTime.id)
-                                   .where(*_blocked_range(calendar, span, start, end))
-                                   .order_by(BlockedTime.start_utc, BlockedTime.id),
-                                   self._render_blocked)
+            booking_texts = self._texts(_booking_rows(self.profile, Booking.id)
+                                        .where(*_booking_range(calendar, span, start, end))
+                                        .order_by(Booking.start_utc, Booking.id),
+                                        self._render_bookings)
+            if booking_alarm is None:
+                yield from booking_texts
+            else:
+                yield from (with_alarm(text, booking_alarm) for text in booking_texts)
+            blocked_texts = self._texts(_blocked_rows(self.profile, BlockedTime.id)
+                                        .where(*_blocked_range(calendar, span, start, end))
+                                        .order_by(BlockedTime.start_utc, BlockedTime.id),
+                                        self._render_blocked)
+            if name_blocked:
+                suffix = " – " + " ".join(calendar.name.split())
+                yield from (with_summary_suffix(text, suffix) for text in blocked_texts)
+            else:
+                yield from blocked_texts
 
     def everything(self, calendar: Calendar) -> Iterator[Published]:
         yield from self._bookings(_booking_rows(self.profile, *BOOKING_COLUMNS).where(

@@ -45,6 +45,8 @@ class BookingFacts:
     client_notes: str | None
     location: str | None
     notes: str | None
+    # Whole local days: start_local and end_local are midnights, end exclusive.
+    all_day: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def _lines(*pairs: tuple[str, str | None]) -> str | None:
 def _booking_event(facts: BookingFacts, summary: str, description: str | None,
                    location: str | None) -> EventView:
     return EventView(uid=facts.uid, summary=summary, description=description, location=location,
-                     tzid=facts.tzid, all_day=False, start_local=facts.start_local,
+                     tzid=facts.tzid, all_day=facts.all_day, start_local=facts.start_local,
                      end_local=facts.end_local, start_utc=facts.start_utc,
                      end_utc=facts.end_utc, rrule=None, exdates=(),
                      sequence=facts.revision, created=facts.created,

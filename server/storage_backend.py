@@ -26,7 +26,7 @@ from radicale import storage as radicale_storage
 from radicale.item import filter as radicale_filter
 
 from server.dav_context import DavRequest, current
-from server.db.models import Calendar
+from server.db.models import Business, Calendar
 from server.domain import journal
 from server.errors import GoneError
 from server.ical import RENDER_VERSION, item_document, render_timezone
@@ -53,6 +53,25 @@ def _document(item: Published) -> str:
     return item_document(item.event_text, item.tzid)
 
 
+DESCRIBED = {"full": "bookings and blocked time",
+             "limited": "bookings and blocked time, without client details",
+             "busy": "busy times"}
+
+
+def calendar_description(employee: str, profile: str) -> str:
+    """A calendar's CALDAV:calendar-description: whose it is and what the link shows."""
+    return f"{employee}: {DESCRIBED.get(profile, 'busy times')}"
+
+
+def principal_displayname(request: DavRequest) -> str:
+    """The account's name in a client: the link's label, else the business's name."""
+    label = " ".join(request.link.label.split())
+    if label:
+        return label
+    business = request.session.get(Business, request.link.business_id)
+    return business.name if business is not None else request.principal
+
+
 class Collection(radicale_storage.BaseCollection):
     """The root, a link's principal (calendar is None) or one of its calendars."""
 
@@ -68,12 +87,23 @@ class Collection(radicale_storage.BaseCollection):
         return current()
 
     def get_meta(self, key: str | None = None) -> Any:
+        """A calendar's properties (its employee's name, description, colour, place among the
+        link's calendars, zone); the principal's display name (the link's label, else the
+        business's name)."""
         meta: dict[str, str] = {}
         if self.calendar is not None:
+            request = self._request()
+            order = next((n for n, c in enumerate(request.calendars, 1)
+                          if c.id == self.calendar.id), len(request.calendars) + 1)
             meta = {"tag": "VCALENDAR", "D:displayname": self.calendar.name,
+                    "C:calendar-description": calendar_description(
+                        self.calendar.name, request.link.profile),
                     "ICAL:calendar-color": self.calendar.colour,
+                    "ICAL:calendar-order": str(order),
                     "C:supported-calendar-component-set": "VEVENT",
                     "C:calendar-timezone": render_timezone(self.calendar.timezone)}
+        elif self._path and self._path == self._request().principal:
+            meta = {"D:displayname": principal_displayname(self._request())}
         return meta if key is None else meta.get(key)
 
     @property

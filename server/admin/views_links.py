@@ -18,12 +18,17 @@ from server.db.models import Link
 from server.domain import links
 from server.domain.businesses import get_business
 from server.domain.calendars import list_calendars
+from server.domain.services import list_services
 from server.domain.timeutil import ago, to_local
 from server.errors import BookingCalError, InvalidError
 from server.linkurls import link_addresses
 
 PROFILE_NAMES = {"full": "Full", "limited": "Without sensitive client information",
-                 "busy": "Busy only"}
+                 "busy": "Busy only", "slots": "Open times of a service (for partners)"}
+REMINDER_NAMES: dict[int | None, str] = {
+    None: "No reminder", 0: "At the start", 5: "5 minutes before", 10: "10 minutes before",
+    15: "15 minutes before", 30: "30 minutes before", 60: "1 hour before",
+    120: "2 hours before", 1440: "1 day before"}
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,10 @@ def register(bp: Blueprint) -> None:
                     rows.setdefault(key, []).append(row)
             table = [CalendarRow("all", "All calendars", rows["all"])] + [
                 CalendarRow(str(c.id), c.name, rows[str(c.id)]) for c in calendars]
+            services = [(svc.id, svc.name) for svc in list_services(session, me.business_id)
+                        if svc.active]
         return page("links.html", status, rows=table, profiles=PROFILE_NAMES, error=error,
+                    services=services,
                     done=request.args.get("done", ""))
 
     @bp.get("/calendar/links")
@@ -102,9 +110,16 @@ def register(bp: Blueprint) -> None:
                     scope, ids = "calendar", [int(target)]
                 else:
                     raise InvalidError("choose a calendar or 'All calendars'", field="calendar")
+                profile = form.get("profile", "")
+                service = form.get("service_id", "").strip()
+                if profile == "slots" and not (service.isascii() and service.isdigit()
+                                               and len(service) <= 9):
+                    raise InvalidError("choose the service whose open times the link shows",
+                                       field="service_id")
                 link, _ = links.create_link(
                     session, rt.keyring, me.business_id, scope=scope, calendar_ids=ids,
-                    profile=form.get("profile", ""), label=form.get("label", "").strip()[:200],
+                    service_id=int(service) if profile == "slots" else None,
+                    profile=profile, label=form.get("label", "").strip()[:200],
                     expires_at=valid_until(form.get("valid_until", ""), business.timezone),
                     now=rt.clock.now())
                 link_id = link.id
@@ -126,6 +141,7 @@ def register(bp: Blueprint) -> None:
                 if link.scope != "all" else ["All calendars"]
             return page("link_show.html", status, link=link, where=where, state=state,
                         calendars=calendars, profiles=PROFILE_NAMES, error=error,
+                        reminder_names=REMINDER_NAMES,
                         until=valid_until_day(link.expires_at, business.timezone),
                         last_used=ago(link.last_used_at, now), done=request.args.get("done", ""))
 
@@ -135,7 +151,7 @@ def register(bp: Blueprint) -> None:
 
     @bp.post("/calendar/links/<int:link_id>/edit")
     def link_edit(link_id: int) -> Response:
-        """Label, profile and last day, through links.update_link as PATCH /links/ID. An
+        """Label, profile, reminder and last day, through links.update_link as PATCH /links/ID. An
         unchanged day leaves the expiry as it is (one set through the API to the minute
         stays); an empty one removes it."""
         rt = runtime()
@@ -147,10 +163,17 @@ def register(bp: Blueprint) -> None:
                 link = links.get_link(session, me.business_id, link_id)
                 day = form.get("valid_until", "").strip()
                 unchanged = day == valid_until_day(link.expires_at, business.timezone)
+                reminder = form.get("reminder")  # absent: unchanged; empty: none
+                if reminder is not None and reminder.strip() and not (
+                        reminder.strip().isascii() and reminder.strip().isdigit()
+                        and len(reminder.strip()) <= 6):
+                    raise InvalidError("choose a reminder from the list", field="reminder")
                 links.update_link(
                     session, me.business_id, link_id, now=rt.clock.now(),
                     label=form.get("label", "").strip()[:200],
                     profile=form.get("profile", ""),
+                    reminder_minutes=int(reminder) if reminder and reminder.strip() else None,
+                    clear_reminder=reminder is not None and not reminder.strip(),
                     expires_at=None if unchanged else valid_until(day, business.timezone),
                     clear_expiry=not day and not unchanged)
         except BookingCalError as exc:

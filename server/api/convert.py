@@ -37,7 +37,7 @@ def booking_out(booking: Booking) -> schemas.BookingOut:
     return schemas.BookingOut(
         id=booking.id, uid=booking.uid, calendar_id=booking.calendar_id,
         service_id=booking.service_id, client_id=booking.client_id, status=booking.status,
-        source=booking.source, start=booking.start_utc.astimezone(tz),
+        source=booking.source, all_day=booking.all_day, start=booking.start_utc.astimezone(tz),
         end=booking.end_utc.astimezone(tz), timezone=booking.tzid,
         start_local=booking.start_local, end_local=booking.end_local,
         occupied_start=booking.occupied_start_utc.astimezone(tz),

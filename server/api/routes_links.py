@@ -25,7 +25,9 @@ bp = APIBlueprint("links", __name__, url_prefix="/api/v1/businesses/<int:busines
 
 def link_out(session: Session, link: Link, now: dt.datetime) -> LinkOut:
     return LinkOut(id=link.id, scope=link.scope, calendar_ids=links.scope_calendar_ids(
-        session, link), profile=link.profile, label=link.label, expires_at=link.expires_at,
+        session, link), profile=link.profile, label=link.label,
+        reminder_minutes=link.reminder_minutes, service_id=link.service_id,
+        expires_at=link.expires_at,
         revoked_at=link.revoked_at, last_used_at=link.last_used_at, created_at=link.created_at,
         active=links.link_state(link, now) == "active")
 
@@ -34,6 +36,7 @@ def link_shown(session: Session, link: Link, token: str, now: dt.datetime) -> Li
     where = link_addresses(runtime().config, link.id, token)
     return LinkShown(**link_out(session, link, now).model_dump(), token=token,
                      feed_url=where.feed_url, webcal_url=where.webcal_url,
+                     freebusy_url=where.freebusy_url,
                      caldav=CaldavAccount(server=where.caldav_server,
                                           username=where.caldav_username,
                                           password=where.caldav_password))
@@ -83,6 +86,9 @@ def update_link(path: LinkPath, body: LinkPatch) -> Response:
         link = links.update_link(session, path.business_id, path.link_id, now=now,
                                  label=given.get("label"), profile=given.get("profile"),
                                  expires_at=given.get("expires_at"),
+                                 reminder_minutes=given.get("reminder_minutes"),
+                                 clear_reminder="reminder_minutes" in given
+                                 and given["reminder_minutes"] is None,
                                  clear_expiry="expires_at" in given
                                  and given["expires_at"] is None)
         return reply(link_out(session, link, now))

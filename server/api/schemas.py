@@ -58,6 +58,19 @@ def _datetime_text(value: Any) -> dt.datetime:
                      "offset such as +01:00 or Z")
 
 
+def _date_or_datetime_text(value: Any) -> dt.date | dt.datetime:
+    """A booking's start or end: "2026-12-24" is a date (all-day), anything else a date-time
+    read as `_datetime_text` reads it."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    return _datetime_text(value)
+
+
 def _time_text(value: Any) -> dt.time:
     """A wall-clock time of day as text, HH:MM or HH:MM:SS, without an offset."""
     if isinstance(value, dt.time):
@@ -80,6 +93,9 @@ DateTimeIn = Annotated[dt.datetime, BeforeValidator(_datetime_text),
 AwareDateTimeIn = Annotated[AwareDatetime, BeforeValidator(_datetime_text),
                             WithJsonSchema({"type": "string", "format": "date-time"})]
 # Wall-clock times carry no offset, so they are not RFC 3339 date-times or times.
+BookingWhen = Annotated[dt.date | dt.datetime, PlainValidator(_date_or_datetime_text),
+                        WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"},
+                                                  {"type": "string", "format": "date"}]})]
 LocalDateTime = Annotated[dt.datetime, WithJsonSchema({
     "type": "string", "pattern": LOCAL_PATTERN,
     "description": "Local wall-clock time in the calendar's zone, without an offset"})]
@@ -423,8 +439,12 @@ class BookingIn(Body):
     calendar_id: Id
     service_id: Id
     client_id: Id | None = None
-    start: DateTimeIn = Field(description="With an offset, or local time in the calendar's zone")
-    end: DateTimeIn | None = Field(None, description="Defaults to start + the service duration")
+    all_day: bool = Field(False, description="A date-only booking (a course day): start and "
+                          "end are dates, end exclusive; it blocks the employee's whole days")
+    start: BookingWhen = Field(description="With an offset, or local time in the calendar's "
+                               "zone; a date (YYYY-MM-DD) when all_day")
+    end: BookingWhen | None = Field(None, description="Defaults to start + the service duration "
+                                   "(all_day: the next day); exclusive")
     status: Literal["confirmed", "cancelled"] = "confirmed"
     source: Literal["staff", "online"] = "staff"
     location: Text | None = None
@@ -437,8 +457,10 @@ class BookingPatch(Body):
     calendar_id: Id | None = None
     service_id: Id | None = None
     client_id: Id | None = None
-    start: DateTimeIn | None = None
-    end: DateTimeIn | None = None
+    all_day: bool | None = Field(None, description="Changing it needs a new start of the "
+                                 "matching kind (a date, or a date-time)")
+    start: BookingWhen | None = None
+    end: BookingWhen | None = None
     status: Literal["confirmed", "cancelled"] | None = None
     source: Literal["staff", "online"] | None = None
     location: Text | None = None
@@ -453,6 +475,8 @@ class BookingOut(BaseModel):
     client_id: int | None
     status: str
     source: str
+    all_day: bool = Field(description="Whole local days: start_local and end_local are "
+                          "midnights, end exclusive")
     start: dt.datetime = Field(description="In the calendar's zone, with offset")
     end: dt.datetime
     timezone: str
@@ -528,19 +552,29 @@ class LinkQuery(Input):
     include_revoked: bool = False
 
 
+ReminderMinutes = Annotated[int, Field(ge=0, le=40320, description="An alarm (VALARM) on the "
+                                       "link's bookings this many minutes before each starts; "
+                                       "its text shows what the profile shows")]
+
+
 class LinkIn(Body):
     scope: Literal["calendar", "set", "all"]
     calendar_ids: Annotated[list[Id], Field(max_length=500)] = []
-    profile: Literal["full", "limited", "busy"] = Field(
-        description="full; limited (no client information); busy (times only)")
+    profile: Literal["full", "limited", "busy", "slots"] = Field(
+        description="full; limited (no client information); busy (times only); slots (the "
+        "open times of `service_id`, for partners: no bookings at all)")
     label: Annotated[str, StringConstraints(max_length=200)] = ""
     expires_at: AwareDateTimeIn | None = None
+    reminder_minutes: ReminderMinutes | None = None
+    service_id: Id | None = Field(None, description="The service a 'slots' link shows")
 
 
 class LinkPatch(Body):
     label: Annotated[str, StringConstraints(max_length=200)] | None = None
-    profile: Literal["full", "limited", "busy"] | None = None
+    profile: Literal["full", "limited", "busy", "slots"] | None = None
     expires_at: AwareDateTimeIn | None = Field(None, description="null removes the expiry")
+    reminder_minutes: ReminderMinutes | None = Field(None, description="null removes the "
+                                                     "reminder")
 
 
 class CaldavAccount(BaseModel):
@@ -555,6 +589,9 @@ class LinkOut(BaseModel):
     calendar_ids: list[int]
     profile: str
     label: str
+    reminder_minutes: int | None = Field(description="Alarm minutes before each booking; "
+                                         "null: none")
+    service_id: int | None = Field(description="The service a 'slots' link shows")
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
     last_used_at: dt.datetime | None
@@ -566,6 +603,8 @@ class LinkShown(LinkOut):
     token: str
     feed_url: str = Field(description="https URL of the ICS feed")
     webcal_url: str = Field(description="The same feed as webcal://, for one-click subscribe")
+    freebusy_url: str = Field(description="The link's busy time as a VFREEBUSY (Outlook's "
+                              "Internet Free/Busy, Thunderbird)")
     caldav: CaldavAccount
 
 

@@ -162,6 +162,8 @@ class Booking(Base):
     tzid: Mapped[str] = mapped_column(String(64))
     start_local: Mapped[dt.datetime] = mapped_column(DateTime)
     end_local: Mapped[dt.datetime] = mapped_column(DateTime)
+    # A date-only booking (a course day): local midnight to local midnight, end exclusive.
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
     location: Mapped[str | None] = mapped_column(Text, nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
@@ -266,7 +268,7 @@ class Link(Base):
     __tablename__ = "links"
     __table_args__ = (
         CheckConstraint("scope IN ('calendar', 'set', 'all')", name="link_scope"),
-        CheckConstraint("profile IN ('full', 'limited', 'busy')", name="link_profile"),
+        CheckConstraint("profile IN ('full', 'limited', 'busy', 'slots')", name="link_profile"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
@@ -276,6 +278,11 @@ class Link(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     token_encrypted: Mapped[str] = mapped_column(Text)
+    # An alarm on the link's bookings, this many minutes before each starts (None: no alarm).
+    reminder_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The service whose open slots a `slots` link shows (None for every other profile). No
+    # foreign key: the link checks it against its business when it is set and when it is read.
+    service_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -18,12 +18,13 @@ from server.domain.calendars import get_calendar, lock_calendar, lock_calendars
 from server.domain.clients import get_client
 from server.domain.conflicts import refuse_overlaps
 from server.domain.services import get_service
-from server.domain.timeutil import normalise, to_local
+from server.domain.timeutil import day_start, normalise, to_local
 from server.errors import ConflictError, InvalidError, NotFoundError
 
 STATUSES = ("confirmed", "cancelled")
 SOURCES = ("staff", "online")
 MAX_LENGTH = dt.timedelta(days=14)
+MAX_DAYS = 14  # an all-day booking covers at most this many local days
 
 
 def new_uid() -> str:
@@ -52,6 +53,10 @@ def get_booking(session: Session, business_id: int, booking_id: int) -> Booking:
 
 def _times(calendar: Calendar, start: dt.datetime, end: dt.datetime | None,
            duration: dt.timedelta) -> tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime]:
+    if isinstance(start, dt.date) and not isinstance(start, dt.datetime) or \
+            isinstance(end, dt.date) and not isinstance(end, dt.datetime):
+        raise InvalidError("a timed booking takes date-times; set all_day for dates",
+                           field="start")
     start_utc, start_local = normalise(start, calendar.timezone)
     if end is None:
         end_utc = start_utc + duration
@@ -65,20 +70,52 @@ def _times(calendar: Calendar, start: dt.datetime, end: dt.datetime | None,
     return start_utc, end_utc, start_local, end_local
 
 
-def _apply(session: Session, booking: Booking, calendar: Calendar, *, start: dt.datetime,
-           end: dt.datetime | None, now: dt.datetime, rules: AvailabilityConfig,
-           duration: dt.timedelta | None = None) -> None:
-    """Set the times (end defaults to start + `duration`, else the service's duration), the
-    occupied interval, and refuse overlaps; an online booking must also fit availability."""
+def _days(calendar: Calendar, start: dt.date | dt.datetime, end: dt.date | dt.datetime | None,
+          days: int) -> tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime]:
+    """The times of an all-day booking: whole local days, [start, end) (end exclusive; it
+    defaults to `days` days after start), from the first instant of the first day to the first
+    instant of the end day."""
+    if isinstance(start, dt.datetime) or isinstance(end, dt.datetime):
+        raise InvalidError("an all-day booking takes dates (YYYY-MM-DD), end exclusive",
+                           field="start")
+    last = end if end is not None else start + dt.timedelta(days=days)
+    if last <= start:
+        raise InvalidError("end must be after start (the end date is exclusive)", field="end")
+    if (last - start).days > MAX_DAYS:
+        raise InvalidError(f"an all-day booking covers at most {MAX_DAYS} days", field="end")
+    tzid = calendar.timezone
+    return (day_start(start, tzid), day_start(last, tzid),
+            dt.datetime.combine(start, dt.time()), dt.datetime.combine(last, dt.time()))
+
+
+def _apply(session: Session, booking: Booking, calendar: Calendar, *,
+           start: dt.datetime | dt.date, end: dt.datetime | dt.date | None, now: dt.datetime,
+           rules: AvailabilityConfig, duration: dt.timedelta | None = None) -> None:
+    """Set the times (end defaults to start + `duration`, else the service's duration; an
+    all-day booking's to its own number of days, else one day), the occupied interval, and
+    refuse overlaps; an online booking must also fit availability. An all-day booking occupies
+    its whole local days, without the service's buffers (they would reach into the next
+    day)."""
     service = booking.service
-    start_utc, end_utc, start_local, end_local = _times(
-        calendar, start, end, duration or dt.timedelta(minutes=service.duration_minutes))
+    if booking.all_day:
+        if booking.source == "online":
+            raise InvalidError("online bookings take a bookable time; all-day bookings are "
+                               "made by staff (source \"staff\")", field="all_day")
+        days = max(1, round(duration / dt.timedelta(days=1))) if duration else 1
+        start_utc, end_utc, start_local, end_local = _days(calendar, start, end, days)
+        buffer_before = buffer_after = dt.timedelta()
+    else:
+        start_utc, end_utc, start_local, end_local = _times(
+            calendar, start, end,  # type: ignore[arg-type]
+            duration or dt.timedelta(minutes=service.duration_minutes))
+        buffer_before = dt.timedelta(minutes=service.buffer_before_minutes)
+        buffer_after = dt.timedelta(minutes=service.buffer_after_minutes)
     booking.calendar_id = calendar.id
     booking.tzid = calendar.timezone
     booking.start_utc, booking.end_utc = start_utc, end_utc
     booking.start_local, booking.end_local = start_local, end_local
-    booking.occupied_start_utc = start_utc - dt.timedelta(minutes=service.buffer_before_minutes)
-    booking.occupied_end_utc = end_utc + dt.timedelta(minutes=service.buffer_after_minutes)
+    booking.occupied_start_utc = start_utc - buffer_before
+    booking.occupied_end_utc = end_utc + buffer_after
     if booking.status == "confirmed":
         refuse_overlaps(session, calendar, booking.occupied_start_utc, booking.occupied_end_utc,
                         exclude_booking=booking.id)
@@ -102,13 +139,15 @@ def _journal(session: Session, calendar: Calendar, booking: Booking, now: dt.dat
 
 
 def create_booking(session: Session, business_id: int, *, calendar_id: int, service_id: int,
-                   start: dt.datetime, now: dt.datetime, end: dt.datetime | None = None,
+                   start: dt.datetime | dt.date, now: dt.datetime,
+                   end: dt.datetime | dt.date | None = None, all_day: bool = False,
                    client_id: int | None = None, status: str = "confirmed",
                    source: str = "staff", location: str | None = None,
                    notes: str | None = None,
                    rules: AvailabilityConfig = AvailabilityConfig()) -> Booking:
     """Create a booking; `start`/`end` are aware instants or naive local times in the calendar's
-    zone; `end` defaults to start plus the service's duration. An online booking must fit the
+    zone; `end` defaults to start plus the service's duration. An `all_day` booking takes
+    dates instead (end exclusive, one day by default). An online booking must fit the
     availability `rules` (hours, notice, horizon, blocking Google events)."""
     _check_enums(status, source)
     calendar = lock_calendar(session, business_id, calendar_id)
@@ -120,6 +159,7 @@ def create_booking(session: Session, business_id: int, *, calendar_id: int, serv
         raise ConflictError(f"client {client_id} was erased; create a new client")
     booking = Booking(business_id=business_id, uid=new_uid(), status=status, source=source,
                       location=location, notes=notes, revision=0, created_at=now,
+                      all_day=all_day,
                       updated_at=now, client_id=client_id)
     booking.service = service
     booking.client = client
@@ -132,13 +172,15 @@ def create_booking(session: Session, business_id: int, *, calendar_id: int, serv
 
 def update_booking(session: Session, business_id: int, booking_id: int, *, now: dt.datetime,
                    calendar_id: int | None = None, service_id: int | None = None,
-                   start: dt.datetime | None = None, end: dt.datetime | None = None,
+                   start: dt.datetime | dt.date | None = None,
+                   end: dt.datetime | dt.date | None = None, all_day: bool | None = None,
                    client_id: int | None = None, status: str | None = None,
                    source: str | None = None, location: str | None = None,
                    notes: str | None = None, clear: frozenset[str] = frozenset(),
                    rules: AvailabilityConfig = AvailabilityConfig()) -> Booking:
     """Move or change a booking. Moving to another calendar leaves a tombstone on the old one.
-    `clear` names optional fields to set to null (client_id, location, notes)."""
+    `clear` names optional fields to set to null (client_id, location, notes). Turning a booking
+    all-day (or back) needs a new start of the right kind (a date, or a date-time)."""
     _check_enums(status, source)
     current = get_booking(session, business_id, booking_id)
     target_id = calendar_id if calendar_id is not None else current.calendar_id
@@ -168,11 +210,25 @@ def update_booking(session: Session, business_id: int, booking_id: int, *, now: 
         booking.source = source
     if status is not None:
         booking.status = status
+    if all_day is not None and all_day != booking.all_day:
+        if start is None:
+            raise InvalidError("changing all_day needs a new start (a date for an all-day "
+                               "booking, a date-time for a timed one)", field="start")
+        booking.all_day = all_day
     moved = any(v is not None for v in (calendar_id, service_id, start, end))
     if moved or status == "confirmed":
-        # Without a new end or service, a move keeps the booking's own length.
-        keep = booking.end_utc - booking.start_utc if service_id is None else None
-        _apply(session, booking, target, start=start or booking.start_utc, end=end,
+        # Without a new end or service, a move keeps the booking's own length (an all-day one
+        # its number of days; turned all-day or timed, the default length).
+        kept_kind = all_day is None or start is None
+        if booking.all_day:
+            keep: dt.timedelta | None = (booking.end_local - booking.start_local) \
+                if kept_kind else None
+            current_start: dt.datetime | dt.date = booking.start_local.date()
+        else:
+            keep = booking.end_utc - booking.start_utc \
+                if service_id is None and kept_kind else None
+            current_start = booking.start_utc
+        _apply(session, booking, target, start=start or current_start, end=end,
                duration=keep, now=now, rules=rules)
     booking.revision += 1
     booking.updated_at = now

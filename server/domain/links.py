@@ -18,13 +18,24 @@ from server.db.models import Calendar, Link, LinkCalendar
 from server.domain.businesses import get_business
 from server.domain.calendars import get_calendar
 from server.domain.journal import epoch_subquery
+from server.domain.services import get_service
 from server.errors import ConflictError, InvalidError, NotFoundError
 from server.keys import Keyring, new_token
 
 SCOPES = ("calendar", "set", "all")
-PROFILES = ("full", "limited", "busy")
+PROFILES = ("full", "limited", "busy", "slots")
+# A `slots` link shows the open times of one service (server/slotfeed.py), never an item:
+# nothing of it goes through server/redaction.py, and it has no CalDAV account.
+ITEM_PROFILES = ("full", "limited", "busy")
 TOKEN_PREFIX = "bcl_"
 TOUCH_EVERY = dt.timedelta(minutes=5)
+MAX_REMINDER_MINUTES = 4 * 7 * 24 * 60  # four weeks
+
+
+def _check_reminder(minutes: int | None) -> None:
+    if minutes is not None and not 0 <= minutes <= MAX_REMINDER_MINUTES:
+        raise InvalidError(f"reminder_minutes must be 0 to {MAX_REMINDER_MINUTES} (four weeks), "
+                           "or null for no reminder", field="reminder_minutes")
 
 
 def _new_secret() -> str:
@@ -40,13 +51,28 @@ def get_link(session: Session, business_id: int, link_id: int) -> Link:
 
 def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: str,
                 profile: str, now: dt.datetime, calendar_ids: Iterable[int] = (),
-                label: str = "", expires_at: dt.datetime | None = None) -> tuple[Link, str]:
-    """A new link and its token (the only time the caller gets it without decrypting)."""
+                label: str = "", expires_at: dt.datetime | None = None,
+                reminder_minutes: int | None = None,
+                service_id: int | None = None) -> tuple[Link, str]:
+    """A new link and its token (the only time the caller gets it without decrypting).
+    `reminder_minutes` puts an alarm on its bookings that long before each (none by default).
+    A `slots` link names the service whose open times it shows (`service_id`)."""
     get_business(session, business_id)
+    _check_reminder(reminder_minutes)
     if scope not in SCOPES:
         raise InvalidError(f"scope must be one of {', '.join(SCOPES)}", field="scope")
     if profile not in PROFILES:
         raise InvalidError(f"profile must be one of {', '.join(PROFILES)}", field="profile")
+    if profile == "slots":
+        if service_id is None:
+            raise InvalidError("a 'slots' link shows the open times of one service; give its "
+                               "service_id", field="service_id")
+        get_service(session, business_id, service_id)
+        if reminder_minutes is not None:
+            raise InvalidError("a 'slots' link shows no bookings to remind of; leave "
+                               "reminder_minutes out", field="reminder_minutes")
+    elif service_id is not None:
+        raise InvalidError("only a 'slots' link takes a service_id", field="service_id")
     ids = sorted(set(calendar_ids))
     if scope == "all" and ids:
         raise InvalidError("an 'all' link follows every calendar; give no calendar_ids",
@@ -63,7 +89,8 @@ def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: 
     secret = _new_secret()
     link = Link(business_id=business_id, scope=scope, profile=profile, label=label,
                 token_hash=keyring.hash_token(secret), token_encrypted=keyring.encrypt(secret),
-                expires_at=expires_at, created_at=now, updated_at=now)
+                expires_at=expires_at, reminder_minutes=reminder_minutes,
+                service_id=service_id, created_at=now, updated_at=now)
     session.add(link)
     session.flush()
     session.add_all(LinkCalendar(link_id=link.id, calendar_id=cid) for cid in ids)
@@ -116,16 +143,29 @@ def scope_calendars(session: Session, link: Link) -> list[Calendar]:
 
 def update_link(session: Session, business_id: int, link_id: int, *, now: dt.datetime,
                 label: str | None = None, profile: str | None = None,
-                expires_at: dt.datetime | None = None, clear_expiry: bool = False) -> Link:
+                expires_at: dt.datetime | None = None, clear_expiry: bool = False,
+                reminder_minutes: int | None = None, clear_reminder: bool = False) -> Link:
     link = get_link(session, business_id, link_id)
     if link.revoked_at is not None:
         raise ConflictError(f"link {link_id} is revoked; create a new one")
     if profile is not None:
         if profile not in PROFILES:
             raise InvalidError(f"profile must be one of {', '.join(PROFILES)}", field="profile")
+        if (profile == "slots") != (link.profile == "slots"):
+            raise InvalidError("a 'slots' link stays one, and another link cannot become one "
+                               "(it shows open times, not bookings); create a new link",
+                               field="profile")
         link.profile = profile
     if label is not None:
         link.label = label
+    if clear_reminder:
+        link.reminder_minutes = None
+    elif reminder_minutes is not None:
+        _check_reminder(reminder_minutes)
+        if link.profile == "slots":
+            raise InvalidError("a 'slots' link shows no bookings to remind of",
+                               field="reminder_minutes")
+        link.reminder_minutes = reminder_minutes
     if clear_expiry:
         link.expires_at = None
     elif expires_at is not None:

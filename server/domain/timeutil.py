@@ -53,6 +53,12 @@ def to_local(instant: dt.datetime, tzid: str) -> dt.datetime:
     return instant.astimezone(zone(tzid)).replace(tzinfo=None)
 
 
+def day_start(day: dt.date, tzid: str) -> dt.datetime:
+    """The first instant of a local day in `tzid` (midnight; where the clocks skip midnight, the
+    moment they jump; where midnight repeats, its first occurrence)."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone(tzid)).astimezone(UTC)
+
+
 def normalise(value: dt.datetime, tzid: str) -> tuple[dt.datetime, dt.datetime]:
     """(utc, local) for an input that is either aware or naive local time in `tzid`."""
     if value.tzinfo is None:

@@ -140,7 +140,7 @@ def _view(session: Session, kind: str, item_id: int,
             client_phone=client.phone if client else None,
             client_address=client.address if client else None,
             client_notes=client.notes if client else None, location=booking.location,
-            notes=booking.notes)
+            notes=booking.notes, all_day=booking.all_day)
         return (google_booking_view(facts, connection.hide_client_details), booking.seq,
                 booking.calendar_id)
     item = session.get(BlockedTime, item_id)

@@ -139,6 +139,8 @@ def test_the_links_page_works_by_keyboard_with_visible_focus(
     page.keyboard.press("ArrowDown")  # radios move with the arrow keys: "Busy only"
     row = page.get_by_role("region", name="Anna Berg")
     expect(row.get_by_label("Busy only")).to_be_checked()
+    page.keyboard.press("Tab")  # the service, for an open-times link
+    assert focused(page)["id"] == "service-" + str(site.salon.calendar)
     page.keyboard.press("Tab")
     assert focused(page)["id"] == "label-" + str(site.salon.calendar)
     page.keyboard.type("Family calendar")

@@ -97,3 +97,58 @@ def test_bad_edits_are_refused_and_change_nothing(site: AdminSite) -> None:
     missing = browser.post(f"{site.admin}/calendar/links/999/edit", timeout=20, data={
         "csrf_token": form_token(page.text), "label": "x", "profile": "busy"})
     assert missing.status_code == 404 and "does not exist" in missing.text
+
+
+def test_a_reminder_is_chosen_from_the_list_and_reaches_the_feed(site: AdminSite) -> None:
+    book(site.api, site.salon, "2026-12-01T10:00:00+01:00")
+    made = make_link(site.api, site.salon.business, profile="limited")
+    browser, _ = sign_in(site)
+    page = browser.get(f"{site.admin}/calendar/links/{made['id']}", timeout=20)
+    assert '<option value="" selected>No reminder</option>' in page.text
+    answer = edit(browser, site, made["id"], label="", profile="limited", valid_until="",
+                  reminder="15")
+    assert answer.status_code == 303 and link_of(site, made["id"])["reminder_minutes"] == 15
+    shown = browser.get(site.live.url + answer.headers["Location"], timeout=20).text
+    assert '<option value="15" selected>15 minutes before</option>' in shown
+    feed = requests.get(made["feed_url"], timeout=20).text
+    assert "BEGIN:VALARM" in feed and "TRIGGER:-PT15M" in feed
+    # A form without the field (an older page) leaves it; bad values change nothing.
+    assert edit(browser, site, made["id"], label="", profile="limited",
+                valid_until="").status_code == 303
+    assert link_of(site, made["id"])["reminder_minutes"] == 15
+    for value in ("soon", "-5", "9" * 5000, "٣"):
+        answer = edit(browser, site, made["id"], label="", profile="limited", valid_until="",
+                      reminder=value)
+        assert answer.status_code == 422 and "Traceback" not in answer.text, value
+    assert edit(browser, site, made["id"], label="", profile="limited", valid_until="",
+                reminder="99999").status_code == 422
+    assert link_of(site, made["id"])["reminder_minutes"] == 15
+    assert edit(browser, site, made["id"], label="", profile="limited", valid_until="",
+                reminder="").status_code == 303
+    assert link_of(site, made["id"])["reminder_minutes"] is None
+
+
+def test_a_slots_link_is_made_for_a_service_and_shown_without_caldav(site: AdminSite) -> None:
+    browser, _ = sign_in(site)
+    listing = browser.get(f"{site.admin}/calendar/links", timeout=20)
+    assert listing.status_code == 200
+    assert f'<option value="{site.salon.service}">Haircut</option>' in listing.text
+    token = form_token(listing.text)
+    form = {"csrf_token": token, "calendar": str(site.salon.calendar), "profile": "slots",
+            "label": "Partner clinic", "valid_until": ""}
+    for bad in ("", "x", "9" * 5000):
+        refused = browser.post(f"{site.admin}/calendar/links", timeout=20, allow_redirects=False,
+                               data={**form, "service_id": bad})
+        assert refused.status_code == 422 and "service" in refused.text, bad
+    made = browser.post(f"{site.admin}/calendar/links", timeout=20, allow_redirects=False,
+                        data={**form, "service_id": str(site.salon.service)})
+    assert made.status_code == 303, made.text
+    page = browser.get(site.live.url + made.headers["Location"], timeout=20).text
+    assert "Open times of a service" in page and 'id="json-url"' in page
+    assert "caldav-server" not in page and "freebusy-url" not in page
+    assert 'value="full"' not in page and 'name="reminder"' not in page  # stays a slots link
+    link_id = int(made.headers["Location"].split("/")[-1].split("?")[0])
+    shown = link_of(site, link_id)
+    assert shown["profile"] == "slots" and shown["service_id"] == site.salon.service
+    assert requests.get(shown["feed_url"], timeout=20).status_code == 200
+    assert "Partner clinic" in browser.get(f"{site.admin}/calendar/links", timeout=20).text

@@ -450,7 +450,8 @@ def test_all_day_and_repeating_blocked_time(api: Api, live: LiveServer, salon: S
     events = events_by_uid(parse(body))
     assert events[holiday["uid"]]["DTSTART"].dt == dt.date(2026, 12, 24)
     assert events[holiday["uid"]]["DTEND"].dt == dt.date(2026, 12, 27)  # exclusive
-    assert str(events[weekly["uid"]]["SUMMARY"]) == "Team meeting"
+    # An "all" link names whose blocked time it is.
+    assert str(events[weekly["uid"]]["SUMMARY"]) == "Team meeting – Anna Berg"
 
 
 def test_the_window_is_90_days_back_and_730_ahead(api: Api, live: LiveServer,
@@ -789,7 +790,9 @@ def test_hostile_text_stays_inside_its_values(api: Api, live: LiveServer) -> Non
         assert str(limited_events[uid]["SUMMARY"]) == visible(service["name"])
         assert str(limited_events[uid]["DESCRIPTION"]) == f"Employee: {calendar_name}"
         assert "LOCATION" not in limited_events[uid]
-    assert str(limited_events[blocked["uid"]]["SUMMARY"]) == "Busy"
+    # An "all" link names whose blocked time it is, the name's whitespace made single spaces.
+    assert str(limited_events[blocked["uid"]]["SUMMARY"]) == \
+        "Busy – " + " ".join(calendar_name.split())
 
 
 @pytest.mark.parametrize("resource, field", [("clients", "name"), ("bookings", "notes"),

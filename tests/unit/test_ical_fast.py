@@ -5,13 +5,16 @@ repeated autumn hour (an instant written in UTC)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo, available_timezones
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.ical import RENDER_VERSION, render_event, render_event_with_icalendar
+from server.ical import (
+    RENDER_VERSION, render_event, render_event_with_icalendar, with_alarm, with_summary_suffix,
+)
 from server.redaction import EventView
 
 UTC = dt.timezone.utc
@@ -62,6 +65,27 @@ def views(draw: st.DrawFn) -> EventView:
 @given(views())
 def test_the_fast_writer_gives_icalendars_bytes(view: EventView) -> None:
     assert render_event(view) == render_event_with_icalendar(view)
+
+
+@settings(max_examples=600, deadline=None)
+@given(views(), st.integers(min_value=0, max_value=40320))
+def test_a_links_alarm_added_on_the_way_out_gives_icalendars_bytes(view: EventView,
+                                                                    minutes: int) -> None:
+    """The alarm `with_alarm` adds to our text is what icalendar's tree writes with an Alarm
+    component (its text the summary, folded and escaped alike)."""
+    assert with_alarm(render_event(view), minutes) == render_event_with_icalendar(view, minutes)
+
+
+@settings(max_examples=600, deadline=None)
+@given(views(), st.one_of(TEXT, LONG))
+def test_an_employee_suffix_added_on_the_way_out_is_the_renders_own(view: EventView,
+                                                                      name: str) -> None:
+    """Blocked time in a feed of several calendars names its employee: the summary spliced by
+    `with_summary_suffix` is what render_event (hence icalendar) writes for that summary."""
+    suffix = " – " + name
+    named = dataclasses.replace(view, summary=view.summary + suffix)
+    assert with_summary_suffix(render_event(view), suffix) == render_event(named)
+    assert render_event(named) == render_event_with_icalendar(named)
 
 
 def test_the_repeated_autumn_hour_and_folding_by_hand() -> None:
