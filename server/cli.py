@@ -451,6 +451,7 @@ def _echo_link(runtime: Any, session: Any, link: Any, token: str | None) -> None
     scope = link.scope if link.scope == "all" else \
         f"{link.scope} {','.join(str(i) for i in scope_calendar_ids(session, link))}"
     click.echo(f"link {link.id}: {scope}, profile {link.profile}, {state}"
+               + (", writable" if link.writable else "")
                + (f", label {link.label!r}" if link.label else "")
                + (f", expires {link.expires_at:%Y-%m-%d %H:%M}Z" if link.expires_at else "")
                + (f", last used {link.last_used_at:%Y-%m-%d %H:%M}Z"
@@ -477,15 +478,19 @@ def links() -> None:
 @click.option("--label", default="", help="What the link is for (\"Anna's iPhone\").")
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None,
               help="Expiry (UTC), e.g. 2027-06-30.")
+@click.option("--writable", is_flag=True, default=False,
+              help="The employee's phone: its CalDAV account may add personal events and "
+                   "move bookings under the staff rules (one calendar, profile full).")
 @click.pass_context
 @user_errors
 def links_create(ctx: click.Context, business_id: int, calendar_ids: tuple[int, ...],
-                 profile: str, label: str, expires: Any) -> None:
+                 profile: str, label: str, expires: Any, writable: bool) -> None:
     """Create a link and print its feed URL and CalDAV account.
 
     \b
     Example:
       bookingcal links create 1 --calendar 2 --profile limited --label "Anna's iPhone"
+      bookingcal links create 1 --calendar 2 --profile full --writable --label "Anna's phone"
     """
     import datetime as dt
 
@@ -496,7 +501,7 @@ def links_create(ctx: click.Context, business_id: int, calendar_ids: tuple[int, 
     with runtime.db.write() as session:
         link, token = create_link(
             session, runtime.keyring, business_id, scope=scope, profile=profile, label=label,
-            calendar_ids=calendar_ids, now=runtime.clock.now(),
+            calendar_ids=calendar_ids, now=runtime.clock.now(), writable=writable,
             expires_at=expires.replace(tzinfo=dt.timezone.utc) if expires else None)
         _echo_link(runtime, session, link, token)
 

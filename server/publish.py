@@ -46,6 +46,8 @@ class Published:
     epoch: str
     profile: str
     event_text: str
+    # The whole resource as a writable account's phone sent it (its own personal events).
+    document: str | None = None
 
     @property
     def href(self) -> str:
@@ -105,11 +107,22 @@ class Publisher:
     cache; only items whose text is missing are loaded whole and rendered. Newly rendered
     texts are collected in `fresh` and stored by `save()` in a write transaction of their own."""
 
-    def __init__(self, session: Session, epoch: str, profile: Profile) -> None:
+    def __init__(self, session: Session, epoch: str, profile: Profile,
+                 own: bool = False) -> None:
         self.session = session
         self.epoch = epoch
         self.profile = profile
+        # A writable account: its own personal events come back as its phone sent them.
+        self.own = own
         self.fresh: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def _sent(self, ids: list[int]) -> dict[int, str]:
+        """The texts phones sent of these blocked times (a writable account's view only)."""
+        if not self.own or not ids:
+            return {}
+        rows = self.session.execute(select(BlockedTime.id, BlockedTime.source_text).where(
+            BlockedTime.id.in_(ids), BlockedTime.source_text.is_not(None))).tuples()
+        return {item_id: text for item_id, text in rows if text is not None}
 
     # --- rendering what the cache lacks -----------------------------------------------------
 
@@ -174,11 +187,13 @@ class Publisher:
     def _blocked_items(self, query: Select[Any]) -> Iterator[Published]:
         for chunk in self._chunks(query):
             rendered = self._render_blocked([r.id for r in chunk if r.text is None])
+            sent = self._sent([r.id for r in chunk])
             for r in chunk:
                 yield Published("blocked", r.id, r.calendar_id, r.uid, r.seq, r.tzid,
                                 r.start_utc, r.series_end_utc if r.repeats else r.end_utc,
                                 r.start_local, r.updated_at, self.epoch, self.profile,
-                                r.text if r.text is not None else rendered[r.id])
+                                r.text if r.text is not None else rendered[r.id],
+                                sent.get(r.id))
 
     def _texts(self, query: Select[Any], render: Any) -> Iterator[str]:
         """(id, text) rows to texts. On SQLite the rows come straight from the driver's cursor
@@ -270,8 +285,9 @@ class Publisher:
         if text is None:
             render = self._render_bookings if kind == "booking" else self._render_blocked
             text = render([item_id])[item_id]
+        sent = self._sent([item_id]) if kind == "blocked" else {}
         return Published(kind, item_id, row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                         row[9], self.epoch, self.profile, text)
+                         row[9], self.epoch, self.profile, text, sent.get(item_id))
 
     def by_ids(self, calendar: Calendar, kind: str, ids: Iterable[int]) -> list[Published]:
         wanted = list(set(ids))

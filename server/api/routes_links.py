@@ -27,7 +27,7 @@ def link_out(session: Session, link: Link, now: dt.datetime) -> LinkOut:
     return LinkOut(id=link.id, scope=link.scope, calendar_ids=links.scope_calendar_ids(
         session, link), profile=link.profile, label=link.label, expires_at=link.expires_at,
         revoked_at=link.revoked_at, last_used_at=link.last_used_at, created_at=link.created_at,
-        active=links.link_state(link, now) == "active")
+        active=links.link_state(link, now) == "active", writable=link.writable)
 
 
 def link_shown(session: Session, link: Link, token: str, now: dt.datetime) -> LinkShown:

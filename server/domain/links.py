@@ -40,8 +40,10 @@ def get_link(session: Session, business_id: int, link_id: int) -> Link:
 
 def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: str,
                 profile: str, now: dt.datetime, calendar_ids: Iterable[int] = (),
-                label: str = "", expires_at: dt.datetime | None = None) -> tuple[Link, str]:
-    """A new link and its token (the only time the caller gets it without decrypting)."""
+                label: str = "", expires_at: dt.datetime | None = None,
+                writable: bool = False) -> tuple[Link, str]:
+    """A new link and its token (the only time the caller gets it without decrypting). A
+    writable link (an employee's phone) shows one calendar through the full profile."""
     get_business(session, business_id)
     if scope not in SCOPES:
         raise InvalidError(f"scope must be one of {', '.join(SCOPES)}", field="scope")
@@ -56,6 +58,10 @@ def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: 
                            field="calendar_ids")
     if scope == "set" and not ids:
         raise InvalidError("a 'set' link needs at least one calendar id", field="calendar_ids")
+    if writable and (scope != "calendar" or profile != "full"):
+        raise InvalidError("a writable link shows one employee calendar with the full "
+                           "profile; give exactly one calendar and profile full",
+                           field="writable")
     for calendar_id in ids:
         get_calendar(session, business_id, calendar_id)
     if expires_at is not None and expires_at <= now:
@@ -63,7 +69,7 @@ def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: 
     secret = _new_secret()
     link = Link(business_id=business_id, scope=scope, profile=profile, label=label,
                 token_hash=keyring.hash_token(secret), token_encrypted=keyring.encrypt(secret),
-                expires_at=expires_at, created_at=now, updated_at=now)
+                expires_at=expires_at, created_at=now, updated_at=now, writable=writable)
     session.add(link)
     session.flush()
     session.add_all(LinkCalendar(link_id=link.id, calendar_id=cid) for cid in ids)
@@ -123,6 +129,9 @@ def update_link(session: Session, business_id: int, link_id: int, *, now: dt.dat
     if profile is not None:
         if profile not in PROFILES:
             raise InvalidError(f"profile must be one of {', '.join(PROFILES)}", field="profile")
+        if link.writable and profile != "full":
+            raise InvalidError("a writable link keeps the full profile; create a read-only "
+                               "link for another profile", field="profile")
         link.profile = profile
     if label is not None:
         link.label = label
