@@ -154,7 +154,7 @@ def _booking_edit(request: DavRequest, item: Published, event: phone_event.Phone
                                          ("LOCATION", event.location or ""))
                if _value(ours, name) != theirs.strip()]
     if changed or event.rrule or event.all_day or event.overrides:
-        raise ForbiddenError(EDITABLE_BOOKING)
+        raise ConflictError(EDITABLE_BOOKING)
     start, end = ours["DTSTART"].dt, ours["DTEND"].dt
     if isinstance(start, dt.datetime) and isinstance(end, dt.datetime) and \
             start.tzinfo is not None and end.tzinfo is not None and \

@@ -121,8 +121,8 @@ class Publisher:
         if not self.own or not ids:
             return {}
         rows = self.session.execute(select(BlockedTime.id, BlockedTime.source_text).where(
-            BlockedTime.id.in_(ids), BlockedTime.source_text.is_not(None))).tuples()
-        return {item_id: text for item_id, text in rows if text is not None}
+            BlockedTime.id.in_(ids), BlockedTime.source_text.is_not(None)))
+        return {row[0]: row[1] for row in rows if row[1] is not None}
 
     # --- rendering what the cache lacks -----------------------------------------------------
 

@@ -80,11 +80,14 @@ def _apply(session: Session, booking: Booking, calendar: Calendar, *, start: dt.
     booking.occupied_start_utc = start_utc - dt.timedelta(minutes=service.buffer_before_minutes)
     booking.occupied_end_utc = end_utc + dt.timedelta(minutes=service.buffer_after_minutes)
     if booking.status == "confirmed":
-        refuse_overlaps(session, calendar, booking.occupied_start_utc, booking.occupied_end_utc,
-                        exclude_booking=booking.id)
-        if booking.source == "online":
-            refuse_unbookable(session, calendar, service, start_utc, end_utc, now, rules,
-                              exclude_booking=booking.id)
+        # Not flushed first: on PostgreSQL the exclusion constraint would refuse a move before
+        # these checks could name what it hits.
+        with session.no_autoflush:
+            refuse_overlaps(session, calendar, booking.occupied_start_utc,
+                            booking.occupied_end_utc, exclude_booking=booking.id)
+            if booking.source == "online":
+                refuse_unbookable(session, calendar, service, start_utc, end_utc, now, rules,
+                                  exclude_booking=booking.id)
     widen_span(calendar, booking.occupied_start_utc, booking.occupied_end_utc)
 
 
