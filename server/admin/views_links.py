@@ -102,9 +102,13 @@ def register(bp: Blueprint) -> None:
                     scope, ids = "calendar", [int(target)]
                 else:
                     raise InvalidError("choose a calendar or 'All calendars'", field="calendar")
+                # "Writable (this employee's phone)" is offered on a calendar's own form only;
+                # it shows everything, so it takes the full profile.
+                writable = form.get("writable") == "on"
                 link, _ = links.create_link(
                     session, rt.keyring, me.business_id, scope=scope, calendar_ids=ids,
-                    profile=form.get("profile", ""), label=form.get("label", "").strip()[:200],
+                    profile="full" if writable else form.get("profile", ""),
+                    label=form.get("label", "").strip()[:200], writable=writable,
                     expires_at=valid_until(form.get("valid_until", ""), business.timezone),
                     now=rt.clock.now())
                 link_id = link.id
