@@ -419,6 +419,34 @@ def business_create(ctx: click.Context, name: str, timezone: str) -> None:
         click.echo(f"business {item.id} created")
 
 
+@business.command("phone-writes")
+@click.argument("business_id", type=int)
+@click.option("--allow-cancel/--no-allow-cancel", "allow_cancel", default=None,
+              help="Whether deleting a booking on an employee's phone (a writable link) "
+                   "cancels it; off by default (the phone's delete is refused).")
+@click.option("--moves-within-hours/--moves-anytime", "within_hours", default=None,
+              help="Whether a booking moved on a phone must fall within opening hours.")
+@click.pass_context
+@user_errors
+def business_phone_writes(ctx: click.Context, business_id: int, allow_cancel: bool | None,
+                          within_hours: bool | None) -> None:
+    """Show or change what employees' phones (writable links) may do with bookings.
+
+    \b
+    Example:
+      bookingcal business phone-writes 1 --allow-cancel --moves-within-hours
+    """
+    from server.domain.businesses import update_business
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.write() as session:
+        item = update_business(session, business_id, allow_cancel_from_calendar=allow_cancel,
+                               calendar_moves_within_hours=within_hours)
+        click.echo(f"business {item.id}: cancel from a phone "
+                   f"{'allowed' if item.allow_cancel_from_calendar else 'refused'}, moves "
+                   f"{'within opening hours' if item.calendar_moves_within_hours else 'anytime'}")
+
+
 @business.command("key")
 @click.argument("business_id", type=int)
 @click.option("--label", default="", help="What the key is for.")
