@@ -321,7 +321,7 @@ class DavMount:
                 runtime=runtime, session=session, link=link, token=token, principal=principal,
                 calendars=links.visible_calendars(session, link), epoch=epoch,
                 publisher=Publisher(session, epoch, link.profile,  # type: ignore[arg-type]
-                                    own=link.writable),
+                                    own_link=link.id if link.writable else None),
                 now=now, report_range=report_range, report_expand=expand)
             if link.writable and method not in READS:
                 # A phone's write: our own answer through the domain, never Radicale's.

@@ -7,7 +7,8 @@ calendar, answered by the mount without Radicale, through the domain's write pat
 - a refusal is a 4xx whose body is a DAV:error holding the CalDAV precondition and the reason
   for people (<BC:reason>); nothing is written, so ETag and sync token stay as they were;
 - a personal event is kept as sent: its PUT answers the ETag a GET will give; a moved booking
-  is re-rendered by us, so that answer carries no ETag (the phone fetches the booking again).
+  is re-rendered by us, so that answer carries no ETag (the phone fetches the booking again);
+  alarms the phone adds to a booking are kept for this account only (account_alarms).
 
 Collections cannot be created, changed or removed here (403)."""
 
@@ -24,7 +25,7 @@ from server import phone_event
 from server.dav_context import DavRequest
 from server.domain import phone_writes
 from server.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
-from server.publish import Published, item_etag
+from server.publish import Published, item_etag, with_alarms
 
 BC_NS = "http://bookingcal.invalid/ns/"
 EDITABLE_BOOKING = "only a booking's start and end can be changed from the phone; change " \
@@ -156,16 +157,23 @@ def _booking_edit(request: DavRequest, item: Published, event: phone_event.Phone
     if changed or event.rrule or event.all_day or event.overrides:
         raise ConflictError(EDITABLE_BOOKING)
     start, end = ours["DTSTART"].dt, ours["DTEND"].dt
-    if isinstance(start, dt.datetime) and isinstance(end, dt.datetime) and \
-            start.tzinfo is not None and end.tzinfo is not None and \
-            start == event.start_utc and end == event.end_utc:
-        # Nothing the booking system keeps has changed (an alarm, a category of the client's
-        # own): the booking stays as it is.
-        return Answer("204 No Content", [("ETag", item.etag)])
+    same_times = isinstance(start, dt.datetime) and isinstance(end, dt.datetime) and \
+        start.tzinfo is not None and end.tzinfo is not None and \
+        start == event.start_utc and end == event.end_utc
     runtime, link = request.runtime, request.link
     with runtime.db.write() as session:
-        phone_writes.move_booking(session, link.business_id, item.item_id,
-                                  start=event.start_utc, end=event.end_utc, now=request.now,
-                                  actor=actor, defaults=runtime.config.availability,
-                                  expect_seq=item.seq)
-    return Answer("204 No Content")
+        if not same_times:
+            phone_writes.move_booking(session, link.business_id, item.item_id,
+                                      start=event.start_utc, end=event.end_utc,
+                                      now=request.now, actor=actor,
+                                      defaults=runtime.config.availability,
+                                      expect_seq=item.seq)
+        elif item.seq != phone_writes.booking_seq(session, link.business_id, item.item_id):
+            raise phone_writes.StaleError("the booking changed meanwhile; sync again")
+        # Alarms the phone added are kept for this account, never on the booking.
+        version = phone_writes.keep_alarms(session, link.id, item.item_id, event.alarms)
+    if not same_times:
+        return Answer("204 No Content")  # our rendering differs from what was sent
+    etag = item_etag(request.epoch, "booking", item.item_id, item.seq,
+                     with_alarms(link.profile, version))
+    return Answer("204 No Content", [("ETag", etag)])

@@ -61,6 +61,7 @@ class PhoneEvent:
     status: str  # "confirmed", "tentative" or "cancelled"
     overrides: int  # VEVENTs with a RECURRENCE-ID
     text: str
+    alarms: str = ""  # the master's VALARM components, as iCalendar text
 
 
 def _zone(tzid: str) -> str | None:
@@ -238,4 +239,6 @@ def _read(body: bytes, calendar_tz: str) -> PhoneEvent:
         exdates=_exdates(master, tzid, calendar_tz, all_day),
         transparency="transparent" if transparency == "transparent" else "opaque",
         status=status if status in ("tentative", "cancelled") else "confirmed",
-        overrides=len(events) - 1, text=text)
+        overrides=len(events) - 1, text=text,
+        alarms="".join(sub.to_ical().decode() for sub in master.subcomponents
+                       if sub.name == "VALARM"))

@@ -310,6 +310,19 @@ class LinkCalendar(Base):
                                              primary_key=True)
 
 
+class AccountAlarm(Base):
+    """The alarms a writable account's phone added to one of our bookings: kept for that
+    account (served back to it only), never on the booking. `version` changes its ETag."""
+
+    __tablename__ = "account_alarms"
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
 class RenderedItem(Base):
     """An item's iCalendar text for one profile, as of journal sequence `seq` and renderer
     `version`: rendered once on first read, served many times."""

@@ -21,7 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.config import AvailabilityConfig
-from server.db.models import BlockedTime, Booking, Business, Calendar, GoogleConnection
+from server.db.models import (
+    AccountAlarm, BlockedTime, Booking, Business, Calendar, GoogleConnection,
+)
 from server.domain import journal, schedules
 from server.domain.availability import OUTSIDE_HOURS, describe, refusals, rules_for
 from server.domain.blocked import _refuse_booked
@@ -161,6 +163,11 @@ def _locked_booking(session: Session, business_id: int, booking_id: int,
     return booking
 
 
+def booking_seq(session: Session, business_id: int, booking_id: int) -> int:
+    """The booking's journal sequence, read under its calendar's lock."""
+    return _locked_booking(session, business_id, booking_id, None).seq
+
+
 def move_booking(session: Session, business_id: int, booking_id: int, *, start: dt.datetime,
                  end: dt.datetime, now: dt.datetime, actor: str,
                  defaults: AvailabilityConfig, expect_seq: int | None = None) -> Booking:
@@ -175,6 +182,22 @@ def move_booking(session: Session, business_id: int, booking_id: int, *, start: 
         _refuse_outside_hours(session, calendar, booking, booking.start_utc, booking.end_utc,
                               now, defaults)
     return booking
+
+
+def keep_alarms(session: Session, link_id: int, booking_id: int, text: str) -> int:
+    """Keep the alarms a writable account's phone added to a booking (for that account only);
+    returns their version (0: none were ever kept)."""
+    row = session.get(AccountAlarm, (link_id, booking_id))
+    if row is None:
+        if not text:
+            return 0
+        row = AccountAlarm(link_id=link_id, booking_id=booking_id, text=text, version=1)
+        session.add(row)
+    elif row.text != text:
+        row.text = text
+        row.version += 1
+    session.flush()
+    return row.version
 
 
 def cancel_from_phone(session: Session, business_id: int, booking_id: int, now: dt.datetime,

@@ -321,13 +321,31 @@ def test_a_booking_moved_on_the_phone_is_rescheduled(api: Api, salon: Salon) -> 
     # Every other copy follows.
     feed = requests.get(reader["feed_url"], timeout=30).text
     assert "DTSTART;TZID=Europe/Copenhagen:20261201T140000" in feed
-    # Adding only an alarm changes nothing the booking system keeps: accepted, not stored.
-    text = phone.get(booking["uid"]).text
-    with_alarm = text.replace("END:VEVENT", "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x"
-                              "\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\nEND:VEVENT")
+    # An alarm added on the phone is kept for this account only, not on the booking: the
+    # journal (sync token) does not move, the other links never see it.
+    before = phone.get(booking["uid"])
+    with_alarm = before.text.replace("END:VEVENT", "BEGIN:VALARM\r\nACTION:DISPLAY\r\n"
+                                     "DESCRIPTION:ALARMMARKER\r\nTRIGGER:-PT5M\r\n"
+                                     "END:VALARM\r\nEND:VEVENT")
     state = phone.state()
-    assert phone.put(booking["uid"], with_alarm).status_code == 204
+    answer = phone.put(booking["uid"], with_alarm, **{"If-Match": before.headers["ETag"]})
+    assert answer.status_code == 204, answer.text
+    after = phone.get(booking["uid"])
+    assert after.headers["ETag"] == answer.headers["ETag"] != before.headers["ETag"]
+    assert "ALARMMARKER" in after.text and "DTSTART;TZID=Europe/Copenhagen:20261201T140000" \
+        in after.text
     assert phone.state() == state
+    assert "ALARMMARKER" not in requests.get(reader["feed_url"], timeout=30).text
+    full = make_link(api, salon.business, scope="calendar", calendar_ids=[salon.calendar])
+    assert "ALARMMARKER" not in requests.get(full["feed_url"], timeout=30).text
+    # Sent back as served: nothing changes, the same ETag.
+    again = phone.put(booking["uid"], after.text)
+    assert again.status_code == 204 and again.headers["ETag"] == after.headers["ETag"]
+    # The alarm removed on the phone: gone from this account's copy too.
+    removed = phone.put(booking["uid"], before.text)
+    assert removed.status_code == 204
+    assert "ALARMMARKER" not in phone.get(booking["uid"]).text
+    assert removed.headers["ETag"] not in (before.headers["ETag"], after.headers["ETag"])
 
 
 def assert_refused_and_unchanged(api: Api, salon: Salon, phone: Phone, booking: dict[str, Any],

@@ -26,9 +26,19 @@ def upgrade() -> None:
     op.add_column('blocked_times', sa.Column('blocks', sa.Boolean(), nullable=False,
                                              server_default='1'))
     op.add_column('journal', sa.Column('actor', sa.String(length=64), nullable=True))
+    op.create_table('account_alarms',
+    sa.Column('link_id', sa.Integer(), nullable=False),
+    sa.Column('booking_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['link_id'], ['links.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('link_id', 'booking_id')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('account_alarms')
     op.drop_column('journal', 'actor')
     op.drop_column('blocked_times', 'blocks')
     op.drop_column('blocked_times', 'source_text')
