@@ -33,7 +33,7 @@ from server.domain.bookings import (
 )
 from server.domain.calendars import lock_calendar
 from server.domain.timeutil import series_end, to_local
-from server.errors import ConflictError, ForbiddenError, InvalidError
+from server.errors import ConflictError, ForbiddenError
 from server.phone_event import PhoneEvent
 
 
@@ -92,8 +92,6 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
                              "there")
     else:
         item.revision += 1
-    if not event.all_day and event.end_utc - event.start_utc > MAX_LENGTH:
-        raise InvalidError("a timed event lasts at most 14 days; make it all-day")
     item.title = event.summary[:MAX_TITLE] or "Busy"
     item.all_day = event.all_day
     item.tzid = event.tzid
@@ -104,6 +102,11 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
         item.rrule, item.repeats = event.rrule, True
         item.series_end_utc = series_end(event.rrule, event.start_local,
                                          event.end_local - event.start_local, event.tzid)
+    elif event.end_utc - event.start_utc > MAX_LENGTH:
+        # A long one-off event (a vacation, a year-long test event) is read like a series
+        # without a rule (one occurrence up to series_end_utc): it never widens the calendar's
+        # longest span, which bounds every range query.
+        item.rrule, item.repeats, item.series_end_utc = None, True, event.end_utc
     else:
         item.rrule, item.repeats, item.series_end_utc = None, False, event.end_utc
     item.blocks = blocks(status=event.status, transparency=event.transparency,

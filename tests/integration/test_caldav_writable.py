@@ -23,6 +23,7 @@ import pytest
 import requests
 from caldav.lib import error as dav_error
 
+from server.db.models import Calendar
 from support import (
     Api, LiveServer, Salon, book, block, make_link, make_runtime, make_salon, start_server,
 )
@@ -559,3 +560,38 @@ def test_hostile_bodies_are_refused_and_nothing_is_stored(
     assert items == []
     # The same body, made sound, is accepted: the refusals above were about what they hold.
     assert phone.put("h-1", good).status_code == 201
+
+
+def test_a_long_event_is_kept_without_widening_range_queries(
+        api: Api, salon: Salon, live: LiveServer) -> None:
+    """A year-long timed event (python-caldav's own tests send one) is accepted; it blocks in
+    its middle and is found there by a time-range query, while the calendar's longest span
+    (the bound of every range query) stays as it was."""
+    base = f"/businesses/{salon.business}"
+    api.ok("PUT", f"{base}/calendars/{salon.calendar}/opening-hours", json={"intervals": [
+        {"weekday": day, "opens": "08:00", "closes": "18:00"} for day in range(7)]})
+    phone = Phone(writable_link(api, salon))
+    span = longest_span(live, salon)
+    assert phone.put("sabbatical", event_text("sabbatical", "20261210T080000",
+                                              "20271210T090000", "Sabbatical")
+                     ).status_code == 201
+    assert api.post(f"{base}/bookings", json={
+        "calendar_id": salon.calendar, "service_id": salon.service,
+        "start": "2027-06-15T10:00:00+02:00", "source": "online"}).status_code == 409
+    busy = make_link(api, salon.business, scope="calendar", calendar_ids=[salon.calendar],
+                     profile="busy")
+    account = busy["caldav"]
+    client = caldav.DAVClient(url=account["server"], username=account["username"],
+                              password=account["password"])
+    found = client.principal().calendars()[0].search(
+        start=dt.datetime(2027, 6, 15, tzinfo=UTC), end=dt.datetime(2027, 6, 16, tzinfo=UTC),
+        event=True)
+    assert [str(e.icalendar_component["SUMMARY"]) for e in found] == ["Busy"]
+    assert longest_span(live, salon) == span < 14 * 86400
+
+
+def longest_span(live: LiveServer, salon: Salon) -> int:
+    with live.runtime.db.read() as session:
+        calendar = session.get(Calendar, salon.calendar)
+        assert calendar is not None
+        return calendar.max_span_seconds
