@@ -595,3 +595,39 @@ def longest_span(live: LiveServer, salon: Salon) -> int:
         calendar = session.get(Calendar, salon.calendar)
         assert calendar is not None
         return calendar.max_span_seconds
+
+
+def test_mangled_bodies_never_fail_the_server(api: Api, salon: Salon) -> None:
+    """Seeded random damage to a good body (lines dropped, swapped, cut, bytes flipped): every
+    answer is a 2xx or a 4xx, never a 5xx; a 4xx stores nothing."""
+    import random
+
+    phone = Phone(writable_link(api, salon))
+    good = event_text("m-0", "20261201T120000", "20261201T130000",
+                      extra="RRULE:FREQ=WEEKLY;BYDAY=TU;UNTIL=20270601T000000Z\r\n"
+                            "EXDATE;TZID=Europe/Copenhagen:20261208T120000\r\n")
+    lines = good.split("\r\n")
+    rng = random.Random(20261124)
+    for number in range(1, 121):
+        uid = f"m-{number}"
+        mangled = [line.replace("m-0", uid) for line in lines]
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(mangled))
+            action = rng.choice(("drop", "swap", "cut", "flip", "repeat"))
+            if action == "drop":
+                del mangled[at]
+            elif action == "swap":
+                other = rng.randrange(len(mangled))
+                mangled[at], mangled[other] = mangled[other], mangled[at]
+            elif action == "cut":
+                mangled[at] = mangled[at][:rng.randrange(len(mangled[at]) + 1)]
+            elif action == "repeat":
+                mangled.insert(at, mangled[at])
+            elif mangled[at]:
+                spot = rng.randrange(len(mangled[at]))
+                mangled[at] = mangled[at][:spot] + chr(rng.randrange(32, 127)) + \
+                    mangled[at][spot + 1:]
+        answer = phone.put(uid, "\r\n".join(mangled))
+        assert answer.status_code < 500, (number, answer.status_code, answer.text[:300])
+        stored = phone.get(uid).status_code
+        assert stored == (200 if answer.status_code < 300 else 404), (number, answer.text[:300])
