@@ -313,15 +313,26 @@ def test_a_booking_moved_on_the_phone_is_rescheduled(api: Api, salon: Salon) -> 
     phone = Phone(writable_link(api, salon))
     reader = make_link(api, salon.business, scope="calendar", calendar_ids=[salon.calendar],
                        profile="limited")
+    watcher = Phone(reader)  # a read-only account, answered by the fast path
+    token, _ = watcher.state()
     move_with_caldav(phone, booking["uid"], cph(1, 14), cph(1, 14, 45))
     moved = booking_of(api, salon, booking)
     assert moved["start"] == "2026-12-01T14:00:00+01:00"
     assert moved["end"] == "2026-12-01T14:45:00+01:00"
     last = [c for c in changes(api, salon) if c["uid"] == booking["uid"]][-1]
     assert last["actor"] == f"link:{phone.link['id']}" and last["action"] == "put"
-    # Every other copy follows.
+    # Every other copy follows: the feed, and CalDAV answered by the fast path (a sync from
+    # before the move reports it, a multiget gives the new time).
     feed = requests.get(reader["feed_url"], timeout=30).text
     assert "DTSTART;TZID=Europe/Copenhagen:20261201T140000" in feed
+    report = (f'<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}'
+              '</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop>'
+              '</D:sync-collection>')
+    synced = requests.request("REPORT", watcher.url, data=report, auth=watcher.auth,
+                              timeout=30)
+    assert synced.status_code == 207 and f"{booking['uid']}.ics" in synced.text
+    seen = watcher.calendar.event_by_uid(booking["uid"])
+    assert seen.icalendar_component["DTSTART"].dt == cph(1, 14)
     # An alarm added on the phone is kept for this account only, not on the booking: the
     # journal (sync token) does not move, the other links never see it.
     before = phone.get(booking["uid"])
