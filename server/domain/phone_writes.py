@@ -26,7 +26,7 @@ from server.db.models import (
 )
 from server.domain import journal, schedules
 from server.domain.availability import OUTSIDE_HOURS, describe, refusals, rules_for
-from server.domain.blocked import _refuse_booked
+from server.domain.blocked import refuse_booked
 from server.domain.blocking import DEFAULT, BlockingPolicy, blocks
 from server.domain.bookings import (
     MAX_LENGTH, forget_rendered, get_booking, update_booking, widen_span,
@@ -116,7 +116,7 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
     item.source_text = event.text
     item.updated_at = now
     if item.blocks:
-        _refuse_booked(session, calendar, item)
+        refuse_booked(session, calendar, item)
     if not item.repeats:
         widen_span(calendar, item.start_utc, item.end_utc)
     session.add(item)
