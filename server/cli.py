@@ -419,6 +419,34 @@ def business_create(ctx: click.Context, name: str, timezone: str) -> None:
         click.echo(f"business {item.id} created")
 
 
+@business.command("phone-writes")
+@click.argument("business_id", type=int)
+@click.option("--allow-cancel/--no-allow-cancel", "allow_cancel", default=None,
+              help="Whether deleting a booking on an employee's phone (a writable link) "
+                   "cancels it; off by default (the phone's delete is refused).")
+@click.option("--moves-within-hours/--moves-anytime", "within_hours", default=None,
+              help="Whether a booking moved on a phone must fall within opening hours.")
+@click.pass_context
+@user_errors
+def business_phone_writes(ctx: click.Context, business_id: int, allow_cancel: bool | None,
+                          within_hours: bool | None) -> None:
+    """Show or change what employees' phones (writable links) may do with bookings.
+
+    \b
+    Example:
+      bookingcal business phone-writes 1 --allow-cancel --moves-within-hours
+    """
+    from server.domain.businesses import update_business
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.write() as session:
+        item = update_business(session, business_id, allow_cancel_from_calendar=allow_cancel,
+                               calendar_moves_within_hours=within_hours)
+        click.echo(f"business {item.id}: cancel from a phone "
+                   f"{'allowed' if item.allow_cancel_from_calendar else 'refused'}, moves "
+                   f"{'within opening hours' if item.calendar_moves_within_hours else 'anytime'}")
+
+
 @business.command("key")
 @click.argument("business_id", type=int)
 @click.option("--label", default="", help="What the key is for.")
@@ -451,6 +479,7 @@ def _echo_link(runtime: Any, session: Any, link: Any, token: str | None) -> None
     scope = link.scope if link.scope == "all" else \
         f"{link.scope} {','.join(str(i) for i in scope_calendar_ids(session, link))}"
     click.echo(f"link {link.id}: {scope}, profile {link.profile}, {state}"
+               + (", writable" if link.writable else "")
                + (f", label {link.label!r}" if link.label else "")
                + (f", expires {link.expires_at:%Y-%m-%d %H:%M}Z" if link.expires_at else "")
                + (f", last used {link.last_used_at:%Y-%m-%d %H:%M}Z"
@@ -486,16 +515,20 @@ def links() -> None:
 @click.option("--label", default="", help="What the link is for (\"Anna's iPhone\").")
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None,
               help="Expiry (UTC), e.g. 2027-06-30.")
+@click.option("--writable", is_flag=True, default=False,
+              help="The employee's phone: its CalDAV account may add personal events and "
+                   "move bookings under the staff rules (one calendar, profile full).")
 @click.pass_context
 @user_errors
 def links_create(ctx: click.Context, business_id: int, calendar_ids: tuple[int, ...],
                  profile: str, service_id: int | None, reminder_minutes: int | None,
-                 label: str, expires: Any) -> None:
+                 label: str, expires: Any, writable: bool) -> None:
     """Create a link and print its feed URL and CalDAV account.
 
     \b
     Example:
       bookingcal links create 1 --calendar 2 --profile limited --label "Anna's iPhone"
+      bookingcal links create 1 --calendar 2 --profile full --writable --label "Anna's phone"
     """
     import datetime as dt
 
@@ -507,7 +540,7 @@ def links_create(ctx: click.Context, business_id: int, calendar_ids: tuple[int, 
         link, token = create_link(
             session, runtime.keyring, business_id, scope=scope, profile=profile, label=label,
             calendar_ids=calendar_ids, now=runtime.clock.now(), service_id=service_id,
-            reminder_minutes=reminder_minutes,
+            reminder_minutes=reminder_minutes, writable=writable,
             expires_at=expires.replace(tzinfo=dt.timezone.utc) if expires else None)
         _echo_link(runtime, session, link, token)
 

@@ -36,7 +36,7 @@ import radicale.config
 from defusedxml import DefusedXmlException
 from radicale.item import filter as radicale_filter
 
-from server import dav_bodies
+from server import dav_bodies, dav_write
 from server.api import errors as api_errors
 from server.dav_context import CURRENT, DavRequest
 from server.davfast.engine import FastPath
@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 MAX_XML_DEPTH = 32
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
 METHODS = {"OPTIONS", "PROPFIND", "REPORT", "GET", "HEAD",
-           # Writes reach Radicale only to be refused (403) by the rights plugin.
+           # Writes of a writable link go to server/dav_write.py; any other link's reach
+           # Radicale only to be refused (403) by the rights plugin.
            "PUT", "DELETE", "MKCALENDAR", "MKCOL", "PROPPATCH", "MOVE", "COPY", "POST"}
 XML_METHODS = {"PROPFIND", "REPORT", "PROPPATCH", "MKCALENDAR", "MKCOL"}
 STRIPPED = ("HTTP_X_SCRIPT_NAME", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST",
@@ -322,8 +323,18 @@ class DavMount:
             request = DavRequest(
                 runtime=runtime, session=session, link=link, token=token, principal=principal,
                 calendars=links.visible_calendars(session, link), epoch=epoch,
-                publisher=Publisher(session, epoch, link.profile),  # type: ignore[arg-type]
+                publisher=Publisher(session, epoch, link.profile,  # type: ignore[arg-type]
+                                    own_link=link.id if link.writable else None),
                 now=now, report_range=report_range, report_expand=expand)
+            if link.writable and method not in READS:
+                # A phone's write: our own answer through the domain, never Radicale's.
+                written = dav_write.handle(request, method, sub_path, body, environ) \
+                    if method in ("PUT", "DELETE") else dav_write.refusal(
+                        "403 Forbidden", "D:need-privileges",
+                        "only events can be written here (PUT and DELETE)")
+                start_response(written.status, [*written.headers,
+                                                ("Content-Length", str(len(written.body)))])
+                return [written.body]
             env = {key: value for key, value in environ.items() if key not in STRIPPED}
             env["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + DAV_PATH
             env["PATH_INFO"] = sub_path
@@ -340,8 +351,10 @@ class DavMount:
                 answered[:] = [status, headers]
 
             try:
+                # A writable account reads its own personal events as its phone sent them:
+                # Radicale answers it from our storage (the fast path serves rendered texts).
                 plan = decide(method, environ.get("HTTP_DEPTH", ""), sub_path, root, request) \
-                    if runtime.dav_fast.enabled else None
+                    if runtime.dav_fast.enabled and not link.writable else None
                 fast = None
                 if plan is not None:
                     # Our own streaming answer; a database error in it means what it means

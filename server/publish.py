@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Select, and_, bindparam, case, literal, or_, select, union_all
@@ -21,10 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from server.db import Database
-from server.db.models import BlockedTime, Booking, Calendar, Client, RenderedItem, Service
+from server.db.models import (
+    AccountAlarm, BlockedTime, Booking, Calendar, Client, RenderedItem, Service,
+)
 from server.domain.recurrence import stored_rule
 from server.errors import BookingCalError
-from server.ical import RENDER_VERSION, render_event, with_alarm, with_summary_suffix
+from server.ical import (
+    RENDER_VERSION, item_document, render_event, with_alarm, with_summary_suffix,
+)
 from server.redaction import BlockedFacts, BookingFacts, Profile, blocked_view, booking_view
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,10 @@ class Published:
     epoch: str
     profile: str
     event_text: str
+    # The whole resource as a writable account's phone sent it (its own personal events), or
+    # a booking with the alarms that account added (`alarm_version` of them, in its ETag).
+    document: str | None = None
+    alarm_version: int = 0
 
     @property
     def href(self) -> str:
@@ -53,7 +61,14 @@ class Published:
 
     @property
     def etag(self) -> str:
-        return item_etag(self.epoch, self.kind, self.item_id, self.seq, self.profile)
+        return item_etag(self.epoch, self.kind, self.item_id, self.seq,
+                         with_alarms(self.profile, self.alarm_version))
+
+
+def with_alarms(profile: str, alarm_version: int) -> str:
+    """The profile part of the ETag of a booking as a writable account sees it: its own
+    alarms (their version) make it another resource than the booking alone."""
+    return f"{profile}+alarms{alarm_version}" if alarm_version else profile
 
 
 def item_etag(epoch: str, kind: str, item_id: int, seq: int, profile: str) -> str:
@@ -105,11 +120,42 @@ class Publisher:
     cache; only items whose text is missing are loaded whole and rendered. Newly rendered
     texts are collected in `fresh` and stored by `save()` in a write transaction of their own."""
 
-    def __init__(self, session: Session, epoch: str, profile: Profile) -> None:
+    def __init__(self, session: Session, epoch: str, profile: Profile,
+                 own_link: int | None = None) -> None:
         self.session = session
         self.epoch = epoch
         self.profile = profile
+        # A writable account (this link id): its own personal events come back as its phone
+        # sent them, its bookings with the alarms it added.
+        self.own_link = own_link
+        self.own = own_link is not None
         self.fresh: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def _alarms(self, ids: list[int]) -> dict[int, tuple[str, int]]:
+        """(alarm text, version) the writable account added to these bookings."""
+        if self.own_link is None or not ids:
+            return {}
+        rows = self.session.execute(select(
+            AccountAlarm.booking_id, AccountAlarm.text, AccountAlarm.version).where(
+            AccountAlarm.link_id == self.own_link, AccountAlarm.booking_id.in_(ids)))
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def _with_alarms(self, item: Published, alarms: dict[int, tuple[str, int]]) -> Published:
+        found = alarms.get(item.item_id)
+        if found is None:
+            return item
+        text, version = found
+        head, end, tail = item.event_text.rpartition("END:VEVENT")
+        document = item_document(head + text + end + tail, item.tzid)
+        return replace(item, document=document, alarm_version=version)
+
+    def _sent(self, ids: list[int]) -> dict[int, str]:
+        """The texts phones sent of these blocked times (a writable account's view only)."""
+        if not self.own or not ids:
+            return {}
+        rows = self.session.execute(select(BlockedTime.id, BlockedTime.source_text).where(
+            BlockedTime.id.in_(ids), BlockedTime.source_text.is_not(None)))
+        return {row[0]: row[1] for row in rows if row[1] is not None}
 
     # --- rendering what the cache lacks -----------------------------------------------------
 
@@ -167,19 +213,23 @@ class Publisher:
     def _bookings(self, query: Select[Any]) -> Iterator[Published]:
         for chunk in self._chunks(query):
             rendered = self._render_bookings([r.id for r in chunk if r.text is None])
+            alarms = self._alarms([r.id for r in chunk])
             for r in chunk:
-                yield Published("booking", r.id, r.calendar_id, r.uid, r.seq, r.tzid,
-                                r.start_utc, r.end_utc, r.start_local, r.updated_at, self.epoch,
-                                self.profile, r.text if r.text is not None else rendered[r.id])
+                yield self._with_alarms(Published(
+                    "booking", r.id, r.calendar_id, r.uid, r.seq, r.tzid, r.start_utc,
+                    r.end_utc, r.start_local, r.updated_at, self.epoch, self.profile,
+                    r.text if r.text is not None else rendered[r.id]), alarms)
 
     def _blocked_items(self, query: Select[Any]) -> Iterator[Published]:
         for chunk in self._chunks(query):
             rendered = self._render_blocked([r.id for r in chunk if r.text is None])
+            sent = self._sent([r.id for r in chunk])
             for r in chunk:
                 yield Published("blocked", r.id, r.calendar_id, r.uid, r.seq, r.tzid,
                                 r.start_utc, r.series_end_utc if r.repeats else r.end_utc,
                                 r.start_local, r.updated_at, self.epoch, self.profile,
-                                r.text if r.text is not None else rendered[r.id])
+                                r.text if r.text is not None else rendered[r.id],
+                                sent.get(r.id))
 
     def _texts(self, query: Select[Any], render: Any) -> Iterator[str]:
         """(id, text) rows to texts. On SQLite the rows come straight from the driver's cursor
@@ -283,8 +333,10 @@ class Publisher:
         if text is None:
             render = self._render_bookings if kind == "booking" else self._render_blocked
             text = render([item_id])[item_id]
-        return Published(kind, item_id, row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                         row[9], self.epoch, self.profile, text)
+        sent = self._sent([item_id]) if kind == "blocked" else {}
+        found = Published(kind, item_id, row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                          row[9], self.epoch, self.profile, text, sent.get(item_id))
+        return self._with_alarms(found, self._alarms([item_id])) if kind == "booking" else found
 
     def by_ids(self, calendar: Calendar, kind: str, ids: Iterable[int]) -> list[Published]:
         wanted = list(set(ids))

@@ -49,7 +49,10 @@ def _instant(timestamp: int) -> dt.datetime:
 
 
 def _document(item: Published) -> str:
-    """The item as a CalDAV resource: its VEVENT with the VTIMEZONE it uses."""
+    """The item as a CalDAV resource: its VEVENT with the VTIMEZONE it uses (or, for a
+    writable account's own personal event, the text its phone sent)."""
+    if item.document is not None:
+        return item.document
     return item_document(item.event_text, item.tzid)
 
 

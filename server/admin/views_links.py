@@ -110,7 +110,10 @@ def register(bp: Blueprint) -> None:
                     scope, ids = "calendar", [int(target)]
                 else:
                     raise InvalidError("choose a calendar or 'All calendars'", field="calendar")
-                profile = form.get("profile", "")
+                # "Writable (this employee's phone)" is offered on a calendar's own form only;
+                # it shows everything, so it takes the full profile.
+                writable = form.get("writable") == "on"
+                profile = "full" if writable else form.get("profile", "")
                 service = form.get("service_id", "").strip()
                 if profile == "slots" and not (service.isascii() and service.isdigit()
                                                and len(service) <= 9):
@@ -120,6 +123,7 @@ def register(bp: Blueprint) -> None:
                     session, rt.keyring, me.business_id, scope=scope, calendar_ids=ids,
                     service_id=int(service) if profile == "slots" else None,
                     profile=profile, label=form.get("label", "").strip()[:200],
+                    writable=writable,
                     expires_at=valid_until(form.get("valid_until", ""), business.timezone),
                     now=rt.clock.now())
                 link_id = link.id

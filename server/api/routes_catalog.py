@@ -90,7 +90,8 @@ def calendar_changes(path: CalendarPath, query: ChangesQuery) -> Response:
                  if query.since else calendar.journal_floor)
         found = journal.changes_since(session, calendar, since)
         return reply(ChangesOut(calendar_id=calendar.id, token=found.token, changes=[
-            ChangeOut(seq=c.seq, kind=c.kind, id=c.item_id, uid=c.item_uid, action=c.action)
+            ChangeOut(seq=c.seq, kind=c.kind, id=c.item_id, uid=c.item_uid, action=c.action,
+                      actor=c.actor)
             for c in found.changes]))
 
 

@@ -29,7 +29,7 @@ def link_out(session: Session, link: Link, now: dt.datetime) -> LinkOut:
         reminder_minutes=link.reminder_minutes, service_id=link.service_id,
         expires_at=link.expires_at,
         revoked_at=link.revoked_at, last_used_at=link.last_used_at, created_at=link.created_at,
-        active=links.link_state(link, now) == "active")
+        active=links.link_state(link, now) == "active", writable=link.writable)
 
 
 def link_shown(session: Session, link: Link, token: str, now: dt.datetime) -> LinkShown:

@@ -222,6 +222,11 @@ class BusinessIn(Body):
 class BusinessPatch(Body):
     name: Name | None = None
     timezone: str | None = Field(None, max_length=64)
+    allow_cancel_from_calendar: bool | None = Field(
+        None, description="Deleting a booking on a writable CalDAV account (an employee's "
+        "phone) cancels it; off: the phone's delete is refused")
+    calendar_moves_within_hours: bool | None = Field(
+        None, description="A booking moved on a phone must also fall within opening hours")
 
 
 class BusinessOut(Output):
@@ -229,6 +234,8 @@ class BusinessOut(Output):
     name: str
     timezone: str
     created_at: dt.datetime
+    allow_cancel_from_calendar: bool = False
+    calendar_moves_within_hours: bool = False
 
 
 class BusinessList(BaseModel):
@@ -339,6 +346,9 @@ class ChangeOut(BaseModel):
     id: int
     uid: str
     action: str = Field(description="put (created or changed) or delete (a tombstone)")
+    actor: str | None = Field(None, description="Who made the change when it was not the API, "
+                              "the admin pages or a provider: `link:<id>` for a writable "
+                              "CalDAV account (a phone)")
 
 
 class ChangesOut(BaseModel):
@@ -567,6 +577,9 @@ class LinkIn(Body):
     expires_at: AwareDateTimeIn | None = None
     reminder_minutes: ReminderMinutes | None = None
     service_id: Id | None = Field(None, description="The service a 'slots' link shows")
+    writable: bool = Field(False, description="The employee's phone: its CalDAV account may "
+                           "add personal events and move bookings (under the staff rules); "
+                           "only for scope calendar with profile full")
 
 
 class LinkPatch(Body):
@@ -597,6 +610,7 @@ class LinkOut(BaseModel):
     last_used_at: dt.datetime | None
     created_at: dt.datetime
     active: bool
+    writable: bool = False
 
 
 class LinkShown(LinkOut):

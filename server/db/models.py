@@ -50,6 +50,12 @@ class Business(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Whether deleting a booking on a writable CalDAV account (a phone) cancels it.
+    allow_cancel_from_calendar: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                             server_default="0")
+    # Whether a booking moved on a phone must also fall within the calendar's opening hours.
+    calendar_moves_within_hours: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                              server_default="0")
 
 
 class ApiKey(Base):
@@ -206,6 +212,12 @@ class BlockedTime(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # A personal event written by a phone (a writable link): the client's iCalendar text as
+    # sent, served back to that account only; every other view is rendered through redaction.
+    source_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Whether it blocks online booking (the blocking policy applied at write); blocked time
+    # made through the API always does.
+    blocks: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
 class OpeningHours(Base):
@@ -258,6 +270,9 @@ class JournalEntry(Base):
     item_uid: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Who made the change: "link:<id>" for a writable CalDAV account, NULL for the API, the
+    # admin pages and the sync engine.
+    actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Link(Base):
@@ -288,6 +303,8 @@ class Link(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # A writable link (one employee calendar, profile full): its CalDAV account may write.
+    writable: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class LinkCalendar(Base):
@@ -298,6 +315,19 @@ class LinkCalendar(Base):
                                          primary_key=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"),
                                              primary_key=True)
+
+
+class AccountAlarm(Base):
+    """The alarms a writable account's phone added to one of our bookings: kept for that
+    account (served back to it only), never on the booking. `version` changes its ETag."""
+
+    __tablename__ = "account_alarms"
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class RenderedItem(Base):

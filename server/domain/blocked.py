@@ -106,7 +106,7 @@ def check_rule_first(session: Session, business_id: int, *, calendar_id: int | N
         validate_rrule(rule, start_local, calendar.timezone)
 
 
-def _refuse_booked(session: Session, calendar: Calendar, item: BlockedTime) -> None:
+def refuse_booked(session: Session, calendar: Calendar, item: BlockedTime) -> None:
     hits = bookings_hit_by_series(session, calendar, item)
     if hits:
         raise ConflictError(
@@ -125,7 +125,7 @@ def create_blocked(session: Session, business_id: int, *, calendar_id: int,
     item = BlockedTime(business_id=business_id, calendar_id=calendar_id, uid=new_uid(),
                        title=title, revision=0, created_at=now, updated_at=now)
     _set_times(item, calendar, start, end, all_day, rrule, exdates or [])
-    _refuse_booked(session, calendar, item)
+    refuse_booked(session, calendar, item)
     if not item.repeats:
         widen_span(calendar, item.start_utc, item.end_utc)
     session.add(item)
@@ -156,7 +156,7 @@ def update_blocked(session: Session, business_id: int, blocked_id: int, *, now: 
                exdates if exdates is not None else current_exdates)
     if title is not None:
         item.title = title
-    _refuse_booked(session, calendar, item)
+    refuse_booked(session, calendar, item)
     if not item.repeats:
         widen_span(calendar, item.start_utc, item.end_utc)
     item.revision += 1

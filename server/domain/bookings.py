@@ -117,11 +117,14 @@ def _apply(session: Session, booking: Booking, calendar: Calendar, *,
     booking.occupied_start_utc = start_utc - buffer_before
     booking.occupied_end_utc = end_utc + buffer_after
     if booking.status == "confirmed":
-        refuse_overlaps(session, calendar, booking.occupied_start_utc, booking.occupied_end_utc,
-                        exclude_booking=booking.id)
-        if booking.source == "online":
-            refuse_unbookable(session, calendar, service, start_utc, end_utc, now, rules,
-                              exclude_booking=booking.id)
+        # Not flushed first: on PostgreSQL the exclusion constraint would refuse a move before
+        # these checks could name what it hits.
+        with session.no_autoflush:
+            refuse_overlaps(session, calendar, booking.occupied_start_utc,
+                            booking.occupied_end_utc, exclude_booking=booking.id)
+            if booking.source == "online":
+                refuse_unbookable(session, calendar, service, start_utc, end_utc, now, rules,
+                                  exclude_booking=booking.id)
     widen_span(calendar, booking.occupied_start_utc, booking.occupied_end_utc)
 
 
@@ -133,9 +136,10 @@ def _check_enums(status: str | None, source: str | None) -> None:
 
 
 def _journal(session: Session, calendar: Calendar, booking: Booking, now: dt.datetime,
-             action: str | None = None) -> None:
+             action: str | None = None, actor: str | None = None) -> None:
     action = action or ("put" if booking.status == "confirmed" else "delete")
-    booking.seq = journal.record(session, calendar, "booking", booking.id, booking.uid, action, now)
+    booking.seq = journal.record(session, calendar, "booking", booking.id, booking.uid, action,
+                                 now, actor=actor)
 
 
 def create_booking(session: Session, business_id: int, *, calendar_id: int, service_id: int,
@@ -177,10 +181,12 @@ def update_booking(session: Session, business_id: int, booking_id: int, *, now: 
                    client_id: int | None = None, status: str | None = None,
                    source: str | None = None, location: str | None = None,
                    notes: str | None = None, clear: frozenset[str] = frozenset(),
-                   rules: AvailabilityConfig = AvailabilityConfig()) -> Booking:
+                   rules: AvailabilityConfig = AvailabilityConfig(),
+                   actor: str | None = None) -> Booking:
     """Move or change a booking. Moving to another calendar leaves a tombstone on the old one.
     `clear` names optional fields to set to null (client_id, location, notes). Turning a booking
-    all-day (or back) needs a new start of the right kind (a date, or a date-time)."""
+    all-day (or back) needs a new start of the right kind (a date, or a date-time). `actor`
+    names a writable CalDAV account that made the change (the journal keeps it)."""
     _check_enums(status, source)
     current = get_booking(session, business_id, booking_id)
     target_id = calendar_id if calendar_id is not None else current.calendar_id
@@ -233,8 +239,9 @@ def update_booking(session: Session, business_id: int, booking_id: int, *, now: 
     booking.revision += 1
     booking.updated_at = now
     if old.id != target.id:
-        journal.record(session, old, "booking", booking.id, booking.uid, "delete", now)
-    _journal(session, target, booking, now)
+        journal.record(session, old, "booking", booking.id, booking.uid, "delete", now,
+                       actor=actor)
+    _journal(session, target, booking, now, actor=actor)
     return booking
 
 

@@ -36,8 +36,14 @@ def list_businesses(session: Session, only: int | None = None) -> list[Business]
 
 
 def update_business(session: Session, business_id: int, *, name: str | None = None,
-                    timezone: str | None = None) -> Business:
+                    timezone: str | None = None,
+                    allow_cancel_from_calendar: bool | None = None,
+                    calendar_moves_within_hours: bool | None = None) -> Business:
     business = get_business(session, business_id)
+    if allow_cancel_from_calendar is not None:
+        business.allow_cancel_from_calendar = allow_cancel_from_calendar
+    if calendar_moves_within_hours is not None:
+        business.calendar_moves_within_hours = calendar_moves_within_hours
     if name is not None:
         business.name = name
     if timezone is not None:

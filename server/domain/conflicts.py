@@ -52,12 +52,15 @@ def booking_hits(session: Session, calendar: Calendar, start: dt.datetime, end: 
 def blocked_hits(session: Session, calendar: Calendar, start: dt.datetime, end: dt.datetime,
                  exclude_id: int | None = None) -> list[Hit]:
     span = dt.timedelta(seconds=calendar.max_span_seconds)
+    # Only blocked time that blocks (a phone's transparent personal event does not).
     one_off = select(BlockedTime).where(
-        BlockedTime.calendar_id == calendar.id, BlockedTime.repeats.is_(False),
+        BlockedTime.calendar_id == calendar.id, BlockedTime.blocks.is_(True),
+        BlockedTime.repeats.is_(False),
         BlockedTime.start_utc >= start - span, BlockedTime.start_utc < end,
         BlockedTime.end_utc > start)
     series = select(BlockedTime).where(
-        BlockedTime.calendar_id == calendar.id, BlockedTime.repeats.is_(True),
+        BlockedTime.calendar_id == calendar.id, BlockedTime.blocks.is_(True),
+        BlockedTime.repeats.is_(True),
         BlockedTime.start_utc < end,
         or_(BlockedTime.series_end_utc.is_(None), BlockedTime.series_end_utc > start))
     hits = []

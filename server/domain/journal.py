@@ -25,6 +25,7 @@ class Change:
     item_id: int
     item_uid: str
     action: str  # "put" or "delete" (a tombstone)
+    actor: str | None = None  # "link:<id>" for a writable CalDAV account; None otherwise
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,16 @@ class Changes:
 
 
 def record(session: Session, calendar: Calendar, kind: str, item_id: int, item_uid: str,
-           action: str, now: dt.datetime) -> int:
-    """Append one change to `calendar`'s journal; the caller holds the calendar's lock."""
+           action: str, now: dt.datetime, actor: str | None = None) -> int:
+    """Append one change to `calendar`'s journal; the caller holds the calendar's lock.
+    `actor` names who made it when that is not the API or the admin ("link:<id>")."""
     assert kind in KINDS and action in ("put", "delete")
     calendar.journal_seq += 1
     calendar.changed_at = now
     session.add(JournalEntry(business_id=calendar.business_id, calendar_id=calendar.id,
                              seq=calendar.journal_seq, kind=kind, item_id=item_id,
-                             item_uid=item_uid, action=action, created_at=now))
+                             item_uid=item_uid, action=action, created_at=now,
+                             actor=actor))
     return calendar.journal_seq
 
 
@@ -96,7 +99,7 @@ def changes_since(session: Session, calendar: Calendar, since: int) -> Changes:
         select(JournalEntry).join(latest, (JournalEntry.calendar_id == calendar.id)
                                   & (JournalEntry.seq == latest.c.seq))
         .order_by(JournalEntry.seq)).scalars()
-    changes = [Change(r.seq, r.kind, r.item_id, r.item_uid, r.action) for r in rows]
+    changes = [Change(r.seq, r.kind, r.item_id, r.item_uid, r.action, r.actor) for r in rows]
     return Changes(epoch(session), calendar.id, since, calendar.journal_seq, changes)
 
 

@@ -53,10 +53,11 @@ def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: 
                 profile: str, now: dt.datetime, calendar_ids: Iterable[int] = (),
                 label: str = "", expires_at: dt.datetime | None = None,
                 reminder_minutes: int | None = None,
-                service_id: int | None = None) -> tuple[Link, str]:
+                service_id: int | None = None, writable: bool = False) -> tuple[Link, str]:
     """A new link and its token (the only time the caller gets it without decrypting).
     `reminder_minutes` puts an alarm on its bookings that long before each (none by default).
-    A `slots` link names the service whose open times it shows (`service_id`)."""
+    A `slots` link names the service whose open times it shows (`service_id`). A writable
+    link (an employee's phone) shows one calendar through the full profile."""
     get_business(session, business_id)
     _check_reminder(reminder_minutes)
     if scope not in SCOPES:
@@ -82,6 +83,10 @@ def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: 
                            field="calendar_ids")
     if scope == "set" and not ids:
         raise InvalidError("a 'set' link needs at least one calendar id", field="calendar_ids")
+    if writable and (scope != "calendar" or profile != "full"):
+        raise InvalidError("a writable link shows one employee calendar with the full "
+                           "profile; give exactly one calendar and profile full",
+                           field="writable")
     for calendar_id in ids:
         get_calendar(session, business_id, calendar_id)
     if expires_at is not None and expires_at <= now:
@@ -90,7 +95,7 @@ def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: 
     link = Link(business_id=business_id, scope=scope, profile=profile, label=label,
                 token_hash=keyring.hash_token(secret), token_encrypted=keyring.encrypt(secret),
                 expires_at=expires_at, reminder_minutes=reminder_minutes,
-                service_id=service_id, created_at=now, updated_at=now)
+                service_id=service_id, created_at=now, updated_at=now, writable=writable)
     session.add(link)
     session.flush()
     session.add_all(LinkCalendar(link_id=link.id, calendar_id=cid) for cid in ids)
@@ -155,6 +160,9 @@ def update_link(session: Session, business_id: int, link_id: int, *, now: dt.dat
             raise InvalidError("a 'slots' link stays one, and another link cannot become one "
                                "(it shows open times, not bookings); create a new link",
                                field="profile")
+        if link.writable and profile != "full":
+            raise InvalidError("a writable link keeps the full profile; create a read-only "
+                               "link for another profile", field="profile")
         link.profile = profile
     if label is not None:
         link.label = label

@@ -1,10 +1,13 @@
-"""Radicale rights plugin: a link reads its own principal and calendars, nothing else, and
-writes nothing ("R"/"r" only; without "w"/"W" every write method answers 403 before storage is
-touched)."""
+"""Radicale rights plugin: a link reads its own principal and calendars, nothing else ("R"/"r";
+without "w"/"W" every write method answers 403 before storage is touched). A writable link
+(server/domain/links.py) also writes its one calendar ("rw", and "l": no properties to write);
+the mount hands those writes to server/dav_write.py, which applies the domain's rules."""
 
 from __future__ import annotations
 
 from radicale import pathutils, rights
+
+from server.dav_context import CURRENT
 
 
 class Rights(rights.BaseRights):
@@ -16,4 +19,8 @@ class Rights(rights.BaseRights):
             return "R"
         if parts[0] != user:
             return ""
+        if len(parts) == 2:
+            request = CURRENT.get()
+            if request is not None and request.link.writable:
+                return "rwl"
         return {1: "R", 2: "r"}.get(len(parts), "")

@@ -156,6 +156,7 @@ EXPECTED_COMMANDS = {
 EXPECTED_COMMANDS |= {("availability",)}  # tests/integration/test_availability_cli.py
 EXPECTED_COMMANDS |= {("admin", "list-users"), ("admin", "remove-user")}  # tests/browser
 EXPECTED_COMMANDS |= {("admin", "reset-password")}  # tests/integration/test_admin_cli.py
+EXPECTED_COMMANDS |= {("business", "phone-writes")}  # writable links, below
 
 
 def test_group_help_and_version(tmp_path: Path) -> None:
@@ -332,6 +333,33 @@ def test_business_create_list_and_key(tmp_path: Path) -> None:
         for api in apis:
             api.session.close()
         server.stop()
+
+
+def test_writable_links_and_what_phones_may_do(tmp_path: Path, database_url: str) -> None:
+    cli = Cli(tmp_path, database_url)
+    cli.ok("db", "upgrade")
+    db = cli.database()
+    try:
+        business_id, calendar_id, _ = _salon(db, dt.datetime.now(dt.timezone.utc))
+    finally:
+        db.dispose()
+    made = cli.ok("links", "create", str(business_id), "--calendar", str(calendar_id),
+                  "--profile", "full", "--writable", "--label", "Anna's phone").stdout
+    assert f"link 1: calendar {calendar_id}, profile full, active, writable" in made
+    [line] = cli.fails("links", "create", str(business_id), "--calendar", str(calendar_id),
+                       "--profile", "busy", "--writable")
+    assert "writable link shows one employee calendar with the full profile" in line
+    cli.fails("links", "create", str(business_id), "--profile", "full", "--writable")
+    plain = cli.ok("links", "create", str(business_id), "--calendar", str(calendar_id),
+                   "--profile", "full").stdout
+    assert "writable" not in plain.splitlines()[0]
+    assert cli.ok("business", "phone-writes", str(business_id)).stdout == (
+        f"business {business_id}: cancel from a phone refused, moves anytime\n")
+    assert cli.ok("business", "phone-writes", str(business_id), "--allow-cancel",
+                  "--moves-within-hours").stdout == (
+        f"business {business_id}: cancel from a phone allowed, moves within opening hours\n")
+    assert "cancel from a phone allowed" in cli.ok("business", "phone-writes",
+                                                   str(business_id)).stdout
 
 
 # --------------------------------------------------------------------------- demo

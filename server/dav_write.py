@@ -1,0 +1,179 @@
+"""Writes of a writable CalDAV account (an employee's phone): PUT and DELETE of one item of its
+calendar, answered by the mount without Radicale, through the domain's write path
+(server/domain/phone_writes.py). Policy lives there; this module speaks HTTP:
+
+- If-Match / If-None-Match are honoured (412), checked again under the calendar's lock;
+- a PUT body is read and checked by server/phone_event.py before anything is written;
+- a refusal is a 4xx whose body is a DAV:error holding the CalDAV precondition and the reason
+  for people (<BC:reason>); nothing is written, so ETag and sync token stay as they were;
+- a personal event is kept as sent: its PUT answers the ETag a GET will give; a moved booking
+  is re-rendered by us, so that answer carries no ETag (the phone fetches the booking again);
+  alarms the phone adds to a booking are kept for this account only (account_alarms).
+
+Collections cannot be created, changed or removed here (403)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import escape
+
+import icalendar
+
+from server import phone_event
+from server.dav_context import DavRequest
+from server.domain import phone_writes
+from server.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from server.publish import Published, item_etag, with_alarms
+
+BC_NS = "http://bookingcal.invalid/ns/"
+EDITABLE_BOOKING = "only a booking's start and end can be changed from the phone; change " \
+                   "its title, notes or client in the booking system"
+
+
+@dataclass
+class Answer:
+    status: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+def refusal(status: str, precondition: str, reason: str) -> Answer:
+    """A DAV:error naming the precondition, with the reason for people."""
+    prefix, _, name = precondition.partition(":")
+    body = ('<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<D:error xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" '
+            f'xmlns:BC="{BC_NS}"><{prefix}:{name}/>'
+            f'<BC:reason>{escape(reason)}</BC:reason></D:error>\n').encode()
+    return Answer(status, [("Content-Type", "application/xml; charset=utf-8")], body)
+
+
+def _etags(header: str) -> set[str]:
+    return {part.strip() for part in header.split(",") if part.strip()}
+
+
+def _precondition_failed(environ: dict[str, Any], item: Published | None) -> bool:
+    if_match = environ.get("HTTP_IF_MATCH", "")
+    if if_match:
+        wanted = _etags(if_match)
+        if item is None or ("*" not in wanted and item.etag not in wanted):
+            return True
+    none_match = environ.get("HTTP_IF_NONE_MATCH", "")
+    if none_match and item is not None:
+        wanted = _etags(none_match)
+        if "*" in wanted or item.etag in wanted:
+            return True
+    return False
+
+
+def _stale() -> Answer:
+    return Answer("412 Precondition Failed", [("Content-Type", "text/plain; charset=utf-8")],
+                  b"The item changed since you read it; sync again.\n")
+
+
+def handle(request: DavRequest, method: str, sub_path: str, body: bytes,
+           environ: dict[str, Any]) -> Answer:
+    """Answer a PUT or DELETE of the writable link of `request`."""
+    parts = [p for p in sub_path.split("/") if p]
+    if len(parts) < 2 or parts[0] != request.principal:
+        return Answer("403 Forbidden")
+    calendar = request.calendar(parts[1])
+    if calendar is None:
+        return Answer("409 Conflict" if method == "PUT" else "404 Not Found")
+    if len(parts) != 3 or not parts[2].endswith(".ics"):
+        return refusal("403 Forbidden", "D:need-privileges",
+                       "calendars cannot be created, replaced or removed from here")
+    uid = parts[2][:-4]
+    item = request.publisher.by_uid(calendar, uid)
+    if _precondition_failed(environ, item):
+        return _stale()
+    try:
+        if method == "DELETE":
+            return _delete(request, item)
+        return _put(request, calendar.id, calendar.timezone, uid, item, body)
+    except phone_event.PutRefused as exc:
+        return refusal(exc.status, exc.precondition, exc.reason)
+    except phone_writes.StaleError:
+        return _stale()
+    except ConflictError as exc:
+        precondition = exc.details.get("precondition") or "C:valid-calendar-object-resource"
+        status = "409 Conflict" if precondition == "C:no-uid-conflict" else "403 Forbidden"
+        return refusal(status, precondition, exc.message)
+    except ForbiddenError as exc:
+        return refusal("403 Forbidden", "D:need-privileges", exc.message)
+    except InvalidError as exc:
+        return refusal("403 Forbidden", "C:valid-calendar-object-resource", exc.message)
+    except NotFoundError:
+        return Answer("404 Not Found")
+
+
+def _delete(request: DavRequest, item: Published | None) -> Answer:
+    if item is None:
+        return Answer("404 Not Found")
+    runtime, link = request.runtime, request.link
+    actor = phone_writes.actor_of(link.id)
+    with runtime.db.write() as session:
+        if item.kind == "booking":
+            phone_writes.cancel_from_phone(session, link.business_id, item.item_id,
+                                           request.now, actor, expect_seq=item.seq)
+        else:
+            phone_writes.delete_personal_event(session, link.business_id, item.item_id,
+                                               request.now, actor, expect_seq=item.seq)
+    return Answer("204 No Content")
+
+
+def _put(request: DavRequest, calendar_id: int, calendar_tz: str, uid: str,
+         item: Published | None, body: bytes) -> Answer:
+    event = phone_event.read(body, calendar_tz)
+    if event.uid != uid:
+        return refusal("400 Bad Request", "C:valid-calendar-object-resource",
+                       "the resource name must be the event's UID followed by .ics")
+    runtime, link = request.runtime, request.link
+    actor = phone_writes.actor_of(link.id)
+    if item is not None and item.kind == "booking":
+        return _booking_edit(request, item, event, actor)
+    with runtime.db.write() as session:
+        saved = phone_writes.save_personal_event(
+            session, link.business_id, calendar_id, event, request.now, actor,
+            expect_seq=item.seq if item is not None else None)
+        etag = item_etag(request.epoch, "blocked", saved.id, saved.seq, link.profile)
+    return Answer("201 Created" if item is None else "204 No Content", [("ETag", etag)])
+
+
+def _value(component: Any, name: str) -> str:
+    value = component.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _booking_edit(request: DavRequest, item: Published, event: phone_event.PhoneEvent,
+                  actor: str) -> Answer:
+    """A PUT of one of our bookings: a move (its times) or nothing; anything else is refused."""
+    ours: Any = icalendar.Event.from_ical(item.event_text)
+    changed = [name for name, theirs in (("SUMMARY", event.summary),
+                                         ("DESCRIPTION", event.description or ""),
+                                         ("LOCATION", event.location or ""))
+               if _value(ours, name) != theirs.strip()]
+    if changed or event.rrule or event.all_day or event.overrides:
+        raise ConflictError(EDITABLE_BOOKING)
+    start, end = ours["DTSTART"].dt, ours["DTEND"].dt
+    same_times = isinstance(start, dt.datetime) and isinstance(end, dt.datetime) and \
+        start.tzinfo is not None and end.tzinfo is not None and \
+        start == event.start_utc and end == event.end_utc
+    runtime, link = request.runtime, request.link
+    with runtime.db.write() as session:
+        if not same_times:
+            phone_writes.move_booking(session, link.business_id, item.item_id,
+                                      start=event.start_utc, end=event.end_utc,
+                                      now=request.now, actor=actor,
+                                      defaults=runtime.config.availability,
+                                      expect_seq=item.seq)
+        elif item.seq != phone_writes.booking_seq(session, link.business_id, item.item_id):
+            raise phone_writes.StaleError("the booking changed meanwhile; sync again")
+        # Alarms the phone added are kept for this account, never on the booking.
+        version = phone_writes.keep_alarms(session, link.id, item.item_id, event.alarms)
+    if not same_times:
+        return Answer("204 No Content")  # our rendering differs from what was sent
+    etag = item_etag(request.epoch, "booking", item.item_id, item.seq,
+                     with_alarms(link.profile, version))
+    return Answer("204 No Content", [("ETag", etag)])

@@ -1,0 +1,215 @@
+"""What an employee's phone may change through a writable CalDAV account, through the same
+write path as everything else (one transaction under the calendar's lock, journaled with the
+account that made the change):
+
+- a personal event (any event that is not one of our bookings): stored as blocked time that
+  keeps the client's text as sent; whether it blocks online booking is the one blocking policy
+  (server/domain/blocking.py) applied to its TRANSP and STATUS; an opaque one may not overlap a
+  booking, as any blocked time;
+- a booking's time: a reschedule under the staff rules (no overlap with bookings, blocked or
+  personal time, buffers included; the business may also require opening hours);
+- a booking's deletion: a cancel, when the business allows it (`allow_cancel_from_calendar`).
+
+Refusals are ConflictError (a rule, with the reason) or ForbiddenError (not allowed at all)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.config import AvailabilityConfig
+from server.db.models import (
+    AccountAlarm, BlockedTime, Booking, Business, Calendar, GoogleConnection,
+)
+from server.domain import journal, schedules
+from server.domain.availability import OUTSIDE_HOURS, describe, refusals, rules_for
+from server.domain.blocked import refuse_booked
+from server.domain.blocking import DEFAULT, BlockingPolicy, blocks
+from server.domain.bookings import (
+    MAX_LENGTH, forget_rendered, get_booking, update_booking, widen_span,
+)
+from server.domain.calendars import lock_calendar
+from server.domain.timeutil import series_end, to_local
+from server.errors import ConflictError, ForbiddenError
+from server.phone_event import PhoneEvent
+
+
+MAX_TITLE = 200
+
+
+class StaleError(ConflictError):
+    """The item changed after the phone's request was checked (its If-Match no longer holds)."""
+
+
+def _expect(seq: int, expect_seq: int | None) -> None:
+    if expect_seq is not None and seq != expect_seq:
+        raise StaleError("the item changed meanwhile; sync again")
+
+
+def actor_of(link_id: int) -> str:
+    """How the journal names a writable account."""
+    return f"link:{link_id}"
+
+
+def policy_of(session: Session, business_id: int) -> BlockingPolicy:
+    """The business's blocking choices (kept on its provider connection), else the defaults."""
+    connection = session.execute(select(GoogleConnection).where(
+        GoogleConnection.business_id == business_id)).scalar_one_or_none()
+    return BlockingPolicy.of(connection) if connection is not None else DEFAULT
+
+
+def _uid_taken_elsewhere(session: Session, calendar: Calendar, uid: str) -> bool:
+    booking = session.execute(select(Booking.calendar_id).where(Booking.uid == uid)).first()
+    if booking is not None:
+        return True
+    other = session.execute(select(BlockedTime.calendar_id).where(
+        BlockedTime.uid == uid)).first()
+    return other is not None and other[0] != calendar.id
+
+
+def save_personal_event(session: Session, business_id: int, calendar_id: int,
+                        event: PhoneEvent, now: dt.datetime, actor: str,
+                        expect_seq: int | None = None) -> BlockedTime:
+    """Create or replace the personal event `event.uid` of the calendar. `expect_seq`: the
+    item's journal sequence when the request was checked (None: it did not exist)."""
+    calendar = lock_calendar(session, business_id, calendar_id)
+    item = session.execute(select(BlockedTime).where(
+        BlockedTime.uid == event.uid, BlockedTime.calendar_id == calendar.id)
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    if (item.seq if item is not None else None) != expect_seq:
+        raise StaleError("the item changed meanwhile; sync again")
+    if item is None:
+        if _uid_taken_elsewhere(session, calendar, event.uid):
+            raise ConflictError("this UID is already used by another item; give the event a "
+                                "new UID", precondition="C:no-uid-conflict")
+        item = BlockedTime(business_id=business_id, calendar_id=calendar.id, uid=event.uid,
+                           revision=0, created_at=now)
+    elif item.source_text is None:
+        raise ForbiddenError("this blocked time was made in the booking system; change it "
+                             "there")
+    else:
+        item.revision += 1
+    item.title = event.summary[:MAX_TITLE] or "Busy"
+    item.all_day = event.all_day
+    item.tzid = event.tzid
+    item.start_local, item.end_local = event.start_local, event.end_local
+    item.start_utc, item.end_utc = event.start_utc, event.end_utc
+    item.exdates = json.dumps([value.isoformat() for value in event.exdates])
+    if event.rrule:
+        item.rrule, item.repeats = event.rrule, True
+        item.series_end_utc = series_end(event.rrule, event.start_local,
+                                         event.end_local - event.start_local, event.tzid)
+    elif event.end_utc - event.start_utc > MAX_LENGTH:
+        # A long one-off event (a vacation, a year-long test event) is read like a series
+        # without a rule (one occurrence up to series_end_utc): it never widens the calendar's
+        # longest span, which bounds every range query.
+        item.rrule, item.repeats, item.series_end_utc = None, True, event.end_utc
+    else:
+        item.rrule, item.repeats, item.series_end_utc = None, False, event.end_utc
+    item.blocks = blocks(status=event.status, transparency=event.transparency,
+                         event_type="default",
+                         self_response="tentative" if event.status == "tentative" else None,
+                         all_day=event.all_day, policy=policy_of(session, business_id))
+    item.source_text = event.text
+    item.updated_at = now
+    if item.blocks:
+        refuse_booked(session, calendar, item)
+    if not item.repeats:
+        widen_span(calendar, item.start_utc, item.end_utc)
+    session.add(item)
+    session.flush()
+    item.seq = journal.record(session, calendar, "blocked", item.id, item.uid, "put", now,
+                              actor=actor)
+    return item
+
+
+def delete_personal_event(session: Session, business_id: int, item_id: int,
+                          now: dt.datetime, actor: str, expect_seq: int | None = None) -> None:
+    item = session.get(BlockedTime, item_id)
+    if item is None or item.business_id != business_id:
+        raise StaleError("the event changed meanwhile; sync again")
+    calendar = lock_calendar(session, business_id, item.calendar_id)
+    session.refresh(item)
+    _expect(item.seq, expect_seq)
+    if item.source_text is None:
+        raise ForbiddenError("this blocked time was made in the booking system; remove it "
+                             "there")
+    journal.record(session, calendar, "blocked", item.id, item.uid, "delete", now, actor=actor)
+    forget_rendered(session, "blocked", item.id)
+    session.delete(item)
+
+
+def _refuse_outside_hours(session: Session, calendar: Calendar, booking: Booking,
+                          start: dt.datetime, end: dt.datetime, now: dt.datetime,
+                          defaults: AvailabilityConfig) -> None:
+    rules = rules_for(booking.service, defaults)
+    first = to_local(start, calendar.timezone).date() - dt.timedelta(days=1)
+    last = to_local(end, calendar.timezone).date() + dt.timedelta(days=2)
+    schedule = schedules.load(session, calendar, first, last)
+    reasons = [r for r in refusals(schedule, rules, now, start, end) if r.kind == OUTSIDE_HOURS]
+    if reasons:
+        raise ConflictError("the new time is outside the opening hours: "
+                            + "; ".join(describe(r, calendar.timezone) for r in reasons[:3]))
+
+
+def _locked_booking(session: Session, business_id: int, booking_id: int,
+                    expect_seq: int | None) -> Booking:
+    booking = get_booking(session, business_id, booking_id)
+    lock_calendar(session, business_id, booking.calendar_id)
+    booking = get_booking(session, business_id, booking_id)  # re-read under the lock
+    _expect(booking.seq, expect_seq)
+    if booking.status != "confirmed":
+        raise StaleError("the booking was cancelled meanwhile; sync again")
+    return booking
+
+
+def booking_seq(session: Session, business_id: int, booking_id: int) -> int:
+    """The booking's journal sequence, read under its calendar's lock."""
+    return _locked_booking(session, business_id, booking_id, None).seq
+
+
+def move_booking(session: Session, business_id: int, booking_id: int, *, start: dt.datetime,
+                 end: dt.datetime, now: dt.datetime, actor: str,
+                 defaults: AvailabilityConfig, expect_seq: int | None = None) -> Booking:
+    """Reschedule a booking to [start, end) under the staff rules; ConflictError says why not."""
+    _locked_booking(session, business_id, booking_id, expect_seq)
+    business = session.get(Business, business_id)
+    booking = update_booking(session, business_id, booking_id, now=now, start=start, end=end,
+                             actor=actor, rules=defaults)
+    if business is not None and business.calendar_moves_within_hours:
+        calendar = session.get(Calendar, booking.calendar_id)
+        assert calendar is not None
+        _refuse_outside_hours(session, calendar, booking, booking.start_utc, booking.end_utc,
+                              now, defaults)
+    return booking
+
+
+def keep_alarms(session: Session, link_id: int, booking_id: int, text: str) -> int:
+    """Keep the alarms a writable account's phone added to a booking (for that account only);
+    returns their version (0: none were ever kept)."""
+    row = session.get(AccountAlarm, (link_id, booking_id))
+    if row is None:
+        if not text:
+            return 0
+        row = AccountAlarm(link_id=link_id, booking_id=booking_id, text=text, version=1)
+        session.add(row)
+    elif row.text != text:
+        row.text = text
+        row.version += 1
+    session.flush()
+    return row.version
+
+
+def cancel_from_phone(session: Session, business_id: int, booking_id: int, now: dt.datetime,
+                      actor: str, expect_seq: int | None = None) -> Booking:
+    """Cancel a booking deleted on a phone, when the business allows it."""
+    business = session.get(Business, business_id)
+    if business is None or not business.allow_cancel_from_calendar:
+        raise ForbiddenError("this business does not let bookings be cancelled from a phone's "
+                             "calendar; cancel it in the booking system")
+    _locked_booking(session, business_id, booking_id, expect_seq)
+    return update_booking(session, business_id, booking_id, now=now, status="cancelled",
+                          actor=actor)

@@ -1,0 +1,244 @@
+"""What a phone sent in a CalDAV PUT to a writable account: the iCalendar text read and checked
+before anything is written. Every refusal is a PutRefused with the HTTP status, the CalDAV
+precondition it breaks and a short reason that never echoes the client's text.
+
+Accepted: one VCALENDAR holding VEVENTs of one UID (the master and, optionally, overridden
+instances) and the VTIMEZONEs they use. Times are UTC, floating (the calendar's zone), dates
+(all day) or local with a TZID that is an IANA zone (a /mozilla.org/-style prefix is dropped).
+A repeating rule must pass server/domain/recurrence.py (its COUNT, INTERVAL and year caps);
+RDATE is refused. The text is kept as sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import icalendar
+
+from server.domain.recurrence import ExpansionLimitError
+from server.domain.timeutil import EARLIEST, LATEST, normalise, validate_rrule, zone_names
+from server.errors import InvalidError
+
+MAX_COMPONENTS = 200  # VEVENTs (a master and its overridden instances) in one resource
+MAX_UID = 64
+UID_CHARACTERS = re.compile(r"[A-Za-z0-9@.\-_~]+")
+
+
+class PutRefused(Exception):
+    """A PUT body that is refused: `status` ("400 Bad Request", "403 Forbidden"), the CalDAV
+    precondition element (e.g. "C:valid-calendar-data") and a reason for people."""
+
+    def __init__(self, status: str, precondition: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.precondition = precondition
+        self.reason = reason
+
+
+def _bad(reason: str, precondition: str = "C:valid-calendar-data") -> PutRefused:
+    return PutRefused("400 Bad Request", precondition, reason)
+
+
+@dataclass(frozen=True)
+class PhoneEvent:
+    """The facts of a phone's event that the booking system uses; `text` is kept as sent."""
+
+    uid: str
+    summary: str
+    description: str | None
+    location: str | None
+    all_day: bool
+    tzid: str
+    start_local: dt.datetime
+    end_local: dt.datetime
+    start_utc: dt.datetime
+    end_utc: dt.datetime
+    rrule: str | None
+    exdates: tuple[dt.datetime, ...]  # local wall-clock starts in `tzid`
+    transparency: str  # "opaque" or "transparent"
+    status: str  # "confirmed", "tentative" or "cancelled"
+    overrides: int  # VEVENTs with a RECURRENCE-ID
+    text: str
+    alarms: str = ""  # the master's VALARM components, as iCalendar text
+
+
+def _zone(tzid: str) -> str | None:
+    """The IANA zone a TZID names, or None."""
+    names = zone_names()
+    if tzid in names:
+        return tzid
+    parts = tzid.strip("/").split("/")
+    for first in range(1, len(parts)):  # "/mozilla.org/20050126_1/Europe/Berlin"
+        candidate = "/".join(parts[first:])
+        if candidate in names:
+            return candidate
+    return None
+
+
+def _moment(prop: Any, name: str, calendar_tz: str
+            ) -> tuple[dt.datetime | dt.date, str]:
+    """(value, zone) of a DTSTART/DTEND value: a date, or an aware UTC datetime with the zone
+    its wall-clock time is kept in."""
+    value = prop.dt
+    if isinstance(value, dt.datetime):
+        tzid = prop.params.get("TZID")
+        zone_name = calendar_tz
+        if tzid is not None:
+            found = _zone(str(tzid))
+            if found is not None:
+                zone_name = found
+                value = value.replace(tzinfo=None)
+            elif value.tzinfo is None:
+                raise _bad(f"{name} names a time zone that is neither an IANA zone nor "
+                           "given in a VTIMEZONE; use a zone such as Europe/Copenhagen")
+        elif value.tzinfo is not None:
+            zone_name = "UTC"
+        if not EARLIEST <= value.date() < LATEST:
+            raise _bad(f"{name} lies outside the years {EARLIEST.year}-{LATEST.year - 1}")
+        return normalise(value, zone_name)[0], zone_name
+    if isinstance(value, dt.date):
+        if not EARLIEST <= value < LATEST:
+            raise _bad(f"{name} lies outside the years {EARLIEST.year}-{LATEST.year - 1}")
+        return value, calendar_tz
+    raise _bad(f"{name} must be a date or a date-time")
+
+
+def _text(component: Any, name: str) -> str | None:
+    value = component.get(name)
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = value[0]
+    return str(value)
+
+
+def _local(value: dt.datetime | dt.date, tzid: str) -> tuple[dt.datetime, dt.datetime]:
+    """(utc, local naive) of a start or end."""
+    if isinstance(value, dt.datetime):
+        return normalise(value, tzid)
+    local = dt.datetime.combine(value, dt.time())
+    return normalise(local, tzid)
+
+
+def _exdates(master: Any, tzid: str, calendar_tz: str, all_day: bool) -> tuple[dt.datetime, ...]:
+    found: list[dt.datetime] = []
+    values = master.get("EXDATE")
+    if values is None:
+        return ()
+    for group in values if isinstance(values, list) else [values]:
+        for item in group.dts:
+            moment = item.dt
+            if isinstance(moment, dt.datetime):
+                if moment.tzinfo is None:
+                    zone = _zone(str(item.params.get("TZID", group.params.get("TZID", ""))))
+                    moment = normalise(moment, zone or calendar_tz)[0]
+                found.append(normalise(moment, tzid)[1])
+            else:
+                found.append(dt.datetime.combine(moment, dt.time()))
+            if len(found) > 5000:
+                raise _bad("too many EXDATE values")
+    return tuple(sorted(set(found)))
+
+
+def read(body: bytes, calendar_tz: str) -> PhoneEvent:
+    """The event in a PUT body, checked; PutRefused says what is wrong with it."""
+    try:
+        return _read(body, calendar_tz)
+    except InvalidError as exc:  # a time skipped by a DST change, a date out of range
+        raise _bad(exc.message, "C:valid-calendar-object-resource") from None
+    except (OverflowError, ValueError, TypeError, AttributeError):
+        raise _bad("the event's times or rules cannot be read") from None
+
+
+def _read(body: bytes, calendar_tz: str) -> PhoneEvent:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad("the body is not UTF-8 text") from None
+    if "\x00" in text:
+        raise _bad("the body holds a NUL character")
+    try:
+        calendars = icalendar.Calendar.from_ical(text, multiple=True)
+    except Exception:  # icalendar raises ValueError, KeyError, IndexError, ... on bad input
+        raise _bad("the body is not valid iCalendar") from None
+    if len(calendars) != 1 or calendars[0].name != "VCALENDAR":
+        raise _bad("send one VCALENDAR")
+    calendar: Any = calendars[0]
+    events: list[Any] = []
+    for component in calendar.subcomponents:
+        if component.name == "VEVENT":
+            events.append(component)
+        elif component.name != "VTIMEZONE":
+            raise PutRefused("403 Forbidden", "C:supported-calendar-component",
+                             "this calendar holds events (VEVENT) only")
+    if not events:
+        raise PutRefused("403 Forbidden", "C:supported-calendar-component",
+                         "send one VEVENT")
+    if len(events) > MAX_COMPONENTS:
+        raise _bad(f"at most {MAX_COMPONENTS} VEVENTs (overridden instances) per event",
+                   "C:valid-calendar-object-resource")
+    uids = {_text(event, "UID") for event in events}
+    if len(uids) != 1 or None in uids:
+        raise _bad("every VEVENT needs the same UID", "C:valid-calendar-object-resource")
+    uid = str(uids.pop())
+    if len(uid) > MAX_UID or not UID_CHARACTERS.fullmatch(uid):
+        raise _bad(f"the UID must be at most {MAX_UID} letters, digits and @.-_~",
+                   "C:valid-calendar-object-resource")
+    masters = [event for event in events if event.get("RECURRENCE-ID") is None]
+    if len(masters) != 1:
+        raise _bad("send exactly one VEVENT without RECURRENCE-ID",
+                   "C:valid-calendar-object-resource")
+    master = masters[0]
+    if master.get("RDATE") is not None:
+        raise _bad("RDATE is not supported; use RRULE and EXDATE",
+                   "C:valid-calendar-object-resource")
+    if master.get("DTSTART") is None:
+        raise _bad("the VEVENT needs a DTSTART", "C:valid-calendar-object-resource")
+    start, tzid = _moment(master["DTSTART"], "DTSTART", calendar_tz)
+    all_day = not isinstance(start, dt.datetime)
+    if master.get("DTEND") is not None:
+        end, _ = _moment(master["DTEND"], "DTEND", calendar_tz)
+    elif master.get("DURATION") is not None:
+        length = master["DURATION"].dt
+        if not isinstance(length, dt.timedelta):
+            raise _bad("DURATION must be a duration")
+        try:
+            end = start + length
+        except OverflowError:
+            raise _bad("DURATION is too long") from None
+    else:
+        end = start + dt.timedelta(days=1) if all_day else start
+    if all_day != (not isinstance(end, dt.datetime)):
+        raise _bad("DTSTART and DTEND must both be dates or both date-times")
+    start_utc, start_local = _local(start, tzid)
+    end_utc, end_local = _local(end, tzid)
+    if end_utc <= start_utc:
+        raise _bad("the event must end after it starts (give a DTEND after DTSTART)",
+                   "C:valid-calendar-object-resource")
+    rules = master.get("RRULE")
+    rrule: str | None = None
+    if rules is not None:
+        if isinstance(rules, list):
+            raise _bad("give at most one RRULE", "C:valid-calendar-object-resource")
+        try:
+            rrule = validate_rrule(rules.to_ical().decode(), start_local, tzid)
+        except ExpansionLimitError as exc:
+            raise PutRefused("403 Forbidden", "C:max-instances", exc.message) from None
+        except InvalidError as exc:
+            raise _bad(exc.message, "C:valid-calendar-object-resource") from None
+    transparency = (_text(master, "TRANSP") or "OPAQUE").lower()
+    status = (_text(master, "STATUS") or "CONFIRMED").lower()
+    summary = (_text(master, "SUMMARY") or "").strip()
+    return PhoneEvent(
+        uid=uid, summary=summary,
+        description=_text(master, "DESCRIPTION"), location=_text(master, "LOCATION"),
+        all_day=all_day, tzid=tzid, start_local=start_local, end_local=end_local,
+        start_utc=start_utc, end_utc=end_utc, rrule=rrule,
+        exdates=_exdates(master, tzid, calendar_tz, all_day),
+        transparency="transparent" if transparency == "transparent" else "opaque",
+        status=status if status in ("tentative", "cancelled") else "confirmed",
+        overrides=len(events) - 1, text=text,
+        alarms="".join(sub.to_ical().decode() for sub in master.subcomponents
+                       if sub.name == "VALARM"))
