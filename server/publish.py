@@ -114,44 +114,42 @@ class Publisher:
     # --- rendering what the cache lacks -----------------------------------------------------
 
     def _render_bookings(self, ids: list[int]) -> dict[int, str]:
+        """Texts of the bookings `ids`, rendered from plain columns (one Core query, no ORM
+        objects: loading a cold feed's bookings as objects cost more than rendering them)."""
         texts: dict[int, str] = {}
         if not ids:
             return texts
-        query = (select(Booking, Service.name, Calendar.name, Client)
-                 .join(Service, Service.id == Booking.service_id)
-                 .join(Calendar, Calendar.id == Booking.calendar_id)
-                 .outerjoin(Client, Client.id == Booking.client_id)
-                 .where(Booking.id.in_(ids)))
-        for booking, service_name, employee, client in self.session.execute(query):
+        profile, remember = self.profile, self._remember
+        for (item_id, seq, uid, start_local, end_local, start_utc, end_utc, tzid, revision,
+             created, updated, service_name, employee, client_name, client_email,
+             client_phone, client_address, client_notes, location, notes
+             ) in self.session.connection().execute(_booking_facts(), {"ids": ids}).all():
             facts = BookingFacts(
-                uid=booking.uid, start_local=booking.start_local, end_local=booking.end_local,
-                start_utc=booking.start_utc, end_utc=booking.end_utc,
-                tzid=booking.tzid, revision=booking.revision, created=booking.created_at,
-                updated=booking.updated_at, service_name=service_name, employee_name=employee,
-                client_name=client.name if client else None,
-                client_email=client.email if client else None,
-                client_phone=client.phone if client else None,
-                client_address=client.address if client else None,
-                client_notes=client.notes if client else None,
-                location=booking.location, notes=booking.notes)
-            texts[booking.id] = render_event(booking_view(facts, self.profile))
-            self._remember("booking", booking.id, booking.seq, texts[booking.id])
+                uid=uid, start_local=start_local, end_local=end_local, start_utc=start_utc,
+                end_utc=end_utc, tzid=tzid, revision=revision, created=created,
+                updated=updated, service_name=service_name, employee_name=employee,
+                client_name=client_name, client_email=client_email, client_phone=client_phone,
+                client_address=client_address, client_notes=client_notes, location=location,
+                notes=notes)
+            text = texts[item_id] = render_event(booking_view(facts, profile))
+            remember("booking", item_id, seq, text)
         return texts
 
     def _render_blocked(self, ids: list[int]) -> dict[int, str]:
         texts: dict[int, str] = {}
         if not ids:
             return texts
-        for item in self.session.execute(select(BlockedTime).where(
-                BlockedTime.id.in_(ids))).scalars():
+        profile, remember = self.profile, self._remember
+        for (item_id, seq, uid, title, all_day, start_local, end_local, tzid, rrule, exdates,
+             revision, created, updated
+             ) in self.session.connection().execute(_blocked_facts(), {"ids": ids}).all():
             facts = BlockedFacts(
-                uid=item.uid, title=item.title, all_day=item.all_day,
-                start_local=item.start_local, end_local=item.end_local, tzid=item.tzid,
-                rrule=stored_rule(item.rrule, item.start_local, item.tzid),
-                exdates=tuple(dt.datetime.fromisoformat(v) for v in json.loads(item.exdates)),
-                revision=item.revision, created=item.created_at, updated=item.updated_at)
-            texts[item.id] = render_event(blocked_view(facts, self.profile))
-            self._remember("blocked", item.id, item.seq, texts[item.id])
+                uid=uid, title=title, all_day=all_day, start_local=start_local,
+                end_local=end_local, tzid=tzid, rrule=stored_rule(rrule, start_local, tzid),
+                exdates=tuple(dt.datetime.fromisoformat(v) for v in json.loads(exdates)),
+                revision=revision, created=created, updated=updated)
+            text = texts[item_id] = render_event(blocked_view(facts, profile))
+            remember("blocked", item_id, seq, text)
         return texts
 
     def _remember(self, kind: str, item_id: int, seq: int, text: str) -> None:
@@ -341,6 +339,29 @@ def _by_uid_statement() -> Any:
                       BlockedTime.calendar_id == bindparam("calendar_id")))
     # The union's columns carry the first select's types (the bookings' columns).
     return select(union_all(booking, blocked).subquery())
+
+
+@functools.cache
+def _booking_facts() -> Any:
+    """What a booking's rendering needs, by id (`ids`, expanding), as plain columns."""
+    return (select(Booking.id, Booking.seq, Booking.uid, Booking.start_local, Booking.end_local,
+                   Booking.start_utc, Booking.end_utc, Booking.tzid, Booking.revision,
+                   Booking.created_at, Booking.updated_at, Service.name, Calendar.name,
+                   Client.name, Client.email, Client.phone, Client.address, Client.notes,
+                   Booking.location, Booking.notes)
+            .join(Service, Service.id == Booking.service_id)
+            .join(Calendar, Calendar.id == Booking.calendar_id)
+            .outerjoin(Client, Client.id == Booking.client_id)
+            .where(Booking.id.in_(bindparam("ids", expanding=True))))
+
+
+@functools.cache
+def _blocked_facts() -> Any:
+    return select(BlockedTime.id, BlockedTime.seq, BlockedTime.uid, BlockedTime.title,
+                  BlockedTime.all_day, BlockedTime.start_local, BlockedTime.end_local,
+                  BlockedTime.tzid, BlockedTime.rrule, BlockedTime.exdates,
+                  BlockedTime.revision, BlockedTime.created_at, BlockedTime.updated_at
+                  ).where(BlockedTime.id.in_(bindparam("ids", expanding=True)))
 
 
 def _before(instant: dt.datetime, span: dt.timedelta) -> dt.datetime:
