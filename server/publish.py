@@ -244,46 +244,43 @@ class Publisher:
             BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.id)).scalars()
 
     def by_uids(self, calendar: Calendar, uids: Iterable[str]) -> list[Published]:
+        """The calendar's shown items among `uids` (a calendar-multiget), with their texts: one
+        prepared statement (bookings and blocked time in one UNION ALL) per 500 UIDs, by the
+        unique uid indexes alone (with the calendar in the condition SQLite may walk the
+        calendar's index instead); the calendar is checked on the rows found."""
         wanted = list(set(uids))
-        found: list[Published] = []
+        rows: list[Any] = []
+        connection = self.session.connection()
         for start in range(0, len(wanted), 500):
-            part = wanted[start:start + 500]
-            # By the unique uid index alone; the calendar is checked on the rows found.
-            found.extend(self._bookings(_booking_rows(self.profile, *BOOKING_COLUMNS).where(
-                Booking.uid.in_(part))))
-            found.extend(self._blocked_items(_blocked_rows(self.profile, *BLOCKED_COLUMNS)
-                                             .where(BlockedTime.uid.in_(part))))
-        return [item for item in found if item.calendar_id == calendar.id]
+            rows.extend(connection.execute(_by_uids_statement(), {
+                "uids": wanted[start:start + 500], "profile": self.profile,
+                "version": RENDER_VERSION}).all())
+        return self._published([row for row in rows if row[2] == calendar.id])
+
+    def _published(self, rows: list[Any]) -> list[Published]:
+        """Items from rows of `_by_uid_statement`/`_by_uids_statement`, rendering what the
+        cache lacks."""
+        missing: dict[str, list[int]] = {"booking": [], "blocked": []}
+        for row in rows:
+            if row[10] is None:
+                missing[row[0]].append(row[1])
+        rendered = {("booking", item_id): text
+                    for item_id, text in self._render_bookings(missing["booking"]).items()}
+        rendered.update((("blocked", item_id), text)
+                        for item_id, text in self._render_blocked(missing["blocked"]).items())
+        epoch, profile = self.epoch, self.profile
+        return [Published(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                          row[8], row[9], epoch, profile,
+                          row[10] if row[10] is not None else rendered[(row[0], row[1])])
+                for row in rows]
 
     def by_uid(self, calendar: Calendar, uid: str) -> Published | None:
         """One item of the calendar by UID (a CalDAV GET) in one round trip: a booking and
         blocked time cannot share a UID, so at most one row comes back."""
-        row = self.session.execute(_by_uid_statement(), {
+        row = self.session.connection().execute(_by_uid_statement(), {
             "uid": uid, "calendar_id": calendar.id, "profile": self.profile,
             "version": RENDER_VERSION}).first()
-        if row is None:
-            return None
-        kind, item_id = row[0], row[1]
-        text = row[10]
-        if text is None:
-            render = self._render_bookings if kind == "booking" else self._render_blocked
-            text = render([item_id])[item_id]
-        return Published(kind, item_id, row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                         row[9], self.epoch, self.profile, text)
-
-    def by_ids(self, calendar: Calendar, kind: str, ids: Iterable[int]) -> list[Published]:
-        wanted = list(set(ids))
-        found: list[Published] = []
-        for start in range(0, len(wanted), 500):
-            part = wanted[start:start + 500]
-            if kind == "booking":
-                found.extend(self._bookings(_booking_rows(self.profile, *BOOKING_COLUMNS).where(
-                    Booking.calendar_id == calendar.id, Booking.id.in_(part))))
-            else:
-                found.extend(self._blocked_items(_blocked_rows(self.profile, *BLOCKED_COLUMNS)
-                                                 .where(BlockedTime.calendar_id == calendar.id,
-                                                        BlockedTime.id.in_(part))))
-        return found
+        return None if row is None else self._published([row])[0]
 
     def tzids_in_range(self, calendars: Sequence[Calendar], start: dt.datetime,
                        end: dt.datetime) -> set[str]:
@@ -311,10 +308,10 @@ class Publisher:
             store_rendered(db, fresh)
 
 
-@functools.cache
-def _by_uid_statement() -> Any:
-    """Built once (building a statement costs more than running it): the item with its
-    cached text, by UID within a calendar, bookings and blocked time in one UNION ALL."""
+def _item_union(booking_where: Any, blocked_where: Any) -> Any:
+    """Bookings and blocked time as one UNION ALL of the same columns (kind, id, calendar_id,
+    uid, seq, tzid, start_utc, end_utc, start_local, updated_at, cached text); a booking and
+    blocked time never share a UID."""
     def cached(kind: str, model: Any) -> Any:
         return and_(RenderedItem.kind == kind, RenderedItem.item_id == model.id,
                     RenderedItem.profile == bindparam("profile"),
@@ -326,8 +323,7 @@ def _by_uid_statement() -> Any:
                       Booking.end_utc.label("end_utc"), Booking.start_local,
                       Booking.updated_at, RenderedItem.text)
                .outerjoin(RenderedItem, cached("booking", Booking))
-               .where(Booking.status == "confirmed", Booking.uid == bindparam("uid"),
-                      Booking.calendar_id == bindparam("calendar_id")))
+               .where(Booking.status == "confirmed", *booking_where))
     blocked = (select(literal("blocked").label("kind"), BlockedTime.id,
                       BlockedTime.calendar_id, BlockedTime.uid, BlockedTime.seq,
                       BlockedTime.tzid, BlockedTime.start_utc,
@@ -335,10 +331,26 @@ def _by_uid_statement() -> Any:
                            else_=BlockedTime.end_utc).label("end_utc"),
                       BlockedTime.start_local, BlockedTime.updated_at, RenderedItem.text)
                .outerjoin(RenderedItem, cached("blocked", BlockedTime))
-               .where(BlockedTime.uid == bindparam("uid"),
-                      BlockedTime.calendar_id == bindparam("calendar_id")))
+               .where(*blocked_where))
     # The union's columns carry the first select's types (the bookings' columns).
     return select(union_all(booking, blocked).subquery())
+
+
+@functools.cache
+def _by_uid_statement() -> Any:
+    """Built once (building a statement costs more than running it): the item with its
+    cached text, by UID within a calendar."""
+    return _item_union(
+        (Booking.uid == bindparam("uid"), Booking.calendar_id == bindparam("calendar_id")),
+        (BlockedTime.uid == bindparam("uid"),
+         BlockedTime.calendar_id == bindparam("calendar_id")))
+
+
+@functools.cache
+def _by_uids_statement() -> Any:
+    """Items with their cached texts by UIDs (`uids`, expanding), of any calendar."""
+    uids: Any = bindparam("uids", expanding=True)
+    return _item_union((Booking.uid.in_(uids),), (BlockedTime.uid.in_(uids),))
 
 
 @functools.cache
