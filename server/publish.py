@@ -74,6 +74,20 @@ def etag_maker(epoch: str, kind: str, profile: str) -> Callable[[int, int], str]
     return etag
 
 
+def etags_of(epoch: str, kind: str, profile: str, items: Iterable[tuple[int, int]]
+             ) -> list[str]:
+    """`item_etag` of many (item id, seq) pairs of one kind, in one loop without a call per
+    item (a whole calendar's listing is mostly this)."""
+    copy = hashlib.sha256(f"{epoch}:{kind}:".encode()).copy
+    tail = f":{profile}:{RENDER_VERSION}"
+    etags = []
+    for item_id, seq in items:
+        digest = copy()
+        digest.update(f"{item_id}:{seq}{tail}".encode())
+        etags.append(f'"{digest.hexdigest()[:32]}"')
+    return etags
+
+
 def _cached(kind: str, model: Any, profile: str) -> Any:
     return and_(RenderedItem.kind == kind, RenderedItem.item_id == model.id,
                 RenderedItem.profile == profile, RenderedItem.seq == model.seq,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import posixpath
 import re
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import unquote, urlparse
 
 from radicale import pathutils
@@ -23,7 +23,7 @@ from server.dav_context import DavRequest
 from server.davfast import rows, xmlout
 from server.davfast.answer import Body, Part, Sendable, finish
 from server.davfast.plan import CALENDAR_DATA, Plan
-from server.publish import Published, etag_maker
+from server.publish import Published, etag_maker, etags_of
 from server.storage_backend import Collection, _document, _instant, http_date
 
 D = "{DAV:}"
@@ -223,10 +223,10 @@ class FastPath:
         try:
             epoch, profile = request.epoch, request.link.profile
             for kind, chunk in rows.listing(request.session, plan.calendar, modified):
-                etag = etag_maker(epoch, kind, profile)
-                part.write("".join([template.format(
-                    prefix + _quoted(row[1] + ".ics"), etag(row[0], row[2]),
-                    http_date(row[3]) if modified else "") for row in chunk]))
+                dates = [http_date(row[3]) for row in chunk] if modified else \
+                    [""] * len(chunk)
+                part.write("".join(map(template.format, _hrefs(prefix, chunk),
+                                       _etags(epoch, kind, profile, chunk), dates)))
         except BaseException:
             part.close()
             raise
@@ -325,10 +325,8 @@ class FastPath:
             for kind, chunk in chunks:
                 if not chunk or template is None:
                     continue
-                etag = etag_maker(epoch, kind, profile)
-                part_text = "".join([template.format(prefix + _quoted(row[1] + ".ics"),
-                                                     etag(row[0], row[2])) for row in chunk])
-                found.write(part_text)
+                found.write("".join(map(template.format, _hrefs(prefix, chunk),
+                                        _etags(epoch, kind, profile, chunk))))
                 writer.written += len(chunk)
             return
         batch: list[tuple[str, rows.Row]] = []
@@ -382,6 +380,20 @@ def _texts(request: DavRequest, plan: Plan, batch: list[tuple[str, rows.Row]]
     for item in request.publisher.by_uids(plan.calendar, [row[1] for _, row in batch]):
         texts[(item.kind, item.item_id)] = _document(item)
     return texts
+
+
+def _hrefs(prefix: str, chunk: Sequence[rows.Row]) -> list[str]:
+    """The hrefs of rows (id, uid, ...): `prefix` and each quoted name; the UIDs are checked
+    all at once ("/" is among the characters left as they are, so the joined UIDs pass the
+    check exactly when each one does)."""
+    uids = [row[1] for row in chunk]
+    if UNQUOTED.fullmatch("/".join(uids)):
+        return [f"{prefix}{uid}.ics" for uid in uids]
+    return [prefix + _quoted(uid + ".ics") for uid in uids]
+
+
+def _etags(epoch: str, kind: str, profile: str, chunk: Sequence[rows.Row]) -> list[str]:
+    return etags_of(epoch, kind, profile, [(row[0], row[2]) for row in chunk])
 
 
 def _quoted(name: str) -> str:
