@@ -89,6 +89,7 @@ class Config:
     feed_days_ahead: int
     feed_refresh_minutes: int
     feed_cache_bytes: int
+    feed_prerender: bool
     failed_link_limit: int
     keys_dir: Path
     host_key: str | None
@@ -248,6 +249,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("feeds.cache_megabytes", 64, _int_between(0, 65536),
            "Memory per server process for compressed feed bodies, kept by ETag (least recently "
            "used go first; 0 turns the cache off; a feed too big for it is not cached)."),
+    Option("feeds.prerender", True, _bool,
+           "Render a new link's feed (or one whose profile changed) in the background right "
+           "away, so that its first subscriber does not wait for every item to be rendered."),
     Option("links.failed_attempts_per_hour", 60, _int_between(1, 100000),
            "Unknown link tokens accepted from one address per hour before further unknown ones "
            "get 429 (valid tokens are always served; revoked and expired ones do not count)."),
@@ -462,6 +466,7 @@ def load(path: str | os.PathLike[str] | None = None,
         feed_days_ahead=values["feeds.window_days_ahead"],
         feed_refresh_minutes=values["feeds.refresh_minutes"],
         feed_cache_bytes=values["feeds.cache_megabytes"] * 1024 * 1024,
+        feed_prerender=values["feeds.prerender"],
         failed_link_limit=values["links.failed_attempts_per_hour"],
         keys_dir=keys_dir,
         host_key=env.get(ENV_HOST_KEY) or None,

@@ -16,10 +16,13 @@ an identity request for a cached state is decompressed on the way out. Concurren
 state render it once.
 
 The first render of a feed (nothing in rendered_items: a new link or profile on a big calendar)
-happens on its first request, made fast by our own VEVENT writer (server/ical.py), rather than
-in the background at write time: that would render every item for every profile whether
-anyone subscribes or not, need scheduling and retries across processes, and could still be
-behind when the first subscriber arrives."""
+is done twice over: right after the link is created or its profile changed, in the background
+(server/prerender.py), so that the first subscriber normally finds every text stored; and, for
+whatever is still missing when a request comes (a link made by the command line, a request
+arriving before the background render is done), on the request itself, made fast by rendering
+from plain column rows (no ORM objects) with our own VEVENT writer (server/ical.py). Rendering
+at each write for every profile was not chosen: it would render every item for every profile
+whether anyone subscribes or not."""
 
 from __future__ import annotations
 

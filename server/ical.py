@@ -36,6 +36,8 @@ _UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 def clean_text(value: str) -> str:
     """Text without control characters (RFC 5545 allows none but tab; line breaks become \\n,
     which icalendar escapes)."""
+    if value.isprintable():  # no Cc or Cs character at all: the common case, unchanged
+        return value
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     return _UNWANTED.sub("", value)
 
@@ -128,10 +130,15 @@ def _fold(line: str) -> str:
     return "\r\n ".join(pieces)
 
 
+_ESCAPED = re.compile("[\\\\;,\r\n\ufeff]")
+
+
 def _text(value: str) -> str:
     """A TEXT value escaped as icalendar escapes it (the order of the replacements matters).
     icalendar reads the escaped value back from UTF-8 with "utf-8-sig", which drops one byte
     order mark at its start."""
+    if _ESCAPED.search(value) is None:  # nothing to escape: the common case, unchanged
+        return value
     escaped = (value.replace("\\N", "\n").replace("\\", "\\\\").replace(";", "\\;")
                .replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
                .replace("\r", "\\n"))
@@ -145,8 +152,8 @@ def content_line(name: str, text: str) -> str:
 
 
 def _stamp(value: dt.datetime) -> str:
-    return (f"{value.year:04}{value.month:02}{value.day:02}"
-            f"T{value.hour:02}{value.minute:02}{value.second:02}")
+    return "%04d%02d%02dT%02d%02d%02d" % (value.year, value.month, value.day, value.hour,
+                                          value.minute, value.second)
 
 
 def _utc_stamp(value: dt.datetime) -> str:
@@ -223,7 +230,9 @@ def render_event(view: EventView) -> str:
     if view.location:
         lines.append("LOCATION:" + _text(clean_text(view.location)))
     lines += ["STATUS:CONFIRMED", "TRANSP:OPAQUE", "END:VEVENT", ""]
-    return "\r\n".join(_fold(line) for line in lines)
+    # A line of fewer than FOLD_LIMIT ASCII characters stays as it is (most lines).
+    return "\r\n".join([line if len(line) < FOLD_LIMIT and line.isascii() else _fold(line)
+                         for line in lines])
 
 
 END_EVENT = "END:VEVENT\r\n"

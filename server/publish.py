@@ -89,6 +89,20 @@ def etag_maker(epoch: str, kind: str, profile: str) -> Callable[[int, int], str]
     return etag
 
 
+def etags_of(epoch: str, kind: str, profile: str, items: Iterable[tuple[int, int]]
+             ) -> list[str]:
+    """`item_etag` of many (item id, seq) pairs of one kind, in one loop without a call per
+    item (a whole calendar's listing is mostly this)."""
+    copy = hashlib.sha256(f"{epoch}:{kind}:".encode()).copy
+    tail = f":{profile}:{RENDER_VERSION}"
+    etags = []
+    for item_id, seq in items:
+        digest = copy()
+        digest.update(f"{item_id}:{seq}{tail}".encode())
+        etags.append(f'"{digest.hexdigest()[:32]}"')
+    return etags
+
+
 def _cached(kind: str, model: Any, profile: str) -> Any:
     return and_(RenderedItem.kind == kind, RenderedItem.item_id == model.id,
                 RenderedItem.profile == profile, RenderedItem.seq == model.seq,
@@ -160,45 +174,42 @@ class Publisher:
     # --- rendering what the cache lacks -----------------------------------------------------
 
     def _render_bookings(self, ids: list[int]) -> dict[int, str]:
+        """Texts of the bookings `ids`, rendered from plain columns (one Core query, no ORM
+        objects: loading a cold feed's bookings as objects cost more than rendering them)."""
         texts: dict[int, str] = {}
         if not ids:
             return texts
-        query = (select(Booking, Service.name, Calendar.name, Client)
-                 .join(Service, Service.id == Booking.service_id)
-                 .join(Calendar, Calendar.id == Booking.calendar_id)
-                 .outerjoin(Client, Client.id == Booking.client_id)
-                 .where(Booking.id.in_(ids)))
-        for booking, service_name, employee, client in self.session.execute(query):
+        profile, remember = self.profile, self._remember
+        for (item_id, seq, uid, start_local, end_local, start_utc, end_utc, tzid, revision,
+             created, updated, service_name, employee, client_name, client_email,
+             client_phone, client_address, client_notes, location, notes, all_day
+             ) in self.session.connection().execute(_booking_facts(), {"ids": ids}).all():
             facts = BookingFacts(
-                uid=booking.uid, start_local=booking.start_local, end_local=booking.end_local,
-                start_utc=booking.start_utc, end_utc=booking.end_utc,
-                tzid=booking.tzid, revision=booking.revision, created=booking.created_at,
-                updated=booking.updated_at, service_name=service_name, employee_name=employee,
-                client_name=client.name if client else None,
-                client_email=client.email if client else None,
-                client_phone=client.phone if client else None,
-                client_address=client.address if client else None,
-                client_notes=client.notes if client else None,
-                location=booking.location, notes=booking.notes,
-                all_day=booking.all_day)
-            texts[booking.id] = render_event(booking_view(facts, self.profile))
-            self._remember("booking", booking.id, booking.seq, texts[booking.id])
+                uid=uid, start_local=start_local, end_local=end_local, start_utc=start_utc,
+                end_utc=end_utc, tzid=tzid, revision=revision, created=created,
+                updated=updated, service_name=service_name, employee_name=employee,
+                client_name=client_name, client_email=client_email, client_phone=client_phone,
+                client_address=client_address, client_notes=client_notes, location=location,
+                notes=notes, all_day=all_day)
+            text = texts[item_id] = render_event(booking_view(facts, profile))
+            remember("booking", item_id, seq, text)
         return texts
 
     def _render_blocked(self, ids: list[int]) -> dict[int, str]:
         texts: dict[int, str] = {}
         if not ids:
             return texts
-        for item in self.session.execute(select(BlockedTime).where(
-                BlockedTime.id.in_(ids))).scalars():
+        profile, remember = self.profile, self._remember
+        for (item_id, seq, uid, title, all_day, start_local, end_local, tzid, rrule, exdates,
+             revision, created, updated
+             ) in self.session.connection().execute(_blocked_facts(), {"ids": ids}).all():
             facts = BlockedFacts(
-                uid=item.uid, title=item.title, all_day=item.all_day,
-                start_local=item.start_local, end_local=item.end_local, tzid=item.tzid,
-                rrule=stored_rule(item.rrule, item.start_local, item.tzid),
-                exdates=tuple(dt.datetime.fromisoformat(v) for v in json.loads(item.exdates)),
-                revision=item.revision, created=item.created_at, updated=item.updated_at)
-            texts[item.id] = render_event(blocked_view(facts, self.profile))
-            self._remember("blocked", item.id, item.seq, texts[item.id])
+                uid=uid, title=title, all_day=all_day, start_local=start_local,
+                end_local=end_local, tzid=tzid, rrule=stored_rule(rrule, start_local, tzid),
+                exdates=tuple(dt.datetime.fromisoformat(v) for v in json.loads(exdates)),
+                revision=revision, created=created, updated=updated)
+            text = texts[item_id] = render_event(blocked_view(facts, profile))
+            remember("blocked", item_id, seq, text)
         return texts
 
     def _remember(self, kind: str, item_id: int, seq: int, text: str) -> None:
@@ -309,48 +320,51 @@ class Publisher:
             BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.id)).scalars()
 
     def by_uids(self, calendar: Calendar, uids: Iterable[str]) -> list[Published]:
+        """The calendar's shown items among `uids` (a calendar-multiget), with their texts: one
+        prepared statement (bookings and blocked time in one UNION ALL) per 500 UIDs, by the
+        unique uid indexes alone (with the calendar in the condition SQLite may walk the
+        calendar's index instead); the calendar is checked on the rows found."""
         wanted = list(set(uids))
-        found: list[Published] = []
+        rows: list[Any] = []
+        connection = self.session.connection()
         for start in range(0, len(wanted), 500):
-            part = wanted[start:start + 500]
-            # By the unique uid index alone; the calendar is checked on the rows found.
-            found.extend(self._bookings(_booking_rows(self.profile, *BOOKING_COLUMNS).where(
-                Booking.uid.in_(part))))
-            found.extend(self._blocked_items(_blocked_rows(self.profile, *BLOCKED_COLUMNS)
-                                             .where(BlockedTime.uid.in_(part))))
-        return [item for item in found if item.calendar_id == calendar.id]
+            rows.extend(connection.execute(_by_uids_statement(), {
+                "uids": wanted[start:start + 500], "profile": self.profile,
+                "version": RENDER_VERSION}).all())
+        return self._published([row for row in rows if row[2] == calendar.id])
+
+    def _published(self, rows: list[Any]) -> list[Published]:
+        """Items from rows of `_by_uid_statement`/`_by_uids_statement`, rendering what the
+        cache lacks."""
+        missing: dict[str, list[int]] = {"booking": [], "blocked": []}
+        for row in rows:
+            if row[10] is None:
+                missing[row[0]].append(row[1])
+        rendered = {("booking", item_id): text
+                    for item_id, text in self._render_bookings(missing["booking"]).items()}
+        rendered.update((("blocked", item_id), text)
+                        for item_id, text in self._render_blocked(missing["blocked"]).items())
+        epoch, profile = self.epoch, self.profile
+        found = [Published(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                           row[8], row[9], epoch, profile,
+                           row[10] if row[10] is not None else rendered[(row[0], row[1])])
+                 for row in rows]
+        if not self.own:
+            return found
+        # A writable account's view: its phone's own texts and the alarms it added.
+        sent = self._sent([item.item_id for item in found if item.kind == "blocked"])
+        alarms = self._alarms([item.item_id for item in found if item.kind == "booking"])
+        return [self._with_alarms(item, alarms) if item.kind == "booking"
+                else replace(item, document=sent.get(item.item_id, item.document))
+                for item in found]
 
     def by_uid(self, calendar: Calendar, uid: str) -> Published | None:
         """One item of the calendar by UID (a CalDAV GET) in one round trip: a booking and
         blocked time cannot share a UID, so at most one row comes back."""
-        row = self.session.execute(_by_uid_statement(), {
+        row = self.session.connection().execute(_by_uid_statement(), {
             "uid": uid, "calendar_id": calendar.id, "profile": self.profile,
             "version": RENDER_VERSION}).first()
-        if row is None:
-            return None
-        kind, item_id = row[0], row[1]
-        text = row[10]
-        if text is None:
-            render = self._render_bookings if kind == "booking" else self._render_blocked
-            text = render([item_id])[item_id]
-        sent = self._sent([item_id]) if kind == "blocked" else {}
-        found = Published(kind, item_id, row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                          row[9], self.epoch, self.profile, text, sent.get(item_id))
-        return self._with_alarms(found, self._alarms([item_id])) if kind == "booking" else found
-
-    def by_ids(self, calendar: Calendar, kind: str, ids: Iterable[int]) -> list[Published]:
-        wanted = list(set(ids))
-        found: list[Published] = []
-        for start in range(0, len(wanted), 500):
-            part = wanted[start:start + 500]
-            if kind == "booking":
-                found.extend(self._bookings(_booking_rows(self.profile, *BOOKING_COLUMNS).where(
-                    Booking.calendar_id == calendar.id, Booking.id.in_(part))))
-            else:
-                found.extend(self._blocked_items(_blocked_rows(self.profile, *BLOCKED_COLUMNS)
-                                                 .where(BlockedTime.calendar_id == calendar.id,
-                                                        BlockedTime.id.in_(part))))
-        return found
+        return None if row is None else self._published([row])[0]
 
     def tzids_in_range(self, calendars: Sequence[Calendar], start: dt.datetime,
                        end: dt.datetime) -> set[str]:
@@ -378,10 +392,10 @@ class Publisher:
             store_rendered(db, fresh)
 
 
-@functools.cache
-def _by_uid_statement() -> Any:
-    """Built once (building a statement costs more than running it): the item with its
-    cached text, by UID within a calendar, bookings and blocked time in one UNION ALL."""
+def _item_union(booking_where: Any, blocked_where: Any) -> Any:
+    """Bookings and blocked time as one UNION ALL of the same columns (kind, id, calendar_id,
+    uid, seq, tzid, start_utc, end_utc, start_local, updated_at, cached text); a booking and
+    blocked time never share a UID."""
     def cached(kind: str, model: Any) -> Any:
         return and_(RenderedItem.kind == kind, RenderedItem.item_id == model.id,
                     RenderedItem.profile == bindparam("profile"),
@@ -393,8 +407,7 @@ def _by_uid_statement() -> Any:
                       Booking.end_utc.label("end_utc"), Booking.start_local,
                       Booking.updated_at, RenderedItem.text)
                .outerjoin(RenderedItem, cached("booking", Booking))
-               .where(Booking.status == "confirmed", Booking.uid == bindparam("uid"),
-                      Booking.calendar_id == bindparam("calendar_id")))
+               .where(Booking.status == "confirmed", *booking_where))
     blocked = (select(literal("blocked").label("kind"), BlockedTime.id,
                       BlockedTime.calendar_id, BlockedTime.uid, BlockedTime.seq,
                       BlockedTime.tzid, BlockedTime.start_utc,
@@ -402,10 +415,49 @@ def _by_uid_statement() -> Any:
                            else_=BlockedTime.end_utc).label("end_utc"),
                       BlockedTime.start_local, BlockedTime.updated_at, RenderedItem.text)
                .outerjoin(RenderedItem, cached("blocked", BlockedTime))
-               .where(BlockedTime.uid == bindparam("uid"),
-                      BlockedTime.calendar_id == bindparam("calendar_id")))
+               .where(*blocked_where))
     # The union's columns carry the first select's types (the bookings' columns).
     return select(union_all(booking, blocked).subquery())
+
+
+@functools.cache
+def _by_uid_statement() -> Any:
+    """Built once (building a statement costs more than running it): the item with its
+    cached text, by UID within a calendar."""
+    return _item_union(
+        (Booking.uid == bindparam("uid"), Booking.calendar_id == bindparam("calendar_id")),
+        (BlockedTime.uid == bindparam("uid"),
+         BlockedTime.calendar_id == bindparam("calendar_id")))
+
+
+@functools.cache
+def _by_uids_statement() -> Any:
+    """Items with their cached texts by UIDs (`uids`, expanding), of any calendar."""
+    uids: Any = bindparam("uids", expanding=True)
+    return _item_union((Booking.uid.in_(uids),), (BlockedTime.uid.in_(uids),))
+
+
+@functools.cache
+def _booking_facts() -> Any:
+    """What a booking's rendering needs, by id (`ids`, expanding), as plain columns."""
+    return (select(Booking.id, Booking.seq, Booking.uid, Booking.start_local, Booking.end_local,
+                   Booking.start_utc, Booking.end_utc, Booking.tzid, Booking.revision,
+                   Booking.created_at, Booking.updated_at, Service.name, Calendar.name,
+                   Client.name, Client.email, Client.phone, Client.address, Client.notes,
+                   Booking.location, Booking.notes, Booking.all_day)
+            .join(Service, Service.id == Booking.service_id)
+            .join(Calendar, Calendar.id == Booking.calendar_id)
+            .outerjoin(Client, Client.id == Booking.client_id)
+            .where(Booking.id.in_(bindparam("ids", expanding=True))))
+
+
+@functools.cache
+def _blocked_facts() -> Any:
+    return select(BlockedTime.id, BlockedTime.seq, BlockedTime.uid, BlockedTime.title,
+                  BlockedTime.all_day, BlockedTime.start_local, BlockedTime.end_local,
+                  BlockedTime.tzid, BlockedTime.rrule, BlockedTime.exdates,
+                  BlockedTime.revision, BlockedTime.created_at, BlockedTime.updated_at
+                  ).where(BlockedTime.id.in_(bindparam("ids", expanding=True)))
 
 
 def _before(instant: dt.datetime, span: dt.timedelta) -> dt.datetime:

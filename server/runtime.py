@@ -10,6 +10,7 @@ from server.config import Config
 from server.db import Database
 from server.davfast import FastSwitch
 from server.keys import Keyring, ensure_key_files, read_secret_file
+from server.prerender import Prerenderer
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Runtime:
     host_key_hash: str | None
     # CalDAV's own answers to the hot reports (server/davfast/); off only in equality tests.
     dav_fast: FastSwitch = field(default_factory=FastSwitch)
+    # Feeds of new links rendered in the background (server/prerender.py).
+    prerender: Prerenderer = field(default_factory=Prerenderer)
 
 
 def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:

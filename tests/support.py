@@ -98,6 +98,8 @@ class LiveServer:
             pass
         self._thread.join(timeout=10)
         assert not self._thread.is_alive(), "the test server did not stop"
+        # Links' feeds pre-rendered in the background (server/prerender.py) finish first.
+        assert self.runtime.prerender.wait(30), "the feed pre-rendering did not finish"
         self.runtime.db.dispose()
 
 

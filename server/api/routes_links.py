@@ -51,7 +51,9 @@ def create_link(path: BusinessPath, body: LinkIn) -> Response:
     with rt.db.write() as session:
         link, token = links.create_link(session, rt.keyring, path.business_id, now=now,
                                         **body.model_dump())
-        return reply(link_shown(session, link, token, now), 201)
+        answer, link_id = reply(link_shown(session, link, token, now), 201), link.id
+    rt.prerender.submit(rt, link_id)  # committed: its feed is rendered in the background
+    return answer
 
 
 @bp.get("/links", responses=responses(LinkList))
@@ -91,7 +93,10 @@ def update_link(path: LinkPath, body: LinkPatch) -> Response:
                                  and given["reminder_minutes"] is None,
                                  clear_expiry="expires_at" in given
                                  and given["expires_at"] is None)
-        return reply(link_out(session, link, now))
+        answer = reply(link_out(session, link, now))
+    if "profile" in given:
+        rt.prerender.submit(rt, path.link_id)
+    return answer
 
 
 @bp.post("/links/<int:link_id>/rotate", responses=responses(LinkShown))

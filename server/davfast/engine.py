@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import posixpath
 import re
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from urllib.parse import unquote, urlparse
 
 from radicale import pathutils
@@ -23,7 +23,7 @@ from server.dav_context import DavRequest
 from server.davfast import rows, xmlout
 from server.davfast.answer import Body, Part, Sendable, finish
 from server.davfast.plan import CALENDAR_DATA, Plan
-from server.publish import Published, etag_maker
+from server.publish import Published, etag_maker, etags_of
 from server.storage_backend import Collection, _document, _instant, http_date
 
 D = "{DAV:}"
@@ -44,8 +44,26 @@ class TooManyEvents(Exception):
     """More VEVENTs in calendar-data than Radicale allows in one REPORT."""
 
 
-def _vevents(text: str) -> int:
+def vevents_reference(text: str) -> int:
+    """The VEVENTs Radicale counts in served calendar-data: lines that are BEGIN:VEVENT in
+    upper case."""
     return sum(1 for line in text.splitlines() if line.upper() == "BEGIN:VEVENT")
+
+
+# Characters where a regular expression over the text could disagree with
+# `vevents_reference`: line breaks of `str.splitlines` other than CR and LF, and letters whose
+# upper case holds ASCII letters (dotless i is "I").
+_ODD = re.compile("[\x0b\x0c\x1c-\x1e\x85\u2028\u2029\u00df\u0131\u0149\u017f\u01f0"
+                  "\u1e96-\u1e9a\ufb00-\ufb06]")
+_BEGIN_VEVENT = re.compile(r"(?:^|(?<=[\r\n]))BEGIN:VEVENT(?=[\r\n]|\Z)",
+                           re.IGNORECASE | re.ASCII)
+
+
+def vevents(text: str) -> int:
+    """`vevents_reference` by one scan of the text (equal: tests/unit/test_davfast_text.py)."""
+    if _ODD.search(text) is not None:
+        return vevents_reference(text)
+    return len(_BEGIN_VEVENT.findall(text))
 
 
 def _bad_request(accept_encoding: str) -> Sendable:
@@ -76,7 +94,7 @@ class ItemWriter:
             elif tag == CALENDAR_DATA:
                 assert text is not None
                 found.append(xmlout.element(tag, text))
-                self.vevents += _vevents(text)
+                self.vevents += vevents(text)
                 if self.vevents > MAX_OCCURRENCE:
                     raise TooManyEvents()
         stats = []
@@ -205,10 +223,10 @@ class FastPath:
         try:
             epoch, profile = request.epoch, request.link.profile
             for kind, chunk in rows.listing(request.session, plan.calendar, modified):
-                etag = etag_maker(epoch, kind, profile)
-                part.write("".join([template.format(
-                    prefix + _quoted(row[1] + ".ics"), etag(row[0], row[2]),
-                    http_date(row[3]) if modified else "") for row in chunk]))
+                dates = [http_date(row[3]) for row in chunk] if modified else \
+                    [""] * len(chunk)
+                part.write("".join(map(template.format, _hrefs(prefix, chunk),
+                                       _etags(epoch, kind, profile, chunk), dates)))
         except BaseException:
             part.close()
             raise
@@ -239,11 +257,14 @@ class FastPath:
             path = pathutils.sanitize_path(unquote(urlparse(text).path))
             if (path + "/").startswith(base_prefix + "/"):
                 references[path[len(base_prefix):]] = None
+        # Radicale's `name_from_path` on each (already sanitised) reference, its prefix
+        # computed once.
+        start = pathutils.unstrip_path(collection.path, True)
         names = []
         for reference in references:
-            try:
-                name = pathutils.name_from_path(reference, collection)
-            except ValueError:
+            name = reference[len(start):]
+            if not (reference + "/").startswith(start) or (
+                    name and not pathutils.is_safe_path_component(name)):
                 missing.write(xmlout.missing(xmlout.href(base_prefix, reference)))
                 continue
             if not name:
@@ -266,23 +287,34 @@ class FastPath:
     def _write_names(self, plan: Plan, request: DavRequest, base_prefix: str,
                      writer: ItemWriter, missing: Part, found: Part, names: list[str]) -> None:
         """Members named by href (as the storage's `get_multi` finds them): 404 for those not
-        shown, in order, then the found ones."""
+        shown, in order, then the found ones in the order asked (kinds interleaved)."""
         wanted = list(dict.fromkeys(names))
         uids = [name[:-4] for name in wanted if name.endswith(".ics")]
+        if plan.wants_text:
+            # With their texts in one query per kind (the publisher renders what its cache
+            # lacks), by the unique uid index.
+            items = {item.uid: item for item in request.publisher.by_uids(plan.calendar, uids)}
+            shown: list[Published] = []
+            for name in wanted:
+                item = items.get(name[:-4]) if name.endswith(".ics") else None
+                if item is None:
+                    missing.write(xmlout.missing(self._href(base_prefix, plan, name)))
+                else:
+                    shown.append(item)
+            prefix = self._member_prefix(base_prefix, plan)
+            for item in shown:
+                writer.write(found, prefix + _quoted(item.href), item.etag, _document(item))
+            return
         known = rows.by_uids(request.session, plan.calendar, uids)
-        shown: dict[str, list[rows.Row]] = {"booking": [], "blocked": []}
+        listed: list[tuple[str, rows.Row]] = []
         for name in wanted:
             entry = known.get(name[:-4]) if name.endswith(".ics") else None
             if entry is None:
                 missing.write(xmlout.missing(self._href(base_prefix, plan, name)))
             else:
-                shown[entry[0]].append(entry[1])
-        # In the order asked (Radicale's get_multi), kinds interleaved as they were.
-        order = {name[:-4]: number for number, name in enumerate(wanted)}
-        merged = sorted(((kind, row) for kind in shown for row in shown[kind]),
-                        key=lambda pair: order[pair[1][1]])
+                listed.append(entry)
         self._write_rows(plan, request, base_prefix, writer, found,
-                         ((kind, [row]) for kind, row in merged))
+                         ((kind, [row]) for kind, row in listed))
 
     def _write_rows(self, plan: Plan, request: DavRequest, base_prefix: str,
                     writer: ItemWriter, found: Part, chunks: Iterable[rows.Chunk]) -> None:
@@ -293,10 +325,8 @@ class FastPath:
             for kind, chunk in chunks:
                 if not chunk or template is None:
                     continue
-                etag = etag_maker(epoch, kind, profile)
-                part_text = "".join([template.format(prefix + _quoted(row[1] + ".ics"),
-                                                     etag(row[0], row[2])) for row in chunk])
-                found.write(part_text)
+                found.write("".join(map(template.format, _hrefs(prefix, chunk),
+                                        _etags(epoch, kind, profile, chunk))))
                 writer.written += len(chunk)
             return
         batch: list[tuple[str, rows.Row]] = []
@@ -350,6 +380,20 @@ def _texts(request: DavRequest, plan: Plan, batch: list[tuple[str, rows.Row]]
     for item in request.publisher.by_uids(plan.calendar, [row[1] for _, row in batch]):
         texts[(item.kind, item.item_id)] = _document(item)
     return texts
+
+
+def _hrefs(prefix: str, chunk: Sequence[rows.Row]) -> list[str]:
+    """The hrefs of rows (id, uid, ...): `prefix` and each quoted name; the UIDs are checked
+    all at once ("/" is among the characters left as they are, so the joined UIDs pass the
+    check exactly when each one does)."""
+    uids = [row[1] for row in chunk]
+    if UNQUOTED.fullmatch("/".join(uids)):
+        return [f"{prefix}{uid}.ics" for uid in uids]
+    return [prefix + _quoted(uid + ".ics") for uid in uids]
+
+
+def _etags(epoch: str, kind: str, profile: str, chunk: Sequence[rows.Row]) -> list[str]:
+    return etags_of(epoch, kind, profile, [(row[0], row[2]) for row in chunk])
 
 
 def _quoted(name: str) -> str:
