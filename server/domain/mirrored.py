@@ -139,6 +139,11 @@ def _write(row: Any, event: RemoteEvent, policy: BlockingPolicy,
     row.updated_at = now
 
 
+def blocks_row(row: Any, policy: BlockingPolicy) -> bool:
+    """Whether a mirrored row (of any provider's mirror table) blocks under `policy`."""
+    return _blocks(row, policy)
+
+
 def _blocks(row: Any, policy: BlockingPolicy) -> bool:
     return blocks(status=row.status, transparency=row.transparency, event_type=row.event_type,
                   self_response=row.self_response, all_day=row.all_day, policy=policy)
