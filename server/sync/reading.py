@@ -195,11 +195,11 @@ def _still_to_come(session: Session, copy: Any, now: dt.datetime) -> bool:
 
 def _check_copy(copy: Any, item: RemoteItem, report: ReadReport) -> None:
     """Our copy as the provider has it now: edited there (its etag differs from the one our
-    last write got back), it is queued to be written again."""
+    last write got back) or deleted there, it is queued to be written again."""
     if copy is None or copy.deleted:
         return
-    if copy.etag and item.etag and item.etag != copy.etag:
-        _requeue(copy, report)
+    if item.cancelled or (copy.etag and item.etag and item.etag != copy.etag):
+        _requeue(copy, report)  # deleted there (a tombstone may carry no etag), or edited
 
 
 def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,

@@ -66,6 +66,7 @@ class DeltaState:
     since: int  # changes after this sequence number
     upto: int  # ... up to this one (the snapshot of the read)
     offset: int = 0
+    initial: bool = False  # the first read of the window: what exists, no deletions
 
 
 @dataclass
@@ -186,7 +187,7 @@ class Mailbox:
     def delta_start(self, calendar_id: str, start: dt.datetime, end: dt.datetime) -> str:
         with self.lock:
             self.calendar(calendar_id)
-            return self._token(DeltaState(calendar_id, start, end, 0, self.seq))
+            return self._token(DeltaState(calendar_id, start, end, 0, self.seq, initial=True))
 
     def delta_page(self, token: str, *, skip: bool) -> tuple[list[dict[str, Any]], str, bool]:
         """(items, next token, is last): a skip token continues a read; a delta token starts
@@ -201,7 +202,7 @@ class Mailbox:
                 state = DeltaState(state.calendar, state.start, state.end, state.upto, self.seq)
             chosen = sorted((e for e in self.events.values()
                              if e.calendar == state.calendar and state.since < e.seq <= state.upto
-                             and not (state.since == 0 and e.deleted)
+                             and not (state.initial and e.deleted)
                              and self._in_window(e, state)), key=lambda e: e.seq)
             page = chosen[state.offset:state.offset + self.page_size]
             items = [{"id": e.id, "@removed": {"reason": "deleted"}} if e.deleted
@@ -212,7 +213,8 @@ class Mailbox:
                                        state.upto)
             else:
                 following = DeltaState(state.calendar, state.start, state.end, state.since,
-                                       state.upto, state.offset + self.page_size)
+                                       state.upto, state.offset + self.page_size,
+                                       state.initial)
             return items, self._token(following), last
 
     @staticmethod
