@@ -69,6 +69,12 @@ class MicrosoftConfig:
     poll_seconds: int
     backfill_per_minute: int
     max_concurrent_requests: int  # per mailbox (Graph allows 4)
+    ca_file: Path | None = None  # a CA bundle to trust instead of the system's (proxies, tests)
+
+    @property
+    def verify(self) -> str | bool:
+        """What HTTPS clients check the Microsoft endpoints' certificates against."""
+        return str(self.ca_file) if self.ca_file is not None else True
 
     @property
     def configured(self) -> bool:
@@ -315,18 +321,6 @@ OPTIONS: tuple[Option, ...] = (
            "Existing future bookings sent per minute when a calendar is connected."),
     Option("google.push_notifications", True, _bool,
            "Ask Google for push notifications (needs a public https public_url)."),
-    Option("availability.slot_step_minutes", 15, _int_between(1, 1440),
-           "Minutes between the start times offered online (a service may set its own)."),
-    Option("availability.min_notice_minutes", 60, _int_between(0, 525600),
-           "Online bookings start at least this many minutes from now (a service may set its "
-           "own)."),
-    Option("availability.max_horizon_days", 90, _int_between(1, 3650),
-           "Online bookings start at most this many days ahead (a service may set its own)."),
-    Option("availability.max_range_days", 62, _int_between(1, 366),
-           "Longest date range one availability request may ask for."),
-    Option("availability.max_calendar_days", 620, _int_between(1, 18250),
-           "Most calendars times days one availability request may ask for (20 calendars "
-           "for 31 days, or one for max_range_days)."),
     Option("microsoft.client_id", "", _string,
            "Application (client) id of the Azure app registration; empty turns Microsoft 365 / "
            "Outlook.com off."),
@@ -344,6 +338,21 @@ OPTIONS: tuple[Option, ...] = (
            "Existing bookings sent to Outlook per minute while a calendar backfills."),
     Option("microsoft.max_concurrent_requests", 4, _int_between(1, 4),
            "Requests in flight per mailbox at most (Graph throttles above 4)."),
+    Option("microsoft.ca_file", "", _path,
+           "A CA bundle (PEM) to trust for the Microsoft endpoints instead of the system's "
+           "(a TLS-inspecting proxy); empty: the system's."),
+    Option("availability.slot_step_minutes", 15, _int_between(1, 1440),
+           "Minutes between the start times offered online (a service may set its own)."),
+    Option("availability.min_notice_minutes", 60, _int_between(0, 525600),
+           "Online bookings start at least this many minutes from now (a service may set its "
+           "own)."),
+    Option("availability.max_horizon_days", 90, _int_between(1, 3650),
+           "Online bookings start at most this many days ahead (a service may set its own)."),
+    Option("availability.max_range_days", 62, _int_between(1, 366),
+           "Longest date range one availability request may ask for."),
+    Option("availability.max_calendar_days", 620, _int_between(1, 18250),
+           "Most calendars times days one availability request may ask for (20 calendars "
+           "for 31 days, or one for max_range_days)."),
     Option("availability.google_max_age_seconds", 300, _int_between(0, 86400),
            "When the Google events mirrored for a calendar are older than this, an online "
            "booking first syncs that Google calendar (when Google busy time blocks booking)."),
@@ -483,6 +492,11 @@ def load(path: str | os.PathLike[str] | None = None,
         if microsoft_secret is None:
             problems.append(f"{name}: microsoft.client_secret_file: found {str(ms_file)!r}, "
                             "expected a readable file holding the app's client secret")
+    ms_ca_file = (base / values["microsoft.ca_file"]).resolve() \
+        if values.get("microsoft.ca_file") else None
+    if ms_ca_file is not None and not ms_ca_file.is_file():
+        problems.append(f"{name}: microsoft.ca_file: found {str(ms_ca_file)!r}, expected a "
+                        "readable PEM file of CA certificates")
     if values.get("microsoft.client_id") and not microsoft_secret \
             and not values.get("microsoft.client_secret_file"):
         problems.append(f"{name}: microsoft.client_id: set, but no client secret: set "
@@ -554,7 +568,8 @@ def load(path: str | os.PathLike[str] | None = None,
             graph_url=values["microsoft.graph_url"].rstrip("/"),
             poll_seconds=values["microsoft.poll_seconds"],
             backfill_per_minute=values["microsoft.backfill_per_minute"],
-            max_concurrent_requests=values["microsoft.max_concurrent_requests"]),
+            max_concurrent_requests=values["microsoft.max_concurrent_requests"],
+            ca_file=ms_ca_file),
     )
 
 

@@ -551,6 +551,19 @@ class MicrosoftConnection(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class MicrosoftOAuthState(Base):
+    """A consent in progress: the state (stored hashed) binds the callback to the business;
+    MSAL's auth-code flow (its PKCE verifier and nonce) is kept encrypted until the code is
+    exchanged."""
+
+    __tablename__ = "microsoft_oauth_states"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    flow_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class MicrosoftCalendarMap(Base):
     """An employee calendar taking part with Microsoft: the Outlook calendar it writes its
     copies to, the one it reads from, and how far its journal has been sent."""

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import requests
 
 from server.config import MicrosoftConfig
+from server.microsoft.http import VerifyingSession
 from server.sync.errors import PauseError, ReconnectError, RetryableError, SyncError
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,15 @@ class GraphClient:
     config: MicrosoftConfig
     refresh_token: str = field(repr=False)
     sleep: Callable[[float], None] = time.sleep
-    session: requests.Session = field(default_factory=requests.Session)
+    session: requests.Session | None = None
     requests_made: int = 0
     _token: str | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(self.config.max_concurrent_requests)
+        if self.session is None:
+            self.session = VerifyingSession(self.config)
 
     # ------------------------------------------------------------------ tokens
 
@@ -80,6 +83,7 @@ class GraphClient:
             raise ReconnectError("Microsoft is not configured ([microsoft] client_id and "
                                  "client secret)")
         try:
+            assert self.session is not None
             response = self.session.post(self.config.token_url, timeout=TIMEOUT, data={
                 "client_id": self.config.client_id,
                 "client_secret": self.config.client_secret or "",
@@ -158,6 +162,7 @@ class GraphClient:
         sent = {"Authorization": f"Bearer {token}", "Accept": "application/json",
                 **(headers or {})}
         with self._slots:  # at most max_concurrent_requests in flight for this mailbox
+            assert self.session is not None
             try:
                 response = self.session.request(method, target, json=body, headers=sent,
                                                 timeout=TIMEOUT)

@@ -1,9 +1,9 @@
 """``FakeMicrosoft``: a strict fake Microsoft Graph (v1.0, calendar part) and identity platform
-on 127.0.0.1, in a thread, for one mailbox:
+on 127.0.0.1 (HTTPS, a self-signed certificate: `ca_file`), in a thread, for one mailbox:
 
     with FakeMicrosoft() as fake:
-        fake.authority        # "http://127.0.0.1:PORT/common" (token: {authority}/oauth2/v2.0/token)
-        fake.graph            # "http://127.0.0.1:PORT/v1.0"
+        fake.authority        # "https://127.0.0.1:PORT/common" (token: {authority}/oauth2/v2.0/token)
+        fake.graph            # "https://127.0.0.1:PORT/v1.0"
         fake.identity.issue_refresh_token()
 
 Strict where it matters: bearer tokens, unknown event properties refused, calendarView/delta
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import html
 import json
 import re
 import threading
@@ -29,6 +30,7 @@ from .google_wire import Request, Response
 from .microsoft_errors import GraphError, IdentityError
 from .microsoft_identity import Identity
 from .microsoft_store import Mailbox
+from .microsoft_tls import certificate, server_context
 
 BATCH_LIMIT = 20
 FILTER = re.compile(r"^singleValueExtendedProperties/any\(ep: ep/id eq '([^']+)' and "
@@ -78,6 +80,8 @@ class FakeMicrosoft:
 
     def __enter__(self) -> FakeMicrosoft:
         self._server = FakeHTTPServer(self)
+        self._server.socket = server_context().wrap_socket(self._server.socket,
+                                                           server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -90,7 +94,12 @@ class FakeMicrosoft:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"https://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def ca_file(self) -> str:
+        """The certificate clients must trust (`microsoft.ca_file`)."""
+        return str(certificate()[0])
 
     @property
     def authority(self) -> str:
@@ -152,6 +161,8 @@ class FakeMicrosoft:
         try:
             if path.startswith(f"/{self.tenant}/oauth2/v2.0/"):
                 return self._identity(req, path[len(self.tenant) + 1:])
+            if path == f"/{self.tenant}/v2.0/.well-known/openid-configuration":
+                return Response.json(200, self.discovery())
             fault = self._fault(req.method, path)
             if fault is not None:
                 extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
@@ -176,9 +187,24 @@ class FakeMicrosoft:
             return Response.json(500, {"error": {"code": "InternalServerError",
                                                  "message": "fake bug"}})
 
+    def discovery(self) -> dict[str, Any]:
+        """The OpenID configuration MSAL reads before its first request."""
+        return {"authorization_endpoint": f"{self.authority}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{self.authority}/oauth2/v2.0/token",
+                "issuer": f"{self.url}/{{tenantid}}/v2.0",
+                "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["S256"]}
+
     def _identity(self, req: Request, endpoint: str) -> Response:
         if endpoint == "/oauth2/v2.0/authorize" and req.method == "GET":
-            return Response.redirect(self.identity.authorize(req.query))
+            where, fields = self.identity.authorize(req.query)
+            if req.query.get("response_mode") == ["form_post"]:
+                inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" '
+                                 f'value="{html.escape(v)}">' for k, v in fields.items())
+                page = (f'<html><body onload="document.forms[0].submit()"><form method="post" '
+                        f'action="{html.escape(where)}">{inputs}</form></body></html>')
+                return Response(200, page.encode(), {"Content-Type": "text/html"})
+            return Response.redirect(where + "?" + urllib.parse.urlencode(fields))
         if endpoint == "/oauth2/v2.0/token" and req.method == "POST":
             return Response.json(200, self.identity.token(req.form()),
                                  {"Cache-Control": "no-store"})

@@ -59,7 +59,8 @@ def microsoft_toml(fake: FakeMicrosoft, secret_file: Path) -> str:
     """The [microsoft] section pointing at a FakeMicrosoft, its secret in a file."""
     return (f'[microsoft]\nclient_id = "{fake.client_id}"\n'
             f'client_secret_file = "{secret_file}"\n'
-            f'authority = "{fake.authority}"\ngraph_url = "{fake.graph}"\n')
+            f'authority = "{fake.authority}"\ngraph_url = "{fake.graph}"\n'
+            f'ca_file = "{fake.ca_file}"\n')
 
 
 @contextmanager

@@ -45,6 +45,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('business_id')
     )
+    op.create_table('microsoft_oauth_states',
+    sa.Column('state_hash', sa.String(length=64), nullable=False),
+    sa.Column('business_id', sa.Integer(), nullable=False),
+    sa.Column('flow_encrypted', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['business_id'], ['businesses.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('state_hash')
+    )
     op.create_table('microsoft_calendar_maps',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('connection_id', sa.Integer(), nullable=False),
@@ -183,5 +192,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_microsoft_calendar_maps_connection_id'))
 
     op.drop_table('microsoft_calendar_maps')
+    op.drop_table('microsoft_oauth_states')
     op.drop_table('microsoft_connections')
     # ### end Alembic commands ###
