@@ -31,6 +31,7 @@ from server.dav_mount import DavMount
 from server.errors import BookingCalError
 from server.google import callback as google_callback
 from server.microsoft import callback as microsoft_callback
+from server.microsoft import subscriptions as microsoft_subscriptions
 from server.google import channels as google_channels
 from server.runtime import Runtime
 from server.web.ratelimit import FailureLimiter
@@ -65,6 +66,7 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
     app.register_api(availability_bp)
     app.register_blueprint(google_callback.create_blueprint(runtime, admin.landing))
     app.register_blueprint(microsoft_callback.create_blueprint(runtime))
+    app.register_blueprint(microsoft_subscriptions.create_blueprint(runtime))
     app.register_blueprint(admin.create_blueprint(config.admin_sign_in_attempts))
     app.register_blueprint(google_channels.create_blueprint(runtime))
 

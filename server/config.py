@@ -70,6 +70,7 @@ class MicrosoftConfig:
     backfill_per_minute: int
     max_concurrent_requests: int  # per mailbox (Graph allows 4)
     ca_file: Path | None = None  # a CA bundle to trust instead of the system's (proxies, tests)
+    notifications: bool = True  # open change-notification subscriptions
 
     @property
     def verify(self) -> str | bool:
@@ -338,6 +339,8 @@ OPTIONS: tuple[Option, ...] = (
            "Existing bookings sent to Outlook per minute while a calendar backfills."),
     Option("microsoft.max_concurrent_requests", 4, _int_between(1, 4),
            "Requests in flight per mailbox at most (Graph throttles above 4)."),
+    Option("microsoft.notifications", True, _bool,
+           "Ask Graph for change notifications (needs a public https public_url)."),
     Option("microsoft.ca_file", "", _path,
            "A CA bundle (PEM) to trust for the Microsoft endpoints instead of the system's "
            "(a TLS-inspecting proxy); empty: the system's."),
@@ -569,7 +572,7 @@ def load(path: str | os.PathLike[str] | None = None,
             poll_seconds=values["microsoft.poll_seconds"],
             backfill_per_minute=values["microsoft.backfill_per_minute"],
             max_concurrent_requests=values["microsoft.max_concurrent_requests"],
-            ca_file=ms_ca_file),
+            ca_file=ms_ca_file, notifications=values["microsoft.notifications"]),
     )
 
 

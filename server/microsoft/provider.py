@@ -1,8 +1,8 @@
 """The Microsoft Graph adapter of the sync engine (server/sync/provider.py): Microsoft 365 and
 Outlook.com accounts. Reading is server/microsoft/pull.py (calendarView/delta), writing
 server/microsoft/push.py ($batch of 20, transactionId, If-Match), the client and its error
-classification server/microsoft/graph.py. Push subscriptions are not opened yet: Outlook
-calendars are polled (every microsoft.poll_seconds)."""
+classification server/microsoft/graph.py, change notifications server/microsoft/subscriptions.py
+(polling every microsoft.poll_seconds stays the fallback)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import MicrosoftConnection, MicrosoftCopy, MicrosoftReadState
-from server.microsoft import connections, copies
+from server.microsoft import connections, copies, subscriptions
 from server.microsoft.graph import GraphClient
 from server.microsoft.pull import MicrosoftLister
 from server.microsoft.push import MicrosoftWriter
@@ -87,8 +87,9 @@ class MicrosoftProvider(MicrosoftLister, MicrosoftWriter):
         return GraphClient(self.runtime.config.microsoft, credentials)
 
     def subscribe(self, client: GraphClient, connection_id: int, now: dt.datetime) -> int:
-        """Change notifications are not opened yet: polling covers every calendar."""
-        return 0
+        """Open or renew change-notification subscriptions (server/microsoft/subscriptions.py)."""
+        return subscriptions.renew(self.runtime.db, self.runtime.keyring, self.runtime.config,
+                                   client, connection_id, now)
 
     def reconcile_epoch(self, session: Session) -> None:
         """After a restore: every copy written again, every calendar read again in full."""

@@ -23,13 +23,14 @@ import threading
 import traceback
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .google_http import FakeHTTPServer
 from .google_wire import Request, Response
 from .microsoft_errors import GraphError, IdentityError
 from .microsoft_identity import Identity
 from .microsoft_store import Mailbox
+from .microsoft_subscriptions import Subscriptions
 from .microsoft_tls import certificate, server_context
 
 BATCH_LIMIT = 20
@@ -74,6 +75,9 @@ class FakeMicrosoft:
     def __post_init__(self) -> None:
         self.identity = Identity(self.client_id, self.client_secret, self.user)
         self.mailbox = Mailbox(self.user)
+        # Subscriptions' expiry is judged on this clock (tests set their runtime's).
+        self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
+        self.subscriptions = Subscriptions(lambda: self.now())
         self._server: FakeHTTPServer | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -276,6 +280,14 @@ class FakeMicrosoft:
                 return status, event, {}
             if method == "GET":
                 return 200, self._tagged(parts[3], one), {}
+        if parts == ["v1.0", "subscriptions"] and method == "POST":
+            return 201, self.subscriptions.create(json.loads(body or b"null")), {}
+        if len(parts) == 3 and parts[:2] == ["v1.0", "subscriptions"]:
+            if method == "PATCH":
+                return 200, self.subscriptions.renew(parts[2], json.loads(body or b"null")), {}
+            if method == "DELETE":
+                self.subscriptions.delete(parts[2])
+                return 204, None, {}
         if len(parts) == 4 and parts[:3] == ["v1.0", "me", "events"]:
             if method == "GET":
                 return 200, box.view(box.get(parts[3])), {}
