@@ -20,6 +20,7 @@ import html
 import json
 import re
 import threading
+import time
 import traceback
 import urllib.parse
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class Logged:
     body: str
     status: int
     batch_part: bool = False
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -322,7 +324,8 @@ class FakeMicrosoft:
         prefer = headers.get("prefer", "")
         if prefer and not re.fullmatch(r"odata\.maxpagesize=\d+", prefer.strip()):
             raise GraphError(400, "BadRequest", "unexpected Prefer")
-        items, following, last = box.delta_page(token, skip=skip)
+        size = int(prefer.strip().split("=")[1]) if prefer else None
+        items, following, last = box.delta_page(token, skip=skip, size=size)
         link = f"{self.graph}/me/calendars/{urllib.parse.quote(calendar)}/calendarView/delta?"
         answer: dict[str, Any] = {"value": items}
         if last:

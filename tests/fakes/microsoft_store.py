@@ -79,7 +79,8 @@ class Mailbox:
     seq: int = 0
     tokens: dict[str, DeltaState] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
-    page_size: int = 50
+    page_size: int = 50  # without a Prefer: odata.maxpagesize
+    max_page_size: int = 1000
 
     def __post_init__(self) -> None:
         self.calendars.setdefault("AAMkCalendar", "Calendar")
@@ -189,9 +190,12 @@ class Mailbox:
             self.calendar(calendar_id)
             return self._token(DeltaState(calendar_id, start, end, 0, self.seq, initial=True))
 
-    def delta_page(self, token: str, *, skip: bool) -> tuple[list[dict[str, Any]], str, bool]:
+    def delta_page(self, token: str, *, skip: bool, size: int | None = None
+                   ) -> tuple[list[dict[str, Any]], str, bool]:
         """(items, next token, is last): a skip token continues a read; a delta token starts
-        the next one (changes since it)."""
+        the next one (changes since it). `size`: the client's odata.maxpagesize, honoured up
+        to the mailbox's own limit."""
+        limit = min(size, self.max_page_size) if size else self.page_size
         with self.lock:
             state = self.tokens.get(token)
             if state is None:
@@ -204,16 +208,16 @@ class Mailbox:
                              if e.calendar == state.calendar and state.since < e.seq <= state.upto
                              and not (state.initial and e.deleted)
                              and self._in_window(e, state)), key=lambda e: e.seq)
-            page = chosen[state.offset:state.offset + self.page_size]
+            page = chosen[state.offset:state.offset + limit]
             items = [{"id": e.id, "@removed": {"reason": "deleted"}} if e.deleted
                      else self.view(e) for e in page]
-            last = state.offset + self.page_size >= len(chosen)
+            last = state.offset + limit >= len(chosen)
             if last:
                 following = DeltaState(state.calendar, state.start, state.end, state.upto,
                                        state.upto)
             else:
                 following = DeltaState(state.calendar, state.start, state.end, state.since,
-                                       state.upto, state.offset + self.page_size,
+                                       state.upto, state.offset + limit,
                                        state.initial)
             return items, self._token(following), last
 

@@ -68,7 +68,7 @@ def mirrored(world: MicrosoftWorld) -> dict[str, MicrosoftMirroredEvent]:
 
 
 def test_delta_pages_then_an_idle_pass_costs_one_delta_call(ms: MicrosoftWorld) -> None:
-    ms.fake.mailbox.page_size = 2
+    ms.fake.mailbox.max_page_size = 2
     added = {add(ms, 2 + n, 9) for n in range(5)}
     bridge = engine(ms)
     [report] = bridge.run_once(force_pull=True)
