@@ -85,6 +85,7 @@ def run_microsoft(engine: str, args: argparse.Namespace, row: Any) -> tuple[list
         batches = sum(1 for r in fake.log[before:] if r.path == "/v1.0/$batch")
         rows.append(row(f"[2] push {label(args.bookings)} new bookings: $batch requests",
                         batches, math.ceil(args.bookings / BATCH_LIMIT), seconds))
+        worker.run_once(force_pull=True)  # catches up: reads back the copies just written
         before = len(fake.log)
         began = time.perf_counter()
         [report] = worker.run_once(force_pull=True)
