@@ -22,6 +22,7 @@ from server.api.routes_availability import bp as availability_bp
 from server.api.routes_bookings import bp as bookings_bp
 from server.api.routes_catalog import bp as catalog_bp
 from server.api.routes_google import bp as google_bp
+from server.api.routes_microsoft import bp as microsoft_bp
 from server.api.routes_links import bp as links_bp
 from server.api.routes_tenancy import bp as tenancy_bp
 from server.api.schemas import ErrorResponse
@@ -29,6 +30,8 @@ from server import feeds, logsafety
 from server.dav_mount import DavMount
 from server.errors import BookingCalError
 from server.google import callback as google_callback
+from server.microsoft import callback as microsoft_callback
+from server.microsoft import subscriptions as microsoft_subscriptions
 from server.google import channels as google_channels
 from server.runtime import Runtime
 from server.web.ratelimit import FailureLimiter
@@ -58,10 +61,12 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
     # The document route is registered by hand since the UI (and its CDN assets) is off.
     app.add_url_rule(API_PREFIX + "/openapi.json", "openapi_json",
                      lambda: Response(json.dumps(app.api_doc), mimetype="application/json"))
-    for blueprint in (tenancy_bp, catalog_bp, bookings_bp, links_bp, google_bp):
+    for blueprint in (tenancy_bp, catalog_bp, bookings_bp, links_bp, google_bp, microsoft_bp):
         app.register_api(blueprint)
     app.register_api(availability_bp)
     app.register_blueprint(google_callback.create_blueprint(runtime, admin.landing))
+    app.register_blueprint(microsoft_callback.create_blueprint(runtime))
+    app.register_blueprint(microsoft_subscriptions.create_blueprint(runtime))
     app.register_blueprint(admin.create_blueprint(config.admin_sign_in_attempts))
     app.register_blueprint(google_channels.create_blueprint(runtime))
 

@@ -20,6 +20,7 @@ ENV_CONFIG = "BOOKINGCAL_CONFIG"
 ENV_HOST_KEY = "BOOKINGCAL_HOST_KEY"
 ENV_DATABASE_URL = "BOOKINGCAL_DATABASE_URL"
 ENV_GOOGLE_SECRET = "BOOKINGCAL_GOOGLE_CLIENT_SECRET"
+ENV_MICROSOFT_SECRET = "BOOKINGCAL_MICROSOFT_CLIENT_SECRET"
 DEFAULT_CONFIG = Path("config") / "bookingcal.toml"
 
 
@@ -54,6 +55,35 @@ class GoogleConfig:
     @property
     def configured(self) -> bool:
         return bool(self.client_id and self.client_secret)
+
+
+@dataclass(frozen=True)
+class MicrosoftConfig:
+    """The Microsoft identity platform app (Azure app registration) and the endpoints the
+    bridge talks to (Microsoft's by default; tests point them at a fake)."""
+
+    client_id: str
+    client_secret: str | None
+    authority: str  # https://login.microsoftonline.com/common (token: <authority>/oauth2/v2.0/token)
+    graph_url: str  # https://graph.microsoft.com/v1.0
+    poll_seconds: int
+    backfill_per_minute: int
+    max_concurrent_requests: int  # per mailbox (Graph allows 4)
+    ca_file: Path | None = None  # a CA bundle to trust instead of the system's (proxies, tests)
+    notifications: bool = True  # open change-notification subscriptions
+
+    @property
+    def verify(self) -> str | bool:
+        """What HTTPS clients check the Microsoft endpoints' certificates against."""
+        return str(self.ca_file) if self.ca_file is not None else True
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.authority}/oauth2/v2.0/token"
 
 
 @dataclass(frozen=True)
@@ -103,6 +133,9 @@ class Config:
     availability: AvailabilityConfig = field(default_factory=AvailabilityConfig)
     admin_session_hours: int = field(default=12)
     admin_sign_in_attempts: int = field(default=10)
+    microsoft: MicrosoftConfig = field(default_factory=lambda: MicrosoftConfig(
+        "", None, "https://login.microsoftonline.com/common",
+        "https://graph.microsoft.com/v1.0", 60, 600, 4))
 
     @property
     def public_path(self) -> str:
@@ -293,6 +326,28 @@ OPTIONS: tuple[Option, ...] = (
            "Existing future bookings sent per minute when a calendar is connected."),
     Option("google.push_notifications", True, _bool,
            "Ask Google for push notifications (needs a public https public_url)."),
+    Option("microsoft.client_id", "", _string,
+           "Application (client) id of the Azure app registration; empty turns Microsoft 365 / "
+           "Outlook.com off."),
+    Option("microsoft.client_secret_file", "", _path,
+           "File holding the app registration's client secret (or set "
+           "BOOKINGCAL_MICROSOFT_CLIENT_SECRET)."),
+    Option("microsoft.authority", "https://login.microsoftonline.com/common", _http_url,
+           "The Microsoft identity platform authority; 'common' lets work and personal "
+           "accounts sign in."),
+    Option("microsoft.graph_url", "https://graph.microsoft.com/v1.0", _http_url,
+           "Root of Microsoft Graph (v1.0)."),
+    Option("microsoft.poll_seconds", 60, _int_between(5, 86400),
+           "How often the bridge reads Outlook calendars for changes."),
+    Option("microsoft.backfill_per_minute", 600, _int_between(1, 100000),
+           "Existing bookings sent to Outlook per minute while a calendar backfills."),
+    Option("microsoft.max_concurrent_requests", 4, _int_between(1, 4),
+           "Requests in flight per mailbox at most (Graph throttles above 4)."),
+    Option("microsoft.notifications", True, _bool,
+           "Ask Graph for change notifications (needs a public https public_url)."),
+    Option("microsoft.ca_file", "", _path,
+           "A CA bundle (PEM) to trust for the Microsoft endpoints instead of the system's "
+           "(a TLS-inspecting proxy); empty: the system's."),
     Option("availability.slot_step_minutes", 15, _int_between(1, 1440),
            "Minutes between the start times offered online (a service may set its own)."),
     Option("availability.min_notice_minutes", 60, _int_between(0, 525600),
@@ -434,6 +489,25 @@ def load(path: str | os.PathLike[str] | None = None,
         if google_secret is None:
             problems.append(f"{name}: google.client_secret_file: found {str(secret_file)!r}, "
                             "expected a readable file holding the OAuth client secret")
+    microsoft_secret = env.get(ENV_MICROSOFT_SECRET) or None
+    if values.get("microsoft.client_secret_file") and not microsoft_secret:
+        ms_file = (base / values["microsoft.client_secret_file"]).resolve()
+        try:
+            microsoft_secret = ms_file.read_text(encoding="utf-8").strip() or None
+        except (OSError, UnicodeDecodeError):
+            microsoft_secret = None
+        if microsoft_secret is None:
+            problems.append(f"{name}: microsoft.client_secret_file: found {str(ms_file)!r}, "
+                            "expected a readable file holding the app's client secret")
+    ms_ca_file = (base / values["microsoft.ca_file"]).resolve() \
+        if values.get("microsoft.ca_file") else None
+    if ms_ca_file is not None and not ms_ca_file.is_file():
+        problems.append(f"{name}: microsoft.ca_file: found {str(ms_ca_file)!r}, expected a "
+                        "readable PEM file of CA certificates")
+    if values.get("microsoft.client_id") and not microsoft_secret \
+            and not values.get("microsoft.client_secret_file"):
+        problems.append(f"{name}: microsoft.client_id: set, but no client secret: set "
+                        f"microsoft.client_secret_file or {ENV_MICROSOFT_SECRET}")
     data_dir = (base / values["data_dir"]).resolve() if values.get("data_dir") else base
     keys_dir = (base / values["keys.dir"]).resolve() if values.get("keys.dir") \
         else data_dir / "keys"
@@ -496,6 +570,14 @@ def load(path: str | os.PathLike[str] | None = None,
             max_calendar_days=values["availability.max_calendar_days"]),
         admin_session_hours=values["admin.session_hours"],
         admin_sign_in_attempts=values["admin.failed_sign_ins_per_hour"],
+        microsoft=MicrosoftConfig(
+            client_id=values["microsoft.client_id"], client_secret=microsoft_secret,
+            authority=values["microsoft.authority"].rstrip("/"),
+            graph_url=values["microsoft.graph_url"].rstrip("/"),
+            poll_seconds=values["microsoft.poll_seconds"],
+            backfill_per_minute=values["microsoft.backfill_per_minute"],
+            max_concurrent_requests=values["microsoft.max_concurrent_requests"],
+            ca_file=ms_ca_file, notifications=values["microsoft.notifications"]),
     )
 
 

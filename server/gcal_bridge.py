@@ -1,5 +1,5 @@
 """The bridge daemon's entry (`bookingcal bridge`): the provider-neutral sync engine
-(server/sync/) driving every registered provider adapter (today Google: server/google/).
+(server/sync/) driving every registered provider adapter (Google: server/google/; Microsoft Graph: server/microsoft/).
 
 Several bridge processes may run against one database (leases); a pass is idempotent, so a
 killed bridge, restarted, converges without duplicates. See server/sync/README.md for the
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from server.db.models import GoogleConnection
 from server.sync.backlog import backlogs
 from server.google.provider import ApiFactory, GoogleProvider
+from server.microsoft.provider import ClientFactory, MicrosoftProvider
 from server.runtime import Runtime
 from server.sync import leases
 from server.sync.engine import Engine, PassReport
@@ -23,9 +24,14 @@ from server.sync.provider import Provider
 __all__ = ["Bridge", "PassReport", "pending", "registered"]
 
 
-def registered(runtime: Runtime, *, google_api: ApiFactory | None = None) -> list[Provider]:
-    """Every provider the bridge works, in order (a new provider is one more line here)."""
-    return [GoogleProvider(runtime, api_factory=google_api)]
+def registered(runtime: Runtime, *, google_api: ApiFactory | None = None,
+               microsoft_client: ClientFactory | None = None) -> list[Provider]:
+    """Every provider the bridge works, in order (a new provider is one more line here).
+    Microsoft joins when it is configured ([microsoft] client_id and secret)."""
+    providers: list[Provider] = [GoogleProvider(runtime, api_factory=google_api)]
+    if runtime.config.microsoft.configured:
+        providers.append(MicrosoftProvider(runtime, client_factory=microsoft_client))
+    return providers
 
 
 @dataclass

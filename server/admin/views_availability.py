@@ -30,7 +30,8 @@ from server.errors import InvalidError
 # What each kind of stretch is called on the page (kinds of server/domain/availability.py).
 KIND_NAMES = {"open": "Open", "outside_hours": "Closed", "notice": "Too soon",
               "horizon": "Too far ahead", "booking": "Booking", "buffer": "Buffer",
-              "blocked_time": "Blocked time", "google_event": "Google event"}
+              "blocked_time": "Blocked time", "google_event": "Google event",
+              "microsoft_event": "Outlook event"}
 
 
 @dataclass(frozen=True)

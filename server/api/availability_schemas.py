@@ -24,10 +24,11 @@ class AvailabilityQuery(Input):
 
 class ReasonOut(BaseModel):
     type: str = Field(description="outside_hours, notice, horizon, booking, buffer, "
-                                  "blocked_time or google_event")
+                                  "blocked_time, google_event or microsoft_event")
     start: dt.datetime
     end: dt.datetime
-    id: str | None = Field(None, description="Booking or blocked time id, or Google event id")
+    id: str | None = Field(None, description="Booking or blocked time id, or Google/Outlook "
+                                                 "event id")
     cause: str | None = Field(None, description="For a buffer: the type of item it surrounds")
     google_calendar: str | None = None
     title: str | None = Field(None, description="A Google event's title")

@@ -700,3 +700,37 @@ class GoogleStatusOut(BaseModel):
     block_out_of_office: bool | None = None
     block_tentative: bool | None = None
     block_all_day: bool | None = None
+
+
+class MicrosoftCalendarChoice(Body):
+    calendar_id: Id
+    write_calendar: str = Field(min_length=1, max_length=1024,
+                                description="An Outlook calendar id (GET /me/calendars)")
+    read_calendar: str | None = Field(None, min_length=1, max_length=1024,
+                                      description="Defaults to write_calendar")
+
+
+class MicrosoftSettingsIn(Body):
+    direction: Literal["both", "to_microsoft", "from_microsoft"] | None = None
+    hide_client_details: bool | None = None
+    block_online_booking: bool | None = None
+    calendars: Annotated[list[MicrosoftCalendarChoice], Field(max_length=500)] | None = Field(
+        None, description="The employee calendars taking part (replaces the list)")
+    block_out_of_office: bool | None = Field(None, description="Out-of-office events block")
+    block_tentative: bool | None = Field(None, description="Tentative events block")
+    block_all_day: bool | None = Field(None, description="All-day busy events block")
+
+
+class MicrosoftStatusOut(BaseModel):
+    connected: bool
+    account_email: str | None = None
+    status: str | None = Field(default=None, description="connected, needs_reconnect or paused")
+    direction: str | None = None
+    hide_client_details: bool | None = None
+    block_online_booking: bool | None = None
+    last_sync_at: dt.datetime | None = None
+    last_error: str | None = None
+    calendars: list[MicrosoftCalendarChoice] = []
+    block_out_of_office: bool | None = None
+    block_tentative: bool | None = None
+    block_all_day: bool | None = None

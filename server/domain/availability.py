@@ -34,6 +34,7 @@ BOOKING = "booking"
 BUFFER = "buffer"
 BLOCKED = "blocked_time"
 GOOGLE = "google_event"
+MICROSOFT = "microsoft_event"  # busy time mirrored from Outlook (Microsoft Graph)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Busy:
     """Something that blocks: `start`/`end` is the time it takes (a booking's occupied interval,
     buffers included); `core` is a booking's appointment itself, without its buffers."""
 
-    kind: str  # BOOKING, BLOCKED or GOOGLE
+    kind: str  # BOOKING, BLOCKED, GOOGLE or MICROSOFT
     ref: str  # booking or blocked time id, or the Google event id
     start: dt.datetime
     end: dt.datetime
@@ -176,7 +177,7 @@ def refusals(schedule: Schedule, rules: Rules, now: dt.datetime, start: dt.datet
             found.append(Reason(OUTSIDE_HOURS, start, end))
     occupied_start, occupied_end = start - rules.buffer_before, end + rules.buffer_after
     for item in schedule.overlapping(occupied_start, occupied_end):
-        if not online and item.kind == GOOGLE:
+        if not online and item.kind in (GOOGLE, MICROSOFT):
             continue
         core_start, core_end = item.core or (item.start, item.end)
         touches = core_start < end and core_end > start
@@ -273,13 +274,15 @@ def describe(reason: Reason, tzid: str) -> str:
         return f"bookings need notice until {end:%Y-%m-%d %H:%M}"
     if reason.kind == HORIZON:
         return f"bookings open only until {start:%Y-%m-%d %H:%M}"
-    labels = {BOOKING: "booking", BLOCKED: "blocked time", GOOGLE: "Google event"}
+    labels = {BOOKING: "booking", BLOCKED: "blocked time", GOOGLE: "Google event",
+              MICROSOFT: "Outlook event"}
     if reason.kind == BUFFER:
         return f"the buffer around {labels.get(reason.cause or '', 'an item')} {reason.ref} " \
                f"({when})"
     label = f"{labels[reason.kind]} {reason.ref}"
-    if reason.kind == GOOGLE:
-        label += f" in Google calendar {reason.google_calendar}"
+    if reason.kind in (GOOGLE, MICROSOFT):
+        where = "Google calendar" if reason.kind == GOOGLE else "Outlook calendar"
+        label += f" in {where} {reason.google_calendar}"
         if reason.title:
             label += f" ({reason.title!r})"
     return f"{label} ({when})"

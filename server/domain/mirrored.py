@@ -11,14 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from server.db.models import GoogleReadState, MirroredEvent
+from server.db.models import GoogleReadState, MicrosoftMirroredEvent, MirroredEvent
 from server.domain.blocking import BlockingPolicy, blocks
 
 SUMMARY_LIMIT = 1000
+# Each provider's mirror table: the same columns (server/db/models.py).
+MirrorTable = type[MirroredEvent] | type[MicrosoftMirroredEvent]
 CHUNK = 500  # ids per IN (...) query
 
 
@@ -72,11 +75,14 @@ def chunks(values: list[str]) -> list[list[str]]:
 
 def apply_changes(session: Session, *, business_id: int, connection_id: int,
                   google_calendar: str, changes: Sequence[Change], full: bool,
-                  policy: BlockingPolicy, now: dt.datetime) -> MirrorResult:
+                  policy: BlockingPolicy, now: dt.datetime,
+                  model: MirrorTable = MirroredEvent) -> MirrorResult:
     """Write one remote calendar's changes, in order. `full`: `changes` is everything the
     calendar has now, and mirrored events it does not contain are removed. An incremental
-    pass loads only the rows its changes touch (an idle pass reads nothing)."""
+    pass loads only the rows its changes touch (an idle pass reads nothing). `model` is the
+    provider's mirror table (Google's mirrored_events, microsoft_mirrored_events)."""
     result = MirrorResult()
+    MirroredEvent: Any = model
     rows = select(MirroredEvent).where(MirroredEvent.connection_id == connection_id,
                                        MirroredEvent.google_calendar == google_calendar)
     if full:
@@ -86,7 +92,7 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
         existing = {row.event_id: row for chunk in chunks(ids) for row in session.execute(
             rows.where(MirroredEvent.event_id.in_(chunk))).scalars()}
     seen: set[str] = set()
-    doomed: dict[str, MirroredEvent] = {}  # deleted at the end, unless the id comes back
+    doomed: dict[str, Any] = {}  # deleted at the end, unless the id comes back
     for change in changes:
         if isinstance(change, Tombstone):
             gone = existing.pop(change.event_id, None)
@@ -118,7 +124,7 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
     return result
 
 
-def _write(row: MirroredEvent, event: RemoteEvent, policy: BlockingPolicy,
+def _write(row: Any, event: RemoteEvent, policy: BlockingPolicy,
            now: dt.datetime) -> None:
     row.recurring_event_id = event.recurring_event_id
     row.summary = event.summary[:SUMMARY_LIMIT]
@@ -133,7 +139,12 @@ def _write(row: MirroredEvent, event: RemoteEvent, policy: BlockingPolicy,
     row.updated_at = now
 
 
-def _blocks(row: MirroredEvent, policy: BlockingPolicy) -> bool:
+def blocks_row(row: Any, policy: BlockingPolicy) -> bool:
+    """Whether a mirrored row (of any provider's mirror table) blocks under `policy`."""
+    return _blocks(row, policy)
+
+
+def _blocks(row: Any, policy: BlockingPolicy) -> bool:
     return blocks(status=row.status, transparency=row.transparency, event_type=row.event_type,
                   self_response=row.self_response, all_day=row.all_day, policy=policy)
 
@@ -160,9 +171,10 @@ def forget(session: Session, connection_id: int) -> None:
 
 
 def drop_ours(session: Session, connection_id: int, google_calendar: str,
-              event_ids: Sequence[str]) -> int:
+              event_ids: Sequence[str], model: MirrorTable = MirroredEvent) -> int:
     """Remove mirrored rows of events that are our own copies (they must never block);
     returns how many there were."""
+    MirroredEvent: Any = model
     dropped = 0
     for chunk in chunks(sorted(set(event_ids))):
         for row in session.execute(select(MirroredEvent).where(

@@ -1,7 +1,7 @@
 """Load one calendar's `Schedule` for a window: opening hours (weekly and exceptions) as UTC
 intervals, and everything busy — confirmed bookings, blocked time (repeating too) and, when the
-business lets Google busy time block online booking, the blocking events the bridge mirrored from
-the calendar's read calendar. Every read is an index range scan bounded by the window and the
+business lets Google (or Microsoft) busy time block online booking, the blocking events the
+bridge mirrored from the calendar's read calendar of each provider. Every read is an index range scan bounded by the window and the
 longest item ever stored, so its cost does not grow with history."""
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 
 from server.config import AvailabilityConfig
 from server.db.models import (
-    Booking, Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState, MirroredEvent,
+    Booking, Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState, MicrosoftCalendarMap,
+    MicrosoftConnection, MicrosoftMirroredEvent, MicrosoftReadState, MirroredEvent,
     OpeningException, OpeningHours, Service,
 )
 from server.domain.availability import (
-    BLOCKED, BOOKING, GOOGLE, Busy, FreeAllDay, Reason, Refused, Schedule, Span,
+    BLOCKED, BOOKING, GOOGLE, MICROSOFT, Busy, FreeAllDay, Reason, Refused, Schedule, Span,
     free_all_day_warnings, refused, rules_for, slots, timeline,
 )
 from server.domain.calendars import get_calendar
@@ -109,7 +110,43 @@ def read_state(session: Session, connection_id: int,
         GoogleReadState.google_calendar == google_calendar)).scalar_one_or_none()
 
 
-def _event_span(event: MirroredEvent, tzid: str) -> Span:
+def outlook_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.datetime,
+                 titles: bool, warnings: list[str]) -> list[Busy]:
+    """The blocking events mirrored from the calendar's Outlook read calendar, when the
+    business's Microsoft connection lets them block online booking: a range scan bounded like
+    google_events'."""
+    found = session.execute(
+        select(MicrosoftConnection, MicrosoftCalendarMap)
+        .join(MicrosoftCalendarMap, MicrosoftCalendarMap.connection_id == MicrosoftConnection.id)
+        .where(MicrosoftConnection.business_id == calendar.business_id,
+               MicrosoftCalendarMap.calendar_id == calendar.id)).first()
+    if found is None or not found[0].block_online_booking:
+        return []
+    connection, mapping = found
+    remote = mapping.read_calendar
+    if connection.status == "needs_reconnect":
+        warnings.append("the Microsoft connection needs reconnecting: Outlook events added "
+                        "since it stopped are not blocking; reconnect the Microsoft account")
+    state = session.execute(select(MicrosoftReadState).where(
+        MicrosoftReadState.connection_id == connection.id,
+        MicrosoftReadState.google_calendar == remote)).scalar_one_or_none()
+    span = dt.timedelta(seconds=state.max_span_seconds if state is not None else 0) + DAY
+    busy: list[Busy] = []
+    for event in session.execute(select(MicrosoftMirroredEvent).where(
+            MicrosoftMirroredEvent.connection_id == connection.id,
+            MicrosoftMirroredEvent.google_calendar == remote,
+            MicrosoftMirroredEvent.blocks.is_(True),
+            MicrosoftMirroredEvent.start_utc >= low - span,
+            MicrosoftMirroredEvent.start_utc < high + DAY)).scalars():
+        event_start, event_end = _event_span(event, calendar.timezone)
+        if event_end > low and event_start < high:
+            busy.append(Busy(MICROSOFT, event.event_id, event_start, event_end,
+                             google_calendar=remote, title=event.summary if titles else None,
+                             all_day=event.all_day))
+    return busy
+
+
+def _event_span(event: MirroredEvent | MicrosoftMirroredEvent, tzid: str) -> Span:
     """An all-day event covers whole local days of the employee's calendar, every day it
     spans; a timed one its own instants."""
     if event.all_day and event.start_date is not None and event.end_date is not None:
@@ -169,6 +206,7 @@ def load(session: Session, calendar: Calendar, first: dt.date, end: dt.date, *,
                 if days:
                     free.append(FreeAllDay(event.event_id, event.summary if titles else None,
                                            days))
+    busy.extend(outlook_busy(session, calendar, low, high, titles, warnings))
     return Schedule(calendar_id=calendar.id, timezone=calendar.timezone, start=start, end=stop,
                     open=open_intervals(session, calendar, first - DAY, end + DAY), busy=busy,
                     warnings=warnings, synced_at=synced_at, google_calendar=google_calendar,

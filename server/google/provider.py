@@ -23,6 +23,7 @@ from server.google.push import GoogleWriter
 from server.runtime import Runtime
 from server.sync import health
 from server.sync.provider import ConnectionView
+from server.sync.tables import GOOGLE, Tables
 
 ApiFactory = Callable[[Runtime, str], GoogleCalendarApi]
 
@@ -37,6 +38,7 @@ class GoogleProvider(GoogleLister, GoogleWriter):
     name: str = "google"
     label: str = "Google"
     connections: type[GoogleConnection] = GoogleConnection
+    tables: Tables = GOOGLE
 
     @property
     def poll_interval(self) -> dt.timedelta:

@@ -19,6 +19,7 @@ from server.google.copies import MARK
 from server.google.event_ids import event_id as our_event_id
 from server.sync.errors import CursorExpiredError, SyncError
 from server.sync.provider import Page, RemoteItem
+from server.sync.tables import GOOGLE, Tables
 from server.sync.reading import FULL_SYNC_PAST, WHOLE_HISTORY, NotIncremental, ReadReport, read
 
 __all__ = ["FULL_SYNC_PAST", "PAGE_SIZE", "WHOLE_HISTORY", "GoogleLister", "NotIncremental",
@@ -76,6 +77,7 @@ class GoogleLister:
     """The reading half of the Google adapter (server/sync/reading.py's Lister)."""
 
     label = "Google"
+    tables: Tables = GOOGLE
 
     def list_page(self, client: GoogleCalendarApi, calendar: str, *, cursor: str | None,
                   page: str | None, since: dt.datetime | None, zone: str,

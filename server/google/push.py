@@ -22,6 +22,7 @@ from server.google.event_ids import event_id
 from server.keys import Keyring
 from server.redaction import EventView
 from server.sync.errors import SyncError
+from server.sync.tables import GOOGLE, Tables
 from server.sync.writing import Write, WriteReport, WriteResult, write
 
 __all__ = ["GoogleWriter", "PushReport", "id_secret", "push"]
@@ -43,6 +44,7 @@ class GoogleWriter:
     """The writing half of the Google adapter (server/sync/writing.py's Writer)."""
 
     batch_limit = BATCH_LIMIT
+    tables: Tables = GOOGLE
 
     def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
         """Our deterministic Google event id (server/google/event_ids.py)."""

@@ -6,8 +6,8 @@ Per employee calendar taking part: while its backfill runs, the future items wit
 (at least 1, so an empty backfill still gets its pass that marks it done); after that, the
 journal entries not yet sent, the copies waiting to be rewritten (a setting changed what they
 show, or someone changed or deleted them remotely) and the items whose write failed on its own
-(server/sync/item_errors.py), counted as `waiting` while they back off. The rows are the first
-provider's tables until the Microsoft step re-keys them by provider (README.md)."""
+(server/sync/item_errors.py), counted as `waiting` while they back off. Each provider's
+rows are its own tables (server/sync/tables.py)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,8 @@ from typing import TypeVar
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from server.db.models import (
-    BlockedTime, Booking, Calendar, GoogleCalendarMap, GoogleConnection, GoogleCopy,
-    GoogleWriteError,
-)
+from server.db.models import BlockedTime, Booking, Calendar
+from server.sync.tables import GOOGLE, Tables
 
 
 @dataclass
@@ -51,11 +49,14 @@ def _only(query: Query, column: InstrumentedAttribute[int],
 
 
 def backlogs(session: Session, now: dt.datetime,
-             connection_ids: Collection[int] | None = None) -> dict[int, Backlog]:
-    """Backlog per connection (every connection that sends, or those given): five
-    queries whatever the number of connections and calendars."""
+             connection_ids: Collection[int] | None = None,
+             tables: Tables = GOOGLE) -> dict[int, Backlog]:
+    """Backlog per connection of one provider (`tables`; every connection that sends, or
+    those given): five queries whatever the number of connections and calendars."""
     found: dict[int, Backlog] = defaultdict(Backlog)
-    sending = GoogleConnection.direction != "from_google"
+    GoogleConnection, GoogleCalendarMap = tables.connection, tables.calendar_map
+    GoogleCopy, GoogleWriteError = tables.copy, tables.write_error
+    sending = GoogleConnection.direction != tables.read_only
     behind = _only(select(
         GoogleCalendarMap.connection_id, GoogleCalendarMap.calendar_id,
         Calendar.journal_seq - GoogleCalendarMap.sent_seq).join(

@@ -1,7 +1,7 @@
 """Writes that fail for one booking or blocked time alone: a part of a batch answered with a
 permanent error (400: the provider refuses the copy as sent, or another 4xx that retrying the
-same request cannot fix). Each is kept as a row (GoogleWriteError) with the error and when it
-is tried again, so:
+same request cannot fix). Each is kept as a row (the provider's write-error table) with the
+error and when it is tried again, so:
 
 - the item backs off on its own (1 min doubling up to 1 h), while the calendar's other changes
   go on and its journal position advances: the row, not the journal, remembers that the item
@@ -11,18 +11,19 @@ is tried again, so:
 
 Errors that concern the whole connection (a refused token, an exhausted quota, the provider
 failing: 5xx, rate limits, timeouts; see server/sync/engine.py) or one remote calendar
-(server/sync/calendar_errors.py) are not recorded here. The rows are the first provider's table
-(google_write_errors) until the Microsoft step re-keys it by provider."""
+(server/sync/calendar_errors.py) are not recorded here. The rows are the provider's own table
+(`Tables.write_error`: google_write_errors, microsoft_write_errors)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from server.db.models import GoogleWriteError
+from server.sync.tables import GOOGLE, Tables
 from server.sync.backoff import STORED_FIRST, STORED_MAX, stored_backoff
 from server.sync.errors import ITEM, SyncError, scope_of
 
@@ -43,19 +44,21 @@ def permanent(error: SyncError) -> bool:
     return scope_of(error) == ITEM
 
 
-def load(session: Session, connection_id: int) -> dict[Key, GoogleWriteError]:
+def load(session: Session, connection_id: int, tables: Tables = GOOGLE) -> dict[Key, Any]:
+    table = tables.write_error
     return {(row.kind, row.item_id): row for row in session.execute(select(
-        GoogleWriteError).where(GoogleWriteError.connection_id == connection_id)).scalars()}
+        table).where(table.connection_id == connection_id)).scalars()}
 
 
-def waiting(row: GoogleWriteError, seq: int, now: dt.datetime) -> bool:
+def waiting(row: Any, seq: int, now: dt.datetime) -> bool:
     """Whether the item still backs off: not yet due, and not changed since it failed."""
     return row.retry_at > now and seq <= row.seq
 
 
 def failed(session: Session, connection_id: int, key: Key, calendar_id: int, seq: int,
-           error: SyncError, now: dt.datetime) -> GoogleWriteError:
+           error: SyncError, now: dt.datetime, tables: Tables = GOOGLE) -> Any:
     """Record a failed write of the item (one more failure in a row)."""
+    GoogleWriteError = tables.write_error
     row = session.execute(select(GoogleWriteError).where(
         GoogleWriteError.connection_id == connection_id, GoogleWriteError.kind == key[0],
         GoogleWriteError.item_id == key[1])).scalar_one_or_none()
@@ -70,8 +73,10 @@ def failed(session: Session, connection_id: int, key: Key, calendar_id: int, seq
     return row
 
 
-def cleared(session: Session, connection_id: int, keys: set[Key]) -> None:
+def cleared(session: Session, connection_id: int, keys: set[Key],
+            tables: Tables = GOOGLE) -> None:
     """The items written (or no longer needing a write): their errors go."""
+    GoogleWriteError = tables.write_error
     for kind in {kind for kind, _ in keys}:
         ids = sorted(item for k, item in keys if k == kind)
         for start in range(0, len(ids), 500):
@@ -99,9 +104,10 @@ def retry_note(retry_at: dt.datetime, now: dt.datetime) -> str:
     return f"retrying in {-(-seconds // 60)} min"
 
 
-def by_calendar(session: Session, connection_id: int, now: dt.datetime
-                ) -> dict[int, list[ItemError]]:
+def by_calendar(session: Session, connection_id: int, now: dt.datetime,
+                tables: Tables = GOOGLE) -> dict[int, list[ItemError]]:
     """The failing items of a connection per employee calendar, oldest failure first."""
+    GoogleWriteError = tables.write_error
     found: dict[int, list[ItemError]] = {}
     for row in session.execute(select(GoogleWriteError).where(
             GoogleWriteError.connection_id == connection_id).order_by(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from server.domain import mirrored
 from server.redaction import EventView
 from server.sync.errors import SyncError
+from server.sync.tables import Tables
 from server.sync.writing import Write, WriteResult
 
 
@@ -38,6 +39,9 @@ class RemoteItem:
     etag: str | None = None
     cancelled: bool = False  # deleted or cancelled (an incremental read lists them)
     tag: str | None = None  # our mark's item reference ("booking:7") when it carries one
+    # The deterministic id our copy was created with, when the provider chose the remote id
+    # (Microsoft: the transactionId kept in the copy); None: the remote id is ours (Google).
+    copy_key: str | None = None
     change: mirrored.Change | None = None  # the mirror's view; None for items tagged ours
 
 
@@ -61,6 +65,7 @@ class Provider(Protocol):
     name: str  # "google"; the key of its registration and of its restore epoch
     label: str  # "Google", for messages
     connections: type[Any]  # the connection table: leases and health live on its rows
+    tables: Tables  # every bookkeeping table of the provider (server/sync/tables.py)
 
     @property
     def poll_interval(self) -> dt.timedelta:

@@ -12,8 +12,7 @@ ours. Mirrored events are written by the domain layer (server/domain/mirrored.py
 the blocking policy. A failure of one calendar (404, 403) is recorded on its read state while
 the other calendars go on.
 
-The bookkeeping rows are the first provider's tables (google_read_states, google_copies): the
-Microsoft step re-keys them by provider (see README.md)."""
+The bookkeeping rows are the provider's own tables (`lister.tables`, server/sync/tables.py)."""
 
 from __future__ import annotations
 
@@ -26,15 +25,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.db import Database
-from server.db.models import (
-    BlockedTime, Booking, Business, GoogleConnection, GoogleCopy, GoogleReadState,
-)
+from server.db.models import BlockedTime, Booking, Business
 from server.domain import mirrored
 from server.domain.blocking import BlockingPolicy
 from server.errors import BookingCalError, ConflictError
 from server.sync import calendar_errors
 from server.sync.errors import CursorExpiredError, SyncError
 from server.sync.provider import Page, RemoteItem
+from server.sync.tables import Tables
 
 log = logging.getLogger(__name__)
 STORE_ATTEMPTS = 3  # writes of one calendar's events that collided with another importer
@@ -49,6 +47,7 @@ class Lister(Protocol):
     """The reading half of an adapter (server/sync/provider.py)."""
 
     label: str
+    tables: Tables
 
     def list_page(self, client: Any, calendar: str, *, cursor: str | None, page: str | None,
                   since: dt.datetime | None, zone: str, attempts: int | None) -> Page:
@@ -125,11 +124,12 @@ def _fetch(lister: Lister, client: Any, calendar: str, cursor: str | None, now: 
             return items, answer.cursor, full
 
 
-def _apply(session: Session, lister: Lister, connection: GoogleConnection, calendar: str,
+def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
            items: list[RemoteItem], full: bool, now: dt.datetime, report: ReadReport,
            id_secret: bytes | None) -> int:
     """Hand the changes to the domain layer; check our own copies among them. Return the
     longest span (seconds) among the events written."""
+    GoogleCopy = lister.tables.copy
     ids = sorted({item.remote_id for item in items}
                  | {item.series_id for item in items if item.series_id})
     copies = {copy.event_id: copy for chunk in mirrored.chunks(ids) for copy in session.execute(
@@ -154,12 +154,13 @@ def _apply(session: Session, lister: Lister, connection: GoogleConnection, calen
     result = mirrored.apply_changes(
         session, business_id=connection.business_id, connection_id=connection.id,
         google_calendar=calendar, changes=changes, full=full,
-        policy=BlockingPolicy.of(connection), now=now)
+        policy=BlockingPolicy.of(connection), now=now, model=lister.tables.mirrored)
     # One of ours mirrored by mistake before (an older version did so for a copy whose tag
     # another app had dropped) stops blocking now.
-    report.removed += mirrored.drop_ours(session, connection.id, calendar, ours)
+    report.removed += mirrored.drop_ours(session, connection.id, calendar, ours,
+                                         model=lister.tables.mirrored)
     if full:
-        _reconcile_copies(session, connection, calendar, items, now, report)
+        _reconcile_copies(session, lister, connection, calendar, items, now, report)
     # A tombstone carries only the id: one that was not mirrored may be a copy of ours, deleted.
     for remote_id in result.unknown_tombstones:
         _copy_deleted(copies.get(remote_id), report)
@@ -168,13 +169,14 @@ def _apply(session: Session, lister: Lister, connection: GoogleConnection, calen
     return result.longest_seconds
 
 
-def _reconcile_copies(session: Session, connection: GoogleConnection, calendar: str,
+def _reconcile_copies(session: Session, lister: Lister, connection: Any, calendar: str,
                       items: list[RemoteItem], now: dt.datetime, report: ReadReport) -> None:
     """After a full read of `calendar` (which lists no deleted events): every copy we believe
     is there but the provider no longer shows, of an item still to come, is queued to be
     written again. Without this, a copy deleted just before the cursor expired would be lost
     for good: its tombstone is never seen."""
     shown = {item.series_id or item.remote_id for item in items if not item.cancelled}
+    GoogleCopy = lister.tables.copy
     for copy in session.execute(select(GoogleCopy).where(
             GoogleCopy.connection_id == connection.id, GoogleCopy.google_calendar == calendar,
             GoogleCopy.deleted.is_(False), GoogleCopy.sent_seq >= 0)).scalars():
@@ -182,7 +184,7 @@ def _reconcile_copies(session: Session, connection: GoogleConnection, calendar: 
             _requeue(copy, report)
 
 
-def _still_to_come(session: Session, copy: GoogleCopy, now: dt.datetime) -> bool:
+def _still_to_come(session: Session, copy: Any, now: dt.datetime) -> bool:
     """Whether the copy's item is live and not over (a full read lists only recent events)."""
     if copy.kind == "booking":
         booking = session.get(Booking, copy.item_id)
@@ -191,16 +193,16 @@ def _still_to_come(session: Session, copy: GoogleCopy, now: dt.datetime) -> bool
     return item is not None and (item.series_end_utc is None or item.series_end_utc > now)
 
 
-def _check_copy(copy: GoogleCopy | None, item: RemoteItem, report: ReadReport) -> None:
+def _check_copy(copy: Any, item: RemoteItem, report: ReadReport) -> None:
     """Our copy as the provider has it now: edited there (its etag differs from the one our
-    last write got back), it is queued to be written again."""
+    last write got back) or deleted there, it is queued to be written again."""
     if copy is None or copy.deleted:
         return
-    if copy.etag and item.etag and item.etag != copy.etag:
-        _requeue(copy, report)
+    if item.cancelled or (copy.etag and item.etag and item.etag != copy.etag):
+        _requeue(copy, report)  # deleted there (a tombstone may carry no etag), or edited
 
 
-def _adopt_unknown_copy(session: Session, lister: Lister, connection: GoogleConnection,
+def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
                         calendar: str, item: RemoteItem, report: ReadReport,
                         id_secret: bytes) -> None:
     """A copy this connection wrote that the database does not know: written after the backup
@@ -212,8 +214,10 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: GoogleConn
     kind, _, number = (item.tag or "").partition(":")
     if kind not in ("booking", "blocked") or not number.isdigit() or len(number) > 18:
         return
-    if lister.copy_id(id_secret, connection.id, kind, int(number)) != item.remote_id:
+    if lister.copy_id(id_secret, connection.id, kind, int(number)) != (
+            item.copy_key or item.remote_id):
         return
+    GoogleCopy = lister.tables.copy
     if session.execute(select(GoogleCopy.id).where(
             GoogleCopy.connection_id == connection.id, GoogleCopy.kind == kind,
             GoogleCopy.item_id == int(number))).first() is not None:
@@ -225,12 +229,12 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: GoogleConn
     report.unknown_copies += 1
 
 
-def _copy_deleted(copy: GoogleCopy | None, report: ReadReport) -> None:
+def _copy_deleted(copy: Any, report: ReadReport) -> None:
     if copy is not None and not copy.deleted:
         _requeue(copy, report)
 
 
-def _requeue(copy: GoogleCopy, report: ReadReport) -> None:
+def _requeue(copy: Any, report: ReadReport) -> None:
     copy.sent_seq = -1  # the next write sends it again, which also restores a deleted copy
     copy.restored_count += 1
     report.copies_to_restore += 1
@@ -245,6 +249,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
     their reconciliation and adoption, are left to the bridge. `attempts` bounds the calls per
     list request (default: the adapter's retries)."""
     report = ReadReport()
+    GoogleConnection, GoogleReadState = lister.tables.connection, lister.tables.read_state
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)
         if connection is None:
@@ -292,8 +297,8 @@ def _store(db: Database, lister: Lister, connection_id: int, state_id: int, cale
         part = ReadReport()
         try:
             with db.write() as session:
-                connection = session.get(GoogleConnection, connection_id)
-                state = session.get(GoogleReadState, state_id)
+                connection = session.get(lister.tables.connection, connection_id)
+                state = session.get(lister.tables.read_state, state_id)
                 if connection is None or state is None:
                     return False
                 longest = _apply(session, lister, connection, calendar, items, full, now, part,
@@ -321,6 +326,6 @@ def _calendar_failed(db: Database, lister: Lister, state_id: int, error: str,
                      now: dt.datetime) -> None:
     log.warning("%s calendar read failed: %s", lister.label, error)
     with db.write() as session:
-        state = session.get(GoogleReadState, state_id)
+        state = session.get(lister.tables.read_state, state_id)
         if state is not None:
             state.last_error, state.last_error_at = error, now

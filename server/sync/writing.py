@@ -9,8 +9,7 @@ position only when all of its writes succeeded. A failure of one item backs off 
 (server/sync/calendar_errors.py); a refused token or an exhausted quota stops the pass at once.
 A booking is never changed because its copy vanished.
 
-The bookkeeping rows are the first provider's tables (google_calendar_maps, google_copies): the
-Microsoft step re-keys them by provider (see README.md)."""
+The bookkeeping rows are the provider's own tables (`writer.tables`, server/sync/tables.py)."""
 
 from __future__ import annotations
 
@@ -24,8 +23,7 @@ from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.db.models import (
-    BlockedTime, Booking, Calendar, Client, GoogleCalendarMap, GoogleConnection, GoogleCopy,
-    Service,
+    BlockedTime, Booking, Calendar, Client, Service,
 )
 from server.domain import journal
 from server.domain.recurrence import stored_rule
@@ -35,6 +33,7 @@ from server.redaction import (
 )
 from server.sync import calendar_errors, item_errors
 from server.sync.errors import ReconnectError, RetryableError, SyncError, stops_connection
+from server.sync.tables import GOOGLE, MICROSOFT, Tables
 
 
 @dataclass
@@ -50,6 +49,8 @@ class Write:
     remote_id: str  # the copy's id: the existing one, or the deterministic id of a new one
     exists: bool = False  # a copy was written before (update it; else create)
     copy_deleted: bool = False  # ... and was deleted since (create it again)
+    etag: str | None = None  # the copy's etag after our last write (If-Match, where used)
+    copy_key: str = ""  # the deterministic id of our copy (a Graph create's transactionId)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class WriteResult:
 
     etag: str | None = None
     error: SyncError | None = None
+    # The copy's remote id when the provider chose it (a Graph create); None: Write.remote_id.
+    remote_id: str | None = None
 
 
 @dataclass
@@ -82,6 +85,8 @@ class WriteReport:
 
 class Writer(Protocol):
     """The writing half of an adapter (server/sync/provider.py)."""
+
+    tables: Tables
 
     @property
     def batch_limit(self) -> int:
@@ -120,7 +125,7 @@ def stopping_error(results: Any) -> SyncError | None:
 
 
 def _view(session: Session, kind: str, item_id: int,
-          connection: GoogleConnection) -> tuple[EventView, int, int] | None:
+          connection: Any) -> tuple[EventView, int, int] | None:
     """(view, seq, calendar id) of an item that the provider should show, or None."""
     if kind == "booking":
         booking = session.get(Booking, item_id)
@@ -155,7 +160,7 @@ def _view(session: Session, kind: str, item_id: int,
     return google_blocked_view(blocked), item.seq, item.calendar_id
 
 
-def plan(session: Session, writer: Writer, secret: bytes, connection: GoogleConnection,
+def plan(session: Session, writer: Writer, secret: bytes, connection: Any,
          now: dt.datetime, backfill_limit: int | None = None
          ) -> tuple[list[Write], dict[int, int], set[tuple[str, int]]]:
     """The writes that bring the provider up to date, each map's new journal position (absent
@@ -163,7 +168,8 @@ def plan(session: Session, writer: Writer, secret: bytes, connection: GoogleConn
     the items with a recorded write error that need no write any more. An item whose last
     write failed on its own waits for its retry time unless it changed since; its error row
     keeps it wanted while the journal position moves on."""
-    errors = item_errors.load(session, connection.id)
+    errors = item_errors.load(session, connection.id, writer.tables)
+    GoogleCalendarMap, GoogleCopy = writer.tables.calendar_map, writer.tables.copy
     work: dict[tuple[str, int], Write] = {}
     positions: dict[int, int] = {}
     maps = list(session.execute(select(GoogleCalendarMap).where(
@@ -241,7 +247,9 @@ def plan(session: Session, writer: Writer, secret: bytes, connection: GoogleConn
                 writer.copy_body(view, remote_id=identifier, item_ref=f"{kind}:{item_id}",
                                  copy_version=connection.copy_version,
                                  reminders=connection.reminders),
-                identifier, copy is not None, bool(copy and copy.deleted))
+                identifier, copy is not None, bool(copy and copy.deleted),
+                copy.etag if copy is not None else None,
+                writer.copy_id(secret, connection.id, kind, item_id))
         elif copy is not None and not copy.deleted:
             work[(kind, item_id)] = Write(kind, item_id, copy.calendar_id, 0,
                                           copy.google_calendar, None, copy.event_id, True)
@@ -260,7 +268,7 @@ def _future_items(session: Session, calendar: Calendar,
     return found
 
 
-def record(session: Session, writer: Writer, connection: GoogleConnection, work: list[Write],
+def record(session: Session, writer: Writer, connection: Any, work: list[Write],
            results: dict[tuple[str, int], WriteResult], now: dt.datetime,
            report: WriteReport) -> set[int]:
     """Store what reached the provider; returns the employee calendars whose journal position
@@ -268,13 +276,15 @@ def record(session: Session, writer: Writer, connection: GoogleConnection, work:
     that failed for its item alone is recorded on the item, which then backs off on its own."""
     failed_calendars: set[int] = set()
     written: set[tuple[str, int]] = set()
+    GoogleCopy = writer.tables.copy
     for item in work:
         result = results[(item.kind, item.item_id)]
         if result.error is not None:
             report.failed.append(f"{item.kind} {item.item_id}: {result.error.message}")
             if item_errors.permanent(result.error):
                 item_errors.failed(session, connection.id, (item.kind, item.item_id),
-                                   item.calendar_id, item.seq, result.error, now)
+                                   item.calendar_id, item.seq, result.error, now,
+                                   writer.tables)
                 continue
             failed_calendars.add(item.calendar_id)
             if calendar_errors.specific(result.error):
@@ -294,7 +304,7 @@ def record(session: Session, writer: Writer, connection: GoogleConnection, work:
             continue
         if copy is None:
             copy = GoogleCopy(connection_id=connection.id, kind=item.kind, item_id=item.item_id,
-                              event_id=item.remote_id, restored_count=0)
+                              event_id=result.remote_id or item.remote_id, restored_count=0)
             session.add(copy)
             report.inserted += 1
         else:
@@ -305,19 +315,22 @@ def record(session: Session, writer: Writer, connection: GoogleConnection, work:
         copy.sent_version = connection.copy_version
         copy.deleted = False
         copy.etag = result.etag or None
-    item_errors.cleared(session, connection.id, written)
+        if result.remote_id:
+            copy.event_id = result.remote_id
+    item_errors.cleared(session, connection.id, written, writer.tables)
     return failed_calendars
 
 
-def advance(session: Session, connection: GoogleConnection, positions: dict[int, int],
+def advance(session: Session, connection: Any, positions: dict[int, int],
             failed_calendars: set[int], errors: dict[int, str] | None = None,
-            now: dt.datetime | None = None) -> None:
+            now: dt.datetime | None = None, tables: Tables | None = None) -> None:
     """A map's journal position advances only when all of its writes succeeded. A map whose
     remote calendar failed on its own (`errors`) records it; one with no failure in the pass
     has its last error cleared. A calendar failing on its own backs off exponentially
     (calendar_errors.backoff); one backing off keeps its error until it is tried again."""
-    for row in session.execute(select(GoogleCalendarMap).where(
-            GoogleCalendarMap.connection_id == connection.id)).scalars():
+    maps = (tables or _tables_of(connection)).calendar_map
+    for row in session.execute(select(maps).where(
+            maps.connection_id == connection.id)).scalars():
         if errors and row.calendar_id in errors:
             row.last_error, row.last_error_at = errors[row.calendar_id], now
             row.failures = (row.failures or 0) + 1
@@ -343,8 +356,8 @@ def write(db: Database, writer: Writer, client: Any, secret: bytes, connection_i
     stop or pause the connection."""
     report = WriteReport()
     with db.read() as session:
-        connection = session.get(GoogleConnection, connection_id)
-        if connection is None or connection.direction == "from_google":
+        connection = session.get(writer.tables.connection, connection_id)
+        if connection is None or connection.direction == writer.tables.read_only:
             return report
         work, positions, settled = plan(session, writer, secret, connection, now,
                                         backfill_limit)
@@ -355,14 +368,20 @@ def write(db: Database, writer: Writer, client: Any, secret: bytes, connection_i
         results = writer.write_batch(client, chunk, attempts) if chunk else {}
         stop = stopping_error(results.values())
         with db.write() as session:
-            connection = session.get(GoogleConnection, connection_id)
+            connection = session.get(writer.tables.connection, connection_id)
             if connection is None:
                 return report
             failed |= record(session, writer, connection, chunk, results, now, report)
             if number == 1:
-                item_errors.cleared(session, connection_id, settled)
+                item_errors.cleared(session, connection_id, settled, writer.tables)
             if number == max(1, len(chunks)) and stop is None:
-                advance(session, connection, positions, failed, report.calendar_errors, now)
+                advance(session, connection, positions, failed, report.calendar_errors, now,
+                        writer.tables)
         if stop is not None:  # what was written is recorded; the connection stops here
             raise stop
     return report
+
+
+def _tables_of(connection: Any) -> Tables:
+    """The tables of the provider a connection row belongs to."""
+    return MICROSOFT if isinstance(connection, MICROSOFT.connection) else GOOGLE

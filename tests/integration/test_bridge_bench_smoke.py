@@ -29,3 +29,22 @@ def test_bridge_bench_quick_sqlite() -> None:
         assert re.search(rf"{re.escape(what)}\s+{requests}\s+{requests}\s+1\.00\s", line), line
     assert re.search(r"\[4\] sqlite: booking change -> fake received its copy, 4 samples: "
                      r"median \d+\.\d+ s, p95 \d+\.\d+ s", output), output
+
+
+def test_bridge_bench_quick_microsoft_sqlite() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bridge_bench.py"), "--quick", "--engine",
+         "sqlite", "--provider", "microsoft"], cwd=REPO, capture_output=True, text=True,
+        timeout=180, check=False)
+    output = result.stdout
+    assert result.returncode == 0, output + result.stderr
+    assert "Traceback" not in output + result.stderr
+    # 600 events in delta pages of 200, 120 bookings in $batch requests of 20, an idle pass of
+    # one delta request.
+    for what, requests in (("[1] import 600 Outlook events: delta requests", 3),
+                           ("[2] push 120 new bookings: $batch requests", 6),
+                           ("[3] idle pass, 1 read calendar: requests of any kind", 1)):
+        line = next(line for line in output.splitlines() if what in line)
+        assert re.search(rf"{re.escape(what)}\s+{requests}\s+{requests}\s+1\.00\s", line), line
+    assert re.search(r"\[4\] microsoft, sqlite: booking change -> fake received its copy, 4 "
+                     r"samples: median \d+\.\d+ s, p95 \d+\.\d+ s", output), output

@@ -1,6 +1,6 @@
 """The provider-neutral sync engine (server/sync/) driven through the adapter contract, once per
 provider: each provider brings a harness over its fake (real HTTP on loopback) and the same
-tests run for all of them. Today the list holds Google; the Microsoft adapter joins it next.
+tests run for all of them: Google and Microsoft Graph.
 
 What every provider must give, through the engine alone: convergence (a booking created, moved,
 cancelled leaves exactly one copy, then none; a second pass writes nothing), busy time read
@@ -21,14 +21,16 @@ import pytest
 from sqlalchemy import select
 
 from fakes import FakeGoogle
+from fakes.microsoft_fake import FakeMicrosoft
 from google_world import World, make_world, no_sleep_api
-from server.db.models import MirroredEvent
+from microsoft_world import CALENDAR, MicrosoftWorld, make_microsoft_world
 from server.domain import bookings
 from server.google.copies import MARK
 from server.google.provider import GoogleProvider
+from server.microsoft import copies as ms_copies
 from server.sync.engine import Engine, PassReport
 
-PROVIDERS = ["google"]
+PROVIDERS = ["google", "microsoft"]
 UTC = dt.timezone.utc
 
 
@@ -95,12 +97,52 @@ def google_setup(folder: Path, database_url: str) -> Iterator[tuple[World, Remot
         assert fake.internal_errors == []
 
 
-SETUPS: dict[str, Callable[[Path, str], Any]] = {"google": google_setup}
+@dataclass
+class MicrosoftRemote:
+    world: MicrosoftWorld
+
+    def copies(self) -> dict[str, list[Copy]]:
+        found: dict[str, list[Copy]] = {}
+        for event in self.world.fake.mailbox.live(CALENDAR):
+            props = {p["id"]: p["value"] for p in
+                     event.data.get("singleValueExtendedProperties", [])}
+            value = props.get(ms_copies.PROPERTY)
+            if value is not None:
+                ref = value.split(";")[0]
+                found.setdefault(ref, []).append(Copy(event.id, event.start()))
+        return found
+
+    def add_event(self, start: dt.datetime, end: dt.datetime, *, free: bool = False) -> str:
+        def when(moment: dt.datetime) -> dict[str, str]:
+            utc = moment.astimezone(UTC).replace(tzinfo=None)
+            return {"dateTime": utc.isoformat(), "timeZone": "UTC"}
+        return self.world.fake.user_add(CALENDAR, {
+            "subject": "Their own", "start": when(start), "end": when(end),
+            "showAs": "free" if free else "busy"})
+
+    def delete(self, remote_id: str) -> None:
+        self.world.fake.mailbox.delete(remote_id)
+
+    def expire_cursors(self) -> None:
+        self.world.fake.mailbox.expire_tokens()
+
+
+@contextmanager
+def microsoft_setup(folder: Path, database_url: str
+                    ) -> Iterator[tuple[MicrosoftWorld, Remote, Engine]]:
+    with FakeMicrosoft() as fake, make_microsoft_world(folder, database_url, fake) as world:
+        yield world, MicrosoftRemote(world), Engine(world.runtime, worker="engine-test",
+                                                    providers=[world.provider()])
+        assert fake.internal_errors == []
+
+
+SETUPS: dict[str, Callable[[Path, str], Any]] = {"google": google_setup,
+                                                 "microsoft": microsoft_setup}
 
 
 @dataclass
 class Case:
-    world: World  # the business (its runtime, calendar, service) the provider is connected to
+    world: World | MicrosoftWorld  # the business the provider is connected to
     remote: Remote
     engine: Engine
 
@@ -120,8 +162,9 @@ class Case:
 
     def mirrored(self) -> dict[str, bool]:
         with self.world.runtime.db.read() as session:
+            table = self.engine.providers[0].tables.mirrored
             return {row.event_id: row.blocks for row in session.execute(
-                select(MirroredEvent)).scalars()}
+                select(table)).scalars()}
 
 
 @pytest.fixture(params=PROVIDERS)

@@ -573,3 +573,28 @@ def test_malformed_encryption_key_file(keys_dir, content, number):
     with pytest.raises(keys.KeyFileError) as info:
         keys.Keyring.load(keys_dir)
     assert str(info.value) == f'{path}:{number}: expected "<version> <Fernet key>"'
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('[microsoft]\nclient_id = "abc"\n', "microsoft.client_id: set, but no client secret"),
+    ('[microsoft]\nclient_secret_file = "nowhere"\n', "microsoft.client_secret_file: found"),
+    ('[microsoft]\nca_file = "nowhere.pem"\n', "microsoft.ca_file: found"),
+    ("[microsoft]\nmax_concurrent_requests = 5\n", "microsoft.max_concurrent_requests: found 5"),
+    ('[microsoft]\nauthority = "login.microsoftonline.com/common"\n', "microsoft.authority"),
+])
+def test_microsoft_mistakes_are_named(tmp_path, text, needle):
+    _, problems = text_problems(tmp_path, text)
+    assert len(problems) == 1 and needle in problems[0], problems
+
+
+def test_microsoft_configured_from_a_secret_file(tmp_path):
+    secret = tmp_path / "config" / "ms-secret"
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text("s3cret\n", encoding="utf-8")
+    path = write_config(tmp_path, '[microsoft]\nclient_id = "abc"\n'
+                                  'client_secret_file = "ms-secret"\n')
+    config = load(path, environ={})
+    assert config.microsoft.configured and config.microsoft.client_secret == "s3cret"
+    assert config.microsoft.token_url == \
+        "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+    assert config.microsoft.verify is True

@@ -1,0 +1,1 @@
+"""Microsoft Graph (Microsoft 365 / Outlook.com): the sync engine's second provider adapter."""
