@@ -141,6 +141,8 @@ def test_the_links_page_works_by_keyboard_with_visible_focus(
     expect(row.get_by_label("Busy only")).to_be_checked()
     page.keyboard.press("Tab")  # the service, for an open-times link
     assert focused(page)["id"] == "service-" + str(site.salon.calendar)
+    page.keyboard.press("Tab")  # "Writable (this employee's phone)", left unticked
+    assert focused(page)["id"] == "writable-" + str(site.salon.calendar)
     page.keyboard.press("Tab")
     assert focused(page)["id"] == "label-" + str(site.salon.calendar)
     page.keyboard.type("Family calendar")

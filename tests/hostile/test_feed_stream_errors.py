@@ -141,10 +141,12 @@ def test_killed_connections_give_whole_feeds_or_clean_errors_and_no_token_in_log
             outcomes = storm(kills, lambda: fetch(*next(rounds), tokens))
         # First what the issue saw: the token (and the feed's path) in a log line.
         assert_no_secrets(logs, *tokens, "/feeds/bcl_", "while serving /")
-        # Then what the clients saw: only whole feeds and clean errors, and both happened.
+        # Then what the clients saw: only whole feeds and clean errors. The storm hit the
+        # server's connections (every backend but the killer's is the server's) and feeds kept
+        # coming whole; clean errors may or may not happen: the feed's one query is retried
+        # once on a dropped connection (server/db/quickread.py) and a warm feed needs no other.
         assert set(outcomes) <= {"whole", "error"}, outcomes
-        assert kills[0] > 0 and outcomes["error"] > 0 and outcomes["whole"] > 0, (kills,
-                                                                                   outcomes)
+        assert kills[0] > 0 and outcomes["whole"] > 0, (kills, outcomes)
         # Nothing is held afterwards: the feed is whole again and the API writes.
         after = requests.get(full["feed_url"], timeout=60)
         assert after.status_code == 200 and whole(after, BOOKINGS)

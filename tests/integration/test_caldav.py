@@ -1564,6 +1564,8 @@ def request_for(method: str, rule: str, b: Salon) -> dict[str, Any]:
         ("POST", "/links/<int:link_id>/rotate"): None,
         ("POST", "/google/connect"): None,
         ("PATCH", "/google/settings"): {"direction": "both"},
+        ("POST", "/microsoft/connect"): None,
+        ("PATCH", "/microsoft/settings"): {"direction": "both"},
     }
     queries: dict[tuple[str, str], dict[str, str]] = {
         ("GET", "/bookings"): {"start": "2026-01-01T00:00:00Z", "end": "2028-01-01T00:00:00Z"},
