@@ -4,6 +4,7 @@ dedup, If-Match, invalid_grant and the one $filter shape on our extended propert
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,8 +13,10 @@ import requests
 
 from fakes.microsoft_fake import FakeMicrosoft
 
-EVENT = {"subject": "x", "start": {"dateTime": "2030-01-01T09:00:00", "timeZone": "UTC"},
-         "end": {"dateTime": "2030-01-01T10:00:00", "timeZone": "UTC"}}
+# The fake runs on the real clock: every date here derives from the real now.
+DAY = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=30)
+EVENT = {"subject": "x", "start": {"dateTime": f"{DAY}T09:00:00", "timeZone": "UTC"},
+         "end": {"dateTime": f"{DAY}T10:00:00", "timeZone": "UTC"}}
 CAL = "AAMkCalendar"
 
 
@@ -69,7 +72,7 @@ def test_unknown_properties_and_bad_windows_are_refused(
     bad = call(graph, "POST", f"/me/calendars/{CAL}/events", json={**EVENT, "colour": "red"})
     assert bad.status_code == 400
     window = call(graph, "GET", f"/me/calendars/{CAL}/calendarView/delta",
-                  params={"startDateTime": "2030-01-02T00:00:00Z"})
+                  params={"startDateTime": f"{DAY + dt.timedelta(days=1)}T00:00:00Z"})
     assert window.status_code == 400
 
 
@@ -106,7 +109,8 @@ def test_the_extended_property_filter(graph: tuple[FakeMicrosoft, requests.Sessi
 def test_an_expired_delta_token_is_410(graph: tuple[FakeMicrosoft, requests.Session]) -> None:
     fake, _ = graph
     first = call(graph, "GET", f"/me/calendars/{CAL}/calendarView/delta", params={
-        "startDateTime": "2029-12-01T00:00:00Z", "endDateTime": "2030-12-01T00:00:00Z"}).json()
+        "startDateTime": f"{DAY - dt.timedelta(days=31)}T00:00:00Z",
+        "endDateTime": f"{DAY + dt.timedelta(days=334)}T00:00:00Z"}).json()
     link = first["@odata.deltaLink"]
     fake.mailbox.expire_tokens()
     answer = fake_get(graph, link)
