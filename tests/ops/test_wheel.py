@@ -12,9 +12,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 import requests
 
 from processes import Running, clean_environ, free_port, wait_healthy
+
+pytestmark = pytest.mark.clockless  # packaging: no date is read or booked
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_SECONDS = 600  # the isolated build environment installs setuptools from the index
