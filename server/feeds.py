@@ -49,7 +49,7 @@ from server.feedstate import (
     FeedCalendar, FeedState, FeedStates, body_key, feed_etag, feed_window, last_modified,
 )
 from server.ical import calendar_shell, render_timezone
-from server.publish import Publisher
+from server.publish import Publisher, names_blocked
 from server.redaction import Profile
 from server.runtime import Runtime
 from server.web.middleware import ROUTE_KEY, WSGIApp
@@ -371,7 +371,7 @@ def _render(runtime: Runtime, session: Session, state: FeedState, start: dt.date
     batch: list[str] = []
     # In a feed of several calendars, three identical "Lunch" events are told apart by their
     # employee; "Busy" stays the time only.
-    name_blocked = link.scope != "calendar" and profile in ("full", "limited")
+    name_blocked = names_blocked(link.scope, profile)
     for text in publisher.texts_in_range(calendars, start, end,  # type: ignore[arg-type]
                                          link.reminder_minutes, name_blocked):
         batch.append(text)

@@ -23,7 +23,7 @@ from server.dav_context import DavRequest
 from server.davfast import rows, xmlout
 from server.davfast.answer import Body, Part, Sendable, finish
 from server.davfast.plan import CALENDAR_DATA, Plan
-from server.publish import Published, etag_maker, etags_of
+from server.publish import Published, etags_of
 from server.storage_backend import Collection, _document, _instant, http_date
 
 D = "{DAV:}"
@@ -221,12 +221,11 @@ class FastPath:
         template = _propfind_template(plan.props)
         part = Part()
         try:
-            epoch, profile = request.epoch, request.link.profile
             for kind, chunk in rows.listing(request.session, plan.calendar, modified):
                 dates = [http_date(row[3]) for row in chunk] if modified else \
                     [""] * len(chunk)
                 part.write("".join(map(template.format, _hrefs(prefix, chunk),
-                                       _etags(epoch, kind, profile, chunk), dates)))
+                                       _etags(request, plan, kind, chunk), dates)))
         except BaseException:
             part.close()
             raise
@@ -318,7 +317,6 @@ class FastPath:
 
     def _write_rows(self, plan: Plan, request: DavRequest, base_prefix: str,
                     writer: ItemWriter, found: Part, chunks: Iterable[rows.Chunk]) -> None:
-        epoch, profile = request.epoch, request.link.profile
         prefix = self._member_prefix(base_prefix, plan)
         if not plan.wants_text:
             template = _report_template(plan.props)
@@ -326,7 +324,7 @@ class FastPath:
                 if not chunk or template is None:
                     continue
                 found.write("".join(map(template.format, _hrefs(prefix, chunk),
-                                        _etags(epoch, kind, profile, chunk))))
+                                        _etags(request, plan, kind, chunk))))
                 writer.written += len(chunk)
             return
         batch: list[tuple[str, rows.Row]] = []
@@ -335,7 +333,7 @@ class FastPath:
             texts = _texts(request, plan, batch)
             for kind, row in batch:
                 writer.write(found, prefix + _quoted(row[1] + ".ics"),
-                             etag_maker(epoch, kind, profile)(row[0], row[2]),
+                             _etags(request, plan, kind, [row])[0],
                              texts.get((kind, row[0])))
             batch.clear()
 
@@ -392,8 +390,11 @@ def _hrefs(prefix: str, chunk: Sequence[rows.Row]) -> list[str]:
     return [prefix + _quoted(uid + ".ics") for uid in uids]
 
 
-def _etags(epoch: str, kind: str, profile: str, chunk: Sequence[rows.Row]) -> list[str]:
-    return etags_of(epoch, kind, profile, [(row[0], row[2]) for row in chunk])
+def _etags(request: DavRequest, plan: Plan, kind: str, chunk: Sequence[rows.Row]) -> list[str]:
+    """The ETags of rows (id, uid, seq, ...) of one kind in the plan's calendar, in the link's
+    view (as `Published.etag` gives them)."""
+    profile = request.publisher.etag_profile(kind, plan.calendar.id)
+    return etags_of(request.epoch, kind, profile, [(row[0], row[2]) for row in chunk])
 
 
 def _quoted(name: str) -> str:
