@@ -44,7 +44,7 @@ from server.errors import BookingCalError
 from server.feedcache import BodyCache, CachedBody
 from server import freebusy as freebusy_days
 from server.freebusy import busy_periods, freebusy_etag, freebusy_uid, render_freebusy
-from server.slotcache import SlotCache, SlotEntry, inputs_key
+from server.slotcache import SlotEntry, inputs_key
 from server.slotfeed import (
     body_etag, open_slots, render_slots_ics, render_slots_json, slot_window,
 )
@@ -160,7 +160,7 @@ class FeedMount:
         self.counter = counter
         self.states = FeedStates(runtime.db, runtime.keyring)
         self.cache = BodyCache(runtime.config.feed_cache_bytes)
-        self.slot_cache = SlotCache()
+        self.slot_cache = runtime.slot_cache
         self.rendering = KeyLocks()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]

@@ -25,7 +25,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlalchemy import String, and_, bindparam, cast, literal, select, union_all
 from sqlalchemy.orm import Session
@@ -34,7 +34,9 @@ from server.db.models import (
     GoogleCalendarMap, GoogleConnection, GoogleReadState, MicrosoftCalendarMap,
     MicrosoftConnection, MicrosoftReadState, OpeningException, OpeningHours, Service,
 )
-from server.feedstate import FeedState
+
+if TYPE_CHECKING:
+    from server.feedstate import FeedState
 
 MAX_ENTRIES = 4096
 SLOTS_VERSION = 1  # bump when the same slots would be written differently
@@ -46,8 +48,14 @@ def _text(column: Any) -> Any:
 
 def _inputs_statement() -> Any:
     ids: Any = bindparam("calendar_ids", expanding=True)
-    service = select(literal("service"), Service.id, _text(Service.updated_at),
-                     _text(Service.active), literal("")).where(
+    # The service's own columns, not its last change: not every change of them moves it.
+    rules = _text(Service.duration_minutes)
+    for column in (Service.buffer_before_minutes, Service.buffer_after_minutes,
+                   Service.slot_step_minutes, Service.min_notice_minutes,
+                   Service.max_horizon_days):
+        rules = rules + ":" + _text(column)
+    service = select(literal("service"), Service.id, rules, _text(Service.active),
+                     Service.name).where(
         Service.id == bindparam("service_id"), Service.business_id == bindparam("business_id"))
     hours = select(literal("hours"), OpeningHours.calendar_id, _text(OpeningHours.weekday),
                    _text(OpeningHours.opens), _text(OpeningHours.closes)).where(
