@@ -38,10 +38,11 @@ from radicale.item import filter as radicale_filter
 from server import dav_bodies, dav_write
 from server.api import errors as api_errors
 from server.dav_context import CURRENT, DavRequest
+from server.dav_context import lookup as dav_lookup
 from server.davfast.engine import FastPath
 from server.davfast.plan import decide
 from server.davfast.quickget import QuickGet
-from server.domain import journal, links
+from server.domain import links
 from server.db.engine import translate_errors
 from server.errors import BookingCalError
 from server.linkurls import DAV_PATH, principal_name, user_matches
@@ -295,8 +296,9 @@ class DavMount:
         runtime = self.runtime
         now = runtime.clock.now()
         with runtime.db.read() as session:
-            # The link and the epoch in one round trip (revocation and expiry checked as ever).
-            found = links.lookup(session, runtime.keyring, token, now, with_epoch=True)
+            # The link, the epoch and the link's calendars in one round trip (revocation and
+            # expiry checked as ever).
+            found = dav_lookup(session, runtime.keyring, token, now)
             link = found.link
             if link is None:
                 # Only unknown tokens count (see server/feeds.py); a valid one is always served.
@@ -325,8 +327,7 @@ class DavMount:
             if links.touch_due(link, now):
                 with runtime.db.write() as writer:
                     links.touch(writer, link.id, now)
-            epoch = found.also if isinstance(found.also, str) else journal.epoch(session)
-            calendars = links.visible_calendars(session, link)
+            epoch, calendars = found.epoch, found.calendars
             view = link_view(link.scope, link.profile, link.reminder_minutes, link.writable,
                              calendars)
             request = DavRequest(
