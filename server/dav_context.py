@@ -4,12 +4,19 @@ request by server/dav_mount.py, always cleared after it. The plugins fail closed
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hmac
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
-from server.db.models import Calendar, Link
+from server.db.models import Calendar, Link, LinkCalendar
+from server.domain import links
+from server.domain.journal import epoch_subquery
+from server.keys import Keyring
 from server.publish import Publisher
 from server.runtime import Runtime
 
@@ -43,3 +50,44 @@ def current() -> DavRequest:
     if request is None:
         raise RuntimeError("CalDAV storage used outside a request of the bookingcal mount")
     return request
+
+
+@dataclass(frozen=True)
+class DavLookup:
+    """What a token opens for CalDAV: its state ("active", "revoked", "expired" or "unknown")
+    and, when active, the link, the database epoch and the link's visible calendars (in scope,
+    active, not deleted, of its business, by id)."""
+
+    state: str
+    link: Link | None = None
+    epoch: str = ""
+    calendars: list[Calendar] = field(default_factory=list)
+
+
+@functools.cache
+def _lookup_statement() -> Any:
+    """Built once: the link of a token hash, the epoch and its visible calendars, one row per
+    calendar (one row with no calendar when it shows none)."""
+    in_scope = or_(Link.scope == "all", exists().where(LinkCalendar.link_id == Link.id,
+                                                       LinkCalendar.calendar_id == Calendar.id))
+    return (select(Link, epoch_subquery(), Calendar)
+            .outerjoin(Calendar, and_(Calendar.business_id == Link.business_id,
+                                      Calendar.active.is_(True), Calendar.deleted_at.is_(None),
+                                      in_scope))
+            .where(Link.token_hash == bindparam("digest"))
+            .order_by(Calendar.id))
+
+
+def lookup(session: Session, keyring: Keyring, token: str, now: dt.datetime) -> DavLookup:
+    """`links.lookup` and `links.visible_calendars` in one round trip, with the same checks."""
+    if not token.startswith(links.TOKEN_PREFIX) or len(token) > 100:
+        return DavLookup("unknown")
+    digest = keyring.hash_token(token)
+    rows = session.execute(_lookup_statement(), {"digest": digest}).all()
+    link = rows[0][0] if rows else None
+    if link is None or not hmac.compare_digest(link.token_hash, digest):
+        return DavLookup("unknown")
+    state = links.link_state(link, now)
+    if state != "active":
+        return DavLookup(state)
+    return DavLookup(state, link, rows[0][1], [row[2] for row in rows if row[2] is not None])

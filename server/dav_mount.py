@@ -23,7 +23,6 @@ Before Radicale sees a request, this mount:
 from __future__ import annotations
 
 import base64
-import hmac
 import io
 import logging
 import re
@@ -39,13 +38,15 @@ from radicale.item import filter as radicale_filter
 from server import dav_bodies, dav_write
 from server.web import incidents
 from server.dav_context import CURRENT, DavRequest
+from server.dav_context import lookup as dav_lookup
 from server.davfast.engine import FastPath
 from server.davfast.plan import decide
-from server.domain import journal, links
+from server.davfast.quickget import QuickGet
+from server.domain import links
 from server.db.engine import translate_errors
 from server.errors import BookingCalError
-from server.linkurls import DAV_PATH, principal_name
-from server.publish import Publisher
+from server.linkurls import DAV_PATH, principal_name, user_matches
+from server.publish import Publisher, link_view
 from server.runtime import Runtime
 from server.web.middleware import ROUTE_KEY, WSGIApp
 from server.web.ratelimit import FailureLimiter
@@ -159,12 +160,6 @@ def _basic_credentials(header: str) -> tuple[bytes, str] | None:
     return (user, token) if token else None
 
 
-def user_matches(user: bytes, principal: str) -> bool:
-    """Whether the user name sent is the link's principal (ASCII case ignored: phones
-    capitalise what is typed). Compared in constant time, like the token."""
-    return hmac.compare_digest(user.lower(), principal.lower().encode("ascii"))
-
-
 class DavMount:
     def __init__(self, app: WSGIApp, runtime: Runtime, limiter: FailureLimiter) -> None:
         self.app = app
@@ -172,6 +167,7 @@ class DavMount:
         self.limiter = limiter
         self.radicale = make_radicale(runtime.config.max_body_bytes)
         self.fast = FastPath(self.radicale)
+        self.quick_get = QuickGet(runtime.db, runtime.keyring)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -239,6 +235,17 @@ class DavMount:
 
         try:
             try:
+                if method in ("GET", "HEAD") and self.runtime.dav_fast.enabled and \
+                        PATH_CHARACTERS.fullmatch(sub_path):
+                    # An item's GET in one query; anything it does not answer, the full path.
+                    quick = self.quick_get(method, sub_path, user, token,
+                                           self.runtime.clock.now(),
+                                           environ.get("HTTP_ACCEPT_ENCODING", ""))
+                    if quick is not None:
+                        self.runtime.dav_fast.answered += 1
+                        self.runtime.dav_fast.quick += 1
+                        start_response(quick.status, quick.headers)
+                        return quick
                 answer = self._serve(environ, hold, method, sub_path, body, user, token,
                                      address, report_range, expand, root)
             except RadicaleFailure as failure:
@@ -289,8 +296,9 @@ class DavMount:
         runtime = self.runtime
         now = runtime.clock.now()
         with runtime.db.read() as session:
-            # The link and the epoch in one round trip (revocation and expiry checked as ever).
-            found = links.lookup(session, runtime.keyring, token, now, with_epoch=True)
+            # The link, the epoch and the link's calendars in one round trip (revocation and
+            # expiry checked as ever).
+            found = dav_lookup(session, runtime.keyring, token, now)
             link = found.link
             if link is None:
                 # Only unknown tokens count (see server/feeds.py); a valid one is always served.
@@ -319,12 +327,14 @@ class DavMount:
             if links.touch_due(link, now):
                 with runtime.db.write() as writer:
                     links.touch(writer, link.id, now)
-            epoch = found.also if isinstance(found.also, str) else journal.epoch(session)
+            epoch, calendars = found.epoch, found.calendars
+            view = link_view(link.scope, link.profile, link.reminder_minutes, link.writable,
+                             calendars)
             request = DavRequest(
                 runtime=runtime, session=session, link=link, token=token, principal=principal,
-                calendars=links.visible_calendars(session, link), epoch=epoch,
+                calendars=calendars, epoch=epoch,
                 publisher=Publisher(session, epoch, link.profile,  # type: ignore[arg-type]
-                                    own_link=link.id if link.writable else None),
+                                    own_link=link.id if link.writable else None, view=view),
                 now=now, report_range=report_range, report_expand=expand)
             if link.writable and method not in READS:
                 # A phone's write: our own answer through the domain, never Radicale's.

@@ -44,12 +44,15 @@ from server.errors import BookingCalError
 from server.feedcache import BodyCache, CachedBody
 from server import freebusy as freebusy_days
 from server.freebusy import busy_periods, freebusy_etag, freebusy_uid, render_freebusy
-from server.slotfeed import body_etag, open_slots, render_slots_ics, render_slots_json
+from server.slotcache import SlotEntry, inputs_key
+from server.slotfeed import (
+    body_etag, open_slots, render_slots_ics, render_slots_json, slot_window,
+)
 from server.feedstate import (
     FeedCalendar, FeedState, FeedStates, body_key, feed_etag, feed_window, last_modified,
 )
 from server.ical import calendar_shell, render_timezone
-from server.publish import Publisher
+from server.publish import Publisher, names_blocked
 from server.redaction import Profile
 from server.runtime import Runtime
 from server.web.middleware import ROUTE_KEY, WSGIApp
@@ -157,6 +160,7 @@ class FeedMount:
         self.counter = counter
         self.states = FeedStates(runtime.db, runtime.keyring)
         self.cache = BodyCache(runtime.config.feed_cache_bytes)
+        self.slot_cache = runtime.slot_cache
         self.rendering = KeyLocks()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -287,22 +291,35 @@ class FeedMount:
 
     def open_slots(self, request: Request, state: FeedState, now: dt.datetime,
                    kind: str) -> Response:
-        """A `slots` link's open times (server/slotfeed.py), as ICS or JSON, computed on each
-        request (a bounded availability computation); the strong ETag is the body's digest,
-        so a poll gets 304 until the slots change."""
+        """A `slots` link's open times (server/slotfeed.py), as ICS or JSON, computed when
+        their inputs or the time changed them and kept meanwhile (server/slotcache.py); the
+        strong ETag is the body's digest, so a poll gets 304 until the slots change."""
         runtime = self.runtime
-        with runtime.db.read() as session:
-            found = open_slots(session, state, now, runtime.config.availability)
-        if found is None:  # its service was deleted
-            return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
+        link = state.link
+        assert link is not None
+        defaults = runtime.config.availability
         if kind == "json":
-            body = render_slots_json(found).encode("utf-8")
             content_type, filename = "application/json", "slots.json"
         else:
-            refresh = dt.timedelta(minutes=runtime.config.feed_refresh_minutes)
-            body = render_slots_ics(found, state, refresh).encode("utf-8")
             content_type, filename = "text/calendar; charset=utf-8", "slots.ics"
-        etag = body_etag(body)
+        with runtime.db.read() as session:
+            # One cheap query names the inputs; the slots are computed only when they or the
+            # time changed them (server/slotcache.py).
+            key = inputs_key(session, state, *slot_window(state, now, defaults), kind)
+            entry = self.slot_cache.get(link.id, kind, key, now)
+            if entry is None:
+                found = open_slots(session, state, now, defaults)
+                if found is None:  # its service was deleted
+                    return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
+                if kind == "json":
+                    body = render_slots_json(found).encode("utf-8")
+                else:
+                    refresh = dt.timedelta(minutes=runtime.config.feed_refresh_minutes)
+                    body = render_slots_ics(found, state, refresh).encode("utf-8")
+                assert found.until is not None
+                entry = SlotEntry(key, body, body_etag(body), now, found.until)
+                self.slot_cache.put(link.id, kind, entry)
+        body, etag = entry.body, entry.etag
         headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
         if _matches(request.headers.get("If-None-Match"), etag):
             return Response(status=304, headers=headers)
@@ -371,7 +388,7 @@ def _render(runtime: Runtime, session: Session, state: FeedState, start: dt.date
     batch: list[str] = []
     # In a feed of several calendars, three identical "Lunch" events are told apart by their
     # employee; "Busy" stays the time only.
-    name_blocked = link.scope != "calendar" and profile in ("full", "limited")
+    name_blocked = names_blocked(link.scope, profile)
     for text in publisher.texts_in_range(calendars, start, end,  # type: ignore[arg-type]
                                          link.reminder_minutes, name_blocked):
         batch.append(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from server.config import Config
@@ -32,3 +33,9 @@ def link_addresses(config: Config, link_id: int, token: str) -> LinkAddresses:
 
 def principal_name(link_id: int) -> str:
     return f"link-{link_id}"
+
+
+def user_matches(user: bytes, principal: str) -> bool:
+    """Whether the user name sent is the link's principal (ASCII case ignored: phones
+    capitalise what is typed). Compared in constant time, like the token."""
+    return hmac.compare_digest(user.lower(), principal.lower().encode("ascii"))

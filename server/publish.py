@@ -2,8 +2,12 @@
 with UID, ETag and time range. Text is rendered once per (item, profile, journal sequence) and
 kept in rendered_items; reads are indexed range queries joined with that cache.
 
-ETags come from the journal (epoch, item, sequence, profile, renderer version), never from the
-content, so an ETag cannot leak a hash of unredacted data."""
+ETags come from the journal, never from the content, so an ETag cannot leak a hash of unredacted
+data: an item's ETag is a stamp naming its view (the database epoch, the profile, a link's own
+reminder and naming, a writable account's alarms, the renderer version; hashed once per view,
+not per item) and the item's sequence (the calendar's journal position of its last change).
+The href names the item, so together they name exactly the text served: a listing of a whole
+calendar builds its ETags as strings, without a digest per item."""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ import functools
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Select, and_, bindparam, case, literal, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
@@ -54,6 +58,7 @@ class Published:
     # a booking with the alarms that account added (`alarm_version` of them, in its ETag).
     document: str | None = None
     alarm_version: int = 0
+    view: str = ""  # the link's view of the item (LinkView.key): part of its ETag
 
     @property
     def href(self) -> str:
@@ -62,7 +67,7 @@ class Published:
     @property
     def etag(self) -> str:
         return item_etag(self.epoch, self.kind, self.item_id, self.seq,
-                         with_alarms(self.profile, self.alarm_version))
+                         with_alarms(self.profile, self.alarm_version) + self.view)
 
 
 def with_alarms(profile: str, alarm_version: int) -> str:
@@ -71,36 +76,100 @@ def with_alarms(profile: str, alarm_version: int) -> str:
     return f"{profile}+alarms{alarm_version}" if alarm_version else profile
 
 
+@dataclass(frozen=True)
+class LinkView:
+    """What a (read-only) link adds to its profile's texts: an alarm `reminder` minutes before
+    each booking (None: no alarm), and in a link of several calendars, blocked time named by
+    its employee (`names`: calendar id -> " – Anna"). Part of every item's ETag and of the
+    calendar's sync token and ctag, so changing a link's reminder or renaming an employee
+    changes what clients see as changed."""
+
+    reminder: int | None = None
+    names: Mapping[int, str] = field(default_factory=dict)
+
+    def key(self, kind: str, calendar_id: int) -> str:
+        """The ETag part of this view for one kind of item in one calendar ("" for none)."""
+        if kind == "booking":
+            return "" if self.reminder is None else f"|alarm{self.reminder}"
+        name = self.names.get(calendar_id)
+        return "" if name is None else "|named" + name
+
+    def calendar_key(self, calendar_id: int) -> str:
+        """Both kinds' parts: what a calendar's sync token and ctag carry."""
+        return self.key("booking", calendar_id) + self.key("blocked", calendar_id)
+
+    def apply(self, kind: str, calendar_id: int, text: str) -> str:
+        """A profile's VEVENT text as this link serves it."""
+        if kind == "booking":
+            return text if self.reminder is None else with_alarm(text, self.reminder)
+        name = self.names.get(calendar_id)
+        return text if name is None else with_summary_suffix(text, name)
+
+
+NO_VIEW = LinkView()
+
+
+def names_blocked(scope: str, profile: str) -> bool:
+    """Whether blocked time names its employee ("Lunch – Anna"): in a link of several calendars
+    (a set or all), where three identical "Lunch" events must be told apart, for the profiles
+    that show titles ("Busy" stays the time only)."""
+    return scope != "calendar" and profile in ("full", "limited")
+
+
+def employee_suffix(calendar_name: str) -> str:
+    """" – Anna": the end of a blocked time's summary naming its calendar's employee."""
+    return " – " + " ".join(calendar_name.split())
+
+
+def link_view(scope: str, profile: str, reminder: int | None, writable: bool,
+              calendars: Iterable[Any]) -> LinkView:
+    """The view of a link over `calendars` (anything with `id` and `name`). A writable
+    account's phone keeps its own alarms and sees its one calendar unnamed: no view."""
+    if writable:
+        return NO_VIEW
+    names = {c.id: employee_suffix(c.name) for c in calendars} \
+        if names_blocked(scope, profile) else {}
+    return LinkView(reminder, names)
+
+
+@functools.lru_cache(maxsize=4096)
+def etag_stamp(epoch: str, profile: str) -> str:
+    """What every item ETag of one view shares: a digest of the epoch, the view (`profile` and
+    what `with_alarms` and `LinkView.key` add to it) and the renderer version. Computed once
+    per view, not per item."""
+    key = f"{epoch}:{profile}:{RENDER_VERSION}".encode()
+    return hashlib.sha256(key).hexdigest()[:20]
+
+
+def etag_head(epoch: str, profile: str) -> str:
+    """What every item ETag of a view starts with (the ETag is this, the sequence and '"')."""
+    return f'"{etag_stamp(epoch, profile)}-'
+
+
 def item_etag(epoch: str, kind: str, item_id: int, seq: int, profile: str) -> str:
-    return etag_maker(epoch, kind, profile)(item_id, seq)
+    """The strong ETag of an item's text in a view: the view's stamp and the item's sequence
+    (its calendar's journal position at its last change, which no other change of that
+    calendar shares). `kind` and `item_id` are named by the href (a booking and blocked time
+    never share a UID); they are not written into the ETag (ids are global, counted across
+    businesses)."""
+    return f'{etag_head(epoch, profile)}{seq}"'
 
 
 def etag_maker(epoch: str, kind: str, profile: str) -> Callable[[int, int], str]:
-    """`item_etag` for many items of one kind: the same ETags, the constant part hashed once
-    (a whole calendar's listing computes one per item)."""
-    head = hashlib.sha256(f"{epoch}:{kind}:".encode())
-    tail = f":{profile}:{RENDER_VERSION}"
+    """`item_etag` for many items of one kind and view."""
+    head = etag_head(epoch, profile)
 
     def etag(item_id: int, seq: int) -> str:
-        digest = head.copy()
-        digest.update(f"{item_id}:{seq}{tail}".encode())
-        return f'"{digest.hexdigest()[:32]}"'
+        return f'{head}{seq}"'
 
     return etag
 
 
 def etags_of(epoch: str, kind: str, profile: str, items: Iterable[tuple[int, int]]
              ) -> list[str]:
-    """`item_etag` of many (item id, seq) pairs of one kind, in one loop without a call per
-    item (a whole calendar's listing is mostly this)."""
-    copy = hashlib.sha256(f"{epoch}:{kind}:".encode()).copy
-    tail = f":{profile}:{RENDER_VERSION}"
-    etags = []
-    for item_id, seq in items:
-        digest = copy()
-        digest.update(f"{item_id}:{seq}{tail}".encode())
-        etags.append(f'"{digest.hexdigest()[:32]}"')
-    return etags
+    """`item_etag` of many (item id, seq) pairs of one kind and view: string building only."""
+    head = etag_head(epoch, profile)
+    return [f'{head}{seq}"' for _, seq in items]
 
 
 def _cached(kind: str, model: Any, profile: str) -> Any:
@@ -135,15 +204,33 @@ class Publisher:
     texts are collected in `fresh` and stored by `save()` in a write transaction of their own."""
 
     def __init__(self, session: Session, epoch: str, profile: Profile,
-                 own_link: int | None = None) -> None:
+                 own_link: int | None = None, view: LinkView = NO_VIEW) -> None:
         self.session = session
         self.epoch = epoch
         self.profile = profile
+        # What the link adds to the profile's texts (a reminder, employees' names): applied to
+        # the items it reads, part of their ETags (see `etag_profile`).
+        self.view = view
         # A writable account (this link id): its own personal events come back as its phone
         # sent them, its bookings with the alarms it added.
         self.own_link = own_link
         self.own = own_link is not None
         self.fresh: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def etag_profile(self, kind: str, calendar_id: int) -> str:
+        """The `profile` argument of `item_etag` for this publisher's items of `kind` in a
+        calendar (a writable account's own alarms aside, added per booking)."""
+        return self.profile + self.view.key(kind, calendar_id)
+
+    def _item(self, kind: str, item_id: int, calendar_id: int, uid: str, seq: int, tzid: str,
+              start_utc: dt.datetime, end_utc: dt.datetime | None, start_local: dt.datetime,
+              updated: dt.datetime, text: str, document: str | None = None) -> Published:
+        """An item as this publisher's link sees it (its view applied to the text)."""
+        view = self.view
+        return Published(kind, item_id, calendar_id, uid, seq, tzid, start_utc, end_utc,
+                         start_local, updated, self.epoch, self.profile,
+                         view.apply(kind, calendar_id, text), document,
+                         view=view.key(kind, calendar_id))
 
     def _alarms(self, ids: list[int]) -> dict[int, tuple[str, int]]:
         """(alarm text, version) the writable account added to these bookings."""
@@ -226,9 +313,9 @@ class Publisher:
             rendered = self._render_bookings([r.id for r in chunk if r.text is None])
             alarms = self._alarms([r.id for r in chunk])
             for r in chunk:
-                yield self._with_alarms(Published(
+                yield self._with_alarms(self._item(
                     "booking", r.id, r.calendar_id, r.uid, r.seq, r.tzid, r.start_utc,
-                    r.end_utc, r.start_local, r.updated_at, self.epoch, self.profile,
+                    r.end_utc, r.start_local, r.updated_at,
                     r.text if r.text is not None else rendered[r.id]), alarms)
 
     def _blocked_items(self, query: Select[Any]) -> Iterator[Published]:
@@ -236,11 +323,11 @@ class Publisher:
             rendered = self._render_blocked([r.id for r in chunk if r.text is None])
             sent = self._sent([r.id for r in chunk])
             for r in chunk:
-                yield Published("blocked", r.id, r.calendar_id, r.uid, r.seq, r.tzid,
-                                r.start_utc, r.series_end_utc if r.repeats else r.end_utc,
-                                r.start_local, r.updated_at, self.epoch, self.profile,
-                                r.text if r.text is not None else rendered[r.id],
-                                sent.get(r.id))
+                yield self._item("blocked", r.id, r.calendar_id, r.uid, r.seq, r.tzid,
+                                 r.start_utc, r.series_end_utc if r.repeats else r.end_utc,
+                                 r.start_local, r.updated_at,
+                                 r.text if r.text is not None else rendered[r.id],
+                                 sent.get(r.id))
 
     def _texts(self, query: Select[Any], render: Any) -> Iterator[str]:
         """(id, text) rows to texts. On SQLite the rows come straight from the driver's cursor
@@ -299,7 +386,7 @@ class Publisher:
                                         .order_by(BlockedTime.start_utc, BlockedTime.id),
                                         self._render_blocked)
             if name_blocked:
-                suffix = " – " + " ".join(calendar.name.split())
+                suffix = employee_suffix(calendar.name)
                 yield from (with_summary_suffix(text, suffix) for text in blocked_texts)
             else:
                 yield from blocked_texts
@@ -344,10 +431,9 @@ class Publisher:
                     for item_id, text in self._render_bookings(missing["booking"]).items()}
         rendered.update((("blocked", item_id), text)
                         for item_id, text in self._render_blocked(missing["blocked"]).items())
-        epoch, profile = self.epoch, self.profile
-        found = [Published(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                           row[8], row[9], epoch, profile,
-                           row[10] if row[10] is not None else rendered[(row[0], row[1])])
+        found = [self._item(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                            row[8], row[9],
+                            row[10] if row[10] is not None else rendered[(row[0], row[1])])
                  for row in rows]
         if not self.own:
             return found

@@ -11,6 +11,7 @@ from server.db import Database
 from server.davfast import FastSwitch
 from server.keys import Keyring, ensure_key_files, read_secret_file
 from server.prerender import Prerenderer
+from server.slotcache import SlotCache
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class Runtime:
     dav_fast: FastSwitch = field(default_factory=FastSwitch)
     # Feeds of new links rendered in the background (server/prerender.py).
     prerender: Prerenderer = field(default_factory=Prerenderer)
+    # Open slots of `slots` links, kept per state of their inputs (server/slotcache.py).
+    slot_cache: SlotCache = field(default_factory=SlotCache)
 
 
 def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:

@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 
 from server.config import AvailabilityConfig
 from server.db.models import Service
+from server.domain.availability import candidates, rules_for
 from server.domain.schedules import availability
 from server.domain.timeutil import zone
 from server.feedstate import FeedState
 from server.ical import calendar_shell, content_line
+from server.slotcache import first_change
 
 SLOT_DAYS = 31
 Slot = tuple[dt.datetime, dt.datetime]
@@ -46,6 +48,9 @@ class OpenSlots:
     first: dt.date
     end: dt.date  # exclusive
     calendars: list[CalendarSlots]
+    # The first instant from which the time alone may change these slots (exclusive; see
+    # server/slotcache.py): a start closer than the notice, one within the horizon, midnight.
+    until: dt.datetime | None = None
 
 
 def slot_days(calendar_count: int, defaults: AvailabilityConfig) -> int:
@@ -63,8 +68,9 @@ def open_slots(session: Session, state: FeedState, now: dt.datetime,
     if service is None or service.business_id != link.business_id:
         return None
     calendars = state.calendars
-    first = now.astimezone(zone(state.business_timezone)).date()
-    end = first + dt.timedelta(days=slot_days(len(calendars), defaults))
+    first, end = slot_window(state, now, defaults)
+    tz = zone(state.business_timezone)
+    until = dt.datetime.combine(first + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     found: list[CalendarSlots] = []
     if service.active and calendars:
         _, answers = availability(session, link.business_id, [c.id for c in calendars],
@@ -74,7 +80,18 @@ def open_slots(session: Session, state: FeedState, now: dt.datetime,
         found = [CalendarSlots(a.calendar_id, names[a.calendar_id], a.timezone,
                                [(start, start + length) for start in a.slots])
                  for a in answers]
-    return OpenSlots(service.name, service.duration_minutes, first, end, found)
+        rules = rules_for(service, defaults)
+        until = first_change([moment for a in answers
+                              for moment in candidates(a.schedule, rules)],
+                             rules.notice, rules.horizon, now, until)
+    return OpenSlots(service.name, service.duration_minutes, first, end, found, until)
+
+
+def slot_window(state: FeedState, now: dt.datetime, defaults: AvailabilityConfig
+                ) -> tuple[dt.date, dt.date]:
+    """The local days [first, end) a slots answer covers: the business's today on."""
+    first = now.astimezone(zone(state.business_timezone)).date()
+    return first, first + dt.timedelta(days=slot_days(len(state.calendars), defaults))
 
 
 def _utc(value: dt.datetime) -> str:

@@ -120,8 +120,12 @@ class Collection(radicale_storage.BaseCollection):
     def etag(self) -> str:
         """The ctag: from the journal position, the link's version and the renderer."""
         request = self._request()
-        position = (f"{self.calendar.id}:{self.calendar.journal_seq}" if self.calendar
-                    else ",".join(f"{c.id}:{c.journal_seq}" for c in request.calendars))
+        view = request.publisher.view
+        # The link's view (reminder, employees' names) changes texts without the journal.
+        position = (f"{self.calendar.id}:{self.calendar.journal_seq}"
+                    f"{view.calendar_key(self.calendar.id)}" if self.calendar
+                    else ",".join(f"{c.id}:{c.journal_seq}{view.calendar_key(c.id)}"
+                                  for c in request.calendars))
         key = (f"{request.epoch}:{request.link.id}:{request.link.profile}:"
                f"{request.link.updated_at.isoformat()}:{position}:{RENDER_VERSION}")
         return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
@@ -193,10 +197,13 @@ class Collection(radicale_storage.BaseCollection):
         if self.calendar is None:
             raise ValueError("not a calendar")
         request = self._request()
-        # The link's version (profile and last change, to the microsecond) is part of the token:
-        # after a profile change every old token forces a full resync of re-rendered text.
+        # The link's version (profile and last change, to the microsecond, which covers its
+        # reminder) is part of the token: after a profile change every old token forces a full
+        # resync of re-rendered text.
+        # So is its view of this calendar (an employee renamed in a link that names them).
+        view = request.publisher.view.calendar_key(self.calendar.id)
         version = hashlib.sha256(f"{request.link.profile}:{request.link.updated_at.isoformat()}"
-                                 .encode()).hexdigest()[:12]
+                                 f"{view}".encode()).hexdigest()[:12]
         prefix = f"{SYNC_PREFIX}{request.link.id}-{self.calendar.id}-{version}/"
         token = prefix + journal.make_token(request.epoch, self.calendar.journal_seq)
         if not old_token:

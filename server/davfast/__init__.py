@@ -9,6 +9,7 @@ only ETags were asked) is what a phone's first sync of a big calendar paid for.
 - xmlout.py  the multistatus as strings, byte-equal to Radicale's serialisation
 - answer.py  spooled, bounded-memory answers sent with Content-Length (gzip when accepted)
 - engine.py  the answers themselves
+- quickget.py GET and HEAD of one item in one prepared query
 """
 
 from __future__ import annotations
@@ -23,3 +24,4 @@ class FastSwitch:
 
     enabled: bool = True
     answered: int = 0  # answers given by the fast path (what the equality tests check)
+    quick: int = 0  # of those, GETs answered in one query (server/davfast/quickget.py)

@@ -402,3 +402,89 @@ def test_below_a_public_sub_path_the_hrefs_carry_it_as_radicale_writes_them(
             assert_same(ours, radicale, ordered=ordered)
     finally:
         live.stop()
+
+
+def test_get_is_answered_in_one_query_keeping_every_check(api: Api, live: LiveServer) -> None:
+    """GET and HEAD of an item are answered by the one-query path (server/davfast/quickget.py)
+    with Radicale's bytes, for every profile and with a link's reminder and employee names;
+    whatever fails one of its checks is answered by the full path exactly as before."""
+    import datetime as dt
+
+    salon, cph, nyc, items = make_calendars(api)
+    base = f"/businesses/{salon.business}"
+    switch = live.runtime.dav_fast
+    shown = {"first": cph, "dentist": cph, "holiday": cph, "mondays": cph, "ny": nyc,
+             "ny lunch": nyc}
+    assert live.runtime.prerender.wait(30)
+    for profile, fields in (("full", {"reminder_minutes": 15}), ("limited", {}),
+                            ("busy", {"reminder_minutes": 0})):
+        link = make_link(api, salon.business, scope="set", profile=profile,
+                         calendar_ids=[cph["id"], nyc["id"]], **fields)
+        client = Client(live, link)
+        hrefs = {name: f"{client.principal}{calendar['slug']}/{items[name]['uid']}.ics"
+                 for name, calendar in shown.items()}
+        for href in hrefs.values():  # the first use is recorded, texts rendered: full path
+            assert client.send("GET", href, "", "0").status_code == 200
+        for name, href in hrefs.items():
+            for method in ("GET", "HEAD"):
+                for encoding in ("identity", "gzip"):
+                    quick = switch.quick
+                    ours, radicale = client.both(method, href, "", "0", encoding=encoding)
+                    assert switch.quick == quick + 1, (profile, name, method)
+                    assert ours.status_code == 200
+                    assert_same(ours, radicale)
+        text = client.send("GET", hrefs["first"], "", "0").text
+        if profile == "full":
+            assert "BEGIN:VALARM" in text and "TRIGGER:-PT15M" in text
+        if profile != "full":
+            assert "Jens" not in text  # the client's name stays out of limited and busy
+        lunch = client.send("GET", hrefs["ny lunch"], "", "0").text
+        # Blocked time names its employee where the profile shows titles ("Busy" stays bare).
+        assert (" – Carl <NY> & Co\r\n" in lunch) == (profile != "busy"), lunch
+        assert ("SUMMARY:Lunch – Carl" in lunch) == (profile == "full"), lunch
+
+    link = make_link(api, salon.business, scope="calendar", calendar_ids=[cph["id"]],
+                     expires_at=(live.clock.now() + dt.timedelta(hours=1)).isoformat())
+    client = Client(live, link)
+    href = f"{client.principal}{cph['slug']}/{items['first']['uid']}.ics"
+    assert client.send("GET", href, "", "0").status_code == 200
+    quick = switch.quick
+    assert client.send("GET", href, "", "0").status_code == 200 and switch.quick == quick + 1
+
+    def refused(path: str, status: int, who: Client = client) -> None:
+        before = switch.quick
+        ours, radicale = who.both("GET", path, "", "0", fast=status == 200)
+        assert ours.status_code == status, (path, ours.status_code, ours.text[:200])
+        assert_same(ours, radicale)
+        assert switch.quick == before
+
+    # Not in the link's scope (the New York calendar), another business's calendar, a
+    # calendar made inactive: Radicale's 404 from the full path.
+    other = make_salon(api)
+    other_item = book(api, other, "2026-12-01T10:00")
+    other_slug = api.ok("GET", f"/businesses/{other.business}/calendars/{other.calendar}")["slug"]
+    refused(f"{client.principal}{nyc['slug']}/{items['ny']['uid']}.ics", 404)
+    refused(f"{client.principal}{other_slug}/{other_item['uid']}.ics", 404)
+    # Another principal's path with this link's password: Radicale's 403 (as before).
+    ours = client.send("GET", f"/dav/link-{link['id'] + 1000}/{cph['slug']}/"
+                       f"{items['first']['uid']}.ics", "", "0")
+    assert ours.status_code in (403, 404)
+    # A wrong user name, a wrong password: 401 from the full path.
+    wrong = Client(live, {"caldav": {**link["caldav"], "username": "link-999999"}})
+    assert wrong.send("GET", href, "", "0").status_code == 401
+    bad = Client(live, {"caldav": {**link["caldav"], "password": link["caldav"]["password"]
+                                   + "x"}})
+    assert bad.send("GET", href, "", "0").status_code == 401
+    api.ok("PATCH", f"{base}/calendars/{cph['id']}", json={"active": False})
+    refused(href, 404)
+    api.ok("PATCH", f"{base}/calendars/{cph['id']}", json={"active": True})
+    assert client.send("GET", href, "", "0").status_code == 200
+    # Expired, then a revoked link: 401, never the item.
+    live.clock.advance(dt.timedelta(hours=2))
+    before = switch.quick
+    assert client.send("GET", href, "", "0").status_code == 401 and switch.quick == before
+    live.clock.advance(dt.timedelta(hours=-2))
+    assert client.send("GET", href, "", "0").status_code == 200
+    api.ok("DELETE", f"{base}/links/{link['id']}", 204)
+    before = switch.quick
+    assert client.send("GET", href, "", "0").status_code == 401 and switch.quick == before
