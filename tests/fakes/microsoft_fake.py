@@ -271,8 +271,7 @@ class FakeMicrosoft:
             return 200, {"id": "fake-user-id", "mail": self.user,
                          "userPrincipalName": self.user}, {}
         if parts == ["v1.0", "me", "calendars"] and method == "GET":
-            return 200, {"value": [{"id": cid, "name": name, "canEdit": True}
-                                   for cid, name in box.calendars.items()]}, {}
+            return 200, self._calendars(one), {}
         if len(parts) == 6 and parts[:3] == ["v1.0", "me", "calendars"] \
                 and parts[4:] == ["calendarView", "delta"] and method == "GET":
             return 200, self._delta(parts[3], one, headers), {}
@@ -333,6 +332,24 @@ class FakeMicrosoft:
         else:
             answer["@odata.nextLink"] = link + urllib.parse.urlencode({"$skiptoken": following})
         return answer
+
+    def _calendars(self, one: dict[str, str]) -> dict[str, Any]:
+        """GET /me/calendars: $select of known properties and $top (1..999) only."""
+        known = {"id", "name", "canEdit", "isDefaultCalendar", "owner", "color"}
+        if set(one) - {"$select", "$top"}:
+            raise GraphError(400, "BadRequest", "unsupported query option")
+        chosen = set(one.get("$select", ",".join(sorted(known))).split(","))
+        if chosen - known:
+            raise GraphError(400, "BadRequest", f"Could not find a property named "
+                             f"'{sorted(chosen - known)[0]}'")
+        top = one.get("$top", "10")
+        if not top.isdigit() or not 1 <= int(top) <= 999:
+            raise GraphError(400, "BadRequest", "$top must be between 1 and 999")
+        default = next(iter(self.mailbox.calendars), None)
+        found = [{"id": cid, "name": name, "canEdit": True, "isDefaultCalendar": cid == default,
+                  "owner": {"address": self.user}, "color": "auto"}
+                 for cid, name in self.mailbox.calendars.items()][:int(top)]
+        return {"value": [{k: v for k, v in c.items() if k in chosen} for c in found]}
 
     def _tagged(self, calendar: str, one: dict[str, str]) -> dict[str, Any]:
         match = FILTER.match(one.get("$filter", ""))
