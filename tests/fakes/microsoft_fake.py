@@ -45,6 +45,7 @@ class Fault:
     path: str  # glob on "METHOD /path" (batch parts too)
     retry_after: int | None = None
     times: int = 1
+    lost: bool = False  # the request is performed, then its answer is lost (a 504)
 
 
 @dataclass
@@ -118,10 +119,15 @@ class FakeMicrosoft:
     # ------------------------------------------------------------------ test controls
 
     def fail(self, status: int, path: str = "*", *, times: int = 1,
-             retry_after: int | None = None) -> None:
-        """The next `times` requests matching `path` ("PATCH /v1.0/me/events/*") fail."""
+             retry_after: int | None = None, lost: bool = False) -> None:
+        """The next `times` requests matching `path` ("PATCH /v1.0/me/events/*") fail; with
+        `lost`, each is performed first and only its answer fails (504)."""
         with self._lock:
-            self.faults.append(Fault(status, path, retry_after, times))
+            self.faults.append(Fault(status, path, retry_after, times, lost))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
 
     def requests(self, pattern: str = "*") -> list[Logged]:
         with self._lock:
@@ -170,7 +176,7 @@ class FakeMicrosoft:
             if path == f"/{self.tenant}/v2.0/.well-known/openid-configuration":
                 return Response.json(200, self.discovery())
             fault = self._fault(req.method, path)
-            if fault is not None:
+            if fault is not None and not fault.lost:
                 extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
                 code = {429: "TooManyRequests", 503: "ServiceUnavailable",
                         504: "GatewayTimeout"}.get(fault.status, "Fault")
@@ -179,11 +185,14 @@ class FakeMicrosoft:
                 raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty or "
                                  "invalid.")
             if path == "/v1.0/$batch" and req.method == "POST":
-                return self._batch(req)
-            status, payload, extra = self._graph(req.method, path, query, body, headers)
-            if payload is None:
-                return Response(status, b"", extra)
-            return Response.json(status, payload, extra)
+                answer = self._batch(req)
+            else:
+                status, payload, extra = self._graph(req.method, path, query, body, headers)
+                answer = Response(status, b"", extra) if payload is None else \
+                    Response.json(status, payload, extra)
+            if fault is not None:  # lost: done, but the client never hears of it
+                raise GraphError(504, "GatewayTimeout", "the answer was lost")
+            return answer
         except GraphError as error:
             return Response.json(error.status, error.body(), error.headers)
         except IdentityError as error:
@@ -246,11 +255,13 @@ class FakeMicrosoft:
         else:
             fault = self._fault(method, path)
             try:
-                if fault is not None:
+                if fault is not None and not fault.lost:
                     extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
                     raise GraphError(fault.status, "TooManyRequests" if fault.status == 429
                                      else "ServiceUnavailable", "injected", extra)
                 status, result, extra = self._graph(method, path, query, body, headers)
+                if fault is not None:  # lost: done, the part's answer is a failure
+                    raise GraphError(503, "ServiceUnavailable", "the answer was lost")
             except GraphError as error:
                 status, result, extra = error.status, error.body(), error.headers
         self._record(method, path, urllib.parse.urlencode(query, doseq=True), headers,
