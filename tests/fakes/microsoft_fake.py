@@ -26,8 +26,9 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .google_faults import Hold, HoldList
 from .google_http import FakeHTTPServer
-from .google_wire import Request, Response
+from .google_wire import DropConnection, Request, Response
 from .microsoft_errors import GraphError, IdentityError
 from .microsoft_identity import Identity
 from .microsoft_store import Mailbox
@@ -81,6 +82,7 @@ class FakeMicrosoft:
         # Subscriptions' expiry is judged on this clock (tests set their runtime's).
         self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
         self.subscriptions = Subscriptions(lambda: self.now())
+        self.holds = HoldList()
         self._server: FakeHTTPServer | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -124,6 +126,25 @@ class FakeMicrosoft:
         `lost`, each is performed first and only its answer fails (504)."""
         with self._lock:
             self.faults.append(Fault(status, path, retry_after, times, lost))
+
+    def hold(self, endpoint: str, *, after: int) -> Hold:
+        """Let `after` more requests to `endpoint` through ("events.create": an event created
+        in a calendar, batch parts one by one), then hold the next one unperformed until
+        `release_holds`, which drops its whole request unanswered: a client killed while
+        Graph was taking its writes. `hold.reached` tells when it was held."""
+        return self.holds.add(Hold(endpoint, after))
+
+    def release_holds(self) -> None:
+        self.holds.release()
+
+    def _held(self, method: str, path: str) -> None:
+        parts = path.split("/")
+        if method == "POST" and len(parts) == 6 and parts[1:4] == ["v1.0", "me", "calendars"] \
+                and parts[5] == "events":
+            hold = self.holds.take("events.create")
+            if hold is not None:
+                hold.released.wait(120)
+                raise DropConnection()
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -195,6 +216,8 @@ class FakeMicrosoft:
             return answer
         except GraphError as error:
             return Response.json(error.status, error.body(), error.headers)
+        except DropConnection:
+            raise
         except IdentityError as error:
             return Response.json(error.status, error.body(), {"Cache-Control": "no-store"})
         except Exception:  # a bug of the fake: 500, kept for the test to see
@@ -259,6 +282,7 @@ class FakeMicrosoft:
                     extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
                     raise GraphError(fault.status, "TooManyRequests" if fault.status == 429
                                      else "ServiceUnavailable", "injected", extra)
+                self._held(method, path)
                 status, result, extra = self._graph(method, path, query, body, headers)
                 if fault is not None:  # lost: done, the part's answer is a failure
                     raise GraphError(503, "ServiceUnavailable", "the answer was lost")
