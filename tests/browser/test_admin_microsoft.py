@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from admin_site import EMAIL, PASSWORD, AdminSite, microsoft_site
 from fakes.microsoft_fake import FakeMicrosoft
+from server.microsoft import connections
 from server.microsoft.graph import GraphClient
 from server.microsoft.provider import MicrosoftProvider
 from server.runtime import Runtime
@@ -179,3 +180,33 @@ def test_the_settings_page_takes_a_typed_id_when_calendars_cannot_be_listed(
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").first).to_contain_text("settings are saved")
     expect(page.get_by_role("region", name="Calendars")).to_contain_text(CALENDAR)
+
+
+def test_every_microsoft_screen_is_accessible_and_fits_a_phone(
+        trusting: BrowserContext, ms_site: AdminSite, microsoft: FakeMicrosoft,
+        shots: Shots) -> None:
+    from test_admin_a11y import check_screen
+
+    site = ms_site
+    page = trusting.new_page()
+    sign_in(page, site)
+    screens = [("/apps/microsoft", "overview"), ("/apps/microsoft/activate", "activate")]
+    for path, name in screens:
+        page.goto(site.admin + path)
+        check_screen(page, name)
+    runtime = site.live.runtime
+    with runtime.db.write() as session:
+        connections.connect(session, runtime.keyring, site.salon.business,
+                            microsoft.identity.issue_refresh_token(), NOW,
+                            account_email=microsoft.user)
+        connections.update_settings(session, site.salon.business, now=NOW, calendars=[
+            connections.CalendarChoice(site.salon.calendar, CALENDAR)])
+    connected = [("/apps/microsoft", "connected"), ("/apps/microsoft/settings", "settings")]
+    for path, name in connected:
+        page.goto(site.admin + path)
+        check_screen(page, name)
+    page.set_viewport_size({"width": 360, "height": 740})
+    for path, name in screens + connected:
+        page.goto(site.admin + path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        shots(page, "phone-" + name)
