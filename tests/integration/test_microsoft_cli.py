@@ -78,6 +78,8 @@ def test_status_calendars_and_settings(ms: MicrosoftWorld, tmp_path: Path,
     assert "direction to_microsoft" in changed.output and "tentative free" in changed.output
     wrong = cli(ms, tmp_path, database_url, "settings", str(ms.business), "--calendar", "x")
     assert wrong.exit_code != 0 and "ID:WRITE[:READ]" in wrong.output
+    twice = cli(ms, tmp_path, database_url, "connect", str(ms.business))
+    assert twice.exit_code != 0 and "disconnect it first" in twice.output
 
 
 def test_disconnect_deletes_copies_and_subscriptions_and_forgets(
@@ -114,6 +116,11 @@ def test_disconnect_deletes_copies_and_subscriptions_and_forgets(
     again = cli(ms, tmp_path, database_url, "status", str(ms.business))
     assert "not connected" in again.output
     assert future
+    # Connecting again: the consent URL of the identity platform, with PKCE.
+    url = cli(ms, tmp_path, database_url, "connect", str(ms.business))
+    assert url.exit_code == 0, url.output
+    assert f"{ms.fake.authority}/oauth2/v2.0/authorize?" in url.output
+    assert "code_challenge_method=S256" in url.output
 
 
 def test_disconnect_through_the_api_keeps_copies_when_asked(ms: MicrosoftWorld) -> None:
