@@ -65,7 +65,7 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
         app.register_api(blueprint)
     app.register_api(availability_bp)
     app.register_blueprint(google_callback.create_blueprint(runtime, admin.landing))
-    app.register_blueprint(microsoft_callback.create_blueprint(runtime))
+    app.register_blueprint(microsoft_callback.create_blueprint(runtime, admin.microsoft_landing))
     app.register_blueprint(microsoft_subscriptions.create_blueprint(runtime))
     app.register_blueprint(admin.create_blueprint(config.admin_sign_in_attempts))
     app.register_blueprint(google_channels.create_blueprint(runtime))

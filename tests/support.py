@@ -235,3 +235,12 @@ def google_toml(fake: Any, secret_file: Path) -> str:
             f'api_url = "{fake.url}/"\nbatch_url = "{fake.batch_uri}"\n'
             f'auth_url = "{fake.auth_uri}"\ntoken_url = "{fake.token_uri}"\n'
             f'revoke_url = "{fake.revoke_uri}"\n')
+
+
+def microsoft_toml(fake: Any, secret_file: Path) -> str:
+    """The [microsoft] section pointing at a FakeMicrosoft (tests/fakes), its secret in a
+    file."""
+    return (f'[microsoft]\nclient_id = "{fake.client_id}"\n'
+            f'client_secret_file = "{secret_file}"\n'
+            f'authority = "{fake.authority}"\ngraph_url = "{fake.graph}"\n'
+            f'ca_file = "{fake.ca_file}"\n')

@@ -10,14 +10,16 @@ from werkzeug.wrappers import Response
 
 from server.admin import (
     views_account, views_auth, views_availability, views_google, views_links,
+    views_microsoft,
 )
 from server.admin.views_google import landing
+from server.admin.views_microsoft import landing as microsoft_landing
 from server.admin.web import guard, page, secure_headers
 from server.web.incidents import log_incident, status_of
 from server.errors import BookingCalError
 from server.web.ratelimit import FailureLimiter
 
-__all__ = ["create_blueprint", "landing"]
+__all__ = ["create_blueprint", "landing", "microsoft_landing"]
 
 
 def create_blueprint(sign_in_limit: int) -> Blueprint:
@@ -61,5 +63,6 @@ def create_blueprint(sign_in_limit: int) -> Blueprint:
     views_account.register(bp, limiter)
     views_links.register(bp)
     views_google.register(bp)
+    views_microsoft.register(bp)
     views_availability.register(bp)
     return bp

@@ -63,11 +63,16 @@ def secure_headers(response: Response) -> Response:
 
 
 def form_targets() -> str:
-    """Where forms may send the browser: our pages and Google's consent page (a form posts to
-    us, we answer with a redirect there; CSP checks redirects of form submissions too)."""
-    auth_url = runtime().config.google.auth_url
-    scheme, _, rest = auth_url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}"
+    """Where forms may send the browser: our pages and Google's and Microsoft's consent pages
+    (a form posts to us, we answer with a redirect there; CSP checks redirects of form
+    submissions too)."""
+    config = runtime().config
+    origins = []
+    for url in (config.google.auth_url, config.microsoft.authority):
+        scheme, _, rest = url.partition("://")
+        if rest and f"{scheme}://{rest.split('/', 1)[0]}" not in origins:
+            origins.append(f"{scheme}://{rest.split('/', 1)[0]}")
+    return " ".join(origins)
 
 
 def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Response
 from flask_openapi3 import APIBlueprint
 from sqlalchemy import select
@@ -10,11 +12,14 @@ from sqlalchemy.orm import Session
 from server.api.auth import caller
 from server.api.common import reply, responses, runtime, tag
 from server.api.schemas import (
-    BusinessPath, ConsentOut, MicrosoftCalendarChoice, MicrosoftSettingsIn, MicrosoftStatusOut,
+    BusinessPath, ConsentOut, MicrosoftCalendarStatus, MicrosoftDisconnectIn,
+    MicrosoftDisconnectOut, MicrosoftItemError, MicrosoftSettingsIn, MicrosoftStatusOut,
 )
-from server.db.models import MicrosoftCalendarMap, MicrosoftConnection
+from server.db.models import MicrosoftConnection
 from server.domain.businesses import get_business
 from server.microsoft import connections, oauth
+from server.microsoft.disconnect import disconnect as disconnect_account
+from server.microsoft.status import calendar_status
 
 bp = APIBlueprint("microsoft", __name__,
                   url_prefix="/api/v1/businesses/<int:business_id>/microsoft",
@@ -22,24 +27,22 @@ bp = APIBlueprint("microsoft", __name__,
                   abp_security=[{"bearer": []}])
 
 
-def status_out(session: Session, business_id: int) -> MicrosoftStatusOut:
+def status_out(session: Session, business_id: int, now: dt.datetime) -> MicrosoftStatusOut:
     get_business(session, business_id)
     connection = session.execute(select(MicrosoftConnection).where(
         MicrosoftConnection.business_id == business_id)).scalar_one_or_none()
     if connection is None:
         return MicrosoftStatusOut(connected=False)
-    maps = session.execute(select(MicrosoftCalendarMap).where(
-        MicrosoftCalendarMap.connection_id == connection.id).order_by(
-        MicrosoftCalendarMap.calendar_id)).scalars()
     return MicrosoftStatusOut(
         connected=True, account_email=connection.account_email or None,
         status=connection.status, direction=connection.direction,
         hide_client_details=connection.hide_client_details,
         block_online_booking=connection.block_online_booking,
         last_sync_at=connection.last_sync_at, last_error=connection.last_error,
-        calendars=[MicrosoftCalendarChoice(calendar_id=m.calendar_id,
-                                           write_calendar=m.write_calendar,
-                                           read_calendar=m.read_calendar) for m in maps],
+        last_error_at=connection.last_error_at,
+        calendars=[MicrosoftCalendarStatus(**{**vars(s), "failing": [
+            MicrosoftItemError(**vars(e)) for e in s.failing]})
+                   for s in calendar_status(session, connection, now)],
         block_out_of_office=connection.block_out_of_office,
         block_tentative=connection.block_tentative, block_all_day=connection.block_all_day)
 
@@ -62,7 +65,7 @@ def status(path: BusinessPath) -> Response:
     rt = runtime()
     caller().require_business(path.business_id)
     with rt.db.read() as session:
-        return reply(status_out(session, path.business_id))
+        return reply(status_out(session, path.business_id, rt.clock.now()))
 
 
 @bp.patch("/settings", responses=responses(MicrosoftStatusOut))
@@ -83,4 +86,15 @@ def update(path: BusinessPath, body: MicrosoftSettingsIn) -> Response:
             block_online_booking=given.get("block_online_booking"), calendars=choices,
             block_out_of_office=given.get("block_out_of_office"),
             block_tentative=given.get("block_tentative"), block_all_day=given.get("block_all_day"))
-        return reply(status_out(session, path.business_id))
+        return reply(status_out(session, path.business_id, rt.clock.now()))
+
+
+@bp.post("/disconnect", responses=responses(MicrosoftDisconnectOut))
+def disconnect(path: BusinessPath, body: MicrosoftDisconnectIn) -> Response:
+    """Disconnect the Microsoft account: our future copies are deleted from Outlook (unless
+    keep_copies), subscriptions deleted, the token forgotten, the mirrored Outlook events
+    removed. Bookings stay."""
+    rt = runtime()
+    caller().require_business(path.business_id)
+    report = disconnect_account(rt, path.business_id, keep_copies=body.keep_copies)
+    return reply(MicrosoftDisconnectOut(**vars(report)))

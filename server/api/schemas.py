@@ -721,6 +721,32 @@ class MicrosoftSettingsIn(Body):
     block_all_day: bool | None = Field(None, description="All-day busy events block")
 
 
+class MicrosoftItemError(GoogleItemError):
+    error: str = Field(description="what Outlook answered when the item was last written")
+
+
+class MicrosoftCalendarStatus(BaseModel):
+    calendar_id: int
+    name: str
+    write_calendar: str = Field(description="The Outlook calendar id its bookings go to")
+    read_calendar: str = Field(description="The Outlook calendar id whose events come back")
+    pending_changes: int
+    synced_at: dt.datetime | None = Field(description="last read of its Outlook calendar")
+    write_error: str | None = Field(
+        default=None, description="last failure writing to this Outlook calendar alone; "
+        "cleared by the next successful write")
+    write_error_at: dt.datetime | None = None
+    read_error: str | None = Field(
+        default=None, description="last failure reading this Outlook calendar alone; cleared "
+        "by the next successful read")
+    read_error_at: dt.datetime | None = None
+    write_retry: str | None = Field(
+        default=None, description='"retrying in N min" while writes to this calendar back off')
+    failing: list[MicrosoftItemError] = Field(
+        default=[], description="bookings and blocked times of this calendar whose write "
+        "Outlook refused; each backs off on its own while the others sync")
+
+
 class MicrosoftStatusOut(BaseModel):
     connected: bool
     account_email: str | None = None
@@ -730,7 +756,22 @@ class MicrosoftStatusOut(BaseModel):
     block_online_booking: bool | None = None
     last_sync_at: dt.datetime | None = None
     last_error: str | None = None
-    calendars: list[MicrosoftCalendarChoice] = []
+    last_error_at: dt.datetime | None = None
+    calendars: list[MicrosoftCalendarStatus] = []
     block_out_of_office: bool | None = None
     block_tentative: bool | None = None
     block_all_day: bool | None = None
+
+
+class MicrosoftDisconnectIn(Body):
+    keep_copies: bool = Field(False, description="Leave the copies of bookings in Outlook "
+                              "(they stop being updated)")
+
+
+class MicrosoftDisconnectOut(BaseModel):
+    copies_deleted: int
+    copies_kept: int
+    subscriptions_deleted: int
+    revoked: bool = Field(description="always false: Microsoft lets an app forget a token, "
+                          "not revoke it; see note")
+    note: str

@@ -11,15 +11,17 @@ import hmac
 from typing import Any
 
 from server.domain.timeutil import zone
+from server.errors import InvalidError
 from server.ical import clean_text
 from server.keys import Keyring
+from server.microsoft import recurrence
 from server.redaction import EventView
 
 # A named single-value extended property in our own property set (a GUID of ours).
 PROPERTY = "String {4c1f5a36-8f8e-4b8e-9a57-1b0d5c7e2a11} Name bookingcal"
 PREFIX = "bookingcal-"
 UTC = dt.timezone.utc
-REPEATING = "repeating"  # a body key: the item repeats (not sent; see write_batch)
+REPEATING = "repeating"  # a body key: why this repeating item cannot be sent (write_batch)
 
 
 def key_secret(keyring: Keyring) -> bytes:
@@ -71,5 +73,14 @@ def event_body(view: EventView, *, item_ref: str, copy_version: int,
             {"id": PROPERTY, "value": f"{item_ref};v{copy_version}"}],
     }
     if view.rrule:
-        body[REPEATING] = True
+        reason = recurrence.unsupported(view)
+        if reason is None:
+            try:
+                body.update(recurrence.series_fields(view))
+            except InvalidError as exc:
+                reason = exc.message
+        if reason is not None:
+            body[REPEATING] = reason
+    elif item_ref.startswith("blocked:"):
+        body["recurrence"] = None  # a series that stopped repeating becomes one event
     return body

@@ -61,6 +61,7 @@ class GraphClient:
     refresh_token: str = field(repr=False)
     sleep: Callable[[float], None] = time.sleep
     session: requests.Session | None = None
+    timeout: float = TIMEOUT  # seconds per request (a freshness read uses a short one)
     requests_made: int = 0
     _token: str | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,7 +85,7 @@ class GraphClient:
                                  "client secret)")
         try:
             assert self.session is not None
-            response = self.session.post(self.config.token_url, timeout=TIMEOUT, data={
+            response = self.session.post(self.config.token_url, timeout=self.timeout, data={
                 "client_id": self.config.client_id,
                 "client_secret": self.config.client_secret or "",
                 "grant_type": "refresh_token", "refresh_token": self.refresh_token,
@@ -165,7 +166,7 @@ class GraphClient:
             assert self.session is not None
             try:
                 response = self.session.request(method, target, json=body, headers=sent,
-                                                timeout=TIMEOUT)
+                                                timeout=self.timeout)
             except requests.RequestException as exc:
                 self.requests_made += 1
                 log.info("Microsoft Graph request failed: %s", type(exc).__name__)

@@ -70,8 +70,7 @@ class MicrosoftWriter:
         for number, write in enumerate(writes):
             if write.body is not None and write.body.get(copies.REPEATING):
                 results[(write.kind, write.item_id)] = WriteResult(error=SyncError(
-                    "repeating blocked time is not sent to Outlook yet; it blocks booking "
-                    "here only", 400, "repeatingNotSupported"))
+                    str(write.body[copies.REPEATING]), 400, "repeatingNotSupported"))
             else:
                 pending[number] = (write, None)
         calls = 0

@@ -14,7 +14,8 @@ import requests
 
 from server.admin.accounts import create_user
 from support import (
-    NOW, Api, LiveServer, Salon, google_toml, make_runtime, make_salon, start_server,
+    NOW, Api, LiveServer, Salon, google_toml, make_runtime, make_salon, microsoft_toml,
+    start_server,
 )
 
 EMAIL = "owner@salon.example"
@@ -53,6 +54,20 @@ def google_site(folder: Path, fake: Any) -> Iterator[AdminSite]:
     secret.write_text(fake.client_secret, encoding="utf-8")
     found = serve_admin(folder, f"sqlite:///{folder}/admin.sqlite3",
                         extra=google_toml(fake, secret))
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+@contextmanager
+def microsoft_site(folder: Path, fake: Any) -> Iterator[AdminSite]:
+    """An admin site (SQLite) whose [microsoft] section points at `fake` (a tests/fakes
+    FakeMicrosoft); stopped afterwards."""
+    secret = folder / "microsoft-secret"
+    secret.write_text(fake.client_secret, encoding="utf-8")
+    found = serve_admin(folder, f"sqlite:///{folder}/admin.sqlite3",
+                        extra=microsoft_toml(fake, secret))
     try:
         yield found
     finally:

@@ -26,8 +26,9 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .google_faults import Hold, HoldList
 from .google_http import FakeHTTPServer
-from .google_wire import Request, Response
+from .google_wire import DropConnection, Request, Response
 from .microsoft_errors import GraphError, IdentityError
 from .microsoft_identity import Identity
 from .microsoft_store import Mailbox
@@ -45,6 +46,7 @@ class Fault:
     path: str  # glob on "METHOD /path" (batch parts too)
     retry_after: int | None = None
     times: int = 1
+    lost: bool = False  # the request is performed, then its answer is lost (a 504)
 
 
 @dataclass
@@ -80,6 +82,7 @@ class FakeMicrosoft:
         # Subscriptions' expiry is judged on this clock (tests set their runtime's).
         self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
         self.subscriptions = Subscriptions(lambda: self.now())
+        self.holds = HoldList()
         self._server: FakeHTTPServer | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -118,10 +121,34 @@ class FakeMicrosoft:
     # ------------------------------------------------------------------ test controls
 
     def fail(self, status: int, path: str = "*", *, times: int = 1,
-             retry_after: int | None = None) -> None:
-        """The next `times` requests matching `path` ("PATCH /v1.0/me/events/*") fail."""
+             retry_after: int | None = None, lost: bool = False) -> None:
+        """The next `times` requests matching `path` ("PATCH /v1.0/me/events/*") fail; with
+        `lost`, each is performed first and only its answer fails (504)."""
         with self._lock:
-            self.faults.append(Fault(status, path, retry_after, times))
+            self.faults.append(Fault(status, path, retry_after, times, lost))
+
+    def hold(self, endpoint: str, *, after: int) -> Hold:
+        """Let `after` more requests to `endpoint` through ("events.create": an event created
+        in a calendar, batch parts one by one), then hold the next one unperformed until
+        `release_holds`, which drops its whole request unanswered: a client killed while
+        Graph was taking its writes. `hold.reached` tells when it was held."""
+        return self.holds.add(Hold(endpoint, after))
+
+    def release_holds(self) -> None:
+        self.holds.release()
+
+    def _held(self, method: str, path: str) -> None:
+        parts = path.split("/")
+        if method == "POST" and len(parts) == 6 and parts[1:4] == ["v1.0", "me", "calendars"] \
+                and parts[5] == "events":
+            hold = self.holds.take("events.create")
+            if hold is not None:
+                hold.released.wait(120)
+                raise DropConnection()
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
 
     def requests(self, pattern: str = "*") -> list[Logged]:
         with self._lock:
@@ -170,7 +197,7 @@ class FakeMicrosoft:
             if path == f"/{self.tenant}/v2.0/.well-known/openid-configuration":
                 return Response.json(200, self.discovery())
             fault = self._fault(req.method, path)
-            if fault is not None:
+            if fault is not None and not fault.lost:
                 extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
                 code = {429: "TooManyRequests", 503: "ServiceUnavailable",
                         504: "GatewayTimeout"}.get(fault.status, "Fault")
@@ -179,13 +206,18 @@ class FakeMicrosoft:
                 raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty or "
                                  "invalid.")
             if path == "/v1.0/$batch" and req.method == "POST":
-                return self._batch(req)
-            status, payload, extra = self._graph(req.method, path, query, body, headers)
-            if payload is None:
-                return Response(status, b"", extra)
-            return Response.json(status, payload, extra)
+                answer = self._batch(req)
+            else:
+                status, payload, extra = self._graph(req.method, path, query, body, headers)
+                answer = Response(status, b"", extra) if payload is None else \
+                    Response.json(status, payload, extra)
+            if fault is not None:  # lost: done, but the client never hears of it
+                raise GraphError(504, "GatewayTimeout", "the answer was lost")
+            return answer
         except GraphError as error:
             return Response.json(error.status, error.body(), error.headers)
+        except DropConnection:
+            raise
         except IdentityError as error:
             return Response.json(error.status, error.body(), {"Cache-Control": "no-store"})
         except Exception:  # a bug of the fake: 500, kept for the test to see
@@ -246,11 +278,14 @@ class FakeMicrosoft:
         else:
             fault = self._fault(method, path)
             try:
-                if fault is not None:
+                if fault is not None and not fault.lost:
                     extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
                     raise GraphError(fault.status, "TooManyRequests" if fault.status == 429
                                      else "ServiceUnavailable", "injected", extra)
+                self._held(method, path)
                 status, result, extra = self._graph(method, path, query, body, headers)
+                if fault is not None:  # lost: done, the part's answer is a failure
+                    raise GraphError(503, "ServiceUnavailable", "the answer was lost")
             except GraphError as error:
                 status, result, extra = error.status, error.body(), error.headers
         self._record(method, path, urllib.parse.urlencode(query, doseq=True), headers,
@@ -271,8 +306,7 @@ class FakeMicrosoft:
             return 200, {"id": "fake-user-id", "mail": self.user,
                          "userPrincipalName": self.user}, {}
         if parts == ["v1.0", "me", "calendars"] and method == "GET":
-            return 200, {"value": [{"id": cid, "name": name, "canEdit": True}
-                                   for cid, name in box.calendars.items()]}, {}
+            return 200, self._calendars(one), {}
         if len(parts) == 6 and parts[:3] == ["v1.0", "me", "calendars"] \
                 and parts[4:] == ["calendarView", "delta"] and method == "GET":
             return 200, self._delta(parts[3], one, headers), {}
@@ -333,6 +367,24 @@ class FakeMicrosoft:
         else:
             answer["@odata.nextLink"] = link + urllib.parse.urlencode({"$skiptoken": following})
         return answer
+
+    def _calendars(self, one: dict[str, str]) -> dict[str, Any]:
+        """GET /me/calendars: $select of known properties and $top (1..999) only."""
+        known = {"id", "name", "canEdit", "isDefaultCalendar", "owner", "color"}
+        if set(one) - {"$select", "$top"}:
+            raise GraphError(400, "BadRequest", "unsupported query option")
+        chosen = set(one.get("$select", ",".join(sorted(known))).split(","))
+        if chosen - known:
+            raise GraphError(400, "BadRequest", f"Could not find a property named "
+                             f"'{sorted(chosen - known)[0]}'")
+        top = one.get("$top", "10")
+        if not top.isdigit() or not 1 <= int(top) <= 999:
+            raise GraphError(400, "BadRequest", "$top must be between 1 and 999")
+        default = next(iter(self.mailbox.calendars), None)
+        found = [{"id": cid, "name": name, "canEdit": True, "isDefaultCalendar": cid == default,
+                  "owner": {"address": self.user}, "color": "auto"}
+                 for cid, name in self.mailbox.calendars.items()][:int(top)]
+        return {"value": [{k: v for k, v in c.items() if k in chosen} for c in found]}
 
     def _tagged(self, calendar: str, one: dict[str, str]) -> dict[str, Any]:
         match = FILTER.match(one.get("$filter", ""))

@@ -32,6 +32,7 @@ class Identity:
     issuer: str = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
     lock: threading.Lock = field(default_factory=threading.Lock)
     token_requests: int = 0
+    deny_next: bool = False  # the next consent screen is answered "no" (access_denied)
 
     def issue_refresh_token(self) -> str:
         token = "M.R3_fake." + secrets.token_urlsafe(32)
@@ -68,6 +69,13 @@ class Identity:
         asked = set(one.get("scope", "").split())
         if not asked or not asked <= SCOPES:
             raise IdentityError("invalid_scope", "AADSTS70011: unexpected scope")
+        with self.lock:
+            if self.deny_next:
+                self.deny_next = False
+                return one["redirect_uri"], {
+                    "error": "access_denied", "state": one.get("state", ""),
+                    "error_description": "AADSTS65004: User declined to consent to access "
+                                         "the app."}
         code = "M.C_fake." + secrets.token_urlsafe(24)
         with self.lock:
             self.codes[code] = (one["code_challenge"], one["redirect_uri"],

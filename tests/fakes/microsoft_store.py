@@ -11,24 +11,24 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import microsoft_series as series
 from .microsoft_errors import GraphError
 
 UTC = dt.timezone.utc
 
 
 def parse_graph_time(value: dict[str, Any]) -> dt.datetime:
-    """A Graph dateTimeTimeZone ({"dateTime", "timeZone"}); the fake accepts UTC only, as
-    we send it (Graph itself takes Windows and IANA names)."""
+    """A Graph dateTimeTimeZone ({"dateTime", "timeZone"}); the fake takes UTC and Windows
+    zone names (every Graph method takes those; only some take IANA names)."""
     if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
         raise GraphError(400, "ErrorInvalidRequest", "dateTimeTimeZone expected")
-    if value.get("timeZone") not in ("UTC", "Etc/UTC"):
-        raise GraphError(400, "ErrorTimeZoneNotSupportedException",
-                         "the fake takes timeZone UTC only")
+    where = series.zone_of(value.get("timeZone"))
     try:
         moment = dt.datetime.fromisoformat(value["dateTime"].rstrip("Z"))
     except ValueError:
         raise GraphError(400, "ErrorInvalidRequest", "bad dateTime") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.replace(tzinfo=where).astimezone(UTC) if moment.tzinfo is None \
+        else moment.astimezone(UTC)
 
 
 def graph_time(moment: dt.datetime) -> dict[str, str]:
@@ -38,7 +38,7 @@ def graph_time(moment: dt.datetime) -> dict[str, str]:
 
 ALLOWED = {"subject", "body", "start", "end", "showAs", "isAllDay", "sensitivity", "location",
            "categories", "isReminderOn", "reminderMinutesBeforeStart", "transactionId",
-           "singleValueExtendedProperties", "responseRequested", "importance"}
+           "singleValueExtendedProperties", "responseRequested", "importance", "recurrence"}
 SHOW_AS = {"free", "tentative", "busy", "oof", "workingElsewhere", "unknown"}
 
 
@@ -50,6 +50,20 @@ class Event:
     seq: int
     change_key: str
     deleted: bool = False
+    former: set[str] = field(default_factory=set)  # occurrence ids a change of series removed
+
+    @property
+    def series(self) -> bool:
+        return bool(self.data.get("recurrence"))
+
+    def occurrences(self, low: dt.datetime, high: dt.datetime
+                    ) -> list[tuple[str, dt.datetime, dt.datetime]]:
+        """(id, start, end) of a series master's occurrences overlapping [low, high)."""
+        if not self.series:
+            return []
+        zone = series.zone_of(self.data["start"]["timeZone"])
+        return [(f"{self.id}_OC{begin.astimezone(zone):%Y%m%d}", begin, finish)
+                for begin, finish in series.occurrences(self.data, low, high)]
 
     def start(self) -> dt.datetime:
         return parse_graph_time(self.data["start"])
@@ -106,7 +120,18 @@ class Mailbox:
         body.setdefault("isCancelled", False)
         body.setdefault("sensitivity", "normal")
         body.setdefault("responseStatus", {"response": "organizer"})
-        body.setdefault("type", "singleInstance")
+        body.setdefault("type", "seriesMaster" if event.series else "singleInstance")
+        return body
+
+    def occurrence_view(self, event: Event, occurrence: str, start: dt.datetime,
+                        end: dt.datetime) -> dict[str, Any]:
+        """An occurrence as calendarView lists it: the master's fields, its own id and times,
+        no recurrence and no transactionId."""
+        body = self.view(event)
+        for key in ("recurrence", "transactionId"):
+            body.pop(key, None)
+        body.update({"id": occurrence, "type": "occurrence", "seriesMasterId": event.id,
+                     "start": graph_time(start), "end": graph_time(end)})
         return body
 
     # ------------------------------------------------------------------ writes
@@ -136,7 +161,13 @@ class Mailbox:
             if "transactionId" in changes:
                 raise GraphError(400, "ErrorInvalidRequest", "transactionId is set on create")
             props = changes.pop("singleValueExtendedProperties", None)
-            event.data.update(changes)
+            before = {o[0] for o in event.occurrences(*self._span(event))}
+            event.data.update({k: v for k, v in changes.items()
+                               if not (k == "recurrence" and v is None)})
+            if "recurrence" in changes and changes["recurrence"] is None:
+                event.data.pop("recurrence", None)
+            self._check_series(event.data)
+            event.former |= before - {o[0] for o in event.occurrences(*self._span(event))}
             if props is not None:
                 kept = {p["id"]: p for p in event.data.get("singleValueExtendedProperties", [])}
                 kept.update({p["id"]: p for p in props})
@@ -181,7 +212,23 @@ class Mailbox:
         data = copy.deepcopy(body)
         if creating and parse_graph_time(data["end"]) < parse_graph_time(data["start"]):
             raise GraphError(400, "ErrorInvalidRequest", "end before start")
+        if creating:
+            if data.get("recurrence") is None:
+                data.pop("recurrence", None)
+            self._check_series(data)
         return data
+
+    @staticmethod
+    def _check_series(data: dict[str, Any]) -> None:
+        if data.get("recurrence") is not None:
+            series.validate(data["recurrence"],
+                            dt.date.fromisoformat(str(data["start"]["dateTime"])[:10]))
+
+    @staticmethod
+    def _span(event: Event) -> tuple[dt.datetime, dt.datetime]:
+        """The range whose occurrences a change of series is compared over."""
+        start = event.start()
+        return start - dt.timedelta(days=1), start + dt.timedelta(days=3 * 366)
 
     # ------------------------------------------------------------------ reads
 
@@ -208,10 +255,9 @@ class Mailbox:
                              if e.calendar == state.calendar and state.since < e.seq <= state.upto
                              and not (state.initial and e.deleted)
                              and self._in_window(e, state)), key=lambda e: e.seq)
-            page = chosen[state.offset:state.offset + limit]
-            items = [{"id": e.id, "@removed": {"reason": "deleted"}} if e.deleted
-                     else self.view(e) for e in page]
-            last = state.offset + limit >= len(chosen)
+            entries = [entry for e in chosen for entry in self._entries(e, state)]
+            items = entries[state.offset:state.offset + limit]
+            last = state.offset + limit >= len(entries)
             if last:
                 following = DeltaState(state.calendar, state.start, state.end, state.upto,
                                        state.upto)
@@ -221,8 +267,24 @@ class Mailbox:
                                        state.initial)
             return items, self._token(following), last
 
+    def _entries(self, event: Event, state: DeltaState) -> list[dict[str, Any]]:
+        """What calendarView/delta lists for one changed event: the event, or a series'
+        occurrences in the window (never the master), and removals."""
+        removed = [] if state.initial else [{"id": gone, "@removed": {"reason": "deleted"}}
+                                            for gone in sorted(event.former)]
+        if not event.series:
+            return removed + [{"id": event.id, "@removed": {"reason": "deleted"}}
+                              if event.deleted else self.view(event)]
+        found = event.occurrences(state.start, state.end)
+        if event.deleted:
+            return removed + [{"id": o, "@removed": {"reason": "deleted"}} for o, _, _ in found]
+        return removed + [self.occurrence_view(event, o, begin, finish)
+                          for o, begin, finish in found]
+
     @staticmethod
     def _in_window(event: Event, state: DeltaState) -> bool:
+        if event.series:
+            return bool(event.occurrences(state.start, state.end)) or bool(event.former)
         return event.start() < state.end and event.end() > state.start
 
     def _token(self, state: DeltaState) -> str:

@@ -18,7 +18,9 @@ from server.microsoft import connections
 from server.microsoft.graph import GraphClient
 from server.microsoft.provider import MicrosoftProvider
 from server.runtime import Runtime
-from support import NOW, make_runtime
+from support import NOW, make_runtime, microsoft_toml
+
+__all__ = ["MicrosoftWorld", "make_microsoft_world", "microsoft_toml"]
 
 TZ = "Europe/Copenhagen"
 CALENDAR = "AAMkCalendar"
@@ -53,14 +55,6 @@ class MicrosoftWorld:
 
     def provider(self) -> MicrosoftProvider:
         return MicrosoftProvider(self.runtime, client_factory=self.client_factory)
-
-
-def microsoft_toml(fake: FakeMicrosoft, secret_file: Path) -> str:
-    """The [microsoft] section pointing at a FakeMicrosoft, its secret in a file."""
-    return (f'[microsoft]\nclient_id = "{fake.client_id}"\n'
-            f'client_secret_file = "{secret_file}"\n'
-            f'authority = "{fake.authority}"\ngraph_url = "{fake.graph}"\n'
-            f'ca_file = "{fake.ca_file}"\n')
 
 
 @contextmanager

@@ -1566,6 +1566,7 @@ def request_for(method: str, rule: str, b: Salon) -> dict[str, Any]:
         ("PATCH", "/google/settings"): {"direction": "both"},
         ("POST", "/microsoft/connect"): None,
         ("PATCH", "/microsoft/settings"): {"direction": "both"},
+        ("POST", "/microsoft/disconnect"): {"keep_copies": False},
     }
     queries: dict[tuple[str, str], dict[str, str]] = {
         ("GET", "/bookings"): {"start": "2026-01-01T00:00:00Z", "end": "2028-01-01T00:00:00Z"},
