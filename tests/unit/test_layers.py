@@ -29,7 +29,7 @@ LAYERS: dict[str, int] = {
     "server.dav_context": PUBLISHING, "server.dav_bodies": PUBLISHING,
     "server.dav_write": PUBLISHING, "server.davfast": PUBLISHING,
     "server.storage_backend": PUBLISHING, "server.plugins": PUBLISHING,
-    "server.availability_text": PUBLISHING,
+    "server.availability_text": PUBLISHING, "server.slotcache": PUBLISHING,
     # the sync engine and its provider adapters
     "server.sync": SYNC, "server.google": SYNC, "server.microsoft": SYNC,
     "server.gcal_bridge": SYNC,
