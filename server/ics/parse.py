@@ -1,0 +1,222 @@
+"""An ICS feed's events in the mirror's vocabulary (server/domain/mirrored.py): repeating
+events expanded with `recurring-ical-events` over the blocking window, bounded; times in the
+feed's own VTIMEZONEs, floating times in the business's zone; the blocking facts mapped onto
+the one policy (server/domain/blocking.py):
+
+- `TRANSP:TRANSPARENT` is free; `X-MICROSOFT-CDO-BUSYSTATUS` (Outlook) overrides it: FREE is
+  free, TENTATIVE is a tentative answer, OOF is out of office, WORKINGELSEWHERE never blocks,
+  BUSY is busy;
+- `STATUS:CANCELLED` events (and cancelled occurrences) are left out; `STATUS:TENTATIVE` is a
+  tentative answer (the business's "tentative blocks" choice decides);
+- all-day events (DATE starts) keep their dates: the business's "all-day blocks" choice
+  decides, and they cover whole local days of the employee's calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import icalendar
+import recurring_ical_events
+
+from server.domain.mirrored import RemoteEvent
+from server.domain.timeutil import zone as zone_of
+
+UTC = dt.timezone.utc
+# Occurrences looked at per feed, kept or not, at most this many times max_instances: a
+# series of a minute-by-minute rule cannot keep the expansion running for long.
+SCAN_FACTOR = 5
+ID_LIMIT = 900
+SERIES_LIMIT = 5000  # occurrences of one repeating event kept at most
+
+
+def _by_series(calendar: icalendar.Calendar, start: dt.datetime) -> Iterator[Iterable[Any]]:
+    """The feed's events, one iterable per UID: a single event as it is, a repeating one
+    (with its overridden occurrences) expanded lazily from `start` on, in order of start, by
+    recurring-ical-events over a calendar holding it and the feed's VTIMEZONEs."""
+    zones = [component for component in calendar.subcomponents
+             if component.name == "VTIMEZONE"]
+    groups: dict[str, list[Any]] = {}
+    for component in calendar.walk("VEVENT"):
+        groups.setdefault(_text(component, "UID") or f"#{len(groups)}", []).append(component)
+    for components in groups.values():
+        if len(components) == 1 and all(components[0].get(name) is None
+                                        for name in ("RRULE", "RDATE", "RECURRENCE-ID")):
+            yield components
+            continue
+        single = icalendar.Calendar()
+        for component in (*zones, *components):
+            single.add_component(component)
+        yield recurring_ical_events.of(single, components=["VEVENT"]).after(start)
+
+
+class FeedError(ValueError):
+    """The body is not a calendar that can be read; the message says what it is."""
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The events of a feed over the window, and what the feed says about itself."""
+
+    events: list[RemoteEvent]
+    refresh_seconds: int | None = None  # REFRESH-INTERVAL or X-PUBLISHED-TTL
+    truncated: bool = False  # more occurrences than allowed: the latest were left out
+
+
+def _duration_seconds(value: Any) -> int | None:
+    try:
+        decoded = icalendar.vDDDTypes.from_ical(str(value))
+    except (ValueError, TypeError):
+        return None
+    if isinstance(decoded, dt.timedelta) and decoded.total_seconds() > 0:
+        return int(decoded.total_seconds())
+    return None
+
+
+def refresh_of(calendar: icalendar.Calendar) -> int | None:
+    """The refresh interval the feed asks for (RFC 7986 REFRESH-INTERVAL, else Outlook's
+    X-PUBLISHED-TTL), in seconds."""
+    for name in ("REFRESH-INTERVAL", "X-PUBLISHED-TTL"):
+        value = calendar.get(name)
+        if value is not None:
+            seconds = _duration_seconds(value.to_ical().decode() if hasattr(value, "to_ical")
+                                        else value)
+            if seconds is not None:
+                return seconds
+    return None
+
+
+def _text(component: Any, name: str) -> str:
+    value = component.get(name)
+    return str(value).strip() if value is not None else ""
+
+
+def _instant(value: Any, tzid: str) -> dt.datetime:
+    """A DATE-TIME as UTC; a floating one read in the business's zone `tzid`."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone_of(tzid))
+    return value.astimezone(UTC)
+
+
+def _midnight(day: dt.date, tzid: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), zone_of(tzid)).astimezone(UTC)
+
+
+def _event_id(uid: str, suffix: str | None) -> str:
+    raw = uid if suffix is None else f"{uid}/{suffix}"
+    if len(raw) <= ID_LIMIT:
+        return raw
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _facts(component: Any) -> dict[str, Any]:
+    """The blocking facts of one event in the mirror's vocabulary."""
+    transparency = "transparent" if _text(component, "TRANSP").upper() == "TRANSPARENT" \
+        else "opaque"
+    event_type, self_response = "default", None
+    busy = _text(component, "X-MICROSOFT-CDO-BUSYSTATUS").upper()
+    if busy == "FREE":
+        transparency = "transparent"
+    elif busy == "BUSY":
+        transparency = "opaque"
+    elif busy == "TENTATIVE":
+        transparency, self_response = "opaque", "tentative"
+    elif busy == "OOF":
+        transparency, event_type = "opaque", "outOfOffice"
+    elif busy == "WORKINGELSEWHERE":
+        event_type = "workingLocation"
+    if _text(component, "STATUS").upper() == "TENTATIVE":
+        self_response = "tentative"
+    return {"transparency": transparency, "event_type": event_type,
+            "self_response": self_response}
+
+
+def _span(component: Any, tzid: str) -> tuple[dt.datetime, dt.datetime, dt.date | None,
+                                                dt.date | None] | None:
+    """(start, end, start date, end date) of one occurrence; dates only for all-day ones."""
+    start_prop = component.get("DTSTART")
+    if start_prop is None:
+        return None
+    start = start_prop.dt
+    end_prop = component.get("DTEND")
+    if end_prop is not None:
+        end = end_prop.dt
+    elif component.get("DURATION") is not None:
+        end = start + component.get("DURATION").dt
+    else:
+        end = start + dt.timedelta(days=1) if not isinstance(start, dt.datetime) else start
+    if not isinstance(start, dt.datetime):
+        last = end if not isinstance(end, dt.datetime) else end.date()
+        last = max(last, start + dt.timedelta(days=1))
+        return _midnight(start, tzid), _midnight(last, tzid), start, last
+    if not isinstance(end, dt.datetime):
+        end = dt.datetime.combine(end, dt.time(), start.tzinfo)
+    low, high = _instant(start, tzid), _instant(end, tzid)
+    return low, max(low, high), None, None
+
+
+def read(body: bytes, *, tzid: str, start: dt.datetime, end: dt.datetime,
+         max_instances: int) -> Feed:
+    """The events of the ICS `body` that overlap [start, end), at most `max_instances`."""
+    text = body.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if not text[:200].upper().startswith("BEGIN:VCALENDAR"):
+        shown = "an HTML page" if text[:200].lower().lstrip().startswith(("<!doctype", "<html")) \
+            else "not iCalendar data"
+        raise FeedError(f"the address returned {shown}, not a calendar: check that it is the "
+                        "calendar's ICS (iCal) link")
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+        if isinstance(calendar, list):
+            calendar = calendar[0]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise FeedError(f"the calendar could not be read: {str(exc)[:200]}") from None
+    counts: dict[str, int] = {}
+    events: list[RemoteEvent] = []
+    truncated = False
+    series_cap = min(max_instances, SERIES_LIMIT)
+    try:
+        for occurrences in _by_series(calendar, start):
+            kept = scanned = 0
+            for occurrence in occurrences:
+                scanned += 1
+                span = _span(occurrence, tzid)
+                if span is None:
+                    continue
+                low, high, first_day, last_day = span
+                if low >= end:
+                    break
+                if kept >= series_cap or len(events) >= max_instances \
+                        or scanned > series_cap * SCAN_FACTOR:
+                    truncated = True
+                    break
+                if _text(occurrence, "STATUS").upper() == "CANCELLED" or high <= start:
+                    continue
+                events.append(_event(occurrence, low, high, first_day, last_day, counts))
+                kept += 1
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        raise FeedError(f"the calendar's repeating events could not be expanded: "
+                        f"{str(exc)[:200]}") from None
+    return Feed(events, refresh_of(calendar), truncated)
+
+
+def _event(occurrence: Any, low: dt.datetime, high: dt.datetime, first_day: dt.date | None,
+           last_day: dt.date | None, counts: dict[str, int]) -> RemoteEvent:
+    uid = _text(occurrence, "UID") or "no-uid-" + hashlib.sha256(
+        f"{low.isoformat()}|{_text(occurrence, 'SUMMARY')}".encode()).hexdigest()[:16]
+    repeating = any(occurrence.get(name) is not None
+                    for name in ("RRULE", "RDATE", "RECURRENCE-ID"))
+    seen = counts.get(uid, 0)
+    counts[uid] = seen + 1
+    suffix = None
+    if repeating or seen:
+        suffix = first_day.isoformat() if first_day is not None \
+            else low.strftime("%Y%m%dT%H%M%SZ")
+        if seen and not repeating:
+            suffix += f"#{seen}"
+    return RemoteEvent(
+        event_id=_event_id(uid, suffix), start_utc=low, end_utc=high, start_date=first_day,
+        end_date=last_day, summary=_text(occurrence, "SUMMARY"),
+        recurring_event_id=_event_id(uid, None) if repeating else None, **_facts(occurrence))
