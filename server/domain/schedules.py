@@ -157,7 +157,7 @@ def ics_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.da
             select(IcsSource, IcsReadState)
             .join(IcsReadState, IcsReadState.connection_id == IcsSource.id)
             .where(IcsSource.business_id == calendar.business_id,
-                   IcsSource.calendar_id == calendar.id).order_by(IcsSource.id)).tuples():
+                   IcsSource.calendar_id == calendar.id).order_by(IcsSource.id)).all():
         if not source.block_online_booking:
             continue
         if state.last_error or source.last_error:

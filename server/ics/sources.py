@@ -117,10 +117,10 @@ def statuses(session: Session, settings: IcsConfig, business_id: int, now: dt.da
     ids = [row.id for row in rows]
     states = {state.connection_id: state for state in session.execute(select(IcsReadState).where(
         IcsReadState.connection_id.in_(ids or [0]))).scalars()}
-    counts = dict(session.execute(select(
+    counts: dict[int, int] = {source_id: count for source_id, count in session.execute(select(
         IcsMirroredEvent.connection_id, func.count()).where(
         IcsMirroredEvent.connection_id.in_(ids or [0])).group_by(
-        IcsMirroredEvent.connection_id)).tuples().all())
+        IcsMirroredEvent.connection_id))}
     return [_status(row, states.get(row.id), counts.get(row.id, 0), settings, now)
             for row in rows]
 
