@@ -14,6 +14,7 @@ from server.config import IcsConfig
 from server.db.models import IcsMirroredEvent, IcsReadState, IcsSource
 from server.domain.calendars import get_calendar
 from server.errors import ConflictError, InvalidError, NotFoundError
+from server.ics import guard
 from server.ics.cursor import Cursor
 from server.ics.fetch import check_url, host_of
 from server.ics.provider import FEED, interval
@@ -51,7 +52,10 @@ def add(session: Session, keyring: Keyring, settings: IcsConfig, business_id: in
     get_calendar(session, business_id, calendar_id)
     try:
         url = check_url(url.strip(), settings)
-    except ValueError as exc:
+        literal = guard.parse_literal(host_of(url))
+        if literal is not None:  # a name is resolved and checked at each fetch
+            guard.check(literal, settings.allowed_networks)
+    except (ValueError, guard.RefusedAddress) as exc:
         raise InvalidError(str(exc), field="url") from None
     if len(label) > LABEL_LIMIT:
         raise InvalidError(f"label: at most {LABEL_LIMIT} characters", field="label")
