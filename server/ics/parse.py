@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,13 +31,94 @@ UTC = dt.timezone.utc
 # series of a minute-by-minute rule cannot keep the expansion running for long.
 SCAN_FACTOR = 5
 ID_LIMIT = 900
-SERIES_LIMIT = 5000  # occurrences of one repeating event kept at most
+SERIES_LIMIT = 3000  # occurrences of one repeating event kept at most (and max_instances / 4)
+COUNT_LIMIT = 100_000  # a rule's COUNT above this is lowered (its later occurrences left out)
+EXPAND_SECONDS = 60.0  # the whole expansion of one feed, at most (a busy machine)
+# Rules whose every period is the same length: a start long ago may be moved forward by whole
+# intervals without changing which occurrences fall in the window.
+STEPS = {"SECONDLY": dt.timedelta(seconds=1), "MINUTELY": dt.timedelta(minutes=1),
+         "HOURLY": dt.timedelta(hours=1), "DAILY": dt.timedelta(days=1),
+         "WEEKLY": dt.timedelta(weeks=1)}
 
 
-def _by_series(calendar: icalendar.Calendar, start: dt.datetime) -> Iterator[Iterable[Any]]:
+def _bounded(component: Any, start: dt.datetime) -> bool:
+    """Make a repeating event cheap to expand from `start` on, the same occurrences in the
+    window: a rule of fixed periods without COUNT that began long ago starts again a whole
+    number of intervals later, just before the window (its DTEND moved alike), so the
+    expansion does not walk every minute since 2000; a COUNT above COUNT_LIMIT is lowered.
+    True when occurrences may have been left out."""
+    rule = component.get("RRULE")
+    if rule is None or isinstance(rule, list):
+        return False
+    count = rule.get("COUNT")
+    if count:
+        if int(count[0]) > COUNT_LIMIT:
+            rule["COUNT"] = [COUNT_LIMIT]
+            return True
+        return False
+    step = STEPS.get(str((rule.get("FREQ") or [""])[0]).upper())
+    first = component.get("DTSTART")
+    if step is None or first is None:
+        return False
+    try:
+        period = step * max(1, int((rule.get("INTERVAL") or [1])[0]))
+    except (TypeError, ValueError):
+        return False
+    begins = first.dt
+    if isinstance(begins, dt.datetime):
+        here = start.astimezone(begins.tzinfo) if begins.tzinfo is not None \
+            else start.replace(tzinfo=None)
+    else:
+        here = start.date()  # type: ignore[assignment]
+    length = _length(component)
+    gap = here - begins - length - dt.timedelta(days=2)
+    if gap <= period:
+        return False
+    shift = period * (gap // period)
+    first.dt = begins + shift
+    ends = component.get("DTEND")
+    if ends is not None:
+        ends.dt = ends.dt + shift
+    return False
+
+
+def _length(component: Any) -> dt.timedelta:
+    ends, begins = component.get("DTEND"), component.get("DTSTART")
+    try:
+        if ends is not None:
+            return max(dt.timedelta(0), ends.dt - begins.dt)
+        if component.get("DURATION") is not None:
+            return max(dt.timedelta(0), component.get("DURATION").dt)
+    except TypeError:
+        pass
+    return dt.timedelta(days=1)
+
+
+def _expand(query: Any, start: dt.datetime, end: dt.datetime) -> Iterator[Any]:
+    """The occurrences of one series overlapping [start, end), in order of start, as
+    components built one at a time (the caller stops when it has enough): asked for window by
+    window (a day first, longer while they are few, shorter while many), so a dense series is
+    not walked again from its start for every few minutes of the window. The windows are
+    recurring-ical-events' own occurrence lists, as its `after()` walks them."""
+    low, span, seen = start, dt.timedelta(days=1), set()
+    while low < end:
+        high = min(end, low + span)
+        batch = query._occurrences_between(query.to_datetime(low), query.to_datetime(high))
+        batch.sort()
+        for occurrence in batch:
+            if occurrence.id not in seen:
+                seen.add(occurrence.id)
+                yield occurrence.as_component(query.keep_recurrence_attributes)
+        span = span * 2 if len(batch) < 200 else max(span / 2, dt.timedelta(hours=1))
+        low = high
+
+
+def _by_series(calendar: icalendar.Calendar, start: dt.datetime, end: dt.datetime,
+               truncated: list[bool]) -> Iterator[Iterable[Any]]:
     """The feed's events, one iterable per UID: a single event as it is, a repeating one
     (with its overridden occurrences) expanded lazily from `start` on, in order of start, by
-    recurring-ical-events over a calendar holding it and the feed's VTIMEZONEs."""
+    recurring-ical-events over a calendar holding it and the feed's VTIMEZONEs (bounded:
+    `_bounded`; `truncated` gets True when occurrences were left out)."""
     zones = [component for component in calendar.subcomponents
              if component.name == "VTIMEZONE"]
     groups: dict[str, list[Any]] = {}
@@ -49,8 +131,10 @@ def _by_series(calendar: icalendar.Calendar, start: dt.datetime) -> Iterator[Ite
             continue
         single = icalendar.Calendar()
         for component in (*zones, *components):
+            if component.get("RECURRENCE-ID") is None and _bounded(component, start):
+                truncated.append(True)
             single.add_component(component)
-        yield recurring_ical_events.of(single, components=["VEVENT"]).after(start)
+        yield _expand(recurring_ical_events.of(single, components=["VEVENT"]), start, end)
 
 
 class FeedError(ValueError):
@@ -175,13 +259,20 @@ def read(body: bytes, *, tzid: str, start: dt.datetime, end: dt.datetime,
         raise FeedError(f"the calendar could not be read: {str(exc)[:200]}") from None
     counts: dict[str, int] = {}
     events: list[RemoteEvent] = []
-    truncated = False
-    series_cap = min(max_instances, SERIES_LIMIT)
+    cut: list[bool] = []
+    # One series may take a quarter of the feed's allowance at most: a minute-by-minute rule
+    # cannot crowd out the other events.
+    series_cap = min(SERIES_LIMIT, max(1, max_instances // 4))
+    scanned = 0
+    deadline = time.monotonic() + EXPAND_SECONDS
     try:
-        for occurrences in _by_series(calendar, start):
-            kept = scanned = 0
+        for occurrences in _by_series(calendar, start, end, cut):
+            kept = 0
             for occurrence in occurrences:
                 scanned += 1
+                if time.monotonic() > deadline:
+                    raise FeedError(f"the calendar's repeating events take longer than "
+                                    f"{EXPAND_SECONDS:g} s to expand; simplify them")
                 span = _span(occurrence, tzid)
                 if span is None:
                     continue
@@ -189,16 +280,22 @@ def read(body: bytes, *, tzid: str, start: dt.datetime, end: dt.datetime,
                 if low >= end:
                     break
                 if kept >= series_cap or len(events) >= max_instances \
-                        or scanned > series_cap * SCAN_FACTOR:
-                    truncated = True
+                        or scanned > max_instances * SCAN_FACTOR:
+                    cut.append(True)
                     break
                 if _text(occurrence, "STATUS").upper() == "CANCELLED" or high <= start:
                     continue
                 events.append(_event(occurrence, low, high, first_day, last_day, counts))
                 kept += 1
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            if scanned > max_instances * SCAN_FACTOR:
+                cut.append(True)
+                break
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
+        if isinstance(exc, FeedError):
+            raise
         raise FeedError(f"the calendar's repeating events could not be expanded: "
                         f"{str(exc)[:200]}") from None
+    truncated = bool(cut)
     return Feed(events, refresh_of(calendar), truncated)
 
 
