@@ -648,12 +648,16 @@ def bridge(ctx: click.Context, once: bool) -> None:
 
 
 def _echo_pass(report: Any) -> None:
-    parts = [f"connection {report.connection_id}:"]
+    name = {"google": "Google", "microsoft": "Microsoft", "ics": "ICS"}.get(
+        report.provider, report.provider or "Google")
+    parts = [f"{'source' if report.provider == 'ics' else 'connection'} "
+             f"{report.connection_id}:"]
     if report.pulled is not None:
-        parts.append(f"from Google {report.pulled.imported} imported, "
+        parts.append(f"from {name} {report.pulled.imported} imported, "
                      f"{report.pulled.removed} removed ({report.pulled.pages} pages)")
     if report.pulled is not None and report.pulled.failed:
-        parts.append(f"could not read {', '.join(report.pulled.failed)} (see google status)")
+        parts.append(f"could not read {', '.join(report.pulled.failed)} (see "
+                     f"{'ics list' if report.provider == 'ics' else 'google status'})")
     if report.pushed is not None:
         parts.append(f"to Google {report.pushed.inserted} inserted, {report.pushed.updated} "
                      f"updated, {report.pushed.deleted} deleted, "

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from server.db.models import IcsReadState, IcsSource
+from server.db.models import Calendar, IcsReadState, IcsSource
 from server.ics import parse
 from server.ics.cursor import Cursor
 from server.ics.fetch import FetchError, Fetched, fetch, host_of
@@ -102,10 +102,13 @@ class IcsProvider:
                               reads=True, writes=False, notified=notified)
 
     def workable(self, session: Session, now: dt.datetime) -> list[int]:
-        """Sources whose fetch is due (or asked for), not paused: one indexed query."""
+        """Sources whose fetch is due (or asked for), not paused, of calendars not deleted:
+        one indexed query."""
         asked = exists().where(IcsReadState.connection_id == IcsSource.id,
                                IcsReadState.pull_requested.is_(True))
-        return list(session.execute(select(IcsSource.id).where(
+        return list(session.execute(select(IcsSource.id).join(
+            Calendar, Calendar.id == IcsSource.calendar_id).where(
+            Calendar.deleted_at.is_(None),
             IcsSource.status != health.NEEDS_RECONNECT,
             or_(IcsSource.paused_until.is_(None), IcsSource.paused_until <= now),
             or_(IcsSource.next_poll_at.is_(None), IcsSource.next_poll_at <= now, asked))

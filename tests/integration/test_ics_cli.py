@@ -45,7 +45,7 @@ def test_add_list_refresh_remove(world: IcsWorld, tmp_path: Path, database_url: 
     assert code == 1 and "https://" in err
     world.server.set_mode(world.path, "error")
     code, out, _ = run("bridge", "--once")
-    assert code == 0
+    assert code == 0 and "from ICS 1 imported" in out and "S3CRET" not in out
     code, out, _ = run("ics", "list", str(world.business))
     lines = out.splitlines()
     assert code == 0 and "S3CRET" not in out and "s3cr3t" not in out
@@ -59,3 +59,27 @@ def test_add_list_refresh_remove(world: IcsWorld, tmp_path: Path, database_url: 
     assert len(out.splitlines()) == 1 and "School" in out
     code, _, err = run("ics", "remove", str(world.business), str(world.source))
     assert code == 1 and "does not exist" in err
+
+
+def test_key_rotation_reencrypts_the_links(world: IcsWorld, tmp_path: Path,
+                                           database_url: str) -> None:
+    runner = CliRunner(env={"BOOKINGCAL_CONFIG": None, "BOOKINGCAL_DATABASE_URL": database_url,
+                            "BOOKINGCAL_HOST_KEY": HOST_KEY})
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(main, ["--config", str(tmp_path / "bookingcal.toml"), *args],
+                               obj={"clock": world.runtime.clock})
+        return result.exit_code, result.stdout + result.stderr
+
+    world.publish(vevent("a", world.at(10), world.at(11)))
+    assert run("keys", "rotate")[0] == 0
+    code, out = run("keys", "reencrypt")
+    assert code == 0, out
+    from sqlalchemy import select
+
+    from server.db.models import IcsSource
+    with world.runtime.db.read() as session:
+        stored = session.execute(select(IcsSource.url_encrypted)).scalar_one()
+    assert stored.startswith("v2:")
+    code, out = run("bridge", "--once")
+    assert code == 0 and "from ICS 1 imported" in out, out
