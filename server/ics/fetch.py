@@ -169,7 +169,7 @@ def fetch(url: str, settings: IcsConfig, *, etag: str | None = None,
         requests += 1
         host = host_of(current)
         try:
-            check_url(current, settings)
+            current = check_url(current, settings)  # webcal:// read as https://
         except ValueError as exc:
             raise FetchError(f"a redirect from the calendar's server led to a URL that cannot "
                              f"be fetched: {exc}" if requests > 1 else str(exc),
