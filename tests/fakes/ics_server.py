@@ -28,7 +28,7 @@ class Served:
 class IcsServer:
     """`with IcsServer() as server:` ... `server.put("/a.ics", text)`; `server.url("/a.ics")`."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
         self.paths: dict[str, Served] = {}
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -46,6 +46,12 @@ class IcsServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if tls:  # the fake Microsoft's self-signed certificate for 127.0.0.1
+            from fakes.microsoft_tls import server_context
+            self.httpd.socket = server_context().wrap_socket(self.httpd.socket,
+                                                             server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> IcsServer:
@@ -58,7 +64,7 @@ class IcsServer:
         self.httpd.server_close()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
     def put(self, path: str, text: str, mode: str = "ok") -> None:
         with self.lock:
