@@ -41,45 +41,58 @@ STEPS = {"SECONDLY": dt.timedelta(seconds=1), "MINUTELY": dt.timedelta(minutes=1
          "WEEKLY": dt.timedelta(weeks=1)}
 
 
-def _bounded(component: Any, start: dt.datetime) -> bool:
+@dataclass
+class Bounds:
+    """What `_bounded` decided for one repeating event."""
+
+    cut: bool = False  # occurrences may have been left out
+    skip: bool = False  # the rule cannot be expanded safely: the series is left out
+    period: dt.timedelta = dt.timedelta(days=1)  # the rule's step, for the first window
+
+
+def _bounded(component: Any, start: dt.datetime) -> Bounds:
     """Make a repeating event cheap to expand from `start` on, the same occurrences in the
     window: a rule of fixed periods without COUNT that began long ago starts again a whole
     number of intervals later, just before the window (its DTEND moved alike), so the
-    expansion does not walk every minute since 2000; a COUNT above COUNT_LIMIT is lowered.
-    True when occurrences may have been left out."""
+    expansion does not walk every minute since 2000; a COUNT above COUNT_LIMIT is lowered; an
+    INTERVAL below 1 (on which dateutil loops for ever) or absurdly large leaves the series
+    out."""
     rule = component.get("RRULE")
-    if rule is None or isinstance(rule, list):
-        return False
+    if rule is None:
+        return Bounds()
+    if isinstance(rule, list):
+        return Bounds(cut=True, skip=True)  # several RRULEs: not expanded (RFC 5545 says one)
+    try:
+        every = int((rule.get("INTERVAL") or [1])[0])
+    except (TypeError, ValueError):
+        return Bounds(cut=True, skip=True)
+    if not 1 <= every <= 100_000:
+        return Bounds(cut=True, skip=True)
+    step = STEPS.get(str((rule.get("FREQ") or [""])[0]).upper())
+    period = step * every if step is not None else dt.timedelta(days=1)
     count = rule.get("COUNT")
     if count:
         if int(count[0]) > COUNT_LIMIT:
             rule["COUNT"] = [COUNT_LIMIT]
-            return True
-        return False
-    step = STEPS.get(str((rule.get("FREQ") or [""])[0]).upper())
+            return Bounds(cut=True, period=period)
+        return Bounds(period=period)
     first = component.get("DTSTART")
     if step is None or first is None:
-        return False
-    try:
-        period = step * max(1, int((rule.get("INTERVAL") or [1])[0]))
-    except (TypeError, ValueError):
-        return False
+        return Bounds(period=period)
     begins = first.dt
     if isinstance(begins, dt.datetime):
         here = start.astimezone(begins.tzinfo) if begins.tzinfo is not None \
             else start.replace(tzinfo=None)
     else:
         here = start.date()  # type: ignore[assignment]
-    length = _length(component)
-    gap = here - begins - length - dt.timedelta(days=2)
-    if gap <= period:
-        return False
-    shift = period * (gap // period)
-    first.dt = begins + shift
-    ends = component.get("DTEND")
-    if ends is not None:
-        ends.dt = ends.dt + shift
-    return False
+    gap = here - begins - _length(component) - dt.timedelta(days=2)
+    if gap > period:
+        shift = period * (gap // period)
+        first.dt = begins + shift
+        ends = component.get("DTEND")
+        if ends is not None:
+            ends.dt = ends.dt + shift
+    return Bounds(period=period)
 
 
 def _length(component: Any) -> dt.timedelta:
@@ -94,13 +107,17 @@ def _length(component: Any) -> dt.timedelta:
     return dt.timedelta(days=1)
 
 
-def _expand(query: Any, start: dt.datetime, end: dt.datetime) -> Iterator[Any]:
+def _expand(query: Any, start: dt.datetime, end: dt.datetime,
+            period: dt.timedelta) -> Iterator[Any]:
     """The occurrences of one series overlapping [start, end), in order of start, as
     components built one at a time (the caller stops when it has enough): asked for window by
     window (a day first, longer while they are few, shorter while many), so a dense series is
     not walked again from its start for every few minutes of the window. The windows are
     recurring-ical-events' own occurrence lists, as its `after()` walks them."""
-    low, span, seen = start, dt.timedelta(days=1), set()
+    # The first window holds about 200 steps of the rule (a day at most), so a rule by the
+    # second does not build a day of occurrences at once.
+    low, seen = start, set()
+    span = max(min(dt.timedelta(days=1), period * 200), dt.timedelta(minutes=5))
     while low < end:
         high = min(end, low + span)
         batch = query._occurrences_between(query.to_datetime(low), query.to_datetime(high))
@@ -109,7 +126,7 @@ def _expand(query: Any, start: dt.datetime, end: dt.datetime) -> Iterator[Any]:
             if occurrence.id not in seen:
                 seen.add(occurrence.id)
                 yield occurrence.as_component(query.keep_recurrence_attributes)
-        span = span * 2 if len(batch) < 200 else max(span / 2, dt.timedelta(hours=1))
+        span = span * 2 if len(batch) < 200 else max(span / 2, dt.timedelta(minutes=5))
         low = high
 
 
@@ -130,11 +147,19 @@ def _by_series(calendar: icalendar.Calendar, start: dt.datetime, end: dt.datetim
             yield components
             continue
         single = icalendar.Calendar()
-        for component in (*zones, *components):
-            if component.get("RECURRENCE-ID") is None and _bounded(component, start):
-                truncated.append(True)
+        bounds = Bounds()
+        for component in zones:
             single.add_component(component)
-        yield _expand(recurring_ical_events.of(single, components=["VEVENT"]), start, end)
+        for component in components:
+            if component.get("RECURRENCE-ID") is None:
+                bounds = _bounded(component, start)
+            single.add_component(component)
+        if bounds.cut:
+            truncated.append(True)
+        if bounds.skip:
+            continue
+        yield _expand(recurring_ical_events.of(single, components=["VEVENT"]), start, end,
+                      bounds.period)
 
 
 class FeedError(ValueError):
@@ -255,7 +280,7 @@ def read(body: bytes, *, tzid: str, start: dt.datetime, end: dt.datetime,
         calendar = icalendar.Calendar.from_ical(text)
         if isinstance(calendar, list):
             calendar = calendar[0]
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any parser failure is the feed's, not ours
         raise FeedError(f"the calendar could not be read: {str(exc)[:200]}") from None
     counts: dict[str, int] = {}
     events: list[RemoteEvent] = []
@@ -290,9 +315,11 @@ def read(body: bytes, *, tzid: str, start: dt.datetime, end: dt.datetime,
             if scanned > max_instances * SCAN_FACTOR:
                 cut.append(True)
                 break
-    except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
-        if isinstance(exc, FeedError):
-            raise
+    except FeedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recurring-ical-events and icalendar raise many
+        # kinds on odd input (InvalidCalendar, BadRuleStringFormat, OverflowError, ...): all
+        # of them mean this feed cannot be expanded; the bridge must go on with the others.
         raise FeedError(f"the calendar's repeating events could not be expanded: "
                         f"{str(exc)[:200]}") from None
     truncated = bool(cut)
