@@ -37,7 +37,7 @@ from defusedxml import DefusedXmlException
 from radicale.item import filter as radicale_filter
 
 from server import dav_bodies, dav_write
-from server.api import errors as api_errors
+from server.web import incidents
 from server.dav_context import CURRENT, DavRequest
 from server.davfast.engine import FastPath
 from server.davfast.plan import decide
@@ -258,7 +258,7 @@ class DavMount:
     @staticmethod
     def _incident(start_response: Callable[..., Any], exc: Exception) -> list[bytes]:
         """The incident-id 500 of the JSON API's error handler, never Radicale's page."""
-        body = api_errors.incident_body(api_errors.log_incident(exc))
+        body = incidents.incident_body(incidents.log_incident(exc))
         start_response("500 Internal Server Error",
                        [("Content-Type", "application/json"),
                         ("Content-Length", str(len(body)))])

@@ -38,7 +38,7 @@ from prometheus_client import Counter
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Request, Response
 
-from server.api import errors as api_errors
+from server.web import incidents
 from server.domain import links
 from server.errors import BookingCalError
 from server.feedcache import BodyCache, CachedBody
@@ -342,7 +342,7 @@ class FeedMount:
 
 def _error(exc: BookingCalError) -> Response:
     """The JSON API's error shape (server/api/errors.py) without Flask."""
-    status = api_errors.status_of(exc)
+    status = incidents.status_of(exc)
     body = json.dumps({"error": {"status": status, "code": exc.code, "message": exc.message,
                                  "details": exc.details or {}}})
     headers = {"Retry-After": "2"} if status == 503 else {}

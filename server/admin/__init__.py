@@ -13,7 +13,7 @@ from server.admin import (
 )
 from server.admin.views_google import landing
 from server.admin.web import guard, page, secure_headers
-from server.api.errors import log_incident, status_of
+from server.web.incidents import log_incident, status_of
 from server.errors import BookingCalError
 from server.web.ratelimit import FailureLimiter
 

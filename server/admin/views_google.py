@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from server.admin.web import load_session, page, signed_in
 from server.api.common import runtime
-from server.api.errors import status_of
+from server.web.incidents import status_of
 from server.api.routes_google import status_out
 from server.domain.calendars import list_calendars
 from server.domain.timeutil import ago

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from server.admin.web import page, signed_in
 from server.api.common import runtime
-from server.api.errors import status_of
+from server.web.incidents import status_of
 from server.db.models import Link
 from server.domain import links
 from server.domain.businesses import get_business

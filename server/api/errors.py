@@ -4,9 +4,6 @@ with that id only."""
 
 from __future__ import annotations
 
-import json
-import logging
-import uuid
 from typing import Any
 
 from flask import Response, jsonify
@@ -14,19 +11,8 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from server import errors
+from server.web.incidents import incident_message, log_incident, status_of
 
-log = logging.getLogger(__name__)
-
-STATUS = {
-    errors.NotFoundError: 404,
-    errors.InvalidError: 422,
-    errors.ConflictError: 409,
-    errors.GoneError: 410,
-    errors.BusyError: 503,
-    errors.UnavailableError: 503,
-    errors.UnauthorizedError: 401,
-    errors.ForbiddenError: 403,
-}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 410: "gone",
               413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid",
@@ -43,11 +29,6 @@ def error_response(status: int, code: str, message: str,
     if status == 503:
         response.headers["Retry-After"] = "2"
     return response
-
-
-def status_of(exc: errors.BookingCalError) -> int:
-    """The HTTP status of a domain error (the JSON API and the admin pages share it)."""
-    return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
 
 
 def from_domain(exc: errors.BookingCalError) -> Response:
@@ -72,27 +53,6 @@ def from_validation(exc: ValidationError) -> Response:
     summary = "; ".join(f"{p['field'] or 'body'}: {p['message']}" for p in problems[:5])
     return error_response(422, "invalid", f"the request is invalid: {summary}",
                           {"errors": problems})
-
-
-def log_incident(exc: Exception) -> str:
-    """Log an unexpected error under a new incident id and return the id (the JSON error and
-    the admin pages' error page show it)."""
-    incident = uuid.uuid4().hex[:12]
-    log.error("unexpected error, incident %s: %s", incident, type(exc).__name__,
-              exc_info=log.isEnabledFor(logging.DEBUG))
-    return incident
-
-
-def incident_message(incident: str) -> str:
-    return f"internal error; the administrator can find it in the log as incident {incident}"
-
-
-def incident_body(incident: str) -> bytes:
-    """The JSON error of an incident, for WSGI layers outside Flask (the CalDAV mount, the
-    outermost shield)."""
-    return json.dumps({"error": {"status": 500, "code": "internal",
-                                 "message": incident_message(incident),
-                                 "details": {"incident": incident}}}).encode("utf-8")
 
 
 def from_unexpected(exc: Exception) -> Response:

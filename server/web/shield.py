@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Iterable, Iterator
 
-from server.api.errors import incident_body, log_incident
+from server.web.incidents import incident_body, log_incident
 from server.web.middleware import WSGIApp
 
 

@@ -62,7 +62,7 @@ def test_an_unexpected_error_is_an_html_500_with_the_logged_incident(
         session.execute(update(Link).where(Link.id == made["id"]).values(
             token_encrypted="v1:not-a-token"))
     browser, _ = sign_in(site)
-    with caplog.at_level(logging.ERROR, logger="server.api.errors"):
+    with caplog.at_level(logging.ERROR, logger="server.web.incidents"):
         text = is_page(browser.get(f"{site.admin}/calendar/links/{made['id']}", timeout=20), 500)
     found = re.search(r'<code id="incident">([0-9a-f]{12})</code>', text)
     assert found and "Something went wrong on the server" in text
