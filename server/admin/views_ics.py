@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from server.admin.web import page, signed_in
 from server.api.common import runtime
-from server.api.errors import status_of
+from server.web.incidents import status_of
 from server.domain.calendars import list_calendars
 from server.domain.timeutil import ago
 from server.errors import BookingCalError
