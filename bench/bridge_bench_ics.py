@@ -15,7 +15,6 @@ database).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import random
 import tempfile
@@ -47,13 +46,13 @@ def run_ics(engine: str, args: argparse.Namespace, row: Any) -> tuple[list[Any],
 
     with tempfile.TemporaryDirectory(prefix="bridge-bench-ics-") as folder, \
             database_url(engine, Path(folder)) as url, \
-            make_ics_world(Path(folder), url) as world:
+            make_ics_world(Path(folder), url, megabytes=64) as world:
         rows = []
         _feed(world, args.events)
         settings = world.runtime.config.ics
         feed_url = world.server.url(world.path)
         began = time.perf_counter()
-        fetch(feed_url, dataclasses.replace(settings, max_bytes=1 << 30))
+        fetch(feed_url, settings)
         baseline = time.perf_counter() - began
         worker = Engine(world.runtime, worker="bench", providers=[world.engine().providers[0]])
         before = len(world.server.requests)

@@ -79,9 +79,10 @@ class IcsWorld:
 
 @contextmanager
 def make_ics_world(folder: Path, database_url: str, extra: str = "",
-                   now: dt.datetime = NOW, path: str = "/cal.ics?token=s3cr3t-T0KEN"
-                   ) -> Iterator[IcsWorld]:
-    runtime = make_runtime(folder, database_url, now=now, extra=ICS_TOML + extra)
+                   now: dt.datetime = NOW, path: str = "/cal.ics?token=s3cr3t-T0KEN",
+                   megabytes: int = 1) -> Iterator[IcsWorld]:
+    toml = ICS_TOML.replace("max_megabytes = 1\n", f"max_megabytes = {megabytes}\n")
+    runtime = make_runtime(folder, database_url, now=now, extra=toml + extra)
     with IcsServer() as server:
         with runtime.db.write() as session:
             business = businesses.create_business(session, name="Salon", timezone=TZ,
