@@ -22,6 +22,7 @@ from server.api.routes_availability import bp as availability_bp
 from server.api.routes_bookings import bp as bookings_bp
 from server.api.routes_catalog import bp as catalog_bp
 from server.api.routes_google import bp as google_bp
+from server.api.routes_ics import bp as ics_bp
 from server.api.routes_microsoft import bp as microsoft_bp
 from server.api.routes_links import bp as links_bp
 from server.api.routes_tenancy import bp as tenancy_bp
@@ -61,7 +62,8 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
     # The document route is registered by hand since the UI (and its CDN assets) is off.
     app.add_url_rule(API_PREFIX + "/openapi.json", "openapi_json",
                      lambda: Response(json.dumps(app.api_doc), mimetype="application/json"))
-    for blueprint in (tenancy_bp, catalog_bp, bookings_bp, links_bp, google_bp, microsoft_bp):
+    for blueprint in (tenancy_bp, catalog_bp, bookings_bp, links_bp, google_bp, microsoft_bp,
+                      ics_bp):
         app.register_api(blueprint)
     app.register_api(availability_bp)
     app.register_blueprint(google_callback.create_blueprint(runtime, admin.landing))

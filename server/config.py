@@ -87,6 +87,24 @@ class MicrosoftConfig:
 
 
 @dataclass(frozen=True)
+class IcsConfig:
+    """Subscribed ICS URLs (server/ics/): how they are fetched safely and how often."""
+
+    allowed_networks: tuple[Network, ...] = ()  # private/loopback networks allowed anyway
+    allow_http: bool = False  # plain http:// URLs (tests, an intranet)
+    min_interval_seconds: int = 900
+    default_interval_seconds: int = 3600
+    max_interval_seconds: int = 86400
+    timeout_seconds: float = 10.0  # connecting, and each read of the answer
+    total_seconds: float = 30.0  # the whole fetch, redirects included
+    max_bytes: int = 10 * 1024 * 1024  # of the body, after gzip
+    max_redirects: int = 5
+    horizon_days: int = 365  # recurrences expanded this far ahead
+    max_instances: int = 20000  # events mirrored per feed at most
+    max_sources_per_calendar: int = 10
+
+
+@dataclass(frozen=True)
 class AvailabilityConfig:
     """Defaults of online booking rules (a service may override the first three) and how fresh
     the Google picture must be before an online booking is accepted."""
@@ -136,6 +154,7 @@ class Config:
     microsoft: MicrosoftConfig = field(default_factory=lambda: MicrosoftConfig(
         "", None, "https://login.microsoftonline.com/common",
         "https://graph.microsoft.com/v1.0", 60, 600, 4))
+    ics: IcsConfig = field(default_factory=IcsConfig)
 
     @property
     def public_path(self) -> str:
@@ -348,6 +367,36 @@ OPTIONS: tuple[Option, ...] = (
     Option("microsoft.ca_file", "", _path,
            "A CA bundle (PEM) to trust for the Microsoft endpoints instead of the system's "
            "(a TLS-inspecting proxy); empty: the system's."),
+    Option("ics.allowed_networks", [], _networks,
+           "Networks a subscribed ICS URL may reach although they are loopback, private or "
+           "link-local (tests, an intranet calendar server), such as [\"10.1.0.0/16\"]; "
+           "everything else of that kind is refused (SSRF). Cloud metadata addresses are "
+           "always refused."),
+    Option("ics.allow_http", False, _bool,
+           "Accept plain http:// ICS URLs (only sensible with allowed_networks, on a trusted "
+           "network); otherwise only https:// is subscribed to."),
+    Option("ics.min_interval_seconds", 900, _int_between(10, 86400),
+           "Shortest time between two fetches of one ICS URL, whatever the feed's "
+           "REFRESH-INTERVAL or the source's own interval ask for."),
+    Option("ics.default_interval_seconds", 3600, _int_between(10, 604800),
+           "Time between fetches when neither the source nor the feed names one."),
+    Option("ics.max_interval_seconds", 86400, _int_between(10, 604800),
+           "Longest time between two fetches of one ICS URL."),
+    Option("ics.timeout_seconds", 10, _positive_number,
+           "Longest wait to connect to an ICS URL's server, and for each part of its answer."),
+    Option("ics.total_seconds", 30, _positive_number,
+           "Longest time one fetch may take in all, redirects included."),
+    Option("ics.max_megabytes", 10, _int_between(1, 1024),
+           "Largest ICS body accepted (after gzip); a larger one is aborted while it streams."),
+    Option("ics.max_redirects", 5, _int_between(0, 20),
+           "Redirects followed (each checked again) before a fetch gives up."),
+    Option("ics.horizon_days", 365, _int_between(1, 3650),
+           "Repeating events of a feed are expanded this many days ahead."),
+    Option("ics.max_instances", 20000, _int_between(100, 1000000),
+           "Most events (occurrences included) mirrored from one feed; the rest is left out "
+           "and the source's status says so."),
+    Option("ics.max_sources_per_calendar", 10, _int_between(1, 1000),
+           "ICS URLs one employee calendar may subscribe to."),
     Option("availability.slot_step_minutes", 15, _int_between(1, 1440),
            "Minutes between the start times offered online (a service may set its own)."),
     Option("availability.min_notice_minutes", 60, _int_between(0, 525600),
@@ -508,6 +557,15 @@ def load(path: str | os.PathLike[str] | None = None,
             and not values.get("microsoft.client_secret_file"):
         problems.append(f"{name}: microsoft.client_id: set, but no client secret: set "
                         f"microsoft.client_secret_file or {ENV_MICROSOFT_SECRET}")
+    if {"ics.min_interval_seconds", "ics.max_interval_seconds",
+            "ics.default_interval_seconds"} <= values.keys() and not (
+            values["ics.min_interval_seconds"] <= values["ics.default_interval_seconds"]
+            <= values["ics.max_interval_seconds"]):
+        problems.append(f"{name}: ics: expected min_interval_seconds <= "
+                        "default_interval_seconds <= max_interval_seconds, found "
+                        f"{values['ics.min_interval_seconds']}, "
+                        f"{values['ics.default_interval_seconds']}, "
+                        f"{values['ics.max_interval_seconds']}")
     data_dir = (base / values["data_dir"]).resolve() if values.get("data_dir") else base
     keys_dir = (base / values["keys.dir"]).resolve() if values.get("keys.dir") \
         else data_dir / "keys"
@@ -578,6 +636,18 @@ def load(path: str | os.PathLike[str] | None = None,
             backfill_per_minute=values["microsoft.backfill_per_minute"],
             max_concurrent_requests=values["microsoft.max_concurrent_requests"],
             ca_file=ms_ca_file, notifications=values["microsoft.notifications"]),
+        ics=IcsConfig(
+            allowed_networks=values["ics.allowed_networks"],
+            allow_http=values["ics.allow_http"],
+            min_interval_seconds=values["ics.min_interval_seconds"],
+            default_interval_seconds=values["ics.default_interval_seconds"],
+            max_interval_seconds=values["ics.max_interval_seconds"],
+            timeout_seconds=values["ics.timeout_seconds"],
+            total_seconds=values["ics.total_seconds"],
+            max_bytes=values["ics.max_megabytes"] * 1024 * 1024,
+            max_redirects=values["ics.max_redirects"], horizon_days=values["ics.horizon_days"],
+            max_instances=values["ics.max_instances"],
+            max_sources_per_calendar=values["ics.max_sources_per_calendar"]),
     )
 
 

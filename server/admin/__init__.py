@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from server.admin import (
-    views_account, views_auth, views_availability, views_google, views_links,
+    views_account, views_auth, views_availability, views_google, views_ics, views_links,
     views_microsoft,
 )
 from server.admin.views_google import landing
@@ -64,5 +64,6 @@ def create_blueprint(sign_in_limit: int) -> Blueprint:
     views_links.register(bp)
     views_google.register(bp)
     views_microsoft.register(bp)
+    views_ics.register(bp)
     views_availability.register(bp)
     return bp

@@ -35,6 +35,8 @@ BUFFER = "buffer"
 BLOCKED = "blocked_time"
 GOOGLE = "google_event"
 MICROSOFT = "microsoft_event"  # busy time mirrored from Outlook (Microsoft Graph)
+ICS = "ics_event"  # busy time of a subscribed ICS URL (server/ics/)
+MIRRORED = (GOOGLE, MICROSOFT, ICS)  # busy time of another calendar: blocks online booking
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class Busy:
     """Something that blocks: `start`/`end` is the time it takes (a booking's occupied interval,
     buffers included); `core` is a booking's appointment itself, without its buffers."""
 
-    kind: str  # BOOKING, BLOCKED, GOOGLE or MICROSOFT
+    kind: str  # BOOKING, BLOCKED, GOOGLE, MICROSOFT or ICS
     ref: str  # booking or blocked time id, or the Google event id
     start: dt.datetime
     end: dt.datetime
@@ -177,7 +179,7 @@ def refusals(schedule: Schedule, rules: Rules, now: dt.datetime, start: dt.datet
             found.append(Reason(OUTSIDE_HOURS, start, end))
     occupied_start, occupied_end = start - rules.buffer_before, end + rules.buffer_after
     for item in schedule.overlapping(occupied_start, occupied_end):
-        if not online and item.kind in (GOOGLE, MICROSOFT):
+        if not online and item.kind in MIRRORED:
             continue
         core_start, core_end = item.core or (item.start, item.end)
         touches = core_start < end and core_end > start
@@ -275,13 +277,14 @@ def describe(reason: Reason, tzid: str) -> str:
     if reason.kind == HORIZON:
         return f"bookings open only until {start:%Y-%m-%d %H:%M}"
     labels = {BOOKING: "booking", BLOCKED: "blocked time", GOOGLE: "Google event",
-              MICROSOFT: "Outlook event"}
+              MICROSOFT: "Outlook event", ICS: "calendar link event"}
     if reason.kind == BUFFER:
         return f"the buffer around {labels.get(reason.cause or '', 'an item')} {reason.ref} " \
                f"({when})"
     label = f"{labels[reason.kind]} {reason.ref}"
-    if reason.kind in (GOOGLE, MICROSOFT):
-        where = "Google calendar" if reason.kind == GOOGLE else "Outlook calendar"
+    if reason.kind in MIRRORED:
+        where = {GOOGLE: "Google calendar", MICROSOFT: "Outlook calendar"}.get(
+            reason.kind, "calendar link")
         label += f" in {where} {reason.google_calendar}"
         if reason.title:
             label += f" ({reason.title!r})"

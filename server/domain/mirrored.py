@@ -16,12 +16,14 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from server.db.models import GoogleReadState, MicrosoftMirroredEvent, MirroredEvent
+from server.db.models import (
+    GoogleReadState, IcsMirroredEvent, MicrosoftMirroredEvent, MirroredEvent,
+)
 from server.domain.blocking import BlockingPolicy, blocks
 
 SUMMARY_LIMIT = 1000
 # Each provider's mirror table: the same columns (server/db/models.py).
-MirrorTable = type[MirroredEvent] | type[MicrosoftMirroredEvent]
+MirrorTable = type[MirroredEvent] | type[MicrosoftMirroredEvent] | type[IcsMirroredEvent]
 CHUNK = 500  # ids per IN (...) query
 
 

@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 
 from server.config import AvailabilityConfig
 from server.db.models import (
-    Booking, Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState, MicrosoftCalendarMap,
+    Booking, Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState, IcsMirroredEvent,
+    IcsReadState, IcsSource, MicrosoftCalendarMap,
     MicrosoftConnection, MicrosoftMirroredEvent, MicrosoftReadState, MirroredEvent,
     OpeningException, OpeningHours, Service,
 )
 from server.domain.availability import (
-    BLOCKED, BOOKING, GOOGLE, MICROSOFT, Busy, FreeAllDay, Reason, Refused, Schedule, Span,
+    BLOCKED, BOOKING, GOOGLE, ICS, MICROSOFT, Busy, FreeAllDay, Reason, Refused, Schedule, Span,
     free_all_day_warnings, refused, rules_for, slots, timeline,
 )
 from server.domain.calendars import get_calendar
@@ -146,7 +147,41 @@ def outlook_busy(session: Session, calendar: Calendar, low: dt.datetime, high: d
     return busy
 
 
-def _event_span(event: MirroredEvent | MicrosoftMirroredEvent, tzid: str) -> Span:
+def ics_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.datetime,
+             titles: bool, warnings: list[str]) -> list[Busy]:
+    """The blocking events of the ICS URLs the calendar subscribes to (server/ics/): as they
+    were at each source's last good read (a feed briefly down keeps blocking); a source whose
+    last fetch failed adds a warning. A range scan per source, bounded like google_events'."""
+    busy: list[Busy] = []
+    for source, state in session.execute(
+            select(IcsSource, IcsReadState)
+            .join(IcsReadState, IcsReadState.connection_id == IcsSource.id)
+            .where(IcsSource.business_id == calendar.business_id,
+                   IcsSource.calendar_id == calendar.id).order_by(IcsSource.id)).all():
+        if not source.block_online_booking:
+            continue
+        if state.last_error or source.last_error:
+            synced = f"{state.synced_at:%Y-%m-%d %H:%M} UTC" if state.synced_at else "never"
+            warnings.append(f"the calendar link at {source.host} could not be read (last good "
+                            f"copy: {synced}); its events as they were then keep blocking")
+        span = dt.timedelta(seconds=state.max_span_seconds) + DAY
+        for event in session.execute(select(IcsMirroredEvent).where(
+                IcsMirroredEvent.connection_id == source.id,
+                IcsMirroredEvent.google_calendar == state.google_calendar,
+                IcsMirroredEvent.blocks.is_(True),
+                IcsMirroredEvent.start_utc >= low - span,
+                IcsMirroredEvent.start_utc < high + DAY)).scalars():
+            event_start, event_end = _event_span(event, calendar.timezone)
+            if event_end > low and event_start < high:
+                busy.append(Busy(ICS, event.event_id, event_start, event_end,
+                                 google_calendar=source.label or source.host,
+                                 title=event.summary if titles else None,
+                                 all_day=event.all_day))
+    return busy
+
+
+def _event_span(event: MirroredEvent | MicrosoftMirroredEvent | IcsMirroredEvent,
+                tzid: str) -> Span:
     """An all-day event covers whole local days of the employee's calendar, every day it
     spans; a timed one its own instants."""
     if event.all_day and event.start_date is not None and event.end_date is not None:
@@ -207,6 +242,7 @@ def load(session: Session, calendar: Calendar, first: dt.date, end: dt.date, *,
                     free.append(FreeAllDay(event.event_id, event.summary if titles else None,
                                            days))
     busy.extend(outlook_busy(session, calendar, low, high, titles, warnings))
+    busy.extend(ics_busy(session, calendar, low, high, titles, warnings))
     return Schedule(calendar_id=calendar.id, timezone=calendar.timezone, start=start, end=stop,
                     open=open_intervals(session, calendar, first - DAY, end + DAY), busy=busy,
                     warnings=warnings, synced_at=synced_at, google_calendar=google_calendar,

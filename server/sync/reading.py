@@ -132,9 +132,11 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
     GoogleCopy = lister.tables.copy
     ids = sorted({item.remote_id for item in items}
                  | {item.series_id for item in items if item.series_id})
-    copies = {copy.event_id: copy for chunk in mirrored.chunks(ids) for copy in session.execute(
-        select(GoogleCopy).where(GoogleCopy.connection_id == connection.id,
-                                 GoogleCopy.event_id.in_(chunk))).scalars()}
+    # A read-only provider (no copy table) has no copies of ours to recognise.
+    copies = {} if GoogleCopy is None else {
+        copy.event_id: copy for chunk in mirrored.chunks(ids) for copy in session.execute(
+            select(GoogleCopy).where(GoogleCopy.connection_id == connection.id,
+                                     GoogleCopy.event_id.in_(chunk))).scalars()}
     changes: list[mirrored.Change] = []
     ours: list[str] = []
     for item in items:
@@ -143,7 +145,7 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
         if item.tag is not None or item.remote_id in copies or str(item.series_id) in copies:
             ours.append(item.remote_id)
             copy = copies.get(item.remote_id)
-            if copy is None and id_secret is not None:
+            if copy is None and id_secret is not None and GoogleCopy is not None:
                 _adopt_unknown_copy(session, lister, connection, calendar, item, report,
                                     id_secret)
             else:
@@ -159,7 +161,7 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
     # another app had dropped) stops blocking now.
     report.removed += mirrored.drop_ours(session, connection.id, calendar, ours,
                                          model=lister.tables.mirrored)
-    if full:
+    if full and GoogleCopy is not None:
         _reconcile_copies(session, lister, connection, calendar, items, now, report)
     # A tombstone carries only the id: one that was not mirrored may be a copy of ours, deleted.
     for remote_id in result.unknown_tombstones:

@@ -10,14 +10,15 @@ from typing import Any
 
 from server.db.models import (
     GoogleCalendarMap, GoogleConnection, GoogleCopy, GoogleReadState, GoogleWriteError,
-    MicrosoftCalendarMap, MicrosoftConnection, MicrosoftCopy, MicrosoftMirroredEvent,
+    IcsMirroredEvent, IcsReadState, IcsSource, MicrosoftCalendarMap, MicrosoftConnection, MicrosoftCopy, MicrosoftMirroredEvent,
     MicrosoftReadState, MicrosoftWriteError, MirroredEvent,
 )
 
 
 @dataclass(frozen=True)
 class Tables:
-    """One provider's tables, and the direction value that means "read only"."""
+    """One provider's tables, and the direction value that means "read only". A read-only
+    provider (ICS URLs) has no calendar maps, copies or write errors: None."""
 
     connection: Any
     calendar_map: Any
@@ -32,3 +33,5 @@ GOOGLE = Tables(GoogleConnection, GoogleCalendarMap, GoogleReadState, GoogleCopy
                 GoogleWriteError, MirroredEvent, "from_google")
 MICROSOFT = Tables(MicrosoftConnection, MicrosoftCalendarMap, MicrosoftReadState, MicrosoftCopy,
                    MicrosoftWriteError, MicrosoftMirroredEvent, "from_microsoft")
+# ICS URLs (server/ics/): read only, a source is the connection; nothing is ever written.
+ICS = Tables(IcsSource, None, IcsReadState, None, None, IcsMirroredEvent, "from_ics")

@@ -48,3 +48,20 @@ def test_bridge_bench_quick_microsoft_sqlite() -> None:
         assert re.search(rf"{re.escape(what)}\s+{requests}\s+{requests}\s+1\.00\s", line), line
     assert re.search(r"\[4\] microsoft, sqlite: booking change -> fake received its copy, 4 "
                      r"samples: median \d+\.\d+ s, p95 \d+\.\d+ s", output), output
+
+
+def test_bridge_bench_quick_ics_sqlite() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bridge_bench.py"), "--quick", "--engine",
+         "sqlite", "--provider", "ics"], cwd=REPO, capture_output=True, text=True,
+        timeout=180, check=False)
+    output = result.stdout
+    assert result.returncode == 0, output + result.stderr
+    assert "Traceback" not in output + result.stderr
+    for what in ("[1] ics: first read of a feed of 600 events: GETs",
+                 "[2] ics: idle pass, source due, feed unchanged: requests (304)",
+                 "[3] ics: 21 passes, the source due once: requests of any kind"):
+        line = next(line for line in output.splitlines() if what in line)
+        assert re.search(rf"{re.escape(what)}\s+1\s+1\s+1\.00\s", line), line
+    assert re.search(r"\[4\] ics, sqlite: 'read again' -> the changed feed mirrored, 4 "
+                     r"samples: median \d+\.\d+ s, p95 \d+\.\d+ s", output), output

@@ -1431,7 +1431,8 @@ def make_tenants(api: Api) -> Tenants:
                    b_cal["slug"], a_items, [b_booking["uid"], b_block["uid"]],
                    {"calendar_id": b_cal["id"], "service_id": b_service,
                     "client_id": b_extra_client, "booking_id": b_booking["id"],
-                    "blocked_id": b_block["id"], "link_id": b_link["id"], "key_id": b_key})
+                    "blocked_id": b_block["id"], "link_id": b_link["id"], "key_id": b_key,
+                    "source_id": 1})
 
 
 def assert_no_bravo(what: str, response: requests.Response, sent: tuple[str, ...] = ()) -> None:
@@ -1567,6 +1568,9 @@ def request_for(method: str, rule: str, b: Salon) -> dict[str, Any]:
         ("POST", "/microsoft/connect"): None,
         ("PATCH", "/microsoft/settings"): {"direction": "both"},
         ("POST", "/microsoft/disconnect"): {"keep_copies": False},
+        ("POST", "/ics-sources"): {"calendar_id": b.calendar,
+                                   "url": "https://calendar.example.com/x.ics"},
+        ("POST", "/ics-sources/<int:source_id>/refresh"): None,
     }
     queries: dict[tuple[str, str], dict[str, str]] = {
         ("GET", "/bookings"): {"start": "2026-01-01T00:00:00Z", "end": "2028-01-01T00:00:00Z"},

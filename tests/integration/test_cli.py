@@ -160,6 +160,8 @@ EXPECTED_COMMANDS |= {("business", "phone-writes")}  # writable links, below
 EXPECTED_COMMANDS |= {("microsoft",), ("microsoft", "connect"), ("microsoft", "status"),
                       ("microsoft", "calendars"), ("microsoft", "settings"),
                       ("microsoft", "disconnect")}  # tests/integration/test_microsoft_cli.py
+EXPECTED_COMMANDS |= {("ics",), ("ics", "add"), ("ics", "list"), ("ics", "remove"),
+                      ("ics", "refresh")}  # tests/integration/test_ics_cli.py
 
 
 def test_group_help_and_version(tmp_path: Path) -> None:

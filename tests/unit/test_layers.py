@@ -31,7 +31,7 @@ LAYERS: dict[str, int] = {
     "server.storage_backend": PUBLISHING, "server.plugins": PUBLISHING,
     "server.availability_text": PUBLISHING, "server.slotcache": PUBLISHING,
     # the sync engine and its provider adapters
-    "server.sync": SYNC, "server.google": SYNC, "server.microsoft": SYNC,
+    "server.sync": SYNC, "server.google": SYNC, "server.microsoft": SYNC, "server.ics": SYNC,
     "server.gcal_bridge": SYNC,
     "server.api": API,
     "server.admin": ADMIN,
@@ -55,7 +55,8 @@ ALLOWED = {
     # The composition root's parts that the runtime object carries are built lazily by it;
     # modules below read the runtime for the database and the clock.
     ("server.sync", "server.runtime"), ("server.google", "server.runtime"),
-    ("server.microsoft", "server.runtime"), ("server.gcal_bridge", "server.runtime"),
+    ("server.microsoft", "server.runtime"), ("server.ics", "server.runtime"),
+    ("server.gcal_bridge", "server.runtime"),
     ("server.api", "server.runtime"), ("server.admin", "server.runtime"),
     ("server.feeds", "server.runtime"), ("server.dav_mount", "server.runtime"),
     ("server.dav_context", "server.runtime"), ("server.prerender", "server.runtime"),

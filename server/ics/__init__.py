@@ -1,0 +1,1 @@
+"""ICS URLs as read-only busy sources: an adapter of the sync engine (server/sync/)."""
