@@ -40,9 +40,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pgbouncer import ThrowawayPgBouncer  # noqa: E402
+from pgbouncer import DIRECT_URLS, ThrowawayPgBouncer  # noqa: E402
 from pgserver import ThrowawayPostgres  # noqa: E402
-from support import DIRECT_URLS  # noqa: E402
 
 # ------------------------------------------------------------------- faketime
 

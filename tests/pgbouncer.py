@@ -29,6 +29,10 @@ import psycopg
 from pgserver import HOST, SUPERUSER, PostgresHarnessError, ThrowawayPostgres, find_free_port
 
 PGBOUNCER_ENV = "BOOKINGCAL_PGBOUNCER"
+
+# The PostgreSQL URL behind each PgBouncer URL handed out by conftest's fixtures:
+# support.make_config configures it as database.direct_url.
+DIRECT_URLS: dict[str, str] = {}
 DEFAULT_PGBOUNCER = "/usr/sbin/pgbouncer"
 
 # Per (database, user) pair: the server connections PgBouncer shares among its clients. Small on
@@ -177,6 +181,9 @@ class ThrowawayPgBouncer:
             "max_client_conn = 1000\n"
             "max_db_connections = 0\n"
             "server_reset_query =\n"
+            # A refused login (a test makes the database refuse) is retried after a second,
+            # not PgBouncer's default 15.
+            "server_login_retry = 1\n"
             "ignore_startup_parameters = extra_float_digits,options\n"
             f"logfile = {self.log_file}\n"
             f"pidfile = {self.base_dir / 'pgbouncer.pid'}\n"

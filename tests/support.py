@@ -15,6 +15,7 @@ import pytest
 import requests
 import waitress
 
+from pgbouncer import DIRECT_URLS  # imported as one module by `support` and `tests.support`
 from server.api.schemas import ErrorResponse
 from server.app import create_app
 from server.clock import FixedClock
@@ -52,10 +53,6 @@ def local_iso(day: dt.date, hour: int, minute: int = 0, tz: str = "Europe/Copenh
     """`local_time` as the API takes it: ISO 8601 with the zone's offset of that day."""
     return local_time(day, hour, minute, tz).isoformat()
 
-
-# The PostgreSQL URL behind each PgBouncer URL handed out by conftest's `database_url` fixture in
-# its `pgbouncer` case: make_config configures it as database.direct_url.
-DIRECT_URLS: dict[str, str] = {}
 
 # `pytestmark = WITH_PGBOUNCER` in a module: its tests using `database_url` also run through
 # PgBouncer in transaction pooling mode (tests/pgbouncer.py).
