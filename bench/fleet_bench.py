@@ -161,13 +161,26 @@ def stop_bridges(fleet: Fleet) -> None:
     fleet.processes.clear()
 
 
-def wait_for(condition: Any, timeout: float, what: str) -> None:
+def wait_for(condition: Any, timeout: float, what: str, fleet: Fleet | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.05)
+    for running in fleet.processes if fleet is not None else []:
+        print(f"--- output of {running.command}:\n{running.output.text[-4000:]}", file=sys.stderr)
     raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def make_all_due(fleet: Fleet) -> None:
+    """Every connection due for a read at once: as if no process had read any within the poll
+    interval (the processes share when each connection was last read: its last_sync_at)."""
+    from sqlalchemy import update
+
+    from server.db.models import GoogleConnection
+
+    with fleet.runtime.db.write() as session:
+        session.execute(update(GoogleConnection).values(last_sync_at=None))
 
 
 def listed_calendars(fake: Any) -> dict[str, float]:
@@ -231,11 +244,12 @@ class Run:
 def idle_round(fleet: Fleet, run: Run) -> None:
     """[1], [2], [4]: fresh processes, every calendar due at once (their first pass)."""
     fleet.fake.clear_log()
+    make_all_due(fleet)
     wanted = fleet.read_calendars
     with DatabaseLoad(fleet.direct_conninfo) as load:
         start_bridges(fleet, run.processes)
         wait_for(lambda: wanted <= set(listed_calendars(fleet.fake)), 60 + len(wanted) / 5,
-                 "every calendar to be listed once")
+                 "every calendar to be listed once", fleet)
     log = fleet.fake.requests()
     first = min(request.at for request in log)
     run.round_seconds = max(listed_calendars(fleet.fake).values()) - first
@@ -319,9 +333,10 @@ def fair_share(fleet: Fleet, processes: int, args: argparse.Namespace, rng: rand
     now = dt.datetime.now(dt.timezone.utc)
     [big] = seed(fleet.runtime, fleet.fake, 1, now, first=len(fleet.businesses))
     fleet.fake.clear_log()
+    make_all_due(fleet)
     start_bridges(fleet, processes)
     wait_for(lambda: fleet.read_calendars | set(big.remote) <= set(listed_calendars(fleet.fake)),
-             600, "the first round")
+             600, "the first round", fleet)
     # Then its Google calendar fills (events around now, one every 20 minutes; the bookings lie
     # ahead) and its read starts over from nothing, as a first import does.
     for n in range(args.backlog):

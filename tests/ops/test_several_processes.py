@@ -197,7 +197,10 @@ def test_healthz_answers_503_while_the_database_refuses(world: World,
         finally:
             admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
     for index in (0, 1):
-        assert requests.get(f"{world.direct(index)}/healthz", timeout=30).status_code == 200
+        # Directly at once; PgBouncer logs in again after its server_login_retry (1 s here).
+        wait_until(lambda: requests.get(f"{world.direct(index)}/healthz",
+                                        timeout=30).status_code == 200, 20,
+                   f"process {index} healthy again")
 
 
 def test_zz_logs_hold_no_token(world: World) -> None:
