@@ -32,7 +32,6 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pgbouncer import DIRECT_URLS, ThrowawayPgBouncer  # noqa: E402
+from pgbouncer import DIRECT_URLS, PooledDatabase, ThrowawayPgBouncer  # noqa: E402
 from pgserver import ThrowawayPostgres  # noqa: E402
 
 # ------------------------------------------------------------------- faketime
@@ -198,20 +197,6 @@ def pgbouncer_server(request: pytest.FixtureRequest,
     atexit.register(bouncer.stop)
     bouncer.start()
     return bouncer
-
-
-@dataclass(frozen=True)
-class PooledDatabase:
-    """One database reached two ways: through the pooler and directly."""
-    name: str
-    url: str  # through PgBouncer (transaction pooling)
-    direct_url: str  # PostgreSQL itself
-
-    @property
-    def environ(self) -> dict[str, str]:
-        """The environment that configures a bookingcal process for it."""
-        return {"BOOKINGCAL_DATABASE_URL": self.url,
-                "BOOKINGCAL_DATABASE_DIRECT_URL": self.direct_url}
 
 
 @pytest.fixture

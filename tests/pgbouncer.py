@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from types import TracebackType
 
 import psycopg
@@ -54,6 +55,20 @@ except (OSError, ValueError):
 time.sleep(0.2)
 shutil.rmtree(base, ignore_errors=True)
 """
+
+
+@dataclass(frozen=True)
+class PooledDatabase:
+    """One database reached two ways: through the pooler and directly."""
+    name: str
+    url: str  # through PgBouncer (transaction pooling)
+    direct_url: str  # PostgreSQL itself
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The environment that configures a bookingcal process for it."""
+        return {"BOOKINGCAL_DATABASE_URL": self.url,
+                "BOOKINGCAL_DATABASE_DIRECT_URL": self.direct_url}
 
 
 def pgbouncer_binary() -> Path:

@@ -15,8 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from conftest import PooledDatabase
-from pgbouncer import ThrowawayPgBouncer
+from pgbouncer import PooledDatabase, ThrowawayPgBouncer
 from server.config import ConfigError
 from server.db import Database
 from server.sync.wakeup import JournalWakeup, listen_url
@@ -95,16 +94,19 @@ def test_bookingcal_leaves_no_session_state_on_the_pooled_connections(
 
         def work(offset: int) -> None:
             mine = Api(server.url)
-            for n in range(8):
-                day = first_day + dt.timedelta(days=offset * 8 + n)
-                response = mine.post(f"/businesses/{salon.business}/bookings", json={
-                    "calendar_id": salon.calendar, "service_id": salon.service,
-                    "start": local_iso(day, 10)})
-                if response.status_code != 201:
-                    failures.append(f"booking: {response.status_code} {response.text[:200]}")
-                feed = mine.session.get(link["feed_url"], timeout=10)
-                if feed.status_code != 200:
-                    failures.append(f"feed: {feed.status_code}")
+            try:
+                for n in range(8):
+                    day = first_day + dt.timedelta(days=offset * 8 + n)
+                    response = mine.post(f"/businesses/{salon.business}/bookings", json={
+                        "calendar_id": salon.calendar, "service_id": salon.service,
+                        "start": local_iso(day, 10)})
+                    if response.status_code != 201:
+                        failures.append(f"booking: {response.status_code} {response.text[:200]}")
+                    feed = mine.session.get(link["feed_url"], timeout=60)
+                    if feed.status_code != 200:
+                        failures.append(f"feed: {feed.status_code}")
+            except Exception as exc:  # a thread's failure fails the test, not just a warning
+                failures.append(f"{type(exc).__name__}: {exc}")
 
         threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
         for thread in threads:
