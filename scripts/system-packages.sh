@@ -1,5 +1,6 @@
 # Sourced by scripts/test.sh: the Debian packages the test suite drives for real (nginx as the
 # reverse proxy in front of bookingcal, chromium for the admin pages' browser tests,
+# pgbouncer as the transaction pooler in front of the throwaway PostgreSQL (tests/pgbouncer.py),
 # systemd-analyze to verify the units in contrib/systemd, faketime for .ci/run's second pass of
 # the date-sensitive tests at a later date, gcc for its preload tests/faketime/monotonic_waits.c).
 # Installed with apt when missing; PostgreSQL 15 is expected on the machine already (see README).
@@ -7,6 +8,7 @@ set -euo pipefail
 _bookingcal_missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || _bookingcal_missing+=(nginx)
 [ -x /usr/bin/chromium ] || _bookingcal_missing+=(chromium)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || _bookingcal_missing+=(pgbouncer)
 command -v systemd-analyze >/dev/null 2>&1 || _bookingcal_missing+=(systemd)
 command -v faketime >/dev/null 2>&1 || _bookingcal_missing+=(faketime)
 command -v gcc >/dev/null 2>&1 || _bookingcal_missing+=(gcc)

@@ -122,6 +122,9 @@ def serve(ctx: click.Context, demo: bool, host: str | None, port: int | None) ->
         click.echo(f"  host API key: in {config.host_key_file}  (send it as "
                    "'Authorization: Bearer <key>')")
     click.echo(f"  database:     {_safe_url(config.database_url)}")
+    if config.database_direct_url:
+        click.echo(f"  (a transaction pooler; PostgreSQL itself: "
+                   f"{_safe_url(config.database_direct_url)})")
     if demo:
         _print_demo_links(runtime)
     try:
@@ -316,7 +319,8 @@ def config_check(ctx: click.Context) -> None:
     if sqlite_file is not None and not sqlite_file.exists():
         database_state = "will be created on first run"
     else:
-        database = Database(config.database_url, pool_size=1)
+        database = Database(config.database_url, pool_size=1,
+                            direct_url=config.database_direct_url)
         try:
             with database.read() as session:
                 session.execute(text("SELECT 1"))

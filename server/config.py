@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 ENV_CONFIG = "BOOKINGCAL_CONFIG"
 ENV_HOST_KEY = "BOOKINGCAL_HOST_KEY"
 ENV_DATABASE_URL = "BOOKINGCAL_DATABASE_URL"
+ENV_DATABASE_DIRECT_URL = "BOOKINGCAL_DATABASE_DIRECT_URL"
 ENV_GOOGLE_SECRET = "BOOKINGCAL_GOOGLE_CLIENT_SECRET"
 ENV_MICROSOFT_SECRET = "BOOKINGCAL_MICROSOFT_CLIENT_SECRET"
 DEFAULT_CONFIG = Path("config") / "bookingcal.toml"
@@ -155,6 +156,8 @@ class Config:
         "", None, "https://login.microsoftonline.com/common",
         "https://graph.microsoft.com/v1.0", 60, 600, 4))
     ics: IcsConfig = field(default_factory=IcsConfig)
+    # PostgreSQL itself when database_url is a transaction-pooling PgBouncer (server/db/engine.py).
+    database_direct_url: str | None = None
 
     @property
     def public_path(self) -> str:
@@ -239,6 +242,15 @@ def _database_url(value: Any) -> str:
     return value
 
 
+def _same_endpoint(one: str, other: str) -> bool:
+    """Whether two database URLs dial the same host and port."""
+    a, b = urlsplit(one), urlsplit(other)
+    try:
+        return (a.hostname, a.port or 5432) == (b.hostname, b.port or 5432)
+    except ValueError:
+        return False
+
+
 def _networks(value: Any) -> tuple[Network, ...]:
     expected = "a list of IP addresses or networks, such as [\"127.0.0.1\", \"10.0.0.0/8\"]"
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -287,6 +299,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("database.url", "", _database_url,
            "Empty for SQLite in data_dir, or postgresql+psycopg://user@host:port/db. "
            "Environment: BOOKINGCAL_DATABASE_URL overrides it (keeps passwords out of the file)."),
+    Option("database.direct_url", "", _database_url,
+           "Only when database.url is a PgBouncer in transaction pooling mode: "
+           "postgresql+psycopg://user@host:port/db of PostgreSQL itself, for what needs a "
+           "session of its own (the bridge's LISTEN, backups). Setting it turns off server-side "
+           "prepared statements on database.url. Environment: BOOKINGCAL_DATABASE_DIRECT_URL."),
     Option("database.busy_timeout_seconds", 10, _positive_number,
            "SQLite: how long a writer waits for another writer before answering 503."),
     Option("database.lock_timeout_seconds", 10, _positive_number,
@@ -528,6 +545,26 @@ def load(path: str | os.PathLike[str] | None = None,
             database_url = _database_url(database_url)
         except ValueError as exc:
             problems.append(f"environment: {ENV_DATABASE_URL}: expected {exc}")
+    direct_url = env.get(ENV_DATABASE_DIRECT_URL) or values.get("database.direct_url", "")
+    where = f"environment: {ENV_DATABASE_DIRECT_URL}" if env.get(ENV_DATABASE_DIRECT_URL) \
+        else f"{name}: database.direct_url"
+    if env.get(ENV_DATABASE_DIRECT_URL):
+        try:
+            direct_url = _database_url(direct_url)
+        except ValueError as exc:
+            problems.append(f"{where}: expected {exc}")
+    if direct_url and isinstance(database_url, str):
+        if not direct_url.startswith("postgresql"):
+            problems.append(f"{where}: found a SQLite URL, expected the "
+                            "postgresql+psycopg:// URL of PostgreSQL itself (behind the pooler)")
+        elif not database_url.startswith("postgresql"):
+            problems.append(f"{where}: set, but database.url is not PostgreSQL: direct_url is "
+                            "only for a PostgreSQL reached through a transaction pooler "
+                            "(database.url the pooler, direct_url the server); remove it")
+        elif _same_endpoint(direct_url, database_url):
+            problems.append(f"{where}: the same server and port as database.url: set "
+                            "database.url to the pooler (PgBouncer) and direct_url to "
+                            "PostgreSQL itself, or remove direct_url when there is no pooler")
     google_secret = env.get(ENV_GOOGLE_SECRET) or None
     if values.get("google.client_secret_file") and not google_secret:
         secret_file = (base / values["google.client_secret_file"]).resolve()
@@ -593,6 +630,7 @@ def load(path: str | os.PathLike[str] | None = None,
         database_busy_timeout=values["database.busy_timeout_seconds"],
         database_lock_timeout=values["database.lock_timeout_seconds"],
         database_pool_size=values["database.pool_size"],
+        database_direct_url=direct_url or None,
         journal_retention_days=values["journal.retention_days"],
         feed_days_back=values["feeds.window_days_back"],
         feed_days_ahead=values["feeds.window_days_ahead"],

@@ -77,7 +77,7 @@ def backup(runtime: Runtime, target: Path) -> None:
     if runtime.db.is_sqlite:
         sqlite_backup(runtime.db, target / SQLITE_NAME)
     else:
-        pgdump.dump(runtime.db.url, target / pgdump.DUMP_NAME)
+        pgdump.dump(runtime.db.direct_url, target / pgdump.DUMP_NAME)
     shutil.copytree(runtime.config.keys_dir, target / "keys")
 
 
@@ -103,7 +103,7 @@ def restore(runtime: Runtime, backup: Path) -> None:
     if runtime.db.is_sqlite:
         _restore_sqlite_file(source, sqlite_path(runtime.db))
     else:
-        pgdump.restore(runtime.db.url, source)
+        pgdump.restore(runtime.db.direct_url, source)
     for key_file in (backup / "keys").iterdir():
         if key_file.is_file():
             _replace_secret_file(key_file, runtime.config.keys_dir / key_file.name)

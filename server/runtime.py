@@ -38,6 +38,7 @@ def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:
     host_key = config.host_key or read_secret_file(config.host_key_file, "the host API key file")
     db = Database(config.database_url, busy_timeout=config.database_busy_timeout,
                   lock_timeout=config.database_lock_timeout,
-                  pool_size=config.database_pool_size)
+                  pool_size=config.database_pool_size,
+                  direct_url=config.database_direct_url)
     return Runtime(config=config, db=db, keyring=keyring, clock=clock or SystemClock(),
                    host_key_hash=keyring.hash_token(host_key))

@@ -9,6 +9,11 @@ Fixtures:
   an empty database; every test using it runs once per engine.  The
   ``postgresql`` case carries the ``postgres`` marker.
 * ``pg_url`` (function): URL of a fresh, empty PostgreSQL database only.
+* ``pgbouncer_server`` (session): a :class:`tests.pgbouncer.ThrowawayPgBouncer` in transaction
+  pooling mode in front of ``postgres_server``, started on first use.
+* ``pooled_pg`` (function): a fresh PostgreSQL database reached through that PgBouncer:
+  ``.url`` (the pooler, for ``database.url``), ``.direct_url`` (the server itself, for
+  ``database.direct_url`` / ``BOOKINGCAL_DATABASE_DIRECT_URL``).
 * ``_block_network`` (session, autouse): connecting to anything but loopback or
   a unix socket raises ``OSError("network access blocked in tests: HOST")``.
 
@@ -34,6 +39,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from pgbouncer import DIRECT_URLS, PooledDatabase, ThrowawayPgBouncer  # noqa: E402
 from pgserver import ThrowawayPostgres  # noqa: E402
 
 # ------------------------------------------------------------------- faketime
@@ -158,11 +164,50 @@ def pg_url(postgres_server: ThrowawayPostgres) -> Iterator[str]:
     ]
 )
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of an empty database; tests using it run on SQLite and on PostgreSQL."""
+    """URL of an empty database; tests using it run on SQLite and on PostgreSQL.
+
+    A module may add the case ``pgbouncer`` (``pytestmark = support.WITH_PGBOUNCER``): the URL
+    of PgBouncer in front of a fresh database, whose direct URL ``support.make_config`` finds in
+    ``support.DIRECT_URLS`` (a bookingcal process behind a pooler needs both)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/test.sqlite3"
         return
     server: ThrowawayPostgres = request.getfixturevalue("postgres_server")
     name = _fresh_database(server)
+    if request.param == "pgbouncer":
+        bouncer: ThrowawayPgBouncer = request.getfixturevalue("pgbouncer_server")
+        url = bouncer.url(name)
+        DIRECT_URLS[url] = server.url(name)
+        try:
+            yield url
+        finally:
+            DIRECT_URLS.pop(url, None)
+            _drop_database(server, name)
+        return
     yield server.url(name)
     _drop_database(server, name)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_server(request: pytest.FixtureRequest,
+                     postgres_server: ThrowawayPostgres) -> ThrowawayPgBouncer:
+    """The session's PgBouncer (transaction pooling) in front of ``postgres_server``."""
+    bouncer = ThrowawayPgBouncer(postgres_server)
+    request.addfinalizer(bouncer.stop)
+    atexit.register(bouncer.stop)
+    bouncer.start()
+    return bouncer
+
+
+@pytest.fixture
+def pooled_pg(postgres_server: ThrowawayPostgres,
+              pgbouncer_server: ThrowawayPgBouncer) -> Iterator[PooledDatabase]:
+    """A fresh PostgreSQL database behind the session's PgBouncer, dropped afterwards."""
+    name = _fresh_database(postgres_server)
+    pooled = PooledDatabase(name, pgbouncer_server.url(name), postgres_server.url(name))
+    DIRECT_URLS[pooled.url] = pooled.direct_url  # support.make_config configures it
+    try:
+        yield pooled
+    finally:
+        DIRECT_URLS.pop(pooled.url, None)
+        _drop_database(postgres_server, name)

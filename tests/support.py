@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
+import pytest
 import requests
 import waitress
 
+from pgbouncer import DIRECT_URLS  # imported as one module by `support` and `tests.support`
 from server.api.schemas import ErrorResponse
 from server.app import create_app
 from server.clock import FixedClock
@@ -52,12 +54,23 @@ def local_iso(day: dt.date, hour: int, minute: int = 0, tz: str = "Europe/Copenh
     return local_time(day, hour, minute, tz).isoformat()
 
 
+# `pytestmark = WITH_PGBOUNCER` in a module: its tests using `database_url` also run through
+# PgBouncer in transaction pooling mode (tests/pgbouncer.py).
+WITH_PGBOUNCER = pytest.mark.parametrize("database_url", [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    pytest.param("pgbouncer", id="pgbouncer", marks=pytest.mark.postgres),
+], indirect=True)
+
+
 def make_config(folder: Path, database_url: str, extra: str = "", **environ: str) -> Config:
     """A configuration file in `folder` (data under folder/data), loaded with the given
-    database and host key in its environment."""
+    database and host key in its environment (and the direct URL when it is a pooler's)."""
     path = folder / "bookingcal.toml"
     path.write_text('data_dir = "data"\n' + extra, encoding="utf-8")
     env = {"BOOKINGCAL_DATABASE_URL": database_url, "BOOKINGCAL_HOST_KEY": HOST_KEY, **environ}
+    if database_url in DIRECT_URLS:
+        env.setdefault("BOOKINGCAL_DATABASE_DIRECT_URL", DIRECT_URLS[database_url])
     return load(path, environ=env)
 
 

@@ -4,6 +4,13 @@
 on SQLite it starts with BEGIN IMMEDIATE (writers queue for the database's write lock, waiting up
 to the busy timeout), on PostgreSQL it sets a lock timeout so that waiting for a calendar's row
 lock ends in a BusyError instead of hanging. Engine errors become our errors here, in one place.
+
+Behind a transaction-pooling PgBouncer (`direct_url` given: `url` is the pooler, `direct_url`
+PostgreSQL itself) a server connection is ours only for one transaction, so nothing may outlive
+one: no server-side prepared statements (psycopg's `prepare_threshold=None`; PgBouncer before
+1.21 cannot carry them), settings only with SET LOCAL, advisory locks only the `_xact_` kind, no
+LISTEN (server/sync/wakeup.py listens on `direct_url`). `pooler_connect_args` is the one place
+that says so for every engine made on `url`.
 """
 
 from __future__ import annotations
@@ -26,9 +33,16 @@ _WRITE = "bookingcal_write"
 
 class Database:
     def __init__(self, url: str, *, busy_timeout: float = 10.0, lock_timeout: float = 10.0,
-                 pool_size: int = 10) -> None:
+                 pool_size: int = 10, direct_url: str | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        if direct_url is not None and (self.is_sqlite or not direct_url.startswith("postgresql")):
+            raise ValueError("direct_url is for PostgreSQL behind a pooler: both url and "
+                             "direct_url must be postgresql+psycopg:// URLs")
+        # Through a transaction pooler (url) with PostgreSQL itself at direct_url; else both
+        # are the same server, reached directly (or through a session pooler).
+        self.pooled = direct_url is not None
+        self.direct_url = direct_url or url
         self.lock_timeout = lock_timeout
         self.pool_size = pool_size
         # PostgreSQL: the pool of server/db/quickread.py, made on first use.
@@ -40,7 +54,8 @@ class Database:
             self._install_sqlite_hooks(busy_timeout)
         else:
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                        pool_pre_ping=True)
+                                        pool_pre_ping=True,
+                                        connect_args=pooler_connect_args(self.pooled))
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.engine.execution_options(**{_WRITE: True}),
                                     expire_on_commit=False)
@@ -82,6 +97,14 @@ class Database:
         self.engine.dispose()
         if self.quick_engine is not None:
             self.quick_engine.dispose()
+
+
+def pooler_connect_args(pooled: bool) -> dict[str, Any]:
+    """psycopg's arguments for a connection made through a transaction pooler (`pooled`):
+    never prepare statements on the server (the next transaction may run on another server
+    connection, where the statement does not exist). Direct connections keep psycopg's default
+    (a query run five times is prepared)."""
+    return {"prepare_threshold": None} if pooled else {}
 
 
 @contextmanager

@@ -6,7 +6,9 @@ indexed query (a feed poll), where those layers cost several times the query its
 Results are converted by the columns' own types (UTCDateTime gives aware UTC datetimes), as the
 ORM would. On PostgreSQL the connections come from a pool of their own without the pre-ping
 (a second round trip): a connection found broken is discarded and the query tried once more on
-a fresh one; engine errors become our errors (server/db/engine.translate_errors)."""
+a fresh one; engine errors become our errors (server/db/engine.translate_errors). Each query is
+its own transaction (autocommit), so a transaction pooler in front changes nothing but the
+prepared statements, which are off there (`pooler_connect_args`)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from sqlalchemy import Select, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from server.db.engine import Database, translate_errors
+from server.db.engine import Database, pooler_connect_args, translate_errors
 
 
 class QuickRead:
@@ -73,7 +75,8 @@ def _quick_engine(db: Database) -> Engine:
         return db.engine
     engine = db.quick_engine
     if engine is None:
-        engine = create_engine(db.url, pool_size=db.pool_size, max_overflow=db.pool_size)
+        engine = create_engine(db.url, pool_size=db.pool_size, max_overflow=db.pool_size,
+                               connect_args=pooler_connect_args(db.pooled))
 
         @event.listens_for(engine, "connect")
         def _autocommit(dbapi_connection: Any, _record: Any) -> None:

@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +76,9 @@ class Engine:
     # Calls per write that failed in a batch: the batch and one retry alone; a write still
     # failing then backs off on its own item.
     write_attempts: int | None = 2
+    # Connections worked at once by `run` on PostgreSQL (threads; each holds one database
+    # connection while it works): a long pass over one never holds up the others.
+    concurrency: int = 4
     states: dict[str, ProviderState] = field(default_factory=dict)
 
     def state(self, provider: Provider) -> ProviderState:
@@ -104,9 +108,24 @@ class Engine:
         pulled_at = self.state(provider).pulled_at
         connections = provider.workable(session, now)
         wanted = provider.wanted(session, now)
+        self._count_shared_reads(provider, session, now)
         return [connection_id for connection_id in connections
                 if connection_id in wanted or connection_id not in pulled_at
                 or now - pulled_at[connection_id] >= provider.poll_interval]
+
+    def _count_shared_reads(self, provider: Provider, session: Session, now: dt.datetime,
+                            connection_id: int | None = None) -> None:
+        """Reads done by any bridge process count here too: a connection another process read
+        within the poll interval (its `last_sync_at`) is not read again by this one. Without
+        it, every process of a fleet reads every connection once per interval. One query."""
+        table, pulled_at = provider.connections, self.state(provider).pulled_at
+        query = select(table.id, table.last_sync_at).where(
+            table.last_sync_at > now - provider.poll_interval)
+        if connection_id is not None:
+            query = query.where(table.id == connection_id)
+        for found, synced in session.execute(query):
+            if found not in pulled_at or pulled_at[found] < synced:
+                pulled_at[found] = synced
 
     def work_connection(self, provider: Provider, connection_id: int, now: dt.datetime, *,
                         force_pull: bool = False) -> PassReport:
@@ -119,6 +138,8 @@ class Engine:
         try:
             with self.runtime.db.read() as session:
                 connection = provider.connection(session, connection_id)
+                if connection is not None:  # read by another process since this pass began?
+                    self._count_shared_reads(provider, session, now, connection_id)
             if connection is None:
                 return report
             pulled = state.pulled_at.get(connection_id)
@@ -217,13 +238,24 @@ class Engine:
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set, a pass every IDLE_WAIT seconds or as soon as the journal
-        changes (PostgreSQL): a booking change reaches every provider within about a second."""
+        changes (PostgreSQL): a booking change reaches every provider within about a second.
+
+        On PostgreSQL the connections of a pass are worked by `concurrency` threads, and a
+        connection still being worked (a first import of a huge calendar, a slow provider) is
+        not waited for: the next pass goes on with the others (fair sharing: one business's
+        backlog does not delay the rest). SQLite, one writer at a time, works them in turn."""
         log.info("bridge %s started", self.worker)
         wakeup = JournalWakeup(self.runtime.db)
+        threads = 1 if self.runtime.db.is_sqlite else max(1, self.concurrency)
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="bridge") if threads > 1 else None
+        working: dict[tuple[str, int], Future[PassReport]] = {}
         try:
             while not stop.is_set():
                 try:
-                    self.run_once()
+                    if pool is None:
+                        self.run_once()
+                    else:
+                        self._schedule(pool, working)
                 except BookingCalError as exc:
                     log.warning("bridge pass failed: %s", exc.message)
                 # A journal change (PostgreSQL) starts the next pass at once; otherwise a pass
@@ -231,4 +263,31 @@ class Engine:
                 wakeup.wait(IDLE_WAIT, stop)
         finally:
             wakeup.close()
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         log.info("bridge %s stopped", self.worker)
+
+    def _schedule(self, pool: ThreadPoolExecutor,
+                  working: dict[tuple[str, int], Future[PassReport]]) -> None:
+        """One pass of `run` on PostgreSQL: every due connection not already queued or being
+        worked is handed to the pool; none is waited for."""
+        for key in [key for key, future in working.items() if future.done()]:
+            failure = working.pop(key).exception()
+            if isinstance(failure, BookingCalError):
+                log.warning("bridge pass over connection %d failed: %s", key[1],
+                            failure.message)
+            elif failure is not None:
+                raise failure  # a bug: the process stops, as a failing run_once stops it
+        now = self.runtime.clock.now()
+        for provider in self.providers:
+            claim_new_epoch(self.runtime.db, f"{provider.name}_epoch", provider.reconcile_epoch)
+            with self.runtime.db.read() as session:
+                ids = self.due_connections(provider, session, now)
+            for connection_id in ids:
+                key = (provider.name, connection_id)
+                if key not in working:
+                    working[key] = pool.submit(self._work_now, provider, connection_id)
+
+    def _work_now(self, provider: Provider, connection_id: int) -> PassReport:
+        """`work_connection` at the time it starts (it may have waited in the queue)."""
+        return self.work_connection(provider, connection_id, self.runtime.clock.now())

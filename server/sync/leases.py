@@ -54,7 +54,18 @@ def lease_owner_dead(owner: str) -> bool:
         return True
     except OSError:
         return False  # exists, owned by someone else
-    return False
+    return _zombie(int(parts[2]))
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process not yet reaped by its parent (a supervisor, a test) still answers
+    kill(pid, 0), but runs no more."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as found:
+            state = found.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")
 
 
 def acquire(db: Database, table: type[Any], connection_id: int, worker: str,

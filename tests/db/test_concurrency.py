@@ -32,7 +32,8 @@ from server.domain.calendars import create_calendar
 from server.domain.services import create_service
 from server.errors import BusyError, ConflictError
 from tests.support import (
-    HOST_KEY, NOW, Api, LiveServer, assert_error, make_runtime, make_salon, start_server,
+    HOST_KEY, NOW, WITH_PGBOUNCER, Api, LiveServer, assert_error, make_runtime, make_salon,
+    start_server,
 )
 
 TOTAL_ATTEMPTS = 50
@@ -209,6 +210,7 @@ def test_fifty_overlapping_attempts_one_booking(tmp_path: Path, database_url: st
         runtime.db.dispose()
 
 
+@WITH_PGBOUNCER  # also through PgBouncer: 50 requests on the pooler's few server connections
 def test_fifty_overlapping_requests_one_201(tmp_path: Path, database_url: str) -> None:
     server = start_server(make_runtime(tmp_path, database_url, extra=GENEROUS), threads=8)
     api = Api(server.url)

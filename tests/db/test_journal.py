@@ -16,7 +16,10 @@ from server.db.models import Booking, Calendar, Client, JournalEntry
 from server.domain import blocked, bookings, businesses, calendars, clients, journal, services
 from server.errors import ConflictError, GoneError
 from server.runtime import Runtime
-from support import NOW, make_runtime
+from support import NOW, WITH_PGBOUNCER, make_runtime
+
+# Also through PgBouncer in transaction pooling mode: the journal's counters and SET LOCAL writes.
+pytestmark = WITH_PGBOUNCER
 
 TZ = "Europe/Copenhagen"
 

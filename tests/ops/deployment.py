@@ -142,15 +142,17 @@ class Nginx:
 
 
 def write_config(folder: Path, *, public_url: str, database_url: str = "",
-                 extra: str = "") -> Path:
-    """A bookingcal.toml for processes behind nginx on loopback."""
+                 extra: str = "", direct_url: str = "") -> Path:
+    """A bookingcal.toml for processes behind nginx on loopback (`direct_url`: `database_url`
+    is a transaction pooler in front of that PostgreSQL)."""
     path = folder / "bookingcal.toml"
     path.write_text(
         'data_dir = "data"\n'
         f'public_url = "{public_url}"\n'
         '\n[server]\nhost = "127.0.0.1"\nthreads = 4\n'
         'trusted_proxies = ["127.0.0.1"]\n'
-        f'\n[database]\nurl = "{database_url}"\n' + extra, encoding="utf-8")
+        f'\n[database]\nurl = "{database_url}"\ndirect_url = "{direct_url}"\n' + extra,
+        encoding="utf-8")
     return path
 
 
@@ -242,7 +244,8 @@ def environ() -> dict[str, str]:
 
 
 def start_deployment(folder: Path, *, processes: int = 1, database_url: str = "",
-                     sub_path: str = "/calendar/", extra: str = "") -> Deployment:
+                     sub_path: str = "/calendar/", extra: str = "",
+                     direct_url: str = "") -> Deployment:
     """Migrate, then start `processes` servers and nginx in front of them; wait until
     /healthz answers through nginx. The caller stops it (`Deployment.stop`)."""
     cert, key = make_certificate(folder)
@@ -252,7 +255,8 @@ def start_deployment(folder: Path, *, processes: int = 1, database_url: str = ""
     # nginx's port is in public_url, which the servers need when they start.
     https_port = free_port()
     public_url = f"https://{PUBLIC_HOST}:{https_port}{sub_path}"
-    config = write_config(folder, public_url=public_url, database_url=database_url, extra=extra)
+    config = write_config(folder, public_url=public_url, database_url=database_url, extra=extra,
+                          direct_url=direct_url)
     bookingcal(config, "db", "upgrade", env=environ())  # also writes the key files, once
     deployment: Deployment | None = None
     servers: dict[int, Running] = {}

@@ -1,5 +1,7 @@
 """A deployment at scale, on loopback: one PostgreSQL database, two `bookingcal serve` processes
-behind nginx (round-robin) and two `bookingcal bridge` processes against the fake Google.
+behind nginx (round-robin) and two `bookingcal bridge` processes against the fake Google; once
+with the processes connected to PostgreSQL directly, once through PgBouncer in transaction
+pooling mode (tests/pgbouncer.py; the bridges' LISTEN on the direct URL).
 What one process changes, the other serves at once; the bridges share the work without writing
 anything twice; /healthz answers 503 while the database refuses connections."""
 
@@ -19,6 +21,7 @@ from psycopg import sql
 
 from deployment import Deployment, session_for, start_deployment, wait_until
 from fakes import FakeGoogle
+from pgbouncer import ThrowawayPgBouncer
 from pgserver import ThrowawayPostgres
 from support import (
     HOST_KEY, Api, Salon, book, google_toml, iter_pages, local_iso, make_link, make_salon,
@@ -37,6 +40,7 @@ class World:
     salons: list[Salon]
     api: Api  # through nginx
     ports: list[int]
+    database: str
 
     def direct(self, index: int) -> str:
         """Server process `index`'s own address, below public_url's sub-path."""
@@ -46,19 +50,23 @@ class World:
         return Api(self.direct(index))
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, postgres_server: ThrowawayPostgres
-          ) -> Iterator[World]:
+@pytest.fixture(scope="module", params=["direct", "pgbouncer"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          postgres_server: ThrowawayPostgres) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("several")
-    name = "ops_several"
+    name = f"ops_several_{request.param}"
     postgres_server.create_database(name)
+    url, direct_url = postgres_server.url(name), ""
+    if request.param == "pgbouncer":
+        bouncer: ThrowawayPgBouncer = request.getfixturevalue("pgbouncer_server")
+        url, direct_url = bouncer.url(name), postgres_server.url(name)
     try:
         with FakeGoogle() as fake:
             secret = folder / "google-secret"
             secret.write_text(fake.client_secret, encoding="utf-8")
             extra = google_toml(fake, secret) + "push_notifications = false\npoll_seconds = 5\n"
-            deployment = start_deployment(folder, processes=2,
-                                          database_url=postgres_server.url(name), extra=extra)
+            deployment = start_deployment(folder, processes=2, database_url=url,
+                                          direct_url=direct_url, extra=extra)
             api = deployment.api()
             try:
                 salons = [make_salon(api) for _ in range(BUSINESSES)]
@@ -66,7 +74,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, postgres_server: ThrowawayPo
                                                  for n, salon in enumerate(salons)})
                 for _ in range(2):
                     deployment.start_process("bridge")
-                yield World(deployment, fake, salons, api, list(deployment.servers))
+                yield World(deployment, fake, salons, api, list(deployment.servers), name)
             finally:
                 api.session.close()
                 deployment.stop()
@@ -175,11 +183,11 @@ def test_the_bridges_share_the_work_without_double_writes(world: World) -> None:
 def test_healthz_answers_503_while_the_database_refuses(world: World,
                                                         postgres_server: ThrowawayPostgres
                                                         ) -> None:
-    name = sql.Identifier("ops_several")
+    name = sql.Identifier(world.database)
     with psycopg.connect(postgres_server.conninfo(), autocommit=True) as admin:
         admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE datname = 'ops_several' AND pid <> pg_backend_pid()")
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", (world.database,))
         try:
             for index in (0, 1):
                 response = requests.get(f"{world.direct(index)}/healthz", timeout=30)
@@ -189,7 +197,10 @@ def test_healthz_answers_503_while_the_database_refuses(world: World,
         finally:
             admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
     for index in (0, 1):
-        assert requests.get(f"{world.direct(index)}/healthz", timeout=30).status_code == 200
+        # Directly at once; PgBouncer logs in again after its server_login_retry (1 s here).
+        wait_until(lambda: requests.get(f"{world.direct(index)}/healthz",
+                                        timeout=30).status_code == 200, 20,
+                   f"process {index} healthy again")
 
 
 def test_zz_logs_hold_no_token(world: World) -> None:

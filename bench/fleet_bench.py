@@ -1,0 +1,511 @@
+#!/usr/bin/env python
+"""Fleet benchmark: many businesses on one PostgreSQL, worked by 1, 2 and 4 `bookingcal bridge`
+processes against the fake Google (tests/fakes/, one process serving every account).
+
+Every business has 3 employee calendars, each written to and read from its own calendar of the
+business's Google account. The bridges are real `bookingcal bridge` processes on the real clock,
+optionally through a throwaway PgBouncer in transaction pooling mode (--pgbouncer), their LISTEN
+on the direct connection.
+
+For each process count (1, 2, 4) the bench prints, side by side with the 1-process run measured
+in the same invocation (the baseline):
+
+[1] a full idle round: from the processes' first request to every read calendar having been
+    listed once (time, and the ratio of the 1-process time to this one: the throughput gain);
+[2] requests in that round per read calendar (list requests; the promise is 1.00) and the
+    token requests around them (one per connection and process: a fresh process's access
+    tokens);
+[3] booking -> provider latency p50/p95 while bookings are written across random businesses at
+    --rate per second for --seconds;
+[4] database load during the round and the write load: transactions and rows read per second
+    (pg_stat_database);
+[5] (2 and 4 processes) lease hand-over: one process is killed (SIGKILL) while bookings keep
+    coming; the longest a booking then waits for its copy, against the lease time (120 s);
+[6] fair sharing (once, with the most processes): one extra business imports --backlog events
+    (a first import) while the others book; their p95 latency then against [3]'s.
+
+Usage: .venv/bin/python bench/fleet_bench.py [--businesses 500] [--processes 1,2,4]
+                                             [--rate 20] [--seconds 10] [--backlog 20000]
+                                             [--pgbouncer] [--quick]
+
+Figures depend on the machine (the fake, the bench's writer and the bridges share its cores);
+compare the ratios. Exit status 1 when a booking never reached the fake or [2] is not 1.00 in a
+run of one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import math
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+for _folder in (str(REPO), str(TESTS), str(Path(__file__).resolve().parent)):
+    if _folder not in sys.path:
+        sys.path.insert(0, _folder)
+
+TZ = "Europe/Copenhagen"
+CALENDARS = 3
+LEASE_SECONDS = 120.0  # server/sync/leases.LEASE
+LIST = "calendar.events.list"
+
+
+@dataclass
+class Business:
+    id: int
+    calendars: list[int]
+    service: int
+    remote: list[str]  # the Google calendar each employee calendar reads and writes
+
+
+@dataclass
+class Fleet:
+    folder: Path
+    config: Path
+    environ: dict[str, str]
+    runtime: Any
+    fake: Any
+    businesses: list[Business]
+    direct_conninfo: str
+    processes: list[Any] = field(default_factory=list)
+    booked: int = 0
+
+    @property
+    def read_calendars(self) -> set[str]:
+        return {remote for business in self.businesses for remote in business.remote}
+
+
+# ------------------------------------------------------------------------------ the world
+
+
+def seed(runtime: Any, fake: Any, count: int, now: dt.datetime, first: int = 0
+         ) -> list[Business]:
+    """`count` businesses, each with 3 calendars mapped to 3 calendars of its own Google
+    account, a service, and its connection (tokens straight from the fake)."""
+    from server.domain import businesses, calendars, services
+    from server.google import oauth, settings
+
+    made: list[Business] = []
+    for start in range(first, first + count, 100):
+        with runtime.db.write() as session:
+            for n in range(start, min(first + count, start + 100)):
+                user = fake.add_user(f"owner{n}@example.com")
+                remote = [user] + [fake.add_calendar(f"Staff {k}", owner=user)
+                                   for k in range(1, CALENDARS)]
+                business = businesses.create_business(session, name=f"Salon {n}", timezone=TZ,
+                                                      now=now).id
+                ids = [calendars.create_calendar(session, business, name=f"Employee {k}",
+                                                 now=now).id for k in range(CALENDARS)]
+                service = services.create_service(session, business, name="Haircut",
+                                                  duration_minutes=30, now=now).id
+                oauth.connect(session, runtime.keyring, business, fake.issue_tokens(user=user),
+                              now)
+                settings.update_settings(session, business, now=now, calendars=[
+                    settings.CalendarChoice(calendar, cal) for calendar, cal in zip(ids, remote)])
+                made.append(Business(business, ids, service, remote))
+    return made
+
+
+def book(fleet: Fleet, business: Business, rng: random.Random) -> int:
+    """A booking on a random calendar of `business`, on a day and hour no other booking of the
+    bench takes (the count goes forward), dated from the real now (the bridges' clock)."""
+    from zoneinfo import ZoneInfo
+
+    from server.domain import bookings
+
+    n = fleet.booked
+    fleet.booked += 1
+    today = dt.datetime.now(ZoneInfo(TZ)).date()
+    day = today + dt.timedelta(days=2 + n // 10)
+    start = dt.datetime.combine(day, dt.time(8 + n % 10))
+    with fleet.runtime.db.write() as session:
+        return bookings.create_booking(
+            session, business.id, calendar_id=rng.choice(business.calendars),
+            service_id=business.service, start=start,
+            now=dt.datetime.now(dt.timezone.utc)).id
+
+
+# ------------------------------------------------------------------------ the processes
+
+
+def start_bridges(fleet: Fleet, count: int) -> list[Any]:
+    from processes import BOOKINGCAL, Running
+
+    started = [Running([str(BOOKINGCAL), "--config", str(fleet.config), "bridge"],
+                       cwd=fleet.folder, env=fleet.environ) for _ in range(count)]
+    fleet.processes.extend(started)
+    return started
+
+
+def stop_bridges(fleet: Fleet) -> None:
+    for running in fleet.processes:
+        running.stop()
+        if "Traceback" in running.output.text:
+            print(running.output.text[-3000:], file=sys.stderr)
+            raise SystemExit("a bridge process failed (traceback above)")
+    fleet.processes.clear()
+
+
+def wait_for(condition: Any, timeout: float, what: str, fleet: Fleet | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    for running in fleet.processes if fleet is not None else []:
+        print(f"--- output of {running.command}:\n{running.output.text[-4000:]}", file=sys.stderr)
+    raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def make_all_due(fleet: Fleet) -> None:
+    """Every connection due for a read at once: as if no process had read any within the poll
+    interval (the processes share when each connection was last read: its last_sync_at)."""
+    from sqlalchemy import update
+
+    from server.db.models import GoogleConnection
+
+    with fleet.runtime.db.write() as session:
+        session.execute(update(GoogleConnection).values(last_sync_at=None))
+
+
+def listed_calendars(fake: Any) -> dict[str, float]:
+    """Each calendar's first list request in the fake's log, by when it was answered."""
+    first: dict[str, float] = {}
+    for request in fake.requests(LIST):
+        calendar = request.path.split("/calendars/", 1)[1].split("/", 1)[0]
+        first.setdefault(calendar, request.at)
+    return first
+
+
+class DatabaseLoad:
+    """Transactions and rows read (pg_stat_database) between `start` and `stop`."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+
+    def _sample(self) -> tuple[float, int, int]:
+        import psycopg
+
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            row = conn.execute("SELECT xact_commit + xact_rollback, tup_returned + tup_fetched "
+                               "FROM pg_stat_database WHERE datname = current_database()"
+                               ).fetchone()
+        assert row is not None
+        return time.monotonic(), int(row[0]), int(row[1])
+
+    def __enter__(self) -> DatabaseLoad:
+        self.began = self._sample()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.6)  # the statistics collector reports at most every 500 ms
+        ended = self._sample()
+        seconds = max(ended[0] - self.began[0], 1e-6)
+        self.xacts_per_second = (ended[1] - self.began[1]) / seconds
+        self.rows_per_second = (ended[2] - self.began[2]) / seconds
+
+
+# ---------------------------------------------------------------------------- measures
+
+
+@dataclass
+class Run:
+    processes: int
+    round_seconds: float = 0.0
+    list_per_calendar: float = 0.0
+    token_requests: int = 0
+    other_requests: int = 0
+    round_xacts: float = 0.0
+    round_rows: float = 0.0
+    p50: float = 0.0
+    p95: float = 0.0
+    write_xacts: float = 0.0
+    write_rows: float = 0.0
+    handover_max: float | None = None
+    lost: int = 0
+
+
+def idle_round(fleet: Fleet, run: Run) -> None:
+    """[1], [2], [4]: fresh processes, every calendar due at once (their first pass)."""
+    fleet.fake.clear_log()
+    make_all_due(fleet)
+    wanted = fleet.read_calendars
+    with DatabaseLoad(fleet.direct_conninfo) as load:
+        start_bridges(fleet, run.processes)
+        wait_for(lambda: wanted <= set(listed_calendars(fleet.fake)), 60 + len(wanted) / 5,
+                 "every calendar to be listed once", fleet)
+    log = fleet.fake.requests()
+    first = min(request.at for request in log)
+    run.round_seconds = max(listed_calendars(fleet.fake).values()) - first
+    counts: Counter[str] = fleet.fake.endpoint_counts()
+    run.list_per_calendar = counts[LIST] / len(wanted)
+    run.token_requests = counts["oauth.token"]
+    run.other_requests = sum(counts.values()) - counts[LIST] - counts["oauth.token"]
+    run.round_xacts, run.round_rows = load.xacts_per_second, load.rows_per_second
+
+
+def arrivals(fake: Any) -> dict[str, float]:
+    """When each of our copies reached the fake: its tag ("booking:7") -> time answered."""
+    found: dict[str, float] = {}
+    for request in fake.requests("calendar.events.insert"):
+        body = request.body if isinstance(request.body, dict) else {}
+        mark = body.get("extendedProperties", {}).get("private", {}).get("bookingcal")
+        if mark and request.status == 200:
+            found.setdefault(mark, request.at)
+    return found
+
+
+def write_load(fleet: Fleet, rate: float, seconds: float, rng: random.Random,
+               among: Sequence[Business], during: Any = None) -> tuple[list[float], int]:
+    """Bookings at `rate` per second across random businesses of `among` for `seconds`
+    (`during()` is called once, a second in); the delay until each copy reached the fake, and
+    how many never did within the lease time."""
+    made: dict[str, float] = {}
+    began = time.monotonic()
+    called = during is None
+    n = 0
+    while time.monotonic() - began < seconds:
+        due = began + n / rate
+        if due > time.monotonic():
+            time.sleep(due - time.monotonic())
+        made[f"booking:{book(fleet, rng.choice(among), rng)}"] = time.monotonic()
+        n += 1
+        if not called and time.monotonic() - began >= 1.0:
+            during()
+            called = True
+    deadline = time.monotonic() + LEASE_SECONDS
+    while time.monotonic() < deadline:
+        if set(made) <= set(arrivals(fleet.fake)):
+            break
+        time.sleep(0.2)
+    seen = arrivals(fleet.fake)
+    delays = [seen[mark] - at for mark, at in made.items() if mark in seen]
+    return delays, len(made) - len(delays)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
+
+
+def measure(fleet: Fleet, processes: int, args: argparse.Namespace, rng: random.Random) -> Run:
+    run = Run(processes)
+    idle_round(fleet, run)
+    with DatabaseLoad(fleet.direct_conninfo) as load:
+        delays, lost = write_load(fleet, args.rate, args.seconds, rng, fleet.businesses)
+    run.write_xacts, run.write_rows = load.xacts_per_second, load.rows_per_second
+    run.p50, run.p95, run.lost = percentile(delays, 0.5), percentile(delays, 0.95), lost
+    if processes > 1:
+        victim = fleet.processes[0]
+
+        def kill() -> None:
+            os.kill(victim.process.pid, signal.SIGKILL)
+
+        delays, lost = write_load(fleet, args.rate, max(args.seconds, 4.0), rng,
+                                  fleet.businesses, during=kill)
+        run.handover_max, run.lost = (max(delays) if delays else math.nan), run.lost + lost
+    stop_bridges(fleet)
+    return run
+
+
+def fair_share(fleet: Fleet, processes: int, args: argparse.Namespace, rng: random.Random
+               ) -> tuple[float, float, int, float]:
+    """[6]: a business whose Google calendar holds --backlog events connects (a first import)
+    while the others book. (p50, p95 of the others, lost, seconds the import took)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    [big] = seed(fleet.runtime, fleet.fake, 1, now, first=len(fleet.businesses))
+    fleet.fake.clear_log()
+    make_all_due(fleet)
+    start_bridges(fleet, processes)
+    wait_for(lambda: fleet.read_calendars | set(big.remote) <= set(listed_calendars(fleet.fake)),
+             600, "the first round", fleet)
+    # Then its Google calendar fills (events around now, one every 20 minutes; the bookings lie
+    # ahead) and its read starts over from nothing, as a first import does.
+    for n in range(args.backlog):
+        start = now - dt.timedelta(days=20) + dt.timedelta(minutes=20 * n)
+        fleet.fake.user_insert_event(big.remote[0], {
+            "summary": f"Imported {n}", "start": {"dateTime": start.isoformat()},
+            "end": {"dateTime": (start + dt.timedelta(minutes=15)).isoformat()}})
+    fleet.fake.clear_log()
+    from sqlalchemy import update
+
+    from server.db.models import GoogleReadState
+
+    with fleet.runtime.db.write() as session:
+        session.execute(update(GoogleReadState).where(
+            GoogleReadState.google_calendar == big.remote[0]).values(
+            pull_requested=True, sync_token=None))
+    began = time.monotonic()
+    delays, lost = write_load(fleet, args.rate, args.seconds, rng, fleet.businesses)
+    pages = [r.at for r in fleet.fake.requests(LIST) if f"/calendars/{big.remote[0]}/" in r.path]
+    import_seconds = max(pages) - began if pages else math.nan
+    stop_bridges(fleet)
+    fleet.businesses.append(big)
+    return percentile(delays, 0.5), percentile(delays, 0.95), lost, import_seconds
+
+
+# ------------------------------------------------------------------------------- running
+
+
+@dataclass
+class Setup:
+    url: str
+    direct_url: str
+    direct_conninfo: str
+
+
+@contextmanager
+def databases(pgbouncer: bool) -> Iterator[Setup]:
+    from pgbouncer import ThrowawayPgBouncer
+    from pgserver import ThrowawayPostgres
+
+    with ThrowawayPostgres() as server:
+        server.create_database("fleet")
+        direct = server.url("fleet")
+        if not pgbouncer:
+            yield Setup(direct, "", server.conninfo("fleet"))
+            return
+        with ThrowawayPgBouncer(server, pool_size=10) as bouncer:
+            yield Setup(bouncer.url("fleet"), direct, server.conninfo("fleet"))
+
+
+def run_all(args: argparse.Namespace) -> tuple[list[Run], tuple[float, float, int, float] | None,
+                                               float]:
+    from fakes import FakeGoogle
+    from processes import clean_environ
+    from server.config import load
+    from server.db.migrate import upgrade
+    from server.runtime import build_runtime
+    from support import HOST_KEY, google_toml
+
+    rng = random.Random(20)
+    with tempfile.TemporaryDirectory(prefix="fleet-bench-") as name, FakeGoogle() as fake:
+        folder = Path(name)
+        with databases(args.pgbouncer) as setup:
+            secret = folder / "google-secret"
+            secret.write_text(fake.client_secret, encoding="utf-8")
+            config = folder / "bookingcal.toml"
+            config.write_text(
+                'data_dir = "data"\n[database]\npool_size = 4\n'
+                + google_toml(fake, secret)
+                # No push (no public https address); a poll every 10 minutes: after a round the
+                # bridges only write, woken by the journal (LISTEN/NOTIFY).
+                + "push_notifications = false\npoll_seconds = 600\n", encoding="utf-8")
+            environ = clean_environ(BOOKINGCAL_HOST_KEY=HOST_KEY,
+                                    BOOKINGCAL_DATABASE_URL=setup.url)
+            if setup.direct_url:
+                environ["BOOKINGCAL_DATABASE_DIRECT_URL"] = setup.direct_url
+            env_for_load = {k: v for k, v in environ.items() if k.startswith("BOOKINGCAL_")}
+            runtime = build_runtime(load(config, environ=env_for_load))
+            upgrade(runtime.db.engine)
+            fleet: Fleet | None = None
+            try:
+                began = time.monotonic()
+                made = seed(runtime, fake, args.businesses, dt.datetime.now(dt.timezone.utc))
+                seeded = time.monotonic() - began
+                fleet = Fleet(folder, config, environ, runtime, fake, made,
+                              setup.direct_conninfo)
+                # A first round (first reads, nothing to send yet) so that the runs measure idle
+                # rounds, not first imports.
+                start_bridges(fleet, 1)
+                wait_for(lambda: fleet.read_calendars <= set(listed_calendars(fake)),
+                         120 + len(made), "the warm-up round")
+                stop_bridges(fleet)
+                runs = [measure(fleet, count, args, rng) for count in args.processes]
+                fair = fair_share(fleet, max(args.processes), args, rng) \
+                    if args.backlog else None
+                assert fake.internal_errors == [], fake.internal_errors[:1]
+                return runs, fair, seeded
+            finally:
+                if fleet is not None:
+                    stop_bridges(fleet)
+                runtime.db.dispose()
+    raise AssertionError("unreachable")
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    line = "  ".join(f"{{:>{w}}}" for w in widths)
+    return "\n".join(line.format(*row) for row in [header, *rows])
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--businesses", type=int, default=500)
+    parser.add_argument("--processes", default="1,2,4",
+                        type=lambda text: [int(n) for n in text.split(",")])
+    parser.add_argument("--rate", type=float, default=20.0, help="bookings per second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="of write load per run")
+    parser.add_argument("--backlog", type=int, default=20_000,
+                        help="events of the importing business in [6] (0: skip [6])")
+    parser.add_argument("--pgbouncer", action="store_true",
+                        help="the bridges through PgBouncer (transaction pooling)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes for a smoke test (20 businesses, 1,2 processes)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.businesses, args.processes, args.rate, args.seconds, args.backlog = \
+            20, [1, 2], 5.0, 2.0, 300
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    runs, fair, seeded = run_all(args)
+    through = "through PgBouncer (transaction pooling)" if args.pgbouncer else "direct"
+    print(f"=== Fleet benchmark: {args.businesses} businesses x {CALENDARS} calendars, the fake "
+          f"Google, PostgreSQL {through}; {os.cpu_count()} cores; seeding took {seeded:.1f} s")
+    base = runs[0]
+    rows = []
+    for run in runs:
+        rows.append([
+            str(run.processes), f"{run.round_seconds:.2f}",
+            f"{base.round_seconds / run.round_seconds:.2f}" if run.round_seconds else "-",
+            f"{run.list_per_calendar:.2f}", str(run.token_requests), str(run.other_requests),
+            f"{run.round_xacts:.0f}", f"{run.round_rows:.0f}",
+            f"{run.p50:.3f}", f"{run.p95:.3f}", f"{run.write_xacts:.0f}",
+            f"{run.write_rows:.0f}",
+            "-" if run.handover_max is None else f"{run.handover_max:.2f}", str(run.lost)])
+    print(table(["procs", "[1] round s", "x vs 1", "[2] list/cal", "tokens", "other",
+                 "[4] round tx/s", "rows/s", "[3] p50 s", "p95 s", "[4] write tx/s", "rows/s",
+                 "[5] handover max s", "lost"], rows))
+    print(f"(baseline: the 1-process run above; [3] at {args.rate:g} bookings/s for "
+          f"{args.seconds:g} s; [5] against the lease time {LEASE_SECONDS:.0f} s)")
+    failed = [f"{run.processes} processes: {run.lost} bookings never reached the fake"
+              for run in runs if run.lost]
+    if runs[0].processes == 1 and abs(runs[0].list_per_calendar - 1) > 0.01:
+        failed.append(f"[2] {runs[0].list_per_calendar:.2f} list requests per calendar")
+    if fair is not None:
+        p50, p95, lost, seconds = fair
+        print(f"[6] fair sharing, {max(args.processes)} processes: while one business imports "
+              f"{args.backlog} events (import {seconds:.1f} s), the others' p50 {p50:.3f} s, "
+              f"p95 {p95:.3f} s (vs [3]'s p95 {runs[-1].p95:.3f} s: ratio "
+              f"{p95 / runs[-1].p95 if runs[-1].p95 else math.nan:.1f}); lost {lost}")
+        if lost:
+            failed.append(f"[6] {lost} bookings never reached the fake")
+    print("Verdict: " + ("OK" if not failed else "MISSED: " + "; ".join(failed)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
