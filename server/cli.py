@@ -447,6 +447,28 @@ def business_phone_writes(ctx: click.Context, business_id: int, allow_cancel: bo
                    f"{'within opening hours' if item.calendar_moves_within_hours else 'anytime'}")
 
 
+@business.command("stale-policy")
+@click.argument("business_id", type=int)
+@click.argument("policy", type=click.Choice(["offer", "hide", "recheck"]), required=False)
+@click.pass_context
+@user_errors
+def business_stale_policy(ctx: click.Context, business_id: int, policy: str | None) -> None:
+    """Show or set what online booking does with a calendar whose blocking source (Google,
+    Outlook, ...) is stale or disconnected: offer its times with a warning, hide them, or
+    recheck the provider live before accepting a booking (refused on doubt).
+
+    \b
+    Example:
+      bookingcal business stale-policy 1 recheck
+    """
+    from server.domain.businesses import update_business
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.write() as session:
+        item = update_business(session, business_id, stale_policy=policy)
+        click.echo(f"business {item.id}: stale-data policy {item.stale_policy}")
+
+
 @business.command("key")
 @click.argument("business_id", type=int)
 @click.option("--label", default="", help="What the key is for.")
@@ -770,7 +792,7 @@ def availability_day(ctx: click.Context, calendar_id: int, service_id: int,
         service, [answer] = availability(
             session, calendar.business_id, [calendar_id], service_id, day.date(),
             min(day.date(), LATEST) + dt.timedelta(days=1), now, runtime.config.availability,
-            explain=True, titles=True)
+            explain=True, titles=True, config=runtime.config)
         for line in render_day(answer, calendar.name, service, day.date(), now):
             click.echo(line)
 

@@ -77,7 +77,7 @@ def explain_day(session: Any, config: Any, business_id: int, calendar_id: int, s
     schedules, availability = found
     _, [answer] = schedules.availability(
         session, business_id, [calendar_id], service_id, day, day + dt.timedelta(days=1), now,
-        config.availability, explain=True, titles=True)
+        config.availability, explain=True, titles=True, config=config)
     tzid = answer.timezone
     schedule = answer.schedule
     day_start, day_end = schedule.start, schedule.end

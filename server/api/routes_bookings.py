@@ -16,7 +16,7 @@ from server.api.schemas import (
 )
 from server.domain import blocked, bookings
 from server.errors import ConflictError
-from server.google.freshness import freshen
+from server.sync.recheck import before_online_booking
 
 bp = APIBlueprint("bookings", __name__, url_prefix="/api/v1/businesses/<int:business_id>",
                   abp_tags=[tag("bookings", "Bookings and blocked time")],
@@ -32,19 +32,18 @@ def create_booking(path: BusinessPath, body: BookingIn) -> Response:
     notice, horizon and blocking Google events; 409 gives the reasons."""
     rt = runtime()
     caller().require_business(path.business_id)
-    note = freshen(rt.config, rt.db, rt.keyring, path.business_id, body.calendar_id,
-                   rt.clock.now()) if body.source == "online" else None
+    notes = before_online_booking(rt, path.business_id, body.calendar_id, rt.clock.now()) \
+        if body.source == "online" else []
     try:
         with rt.db.write() as session:
             booking = bookings.create_booking(session, path.business_id, now=rt.clock.now(),
                                               rules=rt.config.availability, **body.model_dump())
             answer = booking_out(booking)
     except ConflictError as exc:
-        if note:
-            exc.details["warnings"] = [note]
+        if notes:
+            exc.details["warnings"] = notes
         raise
-    if note:
-        answer.warnings.append(note)
+    answer.warnings.extend(notes)
     return reply(answer, 201)
 
 

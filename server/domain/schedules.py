@@ -7,12 +7,12 @@ longest item ever stored, so its cost does not grow with history."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.config import AvailabilityConfig
+from server.config import AvailabilityConfig, Config
 from server.db.models import (
     Booking, Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState, MicrosoftCalendarMap,
     MicrosoftConnection, MicrosoftMirroredEvent, MicrosoftReadState, MirroredEvent,
@@ -27,6 +27,7 @@ from server.domain.conflicts import blocked_hits
 from server.domain.services import get_service
 from server.domain.timeutil import EARLIEST, LATEST, to_local, wall_to_utc, zone
 from server.errors import InvalidError, NotFoundError
+from server.sync.freshness import HIDE, SourceHealth, blocking_sources, policy_of
 
 # Busy items are read this far around the window: a start near its edge reaches out by the
 # service's length and buffers (at most a day each).
@@ -236,14 +237,21 @@ class Answer:
     schedule: Schedule
     unavailable: list[Reason] | None = None
     refused: list[Refused] | None = None
+    # Each external source blocking the calendar, with its freshness (server/sync/freshness.py)
+    sources: list[SourceHealth] = field(default_factory=list)
+    hidden: bool = False  # no slot offered: a source is not ok and the policy is "hide"
 
 
 def availability(session: Session, business_id: int, calendar_ids: list[int], service_id: int,
                  first: dt.date, end: dt.date, now: dt.datetime, defaults: AvailabilityConfig,
                  *, explain: bool = False, titles: bool = False,
-                 public: bool = False) -> tuple[Service, list[Answer]]:
+                 public: bool = False, config: Config | None = None
+                 ) -> tuple[Service, list[Answer]]:
     """Availability of a service on several calendars over the local days [first, end).
-    `public`: only active calendars and services exist (the public booking page)."""
+    `public`: only active calendars and services exist (the public booking page). With
+    `config`, each answer carries the freshness of the sources blocking its calendar (a query
+    per provider for all calendars), and the business's stale-data policy applies: "hide"
+    offers no slot of a calendar whose source is not ok; the others warn."""
     if first < EARLIEST or end > LATEST:
         raise InvalidError(f"ask for days between {EARLIEST} and {LATEST}",
                            field="end" if EARLIEST <= first < LATEST else "start")
@@ -263,7 +271,11 @@ def availability(session: Session, business_id: int, calendar_ids: list[int], se
         raise NotFoundError(f"service {service_id} does not exist in business {business_id}")
     rules = rules_for(service, defaults)
     answers = []
-    for calendar_id in dict.fromkeys(calendar_ids):
+    wanted = list(dict.fromkeys(calendar_ids))
+    fresh = blocking_sources(session, business_id, wanted, now, config) \
+        if config is not None else {}
+    policy = policy_of(session, business_id) if config is not None else ""
+    for calendar_id in wanted:
         calendar = get_calendar(session, business_id, calendar_id)
         if public and not calendar.active:
             raise NotFoundError(f"calendar {calendar_id} does not exist in business "
@@ -272,7 +284,17 @@ def availability(session: Session, business_id: int, calendar_ids: list[int], se
         tz = zone(calendar.timezone)
         found = [moment.astimezone(tz) for moment in slots(schedule, rules, now)]
         schedule.warnings.extend(free_all_day_warnings(schedule, found))
+        sources = fresh.get(calendar.id, [])
+        troubled = [source for source in sources if not source.ok]
+        schedule.warnings.extend(source.warning() for source in troubled)
+        hidden = policy == HIDE and bool(troubled) and bool(found)
+        if hidden:
+            found = []
+            schedule.warnings.append("no times are offered on this calendar until its busy "
+                                     "time is read again (the business's stale-data policy "
+                                     "is 'hide')")
         answers.append(Answer(calendar.id, calendar.timezone, found, schedule,
                               timeline(schedule, rules, now) if explain else None,
-                              refused(schedule, rules, now) if explain else None))
+                              refused(schedule, rules, now) if explain else None,
+                              sources, hidden))
     return service, answers

@@ -32,3 +32,8 @@ GOOGLE = Tables(GoogleConnection, GoogleCalendarMap, GoogleReadState, GoogleCopy
                 GoogleWriteError, MirroredEvent, "from_google")
 MICROSOFT = Tables(MicrosoftConnection, MicrosoftCalendarMap, MicrosoftReadState, MicrosoftCopy,
                    MicrosoftWriteError, MicrosoftMirroredEvent, "from_microsoft")
+
+# Every provider's tables by its name (Provider.name): what the sync health views (freshness of
+# the sources that block booking, alerts, `bookingcal sync status`, metrics) go through. A new
+# provider adds its set here (and its SourceKind in server/sync/sources.py).
+BY_PROVIDER: dict[str, Tables] = {"google": GOOGLE, "microsoft": MICROSOFT}
