@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import BookingCalError
 from server.runtime import Runtime
-from server.sync import health, leases, reading, writing
+from server.sync import alerts, health, leases, reading, writing
 from server.sync.backoff import Backoff
 from server.sync.epoch import claim_new_epoch
 from server.sync.errors import PauseError, ReconnectError
@@ -36,6 +36,7 @@ from server.sync.wakeup import JournalWakeup
 log = logging.getLogger(__name__)
 PAUSE = dt.timedelta(hours=1)  # at least, after an exhausted quota
 IDLE_WAIT = 0.5  # seconds between looks at the journal when idle
+NOTIFY_EVERY = dt.timedelta(seconds=30)  # between runs of the health notifier
 
 
 @dataclass
@@ -76,6 +77,8 @@ class Engine:
     # failing then backs off on its own item.
     write_attempts: int | None = 2
     states: dict[str, ProviderState] = field(default_factory=dict)
+    notify_every: dt.timedelta = NOTIFY_EVERY
+    next_notify: dt.datetime | None = None
 
     def state(self, provider: Provider) -> ProviderState:
         """The engine's memory of `provider`."""
@@ -215,6 +218,15 @@ class Engine:
                                                 force_pull=force_pull) for connection_id in ids)
         return reports
 
+    def notify(self) -> alerts.RunReport | None:
+        """Run the health notifier (server/sync/alerts.py) when its time has come: one
+        process at a time (its own lease), every `notify_every`."""
+        now = self.runtime.clock.now()
+        if self.next_notify is not None and now < self.next_notify:
+            return None
+        self.next_notify = now + self.notify_every
+        return alerts.run(self.runtime, self.worker, now)
+
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set, a pass every IDLE_WAIT seconds or as soon as the journal
         changes (PostgreSQL): a booking change reaches every provider within about a second."""
@@ -224,6 +236,7 @@ class Engine:
             while not stop.is_set():
                 try:
                     self.run_once()
+                    self.notify()
                 except BookingCalError as exc:
                     log.warning("bridge pass failed: %s", exc.message)
                 # A journal change (PostgreSQL) starts the next pass at once; otherwise a pass
