@@ -685,6 +685,40 @@ def _echo_pass(report: Any) -> None:
     click.echo(" ".join(parts))
 
 
+@main.group("sync")
+def sync_group() -> None:
+    """Every provider's connections and calendars: health."""
+
+
+@sync_group.command("status")
+@click.option("--business", "business_id", type=int, default=None,
+              help="Only this business's connections.")
+@click.option("--problems", is_flag=True, help="Only what is not ok.")
+@click.pass_context
+@user_errors
+def sync_status(ctx: click.Context, business_id: int | None, problems: bool) -> None:
+    """List every connection and synced calendar (Google, Microsoft, ...) with its state
+    (ok, stale, needs_reconnecting, error), last success, next try and last error, newest
+    problems first. Exit status 2 when something needs reconnecting or fails.
+
+    \b
+    Example:
+      bookingcal sync status --problems
+    """
+    from server.sync.status import overview, render
+
+    runtime = _runtime(ctx, need_schema=True)
+    now = runtime.clock.now()
+    with runtime.db.read() as session:
+        lines = overview(session, runtime.config, now, business_id)
+    if problems:
+        lines = [line for line in lines if line.state != "ok"]
+    for text in render(lines, now):
+        click.echo(text)
+    if any(line.state in ("needs_reconnecting", "error") for line in lines):
+        ctx.exit(2)
+
+
 @main.group()
 def google() -> None:
     """Google Calendar: connect, status, disconnect, sync."""

@@ -23,6 +23,7 @@ class SourceKind:
     calendar_word: str  # "Google calendar", "Outlook calendar"
     stale_after: Callable[[Config], dt.timedelta]  # its freshness target
     reconnect_path: str  # below public_url: where an admin reconnects it
+    poll: Callable[[Config], dt.timedelta]  # how often a connection is read without a push
 
     @property
     def tables(self) -> Tables:
@@ -50,9 +51,11 @@ def _microsoft(config: Config) -> dt.timedelta:
 
 
 KINDS: dict[str, SourceKind] = {
-    "google": SourceKind("google", "Google", "Google calendar", _google, "/admin/apps/google"),
+    "google": SourceKind("google", "Google", "Google calendar", _google, "/admin/apps/google",
+                         lambda config: dt.timedelta(seconds=config.google.poll_seconds)),
     "microsoft": SourceKind("microsoft", "Microsoft", "Outlook calendar", _microsoft,
-                            "/admin/sync"),
+                            "/admin/sync",
+                            lambda config: dt.timedelta(seconds=config.microsoft.poll_seconds)),
 }
 
 
