@@ -54,4 +54,4 @@ def register(bp: Blueprint) -> None:
                 update_business(session, me.business_id, stale_policy=choice)
         except BookingCalError as exc:
             return sync_page(status_of(exc), exc.message)
-        return redirect(url_for("admin.sync", done="saved"), 303)
+        return redirect(url_for("admin.sync", done="policy-saved"), 303)
