@@ -784,3 +784,16 @@ class SyncJob(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SyncFullRead(Base):
+    """When a remote calendar was last read in full (server/sync/full_reads.py): a change
+    feed misses events now and then, so each calendar is read in full every week and the
+    mirror reconciled. `read_table` names the provider's read-state table."""
+
+    __tablename__ = "sync_full_reads"
+    __table_args__ = (UniqueConstraint("read_table", "read_state_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    read_table: Mapped[str] = mapped_column(String(64))
+    read_state_id: Mapped[int] = mapped_column(Integer)
+    full_read_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

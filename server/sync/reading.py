@@ -29,7 +29,7 @@ from server.db.models import BlockedTime, Booking, Business
 from server.domain import mirrored
 from server.domain.blocking import BlockingPolicy
 from server.errors import BookingCalError, ConflictError
-from server.sync import calendar_errors
+from server.sync import calendar_errors, full_reads
 from server.sync.errors import CursorExpiredError, SyncError
 from server.sync.provider import Page, RemoteItem
 from server.sync.tables import Tables
@@ -250,6 +250,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
     list request (default: the adapter's retries)."""
     report = ReadReport()
     GoogleConnection, GoogleReadState = lister.tables.connection, lister.tables.read_state
+    read_table = str(GoogleReadState.__tablename__)
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)
         if connection is None:
@@ -265,7 +266,14 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
         with db.write() as session:  # before fetching: a notification during the fetch counts
             session.execute(update(GoogleReadState).where(
                 GoogleReadState.connection_id == connection_id).values(pull_requested=False))
+    # The bridge's reads (not the bounded ones before a booking) read each calendar in full
+    # once a week (server/sync/full_reads.py).
+    weekly = full_reads.due(db, read_table, [state_id for state_id, _, _ in reads], now) \
+        if max_pages is None else set()
     for state_id, calendar, cursor in reads:
+        if state_id in weekly and cursor not in (None, WHOLE_HISTORY):
+            log.info("%s calendar read in full (weekly)", lister.label)
+            cursor = None
         try:
             items, next_cursor, full = _fetch(lister, client, calendar, cursor, now,
                                               business_zone, report, max_pages, attempts)
@@ -281,6 +289,8 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
         if not _store(db, lister, connection_id, state_id, calendar, items, full, next_cursor,
                       now, report, id_secret):
             return report
+        if full:
+            full_reads.done(db, read_table, state_id, now)
         report.calendars.append(calendar)
     return report
 

@@ -1,4 +1,5 @@
-"""sync health: the business's stale-data policy, alerts, webhook deliveries, leased jobs
+"""sync health: the business's stale-data policy, alerts, webhook deliveries, leased jobs,
+weekly full reads
 
 Revision ID: 0016
 Revises: 0015
@@ -74,9 +75,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
+    op.create_table('sync_full_reads',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('read_table', sa.String(length=64), nullable=False),
+    sa.Column('read_state_id', sa.Integer(), nullable=False),
+    sa.Column('full_read_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('read_table', 'read_state_id')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('sync_full_reads')
     op.drop_table('sync_jobs')
     op.drop_index('ix_webhook_attempts_delivery_id', table_name='webhook_attempts')
     op.drop_table('webhook_attempts')
