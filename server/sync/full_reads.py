@@ -20,30 +20,26 @@ FULL_READ_EVERY = dt.timedelta(days=7)
 _SPREAD = 7919  # a prime: consecutive ids land far apart in the week
 
 
-def due(db: Database, read_table: str, state_ids: list[int], now: dt.datetime) -> set[int]:
-    """The read states among `state_ids` whose full read is due (one query; a write only for
-    states first seen)."""
-    if not state_ids:
-        return set()
-    with db.read() as session:
-        known = {row.read_state_id: row.full_read_at for row in session.execute(
-            select(SyncFullRead.read_state_id, SyncFullRead.full_read_at).where(
-                SyncFullRead.read_table == read_table,
-                SyncFullRead.read_state_id.in_(state_ids)))}
-    new = [state_id for state_id in state_ids if state_id not in known]
+def due(db: Database, read_table: str, last: dict[int, dt.datetime | None],
+        now: dt.datetime) -> set[int]:
+    """The read states whose full read is due, given when each was last read in full (None:
+    first seen; read with the read states, server/sync/reading.py). A write only for states
+    first seen."""
+    known = {state_id: when for state_id, when in last.items() if when is not None}
+    new = [state_id for state_id, when in last.items() if when is None]
     if new:
         week = int(FULL_READ_EVERY.total_seconds())
+        starts = {state_id: now - dt.timedelta(seconds=(state_id * _SPREAD) % week)
+                  for state_id in new}
         try:
             with db.write() as session:
-                for state_id in new:
-                    start = now - dt.timedelta(seconds=(state_id * _SPREAD) % week)
+                for state_id, start in starts.items():
                     session.add(SyncFullRead(read_table=read_table, read_state_id=state_id,
                                              full_read_at=start))
-                    known[state_id] = start
+            known.update(starts)
         except ConflictError:
             pass  # another bridge recorded them first; their turn comes by its rows
-    return {state_id for state_id, last in known.items()
-            if now - last >= FULL_READ_EVERY}
+    return {state_id for state_id, when in known.items() if now - when >= FULL_READ_EVERY}
 
 
 def done(db: Database, read_table: str, state_id: int, now: dt.datetime) -> None:

@@ -21,11 +21,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from server.db import Database
-from server.db.models import BlockedTime, Booking, Business
+from server.db.models import BlockedTime, Booking, Business, SyncFullRead
 from server.domain import mirrored
 from server.domain.blocking import BlockingPolicy
 from server.errors import BookingCalError, ConflictError
@@ -255,11 +255,15 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
         connection = session.get(GoogleConnection, connection_id)
         if connection is None:
             return report
-        query = select(GoogleReadState).where(GoogleReadState.connection_id == connection_id)
+        query = select(GoogleReadState, SyncFullRead.full_read_at).outerjoin(
+            SyncFullRead, and_(SyncFullRead.read_table == read_table,
+                               SyncFullRead.read_state_id == GoogleReadState.id)).where(
+            GoogleReadState.connection_id == connection_id)
         if only is not None:
             query = query.where(GoogleReadState.google_calendar == only)
-        reads = [(state.id, state.google_calendar, state.sync_token) for state in
-                 session.execute(query).scalars()]
+        found = list(session.execute(query))
+        reads = [(state.id, state.google_calendar, state.sync_token) for state, _ in found]
+        last_full = {state.id: when for state, when in found}
         business = session.get(Business, connection.business_id)
         business_zone = business.timezone if business is not None else "UTC"
     if only is None:
@@ -268,8 +272,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
                 GoogleReadState.connection_id == connection_id).values(pull_requested=False))
     # The bridge's reads (not the bounded ones before a booking) read each calendar in full
     # once a week (server/sync/full_reads.py).
-    weekly = full_reads.due(db, read_table, [state_id for state_id, _, _ in reads], now) \
-        if max_pages is None else set()
+    weekly = full_reads.due(db, read_table, last_full, now) if max_pages is None else set()
     for state_id, calendar, cursor in reads:
         if state_id in weekly and cursor not in (None, WHOLE_HISTORY):
             log.info("%s calendar read in full (weekly)", lister.label)
