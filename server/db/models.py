@@ -740,6 +740,12 @@ class SyncAlert(Base):
     notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     recovered_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # An e-mail that could not be sent is tried again at retry_at (backoff), a few times.
+    mail_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Its webhook events are queued once each, whatever the e-mail does.
+    problem_queued: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    recovery_queued: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class WebhookDelivery(Base):

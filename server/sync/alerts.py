@@ -6,9 +6,9 @@ need reconnecting, connections and calendars whose last pass failed — with the
 (table sync_alerts): a new problem opens an alert, a problem gone resolves it. An alert is
 told once: a connection to reconnect at once, a failure once it lasted health.failing_minutes;
 the business's admin accounts get one e-mail per run listing what happened, with the link to
-the page where it is fixed, and the webhook one event per alert. Nothing is repeated until the
-state changes; when told problems are gone, one recovery digest (and a `sync.recovered` event
-each). A constant number of queries per provider, whatever the number of connections."""
+the page where it is fixed (an e-mail the SMTP server did not take is tried again with backoff),
+and the webhook one event per alert. Nothing is repeated until the state changes; when told
+problems are gone, one recovery digest (and a `sync.recovered` event each). A constant number of queries per provider, whatever the number of connections."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ from server.sync.sources import KINDS, SourceKind, kinds
 log = logging.getLogger(__name__)
 JOB = "health-notifier"
 NEEDS_RECONNECTING, FAILING = "needs_reconnecting", "failing"
+MAIL_ATTEMPTS = 8  # e-mails about one alert that failed before it is given up
+MAIL_FIRST_WAIT = dt.timedelta(minutes=1)
+MAIL_MAX_WAIT = dt.timedelta(hours=1)
 CONNECTION = "connection"
 
 
@@ -141,6 +144,7 @@ def _track(runtime: Runtime, now: dt.datetime, report: RunReport) -> None:
             problem = current.get(key)
             if problem is None or key in seen:
                 alert.resolved_at = now
+                alert.mail_failures, alert.retry_at = 0, None
                 report.resolved += 1
                 continue
             seen.add(key)
@@ -158,6 +162,16 @@ def _due(alert: SyncAlert, now: dt.datetime, failing_after: dt.timedelta) -> boo
     return alert.problem == NEEDS_RECONNECTING or now - alert.first_seen_at >= failing_after
 
 
+def _waiting(alert: SyncAlert, now: dt.datetime) -> bool:
+    """Whether a failed e-mail about `alert` waits for its next try."""
+    return alert.retry_at is not None and alert.retry_at > now
+
+
+def mail_backoff(failures: int) -> dt.timedelta:
+    """The wait before trying an e-mail again after `failures` failures."""
+    return min(MAIL_MAX_WAIT, MAIL_FIRST_WAIT * (2 ** max(0, failures - 1)))
+
+
 def _tell(runtime: Runtime, now: dt.datetime, report: RunReport) -> None:
     """E-mail and queue webhook events for alerts due and recoveries not yet told."""
     config = runtime.config
@@ -165,10 +179,10 @@ def _tell(runtime: Runtime, now: dt.datetime, report: RunReport) -> None:
     with runtime.db.read() as session:
         untold = [alert for alert in session.execute(select(SyncAlert).where(
             SyncAlert.resolved_at.is_(None), SyncAlert.notified_at.is_(None))).scalars()
-            if _due(alert, now, failing_after)]
-        recovered = list(session.execute(select(SyncAlert).where(
+            if _due(alert, now, failing_after) and not _waiting(alert, now)]
+        recovered = [alert for alert in session.execute(select(SyncAlert).where(
             SyncAlert.resolved_at.is_not(None), SyncAlert.recovered_sent_at.is_(None))
-        ).scalars())
+        ).scalars() if not _waiting(alert, now) or alert.notified_at is None]
         session.expunge_all()
         businesses = {alert.business_id for alert in untold + recovered}
         names = {business_id: name for business_id, name in session.execute(
@@ -184,50 +198,82 @@ def _tell(runtime: Runtime, now: dt.datetime, report: RunReport) -> None:
         by_business[alert.business_id].append(alert)
     for business_id, alerts in by_business.items():
         subject, body = problem_mail(config.public_link, names.get(business_id, ""), alerts)
-        if _mail(runtime, admins[business_id], subject, body, report):
+        if _deliver(runtime, now, admins[business_id], subject, body, alerts,
+                    Step("notified_at", "sync.problem", "problem_queued"), report):
             report.mailed.append(business_id)
-        _mark(runtime, now, alerts, "notified_at", "sync.problem", report)
     done: dict[int, list[SyncAlert]] = defaultdict(list)
     for alert in recovered:
         done[alert.business_id].append(alert)
     for business_id, alerts in done.items():
         told = [alert for alert in alerts if alert.notified_at is not None]
+        silent = [alert.id for alert in alerts if alert.notified_at is None]
+        if silent:  # resolved before an e-mail told anyone: no digest
+            with runtime.db.write() as session:
+                for alert_id in silent:
+                    row = session.get(SyncAlert, alert_id)
+                    if row is None:
+                        continue
+                    row.recovered_sent_at = now
+                    if row.problem_queued and not row.recovery_queued \
+                            and config.webhook.configured:  # the webhook heard of it
+                        webhook.queue(session, row.business_id, "sync.recovered",
+                                      _payload(row), now)
+                        row.recovery_queued = True
+                        report.queued += 1
         if told:
             subject, body = recovery_mail(config.public_link, names.get(business_id, ""), told)
-            if _mail(runtime, admins[business_id], subject, body, report):
+            if _deliver(runtime, now, admins[business_id], subject, body, told,
+                        Step("recovered_sent_at", "sync.recovered", "recovery_queued"),
+                        report):
                 report.recovered.append(business_id)
-        _mark(runtime, now, alerts, "recovered_sent_at", "sync.recovered", report,
-              only_told=True)
 
 
-def _mail(runtime: Runtime, to: list[str], subject: str, body: str,
-          report: RunReport) -> bool:
-    if not runtime.config.mail.configured or not to:
-        return False
-    try:
-        mail.send(runtime.config.mail, to, subject, body)
-        return True
-    except mail.MailError as exc:
-        # Told once: a mail server that fails does not make every run send again; the
-        # webhook and the admin overview still show it.
-        log.warning("notification e-mail not sent: %s", exc)
-        report.mail_errors.append(str(exc))
-        return False
+@dataclass(frozen=True)
+class Step:
+    """What telling marks: the column set once told, the webhook event and its flag."""
+
+    column: str
+    event: str
+    queued: str
 
 
-def _mark(runtime: Runtime, now: dt.datetime, alerts: list[SyncAlert], column: str,
-          event: str, report: RunReport, *, only_told: bool = False) -> None:
+def _deliver(runtime: Runtime, now: dt.datetime, to: list[str], subject: str, body: str,
+             alerts: list[SyncAlert], step: Step, report: RunReport) -> bool:
+    """Queue each alert's webhook event (once) and send the e-mail; an e-mail that fails is
+    tried again with backoff, MAIL_ATTEMPTS times at most. Whether the e-mail went."""
+    sent: bool | None = None  # None: no e-mail to send (no [mail], no admin account)
+    if runtime.config.mail.configured and to:
+        sent = _mail(runtime, to, subject, body, report)
     with runtime.db.write() as session:
         for alert in alerts:
             row = session.get(SyncAlert, alert.id)
             if row is None:
                 continue
-            setattr(row, column, now)
-            if only_told and alert.notified_at is None:
-                continue  # resolved before anyone was told: nothing to recover from
-            if runtime.config.webhook.configured:
-                webhook.queue(session, alert.business_id, event, _payload(alert), now)
+            if runtime.config.webhook.configured and not getattr(row, step.queued):
+                webhook.queue(session, row.business_id, step.event, _payload(row), now)
+                setattr(row, step.queued, True)
                 report.queued += 1
+            if sent is False:
+                row.mail_failures += 1
+                if row.mail_failures < MAIL_ATTEMPTS:
+                    row.retry_at = now + mail_backoff(row.mail_failures)
+                    continue
+                log.warning("notification e-mail of alert %d given up after %d attempts",
+                            row.id, row.mail_failures)
+            setattr(row, step.column, now)
+            row.mail_failures, row.retry_at = 0, None
+    return bool(sent)
+
+
+def _mail(runtime: Runtime, to: list[str], subject: str, body: str,
+          report: RunReport) -> bool:
+    try:
+        mail.send(runtime.config.mail, to, subject, body)
+        return True
+    except mail.MailError as exc:
+        log.warning("notification e-mail not sent: %s", exc)
+        report.mail_errors.append(str(exc))
+        return False
 
 
 def _payload(alert: SyncAlert) -> dict[str, Any]:

@@ -38,11 +38,11 @@ def _free_port() -> int:
 class SmtpServer:
     """``with SmtpServer() as smtp: ... smtp.port ... smtp.wait_for(1)``."""
 
-    def __init__(self, tls: bool = True) -> None:
+    def __init__(self, tls: bool = True, port: int | None = None) -> None:
         self.tls = tls
         self._received: list[Received] = []
         self._cond = threading.Condition()
-        self.port = _free_port()
+        self.port = port or _free_port()
         server = self
 
         class Handler:
@@ -81,10 +81,17 @@ class SmtpServer:
 
     def __enter__(self) -> SmtpServer:
         self._controller.start()
+        self._running = True
         return self
 
+    def stop(self) -> None:
+        """Stop answering (the port refuses connections); a second stop does nothing."""
+        if getattr(self, "_running", False):
+            self._controller.stop()
+            self._running = False
+
     def __exit__(self, *exc: object) -> None:
-        self._controller.stop()
+        self.stop()
 
     @property
     def received(self) -> list[Received]:

@@ -206,6 +206,29 @@ def test_webhook_deliveries_are_retried_with_backoff_and_recorded(
     assert len(bodies) == 1  # the same signed event each time
 
 
+def test_an_smtp_server_down_is_tried_again_with_backoff(world: World, smtp: SmtpServer,
+                                                        hook: WebhookListener) -> None:
+    smtp.stop()  # the mail server is down
+    world.fake.revoke_all_tokens()
+    bridge(world).work(world.connection, NOW, force_pull=True)
+    down = run(world)
+    assert down.mailed == [] and len(down.mail_errors) == 1
+    assert "sending through 127.0.0.1" in down.mail_errors[0]
+    assert down.queued == 1 and len(hook.wait_for(1)) == 1  # the webhook hears at once
+    assert run(world).mail_errors == []  # not before the backoff (1 min)
+    with SmtpServer(port=smtp.port) as back:
+        advance(world, dt.timedelta(minutes=1))
+        up = run(world)
+        assert up.mailed == [world.business] and up.queued == 0
+        assert len(back.wait_for(1)) == 1
+        advance(world, dt.timedelta(minutes=5))
+        assert run(world).mailed == []
+    assert len(hook.received) == 1
+    with world.runtime.db.read() as session:
+        alert = session.execute(select(SyncAlert)).scalar_one()
+    assert alert.notified_at is not None and alert.mail_failures == 0
+
+
 def test_a_wrong_smtp_password_is_a_clear_error(smtp: SmtpServer) -> None:
     from pathlib import Path as P
     from server.config import MailConfig

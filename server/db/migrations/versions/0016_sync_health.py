@@ -31,6 +31,10 @@ def upgrade() -> None:
     sa.Column('notified_at', sa.DateTime(), nullable=True),
     sa.Column('resolved_at', sa.DateTime(), nullable=True),
     sa.Column('recovered_sent_at', sa.DateTime(), nullable=True),
+    sa.Column('mail_failures', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('retry_at', sa.DateTime(), nullable=True),
+    sa.Column('problem_queued', sa.Boolean(), server_default='0', nullable=False),
+    sa.Column('recovery_queued', sa.Boolean(), server_default='0', nullable=False),
     sa.ForeignKeyConstraint(['business_id'], ['businesses.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
