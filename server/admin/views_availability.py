@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -51,6 +51,8 @@ class DayExplained:
     google: str  # "Google calendar primary, synced 12 s ago", or ""
     warnings: list[str]
     chart: Chart
+    # each external source blocking the calendar: "Google calendar primary: ok, last read ..."
+    sources: list[str] = field(default_factory=list)
 
 
 def _modules() -> tuple[ModuleType, ModuleType] | None:
@@ -97,8 +99,11 @@ def explain_day(session: Any, config: Any, business_id: int, calendar_id: int, s
         google = (f"Google calendar {schedule.google_calendar}, "
                   f"{availability.describe_age(schedule.synced_at, now)}")
     slots = list(answer.slots)
+    sources = [f"{source.label} calendar {source.remote_calendar}: "
+               f"{source.state.replace('_', ' ')}, {source.reason}"
+               for source in getattr(answer, "sources", [])]
     return DayExplained(tzid, stretches, slots, google, list(schedule.warnings),
-                        lay_out(stretches, slots, day))
+                        lay_out(stretches, slots, day), sources)
 
 
 def register(bp: Blueprint) -> None:
