@@ -74,3 +74,18 @@ def test_metrics_count_per_provider_and_state_without_tenants(world: World) -> N
     assert 'bookingcal_sync_items{kind="connection",provider="microsoft",state="ok"} 0.0' \
         in text
     assert "Salon" not in text and "primary" not in text and "example.com" not in text
+
+
+def test_the_stale_policy_from_the_command_line(world: World, tmp_path: Path,
+                                                database_url: str) -> None:
+    shown = run_cli(tmp_path, database_url, "business", "stale-policy", str(world.business),
+                    clock=world.runtime.clock)
+    assert shown.exit_code == 0 and shown.output.strip().endswith("stale-data policy offer")
+    made = run_cli(tmp_path, database_url, "business", "stale-policy", str(world.business),
+                   "hide", clock=world.runtime.clock)
+    assert made.exit_code == 0 and "stale-data policy hide" in made.output
+    wrong = run_cli(tmp_path, database_url, "business", "stale-policy", str(world.business),
+                    "ignore", clock=world.runtime.clock)
+    assert wrong.exit_code == 2 and "'ignore' is not one of" in wrong.output
+    with world.runtime.db.read() as session:
+        assert businesses.get_business(session, world.business).stale_policy == "hide"
