@@ -814,6 +814,7 @@ def availability_day(ctx: click.Context, calendar_id: int, service_id: int,
     from server.availability_text import render_day
     from server.db.models import Calendar
     from server.domain.schedules import LATEST, availability
+    from server.sync.freshness import freshness_of
     from server.errors import NotFoundError
 
     runtime = _runtime(ctx, need_schema=True)
@@ -826,7 +827,8 @@ def availability_day(ctx: click.Context, calendar_id: int, service_id: int,
         service, [answer] = availability(
             session, calendar.business_id, [calendar_id], service_id, day.date(),
             min(day.date(), LATEST) + dt.timedelta(days=1), now, runtime.config.availability,
-            explain=True, titles=True, config=runtime.config)
+            explain=True, titles=True, freshness=freshness_of(
+                session, calendar.business_id, [calendar_id], now, runtime.config))
         for line in render_day(answer, calendar.name, service, day.date(), now):
             click.echo(line)
 

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from server.admin.timeline import Chart, lay_out
 from server.admin.web import page, signed_in
+from server.sync.freshness import freshness_of
 from server.api.common import runtime
 from server.domain.businesses import get_business
 from server.domain.calendars import list_calendars
@@ -79,7 +80,8 @@ def explain_day(session: Any, config: Any, business_id: int, calendar_id: int, s
     schedules, availability = found
     _, [answer] = schedules.availability(
         session, business_id, [calendar_id], service_id, day, day + dt.timedelta(days=1), now,
-        config.availability, explain=True, titles=True, config=config)
+        config.availability, explain=True, titles=True,
+        freshness=freshness_of(session, business_id, [calendar_id], now, config))
     tzid = answer.timezone
     schedule = answer.schedule
     day_start, day_end = schedule.start, schedule.end

@@ -22,7 +22,7 @@ from server.domain.availability import Reason, describe_age
 from server.domain.schedules import LATEST, Answer, availability
 from server.domain.timeutil import zone
 from server.errors import UnauthorizedError
-from server.sync.freshness import SourceHealth
+from server.sync.freshness import SourceHealth, freshness_of
 
 bp = APIBlueprint("availability", __name__, url_prefix="/api/v1",
                   abp_tags=[tag("availability", "Bookable times")])
@@ -80,7 +80,8 @@ def get_availability(query: AvailabilityQuery) -> Response:
         service, answers = availability(
             session, query.business_id, query.calendar_id, query.service_id, query.start, end,
             now, rt.config.availability, explain=query.explain, titles=who is not None,
-            public=who is None, config=rt.config)
+            public=who is None, freshness=freshness_of(
+                session, query.business_id, query.calendar_id, now, rt.config))
         return reply(AvailabilityOut(
             service_id=service.id, duration_minutes=service.duration_minutes,
             start=query.start, end=end,

@@ -16,7 +16,7 @@ from server.api.schemas import (
 )
 from server.domain import blocked, bookings
 from server.errors import ConflictError
-from server.sync.recheck import before_online_booking
+from server.stale_policy import before_online_booking
 
 bp = APIBlueprint("bookings", __name__, url_prefix="/api/v1/businesses/<int:business_id>",
                   abp_tags=[tag("bookings", "Bookings and blocked time")],

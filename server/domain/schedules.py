@@ -7,12 +7,14 @@ longest item ever stored, so its cost does not grow with history."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.config import AvailabilityConfig, Config
+from server.config import AvailabilityConfig
 from server.db.models import (
     Booking, Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState, MicrosoftCalendarMap,
     MicrosoftConnection, MicrosoftMirroredEvent, MicrosoftReadState, MirroredEvent,
@@ -27,7 +29,6 @@ from server.domain.conflicts import blocked_hits
 from server.domain.services import get_service
 from server.domain.timeutil import EARLIEST, LATEST, to_local, wall_to_utc, zone
 from server.errors import InvalidError, NotFoundError
-from server.sync.freshness import HIDE, SourceHealth, blocking_sources, policy_of
 
 # Busy items are read this far around the window: a start near its edge reaches out by the
 # service's length and buffers (at most a day each).
@@ -227,6 +228,25 @@ def _local_days(event: MirroredEvent, tzid: str, first: dt.date,
     return tuple(days)
 
 
+class Source(Protocol):
+    """An external source blocking a calendar, as freshness views describe it
+    (server/sync/freshness.py's SourceHealth)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    def warning(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The sources blocking each calendar and whether the business hides the times of a
+    calendar whose source is not ok; loaded by server/sync/freshness.py (`freshness_of`)."""
+
+    by_calendar: Mapping[int, Sequence[Any]]
+    hide: bool = False
+
+
 @dataclass(frozen=True)
 class Answer:
     """One calendar's availability, and with `explain` its explanation."""
@@ -238,20 +258,20 @@ class Answer:
     unavailable: list[Reason] | None = None
     refused: list[Refused] | None = None
     # Each external source blocking the calendar, with its freshness (server/sync/freshness.py)
-    sources: list[SourceHealth] = field(default_factory=list)
+    sources: Sequence[Any] = field(default_factory=list)
     hidden: bool = False  # no slot offered: a source is not ok and the policy is "hide"
 
 
 def availability(session: Session, business_id: int, calendar_ids: list[int], service_id: int,
                  first: dt.date, end: dt.date, now: dt.datetime, defaults: AvailabilityConfig,
                  *, explain: bool = False, titles: bool = False,
-                 public: bool = False, config: Config | None = None
+                 public: bool = False, freshness: Freshness | None = None
                  ) -> tuple[Service, list[Answer]]:
     """Availability of a service on several calendars over the local days [first, end).
     `public`: only active calendars and services exist (the public booking page). With
-    `config`, each answer carries the freshness of the sources blocking its calendar (a query
-    per provider for all calendars), and the business's stale-data policy applies: "hide"
-    offers no slot of a calendar whose source is not ok; the others warn."""
+    `freshness`, each answer carries the sources blocking its calendar, and the business's
+    stale-data policy applies: "hide" offers no slot of a calendar whose source is not ok;
+    the others warn."""
     if first < EARLIEST or end > LATEST:
         raise InvalidError(f"ask for days between {EARLIEST} and {LATEST}",
                            field="end" if EARLIEST <= first < LATEST else "start")
@@ -271,11 +291,8 @@ def availability(session: Session, business_id: int, calendar_ids: list[int], se
         raise NotFoundError(f"service {service_id} does not exist in business {business_id}")
     rules = rules_for(service, defaults)
     answers = []
-    wanted = list(dict.fromkeys(calendar_ids))
-    fresh = blocking_sources(session, business_id, wanted, now, config) \
-        if config is not None else {}
-    policy = policy_of(session, business_id) if config is not None else ""
-    for calendar_id in wanted:
+    fresh = freshness.by_calendar if freshness is not None else {}
+    for calendar_id in dict.fromkeys(calendar_ids):
         calendar = get_calendar(session, business_id, calendar_id)
         if public and not calendar.active:
             raise NotFoundError(f"calendar {calendar_id} does not exist in business "
@@ -284,10 +301,10 @@ def availability(session: Session, business_id: int, calendar_ids: list[int], se
         tz = zone(calendar.timezone)
         found = [moment.astimezone(tz) for moment in slots(schedule, rules, now)]
         schedule.warnings.extend(free_all_day_warnings(schedule, found))
-        sources = fresh.get(calendar.id, [])
-        troubled = [source for source in sources if not source.ok]
+        sources = list(fresh.get(calendar.id, []))
+        troubled: list[Source] = [source for source in sources if not source.ok]
         schedule.warnings.extend(source.warning() for source in troubled)
-        hidden = policy == HIDE and bool(troubled) and bool(found)
+        hidden = freshness is not None and freshness.hide and bool(troubled) and bool(found)
         if hidden:
             found = []
             schedule.warnings.append("no times are offered on this calendar until its busy "

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from server.config import Config
 from server.db.models import Business
+from server.domain.schedules import Freshness
 from server.domain.timeutil import ago
 from server.sync import health
 from server.sync.sources import SourceKind, kinds
@@ -108,3 +109,11 @@ def policy_of(session: Session, business_id: int) -> str:
     found = session.execute(select(Business.stale_policy).where(
         Business.id == business_id)).scalar()
     return found if found in POLICIES else OFFER
+
+
+def freshness_of(session: Session, business_id: int, calendar_ids: Iterable[int],
+                 now: dt.datetime, config: Config) -> Freshness:
+    """What availability (server/domain/schedules.py) needs: the sources blocking each
+    calendar and whether the business's policy hides a calendar whose source is not ok."""
+    return Freshness(blocking_sources(session, business_id, calendar_ids, now, config),
+                     hide=policy_of(session, business_id) == HIDE)
