@@ -37,6 +37,7 @@ from server.google import channels as google_channels
 from server.runtime import Runtime
 from server.web.ratelimit import FailureLimiter
 from server.web.shield import Shield
+from server.sync.metrics import SyncHealthCollector
 from server.web.middleware import (
     ROUTE_KEY, AccessLog, Metrics, PublicPrefix, TrustedProxy, WSGIApp, client_in,
 )
@@ -144,6 +145,8 @@ def create_app(runtime: Runtime) -> WSGIApp:
     """The whole WSGI application, as `bookingcal serve` runs it."""
     logsafety.install()
     metrics = Metrics()
+    if runtime.config.metrics_enabled:
+        metrics.registry.register(SyncHealthCollector(runtime))
     # One count of unknown link tokens per address, whether tried on feeds or CalDAV, on the
     # runtime's clock (tests move it instead of waiting).
     limiter = FailureLimiter(runtime.config.failed_link_limit,

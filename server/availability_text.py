@@ -26,6 +26,9 @@ def render_day(answer: Answer, calendar_name: str, service: Service, day: dt.dat
     if schedule.google_calendar is not None:
         lines.append(f"Google busy time blocks booking: {schedule.google_calendar}, "
                      f"{describe_age(schedule.synced_at, now)}")
+    for source in answer.sources:
+        lines.append(f"{source.label} source {source.remote_calendar}: {source.state}, "
+                     f"{source.reason}")
     starts: list[tuple[dt.datetime, str, str]] = [(slot, "bookable", "") for slot in answer.slots]
     for run in answer.refused or []:
         starts.append((run.first, "refused", _why(run.reasons, answer.timezone)))

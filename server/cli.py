@@ -451,6 +451,28 @@ def business_phone_writes(ctx: click.Context, business_id: int, allow_cancel: bo
                    f"{'within opening hours' if item.calendar_moves_within_hours else 'anytime'}")
 
 
+@business.command("stale-policy")
+@click.argument("business_id", type=int)
+@click.argument("policy", type=click.Choice(["offer", "hide", "recheck"]), required=False)
+@click.pass_context
+@user_errors
+def business_stale_policy(ctx: click.Context, business_id: int, policy: str | None) -> None:
+    """Show or set what online booking does with a calendar whose blocking source (Google,
+    Outlook, ...) is stale or disconnected: offer its times with a warning, hide them, or
+    recheck the provider live before accepting a booking (refused on doubt).
+
+    \b
+    Example:
+      bookingcal business stale-policy 1 recheck
+    """
+    from server.domain.businesses import update_business
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.write() as session:
+        item = update_business(session, business_id, stale_policy=policy)
+        click.echo(f"business {item.id}: stale-data policy {item.stale_policy}")
+
+
 @business.command("key")
 @click.argument("business_id", type=int)
 @click.option("--label", default="", help="What the key is for.")
@@ -671,6 +693,40 @@ def _echo_pass(report: Any) -> None:
     click.echo(" ".join(parts))
 
 
+@main.group("sync")
+def sync_group() -> None:
+    """Every provider's connections and calendars: health."""
+
+
+@sync_group.command("status")
+@click.option("--business", "business_id", type=int, default=None,
+              help="Only this business's connections.")
+@click.option("--problems", is_flag=True, help="Only what is not ok.")
+@click.pass_context
+@user_errors
+def sync_status(ctx: click.Context, business_id: int | None, problems: bool) -> None:
+    """List every connection and synced calendar (Google, Microsoft, ...) with its state
+    (ok, stale, needs_reconnecting, error), last success, next try and last error, newest
+    problems first. Exit status 2 when something needs reconnecting or fails.
+
+    \b
+    Example:
+      bookingcal sync status --problems
+    """
+    from server.sync.status import overview, render
+
+    runtime = _runtime(ctx, need_schema=True)
+    now = runtime.clock.now()
+    with runtime.db.read() as session:
+        lines = overview(session, runtime.config, now, business_id)
+    if problems:
+        lines = [line for line in lines if line.state != "ok"]
+    for text in render(lines, now):
+        click.echo(text)
+    if any(line.state in ("needs_reconnecting", "error") for line in lines):
+        ctx.exit(2)
+
+
 @main.group()
 def google() -> None:
     """Google Calendar: connect, status, disconnect, sync."""
@@ -766,6 +822,7 @@ def availability_day(ctx: click.Context, calendar_id: int, service_id: int,
     from server.availability_text import render_day
     from server.db.models import Calendar
     from server.domain.schedules import LATEST, availability
+    from server.sync.freshness import freshness_of
     from server.errors import NotFoundError
 
     runtime = _runtime(ctx, need_schema=True)
@@ -778,7 +835,8 @@ def availability_day(ctx: click.Context, calendar_id: int, service_id: int,
         service, [answer] = availability(
             session, calendar.business_id, [calendar_id], service_id, day.date(),
             min(day.date(), LATEST) + dt.timedelta(days=1), now, runtime.config.availability,
-            explain=True, titles=True)
+            explain=True, titles=True, freshness=freshness_of(
+                session, calendar.business_id, [calendar_id], now, runtime.config))
         for line in render_day(answer, calendar.name, service, day.date(), now):
             click.echo(line)
 

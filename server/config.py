@@ -22,6 +22,9 @@ ENV_DATABASE_URL = "BOOKINGCAL_DATABASE_URL"
 ENV_DATABASE_DIRECT_URL = "BOOKINGCAL_DATABASE_DIRECT_URL"
 ENV_GOOGLE_SECRET = "BOOKINGCAL_GOOGLE_CLIENT_SECRET"
 ENV_MICROSOFT_SECRET = "BOOKINGCAL_MICROSOFT_CLIENT_SECRET"
+ENV_MAIL_PASSWORD = "BOOKINGCAL_MAIL_PASSWORD"
+ENV_WEBHOOK_SECRET = "BOOKINGCAL_WEBHOOK_SECRET"
+MAIL_SECURITY = ("starttls", "tls", "none")
 DEFAULT_CONFIG = Path("config") / "bookingcal.toml"
 
 
@@ -120,6 +123,48 @@ class AvailabilityConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    """When a synced source counts as stale, and when a failing one is worth an e-mail."""
+
+    push_stale_minutes: int = 15  # sources with push notifications
+    poll_slack_minutes: int = 10  # polled sources: their poll interval plus this
+    failing_minutes: int = 60  # a calendar failing this long is notified
+    recheck_timeout_seconds: float = 5.0  # a live check before an online booking
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """The SMTP server notifications are sent through; no host: no e-mail."""
+
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # starttls, tls or none
+    user: str = ""
+    password: str | None = field(default=None, repr=False)
+    sender: str = "bookingcal@localhost"
+    timeout_seconds: float = 10.0
+    ca_file: Path | None = None  # a CA bundle to trust instead of the system's
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """The booking system's endpoint that receives the same events, signed (HMAC-SHA256)."""
+
+    url: str = ""
+    secret: str | None = field(default=None, repr=False)
+    max_attempts: int = 8
+    timeout_seconds: float = 10.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url and self.secret)
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path | None
     public_url: str
@@ -158,6 +203,9 @@ class Config:
     ics: IcsConfig = field(default_factory=IcsConfig)
     # PostgreSQL itself when database_url is a transaction-pooling PgBouncer (server/db/engine.py).
     database_direct_url: str | None = None
+    health: HealthConfig = field(default_factory=HealthConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
+    webhook: WebhookConfig = field(default_factory=WebhookConfig)
 
     @property
     def public_path(self) -> str:
@@ -266,6 +314,22 @@ def _strings(value: Any) -> tuple[str, ...]:
             not all(isinstance(item, str) and item for item in value):
         raise ValueError("a non-empty list of strings")
     return tuple(value)
+
+
+def _optional_url(value: Any) -> str:
+    return "" if value == "" else _http_url(value)
+
+
+def _mail_security(value: Any) -> str:
+    if not isinstance(value, str) or value.lower() not in MAIL_SECURITY:
+        raise ValueError("one of " + ", ".join(MAIL_SECURITY))
+    return value.lower()
+
+
+def _sender(value: Any) -> str:
+    if not isinstance(value, str) or "@" not in value or any(c in value for c in "\r\n<>,;"):
+        raise ValueError("one e-mail address, such as \"bookingcal@example.com\"")
+    return value
 
 
 def _log_level(value: Any) -> str:
@@ -432,6 +496,43 @@ OPTIONS: tuple[Option, ...] = (
     Option("availability.google_sync_timeout_seconds", 5, _positive_number,
            "Longest wait for that sync; on timeout or error the booking is checked against the "
            "mirrored events and the answer says so."),
+    Option("health.push_stale_minutes", 15, _int_between(1, 10080),
+           "A synced source with push notifications (Google, Microsoft) is stale when its last "
+           "successful read is older than this many minutes."),
+    Option("health.poll_slack_minutes", 10, _int_between(0, 10080),
+           "A polled source is stale when its last successful read is older than its poll "
+           "interval plus this many minutes."),
+    Option("health.failing_minutes", 60, _int_between(1, 10080),
+           "A calendar failing for longer than this is reported to the business's admins."),
+    Option("health.recheck_timeout_seconds", 5, _positive_number,
+           "Longest wait for the live check of a stale source before an online booking "
+           "(business policy 'recheck'); no answer in time refuses the booking."),
+    Option("mail.host", "", _string,
+           "SMTP server for notifications to the businesses' admins; empty: no e-mail."),
+    Option("mail.port", 587, _int_between(1, 65535), "SMTP port (587 STARTTLS, 465 TLS)."),
+    Option("mail.security", "starttls", _mail_security,
+           "starttls (upgrade after connecting), tls (TLS from the start) or none (a local "
+           "relay only)."),
+    Option("mail.user", "", _string, "SMTP user name; empty: no authentication."),
+    Option("mail.password_file", "", _path,
+           "File holding the SMTP password. Environment: BOOKINGCAL_MAIL_PASSWORD overrides it."),
+    Option("mail.sender", "bookingcal@localhost", _sender, "The From address of notifications."),
+    Option("mail.timeout_seconds", 10, _positive_number,
+           "Longest wait for the SMTP server per step."),
+    Option("mail.ca_file", "", _path,
+           "A CA bundle (PEM) to trust for the SMTP server instead of the system's; empty: "
+           "the system's."),
+    Option("webhook.url", "", _optional_url,
+           "The booking system's endpoint receiving sync health events as signed JSON "
+           "(POST, X-Bookingcal-Signature: sha256=HMAC); empty: none."),
+    Option("webhook.secret_file", "", _path,
+           "File holding the webhook's HMAC key. Environment: BOOKINGCAL_WEBHOOK_SECRET "
+           "overrides it."),
+    Option("webhook.max_attempts", 8, _int_between(1, 50),
+           "Deliveries are retried with exponential backoff (30 s, 1 min, 2 min, ...) this "
+           "many attempts at most."),
+    Option("webhook.timeout_seconds", 10, _positive_number,
+           "Longest wait for the webhook's answer per attempt."),
     Option("demo.on_first_run", True, _bool,
            "`bookingcal serve --demo` loads the demo business when the database is empty."),
     Option("admin.session_hours", 12, _int_between(1, 24 * 90),
@@ -603,6 +704,24 @@ def load(path: str | os.PathLike[str] | None = None,
                         f"{values['ics.min_interval_seconds']}, "
                         f"{values['ics.default_interval_seconds']}, "
                         f"{values['ics.max_interval_seconds']}")
+    mail_password = _secret(env, ENV_MAIL_PASSWORD, values, "mail.password_file", base, name,
+                            "the SMTP password", problems)
+    if values.get("mail.user") and mail_password is None:
+        problems.append(f"{name}: mail.user: set, but no password: set mail.password_file or "
+                        f"{ENV_MAIL_PASSWORD}")
+    if values.get("mail.host") and values.get("mail.security") == "none" \
+            and values.get("mail.user"):
+        problems.append(f"{name}: mail.security: found 'none' with mail.user set, expected "
+                        "starttls or tls (a password is never sent in clear)")
+    mail_ca = (base / values["mail.ca_file"]).resolve() if values.get("mail.ca_file") else None
+    if mail_ca is not None and not mail_ca.is_file():
+        problems.append(f"{name}: mail.ca_file: found {str(mail_ca)!r}, expected a readable "
+                        "PEM file of CA certificates")
+    webhook_secret = _secret(env, ENV_WEBHOOK_SECRET, values, "webhook.secret_file", base,
+                             name, "the webhook's HMAC key", problems)
+    if values.get("webhook.url") and webhook_secret is None:
+        problems.append(f"{name}: webhook.url: set, but no key to sign with: set "
+                        f"webhook.secret_file or {ENV_WEBHOOK_SECRET}")
     data_dir = (base / values["data_dir"]).resolve() if values.get("data_dir") else base
     keys_dir = (base / values["keys.dir"]).resolve() if values.get("keys.dir") \
         else data_dir / "keys"
@@ -686,7 +805,40 @@ def load(path: str | os.PathLike[str] | None = None,
             max_redirects=values["ics.max_redirects"], horizon_days=values["ics.horizon_days"],
             max_instances=values["ics.max_instances"],
             max_sources_per_calendar=values["ics.max_sources_per_calendar"]),
+        health=HealthConfig(
+            push_stale_minutes=values["health.push_stale_minutes"],
+            poll_slack_minutes=values["health.poll_slack_minutes"],
+            failing_minutes=values["health.failing_minutes"],
+            recheck_timeout_seconds=values["health.recheck_timeout_seconds"]),
+        mail=MailConfig(
+            host=values["mail.host"], port=values["mail.port"],
+            security=values["mail.security"], user=values["mail.user"],
+            password=mail_password, sender=values["mail.sender"],
+            timeout_seconds=values["mail.timeout_seconds"], ca_file=mail_ca),
+        webhook=WebhookConfig(
+            url=values["webhook.url"], secret=webhook_secret,
+            max_attempts=values["webhook.max_attempts"],
+            timeout_seconds=values["webhook.timeout_seconds"]),
     )
+
+
+def _secret(env: dict[str, str], variable: str, values: dict[str, Any], key: str, base: Path,
+            name: str, what: str, problems: list[str]) -> str | None:
+    """A secret from the environment, else from the file named by option `key` (a problem
+    when that file cannot be read), else None."""
+    if env.get(variable):
+        return env[variable]
+    if not values.get(key):
+        return None
+    path = (base / values[key]).resolve()
+    try:
+        found = path.read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        found = None
+    if found is None:
+        problems.append(f"{name}: {key}: found {str(path)!r}, expected a readable file "
+                        f"holding {what}")
+    return found
 
 
 def render_default_file() -> str:

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from server.admin import (
     views_account, views_auth, views_availability, views_google, views_ics, views_links,
-    views_microsoft,
+    views_microsoft, views_sync,
 )
 from server.admin.views_google import landing
 from server.admin.views_microsoft import landing as microsoft_landing
@@ -66,4 +66,5 @@ def create_blueprint(sign_in_limit: int) -> Blueprint:
     views_microsoft.register(bp)
     views_ics.register(bp)
     views_availability.register(bp)
+    views_sync.register(bp)
     return bp

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from server.admin.timeline import Chart, lay_out
 from server.admin.web import page, signed_in
+from server.sync.freshness import freshness_of
 from server.api.common import runtime
 from server.domain.businesses import get_business
 from server.domain.calendars import list_calendars
@@ -51,6 +52,8 @@ class DayExplained:
     google: str  # "Google calendar primary, synced 12 s ago", or ""
     warnings: list[str]
     chart: Chart
+    # each external source blocking the calendar: "Google calendar primary: ok, last read ..."
+    sources: list[str] = field(default_factory=list)
 
 
 def _modules() -> tuple[ModuleType, ModuleType] | None:
@@ -77,7 +80,8 @@ def explain_day(session: Any, config: Any, business_id: int, calendar_id: int, s
     schedules, availability = found
     _, [answer] = schedules.availability(
         session, business_id, [calendar_id], service_id, day, day + dt.timedelta(days=1), now,
-        config.availability, explain=True, titles=True)
+        config.availability, explain=True, titles=True,
+        freshness=freshness_of(session, business_id, [calendar_id], now, config))
     tzid = answer.timezone
     schedule = answer.schedule
     day_start, day_end = schedule.start, schedule.end
@@ -97,8 +101,11 @@ def explain_day(session: Any, config: Any, business_id: int, calendar_id: int, s
         google = (f"Google calendar {schedule.google_calendar}, "
                   f"{availability.describe_age(schedule.synced_at, now)}")
     slots = list(answer.slots)
+    sources = [f"{source.label} calendar {source.remote_calendar}: "
+               f"{source.state.replace('_', ' ')}, {source.reason}"
+               for source in getattr(answer, "sources", [])]
     return DayExplained(tzid, stretches, slots, google, list(schedule.warnings),
-                        lay_out(stretches, slots, day))
+                        lay_out(stretches, slots, day), sources)
 
 
 def register(bp: Blueprint) -> None:

@@ -47,6 +47,17 @@ class GoogleFreshnessOut(BaseModel):
     text: str = Field(description="'synced 12 s ago' or 'never synced'")
 
 
+class SourceOut(BaseModel):
+    provider: str = Field(description="google, microsoft, ...: the sync provider")
+    calendar: str | None = Field(None, description="The provider's calendar id; only with an "
+                                                   "API key")
+    synced_at: dt.datetime | None = Field(description="Last successful read (UTC)")
+    age_seconds: int | None
+    state: str = Field(description="ok, stale, needs_reconnecting or error")
+    reason: str = Field(description="Why, for people")
+    error: str | None = Field(None, description="The recorded error; only with an API key")
+
+
 class ExplainOut(BaseModel):
     unavailable: list[ReasonOut] = Field(description="Every interval that cannot be booked")
     refused: list[RefusedOut] = Field(description="Offered start times refused, in runs")
@@ -59,6 +70,11 @@ class CalendarAvailabilityOut(BaseModel):
     calendar_id: int
     timezone: str
     slots: list[dt.datetime] = Field(description="Bookable start times, local with offset")
+    sources: list[SourceOut] = Field(
+        default_factory=list, description="Each external source whose busy time blocks this "
+        "calendar, and how fresh it is")
+    hidden: bool = Field(False, description="No time offered: a source is not ok and the "
+                                            "business's stale-data policy is 'hide'")
     explain: ExplainOut | None = None
 
 

@@ -14,7 +14,7 @@ from flask_openapi3 import APIBlueprint
 
 from server.api.availability_schemas import (
     AvailabilityOut, AvailabilityQuery, CalendarAvailabilityOut, ExplainOut, GoogleFreshnessOut,
-    ReasonOut, RefusedOut,
+    ReasonOut, RefusedOut, SourceOut,
 )
 from server.api.auth import Caller
 from server.api.common import reply, responses, runtime, tag
@@ -22,6 +22,7 @@ from server.domain.availability import Reason, describe_age
 from server.domain.schedules import LATEST, Answer, availability
 from server.domain.timeutil import zone
 from server.errors import UnauthorizedError
+from server.sync.freshness import SourceHealth, freshness_of
 
 bp = APIBlueprint("availability", __name__, url_prefix="/api/v1",
                   abp_tags=[tag("availability", "Bookable times")])
@@ -34,6 +35,15 @@ def _reason(reason: Reason, tz: dt.tzinfo) -> ReasonOut:
                      end=reason.end.astimezone(tz),
                      id=reason.ref, cause=reason.cause, google_calendar=reason.google_calendar,
                      title=reason.title)
+
+
+def _source(source: SourceHealth, now: dt.datetime, keyed: bool) -> SourceOut:
+    synced = source.synced_at
+    return SourceOut(
+        provider=source.provider, calendar=source.remote_calendar if keyed else None,
+        synced_at=synced,
+        age_seconds=int((now - synced).total_seconds()) if synced is not None else None,
+        state=source.state, reason=source.reason, error=source.error if keyed else None)
 
 
 def _explain(answer: Answer, now: dt.datetime) -> ExplainOut:
@@ -70,10 +80,12 @@ def get_availability(query: AvailabilityQuery) -> Response:
         service, answers = availability(
             session, query.business_id, query.calendar_id, query.service_id, query.start, end,
             now, rt.config.availability, explain=query.explain, titles=who is not None,
-            public=who is None)
+            public=who is None, freshness=freshness_of(
+                session, query.business_id, query.calendar_id, now, rt.config))
         return reply(AvailabilityOut(
             service_id=service.id, duration_minutes=service.duration_minutes,
             start=query.start, end=end,
             calendars=[CalendarAvailabilityOut(
                 calendar_id=a.calendar_id, timezone=a.timezone, slots=a.slots,
+                sources=[_source(s, now, who is not None) for s in a.sources], hidden=a.hidden,
                 explain=_explain(a, now) if query.explain else None) for a in answers]))

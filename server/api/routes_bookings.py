@@ -16,8 +16,7 @@ from server.api.schemas import (
 )
 from server.domain import blocked, bookings
 from server.errors import ConflictError
-from server.google.freshness import freshen
-from server.microsoft.freshness import freshen as freshen_outlook
+from server.stale_policy import before_online_booking
 
 bp = APIBlueprint("bookings", __name__, url_prefix="/api/v1/businesses/<int:business_id>",
                   abp_tags=[tag("bookings", "Bookings and blocked time")],
@@ -33,9 +32,8 @@ def create_booking(path: BusinessPath, body: BookingIn) -> Response:
     notice, horizon and blocking Google events; 409 gives the reasons."""
     rt = runtime()
     caller().require_business(path.business_id)
-    notes = [note for fresh in (freshen, freshen_outlook) if body.source == "online"
-             and (note := fresh(rt.config, rt.db, rt.keyring, path.business_id,
-                                body.calendar_id, rt.clock.now()))]
+    notes = before_online_booking(rt, path.business_id, body.calendar_id, rt.clock.now()) \
+        if body.source == "online" else []
     try:
         with rt.db.write() as session:
             booking = bookings.create_booking(session, path.business_id, now=rt.clock.now(),

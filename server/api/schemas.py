@@ -227,6 +227,10 @@ class BusinessPatch(Body):
         "phone) cancels it; off: the phone's delete is refused")
     calendar_moves_within_hours: bool | None = Field(
         None, description="A booking moved on a phone must also fall within opening hours")
+    stale_policy: Literal["offer", "hide", "recheck"] | None = Field(
+        None, description="A calendar whose blocking source (Google, Outlook, ...) is stale "
+        "or disconnected: offer its times with a warning, hide them, or recheck the provider "
+        "live before accepting an online booking (refused on doubt)")
 
 
 class BusinessOut(Output):
@@ -236,6 +240,7 @@ class BusinessOut(Output):
     created_at: dt.datetime
     allow_cancel_from_calendar: bool = False
     calendar_moves_within_hours: bool = False
+    stale_policy: str = "offer"
 
 
 class BusinessList(BaseModel):

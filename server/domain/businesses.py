@@ -9,8 +9,12 @@ from sqlalchemy.orm import Session
 
 from server.db.models import ApiKey, Business
 from server.domain.timeutil import zone
-from server.errors import NotFoundError
+from server.errors import InvalidError, NotFoundError
 from server.keys import Keyring, new_token
+
+# What online booking does with a calendar whose blocking source is stale or disconnected
+# (server/sync/freshness.py, server/stale_policy.py).
+STALE_POLICIES = ("offer", "hide", "recheck")
 
 
 def create_business(session: Session, *, name: str, timezone: str, now: dt.datetime) -> Business:
@@ -38,8 +42,14 @@ def list_businesses(session: Session, only: int | None = None) -> list[Business]
 def update_business(session: Session, business_id: int, *, name: str | None = None,
                     timezone: str | None = None,
                     allow_cancel_from_calendar: bool | None = None,
-                    calendar_moves_within_hours: bool | None = None) -> Business:
+                    calendar_moves_within_hours: bool | None = None,
+                    stale_policy: str | None = None) -> Business:
     business = get_business(session, business_id)
+    if stale_policy is not None:
+        if stale_policy not in STALE_POLICIES:
+            raise InvalidError(f"stale_policy must be one of {', '.join(STALE_POLICIES)}",
+                               field="stale_policy")
+        business.stale_policy = stale_policy
     if allow_cancel_from_calendar is not None:
         business.allow_cancel_from_calendar = allow_cancel_from_calendar
     if calendar_moves_within_hours is not None:

@@ -7,7 +7,9 @@ longest item ever stored, so its cost does not grow with history."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -262,6 +264,25 @@ def _local_days(event: MirroredEvent, tzid: str, first: dt.date,
     return tuple(days)
 
 
+class Source(Protocol):
+    """An external source blocking a calendar, as freshness views describe it
+    (server/sync/freshness.py's SourceHealth)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    def warning(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The sources blocking each calendar and whether the business hides the times of a
+    calendar whose source is not ok; loaded by server/sync/freshness.py (`freshness_of`)."""
+
+    by_calendar: Mapping[int, Sequence[Any]]
+    hide: bool = False
+
+
 @dataclass(frozen=True)
 class Answer:
     """One calendar's availability, and with `explain` its explanation."""
@@ -272,14 +293,21 @@ class Answer:
     schedule: Schedule
     unavailable: list[Reason] | None = None
     refused: list[Refused] | None = None
+    # Each external source blocking the calendar, with its freshness (server/sync/freshness.py)
+    sources: Sequence[Any] = field(default_factory=list)
+    hidden: bool = False  # no slot offered: a source is not ok and the policy is "hide"
 
 
 def availability(session: Session, business_id: int, calendar_ids: list[int], service_id: int,
                  first: dt.date, end: dt.date, now: dt.datetime, defaults: AvailabilityConfig,
                  *, explain: bool = False, titles: bool = False,
-                 public: bool = False) -> tuple[Service, list[Answer]]:
+                 public: bool = False, freshness: Freshness | None = None
+                 ) -> tuple[Service, list[Answer]]:
     """Availability of a service on several calendars over the local days [first, end).
-    `public`: only active calendars and services exist (the public booking page)."""
+    `public`: only active calendars and services exist (the public booking page). With
+    `freshness`, each answer carries the sources blocking its calendar, and the business's
+    stale-data policy applies: "hide" offers no slot of a calendar whose source is not ok;
+    the others warn."""
     if first < EARLIEST or end > LATEST:
         raise InvalidError(f"ask for days between {EARLIEST} and {LATEST}",
                            field="end" if EARLIEST <= first < LATEST else "start")
@@ -299,6 +327,7 @@ def availability(session: Session, business_id: int, calendar_ids: list[int], se
         raise NotFoundError(f"service {service_id} does not exist in business {business_id}")
     rules = rules_for(service, defaults)
     answers = []
+    fresh = freshness.by_calendar if freshness is not None else {}
     for calendar_id in dict.fromkeys(calendar_ids):
         calendar = get_calendar(session, business_id, calendar_id)
         if public and not calendar.active:
@@ -308,7 +337,17 @@ def availability(session: Session, business_id: int, calendar_ids: list[int], se
         tz = zone(calendar.timezone)
         found = [moment.astimezone(tz) for moment in slots(schedule, rules, now)]
         schedule.warnings.extend(free_all_day_warnings(schedule, found))
+        sources = list(fresh.get(calendar.id, []))
+        troubled: list[Source] = [source for source in sources if not source.ok]
+        schedule.warnings.extend(source.warning() for source in troubled)
+        hidden = freshness is not None and freshness.hide and bool(troubled) and bool(found)
+        if hidden:
+            found = []
+            schedule.warnings.append("no times are offered on this calendar until its busy "
+                                     "time is read again (the business's stale-data policy "
+                                     "is 'hide')")
         answers.append(Answer(calendar.id, calendar.timezone, found, schedule,
                               timeline(schedule, rules, now) if explain else None,
-                              refused(schedule, rules, now) if explain else None))
+                              refused(schedule, rules, now) if explain else None,
+                              sources, hidden))
     return service, answers

@@ -25,14 +25,23 @@ from server.errors import BookingCalError
 from server.google.api import GoogleCalendarApi
 from server.google.pull import NotIncremental, pull
 from server.keys import Keyring
+from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
 ApiFactory = Callable[[str, float], GoogleCalendarApi]
 MAX_PAGES = 2  # of up to 2,500 changes each
 
 
+def recheck(runtime: Runtime, business_id: int, calendar_id: int, now: dt.datetime,
+            timeout: float) -> str | None:
+    """The live check of server/sync/recheck.py: `freshen` bounded by `timeout`."""
+    return freshen(runtime.config, runtime.db, runtime.keyring, business_id, calendar_id, now,
+                   timeout=timeout)
+
+
 def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, calendar_id: int,
-            now: dt.datetime, api_factory: ApiFactory | None = None) -> str | None:
+            now: dt.datetime, api_factory: ApiFactory | None = None,
+            timeout: float | None = None) -> str | None:
     """Sync the calendar's Google read calendar if its mirror is too old. Returns a note for
     the caller when the mirrored events had to be used as they were, else None."""
     with db.read() as session:
@@ -58,7 +67,8 @@ def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, ca
                     f"checked against the Google events mirrored before ({age})")
         connection_id, google_calendar = connection.id, mapping.read_calendar
         token = keyring.decrypt(connection.refresh_token_encrypted)
-    timeout = config.availability.google_sync_timeout_seconds
+    if timeout is None:
+        timeout = config.availability.google_sync_timeout_seconds
     try:
         api = api_factory(token, timeout) if api_factory is not None else GoogleCalendarApi(
             config.google, token, timeout=timeout, max_attempts=1)

@@ -27,6 +27,7 @@ from server.errors import BookingCalError
 from server.keys import Keyring
 from server.microsoft.graph import GraphClient
 from server.microsoft.pull import MicrosoftLister
+from server.runtime import Runtime
 from server.sync.reading import NotIncremental, read
 from server.sync.tables import MICROSOFT, Tables
 
@@ -44,8 +45,16 @@ class _Lister(MicrosoftLister):
         self.now = lambda: now
 
 
+def recheck(runtime: Runtime, business_id: int, calendar_id: int, now: dt.datetime,
+            timeout: float) -> str | None:
+    """The live check of server/stale_policy.py: `freshen` bounded by `timeout`."""
+    return freshen(runtime.config, runtime.db, runtime.keyring, business_id, calendar_id, now,
+                   timeout=timeout)
+
+
 def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, calendar_id: int,
-            now: dt.datetime, client_factory: ClientFactory | None = None) -> str | None:
+            now: dt.datetime, client_factory: ClientFactory | None = None,
+            timeout: float | None = None) -> str | None:
     """Read the calendar's Outlook read calendar if its mirror is too old. Returns a note for
     the caller when the mirrored events had to be used as they were, else None."""
     with db.read() as session:
@@ -79,7 +88,8 @@ def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, ca
                     f"mirrored before ({age})")
         connection_id, remote = connection.id, mapping.read_calendar
         token = keyring.decrypt(connection.refresh_token_encrypted)
-    timeout = config.availability.google_sync_timeout_seconds
+    if timeout is None:
+        timeout = config.availability.google_sync_timeout_seconds
     try:
         client = client_factory(token, timeout) if client_factory is not None else \
             GraphClient(config.microsoft, token, timeout=timeout)

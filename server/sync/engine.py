@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import BookingCalError
 from server.runtime import Runtime
-from server.sync import health, leases, reading, writing
+from server.sync import alerts, health, leases, reading, writing
 from server.sync.backoff import Backoff
 from server.sync.epoch import claim_new_epoch
 from server.sync.errors import PauseError, ReconnectError
@@ -37,6 +37,7 @@ from server.sync.wakeup import JournalWakeup
 log = logging.getLogger(__name__)
 PAUSE = dt.timedelta(hours=1)  # at least, after an exhausted quota
 IDLE_WAIT = 0.5  # seconds between looks at the journal when idle
+NOTIFY_EVERY = dt.timedelta(seconds=30)  # between runs of the health notifier
 
 
 @dataclass
@@ -80,6 +81,8 @@ class Engine:
     # connection while it works): a long pass over one never holds up the others.
     concurrency: int = 4
     states: dict[str, ProviderState] = field(default_factory=dict)
+    notify_every: dt.timedelta = NOTIFY_EVERY
+    next_notify: dt.datetime | None = None
 
     def state(self, provider: Provider) -> ProviderState:
         """The engine's memory of `provider`."""
@@ -236,6 +239,15 @@ class Engine:
                                                 force_pull=force_pull) for connection_id in ids)
         return reports
 
+    def notify(self) -> alerts.RunReport | None:
+        """Run the health notifier (server/sync/alerts.py) when its time has come: one
+        process at a time (its own lease), every `notify_every`."""
+        now = self.runtime.clock.now()
+        if self.next_notify is not None and now < self.next_notify:
+            return None
+        self.next_notify = now + self.notify_every
+        return alerts.run(self.runtime, self.worker, now)
+
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set, a pass every IDLE_WAIT seconds or as soon as the journal
         changes (PostgreSQL): a booking change reaches every provider within about a second.
@@ -256,6 +268,7 @@ class Engine:
                         self.run_once()
                     else:
                         self._schedule(pool, working)
+                    self.notify()
                 except BookingCalError as exc:
                     log.warning("bridge pass failed: %s", exc.message)
                 # A journal change (PostgreSQL) starts the next pass at once; otherwise a pass

@@ -21,15 +21,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from server.db import Database
-from server.db.models import BlockedTime, Booking, Business
+from server.db.models import BlockedTime, Booking, Business, SyncFullRead
 from server.domain import mirrored
 from server.domain.blocking import BlockingPolicy
 from server.errors import BookingCalError, ConflictError
-from server.sync import calendar_errors
+from server.sync import calendar_errors, full_reads
 from server.sync.errors import CursorExpiredError, SyncError
 from server.sync.provider import Page, RemoteItem
 from server.sync.tables import Tables
@@ -252,22 +252,33 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
     list request (default: the adapter's retries)."""
     report = ReadReport()
     GoogleConnection, GoogleReadState = lister.tables.connection, lister.tables.read_state
+    read_table = str(GoogleReadState.__tablename__)
     with db.read() as session:
         connection = session.get(GoogleConnection, connection_id)
         if connection is None:
             return report
-        query = select(GoogleReadState).where(GoogleReadState.connection_id == connection_id)
+        query = select(GoogleReadState, SyncFullRead.full_read_at).outerjoin(
+            SyncFullRead, and_(SyncFullRead.read_table == read_table,
+                               SyncFullRead.read_state_id == GoogleReadState.id)).where(
+            GoogleReadState.connection_id == connection_id)
         if only is not None:
             query = query.where(GoogleReadState.google_calendar == only)
-        reads = [(state.id, state.google_calendar, state.sync_token) for state in
-                 session.execute(query).scalars()]
+        found = list(session.execute(query))
+        reads = [(state.id, state.google_calendar, state.sync_token) for state, _ in found]
+        last_full = {state.id: when for state, when in found}
         business = session.get(Business, connection.business_id)
         business_zone = business.timezone if business is not None else "UTC"
     if only is None:
         with db.write() as session:  # before fetching: a notification during the fetch counts
             session.execute(update(GoogleReadState).where(
                 GoogleReadState.connection_id == connection_id).values(pull_requested=False))
+    # The bridge's reads (not the bounded ones before a booking) read each calendar in full
+    # once a week (server/sync/full_reads.py).
+    weekly = full_reads.due(db, read_table, last_full, now) if max_pages is None else set()
     for state_id, calendar, cursor in reads:
+        if state_id in weekly and cursor not in (None, WHOLE_HISTORY):
+            log.info("%s calendar read in full (weekly)", lister.label)
+            cursor = None
         try:
             items, next_cursor, full = _fetch(lister, client, calendar, cursor, now,
                                               business_zone, report, max_pages, attempts)
@@ -283,6 +294,8 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
         if not _store(db, lister, connection_id, state_id, calendar, items, full, next_cursor,
                       now, report, id_secret):
             return report
+        if full:
+            full_reads.done(db, read_table, state_id, now)
         report.calendars.append(calendar)
     return report
 

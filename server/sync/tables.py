@@ -35,3 +35,8 @@ MICROSOFT = Tables(MicrosoftConnection, MicrosoftCalendarMap, MicrosoftReadState
                    MicrosoftWriteError, MicrosoftMirroredEvent, "from_microsoft")
 # ICS URLs (server/ics/): read only, a source is the connection; nothing is ever written.
 ICS = Tables(IcsSource, None, IcsReadState, None, None, IcsMirroredEvent, "from_ics")
+
+# Every provider's tables by its name (Provider.name): what the sync health views (freshness of
+# the sources that block booking, alerts, `bookingcal sync status`, metrics) go through. A new
+# provider adds its set here (and its SourceKind in server/sync/sources.py).
+BY_PROVIDER: dict[str, Tables] = {"google": GOOGLE, "microsoft": MICROSOFT}

@@ -67,7 +67,7 @@ def test_every_screen_names_its_controls_and_orders_its_headings(
     sign_in(page, site)
     plain = (("/calendar/links", "links"), (f"/calendar/links/{link['id']}", "link"),
              ("/apps/google", "google"), ("/apps/google/activate", "google-activate"),
-             ("/account", "account"), ("/no/such/page", "not-found"))
+             ("/account", "account"), ("/sync", "sync-empty"), ("/no/such/page", "not-found"))
     for path, name in plain:
         page.goto(site.admin + path)
         check_screen(page, name)
@@ -85,6 +85,7 @@ def test_every_screen_names_its_controls_and_orders_its_headings(
     book(site.api, salon, "2026-12-01T10:00:00+01:00")
     for path, name in (("/apps/google", "google-connected"),
                        ("/apps/google/settings", "google-settings"),
+                       ("/sync", "sync"),
                        (f"/availability?calendar={salon.calendar}&service={salon.service}"
                         "&day=2026-12-01", "availability")):
         page.goto(site.admin + path)

@@ -91,6 +91,8 @@ def test_the_timeline_explains_the_day_and_follows_google(
     expect(google).to_contain_text(["15:00–16:00"])
     expect(google).to_contain_text(["Dentist"])
     expect(page.get_by_text("Google calendar primary, synced")).to_be_visible()
+    expect(page.locator("li.source")).to_have_text(["Google calendar primary: ok, last read "
+                                                     "0 s ago"])
     # The picture: each bar sits between the hour lines of its start and end.
     for css, start, end in (("kind-open", "09", "17"), ("kind-booking", "10", "11"),
                             ("kind-blocked_time", "13", "14"), ("kind-google_event", "15", "16")):

@@ -598,3 +598,42 @@ def test_microsoft_configured_from_a_secret_file(tmp_path):
     assert config.microsoft.token_url == \
         "https://login.microsoftonline.com/common/oauth2/v2.0/token"
     assert config.microsoft.verify is True
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('[mail]\nhost = "smtp.example.com"\nuser = "bot"\n',
+     "mail.user: set, but no password: set mail.password_file or BOOKINGCAL_MAIL_PASSWORD"),
+    ('[mail]\npassword_file = "nowhere"\n', "mail.password_file: found"),
+    ('[mail]\nhost = "relay"\nsecurity = "none"\nuser = "bot"\npassword_file = "pw"\n',
+     "mail.security: found 'none' with mail.user set, expected starttls or tls"),
+    ('[mail]\nsecurity = "ssl"\n', "mail.security: found 'ssl' (a string), expected one of "
+                                   "starttls, tls, none"),
+    ('[mail]\nport = 0\n', "mail.port: found 0"),
+    ('[mail]\nsender = "Bob <bob@example.com>"\n', "mail.sender: found"),
+    ('[mail]\nca_file = "nowhere.pem"\n', "mail.ca_file: found"),
+    ('[webhook]\nurl = "https://booking.example.com/hooks"\n',
+     "webhook.url: set, but no key to sign with"),
+    ('[webhook]\nurl = "ftp://x"\n', "webhook.url: found 'ftp://x'"),
+    ('[health]\npush_stale_minutes = 0\n', "health.push_stale_minutes: found 0"),
+])
+def test_mail_and_webhook_mistakes_are_named(tmp_path, text, needle):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "pw").write_text("secret", encoding="utf-8")
+    _, problems = text_problems(tmp_path, text)
+    assert any(needle in line for line in problems), problems
+
+
+def test_mail_and_webhook_secrets_from_files_or_the_environment(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "pw").write_text("from-file\n", encoding="utf-8")
+    text = ('[mail]\nhost = "smtp.example.com"\nport = 465\nsecurity = "TLS"\nuser = "bot"\n'
+            'password_file = "pw"\n[webhook]\nurl = "https://booking.example.com/hooks"\n')
+    config = load_text(tmp_path, text, {"BOOKINGCAL_WEBHOOK_SECRET": "hook-key"})
+    assert config.mail.configured and config.mail.security == "tls"
+    assert config.mail.password == "from-file" and "from-file" not in repr(config.mail)
+    assert config.webhook.configured and config.webhook.secret == "hook-key"
+    assert "hook-key" not in repr(config)
+    env = load_text(tmp_path, text, {"BOOKINGCAL_WEBHOOK_SECRET": "k",
+                                     "BOOKINGCAL_MAIL_PASSWORD": "from-env"})
+    assert env.mail.password == "from-env"
+    assert not load_text(tmp_path, "").mail.configured

@@ -18,7 +18,7 @@ LAYERS: dict[str, int] = {
     "server": FOUNDATION, "server.errors": FOUNDATION, "server.clock": FOUNDATION,
     "server.config": FOUNDATION, "server.keys": FOUNDATION, "server.db": FOUNDATION,
     "server.web": FOUNDATION, "server.logsafety": FOUNDATION, "server.memory": FOUNDATION,
-    "server.pgdump": FOUNDATION,
+    "server.pgdump": FOUNDATION, "server.notify": FOUNDATION,
     # the domain: the one write path and its rules; what a profile may show
     "server.domain": DOMAIN, "server.redaction": DOMAIN, "server.phone_event": DOMAIN,
     # publishing: feeds, CalDAV, rendering, link addresses
@@ -32,7 +32,7 @@ LAYERS: dict[str, int] = {
     "server.availability_text": PUBLISHING, "server.slotcache": PUBLISHING,
     # the sync engine and its provider adapters
     "server.sync": SYNC, "server.google": SYNC, "server.microsoft": SYNC, "server.ics": SYNC,
-    "server.gcal_bridge": SYNC,
+    "server.gcal_bridge": SYNC, "server.stale_policy": SYNC,
     "server.api": API,
     "server.admin": ADMIN,
     # entry points and the composition root: may import anything
@@ -58,7 +58,7 @@ ALLOWED = {
     ("server.microsoft", "server.runtime"), ("server.ics", "server.runtime"),
     ("server.gcal_bridge", "server.runtime"),
     ("server.api", "server.runtime"), ("server.admin", "server.runtime"),
-    ("server.feeds", "server.runtime"), ("server.dav_mount", "server.runtime"),
+    ("server.stale_policy", "server.runtime"), ("server.feeds", "server.runtime"), ("server.dav_mount", "server.runtime"),
     ("server.dav_context", "server.runtime"), ("server.prerender", "server.runtime"),
     # the phone's iCalendar is parsed by a module of the domain's own (phone_event) that
     # domain code imports; listed as domain above, so nothing to allow here.

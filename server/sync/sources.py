@@ -1,0 +1,64 @@
+"""The kinds of synced sources the health views know: per provider, its tables, its label,
+when its data counts as stale, where an admin reconnects it, and its live check before an
+online booking (the `recheck` policy). The web server reads them without the bridge's
+provider objects; a new provider adds one `SourceKind` to KINDS (its tables to
+server/sync/tables.py's BY_PROVIDER), and its live check to server/stale_policy.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from server.config import Config
+from server.sync.tables import BY_PROVIDER, Tables
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """One provider as the health views see it."""
+
+    name: str  # the provider's name (Provider.name, tables.BY_PROVIDER's key)
+    label: str  # "Google", for people
+    calendar_word: str  # "Google calendar", "Outlook calendar"
+    stale_after: Callable[[Config], dt.timedelta]  # its freshness target
+    reconnect_path: str  # below public_url: where an admin reconnects it
+    poll: Callable[[Config], dt.timedelta]  # how often a connection is read without a push
+
+    @property
+    def tables(self) -> Tables:
+        return BY_PROVIDER[self.name]
+
+
+def push_or_poll(push: bool, poll_seconds: int, config: Config) -> dt.timedelta:
+    """The target of a source read on push notifications (health.push_stale_minutes, never
+    shorter than a poll plus slack) or by polling only (its interval plus
+    health.poll_slack_minutes)."""
+    polled = dt.timedelta(seconds=poll_seconds) + dt.timedelta(
+        minutes=config.health.poll_slack_minutes)
+    if not push:
+        return polled
+    return max(dt.timedelta(minutes=config.health.push_stale_minutes),
+               dt.timedelta(seconds=poll_seconds) * 2)
+
+
+def _google(config: Config) -> dt.timedelta:
+    return push_or_poll(config.google.push_notifications, config.google.poll_seconds, config)
+
+
+def _microsoft(config: Config) -> dt.timedelta:
+    return push_or_poll(config.microsoft.notifications, config.microsoft.poll_seconds, config)
+
+
+KINDS: dict[str, SourceKind] = {
+    "google": SourceKind("google", "Google", "Google calendar", _google, "/admin/apps/google",
+                         lambda config: dt.timedelta(seconds=config.google.poll_seconds)),
+    "microsoft": SourceKind("microsoft", "Microsoft", "Outlook calendar", _microsoft,
+                            "/admin/sync",
+                            lambda config: dt.timedelta(seconds=config.microsoft.poll_seconds)),
+}
+
+
+def kinds() -> list[SourceKind]:
+    """Every known kind whose tables exist, in registration order."""
+    return [kind for name, kind in KINDS.items() if name in BY_PROVIDER]

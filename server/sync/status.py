@@ -1,0 +1,153 @@
+"""Every connection and synced calendar with its state, last success, next try and last error,
+newest problems first: what `bookingcal sync status` prints, the admin overview page
+(/admin/sync) shows for one business, and the Prometheus metrics count (per provider and
+state, never a tenant's name). Three queries per provider (server/sync/sources.py), whatever
+the number of businesses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.config import Config
+from server.db.models import Business
+from server.sync import health
+from server.sync.freshness import ERROR, NEEDS_RECONNECTING, OK, STALE, judge
+from server.sync.sources import SourceKind, kinds
+
+CONNECTION, READING, WRITING = "connection", "reading", "writing"
+_RANK = {NEEDS_RECONNECTING: 0, ERROR: 1, STALE: 2, OK: 3}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One connection, or one remote calendar it reads or writes."""
+
+    provider: str
+    label: str
+    business_id: int
+    business: str
+    connection_id: int
+    account: str  # the connected account's e-mail, when known
+    role: str  # CONNECTION, READING or WRITING
+    calendar: str  # the remote calendar ("" for the connection)
+    state: str  # ok, stale, needs_reconnecting or error
+    last_success: dt.datetime | None
+    next_try: dt.datetime | None  # None: waits for a person (reconnecting)
+    last_error: str | None
+    last_error_at: dt.datetime | None
+    fix_path: str  # where an admin fixes it
+
+
+def overview(session: Session, config: Config, now: dt.datetime,
+             business_id: int | None = None) -> list[Line]:
+    """Every line (of one business, or all), problems first, newest problem first."""
+    lines: list[Line] = []
+    names_query = select(Business.id, Business.name)
+    if business_id is not None:
+        names_query = names_query.where(Business.id == business_id)
+    names = {row.id: row.name for row in session.execute(names_query)}
+    for kind in kinds():
+        lines.extend(_lines(session, kind, config, now, business_id, names))
+    return sorted(lines, key=lambda line: (
+        _RANK[line.state], -(line.last_error_at.timestamp() if line.last_error_at else 0),
+        line.provider, line.business_id, line.connection_id, line.role, line.calendar))
+
+
+def _lines(session: Session, kind: SourceKind, config: Config, now: dt.datetime,
+           business_id: int | None, names: dict[int, str]) -> list[Line]:
+    tables = kind.tables
+    conn, state, mapping = tables.connection, tables.read_state, tables.calendar_map
+    target, poll = kind.stale_after(config), kind.poll(config)
+    scope = [conn.business_id == business_id] if business_id is not None else []
+    connections = {row.id: row for row in session.execute(
+        select(conn.id, conn.business_id, conn.account_email, conn.status, conn.paused_until,
+               conn.last_error, conn.last_error_at).where(*scope))}
+    lines: list[Line] = []
+    newest: dict[int, dt.datetime] = {}
+    for row in session.execute(
+            select(state.connection_id, state.google_calendar, state.synced_at,
+                   state.last_error, state.last_error_at)
+            .join(conn, conn.id == state.connection_id).where(*scope)):
+        owner = connections[row.connection_id]
+        verdict, _ = judge(kind, owner.status, owner.paused_until, row.synced_at,
+                           row.last_error, target, now)
+        if row.synced_at is not None:
+            newest[row.connection_id] = max(row.synced_at, newest.get(row.connection_id,
+                                                                      row.synced_at))
+        lines.append(Line(kind.name, kind.label, owner.business_id,
+                          names.get(owner.business_id, ""), row.connection_id,
+                          owner.account_email, READING, row.google_calendar, verdict,
+                          row.synced_at, _next(owner, row.synced_at, poll, now),
+                          row.last_error, row.last_error_at, kind.reconnect_path))
+    for row in session.execute(
+            select(mapping.connection_id, mapping.write_calendar, mapping.last_error,
+                   mapping.last_error_at, mapping.retry_at)
+            .join(conn, conn.id == mapping.connection_id)
+            .where(mapping.last_error.is_not(None), *scope)):
+        owner = connections[row.connection_id]
+        lines.append(Line(kind.name, kind.label, owner.business_id,
+                          names.get(owner.business_id, ""), row.connection_id,
+                          owner.account_email, WRITING, row.write_calendar, ERROR, None,
+                          row.retry_at if owner.status != health.NEEDS_RECONNECT else None,
+                          row.last_error, row.last_error_at, kind.reconnect_path))
+    for connection_id, owner in connections.items():
+        if owner.status == health.NEEDS_RECONNECT:
+            verdict = NEEDS_RECONNECTING
+        elif owner.last_error or (owner.status == health.PAUSED and owner.paused_until
+                                  and owner.paused_until > now):
+            verdict = ERROR
+        else:
+            verdict = OK
+        last = newest.get(connection_id)
+        lines.append(Line(kind.name, kind.label, owner.business_id,
+                          names.get(owner.business_id, ""), connection_id,
+                          owner.account_email, CONNECTION, "", verdict, last,
+                          _next(owner, last, poll, now), owner.last_error,
+                          owner.last_error_at, kind.reconnect_path))
+    return lines
+
+
+def _next(owner: object, last: dt.datetime | None, poll: dt.timedelta,
+          now: dt.datetime) -> dt.datetime | None:
+    status = getattr(owner, "status")
+    paused_until = getattr(owner, "paused_until")
+    if status == health.NEEDS_RECONNECT:
+        return None
+    if status == health.PAUSED and paused_until is not None and paused_until > now:
+        return paused_until
+    if last is None:
+        return now
+    return max(now, last + poll)
+
+
+def counts(lines: list[Line]) -> Counter[tuple[str, str, str]]:
+    """(provider, role, state) -> how many: the metrics' figures, no tenant in them."""
+    return Counter((line.provider, line.role, line.state) for line in lines)
+
+
+def render(lines: list[Line], now: dt.datetime) -> list[str]:
+    """`bookingcal sync status`'s table."""
+    from server.domain.timeutil import ago
+
+    def when(moment: dt.datetime | None, never: str) -> str:
+        return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else never
+
+    out = [f"{'STATE':<19}{'PROVIDER':<10}{'BUSINESS':<22}{'WHAT':<34}{'LAST SUCCESS':<18}"
+           f"{'NEXT TRY':<18}LAST ERROR"]
+    for line in lines:
+        what = "connection" + (f" {line.account}" if line.account else "") \
+            if line.role == CONNECTION else f"{line.role} {line.calendar}"
+        business = f"{line.business_id} {line.business}"
+        error = "" if not line.last_error else \
+            f"{line.last_error} ({ago(line.last_error_at, now)})"
+        out.append(f"{line.state:<19}{line.provider:<10}{business[:21]:<22}{what[:33]:<34}"
+                   f"{when(line.last_success, 'never'):<18}"
+                   f"{when(line.next_try, 'on reconnect'):<18}{error}".rstrip())
+    if not lines:
+        out.append("(no connections)")
+    return out
