@@ -1,5 +1,6 @@
 """The bridge daemon's entry (`bookingcal bridge`): the provider-neutral sync engine
-(server/sync/) driving every registered provider adapter (Google: server/google/; Microsoft Graph: server/microsoft/).
+(server/sync/) driving every registered provider adapter (Google: server/google/; Microsoft Graph: server/microsoft/; CalDAV:
+server/caldav/).
 
 Several bridge processes may run against one database (leases); a pass is idempotent, so a
 killed bridge, restarted, converges without duplicates. See server/sync/README.md for the
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session
 from server.db.models import GoogleConnection
 from server.sync.backlog import backlogs
 from server.google.provider import ApiFactory, GoogleProvider
+from server.caldav.provider import CalDAVProvider
+from server.caldav.provider import ClientFactory as CalDAVClientFactory
 from server.microsoft.provider import ClientFactory, MicrosoftProvider
 from server.runtime import Runtime
 from server.sync import leases
@@ -25,12 +28,16 @@ __all__ = ["Bridge", "PassReport", "pending", "registered"]
 
 
 def registered(runtime: Runtime, *, google_api: ApiFactory | None = None,
-               microsoft_client: ClientFactory | None = None) -> list[Provider]:
+               microsoft_client: ClientFactory | None = None,
+               caldav_client: CalDAVClientFactory | None = None) -> list[Provider]:
     """Every provider the bridge works, in order (a new provider is one more line here).
-    Microsoft joins when it is configured ([microsoft] client_id and secret)."""
+    Microsoft joins when it is configured ([microsoft] client_id and secret); CalDAV unless
+    turned off ([caldav] enabled = false)."""
     providers: list[Provider] = [GoogleProvider(runtime, api_factory=google_api)]
     if runtime.config.microsoft.configured:
         providers.append(MicrosoftProvider(runtime, client_factory=microsoft_client))
+    if runtime.config.caldav.enabled:
+        providers.append(CalDAVProvider(runtime, client_factory=caldav_client))
     return providers
 
 

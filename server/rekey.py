@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from server.db import Database
-from server.db.models import GoogleConnection, GoogleOAuthState, Link
+from server.db.models import CalDAVConnection, GoogleConnection, GoogleOAuthState, Link
 from server.keys import Keyring
 
 BATCH = 500
@@ -23,6 +23,7 @@ ENCRYPTED: tuple[tuple[Any, Any, Any], ...] = (
     (Link, Link.id, Link.token_encrypted),
     (GoogleConnection, GoogleConnection.id, GoogleConnection.refresh_token_encrypted),
     (GoogleOAuthState, GoogleOAuthState.state_hash, GoogleOAuthState.verifier_encrypted),
+    (CalDAVConnection, CalDAVConnection.id, CalDAVConnection.password_encrypted),
 )
 
 

@@ -24,6 +24,7 @@ LANES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Blocked time", ("blocked_time",)),
     ("Google events", ("google_event",)),
     ("Outlook events", ("microsoft_event",)),
+    ("CalDAV events", ("caldav_event",)),
 )
 SLOTS_LANE = "Can start"
 QUIET = {"outside_hours", "notice", "horizon"}  # do not decide which hours are shown

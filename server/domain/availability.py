@@ -35,6 +35,8 @@ BUFFER = "buffer"
 BLOCKED = "blocked_time"
 GOOGLE = "google_event"
 MICROSOFT = "microsoft_event"  # busy time mirrored from Outlook (Microsoft Graph)
+CALDAV = "caldav_event"  # busy time mirrored from a CalDAV calendar (iCloud, Fastmail, ...)
+MIRRORED = (GOOGLE, MICROSOFT, CALDAV)
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def refusals(schedule: Schedule, rules: Rules, now: dt.datetime, start: dt.datet
             found.append(Reason(OUTSIDE_HOURS, start, end))
     occupied_start, occupied_end = start - rules.buffer_before, end + rules.buffer_after
     for item in schedule.overlapping(occupied_start, occupied_end):
-        if not online and item.kind in (GOOGLE, MICROSOFT):
+        if not online and item.kind in MIRRORED:
             continue
         core_start, core_end = item.core or (item.start, item.end)
         touches = core_start < end and core_end > start
@@ -275,13 +277,14 @@ def describe(reason: Reason, tzid: str) -> str:
     if reason.kind == HORIZON:
         return f"bookings open only until {start:%Y-%m-%d %H:%M}"
     labels = {BOOKING: "booking", BLOCKED: "blocked time", GOOGLE: "Google event",
-              MICROSOFT: "Outlook event"}
+              MICROSOFT: "Outlook event", CALDAV: "CalDAV event"}
     if reason.kind == BUFFER:
         return f"the buffer around {labels.get(reason.cause or '', 'an item')} {reason.ref} " \
                f"({when})"
     label = f"{labels[reason.kind]} {reason.ref}"
-    if reason.kind in (GOOGLE, MICROSOFT):
-        where = "Google calendar" if reason.kind == GOOGLE else "Outlook calendar"
+    if reason.kind in MIRRORED:
+        where = {GOOGLE: "Google calendar", MICROSOFT: "Outlook calendar"}.get(
+            reason.kind, "CalDAV calendar")
         label += f" in {where} {reason.google_calendar}"
         if reason.title:
             label += f" ({reason.title!r})"

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.db.models import (
-    GoogleCalendarMap, GoogleConnection, GoogleCopy, GoogleReadState, GoogleWriteError,
+    CalDAVCalendarMap, CalDAVConnection, CalDAVCopy, CalDAVMirroredEvent, CalDAVReadState,
+    CalDAVWriteError, GoogleCalendarMap, GoogleConnection, GoogleCopy, GoogleReadState, GoogleWriteError,
     MicrosoftCalendarMap, MicrosoftConnection, MicrosoftCopy, MicrosoftMirroredEvent,
     MicrosoftReadState, MicrosoftWriteError, MirroredEvent,
 )
@@ -32,3 +33,5 @@ GOOGLE = Tables(GoogleConnection, GoogleCalendarMap, GoogleReadState, GoogleCopy
                 GoogleWriteError, MirroredEvent, "from_google")
 MICROSOFT = Tables(MicrosoftConnection, MicrosoftCalendarMap, MicrosoftReadState, MicrosoftCopy,
                    MicrosoftWriteError, MicrosoftMirroredEvent, "from_microsoft")
+CALDAV = Tables(CalDAVConnection, CalDAVCalendarMap, CalDAVReadState, CalDAVCopy,
+                CalDAVWriteError, CalDAVMirroredEvent, "from_caldav")
