@@ -38,10 +38,10 @@ def copy_name(secret: bytes, connection_id: int, kind: str, item_id: int) -> str
 
 
 def tag_of(value: Any) -> str | None:
-    """The item reference ("booking:7") of our mark's value ("booking:7;v2"), else None."""
+    """The item reference ("booking:7") of our mark's value ("booking:7/v2"), else None."""
     if value is None:
         return None
-    ref = str(value).partition(";")[0]
+    ref = str(value).partition("/")[0]
     kind, _, number = ref.partition(":")
     if kind not in ("booking", "blocked") or not number.isdigit() or len(number) > 18:
         return None
@@ -62,7 +62,7 @@ def copy_text(view: EventView, *, remote_id: str, item_ref: str, copy_version: i
     event = icalendar.Event.from_ical(text)
     uid = remote_id.removesuffix(SUFFIX)
     event["UID"] = icalendar.vText(uid)
-    event.add(MARK, f"{item_ref};v{copy_version}")
+    event.add(MARK, f"{item_ref}/v{copy_version}")  # no character TEXT escapes
     if stamp is not None:
         event["DTSTAMP"] = icalendar.vDDDTypes(stamp.astimezone(dt.timezone.utc))
     _no_invitations(event)
