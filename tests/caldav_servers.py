@@ -123,6 +123,7 @@ class Quirks:
 
     refuse_sync_collection: bool = False
     drop_put_etag: bool = False
+    forbid_writes: bool = False  # a read-only calendar: PUT and DELETE answered 403
     refused: int = 0
     puts_without_etag: int = 0
     requests: list[str] = field(default_factory=list)  # "METHOD path"
@@ -145,6 +146,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.quirks.refused += 1
             answer = (b'<?xml version="1.0"?><D:error xmlns:D="DAV:">'
                       b"<D:supported-report/></D:error>")
+            self.send_response(403)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            return
+        if self.command in ("PUT", "DELETE") and self.quirks.forbid_writes:
+            answer = (b'<?xml version="1.0"?><D:error xmlns:D="DAV:">'
+                      b"<D:need-privileges/></D:error>")
             self.send_response(403)
             self.send_header("Content-Type", "application/xml")
             self.send_header("Content-Length", str(len(answer)))

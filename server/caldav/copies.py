@@ -48,6 +48,18 @@ def tag_of(value: Any) -> str | None:
     return ref
 
 
+def tag_of_name(name: str) -> str | None:
+    """The item reference of a resource named like our copies ("booking:7"), else None. Such
+    a resource is not fetched to be read: its ETag tells whether someone changed it, and its
+    name, checked against our keyed hash, whether it is this connection's."""
+    if not name.startswith(PREFIX) or not name.endswith(SUFFIX):
+        return None
+    parts = name[len(PREFIX):-len(SUFFIX)].split("-")
+    if len(parts) != 3:
+        return None
+    return tag_of(f"{parts[0]}:{parts[1]}")
+
+
 def _no_invitations(component: Any) -> None:
     for name in ("ATTENDEE", "ORGANIZER"):
         found = component.get(name)

@@ -21,9 +21,8 @@ import json
 import logging
 from typing import Callable
 
-from server.caldav import dav, events
+from server.caldav import copies, dav, events
 from server.caldav.client import CalDAVClient
-from server.caldav.copies import copy_name
 from server.domain import mirrored
 from server.sync.errors import CursorExpiredError, SyncError
 from server.sync.provider import Page, RemoteItem
@@ -144,6 +143,12 @@ class CalDAVLister:
                attempts: int | None) -> list[RemoteItem]:
         """The engine's items of the listed resources: the live ones fetched and parsed."""
         items: list[RemoteItem] = []
+        for entry in entries:  # our copies: their ETag says all (no fetch)
+            tag = copies.tag_of_name(entry.name)
+            if tag is not None:
+                items.append(RemoteItem(remote_id=entry.name, etag=entry.etag or None, tag=tag,
+                                        cancelled=entry.etag is None))
+        entries = [entry for entry in entries if copies.tag_of_name(entry.name) is None]
         live = [entry.name for entry in entries if entry.etag is not None]
         fetched = {e.name: e for e in dav.multiget(client, calendar, live, attempts)} \
             if live else {}
@@ -167,7 +172,7 @@ class CalDAVLister:
 
     def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
         """The deterministic resource name of our copy."""
-        return copy_name(secret, connection_id, kind, item_id)
+        return copies.copy_name(secret, connection_id, kind, item_id)
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one CalDAV calendar, and what to change."""
