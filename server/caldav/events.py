@@ -156,11 +156,17 @@ def parse(name: str, text: bytes | str, *, zone: str, start: dt.datetime, end: d
 
 
 def _bounded(calendar: Any, start: dt.datetime, end: dt.datetime) -> list[Any]:
-    """The occurrences starting before `end` and ending after `start`, at most MAX_OCCURRENCES
-    (a rule repeating every minute stops there)."""
+    """The occurrences ending after `start` and starting before `end`, at most MAX_OCCURRENCES
+    (an hourly rule stops there). Rules repeating by the second or minute, which no calendar
+    app offers and whose expansion up to the window alone could cost minutes, are refused."""
+    for event in calendar.walk("VEVENT"):
+        rule = event.get("RRULE")
+        for one in rule if isinstance(rule, list) else [rule] if rule is not None else []:
+            if str((one.get("FREQ") or [""])[0]).upper() in ("SECONDLY", "MINUTELY"):
+                raise ValueError("a rule repeating by the second or minute")
     found: list[Any] = []
     query = recurring_ical_events.of(calendar, skip_bad_series=True)
-    for occurrence in query.after(start - dt.timedelta(days=1)):
+    for occurrence in query.after(start):
         begin = occurrence.get("DTSTART").dt
         moment = begin if isinstance(begin, dt.datetime) else dt.datetime.combine(
             begin, dt.time())
