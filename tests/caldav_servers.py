@@ -127,6 +127,22 @@ class Quirks:
     refused: int = 0
     puts_without_etag: int = 0
     requests: list[str] = field(default_factory=list)  # "METHOD path"
+    answered: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status)
+    # Hold every PUT after this many were relayed, unanswered, until `release` is set (a
+    # bridge process killed mid-batch).
+    hold_puts_after: int | None = None
+    puts: int = 0
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def hold(self, after: int) -> None:
+        self.puts, self.hold_puts_after = 0, after
+        self.reached.clear()
+        self.release.clear()
+
+    def release_holds(self) -> None:
+        self.hold_puts_after = None
+        self.release.set()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -152,6 +168,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(answer)
             return
+        if self.command == "PUT" and self.quirks.hold_puts_after is not None:
+            if self.quirks.puts >= self.quirks.hold_puts_after:
+                self.quirks.reached.set()
+                self.quirks.release.wait(60)
+                self.close_connection = True
+                return
+            self.quirks.puts += 1
         if self.command in ("PUT", "DELETE") and self.quirks.forbid_writes:
             answer = (b'<?xml version="1.0"?><D:error xmlns:D="DAV:">'
                       b"<D:need-privileges/></D:error>")
@@ -167,6 +190,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         connection.request(self.command, self.path, body=body, headers=headers)
         response = connection.getresponse()
         data = response.read()
+        self.quirks.answered.append((self.command, self.path, response.status))
         self.send_response(response.status, response.reason)
         for name, value in response.getheaders():
             lower = name.lower()
