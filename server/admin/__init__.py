@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from server.admin import (
-    views_account, views_auth, views_availability, views_google, views_links,
+    views_account, views_auth, views_availability, views_caldav, views_google, views_links,
 )
 from server.admin.views_google import landing
 from server.admin.web import guard, page, secure_headers
@@ -61,5 +61,6 @@ def create_blueprint(sign_in_limit: int) -> Blueprint:
     views_account.register(bp, limiter)
     views_links.register(bp)
     views_google.register(bp)
+    views_caldav.register(bp)
     views_availability.register(bp)
     return bp
