@@ -157,6 +157,9 @@ EXPECTED_COMMANDS |= {("availability",)}  # tests/integration/test_availability_
 EXPECTED_COMMANDS |= {("admin", "list-users"), ("admin", "remove-user")}  # tests/browser
 EXPECTED_COMMANDS |= {("admin", "reset-password")}  # tests/integration/test_admin_cli.py
 EXPECTED_COMMANDS |= {("business", "phone-writes")}  # writable links, below
+EXPECTED_COMMANDS |= {("caldav",), ("caldav", "connect"), ("caldav", "calendars"),
+                      ("caldav", "settings"), ("caldav", "status"), ("caldav", "sync"),
+                      ("caldav", "disconnect")}  # tests/integration/test_caldav_cli.py
 
 
 def test_group_help_and_version(tmp_path: Path) -> None:
