@@ -16,10 +16,12 @@ library, with no database and no bridge logic.
 
 With `--provider microsoft` (or `both`), the same measures against the fake Microsoft Graph
 (bench/bridge_bench_microsoft.py): delta pages of 200, $batch requests of 20, one delta
-request per idle pass; printed next to the Google figures with `both`.
+request per idle pass; printed next to the Google figures with `both`. With `--provider
+caldav`, against a real Radicale (bench/bridge_bench_caldav.py): one sync-collection REPORT
+and a multiget per 100 events, one PUT per booking, one request per idle pass.
 
 Usage: .venv/bin/python bench/bridge_bench.py [--engine sqlite|postgresql|both]
-                                              [--provider google|microsoft|both]
+                                              [--provider google|microsoft|both|caldav]
                                               [--events 10000] [--bookings 1000]
                                               [--samples 20] [--quick]
 
@@ -230,7 +232,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--provider", choices=("google", "microsoft", "both"), default="google")
+    parser.add_argument("--provider", choices=("google", "microsoft", "both", "caldav"),
+                        default="google")
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--bookings", type=int, default=1_000)
     parser.add_argument("--samples", type=int, default=20, help="latency samples per engine")
@@ -254,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for engine, provider in [(e, p) for e in engines for p in providers]:
         if provider == "google":
             rows, delays = run_engine(engine, args)
+        elif provider == "caldav":
+            from bridge_bench_caldav import run_caldav
+            rows, delays = run_caldav(engine, args, Row)
         else:
             from bridge_bench_microsoft import run_microsoft
             rows, delays = run_microsoft(engine, args, Row)
@@ -263,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(table(["what", "requests", "baseline", "ratio", "seconds", "baseline s",
                      "ratio s"], [row.cells() for row in rows]))
         median, tail = statistics.median(delays), p95(delays)
-        who = "" if provider == "google" else "microsoft, "
+        who = "" if provider == "google" else f"{provider}, "
         print(f"\n[4] {who}{engine}: booking change -> fake received its copy, {len(delays)} "
               f"samples: median {median:.3f} s, p95 {tail:.3f} s; target <= "
               f"{LATENCY_TARGET:.1f} s (ratio p95/target {tail / LATENCY_TARGET:.2f})")
