@@ -250,7 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
     providers = ("google", "microsoft") if args.provider == "both" else (args.provider,)
-    print(f"=== Bridge benchmark against the fake {' and the fake '.join(providers)} "
+    against = " and ".join("a real Radicale (CalDAV)" if p == "caldav" else f"the fake {p}"
+                           for p in providers)
+    print(f"=== Bridge benchmark against {against} "
           f"({', '.join(engines)})")
     print(NOISE)
     failed = []
