@@ -19,10 +19,12 @@ With `--provider microsoft` (or `both`), the same measures against the fake Micr
 request per idle pass; printed next to the Google figures with `both`. With `--provider ics`,
 a calendar link on a real HTTP server on loopback (bench/bridge_bench_ics.py): one GET per
 first read, one conditional GET (304) per due idle pass, no request in passes before the
-source's interval is over, and the latency of "read again".
+source's interval is over, and the latency of "read again". With `--provider
+caldav`, against a real Radicale (bench/bridge_bench_caldav.py): one sync-collection REPORT
+and a multiget per 100 events, one PUT per booking, one request per idle pass.
 
 Usage: .venv/bin/python bench/bridge_bench.py [--engine sqlite|postgresql|postgres|both]
-                                              [--provider google|microsoft|both|ics]
+                                              [--provider google|microsoft|both|ics|caldav]
                                               [--events 10000] [--bookings 1000]
                                               [--samples 20] [--quick]
 
@@ -236,7 +238,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=("sqlite", "postgresql", "postgres", "both"),
                         default="both", help="postgres is short for postgresql")
-    parser.add_argument("--provider", choices=("google", "microsoft", "both", "ics"),
+    parser.add_argument("--provider", choices=("google", "microsoft", "both", "ics", "caldav"),
                         default="google")
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--bookings", type=int, default=1_000)
@@ -256,7 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     engines = ("sqlite", "postgresql") if args.engine == "both" else (args.engine,)
     providers = ("google", "microsoft") if args.provider == "both" else (args.provider,)
-    print(f"=== Bridge benchmark against the fake {' and the fake '.join(providers)} "
+    against = " and ".join("a real Radicale (CalDAV)" if p == "caldav" else f"the fake {p}"
+                           for p in providers)
+    print(f"=== Bridge benchmark against {against} "
           f"({', '.join(engines)})")
     print(NOISE)
     failed = []
@@ -266,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif provider == "ics":
             from bridge_bench_ics import run_ics
             rows, delays = run_ics(engine, args, Row)
+        elif provider == "caldav":
+            from bridge_bench_caldav import run_caldav
+            rows, delays = run_caldav(engine, args, Row)
         else:
             from bridge_bench_microsoft import run_microsoft
             rows, delays = run_microsoft(engine, args, Row)

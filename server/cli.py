@@ -1283,3 +1283,13 @@ def admin_remove_user(ctx: click.Context, business_id: int, email: str) -> None:
     with runtime.db.write() as session:
         removed = remove_user(session, business_id, find_user(session, business_id, email).id)
     click.echo(f"admin account {removed} removed from business {business_id}")
+
+
+def _add_caldav() -> None:
+    """The `caldav` group (server/caldav_cli.py), added last: it uses this module's helpers."""
+    from server.caldav_cli import caldav as group
+
+    main.add_command(group)
+
+
+_add_caldav()

@@ -62,6 +62,20 @@ class GoogleConfig:
 
 
 @dataclass(frozen=True)
+class CalDAVConfig:
+    """CalDAV accounts (iCloud, Fastmail, Nextcloud, any CalDAV server): no app registration;
+    each connection brings its own server, user name and app password."""
+
+    enabled: bool = True
+    poll_seconds: int = 300
+    backfill_per_minute: int = 300
+    timeout_seconds: int = 30
+    # Servers on loopback or private addresses may be connected (a Nextcloud on the LAN, tests).
+    allow_private_hosts: bool = False
+    allow_http: bool = False  # plain http:// servers (tests, a trusted LAN)
+
+
+@dataclass(frozen=True)
 class MicrosoftConfig:
     """The Microsoft identity platform app (Azure app registration) and the endpoints the
     bridge talks to (Microsoft's by default; tests point them at a fake)."""
@@ -206,6 +220,7 @@ class Config:
     health: HealthConfig = field(default_factory=HealthConfig)
     mail: MailConfig = field(default_factory=MailConfig)
     webhook: WebhookConfig = field(default_factory=WebhookConfig)
+    caldav: CalDAVConfig = field(default_factory=CalDAVConfig)
 
     @property
     def public_path(self) -> str:
@@ -478,6 +493,20 @@ OPTIONS: tuple[Option, ...] = (
            "and the source's status says so."),
     Option("ics.max_sources_per_calendar", 10, _int_between(1, 1000),
            "ICS URLs one employee calendar may subscribe to."),
+    Option("caldav.enabled", True, _bool,
+           "Let employee calendars connect CalDAV accounts (iCloud, Fastmail, Nextcloud, ...)."),
+    Option("caldav.poll_seconds", 300, _int_between(30, 86400),
+           "How often the bridge checks each CalDAV calendar (one cheap request when nothing "
+           "changed; CalDAV has no push)."),
+    Option("caldav.backfill_per_minute", 300, _int_between(1, 100000),
+           "Existing bookings sent to a CalDAV calendar per minute while it backfills."),
+    Option("caldav.timeout_seconds", 30, _int_between(1, 300),
+           "Seconds a CalDAV server may take to answer one request."),
+    Option("caldav.allow_private_hosts", False, _bool,
+           "Allow CalDAV servers on loopback and private addresses (a server on the LAN)."),
+    Option("caldav.allow_http", False, _bool,
+           "Allow plain http:// CalDAV servers (the app password crosses the network in "
+           "clear: a trusted LAN only)."),
     Option("availability.slot_step_minutes", 15, _int_between(1, 1440),
            "Minutes between the start times offered online (a service may set its own)."),
     Option("availability.min_notice_minutes", 60, _int_between(0, 525600),
@@ -819,6 +848,12 @@ def load(path: str | os.PathLike[str] | None = None,
             url=values["webhook.url"], secret=webhook_secret,
             max_attempts=values["webhook.max_attempts"],
             timeout_seconds=values["webhook.timeout_seconds"]),
+        caldav=CalDAVConfig(
+            enabled=values["caldav.enabled"], poll_seconds=values["caldav.poll_seconds"],
+            backfill_per_minute=values["caldav.backfill_per_minute"],
+            timeout_seconds=values["caldav.timeout_seconds"],
+            allow_private_hosts=values["caldav.allow_private_hosts"],
+            allow_http=values["caldav.allow_http"]),
     )
 
 

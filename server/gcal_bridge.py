@@ -1,6 +1,6 @@
 """The bridge daemon's entry (`bookingcal bridge`): the provider-neutral sync engine
-(server/sync/) driving every registered provider adapter (Google: server/google/; Microsoft Graph: server/microsoft/; ICS URLs:
-server/ics/).
+(server/sync/) driving every registered provider adapter (Google: server/google/; Microsoft Graph: server/microsoft/; CalDAV:
+server/caldav/; ICS URLs: server/ics/).
 
 Several bridge processes may run against one database (leases); a pass is idempotent, so a
 killed bridge, restarted, converges without duplicates. See server/sync/README.md for the
@@ -17,6 +17,8 @@ from server.db.models import GoogleConnection
 from server.sync.backlog import backlogs
 from server.google.provider import ApiFactory, GoogleProvider
 from server.ics.provider import IcsProvider
+from server.caldav.provider import CalDAVProvider
+from server.caldav.provider import ClientFactory as CalDAVClientFactory
 from server.microsoft.provider import ClientFactory, MicrosoftProvider
 from server.runtime import Runtime
 from server.sync import leases
@@ -27,13 +29,17 @@ __all__ = ["Bridge", "PassReport", "pending", "registered"]
 
 
 def registered(runtime: Runtime, *, google_api: ApiFactory | None = None,
-               microsoft_client: ClientFactory | None = None) -> list[Provider]:
+               microsoft_client: ClientFactory | None = None,
+               caldav_client: CalDAVClientFactory | None = None) -> list[Provider]:
     """Every provider the bridge works, in order (a new provider is one more line here).
-    Microsoft joins when it is configured ([microsoft] client_id and secret); ICS URL sources
-    (server/ics/) always take part (a business without any costs one query a pass)."""
+    Microsoft joins when it is configured ([microsoft] client_id and secret); CalDAV unless
+    turned off ([caldav] enabled = false); ICS URL sources (server/ics/) always take part
+    (a business without any costs one query a pass)."""
     providers: list[Provider] = [GoogleProvider(runtime, api_factory=google_api)]
     if runtime.config.microsoft.configured:
         providers.append(MicrosoftProvider(runtime, client_factory=microsoft_client))
+    if runtime.config.caldav.enabled:
+        providers.append(CalDAVProvider(runtime, client_factory=caldav_client))
     providers.append(IcsProvider(runtime))
     return providers
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from server.db import Database
-from server.db.models import GoogleConnection, GoogleOAuthState, IcsSource, Link
+from server.db.models import CalDAVConnection, GoogleConnection, GoogleOAuthState, IcsSource, Link
 from server.keys import Keyring
 
 BATCH = 500
@@ -24,6 +24,7 @@ ENCRYPTED: tuple[tuple[Any, Any, Any], ...] = (
     (GoogleConnection, GoogleConnection.id, GoogleConnection.refresh_token_encrypted),
     (GoogleOAuthState, GoogleOAuthState.state_hash, GoogleOAuthState.verifier_encrypted),
     (IcsSource, IcsSource.id, IcsSource.url_encrypted),
+    (CalDAVConnection, CalDAVConnection.id, CalDAVConnection.password_encrypted),
 )
 
 

@@ -9,8 +9,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from server.admin import (
-    views_account, views_auth, views_availability, views_google, views_ics, views_links,
-    views_microsoft, views_sync,
+    views_account, views_auth, views_availability, views_caldav, views_google, views_ics,
+    views_links, views_microsoft, views_sync,
 )
 from server.admin.views_google import landing
 from server.admin.views_microsoft import landing as microsoft_landing
@@ -65,6 +65,7 @@ def create_blueprint(sign_in_limit: int) -> Blueprint:
     views_google.register(bp)
     views_microsoft.register(bp)
     views_ics.register(bp)
+    views_caldav.register(bp)
     views_availability.register(bp)
     views_sync.register(bp)
     return bp

@@ -25,6 +25,7 @@ LANES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Google events", ("google_event",)),
     ("Outlook events", ("microsoft_event",)),
     ("Calendar link events", ("ics_event",)),
+    ("CalDAV events", ("caldav_event",)),
 )
 SLOTS_LANE = "Can start"
 QUIET = {"outside_hours", "notice", "horizon"}  # do not decide which hours are shown

@@ -32,7 +32,8 @@ from server.errors import InvalidError
 KIND_NAMES = {"open": "Open", "outside_hours": "Closed", "notice": "Too soon",
               "horizon": "Too far ahead", "booking": "Booking", "buffer": "Buffer",
               "blocked_time": "Blocked time", "google_event": "Google event",
-              "microsoft_event": "Outlook event", "ics_event": "calendar link event"}
+              "microsoft_event": "Outlook event", "ics_event": "calendar link event",
+              "caldav_event": "CalDAV event"}
 
 
 @dataclass(frozen=True)

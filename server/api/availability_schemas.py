@@ -24,7 +24,7 @@ class AvailabilityQuery(Input):
 
 class ReasonOut(BaseModel):
     type: str = Field(description="outside_hours, notice, horizon, booking, buffer, "
-                                  "blocked_time, google_event, microsoft_event or ics_event")
+                                  "blocked_time, google_event, microsoft_event, ics_event or caldav_event")
     start: dt.datetime
     end: dt.datetime
     id: str | None = Field(None, description="Booking or blocked time id, or Google/Outlook "

@@ -36,7 +36,8 @@ BLOCKED = "blocked_time"
 GOOGLE = "google_event"
 MICROSOFT = "microsoft_event"  # busy time mirrored from Outlook (Microsoft Graph)
 ICS = "ics_event"  # busy time of a subscribed ICS URL (server/ics/)
-MIRRORED = (GOOGLE, MICROSOFT, ICS)  # busy time of another calendar: blocks online booking
+CALDAV = "caldav_event"  # busy time mirrored from a CalDAV calendar (iCloud, Fastmail, ...)
+MIRRORED = (GOOGLE, MICROSOFT, ICS, CALDAV)  # busy time of another calendar: blocks online booking
 
 
 @dataclass(frozen=True)
@@ -277,14 +278,15 @@ def describe(reason: Reason, tzid: str) -> str:
     if reason.kind == HORIZON:
         return f"bookings open only until {start:%Y-%m-%d %H:%M}"
     labels = {BOOKING: "booking", BLOCKED: "blocked time", GOOGLE: "Google event",
-              MICROSOFT: "Outlook event", ICS: "calendar link event"}
+              MICROSOFT: "Outlook event", ICS: "calendar link event",
+              CALDAV: "CalDAV event"}
     if reason.kind == BUFFER:
         return f"the buffer around {labels.get(reason.cause or '', 'an item')} {reason.ref} " \
                f"({when})"
     label = f"{labels[reason.kind]} {reason.ref}"
     if reason.kind in MIRRORED:
         where = {GOOGLE: "Google calendar", MICROSOFT: "Outlook calendar"}.get(
-            reason.kind, "calendar link")
+            reason.kind, "calendar link" if reason.kind == ICS else "CalDAV calendar")
         label += f" in {where} {reason.google_calendar}"
         if reason.title:
             label += f" ({reason.title!r})"

@@ -17,13 +17,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import (
-    GoogleReadState, IcsMirroredEvent, MicrosoftMirroredEvent, MirroredEvent,
+    CalDAVMirroredEvent, GoogleReadState, IcsMirroredEvent, MicrosoftMirroredEvent, MirroredEvent,
 )
 from server.domain.blocking import BlockingPolicy, blocks
 
 SUMMARY_LIMIT = 1000
 # Each provider's mirror table: the same columns (server/db/models.py).
-MirrorTable = type[MirroredEvent] | type[MicrosoftMirroredEvent] | type[IcsMirroredEvent]
+MirrorTable = (type[MirroredEvent] | type[MicrosoftMirroredEvent] | type[IcsMirroredEvent]
+               | type[CalDAVMirroredEvent])
 CHUNK = 500  # ids per IN (...) query
 
 
@@ -57,8 +58,17 @@ class Tombstone:
     event_id: str
 
 
+@dataclass(frozen=True)
+class Series:
+    """A repeating event listed again whole (CalDAV sends a changed resource whole, not its
+    changed occurrences): its occurrences mirrored before go, unless the changes that follow
+    list them again; also the event of that id itself. Its `event_id` is the series' id."""
+
+    event_id: str
+
+
 GoogleEvent = RemoteEvent  # the name of the first provider's tests
-Change = RemoteEvent | Tombstone
+Change = RemoteEvent | Tombstone | Series
 
 
 @dataclass
@@ -93,9 +103,22 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
         ids = sorted({change.event_id for change in changes})
         existing = {row.event_id: row for chunk in chunks(ids) for row in session.execute(
             rows.where(MirroredEvent.event_id.in_(chunk))).scalars()}
+        series = sorted({c.event_id for c in changes if isinstance(c, Series)})
+        existing.update({row.event_id: row for chunk in chunks(series) for row in
+                         session.execute(rows.where(
+                             MirroredEvent.recurring_event_id.in_(chunk))).scalars()})
     seen: set[str] = set()
     doomed: dict[str, Any] = {}  # deleted at the end, unless the id comes back
+    relisted: set[str] = set()  # rows of a Series: counted as removed only if not listed again
     for change in changes:
+        if isinstance(change, Series):
+            for event_id in [event_id for event_id, row in existing.items()
+                             if event_id == change.event_id
+                             or row.recurring_event_id == change.event_id]:
+                doomed[event_id] = existing.pop(event_id)
+                seen.discard(event_id)
+                relisted.add(event_id)
+            continue
         if isinstance(change, Tombstone):
             gone = existing.pop(change.event_id, None)
             seen.discard(change.event_id)
@@ -121,6 +144,7 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
             if event_id not in seen:
                 doomed[event_id] = row
                 result.removed += 1
+    result.removed += len(relisted & set(doomed))
     for row in doomed.values():
         session.delete(row)
     return result

@@ -16,13 +16,15 @@ from sqlalchemy.orm import Session
 
 from server.config import AvailabilityConfig
 from server.db.models import (
-    Booking, Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState, IcsMirroredEvent,
+    Booking, CalDAVCalendarMap, CalDAVConnection, CalDAVMirroredEvent, CalDAVReadState, Calendar,
+    GoogleCalendarMap, GoogleConnection, GoogleReadState, IcsMirroredEvent,
     IcsReadState, IcsSource, MicrosoftCalendarMap,
     MicrosoftConnection, MicrosoftMirroredEvent, MicrosoftReadState, MirroredEvent,
     OpeningException, OpeningHours, Service,
 )
 from server.domain.availability import (
-    BLOCKED, BOOKING, GOOGLE, ICS, MICROSOFT, Busy, FreeAllDay, Reason, Refused, Schedule, Span,
+    BLOCKED, BOOKING, CALDAV, GOOGLE, ICS, MICROSOFT, Busy, FreeAllDay, Reason, Refused, Schedule,
+    Span,
     free_all_day_warnings, refused, rules_for, slots, timeline,
 )
 from server.domain.calendars import get_calendar
@@ -182,7 +184,43 @@ def ics_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.da
     return busy
 
 
-def _event_span(event: MirroredEvent | MicrosoftMirroredEvent | IcsMirroredEvent,
+def caldav_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.datetime,
+                titles: bool, warnings: list[str]) -> list[Busy]:
+    """The blocking events mirrored from the calendar's CalDAV read calendar, when its CalDAV
+    account lets them block online booking: a range scan bounded like google_events'."""
+    found = session.execute(
+        select(CalDAVConnection, CalDAVCalendarMap)
+        .join(CalDAVCalendarMap, CalDAVCalendarMap.connection_id == CalDAVConnection.id)
+        .where(CalDAVConnection.business_id == calendar.business_id,
+               CalDAVCalendarMap.calendar_id == calendar.id)).first()
+    if found is None or not found[0].block_online_booking:
+        return []
+    connection, mapping = found
+    remote = mapping.read_calendar
+    if connection.status == "needs_reconnect":
+        warnings.append("the CalDAV account needs reconnecting: its events added since it "
+                        "stopped are not blocking; reconnect it with a new app password")
+    state = session.execute(select(CalDAVReadState).where(
+        CalDAVReadState.connection_id == connection.id,
+        CalDAVReadState.google_calendar == remote)).scalar_one_or_none()
+    span = dt.timedelta(seconds=state.max_span_seconds if state is not None else 0) + DAY
+    busy: list[Busy] = []
+    for event in session.execute(select(CalDAVMirroredEvent).where(
+            CalDAVMirroredEvent.connection_id == connection.id,
+            CalDAVMirroredEvent.google_calendar == remote,
+            CalDAVMirroredEvent.blocks.is_(True),
+            CalDAVMirroredEvent.start_utc >= low - span,
+            CalDAVMirroredEvent.start_utc < high + DAY)).scalars():
+        event_start, event_end = _event_span(event, calendar.timezone)
+        if event_end > low and event_start < high:
+            busy.append(Busy(CALDAV, event.event_id, event_start, event_end,
+                             google_calendar=remote, title=event.summary if titles else None,
+                             all_day=event.all_day))
+    return busy
+
+
+def _event_span(event: MirroredEvent | MicrosoftMirroredEvent | IcsMirroredEvent
+                | CalDAVMirroredEvent,
                 tzid: str) -> Span:
     """An all-day event covers whole local days of the employee's calendar, every day it
     spans; a timed one its own instants."""
@@ -245,6 +283,7 @@ def load(session: Session, calendar: Calendar, first: dt.date, end: dt.date, *,
                                            days))
     busy.extend(outlook_busy(session, calendar, low, high, titles, warnings))
     busy.extend(ics_busy(session, calendar, low, high, titles, warnings))
+    busy.extend(caldav_busy(session, calendar, low, high, titles, warnings))
     return Schedule(calendar_id=calendar.id, timezone=calendar.timezone, start=start, end=stop,
                     open=open_intervals(session, calendar, first - DAY, end + DAY), busy=busy,
                     warnings=warnings, synced_at=synced_at, google_calendar=google_calendar,

@@ -56,6 +56,10 @@ KINDS: dict[str, SourceKind] = {
     "microsoft": SourceKind("microsoft", "Microsoft", "Outlook calendar", _microsoft,
                             "/admin/sync",
                             lambda config: dt.timedelta(seconds=config.microsoft.poll_seconds)),
+    "caldav": SourceKind("caldav", "CalDAV", "CalDAV calendar",
+                         lambda config: push_or_poll(False, config.caldav.poll_seconds, config),
+                         "/admin/apps/caldav",
+                         lambda config: dt.timedelta(seconds=config.caldav.poll_seconds)),
 }
 
 

@@ -65,7 +65,10 @@ def _lines(session: Session, kind: SourceKind, config: Config, now: dt.datetime,
     target, poll = kind.stale_after(config), kind.poll(config)
     scope = [conn.business_id == business_id] if business_id is not None else []
     connections = {row.id: row for row in session.execute(
-        select(conn.id, conn.business_id, conn.account_email, conn.status, conn.paused_until,
+        # The account's name: its address (Google, Microsoft) or the user name (CalDAV).
+        select(conn.id, conn.business_id,
+               (conn.account_email if hasattr(conn, "account_email") else conn.username)
+               .label("account_email"), conn.status, conn.paused_until,
                conn.last_error, conn.last_error_at).where(*scope))}
     lines: list[Line] = []
     newest: dict[int, dt.datetime] = {}

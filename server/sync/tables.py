@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.db.models import (
-    GoogleCalendarMap, GoogleConnection, GoogleCopy, GoogleReadState, GoogleWriteError,
+    CalDAVCalendarMap, CalDAVConnection, CalDAVCopy, CalDAVMirroredEvent, CalDAVReadState,
+    CalDAVWriteError, GoogleCalendarMap, GoogleConnection, GoogleCopy, GoogleReadState, GoogleWriteError,
     IcsMirroredEvent, IcsReadState, IcsSource, MicrosoftCalendarMap, MicrosoftConnection, MicrosoftCopy, MicrosoftMirroredEvent,
     MicrosoftReadState, MicrosoftWriteError, MirroredEvent,
 )
@@ -33,10 +34,12 @@ GOOGLE = Tables(GoogleConnection, GoogleCalendarMap, GoogleReadState, GoogleCopy
                 GoogleWriteError, MirroredEvent, "from_google")
 MICROSOFT = Tables(MicrosoftConnection, MicrosoftCalendarMap, MicrosoftReadState, MicrosoftCopy,
                    MicrosoftWriteError, MicrosoftMirroredEvent, "from_microsoft")
+CALDAV = Tables(CalDAVConnection, CalDAVCalendarMap, CalDAVReadState, CalDAVCopy,
+                CalDAVWriteError, CalDAVMirroredEvent, "from_caldav")
 # ICS URLs (server/ics/): read only, a source is the connection; nothing is ever written.
 ICS = Tables(IcsSource, None, IcsReadState, None, None, IcsMirroredEvent, "from_ics")
 
 # Every provider's tables by its name (Provider.name): what the sync health views (freshness of
 # the sources that block booking, alerts, `bookingcal sync status`, metrics) go through. A new
 # provider adds its set here (and its SourceKind in server/sync/sources.py).
-BY_PROVIDER: dict[str, Tables] = {"google": GOOGLE, "microsoft": MICROSOFT}
+BY_PROVIDER: dict[str, Tables] = {"google": GOOGLE, "microsoft": MICROSOFT, "caldav": CALDAV}

@@ -163,6 +163,9 @@ EXPECTED_COMMANDS |= {("microsoft",), ("microsoft", "connect"), ("microsoft", "s
                       ("microsoft", "disconnect")}  # tests/integration/test_microsoft_cli.py
 EXPECTED_COMMANDS |= {("ics",), ("ics", "add"), ("ics", "list"), ("ics", "remove"),
                       ("ics", "refresh")}  # tests/integration/test_ics_cli.py
+EXPECTED_COMMANDS |= {("caldav",), ("caldav", "connect"), ("caldav", "calendars"),
+                      ("caldav", "settings"), ("caldav", "status"), ("caldav", "sync"),
+                      ("caldav", "disconnect")}  # tests/integration/test_caldav_cli.py
 
 
 def test_group_help_and_version(tmp_path: Path) -> None:

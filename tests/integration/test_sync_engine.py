@@ -1,6 +1,7 @@
 """The provider-neutral sync engine (server/sync/) driven through the adapter contract, once per
 provider: each provider brings a harness over its fake (real HTTP on loopback) and the same
-tests run for all of them: Google and Microsoft Graph.
+tests run for all of them: Google, Microsoft Graph, and CalDAV against two real servers (stock
+Radicale and Xandikos on loopback, tests/caldav_servers.py).
 
 What every provider must give, through the engine alone: convergence (a booking created, moved,
 cancelled leaves exactly one copy, then none; a second pass writes nothing), busy time read
@@ -20,17 +21,22 @@ from typing import Any, Callable, Protocol
 import pytest
 from sqlalchemy import select
 
+from caldav_servers import SERVERS as CALDAV_SERVERS
+from caldav_world import CalDAVWorld, make_caldav_world
 from fakes import FakeGoogle
 from fakes.microsoft_fake import FakeMicrosoft
 from google_world import World, make_world, no_sleep_api
 from microsoft_world import CALENDAR, MicrosoftWorld, make_microsoft_world
+from server.caldav import dav as caldav_dav
+from server.caldav import pull as caldav_pull
+from server.db.models import CalDAVReadState
 from server.domain import bookings
 from server.google.copies import MARK
 from server.google.provider import GoogleProvider
 from server.microsoft import copies as ms_copies
 from server.sync.engine import Engine, PassReport
 
-PROVIDERS = ["google", "microsoft"]
+PROVIDERS = ["google", "microsoft", "radicale", "xandikos"]
 UTC = dt.timezone.utc
 
 
@@ -136,13 +142,68 @@ def microsoft_setup(folder: Path, database_url: str
         assert fake.internal_errors == []
 
 
+@dataclass
+class CalDAVRemote:
+    """The account's calendar on a real CalDAV server, reached with python-caldav as a phone
+    would."""
+
+    world: CalDAVWorld
+
+    def _calendar(self) -> Any:
+        return self.world.server.dav().calendar(url=self.world.server.calendar_url)
+
+    def copies(self) -> dict[str, list[Copy]]:
+        import icalendar
+        found: dict[str, list[Copy]] = {}
+        for event in self._calendar().events():
+            for component in icalendar.Calendar.from_ical(event.data).walk("VEVENT"):
+                mark = component.get("X-BOOKINGCAL-ITEM")
+                if mark is not None:
+                    start = component.decoded("DTSTART").astimezone(UTC)
+                    found.setdefault(str(mark).partition("/")[0], []).append(
+                        Copy(caldav_dav.name_of(str(event.url)), start))
+        return found
+
+    def add_event(self, start: dt.datetime, end: dt.datetime, *, free: bool = False) -> str:
+        made = self._calendar().save_event(
+            dtstart=start, dtend=end, summary="Their own",
+            transp="TRANSPARENT" if free else "OPAQUE")
+        return caldav_dav.name_of(str(made.url))
+
+    def delete(self, remote_id: str) -> None:
+        self.world.server.dav().delete(
+            caldav_dav.resource_url(self.world.server.calendar_url, remote_id))
+
+    def expire_cursors(self) -> None:
+        """The sync tokens we hold are lost to the server: it refuses them from now on."""
+        with self.world.runtime.db.write() as session:
+            for state in session.query(CalDAVReadState):
+                decoded = caldav_pull.decode_cursor(state.sync_token or "")
+                assert decoded is not None and decoded[1] == caldav_pull.SYNC
+                state.sync_token = caldav_pull.encode_cursor(
+                    decoded[0], caldav_pull.SYNC, decoded[2] + "-forgotten")
+
+
+def caldav_setup(kind: str) -> Callable[[Path, str], Any]:
+    @contextmanager
+    def setup(folder: Path, database_url: str
+              ) -> Iterator[tuple[CalDAVWorld, Remote, Engine]]:
+        with CALDAV_SERVERS[kind](folder / kind) as server, \
+                make_caldav_world(folder, database_url, server) as world:
+            yield world, CalDAVRemote(world), Engine(world.runtime, worker="engine-test",
+                                                     providers=[world.provider()])
+    return setup
+
+
 SETUPS: dict[str, Callable[[Path, str], Any]] = {"google": google_setup,
-                                                 "microsoft": microsoft_setup}
+                                                 "microsoft": microsoft_setup,
+                                                 "radicale": caldav_setup("radicale"),
+                                                 "xandikos": caldav_setup("xandikos")}
 
 
 @dataclass
 class Case:
-    world: World | MicrosoftWorld  # the business the provider is connected to
+    world: World | MicrosoftWorld | CalDAVWorld  # the business the provider is connected to
     remote: Remote
     engine: Engine
 

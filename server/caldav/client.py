@@ -1,0 +1,149 @@
+"""One CalDAV account's HTTP client: python-caldav's DAVClient (authentication negotiation,
+sessions) underneath, every failure classified once into the engine's errors
+(server/sync/errors.py), retries bounded and their waits injectable.
+
+401 -> ReconnectError (the password was refused: the message says how to make an app-specific
+one); 429, 5xx, timeouts, refused connections -> RetryableError (Retry-After honoured); 403 and
+404 concern the one calendar (or item) asked; other client errors the one item. Nothing of a
+request's body or of the password is ever logged or put in a message."""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from caldav.davclient import DAVClient
+from caldav.lib import error as dav_error
+
+from server.sync.errors import ReconnectError, RetryableError, SyncError
+
+log = logging.getLogger(__name__)
+ATTEMPTS = 3
+MAX_WAIT = 60.0  # seconds: a longer Retry-After backs the connection off instead
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A server's answer: status, headers (lower-case names) and body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    tree: Any = None  # the parsed XML (lxml), when the body was XML
+
+
+def refused_password(host: str) -> str:
+    """What to do when a server refuses the user name or password."""
+    if host.endswith("icloud.com"):
+        return ("iCloud refused the password: create an app-specific password at "
+                "appleid.apple.com (Sign-In and Security > App-Specific Passwords) and "
+                "reconnect with it")
+    if host.endswith("fastmail.com"):
+        return ("Fastmail refused the password: create an app password with CalDAV access "
+                "(Settings > Privacy & Security > App passwords) and reconnect with it")
+    return (f"the server {host} refused the user name or password: create an app-specific "
+            "password in the account's security settings (or check the user name) and "
+            "reconnect with it")
+
+
+def classify(status: int, host: str, what: str, retry_after: float | None = None,
+             preconditions: list[str] | None = None) -> SyncError:
+    """A failed answer as the engine's error."""
+    if status == 401:
+        return ReconnectError(refused_password(host), 401, "unauthorized")
+    if status == 429 or status >= 500:
+        return RetryableError(f"the CalDAV server {host} is busy or failing ({status}) "
+                              f"while {what}", status, "unavailable", retry_after)
+    reason = (preconditions or [""])[0].rpartition("}")[2]
+    if status == 403:
+        return SyncError(f"the CalDAV server {host} forbade {what} (403"
+                         f"{', ' + reason if reason else ''})", 403, reason or "forbidden")
+    if status == 404:
+        return SyncError(f"the CalDAV server {host} has nothing at the address asked while "
+                         f"{what} (404)", 404, "notFound")
+    return SyncError(f"the CalDAV server {host} refused {what} ({status}"
+                     f"{', ' + reason if reason else ''})", status, reason or "refused")
+
+
+@dataclass
+class CalDAVClient:
+    """Requests to one account's server. `sleep` is injectable (tests never wait)."""
+
+    home_url: str
+    username: str
+    password: str = field(repr=False)
+    timeout: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+    requests: int = 0  # requests sent (benchmarks)
+    # The account owner's calendar addresses (its ATTENDEE answers count as its own).
+    addresses: frozenset[str] = frozenset()
+    _dav: DAVClient | None = field(default=None, repr=False)
+
+    @property
+    def host(self) -> str:
+        return urllib.parse.urlsplit(self.home_url).hostname or "?"
+
+    @property
+    def dav(self) -> DAVClient:
+        if self._dav is None:
+            self._dav = DAVClient(url=self.home_url, username=self.username,
+                                  password=self.password, timeout=int(self.timeout),
+                                  enable_rfc6764=False)
+        return self._dav
+
+    def call(self, method: str, url: str, *, body: str = "",
+             headers: Mapping[str, str] | None = None, what: str = "a request",
+             ok: frozenset[int] = frozenset(), attempts: int | None = None) -> Answer:
+        """Send one request; answers below 300 and statuses in `ok` are returned, others
+        raised as SyncErrors. Transient failures are sent again, at most `attempts` calls in
+        all, waiting as asked (up to MAX_WAIT)."""
+        limit = max(1, attempts or ATTEMPTS)
+        for attempt in range(1, limit + 1):
+            try:
+                return self._once(method, url, body, headers, what, ok)
+            except RetryableError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else float(2 ** attempt)
+                if attempt >= limit or wait > MAX_WAIT:
+                    raise
+                log.info("CalDAV %s failed (%s); trying again in %.0fs", method, exc.status,
+                         wait)
+                self.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _once(self, method: str, url: str, body: str, headers: Mapping[str, str] | None,
+              what: str, ok: frozenset[int]) -> Answer:
+        self.requests += 1
+        try:
+            response = self.dav.request(url, method, body, dict(headers or {}))
+        except dav_error.RateLimitError as exc:
+            raise classify(int(exc.status or 429), self.host, what,
+                           exc.retry_after_seconds) from None
+        except dav_error.AuthorizationError as exc:
+            status = int(exc.status or 401)
+            if status in ok:
+                return Answer(status, {}, exc.body if isinstance(exc.body, bytes) else b"")
+            raise classify(status, self.host, what, preconditions=exc.preconditions) from None
+        except dav_error.DAVError as exc:
+            raise SyncError(f"the CalDAV server {self.host} answered {what} with something "
+                            f"unreadable ({type(exc).__name__})", 502, "badResponse") from None
+        except Exception as exc:  # niquests' connection errors and timeouts, broken XML
+            name = type(exc).__name__
+            raise RetryableError(f"the CalDAV server {self.host} could not be reached while "
+                                 f"{what} ({name})", 503, "unreachable") from None
+        status = int(response.status)
+        found = {str(k).lower(): str(v) for k, v in response.headers.items()}
+        raw = response._raw if isinstance(response._raw, bytes) else \
+            str(response._raw or "").encode()
+        if status < 300 or status in ok:
+            return Answer(status, found, raw, response.tree)
+        retry = found.get("retry-after")
+        retry_after = float(retry) if retry and retry.isdigit() else None
+        raise classify(status, self.host, what, retry_after,
+                       dav_error.parse_preconditions(raw))
+
+    def close(self) -> None:
+        if self._dav is not None:
+            self._dav.close()

@@ -1,0 +1,184 @@
+"""A business's CalDAV accounts: storing one (the app password encrypted, like every other
+secret), its settings, which employee calendars take part with which of its calendars (each
+employee calendar with at most one CalDAV account), and forgetting it. Changing what the copies
+show bumps `copy_version` (every copy is rewritten)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from server.caldav.discovery import Account
+from server.db.models import (
+    CalDAVCalendarMap, CalDAVConnection, CalDAVMirroredEvent, CalDAVReadState,
+)
+from server.domain import blocking, mirrored
+from server.domain.calendars import get_calendar
+from server.errors import ConflictError, InvalidError, NotFoundError
+from server.keys import Keyring
+
+DIRECTIONS = ("both", "to_caldav", "from_caldav")
+
+
+@dataclass(frozen=True)
+class CalendarChoice:
+    calendar_id: int
+    write_calendar: str  # a calendar collection's URL (from discovery)
+    read_calendar: str | None = None  # defaults to write_calendar
+
+
+def credentials(keyring: Keyring, connection: CalDAVConnection) -> str:
+    """What the adapter's client needs, as one string (never logged)."""
+    return json.dumps({"home": connection.home_url, "user": connection.username,
+                       "password": keyring.decrypt(connection.password_encrypted)})
+
+
+def get_connection(session: Session, business_id: int, connection_id: int) -> CalDAVConnection:
+    found = session.get(CalDAVConnection, connection_id)
+    if found is None or found.business_id != business_id:
+        raise NotFoundError(f"no CalDAV account {connection_id} is connected")
+    return found
+
+
+def list_connections(session: Session, business_id: int) -> list[CalDAVConnection]:
+    return list(session.execute(select(CalDAVConnection).where(
+        CalDAVConnection.business_id == business_id).order_by(CalDAVConnection.id)).scalars())
+
+
+def connect(session: Session, keyring: Keyring, business_id: int, *, server_url: str,
+            username: str, password: str, account: Account, now: dt.datetime,
+            label: str = "", direction: str = "both") -> CalDAVConnection:
+    """Store a new account (discovered first), or renew the password of the same account
+    (same calendar home and user) that needs reconnecting: its settings, copies and positions
+    stay."""
+    if direction not in DIRECTIONS:
+        raise InvalidError(f"direction must be one of {', '.join(DIRECTIONS)}",
+                           field="direction")
+    for existing in list_connections(session, business_id):
+        if (existing.home_url, existing.username) == (account.home_url, username):
+            if existing.status != "needs_reconnect" and \
+                    keyring.decrypt(existing.password_encrypted) == password:
+                raise ConflictError("this CalDAV account is connected already")
+            existing.password_encrypted = keyring.encrypt(password)
+            existing.status, existing.last_error, existing.updated_at = "connected", None, now
+            return existing
+    connection = CalDAVConnection(
+        business_id=business_id, label=label.strip()[:200] or username[:200],
+        server_url=server_url.strip()[:1024], home_url=account.home_url[:1024],
+        username=username, password_encrypted=keyring.encrypt(password), status="connected",
+        direction=direction, hide_client_details=False, block_online_booking=True,
+        reminders=False, block_out_of_office=True, block_tentative=True, block_all_day=True,
+        copy_version=1, created_at=now, updated_at=now)
+    session.add(connection)
+    session.flush()
+    return connection
+
+
+def reads(connection: CalDAVConnection) -> bool:
+    """Whether the bridge reads the account's calendars."""
+    return connection.direction != "to_caldav" or connection.block_online_booking
+
+
+def update_settings(session: Session, business_id: int, connection_id: int, *,
+                    now: dt.datetime, direction: str | None = None,
+                    hide_client_details: bool | None = None,
+                    block_online_booking: bool | None = None,
+                    calendars: list[CalendarChoice] | None = None,
+                    block_out_of_office: bool | None = None,
+                    block_tentative: bool | None = None,
+                    block_all_day: bool | None = None) -> CalDAVConnection:
+    connection = get_connection(session, business_id, connection_id)
+    if direction is not None:
+        if direction not in DIRECTIONS:
+            raise InvalidError(f"direction must be one of {', '.join(DIRECTIONS)}",
+                               field="direction")
+        connection.direction = direction
+    if hide_client_details is not None and hide_client_details != connection.hide_client_details:
+        connection.hide_client_details = hide_client_details
+        connection.copy_version += 1
+    if block_online_booking is not None:
+        connection.block_online_booking = block_online_booking
+    policy = blocking.BlockingPolicy.of(connection)
+    if block_out_of_office is not None:
+        connection.block_out_of_office = block_out_of_office
+    if block_tentative is not None:
+        connection.block_tentative = block_tentative
+    if block_all_day is not None:
+        connection.block_all_day = block_all_day
+    if blocking.BlockingPolicy.of(connection) != policy:
+        new = blocking.BlockingPolicy.of(connection)
+        for row in session.execute(select(CalDAVMirroredEvent).where(
+                CalDAVMirroredEvent.connection_id == connection.id)).scalars():
+            row.blocks = mirrored.blocks_row(row, new)
+    if calendars is not None:
+        _set_calendars(session, connection, calendars)
+    connection.updated_at = now
+    return connection
+
+
+def _inside(connection: CalDAVConnection, url: str) -> bool:
+    """Whether a calendar URL lies in the account's calendar home (copies and reads never go
+    anywhere else with its password)."""
+    return url.startswith(connection.home_url.rstrip("/") + "/") and len(url) <= 1024
+
+
+def _set_calendars(session: Session, connection: CalDAVConnection,
+                   choices: list[CalendarChoice]) -> None:
+    ids = [choice.calendar_id for choice in choices]
+    if len(set(ids)) != len(ids):
+        raise InvalidError("each calendar may be chosen once", field="calendars")
+    for choice in choices:
+        get_calendar(session, connection.business_id, choice.calendar_id)
+        for url in (choice.write_calendar, choice.read_calendar or choice.write_calendar):
+            if not _inside(connection, url):
+                raise InvalidError("a CalDAV calendar must be one of the account's calendars "
+                                   "(`bookingcal caldav calendars` lists them)",
+                                   field="calendars")
+        taken = session.execute(select(CalDAVCalendarMap.connection_id).where(
+            CalDAVCalendarMap.calendar_id == choice.calendar_id,
+            CalDAVCalendarMap.connection_id != connection.id)).first()
+        if taken is not None:
+            raise ConflictError(f"calendar {choice.calendar_id} takes part with another "
+                                "CalDAV account already; remove it there first")
+    existing = {m.calendar_id: m for m in session.execute(select(CalDAVCalendarMap).where(
+        CalDAVCalendarMap.connection_id == connection.id)).scalars()}
+    for calendar_id, old in existing.items():
+        if calendar_id not in ids:
+            session.delete(old)
+    for choice in choices:
+        read = choice.read_calendar or choice.write_calendar
+        row = existing.get(choice.calendar_id)
+        if row is None:
+            session.add(CalDAVCalendarMap(
+                connection_id=connection.id, calendar_id=choice.calendar_id,
+                write_calendar=choice.write_calendar, read_calendar=read, sent_seq=0,
+                backfilled=False))
+        elif (row.write_calendar, row.read_calendar) != (choice.write_calendar, read):
+            row.write_calendar, row.read_calendar = choice.write_calendar, read
+            row.sent_seq, row.backfilled = 0, False
+            row.last_error = row.last_error_at = row.retry_at = None
+            row.failures = 0
+    session.flush()
+    wanted = {choice.read_calendar or choice.write_calendar for choice in choices}
+    session.execute(delete(CalDAVMirroredEvent).where(
+        CalDAVMirroredEvent.connection_id == connection.id,
+        CalDAVMirroredEvent.google_calendar.not_in(wanted or {""})))
+    session.execute(delete(CalDAVReadState).where(
+        CalDAVReadState.connection_id == connection.id,
+        CalDAVReadState.google_calendar.not_in(wanted or {""})))
+    for remote in wanted:
+        if session.execute(select(CalDAVReadState.id).where(
+                CalDAVReadState.connection_id == connection.id,
+                CalDAVReadState.google_calendar == remote)).first() is None:
+            session.add(CalDAVReadState(connection_id=connection.id, google_calendar=remote))
+
+
+def disconnect(session: Session, business_id: int, connection_id: int) -> None:
+    """Forget the account: its password, maps, read states, mirrored events and the record of
+    our copies (cascades). The copies stay in the remote calendar (delete them there, or set
+    the direction to read only and remove the calendars first to have them deleted)."""
+    session.delete(get_connection(session, business_id, connection_id))

@@ -1,0 +1,81 @@
+"""Our copy of an item in a CalDAV calendar: a resource we name ourselves,
+`bookingcal-<kind>-<id>-<key>.ics` (a keyed hash makes it deterministic per connection, so a
+retried create finds its own resource instead of duplicating), its UID the same stem, built
+from the redacted view only (the Google copies' view, server/redaction.py) and marked with
+X-BOOKINGCAL-ITEM naming the item, so a read never mirrors it. Any ATTENDEE or ORGANIZER gets
+SCHEDULE-AGENT=CLIENT: the server must send no invitation (RFC 6638; Fastmail's
+duplicate-invitation trap)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from typing import Any
+
+import icalendar
+
+from server.ical import item_document, render_event_with_icalendar
+from server.keys import Keyring
+from server.redaction import EventView
+
+MARK = "X-BOOKINGCAL-ITEM"
+PREFIX = "bookingcal-"
+SUFFIX = ".ics"
+REMINDER_MINUTES = 15
+
+
+def key_secret(keyring: Keyring) -> bytes:
+    """The per-installation key of our resource names, derived from the token-hashing key."""
+    return hmac.new(keyring.hash_key, b"caldav-copy-ids", hashlib.sha256).digest()
+
+
+def copy_name(secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
+    """The deterministic resource name of our copy of an item."""
+    digest = hmac.new(secret, f"{connection_id}:{kind}:{item_id}".encode(),
+                      hashlib.sha256).hexdigest()[:24]
+    return f"{PREFIX}{kind}-{item_id}-{digest}{SUFFIX}"
+
+
+def tag_of(value: Any) -> str | None:
+    """The item reference ("booking:7") of our mark's value ("booking:7/v2"), else None."""
+    if value is None:
+        return None
+    ref = str(value).partition("/")[0]
+    kind, _, number = ref.partition(":")
+    if kind not in ("booking", "blocked") or not number.isdigit() or len(number) > 18:
+        return None
+    return ref
+
+
+def tag_of_name(name: str) -> str | None:
+    """The item reference of a resource named like our copies ("booking:7"), else None. Such
+    a resource is not fetched to be read: its ETag tells whether someone changed it, and its
+    name, checked against our keyed hash, whether it is this connection's."""
+    if not name.startswith(PREFIX) or not name.endswith(SUFFIX):
+        return None
+    parts = name[len(PREFIX):-len(SUFFIX)].split("-")
+    if len(parts) != 3:
+        return None
+    return tag_of(f"{parts[0]}:{parts[1]}")
+
+
+def _no_invitations(component: Any) -> None:
+    for name in ("ATTENDEE", "ORGANIZER"):
+        found = component.get(name)
+        for value in found if isinstance(found, list) else [found] if found else []:
+            value.params["SCHEDULE-AGENT"] = "CLIENT"
+
+
+def copy_text(view: EventView, *, remote_id: str, item_ref: str, copy_version: int,
+              reminders: bool, stamp: dt.datetime | None = None) -> str:
+    """The iCalendar resource of our copy (a VCALENDAR with its VTIMEZONE)."""
+    text = render_event_with_icalendar(view, REMINDER_MINUTES if reminders else None)
+    event = icalendar.Event.from_ical(text)
+    uid = remote_id.removesuffix(SUFFIX)
+    event["UID"] = icalendar.vText(uid)
+    event.add(MARK, f"{item_ref}/v{copy_version}")  # no character TEXT escapes
+    if stamp is not None:
+        event["DTSTAMP"] = icalendar.vDDDTypes(stamp.astimezone(dt.timezone.utc))
+    _no_invitations(event)
+    return item_document(event.to_ical().decode("utf-8"), view.tzid)

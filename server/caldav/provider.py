@@ -1,0 +1,108 @@
+"""The CalDAV adapter of the sync engine (server/sync/provider.py): iCloud, Fastmail,
+Nextcloud, Baikal, Radicale, Xandikos and any CalDAV server, two-way. Reading is
+server/caldav/pull.py (sync-collection, or ETag polling), writing server/caldav/push.py
+(conditional PUTs of our named resources), the client and its error classification
+server/caldav/client.py, the requests server/caldav/dav.py, accounts and calendars
+server/caldav/connections.py and server/caldav/discovery.py. CalDAV has no push: every
+connection is polled every caldav.poll_seconds, a cheap check first."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from server.caldav import connections, copies
+from server.caldav.client import CalDAVClient
+from server.caldav.pull import CalDAVLister
+from server.caldav.push import CalDAVWriter
+from server.db.models import CalDAVConnection, CalDAVCopy, CalDAVReadState
+from server.runtime import Runtime
+from server.sync import health
+from server.sync.backlog import backlogs
+from server.sync.provider import ConnectionView
+from server.sync.reading import WHOLE_HISTORY
+from server.sync.tables import CALDAV, Tables
+
+ClientFactory = Callable[[Runtime, str], CalDAVClient]
+
+
+def make_client(runtime: Runtime, credentials: str) -> CalDAVClient:
+    """The client of one connection from its credentials (server/caldav/connections.py)."""
+    found = json.loads(credentials)
+    user = str(found["user"])
+    return CalDAVClient(str(found["home"]), user, str(found["password"]),
+                        timeout=runtime.config.caldav.timeout_seconds,
+                        addresses=frozenset({user.lower()}) if "@" in user else frozenset())
+
+
+@dataclass
+class CalDAVProvider(CalDAVLister, CalDAVWriter):
+    """The adapter for every CalDAV connection of one runtime."""
+
+    runtime: Runtime
+    client_factory: ClientFactory | None = None  # tests: a client whose retries never sleep
+    name: str = "caldav"
+    label: str = "CalDAV"
+    connections: type[CalDAVConnection] = CalDAVConnection
+    tables: Tables = CALDAV
+
+    def now(self) -> dt.datetime:
+        """The runtime's clock (the read window follows it)."""
+        return self.runtime.clock.now()
+
+    @property
+    def poll_interval(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.runtime.config.caldav.poll_seconds)
+
+    @property
+    def backfill_per_minute(self) -> int:
+        return self.runtime.config.caldav.backfill_per_minute
+
+    def connection(self, session: Session, connection_id: int) -> ConnectionView | None:
+        row = session.get(CalDAVConnection, connection_id)
+        if row is None or row.status == health.NEEDS_RECONNECT:
+            return None
+        notified = session.execute(select(CalDAVReadState.id).where(
+            CalDAVReadState.connection_id == connection_id,
+            CalDAVReadState.pull_requested.is_(True))).first() is not None
+        return ConnectionView(
+            id=connection_id, credentials=connections.credentials(self.runtime.keyring, row),
+            reads=connections.reads(row), writes=row.direction != CALDAV.read_only,
+            notified=notified)
+
+    def workable(self, session: Session, now: dt.datetime) -> list[int]:
+        return list(session.execute(select(CalDAVConnection.id).where(
+            CalDAVConnection.status != health.NEEDS_RECONNECT, or_(
+                CalDAVConnection.paused_until.is_(None),
+                CalDAVConnection.paused_until <= now)).order_by(
+            CalDAVConnection.id)).scalars())
+
+    def wanted(self, session: Session, now: dt.datetime) -> set[int]:
+        asked = set(session.execute(select(CalDAVReadState.connection_id).where(
+            CalDAVReadState.pull_requested.is_(True)).distinct()).scalars())
+        return asked | {connection_id for connection_id, backlog
+                        in backlogs(session, now, tables=CALDAV).items() if backlog.due > 0}
+
+    @property
+    def copy_secret(self) -> bytes:
+        return copies.key_secret(self.runtime.keyring)
+
+    def client(self, credentials: str) -> CalDAVClient:
+        if self.client_factory is not None:
+            return self.client_factory(self.runtime, credentials)
+        return make_client(self.runtime, credentials)
+
+    def subscribe(self, client: CalDAVClient, connection_id: int, now: dt.datetime) -> int:
+        """CalDAV has no push subscriptions: polling only."""
+        return 0
+
+    def reconcile_epoch(self, session: Session) -> None:
+        """After a restore: every copy written again, every calendar read again in full."""
+        session.execute(update(CalDAVCopy).where(
+            CalDAVCopy.deleted.is_(False)).values(sent_seq=-1))
+        session.execute(update(CalDAVReadState).values(sync_token=WHOLE_HISTORY))

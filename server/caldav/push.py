@@ -1,0 +1,92 @@
+"""Writing our copies to a CalDAV calendar for the engine (server/sync/writing.py's Writer):
+one PUT or DELETE per write, under the copy's deterministic name.
+
+A create is `PUT <name>.ics` with `If-None-Match: *`; answered 412, the resource is ours
+already (a create retried after a kill, or a copy restored), so its ETag is read and it is
+written over with `If-Match`. An update is a PUT with `If-Match` on the ETag our last write got
+back; 412 (someone changed or deleted the copy) reads the current ETag and writes ours over it,
+or creates it again when it is gone (the booking system is the source of truth). A PUT answered
+without an ETag (some servers change what they store) has its ETag read by a PROPFIND. A delete
+of what is gone (404, 410) is done. A 403 is a read-only calendar (recorded on the calendar);
+transient failures are retried by the client, at most `attempts` calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.caldav import copies, dav
+from server.caldav.client import CalDAVClient
+from server.redaction import EventView
+from server.sync.errors import SyncError
+from server.sync.writing import Write, WriteResult
+
+BATCH_LIMIT = 20
+ICS = "text/calendar; charset=utf-8"
+CONFLICT_ROUNDS = 3  # someone editing the copy between our ETag read and our PUT, at most
+
+
+class CalDAVWriter:
+    """The writing half of the CalDAV adapter."""
+
+    batch_limit = BATCH_LIMIT
+
+    def copy_body(self, view: EventView, *, remote_id: str, item_ref: str, copy_version: int,
+                  reminders: bool) -> str:
+        """Our copy as an iCalendar resource (server/caldav/copies.py)."""
+        return copies.copy_text(view, remote_id=remote_id, item_ref=item_ref,
+                                copy_version=copy_version, reminders=reminders)
+
+    def write_batch(self, client: CalDAVClient, writes: list[Write], attempts: int | None
+                    ) -> dict[tuple[str, int], WriteResult]:
+        """Each write on its own (see the module's docstring); one failing does not stop the
+        others, except a refused password, which stops the batch."""
+        assert len(writes) <= BATCH_LIMIT
+        results: dict[tuple[str, int], WriteResult] = {}
+        for write in writes:
+            key = (write.kind, write.item_id)
+            try:
+                results[key] = self._write(client, write, attempts)
+            except SyncError as exc:
+                results[key] = WriteResult(error=exc)
+                if exc.status == 401:
+                    for rest in writes:
+                        results.setdefault((rest.kind, rest.item_id), WriteResult(error=exc))
+                    break
+        return results
+
+    def _write(self, client: CalDAVClient, write: Write, attempts: int | None) -> WriteResult:
+        url = dav.resource_url(write.remote_calendar, write.remote_id)
+        if write.body is None:
+            client.call("DELETE", url, what="deleting a copy", ok=frozenset({404, 410}),
+                        attempts=attempts)
+            return WriteResult()
+        create = not write.exists or write.copy_deleted
+        etag = None if create else write.etag
+        for _ in range(CONFLICT_ROUNDS):
+            answer = self._put(client, url, write.body, etag, create or etag is None, attempts)
+            if answer is not None:
+                return WriteResult(etag=answer)
+            # 412: it exists (a create) or changed or vanished (an update): look, then write
+            # over what is there, or create it again.
+            etag = dav.resource_etag(client, url, attempts)
+            create = etag is None
+        raise SyncError("the CalDAV copy kept changing while it was written", 412,
+                        "preconditionFailed")
+
+    @staticmethod
+    def _put(client: CalDAVClient, url: str, body: Any, etag: str | None, create: bool,
+             attempts: int | None) -> str | None:
+        """One conditional PUT; its new ETag, or None on 412."""
+        headers = {"Content-Type": ICS}
+        if create:
+            headers["If-None-Match"] = "*"
+        elif etag:
+            headers["If-Match"] = etag
+        answer = client.call("PUT", url, body=str(body), headers=headers,
+                             what="writing a copy", ok=frozenset({412}), attempts=attempts)
+        if answer.status == 412:
+            return None
+        found = dav.normal_etag(answer.headers.get("etag"))
+        if found:
+            return found
+        return dav.resource_etag(client, url, attempts)  # answered without an ETag

@@ -1,0 +1,100 @@
+"""What a business's CalDAV accounts look like now, for the CLI, the JSON API and the admin
+page alike: each account's health and last error, and per employee calendar where it writes
+and reads, how it is read (sync tokens or polling), its pending changes and its last errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.caldav import connections, pull
+from server.db.models import (
+    CalDAVCalendarMap, CalDAVConnection, CalDAVReadState, CalDAVWriteError, Calendar,
+)
+from server.sync.backlog import backlogs
+from server.sync.tables import CALDAV
+
+
+@dataclass(frozen=True)
+class CalendarStatus:
+    calendar_id: int
+    name: str
+    write_calendar: str
+    read_calendar: str
+    read_mode: str  # "sync-collection", "polling (no sync-collection)" or "not read yet"
+    synced_at: dt.datetime | None
+    write_error: str | None
+    read_error: str | None
+    failing_items: int
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    id: int
+    label: str
+    server_url: str
+    username: str
+    status: str
+    direction: str
+    block_online_booking: bool
+    hide_client_details: bool
+    last_sync_at: dt.datetime | None
+    last_error: str | None
+    pending_changes: int
+    calendars: list[CalendarStatus] = field(default_factory=list)
+
+
+def _mode(token: str | None, poll_seconds: int) -> str:
+    decoded = pull.decode_cursor(token or "")
+    if decoded is None:
+        return "not read yet"
+    if decoded[1] == pull.SYNC:
+        return "sync-collection"
+    return (f"the server does not support sync-collection; polling every "
+            f"{max(1, poll_seconds // 60)} minutes")
+
+
+def accounts(session: Session, business_id: int, now: dt.datetime,
+             poll_seconds: int) -> list[AccountStatus]:
+    """Every CalDAV account of the business (a handful of queries per account)."""
+    rows = connections.list_connections(session, business_id)
+    pending = backlogs(session, now, [row.id for row in rows], tables=CALDAV) if rows else {}
+    found: list[AccountStatus] = []
+    for row in rows:
+        found.append(AccountStatus(
+            id=row.id, label=row.label, server_url=row.server_url, username=row.username,
+            status=row.status, direction=row.direction,
+            block_online_booking=row.block_online_booking,
+            hide_client_details=row.hide_client_details, last_sync_at=row.last_sync_at,
+            last_error=row.last_error,
+            pending_changes=pending[row.id].total if row.id in pending else 0,
+            calendars=_calendars(session, row, poll_seconds)))
+    return found
+
+
+def _calendars(session: Session, row: CalDAVConnection,
+               poll_seconds: int) -> list[CalendarStatus]:
+    states = {state.google_calendar: state for state in session.execute(
+        select(CalDAVReadState).where(CalDAVReadState.connection_id == row.id)).scalars()}
+    failing: dict[int, int] = {}
+    for error in session.execute(select(CalDAVWriteError).where(
+            CalDAVWriteError.connection_id == row.id)).scalars():
+        failing[error.calendar_id] = failing.get(error.calendar_id, 0) + 1
+    found: list[CalendarStatus] = []
+    for mapping, name in session.execute(
+            select(CalDAVCalendarMap, Calendar.name)
+            .join(Calendar, Calendar.id == CalDAVCalendarMap.calendar_id)
+            .where(CalDAVCalendarMap.connection_id == row.id)
+            .order_by(CalDAVCalendarMap.calendar_id)):
+        state = states.get(mapping.read_calendar)
+        found.append(CalendarStatus(
+            calendar_id=mapping.calendar_id, name=name, write_calendar=mapping.write_calendar,
+            read_calendar=mapping.read_calendar,
+            read_mode=_mode(state.sync_token if state else None, poll_seconds),
+            synced_at=state.synced_at if state else None, write_error=mapping.last_error,
+            read_error=state.last_error if state else None,
+            failing_items=failing.get(mapping.calendar_id, 0)))
+    return found

@@ -1,0 +1,227 @@
+"""Real CalDAV servers for the tests, started on free loopback ports: stock Radicale (an account
+in an htpasswd file) and Xandikos (single user, as it comes, on loopback), each with one
+calendar; and a thin proxy in front of either that alters exactly one behaviour of a real
+server (refusing sync-collection like a server without it, answering PUTs without an ETag)."""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from caldav.davclient import DAVClient
+
+USER = "anna@example.com"
+PASSWORD = "app-specific-secret"
+
+
+@dataclass
+class Server:
+    """A running CalDAV server: its root, the account and the calendar's URL."""
+
+    kind: str
+    url: str
+    user: str
+    password: str
+    calendar_url: str
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def dav(self) -> DAVClient:
+        """A python-caldav client of the account (as a phone would be)."""
+        return DAVClient(url=self.url, username=self.user, password=self.password,
+                         enable_rfc6764=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited at start ({process.returncode})")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start listening")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def radicale(folder: Path) -> Iterator[Server]:
+    """Stock Radicale with one account (htpasswd, plain) and a calendar "work"."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "users").write_text(f"{USER}:{PASSWORD}\n", encoding="utf-8")
+    port = free_port()
+    (folder / "config").write_text(
+        f"[server]\nhosts = 127.0.0.1:{port}\n"
+        f"[auth]\ntype = htpasswd\nhtpasswd_filename = {folder / 'users'}\n"
+        "htpasswd_encryption = plain\n"
+        "[rights]\ntype = owner_only\n"
+        f"[storage]\nfilesystem_folder = {folder / 'collections'}\n"
+        "[logging]\nlevel = warning\nmask_passwords = true\n", encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "radicale", "--config",
+                                str(folder / "config")], stdout=subprocess.DEVNULL,
+                               stderr=open(folder / "log", "wb"))
+    try:
+        _wait(port, process, "Radicale")
+        url = f"http://127.0.0.1:{port}/"
+        client = DAVClient(url=url, username=USER, password=PASSWORD, enable_rfc6764=False)
+        calendar = client.principal().make_calendar(name="Work", cal_id="work")
+        yield Server("radicale", url, USER, PASSWORD, str(calendar.url), process)
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def xandikos(folder: Path) -> Iterator[Server]:
+    """Xandikos as it comes (no authentication of its own: loopback only), its default
+    calendar at /user/calendars/calendar/."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xandikos.web", "-d", str(folder / "data"), "--defaults",
+         "-l", "127.0.0.1", "-p", str(port), "--no-detect-systemd",
+         "--state-dir", str(folder / "state")],
+        stdout=subprocess.DEVNULL, stderr=open(folder / "log", "wb"))
+    try:
+        _wait(port, process, "Xandikos")
+        url = f"http://127.0.0.1:{port}/"
+        yield Server("xandikos", url, USER, PASSWORD, url + "user/calendars/calendar/",
+                     process)
+    finally:
+        _stop(process)
+
+
+SERVERS = {"radicale": radicale, "xandikos": xandikos}
+
+
+@dataclass
+class Quirks:
+    """What the proxy alters; the counts say how often it did."""
+
+    refuse_sync_collection: bool = False
+    drop_put_etag: bool = False
+    forbid_writes: bool = False  # a read-only calendar: PUT and DELETE answered 403
+    refused: int = 0
+    puts_without_etag: int = 0
+    requests: list[str] = field(default_factory=list)  # "METHOD path"
+    answered: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status)
+    # Hold every PUT after this many were relayed, unanswered, until `release` is set (a
+    # bridge process killed mid-batch).
+    hold_puts_after: int | None = None
+    puts: int = 0
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def hold(self, after: int) -> None:
+        self.puts, self.hold_puts_after = 0, after
+        self.reached.clear()
+        self.release.clear()
+
+    def release_holds(self) -> None:
+        self.hold_puts_after = None
+        self.release.set()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    target: tuple[str, int]
+    quirks: Quirks
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def _relay(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.quirks.requests.append(f"{self.command} {self.path}")
+        if self.command == "REPORT" and b"sync-collection" in body \
+                and self.quirks.refuse_sync_collection:
+            self.quirks.refused += 1
+            answer = (b'<?xml version="1.0"?><D:error xmlns:D="DAV:">'
+                      b"<D:supported-report/></D:error>")
+            self.send_response(403)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            return
+        if self.command == "PUT" and self.quirks.hold_puts_after is not None:
+            if self.quirks.puts >= self.quirks.hold_puts_after:
+                self.quirks.reached.set()
+                self.quirks.release.wait(60)
+                self.close_connection = True
+                return
+            self.quirks.puts += 1
+        if self.command in ("PUT", "DELETE") and self.quirks.forbid_writes:
+            answer = (b'<?xml version="1.0"?><D:error xmlns:D="DAV:">'
+                      b"<D:need-privileges/></D:error>")
+            self.send_response(403)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            return
+        connection = http.client.HTTPConnection(*self.target, timeout=30)
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("host", "connection", "content-length")}
+        connection.request(self.command, self.path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        self.quirks.answered.append((self.command, self.path, response.status))
+        self.send_response(response.status, response.reason)
+        for name, value in response.getheaders():
+            lower = name.lower()
+            if lower in ("transfer-encoding", "connection", "content-length", "server",
+                         "date"):
+                continue
+            if lower == "etag" and self.command == "PUT" and self.quirks.drop_put_etag:
+                self.quirks.puts_without_etag += 1
+                continue
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        connection.close()
+
+    do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = do_OPTIONS = _relay
+    do_MKCALENDAR = do_PROPPATCH = do_HEAD = do_POST = _relay
+
+
+@contextmanager
+def proxy(server: Server, quirks: Quirks) -> Iterator[Server]:
+    """`server` as seen through a proxy altering `quirks`: the same account and calendar."""
+    host, _, port = server.url.removeprefix("http://").rstrip("/").partition(":")
+    handler = type("Handler", (_Handler,), {"target": (host, int(port)), "quirks": quirks})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    front = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    try:
+        yield Server(server.kind, front, server.user, server.password,
+                     server.calendar_url.replace(server.url, front, 1))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
