@@ -27,7 +27,7 @@ from radicale.item import filter as radicale_filter
 
 from server.dav_context import DavRequest, current
 from server.db.models import Business, Calendar
-from server.domain import journal
+from server.domain import journal, phone_writes
 from server.errors import GoneError
 from server.ical import RENDER_VERSION, item_document, render_timezone
 from server.publish import Published
@@ -124,6 +124,8 @@ class Collection(radicale_storage.BaseCollection):
                     else ",".join(f"{c.id}:{c.journal_seq}" for c in request.calendars))
         key = (f"{request.epoch}:{request.link.id}:{request.link.profile}:"
                f"{request.link.updated_at.isoformat()}:{position}:{RENDER_VERSION}")
+        if request.link.writable:  # its phone's alarms on bookings are part of its view
+            key += f":alarms{request.link.alarm_seq}"
         return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
     # --- items ------------------------------------------------------------------------------
@@ -198,18 +200,31 @@ class Collection(radicale_storage.BaseCollection):
         version = hashlib.sha256(f"{request.link.profile}:{request.link.updated_at.isoformat()}"
                                  .encode()).hexdigest()[:12]
         prefix = f"{SYNC_PREFIX}{request.link.id}-{self.calendar.id}-{version}/"
-        token = prefix + journal.make_token(request.epoch, self.calendar.journal_seq)
+        # A writable account's position also counts its phone's alarm changes on bookings
+        # ("<epoch>-<journal seq>~<alarm seq>"): they change its view and no one else's.
+        own = request.link.writable
+        alarm_suffix = f"~{request.link.alarm_seq}" if own else ""
+        token = prefix + journal.make_token(request.epoch, self.calendar.journal_seq) + \
+            alarm_suffix
         if not old_token:
             return token, (f"{uid}.ics" for uid in request.publisher.uids(self.calendar))
         if not old_token.startswith(prefix):
             raise ValueError("sync token of another calendar or link version")
+        position, _, alarms = old_token[len(prefix):].partition("~")
+        if own != bool(alarms) or (alarms and not alarms.isdigit()) or \
+                (alarms and int(alarms) > request.link.alarm_seq):
+            raise ValueError("sync token of another link version")
         try:
-            since = journal.parse_token(old_token[len(prefix):], request.epoch)
+            since = journal.parse_token(position, request.epoch)
             found = journal.changes_since(request.session, self.calendar, since)
         except GoneError as exc:
             raise ValueError(exc.message) from None
-        return token, [f"{change.item_uid}.ics" for change in found.changes
-                       if change.kind in ("booking", "blocked")]
+        names = [f"{change.item_uid}.ics" for change in found.changes
+                 if change.kind in ("booking", "blocked")]
+        if alarms:
+            names.extend(f"{uid}.ics" for uid in phone_writes.alarms_changed_since(
+                request.session, request.link.id, self.calendar.id, int(alarms)))
+        return token, list(dict.fromkeys(names))
 
     # --- read-only: rights already answer 403; these are the backstop ------------------------
 

@@ -188,6 +188,9 @@ class BlockedTime(Base):
     __tablename__ = "blocked_times"
     __table_args__ = (
         CheckConstraint("end_utc > start_utc", name="blocked_positive_length"),
+        # A UID is unique within its calendar (a CalDAV collection), not across calendars or
+        # businesses: a phone's PUT can never learn whether another tenant uses a UID.
+        UniqueConstraint("calendar_id", "uid", name="uq_blocked_calendar_uid"),
         Index("ix_blocked_calendar_start", "calendar_id", "start_utc"),
         Index("ix_blocked_calendar_series", "calendar_id", "repeats", "series_end_utc"),
     )
@@ -195,7 +198,7 @@ class BlockedTime(Base):
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
                                              index=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
-    uid: Mapped[str] = mapped_column(String(64), unique=True)
+    uid: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(200), default="Blocked")
     all_day: Mapped[bool] = mapped_column(Boolean, default=False)
     tzid: Mapped[str] = mapped_column(String(64))
@@ -305,6 +308,10 @@ class Link(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # A writable link (one employee calendar, profile full): its CalDAV account may write.
     writable: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # A writable account's own change counter: bumped when its phone's alarms on a booking
+    # change (account_alarms.seq), part of its sync token and ctag (no journal entry: the
+    # booking itself did not change).
+    alarm_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class LinkCalendar(Base):
@@ -322,12 +329,15 @@ class AccountAlarm(Base):
     account (served back to it only), never on the booking. `version` changes its ETag."""
 
     __tablename__ = "account_alarms"
+    __table_args__ = (Index("ix_account_alarms_link_seq", "link_id", "seq"),)
     link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"),
                                          primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"),
                                             primary_key=True)
     text: Mapped[str] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The link's alarm_seq when this row last changed: what a sync since a position lists.
+    seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class RenderedItem(Base):

@@ -17,12 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.config import AvailabilityConfig
 from server.db.models import (
-    AccountAlarm, BlockedTime, Booking, Business, Calendar, GoogleConnection,
+    AccountAlarm, BlockedTime, Booking, Business, Calendar, GoogleConnection, Link,
 )
 from server.domain import journal, schedules
 from server.domain.availability import OUTSIDE_HOURS, describe, refusals, rules_for
@@ -61,13 +61,12 @@ def policy_of(session: Session, business_id: int) -> BlockingPolicy:
     return BlockingPolicy.of(connection) if connection is not None else DEFAULT
 
 
-def _uid_taken_elsewhere(session: Session, calendar: Calendar, uid: str) -> bool:
-    booking = session.execute(select(Booking.calendar_id).where(Booking.uid == uid)).first()
-    if booking is not None:
-        return True
-    other = session.execute(select(BlockedTime.calendar_id).where(
-        BlockedTime.uid == uid)).first()
-    return other is not None and other[0] != calendar.id
+def _uid_taken_by_booking(session: Session, calendar: Calendar, uid: str) -> bool:
+    """Whether one of this calendar's bookings (cancelled too) has the UID. UIDs are scoped to
+    the calendar (a CalDAV collection): what other calendars or businesses use is never looked
+    at, so a PUT cannot learn about another tenant's items."""
+    return session.execute(select(Booking.id).where(
+        Booking.calendar_id == calendar.id, Booking.uid == uid)).first() is not None
 
 
 def save_personal_event(session: Session, business_id: int, calendar_id: int,
@@ -82,9 +81,9 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
     if (item.seq if item is not None else None) != expect_seq:
         raise StaleError("the item changed meanwhile; sync again")
     if item is None:
-        if _uid_taken_elsewhere(session, calendar, event.uid):
-            raise ConflictError("this UID is already used by another item; give the event a "
-                                "new UID", precondition="C:no-uid-conflict")
+        if _uid_taken_by_booking(session, calendar, event.uid):
+            raise ConflictError("this UID is already used by a booking of this calendar; give "
+                                "the event a new UID", precondition="C:no-uid-conflict")
         item = BlockedTime(business_id=business_id, calendar_id=calendar.id, uid=event.uid,
                            revision=0, created_at=now)
     elif item.source_text is None:
@@ -189,7 +188,9 @@ def move_booking(session: Session, business_id: int, booking_id: int, *, start: 
 
 def keep_alarms(session: Session, link_id: int, booking_id: int, text: str) -> int:
     """Keep the alarms a writable account's phone added to a booking (for that account only);
-    returns their version (0: none were ever kept)."""
+    returns their version (0: none were ever kept). The caller holds the calendar's lock. A
+    change advances the account's own position (links.alarm_seq), so its sync token and ctag
+    move and the phone re-syncs the booking, while no other view of it changes."""
     row = session.get(AccountAlarm, (link_id, booking_id))
     if row is None:
         if not text:
@@ -199,8 +200,24 @@ def keep_alarms(session: Session, link_id: int, booking_id: int, text: str) -> i
     elif row.text != text:
         row.text = text
         row.version += 1
+    else:
+        return row.version
+    row.seq = session.execute(update(Link).where(Link.id == link_id)
+                              .values(alarm_seq=Link.alarm_seq + 1)
+                              .returning(Link.alarm_seq)).scalar_one()
     session.flush()
     return row.version
+
+
+def alarms_changed_since(session: Session, link_id: int, calendar_id: int, since: int
+                         ) -> list[str]:
+    """UIDs of the calendar's bookings whose alarms the account changed after its position
+    `since` (an indexed range on account_alarms (link_id, seq))."""
+    return list(session.execute(
+        select(Booking.uid).join(AccountAlarm, AccountAlarm.booking_id == Booking.id)
+        .where(AccountAlarm.link_id == link_id, AccountAlarm.seq > since,
+               Booking.calendar_id == calendar_id)
+        .order_by(AccountAlarm.seq)).scalars())
 
 
 def cancel_from_phone(session: Session, business_id: int, booking_id: int, now: dt.datetime,
