@@ -29,6 +29,7 @@ from server.errors import BookingCalError
 from server.ical import (
     RENDER_VERSION, item_document, render_event, with_alarm, with_summary_suffix,
 )
+from server.phone_event import is_instance_uid
 from server.redaction import BlockedFacts, BookingFacts, Profile, blocked_view, booking_view
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,8 @@ class Publisher:
             rendered = self._render_blocked([r.id for r in chunk if r.text is None])
             sent = self._sent([r.id for r in chunk])
             for r in chunk:
+                if self.own and is_instance_uid(r.uid):
+                    continue  # its phone has it inside the event's own text
                 yield Published("blocked", r.id, r.calendar_id, r.uid, r.seq, r.tzid,
                                 r.start_utc, r.series_end_utc if r.repeats else r.end_utc,
                                 r.start_local, r.updated_at, self.epoch, self.profile,
@@ -316,8 +319,10 @@ class Publisher:
         yield from self.session.execute(select(Booking.uid).where(
             Booking.calendar_id == calendar.id, Booking.status == "confirmed")
             .order_by(Booking.id)).scalars()
-        yield from self.session.execute(select(BlockedTime.uid).where(
-            BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.id)).scalars()
+        for uid in self.session.execute(select(BlockedTime.uid).where(
+                BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.id)).scalars():
+            if not (self.own and is_instance_uid(uid)):
+                yield uid
 
     def by_uids(self, calendar: Calendar, uids: Iterable[str]) -> list[Published]:
         """The calendar's shown items among `uids` (a calendar-multiget), with their texts: one
@@ -351,6 +356,7 @@ class Publisher:
                  for row in rows]
         if not self.own:
             return found
+        found = [item for item in found if not is_instance_uid(item.uid)]
         # A writable account's view: its phone's own texts and the alarms it added.
         sent = self._sent([item.item_id for item in found if item.kind == "blocked"])
         alarms = self._alarms([item.item_id for item in found if item.kind == "booking"])

@@ -27,6 +27,7 @@ from radicale.item import filter as radicale_filter
 
 from server.dav_context import DavRequest, current
 from server.db.models import Business, Calendar
+from server import phone_event
 from server.domain import journal, phone_writes
 from server.errors import GoneError
 from server.ical import RENDER_VERSION, item_document, render_timezone
@@ -224,7 +225,9 @@ class Collection(radicale_storage.BaseCollection):
         if alarms:
             names.extend(f"{uid}.ics" for uid in phone_writes.alarms_changed_since(
                 request.session, request.link.id, self.calendar.id, int(alarms)))
-        return token, list(dict.fromkeys(names))
+        # The instances stored for a phone's overrides and RDATEs are inside its events.
+        return token, [name for name in dict.fromkeys(names)
+                       if not (own and phone_event.is_instance_uid(name))]
 
     # --- read-only: rights already answer 403; these are the backstop ------------------------
 

@@ -221,6 +221,10 @@ class BlockedTime(Base):
     # Whether it blocks online booking (the blocking policy applied at write); blocked time
     # made through the API always does.
     blocks: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # An overridden instance or RDATE of a phone's event (that event's id): stored at its own
+    # times so it blocks there; shown to other links, hidden from the writable account (its
+    # phone has it inside the event's own text). No foreign key: written and removed with it.
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class OpeningHours(Base):

@@ -15,6 +15,7 @@ Refusals are ConflictError (a rule, with the reason) or ForbiddenError (not allo
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 from sqlalchemy import select, update
@@ -34,10 +35,11 @@ from server.domain.bookings import (
 from server.domain.calendars import lock_calendar
 from server.domain.timeutil import series_end, to_local
 from server.errors import ConflictError, ForbiddenError
-from server.phone_event import PhoneEvent
+from server.phone_event import INSTANCE_PREFIX, PhoneEvent
 
 
 MAX_TITLE = 200
+ZERO_LENGTH = dt.timedelta(seconds=1)
 
 
 class StaleError(ConflictError):
@@ -91,27 +93,17 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
                              "there")
     else:
         item.revision += 1
-    item.title = event.summary[:MAX_TITLE] or "Busy"
-    item.all_day = event.all_day
-    item.tzid = event.tzid
-    item.start_local, item.end_local = event.start_local, event.end_local
-    item.start_utc, item.end_utc = event.start_utc, event.end_utc
-    item.exdates = json.dumps([value.isoformat() for value in event.exdates])
+    policy = policy_of(session, business_id)
+    _set_facts(item, event.summary, event.all_day, event.tzid, event.start_local,
+               event.end_local, event.start_utc, event.end_utc, event.zero_length)
+    item.exdates = json.dumps(sorted({value.isoformat() for value in
+                                      (*event.exdates, *event.replaced)}))
     if event.rrule:
         item.rrule, item.repeats = event.rrule, True
         item.series_end_utc = series_end(event.rrule, event.start_local,
                                          event.end_local - event.start_local, event.tzid)
-    elif event.end_utc - event.start_utc > MAX_LENGTH:
-        # A long one-off event (a vacation, a year-long test event) is read like a series
-        # without a rule (one occurrence up to series_end_utc): it never widens the calendar's
-        # longest span, which bounds every range query.
-        item.rrule, item.repeats, item.series_end_utc = None, True, event.end_utc
-    else:
-        item.rrule, item.repeats, item.series_end_utc = None, False, event.end_utc
-    item.blocks = blocks(status=event.status, transparency=event.transparency,
-                         event_type="default",
-                         self_response="tentative" if event.status == "tentative" else None,
-                         all_day=event.all_day, policy=policy_of(session, business_id))
+    item.blocks = not event.zero_length and _blocks(event.status, event.transparency,
+                                                     event.all_day, policy)
     item.source_text = event.text
     item.updated_at = now
     if item.blocks:
@@ -122,7 +114,84 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
     session.flush()
     item.seq = journal.record(session, calendar, "blocked", item.id, item.uid, "put", now,
                               actor=actor)
+    _save_instances(session, calendar, item, event, now, actor, policy)
     return item
+
+
+def _blocks(status: str, transparency: str, all_day: bool, policy: BlockingPolicy) -> bool:
+    return blocks(status=status, transparency=transparency, event_type="default",
+                  self_response="tentative" if status == "tentative" else None,
+                  all_day=all_day, policy=policy)
+
+
+def _set_facts(item: BlockedTime, summary: str, all_day: bool, tzid: str,
+               start_local: dt.datetime, end_local: dt.datetime, start_utc: dt.datetime,
+               end_utc: dt.datetime, zero_length: bool) -> None:
+    """Title and times of a personal event or one of its instances. An event that takes no
+    time (a date-time without DTEND) is kept one second long (a row's end follows its start)
+    and blocks nothing."""
+    if zero_length:
+        end_utc, end_local = start_utc + ZERO_LENGTH, end_local + ZERO_LENGTH
+    item.title = summary[:MAX_TITLE] or "Busy"
+    item.all_day = all_day
+    item.tzid = tzid
+    item.start_local, item.end_local = start_local, end_local
+    item.start_utc, item.end_utc = start_utc, end_utc
+    item.rrule = None
+    if end_utc - start_utc > MAX_LENGTH:
+        # A long one-off event (a vacation, a year-long test event) is read like a series
+        # without a rule (one occurrence up to series_end_utc): it never widens the calendar's
+        # longest span, which bounds every range query.
+        item.repeats, item.series_end_utc = True, end_utc
+    else:
+        item.repeats, item.series_end_utc = False, end_utc
+
+
+def instance_uid(calendar_id: int, uid: str, key: str) -> str:
+    """The UID of an instance stored for an override or RDATE of the event `uid`."""
+    digest = hashlib.sha256(f"{calendar_id}/{uid}/{key}".encode()).hexdigest()[:40]
+    return INSTANCE_PREFIX + digest
+
+
+def _save_instances(session: Session, calendar: Calendar, parent: BlockedTime,
+                    event: PhoneEvent, now: dt.datetime, actor: str,
+                    policy: BlockingPolicy) -> None:
+    """Store the event's overridden instances and RDATEs at their own times (each blocks as its
+    own TRANSP and STATUS say), replacing those of its previous version."""
+    old = {child.uid: child for child in session.execute(select(BlockedTime).where(
+        BlockedTime.parent_id == parent.id)).scalars()}
+    for instance in event.instances:
+        uid = instance_uid(calendar.id, event.uid, instance.key)
+        child = old.pop(uid, None)
+        if child is None:
+            child = BlockedTime(business_id=parent.business_id, calendar_id=calendar.id,
+                                uid=uid, revision=0, created_at=now, parent_id=parent.id)
+        else:
+            child.revision += 1
+        _set_facts(child, instance.summary, instance.all_day, instance.tzid,
+                   instance.start_local, instance.end_local, instance.start_utc,
+                   instance.end_utc, instance.zero_length)
+        child.exdates = "[]"
+        child.blocks = not instance.zero_length and _blocks(
+            instance.status, instance.transparency, instance.all_day, policy)
+        child.updated_at = now
+        if child.blocks:
+            refuse_booked(session, calendar, child)
+        if not child.repeats:
+            widen_span(calendar, child.start_utc, child.end_utc)
+        session.add(child)
+        session.flush()
+        child.seq = journal.record(session, calendar, "blocked", child.id, child.uid, "put",
+                                   now, actor=actor)
+    for child in old.values():
+        _remove(session, calendar, child, now, actor)
+
+
+def _remove(session: Session, calendar: Calendar, item: BlockedTime, now: dt.datetime,
+            actor: str) -> None:
+    journal.record(session, calendar, "blocked", item.id, item.uid, "delete", now, actor=actor)
+    forget_rendered(session, "blocked", item.id)
+    session.delete(item)
 
 
 def delete_personal_event(session: Session, business_id: int, item_id: int,
@@ -136,9 +205,10 @@ def delete_personal_event(session: Session, business_id: int, item_id: int,
     if item.source_text is None:
         raise ForbiddenError("this blocked time was made in the booking system; remove it "
                              "there")
-    journal.record(session, calendar, "blocked", item.id, item.uid, "delete", now, actor=actor)
-    forget_rendered(session, "blocked", item.id)
-    session.delete(item)
+    for child in session.execute(select(BlockedTime).where(
+            BlockedTime.parent_id == item.id)).scalars().all():
+        _remove(session, calendar, child, now, actor)
+    _remove(session, calendar, item, now, actor)
 
 
 def _refuse_outside_hours(session: Session, calendar: Calendar, booking: Booking,

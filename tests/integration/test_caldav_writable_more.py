@@ -8,12 +8,18 @@ the literal dates below all lie in its future."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from support import Api, Salon, book, make_link, make_salon
 from test_caldav_writable import (  # noqa: F401  (fixtures)
     CPH, Phone, api, event_text, live, refusal_reason, salon, writable_link,
 )
 
 C = "{urn:ietf:params:xml:ns:caldav}"
+
+
+def _utc(year: int, month: int, day: int) -> dt.datetime:
+    return dt.datetime(year, month, day, tzinfo=dt.timezone.utc)
 
 
 def second_business(api: Api) -> tuple[Salon, Phone]:
@@ -64,3 +70,135 @@ def test_a_uid_of_a_booking_in_the_same_calendar_still_conflicts(
     assert "UID" in refusal_reason(answer, 409, C + "no-uid-conflict")
     assert phone.get(booking["uid"]).status_code == 404
 
+
+
+# --- overridden instances, open ends, RDATE ----------------------------------------------------
+
+def taken(api: Api, salon: Salon, start: str) -> bool:
+    """Whether a 45-minute booking starting at `start` is refused as overlapping (it is made
+    and cancelled again when it fits, so the next probe sees the same calendar)."""
+    answer = api.post(f"/businesses/{salon.business}/bookings", json={
+        "calendar_id": salon.calendar, "service_id": salon.service, "start": start})
+    if answer.status_code == 201:
+        api.ok("POST", f"/businesses/{salon.business}/bookings/{answer.json()['id']}/cancel")
+        return False
+    assert answer.status_code == 409, answer.text
+    return True
+
+
+def with_override(uid: str, master_extra: str, override: str) -> str:
+    """A weekly Wednesday 12:00-13:00 series (from 2 December 2026) and one overridden VEVENT."""
+    head = event_text(uid, "20261202T120000", "20261202T130000", "Weekly lunch",
+                      "RRULE:FREQ=WEEKLY;COUNT=10\r\n" + master_extra)
+    return head.replace("END:VCALENDAR\r\n", override + "END:VCALENDAR\r\n")
+
+
+MOVED_9TH = ("BEGIN:VEVENT\r\nUID:lunch\r\nDTSTAMP:20261124T080000Z\r\n"
+             "RECURRENCE-ID;TZID=Europe/Copenhagen:20261209T120000\r\n"
+             "DTSTART;TZID=Europe/Copenhagen:20261209T150000\r\n"
+             "DTEND;TZID=Europe/Copenhagen:20261209T160000\r\nSUMMARY:Late lunch\r\n"
+             "END:VEVENT\r\n")
+
+
+def test_an_overridden_instance_blocks_at_its_own_time(api: Api, salon: Salon) -> None:
+    phone = Phone(writable_link(api, salon))
+    text = with_override("lunch", "", MOVED_9TH)
+    assert phone.put("lunch", text).status_code == 201
+    assert phone.get("lunch").content == text.encode()  # kept as sent, overrides and all
+    # The moved instance blocks at its own time, not at the master's; the others as before.
+    assert not taken(api, salon, "2026-12-09T12:00:00+01:00")
+    assert taken(api, salon, "2026-12-09T15:15:00+01:00")
+    assert taken(api, salon, "2026-12-02T12:00:00+01:00")
+    assert taken(api, salon, "2026-12-16T12:00:00+01:00")
+    # The phone sees its one event; another link sees the series and the moved instance.
+    assert [e.icalendar_component["UID"] for e in phone.calendar.events()] == ["lunch"]
+    full = Phone(make_link(api, salon.business, scope="calendar", calendar_ids=[salon.calendar]))
+    seen = full.calendar.search(start=_utc(2026, 12, 9), end=_utc(2026, 12, 10), event=True,
+                                expand=True)
+    assert sorted(str(e.icalendar_component["SUMMARY"]) for e in seen) == ["Late lunch"]
+    # The override dropped on the phone: the master blocks at 12:00 again, 15:00 is free.
+    plain = event_text("lunch", "20261202T120000", "20261202T130000", "Weekly lunch",
+                       "RRULE:FREQ=WEEKLY;COUNT=10\r\n")
+    assert phone.put("lunch", plain).status_code == 204
+    assert taken(api, salon, "2026-12-09T12:00:00+01:00")
+    assert not taken(api, salon, "2026-12-09T15:15:00+01:00")
+    # A cancelled instance frees its time; deleting the event frees everything.
+    cancelled = MOVED_9TH.replace("SUMMARY:Late lunch", "STATUS:CANCELLED")
+    assert phone.put("lunch", with_override("lunch", "", cancelled)).status_code == 204
+    assert not taken(api, salon, "2026-12-09T12:00:00+01:00")
+    assert not taken(api, salon, "2026-12-09T15:15:00+01:00")
+    assert phone.put("lunch", text).status_code == 204
+    assert phone.delete("lunch").status_code == 204
+    for start in ("2026-12-09T15:15:00+01:00", "2026-12-16T12:00:00+01:00"):
+        assert not taken(api, salon, start)
+    items = api.ok("GET", f"/businesses/{salon.business}/blocked-times")["items"]
+    assert items == []
+
+
+def test_a_transparent_override_frees_its_instance(api: Api, salon: Salon) -> None:
+    phone = Phone(writable_link(api, salon))
+    free = MOVED_9TH.replace("SUMMARY:Late lunch", "TRANSP:TRANSPARENT")
+    assert phone.put("lunch", with_override("lunch", "", free)).status_code == 201
+    assert not taken(api, salon, "2026-12-09T15:15:00+01:00")
+    assert not taken(api, salon, "2026-12-09T12:00:00+01:00")
+    assert taken(api, salon, "2026-12-23T12:00:00+01:00")
+
+
+def test_events_without_an_end_follow_rfc_5545(api: Api, salon: Salon) -> None:
+    """No DTEND: DURATION if given; else a date lasts the day and a date-time takes no time
+    (kept, blocks nothing)."""
+    phone = Phone(writable_link(api, salon))
+    moment = event_text("call", "20261203T100000", "X").replace(
+        "DTEND;TZID=Europe/Copenhagen:X\r\n", "")
+    assert phone.put("call", moment).status_code == 201
+    assert phone.get("call").content == moment.encode()
+    assert not taken(api, salon, "2026-12-03T09:30:00+01:00")
+    hour = event_text("gym", "20261203T140000", "X").replace(
+        "DTEND;TZID=Europe/Copenhagen:X\r\n", "DURATION:PT1H\r\n")
+    assert phone.put("gym", hour).status_code == 201
+    assert taken(api, salon, "2026-12-03T14:30:00+01:00")
+    assert not taken(api, salon, "2026-12-03T15:00:00+01:00")
+    day = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Phone//Test//EN\r\nBEGIN:VEVENT\r\n"
+           "UID:trip\r\nDTSTAMP:20261124T080000Z\r\nDTSTART;VALUE=DATE:20261210\r\n"
+           "SUMMARY:Trip\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    assert phone.put("trip", day).status_code == 201
+    assert taken(api, salon, "2026-12-10T16:00:00+01:00")
+    assert not taken(api, salon, "2026-12-11T09:00:00+01:00")
+    # An explicit DTEND equal to DTSTART stays refused (RFC 5545: DTEND is after DTSTART).
+    same = event_text("same", "20261203T100000", "20261203T100000")
+    assert phone.put("same", same).status_code == 400
+    negative = hour.replace("DURATION:PT1H", "DURATION:-PT1H")
+    assert phone.put("neg", negative.replace("UID:gym", "UID:neg")).status_code == 400
+
+
+def test_rdates_block_and_are_bounded(api: Api, salon: Salon) -> None:
+    phone = Phone(writable_link(api, salon))
+    text = event_text("course", "20261203T100000", "20261203T110000", "Course",
+                      "RDATE;TZID=Europe/Copenhagen:20261207T130000,20261214T130000\r\n"
+                      "RDATE;VALUE=PERIOD:20261221T080000Z/PT2H\r\n")
+    assert phone.put("course", text).status_code == 201
+    assert taken(api, salon, "2026-12-03T10:00:00+01:00")
+    assert taken(api, salon, "2026-12-07T13:30:00+01:00")
+    assert taken(api, salon, "2026-12-14T12:30:00+01:00")
+    assert taken(api, salon, "2026-12-21T10:00:00+01:00")  # 09:00-11:00 local
+    assert not taken(api, salon, "2026-12-08T13:00:00+01:00")
+    assert [e.icalendar_component["UID"] for e in phone.calendar.events()] == ["course"]
+    state = phone.state()
+    many = ",".join(f"2027{month:02d}{day:02d}T130000" for month in range(1, 7)
+                    for day in range(1, 29))
+    flood = event_text("flood", "20261203T160000", "20261203T170000", "Flood",
+                       f"RDATE;TZID=Europe/Copenhagen:{many}\r\n")
+    refusal_reason(phone.put("flood", flood), 403, C + "max-instances")
+    assert phone.get("flood").status_code == 404 and phone.state() == state
+    # An RDATE that collides with a booking is refused like the event itself.
+    book(api, salon, "2026-12-28T13:00:00+01:00")
+    clash = text.replace("20261214T130000", "20261228T130000")
+    refusal_reason(phone.put("course", clash), 403, C + "valid-calendar-object-resource")
+    assert phone.get("course").content == text.encode()
+
+
+def test_instance_uids_are_ours(api: Api, salon: Salon) -> None:
+    phone = Phone(writable_link(api, salon))
+    uid = "bc-instance-0123"
+    answer = phone.put(uid, event_text(uid, "20261203T100000", "20261203T110000"))
+    assert answer.status_code == 400

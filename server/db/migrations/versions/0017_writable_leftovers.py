@@ -1,4 +1,5 @@
-"""a writable account's alarm changes advance its sync token
+"""writable accounts: alarm changes advance the account's sync token; overridden instances
+and RDATEs of a phone's event stored at their own times (blocked_times.parent_id)
 
 Revision ID: 0017
 Revises: 0016
@@ -22,9 +23,13 @@ def upgrade() -> None:
                                               server_default='0'))
     op.create_index('ix_account_alarms_link_seq', 'account_alarms', ['link_id', 'seq'],
                     unique=False)
+    op.add_column('blocked_times', sa.Column('parent_id', sa.Integer(), nullable=True))
+    op.create_index('ix_blocked_times_parent_id', 'blocked_times', ['parent_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_blocked_times_parent_id', table_name='blocked_times')
+    op.drop_column('blocked_times', 'parent_id')
     op.drop_index('ix_account_alarms_link_seq', table_name='account_alarms')
     op.drop_column('account_alarms', 'seq')
     op.drop_column('links', 'alarm_seq')
