@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from server.db.models import Calendar, Link
+from server.db.models import Calendar, Link, PersonalCalendar
+from server.domain import personal_calendars
 from server.publish import Publisher
 from server.runtime import Runtime
 
@@ -31,8 +32,22 @@ class DavRequest:
     report_expand: bool = False
     notes: dict[str, str] = field(default_factory=dict)
 
+    _personal: list[PersonalCalendar] | None = None
+
     def calendar(self, slug: str) -> Calendar | None:
         return next((c for c in self.calendars if c.slug == slug), None)
+
+    def personal_calendars(self) -> list[PersonalCalendar]:
+        """The personal calendars a writable account shows beside its employee's calendar."""
+        if not self.link.writable or len(self.calendars) != 1:
+            return []
+        if self._personal is None:
+            self._personal = personal_calendars.list_for(
+                self.session, self.link.business_id, self.calendars[0].id)
+        return self._personal
+
+    def personal_calendar(self, slug: str) -> PersonalCalendar | None:
+        return next((p for p in self.personal_calendars() if p.slug == slug), None)
 
 
 CURRENT: ContextVar[DavRequest | None] = ContextVar("bookingcal_dav_request", default=None)

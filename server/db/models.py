@@ -225,6 +225,9 @@ class BlockedTime(Base):
     # times so it blocks there; shown to other links, hidden from the writable account (its
     # phone has it inside the event's own text). No foreign key: written and removed with it.
     parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # The personal calendar (personal_calendars.id) a phone put it in; None: the employee's
+    # calendar itself. No foreign key: written and removed with it.
+    collection_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class OpeningHours(Base):
@@ -342,6 +345,25 @@ class AccountAlarm(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The link's alarm_seq when this row last changed: what a sync since a position lists.
     seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class PersonalCalendar(Base):
+    """A calendar a writable account made (MKCALENDAR) beside its employee's calendar: its
+    events are the employee's personal events (blocked_times.collection_id), shown through
+    redaction in the employee's other links; `blocks` says whether they block booking."""
+
+    __tablename__ = "personal_calendars"
+    __table_args__ = (UniqueConstraint("calendar_id", "slug", name="uq_personal_calendar_slug"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    blocks: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Who made it ("link:<id>").
+    actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class RenderedItem(Base):

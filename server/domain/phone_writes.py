@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from server.config import AvailabilityConfig
 from server.db.models import (
     AccountAlarm, BlockedTime, Booking, Business, Calendar, GoogleConnection, Link,
+    PersonalCalendar,
 )
 from server.domain import journal, schedules
 from server.domain.availability import OUTSIDE_HOURS, describe, refusals, rules_for
@@ -73,13 +74,20 @@ def _uid_taken_by_booking(session: Session, calendar: Calendar, uid: str) -> boo
 
 def save_personal_event(session: Session, business_id: int, calendar_id: int,
                         event: PhoneEvent, now: dt.datetime, actor: str,
-                        expect_seq: int | None = None) -> BlockedTime:
-    """Create or replace the personal event `event.uid` of the calendar. `expect_seq`: the
-    item's journal sequence when the request was checked (None: it did not exist)."""
+                        expect_seq: int | None = None,
+                        collection: PersonalCalendar | None = None) -> BlockedTime:
+    """Create or replace the personal event `event.uid` of the calendar (in its personal
+    calendar `collection`, if given). `expect_seq`: the item's journal sequence when the
+    request was checked (None: it did not exist)."""
     calendar = lock_calendar(session, business_id, calendar_id)
     item = session.execute(select(BlockedTime).where(
         BlockedTime.uid == event.uid, BlockedTime.calendar_id == calendar.id)
         .execution_options(populate_existing=True)).scalar_one_or_none()
+    collection_id = collection.id if collection is not None else None
+    if item is not None and item.collection_id != collection_id:
+        raise ConflictError("this UID is already used by an event in another of this "
+                            "employee's calendars; give the event a new UID",
+                            precondition="C:no-uid-conflict")
     if (item.seq if item is not None else None) != expect_seq:
         raise StaleError("the item changed meanwhile; sync again")
     if item is None:
@@ -87,7 +95,7 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
             raise ConflictError("this UID is already used by a booking of this calendar; give "
                                 "the event a new UID", precondition="C:no-uid-conflict")
         item = BlockedTime(business_id=business_id, calendar_id=calendar.id, uid=event.uid,
-                           revision=0, created_at=now)
+                           revision=0, created_at=now, collection_id=collection_id)
     elif item.source_text is None:
         raise ForbiddenError("this blocked time was made in the booking system; change it "
                              "there")
@@ -102,8 +110,8 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
         item.rrule, item.repeats = event.rrule, True
         item.series_end_utc = series_end(event.rrule, event.start_local,
                                          event.end_local - event.start_local, event.tzid)
-    item.blocks = not event.zero_length and _blocks(event.status, event.transparency,
-                                                     event.all_day, policy)
+    calendar_blocks = collection is None or collection.blocks
+    item.blocks = calendar_blocks and blocks_of(event, item, policy)
     item.source_text = event.text
     item.updated_at = now
     if item.blocks:
@@ -114,8 +122,21 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
     session.flush()
     item.seq = journal.record(session, calendar, "blocked", item.id, item.uid, "put", now,
                               actor=actor)
-    _save_instances(session, calendar, item, event, now, actor, policy)
+    _save_instances(session, calendar, item, event, now, actor, policy, calendar_blocks)
     return item
+
+
+def blocks_of(event: PhoneEvent, item: BlockedTime, policy: BlockingPolicy) -> bool:
+    """Whether `item` (the event, or an instance stored for it) blocks by its own TRANSP and
+    STATUS (the blocking policy); something that takes no time never does."""
+    if item.parent_id is None:
+        return not event.zero_length and _blocks(event.status, event.transparency,
+                                                 event.all_day, policy)
+    for instance in event.instances:
+        if instance_uid(item.calendar_id, event.uid, instance.key) == item.uid:
+            return not instance.zero_length and _blocks(instance.status, instance.transparency,
+                                                        instance.all_day, policy)
+    return False
 
 
 def _blocks(status: str, transparency: str, all_day: bool, policy: BlockingPolicy) -> bool:
@@ -155,7 +176,7 @@ def instance_uid(calendar_id: int, uid: str, key: str) -> str:
 
 def _save_instances(session: Session, calendar: Calendar, parent: BlockedTime,
                     event: PhoneEvent, now: dt.datetime, actor: str,
-                    policy: BlockingPolicy) -> None:
+                    policy: BlockingPolicy, calendar_blocks: bool) -> None:
     """Store the event's overridden instances and RDATEs at their own times (each blocks as its
     own TRANSP and STATUS say), replacing those of its previous version."""
     old = {child.uid: child for child in session.execute(select(BlockedTime).where(
@@ -165,14 +186,15 @@ def _save_instances(session: Session, calendar: Calendar, parent: BlockedTime,
         child = old.pop(uid, None)
         if child is None:
             child = BlockedTime(business_id=parent.business_id, calendar_id=calendar.id,
-                                uid=uid, revision=0, created_at=now, parent_id=parent.id)
+                                uid=uid, revision=0, created_at=now, parent_id=parent.id,
+                                collection_id=parent.collection_id)
         else:
             child.revision += 1
         _set_facts(child, instance.summary, instance.all_day, instance.tzid,
                    instance.start_local, instance.end_local, instance.start_utc,
                    instance.end_utc, instance.zero_length)
         child.exdates = "[]"
-        child.blocks = not instance.zero_length and _blocks(
+        child.blocks = calendar_blocks and not instance.zero_length and _blocks(
             instance.status, instance.transparency, instance.all_day, policy)
         child.updated_at = now
         if child.blocks:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import requests
+
 from support import Api, Salon, book, make_link, make_salon
 from test_caldav_writable import (  # noqa: F401  (fixtures)
     CPH, Phone, api, event_text, live, refusal_reason, salon, writable_link,
@@ -112,6 +114,9 @@ def test_an_overridden_instance_blocks_at_its_own_time(api: Api, salon: Salon) -
     assert taken(api, salon, "2026-12-16T12:00:00+01:00")
     # The phone sees its one event; another link sees the series and the moved instance.
     assert [e.icalendar_component["UID"] for e in phone.calendar.events()] == ["lunch"]
+    hidden = [i["uid"] for i in api.ok("GET", f"/businesses/{salon.business}/blocked-times")
+              ["items"] if i["uid"] != "lunch"]
+    assert len(hidden) == 1 and phone.get(hidden[0]).status_code == 404
     full = Phone(make_link(api, salon.business, scope="calendar", calendar_ids=[salon.calendar]))
     seen = full.calendar.search(start=_utc(2026, 12, 9), end=_utc(2026, 12, 10), event=True,
                                 expand=True)
@@ -202,3 +207,80 @@ def test_instance_uids_are_ours(api: Api, salon: Salon) -> None:
     uid = "bc-instance-0123"
     answer = phone.put(uid, event_text(uid, "20261203T100000", "20261203T110000"))
     assert answer.status_code == 400
+
+
+# --- personal calendars ----------------------------------------------------------------------
+
+def test_mkcalendar_makes_a_personal_calendar_and_delete_removes_it(
+        api: Api, salon: Salon) -> None:
+    phone = Phone(writable_link(api, salon))
+    principal = phone.client.principal()
+    made = principal.make_calendar(name="Family", cal_id="family")
+    assert made.url.path.endswith("/family/")
+    listed = {str(c.url): c.get_display_name() for c in principal.calendars()}
+    assert sorted(listed.values()) == ["Anna Berg", "Family"]
+    # Making it again is refused; the employee's calendar cannot be made or removed.
+    again = requests.request("MKCALENDAR", str(made.url), auth=phone.auth, timeout=30)
+    assert again.status_code == 403
+    assert requests.delete(phone.url, auth=phone.auth, timeout=30).status_code == 403
+    # An event put into it is a personal event of the employee: it blocks booking (the
+    # default) and shows in the employee's other links through redaction.
+    event = made.save_event(event_text("school", "20261203T100000", "20261203T110000",
+                                       "School play MARKER4411"))
+    assert taken(api, salon, "2026-12-03T10:15:00+01:00")
+    assert event.url.path.endswith("/family/school.ics")
+    assert [e.icalendar_component["UID"] for e in made.events()] == ["school"]
+    assert "School play MARKER4411" in made.event_by_uid("school").data
+    assert "school" not in [e.icalendar_component["UID"] for e in phone.calendar.events()]
+    sent = event_text("dinner", "20261205T180000", "20261205T200000", "Dinner")
+    assert requests.put(f"{made.url}dinner.ics", data=sent.encode(), auth=phone.auth,
+                        timeout=30).status_code == 201
+    assert requests.get(f"{made.url}dinner.ics", auth=phone.auth,
+                        timeout=30).content == sent.encode()
+    busy = make_link(api, salon.business, scope="calendar", calendar_ids=[salon.calendar],
+                     profile="busy")
+    full = make_link(api, salon.business, scope="calendar", calendar_ids=[salon.calendar])
+    assert "MARKER4411" not in requests.get(busy["feed_url"], timeout=30).text
+    assert "MARKER4411" in requests.get(full["feed_url"], timeout=30).text
+    # The same UID in both collections is refused (UIDs are unique per employee).
+    clash = phone.put("school", event_text("school", "20261204T100000", "20261204T110000"))
+    refusal_reason(clash, 409, C + "no-uid-conflict")
+    # A sync of the personal calendar reports its own changes.
+    synced = made.objects_by_sync_token(load_objects=False)
+    assert sorted(o.url.path.rsplit("/", 1)[1] for o in synced) == ["dinner.ics", "school.ics"]
+    # DELETE removes it with its events: the time is free again, every view drops them.
+    made.delete()
+    assert [c.get_display_name() for c in principal.calendars()] == ["Anna Berg"]
+    assert not taken(api, salon, "2026-12-03T10:15:00+01:00")
+    assert "MARKER4411" not in requests.get(full["feed_url"], timeout=30).text
+    assert requests.get(f"{made.url}school.ics", auth=phone.auth, timeout=30).status_code == 404
+    actors = {c["actor"] for c in api.ok(
+        "GET", f"/businesses/{salon.business}/calendars/{salon.calendar}/changes")["changes"]
+        if c["uid"] in ("school", "dinner")}
+    assert actors == {f"link:{phone.link['id']}"}
+
+
+def test_personal_calendars_are_the_accounts_own(api: Api, salon: Salon) -> None:
+    """Another employee's phone and a read-only link never list them; a todo-only calendar is
+    refused."""
+    phone = Phone(writable_link(api, salon))
+    phone.client.principal().make_calendar(name="Gym", cal_id="gym")
+    other_calendar = api.ok("POST", f"/businesses/{salon.business}/calendars", 201,
+                            json={"name": "Bo Lund"})["id"]
+    other = Phone(make_link(api, salon.business, scope="calendar",
+                            calendar_ids=[other_calendar], writable=True))
+    assert [c.get_display_name() for c in other.client.principal().calendars()] == ["Bo Lund"]
+    reader = Phone(make_link(api, salon.business, scope="calendar",
+                             calendar_ids=[salon.calendar]))
+    assert [c.get_display_name() for c in reader.client.principal().calendars()] == \
+        ["Anna Berg"]
+    base = phone.url.rsplit("/", 2)[0]
+    todo = ('<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" '
+            'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
+            '<C:supported-calendar-component-set><C:comp name="VTODO"/>'
+            '</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>')
+    answer = requests.request("MKCALENDAR", f"{base}/tasks/", data=todo, auth=phone.auth,
+                              timeout=30)
+    refusal_reason(answer, 403, C + "supported-calendar-component")
+    assert requests.request("MKCALENDAR", f"{base}/x/", data=todo, auth=reader.auth,
+                            timeout=30).status_code in (401, 403)
