@@ -298,6 +298,29 @@ class CalendarList(BaseModel):
     items: list[CalendarOut]
 
 
+class PersonalCalendarPath(CalendarPath):
+    personal_id: Id
+
+
+class PersonalCalendarOut(Output):
+    """A calendar an employee's phone made (MKCALENDAR on a writable account)."""
+
+    id: int
+    calendar_id: int
+    slug: str
+    name: str
+    blocks: bool = Field(description="Whether its events block booking (default true)")
+    created_at: dt.datetime
+
+
+class PersonalCalendarList(BaseModel):
+    items: list[PersonalCalendarOut]
+
+
+class PersonalCalendarPatch(Body):
+    blocks: bool
+
+
 class IntervalIn(Body):
     opens: TimeOfDay
     closes: TimeOfDay

@@ -284,3 +284,39 @@ def test_personal_calendars_are_the_accounts_own(api: Api, salon: Salon) -> None
     refusal_reason(answer, 403, C + "supported-calendar-component")
     assert requests.request("MKCALENDAR", f"{base}/x/", data=todo, auth=reader.auth,
                             timeout=30).status_code in (401, 403)
+
+
+def test_whether_a_personal_calendar_blocks_is_a_setting(api: Api, salon: Salon) -> None:
+    phone = Phone(writable_link(api, salon))
+    made = phone.client.principal().make_calendar(name="Hobby", cal_id="hobby")
+    made.save_event(event_text("choir", "20261203T100000", "20261203T110000", "Choir",
+                               "RRULE:FREQ=WEEKLY;COUNT=4\r\n"))
+    made.save_event(event_text("idea", "20261203T140000", "20261203T150000", "Idea",
+                               "TRANSP:TRANSPARENT\r\n"))
+    base = f"/businesses/{salon.business}/calendars/{salon.calendar}/personal-calendars"
+    listed = api.ok("GET", base)["items"]
+    assert [(p["slug"], p["name"], p["blocks"]) for p in listed] == [("hobby", "Hobby", True)]
+    assert taken(api, salon, "2026-12-10T10:15:00+01:00")
+    off = api.ok("PATCH", f"{base}/{listed[0]['id']}", json={"blocks": False})
+    assert off["blocks"] is False
+    assert not taken(api, salon, "2026-12-10T10:15:00+01:00")
+    # New events of a calendar that does not block do not block either.
+    made.save_event(event_text("run", "20261204T100000", "20261204T110000", "Run"))
+    assert not taken(api, salon, "2026-12-04T10:15:00+01:00")
+    # Back on: each event blocks as it says (the transparent one still does not).
+    api.ok("PATCH", f"{base}/{listed[0]['id']}", json={"blocks": True})
+    assert taken(api, salon, "2026-12-10T10:15:00+01:00")
+    assert taken(api, salon, "2026-12-04T10:15:00+01:00")
+    assert not taken(api, salon, "2026-12-03T14:00:00+01:00")
+    # Turning it on while an event overlaps a booking is refused, nothing changes.
+    api.ok("PATCH", f"{base}/{listed[0]['id']}", json={"blocks": False})
+    book(api, salon, "2026-12-17T10:00:00+01:00")
+    refused = api.patch(f"{base}/{listed[0]['id']}", json={"blocks": True})
+    assert refused.status_code == 409, refused.text
+    assert api.ok("GET", base)["items"][0]["blocks"] is False
+    other, _ = second_business(api)
+    assert api.get(f"/businesses/{other.business}/calendars/{other.calendar}/"
+                   f"personal-calendars/{listed[0]['id']}").status_code in (404, 405)
+    assert api.patch(f"/businesses/{other.business}/calendars/{other.calendar}/"
+                     f"personal-calendars/{listed[0]['id']}",
+                     json={"blocks": True}).status_code == 404
