@@ -227,6 +227,10 @@ class BusinessPatch(Body):
         "phone) cancels it; off: the phone's delete is refused")
     calendar_moves_within_hours: bool | None = Field(
         None, description="A booking moved on a phone must also fall within opening hours")
+    edits_from_calendars: Literal["rewrite", "apply"] | None = Field(
+        None, description="Edits made in Google/Outlook to copies of bookings: 'rewrite' them "
+        "(the default) or 'apply' them (a move reschedules, a delete cancels, when the rules "
+        "allow; else the copy is rewritten and the refusal shown in the status)")
 
 
 class BusinessOut(Output):
@@ -236,6 +240,7 @@ class BusinessOut(Output):
     created_at: dt.datetime
     allow_cancel_from_calendar: bool = False
     calendar_moves_within_hours: bool = False
+    edits_from_calendars: str = "rewrite"
 
 
 class BusinessList(BaseModel):
@@ -706,6 +711,13 @@ class GoogleCalendarStatus(BaseModel):
         "Google refused (e.g. 400); each backs off on its own while the others sync")
 
 
+class EditRefusalOut(BaseModel):
+    booking_id: int
+    action: str = Field(description="move or cancel")
+    reason: str
+    at: dt.datetime
+
+
 class GoogleStatusOut(BaseModel):
     connected: bool
     account_email: str | None = None
@@ -719,6 +731,9 @@ class GoogleStatusOut(BaseModel):
     last_error_at: dt.datetime | None = None
     copies_restored: int = Field(default=0, description="Copies someone changed or deleted in "
                                                         "Google that were written again")
+    edit_refusals: list[EditRefusalOut] = Field(
+        default=[], description="Edits made in the provider to copies of bookings that the "
+        "booking rules refused (edits_from_calendars 'apply'), newest first")
     calendars: list[GoogleCalendarStatus] = []
     block_out_of_office: bool | None = None
     block_tentative: bool | None = None

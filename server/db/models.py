@@ -56,6 +56,11 @@ class Business(Base):
     # Whether a booking moved on a phone must also fall within the calendar's opening hours.
     calendar_moves_within_hours: Mapped[bool] = mapped_column(Boolean, default=False,
                                                               server_default="0")
+    # Edits made in Google/Outlook to our copies of bookings: "rewrite" them (the booking
+    # system stays the truth) or "apply" them (a move is a reschedule, a delete a cancel, when
+    # the rules allow; else rewritten, the refusal kept in calendar_edit_refusals).
+    edits_from_calendars: Mapped[str] = mapped_column(String(8), default="rewrite",
+                                                      server_default="rewrite")
 
 
 class ApiKey(Base):
@@ -363,6 +368,22 @@ class PersonalCalendar(Base):
     blocks: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     # Who made it ("link:<id>").
     actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CalendarEditRefusal(Base):
+    """An edit made in a provider's calendar to our copy of a booking that the booking rules
+    refused (the copy was written again): shown in the provider's status and the admin page.
+    The newest few per business are kept."""
+
+    __tablename__ = "calendar_edit_refusals"
+    __table_args__ = (Index("ix_edit_refusals_business_id", "business_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(16))
+    booking_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(8))  # "move" or "cancel"
+    reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

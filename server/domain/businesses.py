@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from server.db.models import ApiKey, Business
 from server.domain.timeutil import zone
-from server.errors import NotFoundError
+from server.errors import InvalidError, NotFoundError
 from server.keys import Keyring, new_token
 
 
@@ -38,8 +38,14 @@ def list_businesses(session: Session, only: int | None = None) -> list[Business]
 def update_business(session: Session, business_id: int, *, name: str | None = None,
                     timezone: str | None = None,
                     allow_cancel_from_calendar: bool | None = None,
-                    calendar_moves_within_hours: bool | None = None) -> Business:
+                    calendar_moves_within_hours: bool | None = None,
+                    edits_from_calendars: str | None = None) -> Business:
     business = get_business(session, business_id)
+    if edits_from_calendars is not None:
+        if edits_from_calendars not in ("rewrite", "apply"):
+            raise InvalidError("edits_from_calendars must be 'rewrite' or 'apply'",
+                               field="edits_from_calendars")
+        business.edits_from_calendars = edits_from_calendars
     if allow_cancel_from_calendar is not None:
         business.allow_cancel_from_calendar = allow_cancel_from_calendar
     if calendar_moves_within_hours is not None:
