@@ -45,12 +45,12 @@ def apply_edit(session: Session, business_id: int, booking_id: int,
         return False
     actor = f"{provider.lower()}:{connection_id}"
     if change is not None:
-        if change.start_date is not None and not booking.all_day:
-            return _refused(session, business_id, provider, booking_id, "move",
-                            "a booking cannot become an all-day event; move it in the "
-                            "booking system", now)
         if (change.start_utc, change.end_utc) == (booking.start_utc, booking.end_utc):
             return False  # another edit (a title, notes): our copy is written again
+        if change.start_date is not None or booking.all_day:
+            return _refused(session, business_id, provider, booking_id, "move",
+                            "all-day bookings, and bookings made all-day, are moved in the "
+                            "booking system only", now)
     try:
         with session.begin_nested():
             if change is None:

@@ -101,7 +101,10 @@ def set_blocks(session: Session, business_id: int, personal_id: int, blocks: boo
         parent = item if item.parent_id is None else session.get(BlockedTime, item.parent_id)
         if parent is None or parent.source_text is None:
             continue
-        event = phone_event.read(parent.source_text.encode(), calendar.timezone)
+        try:
+            event = phone_event.read(parent.source_text.encode(), calendar.timezone)
+        except phone_event.PutRefused:
+            continue  # kept from an older version's rules: it keeps what it had
         wanted = blocks and phone_writes.blocks_of(event, item, policy)
         if wanted != item.blocks:
             item.blocks = wanted

@@ -138,3 +138,20 @@ def test_other_edits_are_rewritten_even_when_applying(world: World) -> None:
     world.push()
     assert copy_of(world)["summary"] != "edited in Google"
     assert booking(world, made).start_utc == local(world, 1, 10).astimezone(dt.timezone.utc)
+
+
+def test_applied_a_copy_made_all_day_is_refused(world: World) -> None:
+    choose(world, edits_from_calendars="apply")
+    made = world.book(1)
+    world.push()
+    day = world.first_day
+    world.fake.user_patch_event("primary", str(copy_of(world)["id"]), {
+        "start": {"date": day.isoformat(), "dateTime": None, "timeZone": None},
+        "end": {"date": (day + dt.timedelta(days=1)).isoformat(), "dateTime": None,
+                "timeZone": None}})
+    pull_now(world)
+    assert booking(world, made).start_utc == local(world, 1, 10).astimezone(dt.timezone.utc)
+    [(booking_id, action, reason)] = refusals(world)
+    assert (booking_id, action) == (made, "move") and "all-day" in reason
+    world.push()
+    assert "dateTime" in copy_of(world)["start"]  # type: ignore[operator]
