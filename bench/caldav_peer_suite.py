@@ -13,7 +13,8 @@ a business with one employee calendar and a writable link to it; the suite copie
 temporary folder with a caldav_test_servers.yaml naming two servers: stock Radicale (embedded,
 the suite's own) and ours (external, the writable account, with the compatibility hints of a
 server that holds events only; its calendars are made and removed with MKCALENDAR and DELETE,
-as personal calendars of the employee). pytest runs
+as personal calendars of the employee; one UID lives in one of the employee's calendars only,
+since the employee's other links show them all in one calendar). pytest runs
 the suite's per-server classes (`-k TestForServer`) in a subprocess; the table prints passed,
 failed and skipped per server and names every failure.
 
@@ -46,6 +47,7 @@ HINTS = """    features:
       save-load.journal: {support: unsupported}
       scheduling: {support: unsupported}
       principal-search: {support: unsupported}
+      save.duplicate-uid.cross-calendar: {support: unsupported}
 """
 
 

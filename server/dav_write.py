@@ -30,6 +30,7 @@ from server.dav_context import DavRequest
 from server.db.models import PersonalCalendar
 from server.domain import personal_calendars, phone_writes
 from server.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from server.linkurls import DAV_PATH
 from server.publish import Published, item_etag, with_alarms
 
 BC_NS = "http://bookingcal.invalid/ns/"
@@ -94,6 +95,12 @@ def handle(request: DavRequest, method: str, sub_path: str, body: bytes,
             return Answer("409 Conflict" if method == "PUT" else "404 Not Found")
         if personal is not None and len(parts) == 2 and method == "DELETE":
             return _delete_personal_calendar(request, personal)
+        if method == "PROPPATCH":
+            if personal is None or len(parts) != 2:
+                return refusal("403 Forbidden", "D:need-privileges",
+                               "only a personal calendar's name can be changed here")
+            href = environ.get("SCRIPT_NAME", "") + DAV_PATH + "/" + sub_path.lstrip("/")
+            return _rename_personal_calendar(request, personal, href, body)
         if len(parts) != 3 or not parts[2].endswith(".ics"):
             return refusal("403 Forbidden", "D:need-privileges",
                            "this employee's calendar cannot be created, replaced or removed "
@@ -161,6 +168,36 @@ def _mkcalendar(request: DavRequest, parts: list[str], body: bytes) -> Answer:
             name=name, now=request.now, actor=phone_writes.actor_of(request.link.id),
             taken={c.slug for c in request.calendars})
     return Answer("201 Created")
+
+
+def _rename_personal_calendar(request: DavRequest, personal: PersonalCalendar, href: str,
+                              body: bytes) -> Answer:
+    """PROPPATCH of a personal calendar: its displayname may be set; any other property is
+    answered 403 (and, as RFC 4918 wants, then nothing is changed: 424 for the name)."""
+    try:
+        root = SafeET.fromstring(body)
+    except (SafeET.ParseError, DefusedXmlException):
+        return refusal("400 Bad Request", "D:valid-xml", "the PROPPATCH body is not XML")
+    asked = [prop for update in root for prop_group in update if prop_group.tag == "{DAV:}prop"
+             for prop in prop_group]
+    name = next((prop.text for prop in asked if prop.tag == "{DAV:}displayname"), None)
+    others = [prop.tag for prop in asked if prop.tag != "{DAV:}displayname"]
+    if name is not None and name.strip() and not others:
+        with request.runtime.db.write() as session:
+            personal_calendars.rename(session, request.link.business_id, personal.id, name)
+    statuses = [(tag, "HTTP/1.1 403 Forbidden") for tag in others]
+    if name is not None:
+        statuses.append(("{DAV:}displayname", "HTTP/1.1 200 OK" if not others and name.strip()
+                         else "HTTP/1.1 424 Failed Dependency" if others
+                         else "HTTP/1.1 403 Forbidden"))
+    parts = "".join(
+        f'<D:propstat><D:prop><X:{tag.split("}")[1]} '
+        f'xmlns:X="{escape(tag[1:].split("}")[0], {chr(34): "&quot;"})}"/>'
+        f'</D:prop><D:status>{status}</D:status></D:propstat>' for tag, status in statuses)
+    text = ('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:"><D:response>'
+            f'<D:href>{escape(href)}</D:href>{parts}</D:response></D:multistatus>\n')
+    return Answer("207 Multi-Status", [("Content-Type", "application/xml; charset=utf-8")],
+                  text.encode())
 
 
 def _delete_personal_calendar(request: DavRequest, personal: PersonalCalendar) -> Answer:

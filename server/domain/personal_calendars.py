@@ -60,6 +60,12 @@ def create(session: Session, business_id: int, calendar_id: int, *, slug: str, n
     return personal
 
 
+def rename(session: Session, business_id: int, personal_id: int, name: str) -> None:
+    personal = get(session, business_id, personal_id)
+    lock_calendar(session, business_id, personal.calendar_id)
+    personal.name = " ".join(name.split())[:200] or personal.slug
+
+
 def _events(session: Session, personal: PersonalCalendar) -> list[BlockedTime]:
     """The personal calendar's events and the instances stored for them."""
     events = list(session.execute(select(BlockedTime).where(

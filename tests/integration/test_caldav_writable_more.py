@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import caldav
 import requests
 
 from support import Api, Salon, book, make_link, make_salon
@@ -320,3 +321,24 @@ def test_whether_a_personal_calendar_blocks_is_a_setting(api: Api, salon: Salon)
     assert api.patch(f"/businesses/{other.business}/calendars/{other.calendar}/"
                      f"personal-calendars/{listed[0]['id']}",
                      json={"blocks": True}).status_code == 404
+
+
+def test_a_personal_calendar_can_be_renamed_and_nothing_else_set(api: Api, salon: Salon) -> None:
+    phone = Phone(writable_link(api, salon))
+    made = phone.client.principal().make_calendar(name="Yep", cal_id="yep")
+    name = caldav.elements.dav.DisplayName
+    made.set_properties([name("hooray")])
+    assert made.get_properties([name()])[name.tag] == "hooray"
+    colour = ('<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" '
+              'xmlns:I="http://apple.com/ns/ical/"><D:set><D:prop><D:displayname>x'
+              '</D:displayname><I:calendar-color>#ff0000</I:calendar-color></D:prop></D:set>'
+              '</D:propertyupdate>')
+    answer = requests.request("PROPPATCH", str(made.url), data=colour, auth=phone.auth,
+                              timeout=30)
+    assert answer.status_code == 207 and "403" in answer.text and "424" in answer.text
+    assert made.get_properties([name()])[name.tag] == "hooray"
+    refused = requests.request("PROPPATCH", phone.url, data=colour, auth=phone.auth,
+                               timeout=30)
+    assert refused.status_code == 403
+    assert requests.request("PROPPATCH", str(made.url), data=b"<not xml", auth=phone.auth,
+                            timeout=30).status_code == 400
