@@ -430,10 +430,15 @@ def business_create(ctx: click.Context, name: str, timezone: str) -> None:
                    "cancels it; off by default (the phone's delete is refused).")
 @click.option("--moves-within-hours/--moves-anytime", "within_hours", default=None,
               help="Whether a booking moved on a phone must fall within opening hours.")
+@click.option("--edits-from-calendars", "edits", type=click.Choice(["rewrite", "apply"]),
+              default=None,
+              help="Edits made in Google/Outlook to copies of bookings: 'rewrite' them (the "
+                   "default) or 'apply' them (a move reschedules, a delete cancels, when the "
+                   "rules allow).")
 @click.pass_context
 @user_errors
 def business_phone_writes(ctx: click.Context, business_id: int, allow_cancel: bool | None,
-                          within_hours: bool | None) -> None:
+                          within_hours: bool | None, edits: str | None) -> None:
     """Show or change what employees' phones (writable links) may do with bookings.
 
     \b
@@ -445,10 +450,12 @@ def business_phone_writes(ctx: click.Context, business_id: int, allow_cancel: bo
     runtime = _runtime(ctx, need_schema=True)
     with runtime.db.write() as session:
         item = update_business(session, business_id, allow_cancel_from_calendar=allow_cancel,
-                               calendar_moves_within_hours=within_hours)
+                               calendar_moves_within_hours=within_hours,
+                               edits_from_calendars=edits)
         click.echo(f"business {item.id}: cancel from a phone "
                    f"{'allowed' if item.allow_cancel_from_calendar else 'refused'}, moves "
-                   f"{'within opening hours' if item.calendar_moves_within_hours else 'anytime'}")
+                   f"{'within opening hours' if item.calendar_moves_within_hours else 'anytime'}"
+                   f", edits from Google/Outlook: {item.edits_from_calendars}")
 
 
 @business.command("stale-policy")

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
-from server.db.models import Calendar, Link, LinkCalendar
-from server.domain import links
+from server.db.models import Calendar, Link, LinkCalendar, PersonalCalendar
+from server.domain import links, personal_calendars
 from server.domain.journal import epoch_subquery
 from server.keys import Keyring
 from server.publish import Publisher
@@ -38,8 +38,22 @@ class DavRequest:
     report_expand: bool = False
     notes: dict[str, str] = field(default_factory=dict)
 
+    _personal: list[PersonalCalendar] | None = None
+
     def calendar(self, slug: str) -> Calendar | None:
         return next((c for c in self.calendars if c.slug == slug), None)
+
+    def personal_calendars(self) -> list[PersonalCalendar]:
+        """The personal calendars a writable account shows beside its employee's calendar."""
+        if not self.link.writable or len(self.calendars) != 1:
+            return []
+        if self._personal is None:
+            self._personal = personal_calendars.list_for(
+                self.session, self.link.business_id, self.calendars[0].id)
+        return self._personal
+
+    def personal_calendar(self, slug: str) -> PersonalCalendar | None:
+        return next((p for p in self.personal_calendars() if p.slug == slug), None)
 
 
 CURRENT: ContextVar[DavRequest | None] = ContextVar("bookingcal_dav_request", default=None)

@@ -10,7 +10,9 @@ calendar, answered by the mount without Radicale, through the domain's write pat
   is re-rendered by us, so that answer carries no ETag (the phone fetches the booking again);
   alarms the phone adds to a booking are kept for this account only (account_alarms).
 
-Collections cannot be created, changed or removed here (403)."""
+MKCALENDAR makes a personal calendar of the employee (server/domain/personal_calendars.py);
+DELETE of one removes it with its events; the employee's calendar itself cannot be created,
+changed or removed here (403)."""
 
 from __future__ import annotations
 
@@ -19,12 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
+import defusedxml.ElementTree as SafeET
 import icalendar
+from defusedxml import DefusedXmlException
 
 from server import phone_event
 from server.dav_context import DavRequest
-from server.domain import phone_writes
+from server.db.models import PersonalCalendar
+from server.domain import personal_calendars, phone_writes
 from server.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from server.linkurls import DAV_PATH
 from server.publish import Published, item_etag, with_alarms
 
 BC_NS = "http://bookingcal.invalid/ns/"
@@ -78,20 +84,35 @@ def handle(request: DavRequest, method: str, sub_path: str, body: bytes,
     parts = [p for p in sub_path.split("/") if p]
     if len(parts) < 2 or parts[0] != request.principal:
         return Answer("403 Forbidden")
-    calendar = request.calendar(parts[1])
-    if calendar is None:
-        return Answer("409 Conflict" if method == "PUT" else "404 Not Found")
-    if len(parts) != 3 or not parts[2].endswith(".ics"):
-        return refusal("403 Forbidden", "D:need-privileges",
-                       "calendars cannot be created, replaced or removed from here")
-    uid = parts[2][:-4]
-    item = request.publisher.by_uid(calendar, uid)
-    if _precondition_failed(environ, item):
-        return _stale()
     try:
+        if method == "MKCALENDAR":
+            return _mkcalendar(request, parts, body)
+        calendar = request.calendar(parts[1])
+        personal = request.personal_calendar(parts[1]) if calendar is None else None
+        if personal is not None:
+            calendar = request.calendars[0]
+        if calendar is None:
+            return Answer("409 Conflict" if method == "PUT" else "404 Not Found")
+        if personal is not None and len(parts) == 2 and method == "DELETE":
+            return _delete_personal_calendar(request, personal)
+        if method == "PROPPATCH":
+            if personal is None or len(parts) != 2:
+                return refusal("403 Forbidden", "D:need-privileges",
+                               "only a personal calendar's name can be changed here")
+            href = environ.get("SCRIPT_NAME", "") + DAV_PATH + "/" + sub_path.lstrip("/")
+            return _rename_personal_calendar(request, personal, href, body)
+        if len(parts) != 3 or not parts[2].endswith(".ics"):
+            return refusal("403 Forbidden", "D:need-privileges",
+                           "this employee's calendar cannot be created, replaced or removed "
+                           "from here")
+        uid = parts[2][:-4]
+        request.publisher.collection = personal.id if personal is not None else None
+        item = request.publisher.by_uid(calendar, uid)
+        if _precondition_failed(environ, item):
+            return _stale()
         if method == "DELETE":
             return _delete(request, item)
-        return _put(request, calendar.id, calendar.timezone, uid, item, body)
+        return _put(request, calendar.id, calendar.timezone, uid, item, body, personal)
     except phone_event.PutRefused as exc:
         return refusal(exc.status, exc.precondition, exc.reason)
     except phone_writes.StaleError:
@@ -123,8 +144,71 @@ def _delete(request: DavRequest, item: Published | None) -> Answer:
     return Answer("204 No Content")
 
 
+def _mkcalendar(request: DavRequest, parts: list[str], body: bytes) -> Answer:
+    """A personal calendar of the account's employee, named by the request's displayname."""
+    if len(parts) != 2 or len(request.calendars) != 1:
+        return refusal("403 Forbidden", "D:need-privileges",
+                       "calendars can only be made in this account's home")
+    name, components = parts[1], {"VEVENT"}
+    if body.strip():
+        try:
+            root = SafeET.fromstring(body)
+        except (SafeET.ParseError, DefusedXmlException):
+            return refusal("400 Bad Request", "D:valid-xml", "the MKCALENDAR body is not XML")
+        found = root.findtext(".//{DAV:}displayname")
+        name = found if found and found.strip() else name
+        wanted = root.findall(".//{urn:ietf:params:xml:ns:caldav}comp")
+        components = {str(comp.get("name", "")).upper() for comp in wanted} or components
+    if "VEVENT" not in components:
+        return refusal("403 Forbidden", "C:supported-calendar-component",
+                       "personal calendars hold events (VEVENT) only")
+    with request.runtime.db.write() as session:
+        personal_calendars.create(
+            session, request.link.business_id, request.calendars[0].id, slug=parts[1],
+            name=name, now=request.now, actor=phone_writes.actor_of(request.link.id),
+            taken={c.slug for c in request.calendars})
+    return Answer("201 Created")
+
+
+def _rename_personal_calendar(request: DavRequest, personal: PersonalCalendar, href: str,
+                              body: bytes) -> Answer:
+    """PROPPATCH of a personal calendar: its displayname may be set; any other property is
+    answered 403 (and, as RFC 4918 wants, then nothing is changed: 424 for the name)."""
+    try:
+        root = SafeET.fromstring(body)
+    except (SafeET.ParseError, DefusedXmlException):
+        return refusal("400 Bad Request", "D:valid-xml", "the PROPPATCH body is not XML")
+    asked = [prop for update in root for prop_group in update if prop_group.tag == "{DAV:}prop"
+             for prop in prop_group]
+    name = next((prop.text for prop in asked if prop.tag == "{DAV:}displayname"), None)
+    others = [prop.tag for prop in asked if prop.tag != "{DAV:}displayname"]
+    if name is not None and name.strip() and not others:
+        with request.runtime.db.write() as session:
+            personal_calendars.rename(session, request.link.business_id, personal.id, name)
+    statuses = [(tag, "HTTP/1.1 403 Forbidden") for tag in others]
+    if name is not None:
+        statuses.append(("{DAV:}displayname", "HTTP/1.1 200 OK" if not others and name.strip()
+                         else "HTTP/1.1 424 Failed Dependency" if others
+                         else "HTTP/1.1 403 Forbidden"))
+    parts = "".join(
+        f'<D:propstat><D:prop><X:{tag.split("}")[1]} '
+        f'xmlns:X="{escape(tag[1:].split("}")[0], {chr(34): "&quot;"})}"/>'
+        f'</D:prop><D:status>{status}</D:status></D:propstat>' for tag, status in statuses)
+    text = ('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:"><D:response>'
+            f'<D:href>{escape(href)}</D:href>{parts}</D:response></D:multistatus>\n')
+    return Answer("207 Multi-Status", [("Content-Type", "application/xml; charset=utf-8")],
+                  text.encode())
+
+
+def _delete_personal_calendar(request: DavRequest, personal: PersonalCalendar) -> Answer:
+    with request.runtime.db.write() as session:
+        personal_calendars.delete(session, request.link.business_id, personal.id, request.now,
+                                  phone_writes.actor_of(request.link.id))
+    return Answer("204 No Content")
+
+
 def _put(request: DavRequest, calendar_id: int, calendar_tz: str, uid: str,
-         item: Published | None, body: bytes) -> Answer:
+         item: Published | None, body: bytes, personal: PersonalCalendar | None) -> Answer:
     event = phone_event.read(body, calendar_tz)
     if event.uid != uid:
         return refusal("400 Bad Request", "C:valid-calendar-object-resource",
@@ -134,9 +218,12 @@ def _put(request: DavRequest, calendar_id: int, calendar_tz: str, uid: str,
     if item is not None and item.kind == "booking":
         return _booking_edit(request, item, event, actor)
     with runtime.db.write() as session:
+        collection = session.get(PersonalCalendar, personal.id) if personal else None
+        if personal is not None and collection is None:
+            raise NotFoundError("the personal calendar was removed meanwhile")
         saved = phone_writes.save_personal_event(
             session, link.business_id, calendar_id, event, request.now, actor,
-            expect_seq=item.seq if item is not None else None)
+            expect_seq=item.seq if item is not None else None, collection=collection)
         etag = item_etag(request.epoch, "blocked", saved.id, saved.seq, link.profile)
     return Answer("201 Created" if item is None else "204 No Content", [("ETag", etag)])
 

@@ -5,8 +5,11 @@ precondition it breaks and a short reason that never echoes the client's text.
 Accepted: one VCALENDAR holding VEVENTs of one UID (the master and, optionally, overridden
 instances) and the VTIMEZONEs they use. Times are UTC, floating (the calendar's zone), dates
 (all day) or local with a TZID that is an IANA zone (a /mozilla.org/-style prefix is dropped).
-A repeating rule must pass server/domain/recurrence.py (its COUNT, INTERVAL and year caps);
-RDATE is refused. The text is kept as sent."""
+A repeating rule must pass server/domain/recurrence.py (its COUNT, INTERVAL and year caps).
+Overridden instances (RECURRENCE-ID) and RDATEs are read as `instances` at their own times (at
+most MAX_INSTANCES in all); the master's occurrences they replace are `replaced`. Without DTEND
+an event lasts per RFC 5545: DURATION, else a day (a date) or no time at all (a date-time: it
+takes no time and blocks nothing). The text is kept as sent."""
 
 from __future__ import annotations
 
@@ -22,6 +25,9 @@ from server.domain.timeutil import EARLIEST, LATEST, normalise, validate_rrule, 
 from server.errors import InvalidError
 
 MAX_COMPONENTS = 200  # VEVENTs (a master and its overridden instances) in one resource
+MAX_INSTANCES = 100  # overridden instances and RDATEs: each is stored and blocks on its own
+# UIDs of the instances stored for an event's overrides and RDATEs; a phone may not use them.
+INSTANCE_PREFIX = "bc-instance-"
 MAX_UID = 64
 UID_CHARACTERS = re.compile(r"[A-Za-z0-9@.\-_~]+")
 
@@ -39,6 +45,29 @@ class PutRefused(Exception):
 
 def _bad(reason: str, precondition: str = "C:valid-calendar-data") -> PutRefused:
     return PutRefused("400 Bad Request", precondition, reason)
+
+
+def is_instance_uid(uid: str) -> bool:
+    """Whether `uid` names an instance stored for an override or RDATE (not a phone's item)."""
+    return uid.startswith(INSTANCE_PREFIX)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An overridden instance or an RDATE of a phone's event, at its own times. `key` names it
+    within its event (stable across PUTs)."""
+
+    key: str
+    summary: str
+    all_day: bool
+    tzid: str
+    start_local: dt.datetime
+    end_local: dt.datetime
+    start_utc: dt.datetime
+    end_utc: dt.datetime
+    transparency: str
+    status: str
+    zero_length: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +91,9 @@ class PhoneEvent:
     overrides: int  # VEVENTs with a RECURRENCE-ID
     text: str
     alarms: str = ""  # the master's VALARM components, as iCalendar text
+    instances: tuple[Instance, ...] = ()  # overridden instances and RDATEs
+    replaced: tuple[dt.datetime, ...] = ()  # master occurrences the overrides replace (local)
+    zero_length: bool = False  # no DTEND nor DURATION on a date-time: takes no time
 
 
 def _zone(tzid: str) -> str | None:
@@ -183,62 +215,167 @@ def _read(body: bytes, calendar_tz: str) -> PhoneEvent:
     if len(uids) != 1 or None in uids:
         raise _bad("every VEVENT needs the same UID", "C:valid-calendar-object-resource")
     uid = str(uids.pop())
-    if len(uid) > MAX_UID or not UID_CHARACTERS.fullmatch(uid):
-        raise _bad(f"the UID must be at most {MAX_UID} letters, digits and @.-_~",
-                   "C:valid-calendar-object-resource")
+    if len(uid) > MAX_UID or not UID_CHARACTERS.fullmatch(uid) or is_instance_uid(uid):
+        raise _bad(f"the UID must be at most {MAX_UID} letters, digits and @.-_~ (and not "
+                   f"start with {INSTANCE_PREFIX})", "C:valid-calendar-object-resource")
     masters = [event for event in events if event.get("RECURRENCE-ID") is None]
     if len(masters) != 1:
         raise _bad("send exactly one VEVENT without RECURRENCE-ID",
                    "C:valid-calendar-object-resource")
     master = masters[0]
-    if master.get("RDATE") is not None:
-        raise _bad("RDATE is not supported; use RRULE and EXDATE",
-                   "C:valid-calendar-object-resource")
-    if master.get("DTSTART") is None:
-        raise _bad("the VEVENT needs a DTSTART", "C:valid-calendar-object-resource")
-    start, tzid = _moment(master["DTSTART"], "DTSTART", calendar_tz)
-    all_day = not isinstance(start, dt.datetime)
-    if master.get("DTEND") is not None:
-        end, _ = _moment(master["DTEND"], "DTEND", calendar_tz)
-    elif master.get("DURATION") is not None:
-        length = master["DURATION"].dt
-        if not isinstance(length, dt.timedelta):
-            raise _bad("DURATION must be a duration")
-        try:
-            end = start + length
-        except OverflowError:
-            raise _bad("DURATION is too long") from None
-    else:
-        end = start + dt.timedelta(days=1) if all_day else start
-    if all_day != (not isinstance(end, dt.datetime)):
-        raise _bad("DTSTART and DTEND must both be dates or both date-times")
-    start_utc, start_local = _local(start, tzid)
-    end_utc, end_local = _local(end, tzid)
-    if end_utc <= start_utc:
-        raise _bad("the event must end after it starts (give a DTEND after DTSTART)",
-                   "C:valid-calendar-object-resource")
+    span = _span(master, calendar_tz)
     rules = master.get("RRULE")
     rrule: str | None = None
     if rules is not None:
         if isinstance(rules, list):
             raise _bad("give at most one RRULE", "C:valid-calendar-object-resource")
         try:
-            rrule = validate_rrule(rules.to_ical().decode(), start_local, tzid)
+            rrule = validate_rrule(rules.to_ical().decode(), span.start_local, span.tzid)
         except ExpansionLimitError as exc:
             raise PutRefused("403 Forbidden", "C:max-instances", exc.message) from None
         except InvalidError as exc:
             raise _bad(exc.message, "C:valid-calendar-object-resource") from None
-    transparency = (_text(master, "TRANSP") or "OPAQUE").lower()
-    status = (_text(master, "STATUS") or "CONFIRMED").lower()
     summary = (_text(master, "SUMMARY") or "").strip()
+    transparency, status = _blocking(master)
+    overrides = [event for event in events if event.get("RECURRENCE-ID") is not None]
+    instances: list[Instance] = []
+    replaced: list[dt.datetime] = []
+    for override in overrides:
+        moment = _local_moment(override["RECURRENCE-ID"], span.tzid, calendar_tz)
+        replaced.append(moment)
+        own = _span(override, calendar_tz)
+        own_transparency, own_status = _blocking(override)
+        if own_status == "cancelled":
+            continue  # a cancelled instance: the master skips it, nothing takes its place
+        instances.append(Instance(
+            key="R" + moment.isoformat(), summary=(_text(override, "SUMMARY") or summary).strip(),
+            all_day=own.all_day, tzid=own.tzid, start_local=own.start_local,
+            end_local=own.end_local, start_utc=own.start_utc, end_utc=own.end_utc,
+            transparency=own_transparency, status=own_status, zero_length=own.zero_length))
+    for start_utc, end_utc in _rdates(master, span, calendar_tz):
+        instances.append(Instance(
+            key="D" + start_utc.isoformat(), summary=summary, all_day=span.all_day,
+            tzid=span.tzid, start_local=normalise(start_utc, span.tzid)[1],
+            end_local=normalise(end_utc, span.tzid)[1], start_utc=start_utc, end_utc=end_utc,
+            transparency=transparency, status=status, zero_length=end_utc == start_utc))
+    if len(instances) > MAX_INSTANCES:
+        raise PutRefused("403 Forbidden", "C:max-instances",
+                         f"at most {MAX_INSTANCES} overridden instances and RDATEs per event")
+    if len({instance.key for instance in instances}) != len(instances):
+        raise _bad("an instance is given twice (RECURRENCE-ID or RDATE)",
+                   "C:valid-calendar-object-resource")
     return PhoneEvent(
         uid=uid, summary=summary,
         description=_text(master, "DESCRIPTION"), location=_text(master, "LOCATION"),
-        all_day=all_day, tzid=tzid, start_local=start_local, end_local=end_local,
-        start_utc=start_utc, end_utc=end_utc, rrule=rrule,
-        exdates=_exdates(master, tzid, calendar_tz, all_day),
-        transparency="transparent" if transparency == "transparent" else "opaque",
-        status=status if status in ("tentative", "cancelled") else "confirmed",
-        overrides=len(events) - 1, text=text,
+        all_day=span.all_day, tzid=span.tzid, start_local=span.start_local,
+        end_local=span.end_local, start_utc=span.start_utc, end_utc=span.end_utc, rrule=rrule,
+        exdates=_exdates(master, span.tzid, calendar_tz, span.all_day),
+        transparency=transparency, status=status, overrides=len(overrides), text=text,
         alarms="".join(sub.to_ical().decode() for sub in master.subcomponents
-                       if sub.name == "VALARM"))
+                       if sub.name == "VALARM"),
+        instances=tuple(instances), replaced=tuple(sorted(set(replaced))),
+        zero_length=span.zero_length)
+
+
+@dataclass(frozen=True)
+class _Span:
+    all_day: bool
+    tzid: str
+    start_local: dt.datetime
+    end_local: dt.datetime
+    start_utc: dt.datetime
+    end_utc: dt.datetime
+    zero_length: bool
+
+
+def _blocking(component: Any) -> tuple[str, str]:
+    """(transparency, status) of a VEVENT, as the blocking policy reads them."""
+    transparency = (_text(component, "TRANSP") or "OPAQUE").lower()
+    status = (_text(component, "STATUS") or "CONFIRMED").lower()
+    return ("transparent" if transparency == "transparent" else "opaque",
+            status if status in ("tentative", "cancelled") else "confirmed")
+
+
+def _span(component: Any, calendar_tz: str) -> _Span:
+    """A VEVENT's times. Without DTEND: DURATION, else (RFC 5545) a day for a date and no time
+    at all for a date-time."""
+    if component.get("DTSTART") is None:
+        raise _bad("every VEVENT needs a DTSTART", "C:valid-calendar-object-resource")
+    start, tzid = _moment(component["DTSTART"], "DTSTART", calendar_tz)
+    all_day = not isinstance(start, dt.datetime)
+    if component.get("DTEND") is not None:
+        end, _ = _moment(component["DTEND"], "DTEND", calendar_tz)
+    elif component.get("DURATION") is not None:
+        end = start + _duration(component["DURATION"])
+    else:
+        end = start + dt.timedelta(days=1) if all_day else start
+    if all_day != (not isinstance(end, dt.datetime)):
+        raise _bad("DTSTART and DTEND must both be dates or both date-times")
+    start_utc, start_local = _local(start, tzid)
+    end_utc, end_local = _local(end, tzid)
+    no_time = component.get("DTEND") is None and end_utc == start_utc
+    if end_utc < start_utc or (end_utc == start_utc and not no_time):
+        raise _bad("the event must end after it starts (give a DTEND after DTSTART)",
+                   "C:valid-calendar-object-resource")
+    return _Span(all_day, tzid, start_local, end_local, start_utc, end_utc, no_time)
+
+
+def _duration(prop: Any) -> dt.timedelta:
+    length = prop.dt
+    if not isinstance(length, dt.timedelta):
+        raise _bad("DURATION must be a duration")
+    if length < dt.timedelta(0) or length > dt.timedelta(days=366 * 5):
+        raise _bad("DURATION must be positive and at most five years")
+    return length
+
+
+def _local_moment(prop: Any, tzid: str, calendar_tz: str) -> dt.datetime:
+    """A RECURRENCE-ID as the master's local wall-clock start (an EXDATE's form)."""
+    value, zone_name = _moment(prop, "RECURRENCE-ID", calendar_tz)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = normalise(value, zone_name)[0]
+        return normalise(value, tzid)[1]
+    return dt.datetime.combine(value, dt.time())
+
+
+def _rdates(master: Any, span: _Span, calendar_tz: str
+            ) -> list[tuple[dt.datetime, dt.datetime]]:
+    """(start, end) UTC of the master's RDATEs: a date or date-time lasts as the master does,
+    a PERIOD as it says."""
+    values = master.get("RDATE")
+    if values is None:
+        return []
+    found: list[tuple[dt.datetime, dt.datetime]] = []
+    length = span.end_utc - span.start_utc
+    for group in values if isinstance(values, list) else [values]:
+        for item in group.dts:
+            moment = item.dt
+            period_end: Any = None
+            if isinstance(moment, tuple):
+                moment, period_end = moment
+            zone_name = _zone(str(item.params.get("TZID", group.params.get("TZID", "")))) \
+                or span.tzid
+            start_utc = _utc(moment, zone_name)
+            if isinstance(period_end, dt.timedelta):
+                end_utc = start_utc + period_end
+            elif period_end is not None:
+                end_utc = _utc(period_end, zone_name)
+            else:
+                end_utc = start_utc + length
+            if end_utc < start_utc or not EARLIEST <= start_utc.date() < LATEST:
+                raise _bad("an RDATE lies out of range or ends before it starts",
+                           "C:valid-calendar-object-resource")
+            found.append((start_utc, end_utc))
+            if len(found) > MAX_INSTANCES:
+                raise PutRefused("403 Forbidden", "C:max-instances",
+                                 f"at most {MAX_INSTANCES} RDATEs per event")
+    return found
+
+
+def _utc(value: Any, zone_name: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return normalise(value, zone_name)[0]
+    if isinstance(value, dt.date):
+        return normalise(dt.datetime.combine(value, dt.time()), zone_name)[0]
+    raise _bad("an RDATE must be a date, a date-time or a period")

@@ -33,6 +33,7 @@ from server.errors import BookingCalError
 from server.ical import (
     RENDER_VERSION, item_document, render_event, with_alarm, with_summary_suffix,
 )
+from server.phone_event import is_instance_uid
 from server.redaction import BlockedFacts, BookingFacts, Profile, blocked_view, booking_view
 
 log = logging.getLogger(__name__)
@@ -215,6 +216,10 @@ class Publisher:
         # sent them, its bookings with the alarms it added.
         self.own_link = own_link
         self.own = own_link is not None
+        # Which of the writable account's collections is read: None its employee's calendar,
+        # else a personal calendar's id (its events only, no bookings). Set per collection by
+        # the storage (server/storage_backend.py).
+        self.collection: int | None = None
         self.fresh: dict[tuple[str, int], dict[str, Any]] = {}
 
     def etag_profile(self, kind: str, calendar_id: int) -> str:
@@ -250,13 +255,17 @@ class Publisher:
         document = item_document(head + text + end + tail, item.tzid)
         return replace(item, document=document, alarm_version=version)
 
-    def _sent(self, ids: list[int]) -> dict[int, str]:
-        """The texts phones sent of these blocked times (a writable account's view only)."""
+    def _sent(self, ids: list[int]) -> dict[int, tuple[str | None, int | None]]:
+        """(text its phone sent, personal calendar) of these blocked times, for those the
+        writable account's current collection shows (its view only)."""
         if not self.own or not ids:
             return {}
-        rows = self.session.execute(select(BlockedTime.id, BlockedTime.source_text).where(
-            BlockedTime.id.in_(ids), BlockedTime.source_text.is_not(None)))
-        return {row[0]: row[1] for row in rows if row[1] is not None}
+        rows = self.session.execute(select(
+            BlockedTime.id, BlockedTime.source_text, BlockedTime.collection_id, BlockedTime.uid
+        ).where(BlockedTime.id.in_(ids)))
+        # The instances stored for its overrides and RDATEs are inside its events' texts.
+        return {row[0]: (row[1], row[2]) for row in rows
+                if row[2] == self.collection and not is_instance_uid(row[3])}
 
     # --- rendering what the cache lacks -----------------------------------------------------
 
@@ -309,6 +318,8 @@ class Publisher:
             yield list(chunk)
 
     def _bookings(self, query: Select[Any]) -> Iterator[Published]:
+        if self.own and self.collection is not None:
+            return  # a personal calendar holds no bookings
         for chunk in self._chunks(query):
             rendered = self._render_bookings([r.id for r in chunk if r.text is None])
             alarms = self._alarms([r.id for r in chunk])
@@ -323,11 +334,13 @@ class Publisher:
             rendered = self._render_blocked([r.id for r in chunk if r.text is None])
             sent = self._sent([r.id for r in chunk])
             for r in chunk:
+                if self.own and r.id not in sent:
+                    continue  # another collection's, or an instance inside an event's text
                 yield self._item("blocked", r.id, r.calendar_id, r.uid, r.seq, r.tzid,
                                  r.start_utc, r.series_end_utc if r.repeats else r.end_utc,
                                  r.start_local, r.updated_at,
                                  r.text if r.text is not None else rendered[r.id],
-                                 sent.get(r.id))
+                                 sent[r.id][0] if r.id in sent else None)
 
     def _texts(self, query: Select[Any], render: Any) -> Iterator[str]:
         """(id, text) rows to texts. On SQLite the rows come straight from the driver's cursor
@@ -400,11 +413,24 @@ class Publisher:
 
     def uids(self, calendar: Calendar) -> Iterator[str]:
         """The UIDs of every item the calendar shows, without rendering anything."""
-        yield from self.session.execute(select(Booking.uid).where(
-            Booking.calendar_id == calendar.id, Booking.status == "confirmed")
-            .order_by(Booking.id)).scalars()
-        yield from self.session.execute(select(BlockedTime.uid).where(
-            BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.id)).scalars()
+        if not self.own:
+            yield from self.session.execute(select(Booking.uid).where(
+                Booking.calendar_id == calendar.id, Booking.status == "confirmed")
+                .order_by(Booking.id)).scalars()
+            yield from self.session.execute(select(BlockedTime.uid).where(
+                BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.id)).scalars()
+            return
+        if self.collection is None:
+            yield from self.session.execute(select(Booking.uid).where(
+                Booking.calendar_id == calendar.id, Booking.status == "confirmed")
+                .order_by(Booking.id)).scalars()
+        in_collection = BlockedTime.collection_id.is_(None) if self.collection is None \
+            else BlockedTime.collection_id == self.collection
+        for uid in self.session.execute(select(BlockedTime.uid).where(
+                BlockedTime.calendar_id == calendar.id, in_collection)
+                .order_by(BlockedTime.id)).scalars():
+            if not is_instance_uid(uid):
+                yield uid
 
     def by_uids(self, calendar: Calendar, uids: Iterable[str]) -> list[Published]:
         """The calendar's shown items among `uids` (a calendar-multiget), with their texts: one
@@ -437,12 +463,15 @@ class Publisher:
                  for row in rows]
         if not self.own:
             return found
-        # A writable account's view: its phone's own texts and the alarms it added.
+        # A writable account's view of one collection: its phone's own texts and the alarms
+        # it added (bookings are in its employee's calendar only).
         sent = self._sent([item.item_id for item in found if item.kind == "blocked"])
         alarms = self._alarms([item.item_id for item in found if item.kind == "booking"])
         return [self._with_alarms(item, alarms) if item.kind == "booking"
-                else replace(item, document=sent.get(item.item_id, item.document))
-                for item in found]
+                else replace(item, document=sent[item.item_id][0] or item.document)
+                for item in found
+                if (item.kind == "booking" and self.collection is None)
+                or (item.kind == "blocked" and item.item_id in sent)]
 
     def by_uid(self, calendar: Calendar, uid: str) -> Published | None:
         """One item of the calendar by UID (a CalDAV GET) in one round trip: a booking and
@@ -450,7 +479,8 @@ class Publisher:
         row = self.session.connection().execute(_by_uid_statement(), {
             "uid": uid, "calendar_id": calendar.id, "profile": self.profile,
             "version": RENDER_VERSION}).first()
-        return None if row is None else self._published([row])[0]
+        found = self._published([row]) if row is not None else []
+        return found[0] if found else None  # a writable account's view may hide the row
 
     def tzids_in_range(self, calendars: Sequence[Calendar], start: dt.datetime,
                        end: dt.datetime) -> set[str]:

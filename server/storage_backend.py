@@ -26,8 +26,9 @@ from radicale import storage as radicale_storage
 from radicale.item import filter as radicale_filter
 
 from server.dav_context import DavRequest, current
-from server.db.models import Business, Calendar
-from server.domain import journal
+from server.db.models import Business, Calendar, PersonalCalendar
+from server import phone_event
+from server.domain import journal, phone_writes
 from server.errors import GoneError
 from server.ical import RENDER_VERSION, item_document, render_timezone
 from server.publish import Published
@@ -78,16 +79,22 @@ def principal_displayname(request: DavRequest) -> str:
 class Collection(radicale_storage.BaseCollection):
     """The root, a link's principal (calendar is None) or one of its calendars."""
 
-    def __init__(self, path: str, calendar: Calendar | None = None) -> None:
+    def __init__(self, path: str, calendar: Calendar | None = None,
+                 personal: PersonalCalendar | None = None) -> None:
         self._path = path
         self.calendar = calendar
+        # A writable account's personal calendar (its events live in `calendar`'s rows).
+        self.personal = personal
 
     @property
     def path(self) -> str:
         return self._path
 
     def _request(self) -> DavRequest:
-        return current()
+        request = current()
+        # A writable account's publisher reads one of its collections at a time.
+        request.publisher.collection = self.personal.id if self.personal is not None else None
+        return request
 
     def get_meta(self, key: str | None = None) -> Any:
         """A calendar's properties (its employee's name, description, colour, place among the
@@ -105,6 +112,11 @@ class Collection(radicale_storage.BaseCollection):
                     "ICAL:calendar-order": str(order),
                     "C:supported-calendar-component-set": "VEVENT",
                     "C:calendar-timezone": render_timezone(self.calendar.timezone)}
+            if self.personal is not None:
+                meta.update({"D:displayname": self.personal.name,
+                             "C:calendar-description": f"{self.calendar.name}: personal",
+                             "ICAL:calendar-order": str(len(request.calendars) + 1
+                                                        + self.personal.id)})
         elif self._path and self._path == self._request().principal:
             meta = {"D:displayname": principal_displayname(self._request())}
         return meta if key is None else meta.get(key)
@@ -126,8 +138,12 @@ class Collection(radicale_storage.BaseCollection):
                     f"{view.calendar_key(self.calendar.id)}" if self.calendar
                     else ",".join(f"{c.id}:{c.journal_seq}{view.calendar_key(c.id)}"
                                   for c in request.calendars))
+        if self.personal is not None:
+            position += f":personal{self.personal.id}"
         key = (f"{request.epoch}:{request.link.id}:{request.link.profile}:"
                f"{request.link.updated_at.isoformat()}:{position}:{RENDER_VERSION}")
+        if request.link.writable:  # its phone's alarms on bookings are part of its view
+            key += f":alarms{request.link.alarm_seq}"
         return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
     # --- items ------------------------------------------------------------------------------
@@ -204,19 +220,36 @@ class Collection(radicale_storage.BaseCollection):
         view = request.publisher.view.calendar_key(self.calendar.id)
         version = hashlib.sha256(f"{request.link.profile}:{request.link.updated_at.isoformat()}"
                                  f"{view}".encode()).hexdigest()[:12]
-        prefix = f"{SYNC_PREFIX}{request.link.id}-{self.calendar.id}-{version}/"
-        token = prefix + journal.make_token(request.epoch, self.calendar.journal_seq)
+        collection = f"{self.calendar.id}" if self.personal is None else \
+            f"{self.calendar.id}p{self.personal.id}"
+        prefix = f"{SYNC_PREFIX}{request.link.id}-{collection}-{version}/"
+        # A writable account's position also counts its phone's alarm changes on bookings
+        # ("<epoch>-<journal seq>~<alarm seq>"): they change its view and no one else's.
+        own = request.link.writable
+        alarm_suffix = f"~{request.link.alarm_seq}" if own else ""
+        token = prefix + journal.make_token(request.epoch, self.calendar.journal_seq) + \
+            alarm_suffix
         if not old_token:
             return token, (f"{uid}.ics" for uid in request.publisher.uids(self.calendar))
         if not old_token.startswith(prefix):
             raise ValueError("sync token of another calendar or link version")
+        position, _, alarms = old_token[len(prefix):].partition("~")
+        if own != bool(alarms) or (alarms and not alarms.isdigit()) or \
+                (alarms and int(alarms) > request.link.alarm_seq):
+            raise ValueError("sync token of another link version")
         try:
-            since = journal.parse_token(old_token[len(prefix):], request.epoch)
+            since = journal.parse_token(position, request.epoch)
             found = journal.changes_since(request.session, self.calendar, since)
         except GoneError as exc:
             raise ValueError(exc.message) from None
-        return token, [f"{change.item_uid}.ics" for change in found.changes
-                       if change.kind in ("booking", "blocked")]
+        names = [f"{change.item_uid}.ics" for change in found.changes
+                 if change.kind in ("booking", "blocked")]
+        if alarms:
+            names.extend(f"{uid}.ics" for uid in phone_writes.alarms_changed_since(
+                request.session, request.link.id, self.calendar.id, int(alarms)))
+        # The instances stored for a phone's overrides and RDATEs are inside its events.
+        return token, [name for name in dict.fromkeys(names)
+                       if not (own and phone_event.is_instance_uid(name))]
 
     # --- read-only: rights already answer 403; these are the backstop ------------------------
 
@@ -262,11 +295,17 @@ class Storage(radicale_storage.BaseStorage):
             if depth != "0":
                 for shown in request.calendars:
                     yield Collection(f"{request.principal}/{shown.slug}", shown)
+                for made in request.personal_calendars():
+                    yield Collection(f"{request.principal}/{made.slug}",
+                                     request.calendars[0], made)
             return
         calendar = request.calendar(parts[1])
+        personal = request.personal_calendar(parts[1]) if calendar is None else None
+        if personal is not None:
+            calendar = request.calendars[0]
         if calendar is None or len(parts) > 3:
             return
-        collection = Collection(f"{request.principal}/{calendar.slug}", calendar)
+        collection = Collection(f"{request.principal}/{parts[1]}", calendar, personal)
         if len(parts) == 2:
             yield collection
             if depth != "0":

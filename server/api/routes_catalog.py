@@ -16,8 +16,13 @@ from server.api.schemas import (
     ExceptionIn,
     ExceptionList, ExceptionPath, PageQuery, ServiceIn, ServiceList, ServiceOut, ServicePatch,
     ServicePath, WeeklyHoursIn, WeeklyHoursOut, WeeklyIntervalOut, CalendarOut, ClientOut,
+    PersonalCalendarList, PersonalCalendarOut, PersonalCalendarPatch, PersonalCalendarPath,
 )
-from server.domain import calendars, clients, hours, journal, republish, services
+from server.db.models import PersonalCalendar
+from server.domain import (
+    calendars, clients, hours, journal, personal_calendars, republish, services,
+)
+from server.errors import NotFoundError
 
 bp = APIBlueprint("catalog", __name__, url_prefix="/api/v1/businesses/<int:business_id>",
                   abp_tags=[tag("catalog", "Calendars, opening hours, services and clients")],
@@ -93,6 +98,42 @@ def calendar_changes(path: CalendarPath, query: ChangesQuery) -> Response:
             ChangeOut(seq=c.seq, kind=c.kind, id=c.item_id, uid=c.item_uid, action=c.action,
                       actor=c.actor)
             for c in found.changes]))
+
+
+def _personal_out(found: PersonalCalendar) -> PersonalCalendarOut:
+    return PersonalCalendarOut(id=found.id, calendar_id=found.calendar_id, slug=found.slug,
+                               name=found.name, blocks=found.blocks,
+                               created_at=found.created_at)
+
+
+@bp.get("/calendars/<int:calendar_id>/personal-calendars",
+        responses=responses(PersonalCalendarList))
+def list_personal_calendars(path: CalendarPath) -> Response:
+    """Calendars the employee's phone made beside this calendar (MKCALENDAR)."""
+    caller().require_business(path.business_id)
+    with runtime().db.read() as session:
+        calendars.get_calendar(session, path.business_id, path.calendar_id)
+        return reply(PersonalCalendarList(items=[_personal_out(found) for found in
+                                                 personal_calendars.list_for(
+                                                     session, path.business_id,
+                                                     path.calendar_id)]))
+
+
+@bp.patch("/calendars/<int:calendar_id>/personal-calendars/<int:personal_id>",
+          responses=responses(PersonalCalendarOut))
+def update_personal_calendar(path: PersonalCalendarPath,
+                             body: PersonalCalendarPatch) -> Response:
+    """Whether the personal calendar's events block booking."""
+    rt = runtime()
+    caller().require_business(path.business_id)
+    with rt.db.write() as session:
+        found = personal_calendars.get(session, path.business_id, path.personal_id)
+        if found.calendar_id != path.calendar_id:
+            raise NotFoundError(f"personal calendar {path.personal_id} does not belong to "
+                                f"calendar {path.calendar_id}")
+        found = personal_calendars.set_blocks(session, path.business_id, found.id,
+                                              body.blocks, rt.clock.now())
+        return reply(_personal_out(found))
 
 
 @bp.get("/calendars/<int:calendar_id>/opening-hours", responses=responses(WeeklyHoursOut))

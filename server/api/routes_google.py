@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from server.api.auth import caller
 from server.api.common import reply, responses, runtime, tag
 from server.api.schemas import (
-    BusinessPath, ConsentOut, GoogleCalendarStatus, GoogleItemError, GoogleSettingsIn,
-    GoogleStatusOut,
+    BusinessPath, ConsentOut, EditRefusalOut, GoogleCalendarStatus, GoogleItemError,
+    GoogleSettingsIn, GoogleStatusOut,
 )
 from server.db.models import GoogleConnection, GoogleCopy
+from server.domain import calendar_edits
 from server.domain.businesses import get_business
 from server.google import oauth, settings
 
@@ -44,7 +45,10 @@ def status_out(session: Session, business_id: int, now: dt.datetime) -> GoogleSt
             GoogleItemError(**vars(e)) for e in s.failing]})
                    for s in settings.calendar_status(session, connection, now)],
         block_out_of_office=connection.block_out_of_office,
-        block_tentative=connection.block_tentative, block_all_day=connection.block_all_day)
+        block_tentative=connection.block_tentative, block_all_day=connection.block_all_day,
+        edit_refusals=[EditRefusalOut(booking_id=r.booking_id, action=r.action,
+                                      reason=r.reason, at=r.created_at)
+                       for r in calendar_edits.refusals(session, business_id, "google")])
 
 
 @bp.post("/connect", responses=responses(ConsentOut))

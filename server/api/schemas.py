@@ -231,6 +231,10 @@ class BusinessPatch(Body):
         None, description="A calendar whose blocking source (Google, Outlook, ...) is stale "
         "or disconnected: offer its times with a warning, hide them, or recheck the provider "
         "live before accepting an online booking (refused on doubt)")
+    edits_from_calendars: Literal["rewrite", "apply"] | None = Field(
+        None, description="Edits made in Google/Outlook to copies of bookings: 'rewrite' them "
+        "(the default) or 'apply' them (a move reschedules, a delete cancels, when the rules "
+        "allow; else the copy is rewritten and the refusal shown in the status)")
 
 
 class BusinessOut(Output):
@@ -241,6 +245,7 @@ class BusinessOut(Output):
     allow_cancel_from_calendar: bool = False
     calendar_moves_within_hours: bool = False
     stale_policy: str = "offer"
+    edits_from_calendars: str = "rewrite"
 
 
 class BusinessList(BaseModel):
@@ -301,6 +306,29 @@ class CalendarOut(Output):
 
 class CalendarList(BaseModel):
     items: list[CalendarOut]
+
+
+class PersonalCalendarPath(CalendarPath):
+    personal_id: Id
+
+
+class PersonalCalendarOut(Output):
+    """A calendar an employee's phone made (MKCALENDAR on a writable account)."""
+
+    id: int
+    calendar_id: int
+    slug: str
+    name: str
+    blocks: bool = Field(description="Whether its events block booking (default true)")
+    created_at: dt.datetime
+
+
+class PersonalCalendarList(BaseModel):
+    items: list[PersonalCalendarOut]
+
+
+class PersonalCalendarPatch(Body):
+    blocks: bool
 
 
 class IntervalIn(Body):
@@ -688,6 +716,13 @@ class GoogleCalendarStatus(BaseModel):
         "Google refused (e.g. 400); each backs off on its own while the others sync")
 
 
+class EditRefusalOut(BaseModel):
+    booking_id: int
+    action: str = Field(description="move or cancel")
+    reason: str
+    at: dt.datetime
+
+
 class GoogleStatusOut(BaseModel):
     connected: bool
     account_email: str | None = None
@@ -701,6 +736,9 @@ class GoogleStatusOut(BaseModel):
     last_error_at: dt.datetime | None = None
     copies_restored: int = Field(default=0, description="Copies someone changed or deleted in "
                                                         "Google that were written again")
+    edit_refusals: list[EditRefusalOut] = Field(
+        default=[], description="Edits made in the provider to copies of bookings that the "
+        "booking rules refused (edits_from_calendars 'apply'), newest first")
     calendars: list[GoogleCalendarStatus] = []
     block_out_of_office: bool | None = None
     block_tentative: bool | None = None

@@ -60,6 +60,11 @@ class Business(Base):
     # offer (with a warning), hide (no slot), recheck (ask the provider live before booking).
     stale_policy: Mapped[str] = mapped_column(String(16), default="offer",
                                               server_default="offer")
+    # Edits made in Google/Outlook to our copies of bookings: "rewrite" them (the booking
+    # system stays the truth) or "apply" them (a move is a reschedule, a delete a cancel, when
+    # the rules allow; else rewritten, the refusal kept in calendar_edit_refusals).
+    edits_from_calendars: Mapped[str] = mapped_column(String(8), default="rewrite",
+                                                      server_default="rewrite")
 
 
 class ApiKey(Base):
@@ -192,6 +197,9 @@ class BlockedTime(Base):
     __tablename__ = "blocked_times"
     __table_args__ = (
         CheckConstraint("end_utc > start_utc", name="blocked_positive_length"),
+        # A UID is unique within its calendar (a CalDAV collection), not across calendars or
+        # businesses: a phone's PUT can never learn whether another tenant uses a UID.
+        UniqueConstraint("calendar_id", "uid", name="uq_blocked_calendar_uid"),
         Index("ix_blocked_calendar_start", "calendar_id", "start_utc"),
         Index("ix_blocked_calendar_series", "calendar_id", "repeats", "series_end_utc"),
     )
@@ -199,7 +207,7 @@ class BlockedTime(Base):
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
                                              index=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
-    uid: Mapped[str] = mapped_column(String(64), unique=True)
+    uid: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(200), default="Blocked")
     all_day: Mapped[bool] = mapped_column(Boolean, default=False)
     tzid: Mapped[str] = mapped_column(String(64))
@@ -222,6 +230,13 @@ class BlockedTime(Base):
     # Whether it blocks online booking (the blocking policy applied at write); blocked time
     # made through the API always does.
     blocks: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # An overridden instance or RDATE of a phone's event (that event's id): stored at its own
+    # times so it blocks there; shown to other links, hidden from the writable account (its
+    # phone has it inside the event's own text). No foreign key: written and removed with it.
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # The personal calendar (personal_calendars.id) a phone put it in; None: the employee's
+    # calendar itself. No foreign key: written and removed with it.
+    collection_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class OpeningHours(Base):
@@ -309,6 +324,10 @@ class Link(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # A writable link (one employee calendar, profile full): its CalDAV account may write.
     writable: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # A writable account's own change counter: bumped when its phone's alarms on a booking
+    # change (account_alarms.seq), part of its sync token and ctag (no journal entry: the
+    # booking itself did not change).
+    alarm_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class LinkCalendar(Base):
@@ -326,12 +345,50 @@ class AccountAlarm(Base):
     account (served back to it only), never on the booking. `version` changes its ETag."""
 
     __tablename__ = "account_alarms"
+    __table_args__ = (Index("ix_account_alarms_link_seq", "link_id", "seq"),)
     link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"),
                                          primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"),
                                             primary_key=True)
     text: Mapped[str] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The link's alarm_seq when this row last changed: what a sync since a position lists.
+    seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class PersonalCalendar(Base):
+    """A calendar a writable account made (MKCALENDAR) beside its employee's calendar: its
+    events are the employee's personal events (blocked_times.collection_id), shown through
+    redaction in the employee's other links; `blocks` says whether they block booking."""
+
+    __tablename__ = "personal_calendars"
+    __table_args__ = (UniqueConstraint("calendar_id", "slug", name="uq_personal_calendar_slug"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    blocks: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Who made it ("link:<id>").
+    actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CalendarEditRefusal(Base):
+    """An edit made in a provider's calendar to our copy of a booking that the booking rules
+    refused (the copy was written again): shown in the provider's status and the admin page.
+    The newest few per business are kept."""
+
+    __tablename__ = "calendar_edit_refusals"
+    __table_args__ = (Index("ix_edit_refusals_business_id", "business_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(16))
+    booking_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(8))  # "move" or "cancel"
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class RenderedItem(Base):

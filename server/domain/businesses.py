@@ -43,13 +43,19 @@ def update_business(session: Session, business_id: int, *, name: str | None = No
                     timezone: str | None = None,
                     allow_cancel_from_calendar: bool | None = None,
                     calendar_moves_within_hours: bool | None = None,
-                    stale_policy: str | None = None) -> Business:
+                    stale_policy: str | None = None,
+                    edits_from_calendars: str | None = None) -> Business:
     business = get_business(session, business_id)
     if stale_policy is not None:
         if stale_policy not in STALE_POLICIES:
             raise InvalidError(f"stale_policy must be one of {', '.join(STALE_POLICIES)}",
                                field="stale_policy")
         business.stale_policy = stale_policy
+    if edits_from_calendars is not None:
+        if edits_from_calendars not in ("rewrite", "apply"):
+            raise InvalidError("edits_from_calendars must be 'rewrite' or 'apply'",
+                               field="edits_from_calendars")
+        business.edits_from_calendars = edits_from_calendars
     if allow_cancel_from_calendar is not None:
         business.allow_cancel_from_calendar = allow_cancel_from_calendar
     if calendar_moves_within_hours is not None:

@@ -15,14 +15,16 @@ Refusals are ConflictError (a rule, with the reason) or ForbiddenError (not allo
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.config import AvailabilityConfig
 from server.db.models import (
-    AccountAlarm, BlockedTime, Booking, Business, Calendar, GoogleConnection,
+    AccountAlarm, BlockedTime, Booking, Business, Calendar, GoogleConnection, Link,
+    PersonalCalendar,
 )
 from server.domain import journal, schedules
 from server.domain.availability import OUTSIDE_HOURS, describe, refusals, rules_for
@@ -34,10 +36,11 @@ from server.domain.bookings import (
 from server.domain.calendars import lock_calendar
 from server.domain.timeutil import series_end, to_local
 from server.errors import ConflictError, ForbiddenError
-from server.phone_event import PhoneEvent
+from server.phone_event import INSTANCE_PREFIX, PhoneEvent
 
 
 MAX_TITLE = 200
+ZERO_LENGTH = dt.timedelta(seconds=1)
 
 
 class StaleError(ConflictError):
@@ -61,58 +64,54 @@ def policy_of(session: Session, business_id: int) -> BlockingPolicy:
     return BlockingPolicy.of(connection) if connection is not None else DEFAULT
 
 
-def _uid_taken_elsewhere(session: Session, calendar: Calendar, uid: str) -> bool:
-    booking = session.execute(select(Booking.calendar_id).where(Booking.uid == uid)).first()
-    if booking is not None:
-        return True
-    other = session.execute(select(BlockedTime.calendar_id).where(
-        BlockedTime.uid == uid)).first()
-    return other is not None and other[0] != calendar.id
+def _uid_taken_by_booking(session: Session, calendar: Calendar, uid: str) -> bool:
+    """Whether one of this calendar's bookings (cancelled too) has the UID. UIDs are scoped to
+    the calendar (a CalDAV collection): what other calendars or businesses use is never looked
+    at, so a PUT cannot learn about another tenant's items."""
+    return session.execute(select(Booking.id).where(
+        Booking.calendar_id == calendar.id, Booking.uid == uid)).first() is not None
 
 
 def save_personal_event(session: Session, business_id: int, calendar_id: int,
                         event: PhoneEvent, now: dt.datetime, actor: str,
-                        expect_seq: int | None = None) -> BlockedTime:
-    """Create or replace the personal event `event.uid` of the calendar. `expect_seq`: the
-    item's journal sequence when the request was checked (None: it did not exist)."""
+                        expect_seq: int | None = None,
+                        collection: PersonalCalendar | None = None) -> BlockedTime:
+    """Create or replace the personal event `event.uid` of the calendar (in its personal
+    calendar `collection`, if given). `expect_seq`: the item's journal sequence when the
+    request was checked (None: it did not exist)."""
     calendar = lock_calendar(session, business_id, calendar_id)
     item = session.execute(select(BlockedTime).where(
         BlockedTime.uid == event.uid, BlockedTime.calendar_id == calendar.id)
         .execution_options(populate_existing=True)).scalar_one_or_none()
+    collection_id = collection.id if collection is not None else None
+    if item is not None and item.collection_id != collection_id:
+        raise ConflictError("this UID is already used by an event in another of this "
+                            "employee's calendars; give the event a new UID",
+                            precondition="C:no-uid-conflict")
     if (item.seq if item is not None else None) != expect_seq:
         raise StaleError("the item changed meanwhile; sync again")
     if item is None:
-        if _uid_taken_elsewhere(session, calendar, event.uid):
-            raise ConflictError("this UID is already used by another item; give the event a "
-                                "new UID", precondition="C:no-uid-conflict")
+        if _uid_taken_by_booking(session, calendar, event.uid):
+            raise ConflictError("this UID is already used by a booking of this calendar; give "
+                                "the event a new UID", precondition="C:no-uid-conflict")
         item = BlockedTime(business_id=business_id, calendar_id=calendar.id, uid=event.uid,
-                           revision=0, created_at=now)
+                           revision=0, created_at=now, collection_id=collection_id)
     elif item.source_text is None:
         raise ForbiddenError("this blocked time was made in the booking system; change it "
                              "there")
     else:
         item.revision += 1
-    item.title = event.summary[:MAX_TITLE] or "Busy"
-    item.all_day = event.all_day
-    item.tzid = event.tzid
-    item.start_local, item.end_local = event.start_local, event.end_local
-    item.start_utc, item.end_utc = event.start_utc, event.end_utc
-    item.exdates = json.dumps([value.isoformat() for value in event.exdates])
+    policy = policy_of(session, business_id)
+    _set_facts(item, event.summary, event.all_day, event.tzid, event.start_local,
+               event.end_local, event.start_utc, event.end_utc, event.zero_length)
+    item.exdates = json.dumps(sorted({value.isoformat() for value in
+                                      (*event.exdates, *event.replaced)}))
     if event.rrule:
         item.rrule, item.repeats = event.rrule, True
         item.series_end_utc = series_end(event.rrule, event.start_local,
                                          event.end_local - event.start_local, event.tzid)
-    elif event.end_utc - event.start_utc > MAX_LENGTH:
-        # A long one-off event (a vacation, a year-long test event) is read like a series
-        # without a rule (one occurrence up to series_end_utc): it never widens the calendar's
-        # longest span, which bounds every range query.
-        item.rrule, item.repeats, item.series_end_utc = None, True, event.end_utc
-    else:
-        item.rrule, item.repeats, item.series_end_utc = None, False, event.end_utc
-    item.blocks = blocks(status=event.status, transparency=event.transparency,
-                         event_type="default",
-                         self_response="tentative" if event.status == "tentative" else None,
-                         all_day=event.all_day, policy=policy_of(session, business_id))
+    calendar_blocks = collection is None or collection.blocks
+    item.blocks = calendar_blocks and blocks_of(event, item, policy)
     item.source_text = event.text
     item.updated_at = now
     if item.blocks:
@@ -123,7 +122,98 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
     session.flush()
     item.seq = journal.record(session, calendar, "blocked", item.id, item.uid, "put", now,
                               actor=actor)
+    _save_instances(session, calendar, item, event, now, actor, policy, calendar_blocks)
     return item
+
+
+def blocks_of(event: PhoneEvent, item: BlockedTime, policy: BlockingPolicy) -> bool:
+    """Whether `item` (the event, or an instance stored for it) blocks by its own TRANSP and
+    STATUS (the blocking policy); something that takes no time never does."""
+    if item.parent_id is None:
+        return not event.zero_length and _blocks(event.status, event.transparency,
+                                                 event.all_day, policy)
+    for instance in event.instances:
+        if instance_uid(item.calendar_id, event.uid, instance.key) == item.uid:
+            return not instance.zero_length and _blocks(instance.status, instance.transparency,
+                                                        instance.all_day, policy)
+    return False
+
+
+def _blocks(status: str, transparency: str, all_day: bool, policy: BlockingPolicy) -> bool:
+    return blocks(status=status, transparency=transparency, event_type="default",
+                  self_response="tentative" if status == "tentative" else None,
+                  all_day=all_day, policy=policy)
+
+
+def _set_facts(item: BlockedTime, summary: str, all_day: bool, tzid: str,
+               start_local: dt.datetime, end_local: dt.datetime, start_utc: dt.datetime,
+               end_utc: dt.datetime, zero_length: bool) -> None:
+    """Title and times of a personal event or one of its instances. An event that takes no
+    time (a date-time without DTEND) is kept one second long (a row's end follows its start)
+    and blocks nothing."""
+    if zero_length:
+        end_utc, end_local = start_utc + ZERO_LENGTH, end_local + ZERO_LENGTH
+    item.title = summary[:MAX_TITLE] or "Busy"
+    item.all_day = all_day
+    item.tzid = tzid
+    item.start_local, item.end_local = start_local, end_local
+    item.start_utc, item.end_utc = start_utc, end_utc
+    item.rrule = None
+    if end_utc - start_utc > MAX_LENGTH:
+        # A long one-off event (a vacation, a year-long test event) is read like a series
+        # without a rule (one occurrence up to series_end_utc): it never widens the calendar's
+        # longest span, which bounds every range query.
+        item.repeats, item.series_end_utc = True, end_utc
+    else:
+        item.repeats, item.series_end_utc = False, end_utc
+
+
+def instance_uid(calendar_id: int, uid: str, key: str) -> str:
+    """The UID of an instance stored for an override or RDATE of the event `uid`."""
+    digest = hashlib.sha256(f"{calendar_id}/{uid}/{key}".encode()).hexdigest()[:40]
+    return INSTANCE_PREFIX + digest
+
+
+def _save_instances(session: Session, calendar: Calendar, parent: BlockedTime,
+                    event: PhoneEvent, now: dt.datetime, actor: str,
+                    policy: BlockingPolicy, calendar_blocks: bool) -> None:
+    """Store the event's overridden instances and RDATEs at their own times (each blocks as its
+    own TRANSP and STATUS say), replacing those of its previous version."""
+    old = {child.uid: child for child in session.execute(select(BlockedTime).where(
+        BlockedTime.parent_id == parent.id)).scalars()}
+    for instance in event.instances:
+        uid = instance_uid(calendar.id, event.uid, instance.key)
+        child = old.pop(uid, None)
+        if child is None:
+            child = BlockedTime(business_id=parent.business_id, calendar_id=calendar.id,
+                                uid=uid, revision=0, created_at=now, parent_id=parent.id,
+                                collection_id=parent.collection_id)
+        else:
+            child.revision += 1
+        _set_facts(child, instance.summary, instance.all_day, instance.tzid,
+                   instance.start_local, instance.end_local, instance.start_utc,
+                   instance.end_utc, instance.zero_length)
+        child.exdates = "[]"
+        child.blocks = calendar_blocks and not instance.zero_length and _blocks(
+            instance.status, instance.transparency, instance.all_day, policy)
+        child.updated_at = now
+        if child.blocks:
+            refuse_booked(session, calendar, child)
+        if not child.repeats:
+            widen_span(calendar, child.start_utc, child.end_utc)
+        session.add(child)
+        session.flush()
+        child.seq = journal.record(session, calendar, "blocked", child.id, child.uid, "put",
+                                   now, actor=actor)
+    for child in old.values():
+        _remove(session, calendar, child, now, actor)
+
+
+def _remove(session: Session, calendar: Calendar, item: BlockedTime, now: dt.datetime,
+            actor: str) -> None:
+    journal.record(session, calendar, "blocked", item.id, item.uid, "delete", now, actor=actor)
+    forget_rendered(session, "blocked", item.id)
+    session.delete(item)
 
 
 def delete_personal_event(session: Session, business_id: int, item_id: int,
@@ -137,9 +227,10 @@ def delete_personal_event(session: Session, business_id: int, item_id: int,
     if item.source_text is None:
         raise ForbiddenError("this blocked time was made in the booking system; remove it "
                              "there")
-    journal.record(session, calendar, "blocked", item.id, item.uid, "delete", now, actor=actor)
-    forget_rendered(session, "blocked", item.id)
-    session.delete(item)
+    for child in session.execute(select(BlockedTime).where(
+            BlockedTime.parent_id == item.id)).scalars().all():
+        _remove(session, calendar, child, now, actor)
+    _remove(session, calendar, item, now, actor)
 
 
 def _refuse_outside_hours(session: Session, calendar: Calendar, booking: Booking,
@@ -189,7 +280,9 @@ def move_booking(session: Session, business_id: int, booking_id: int, *, start: 
 
 def keep_alarms(session: Session, link_id: int, booking_id: int, text: str) -> int:
     """Keep the alarms a writable account's phone added to a booking (for that account only);
-    returns their version (0: none were ever kept)."""
+    returns their version (0: none were ever kept). The caller holds the calendar's lock. A
+    change advances the account's own position (links.alarm_seq), so its sync token and ctag
+    move and the phone re-syncs the booking, while no other view of it changes."""
     row = session.get(AccountAlarm, (link_id, booking_id))
     if row is None:
         if not text:
@@ -199,8 +292,24 @@ def keep_alarms(session: Session, link_id: int, booking_id: int, text: str) -> i
     elif row.text != text:
         row.text = text
         row.version += 1
+    else:
+        return row.version
+    row.seq = session.execute(update(Link).where(Link.id == link_id)
+                              .values(alarm_seq=Link.alarm_seq + 1)
+                              .returning(Link.alarm_seq)).scalar_one()
     session.flush()
     return row.version
+
+
+def alarms_changed_since(session: Session, link_id: int, calendar_id: int, since: int
+                         ) -> list[str]:
+    """UIDs of the calendar's bookings whose alarms the account changed after its position
+    `since` (an indexed range on account_alarms (link_id, seq))."""
+    return list(session.execute(
+        select(Booking.uid).join(AccountAlarm, AccountAlarm.booking_id == Booking.id)
+        .where(AccountAlarm.link_id == link_id, AccountAlarm.seq > since,
+               Booking.calendar_id == calendar_id)
+        .order_by(AccountAlarm.seq)).scalars())
 
 
 def cancel_from_phone(session: Session, business_id: int, booking_id: int, now: dt.datetime,

@@ -48,7 +48,8 @@ def _self_response(event: dict[str, Any]) -> str | None:
 
 
 def _parse(event: dict[str, Any], calendar_zone: str) -> mirrored.Change:
-    """A Google event (not ours) as the domain layer takes it."""
+    """A Google event as the domain layer takes it (ours too: an edit of our copy may be
+    applied, server/domain/calendar_edits.py)."""
     event_id = str(event["id"])
     if event.get("status") == "cancelled":
         return mirrored.Tombstone(event_id)
@@ -70,7 +71,7 @@ def item(event: dict[str, Any], calendar_zone: str) -> RemoteItem:
     series = event.get("recurringEventId")
     return RemoteItem(remote_id=str(event["id"]), series_id=str(series) if series else None,
                       etag=event.get("etag"), cancelled=event.get("status") == "cancelled",
-                      tag=tag, change=None if tag is not None else _parse(event, calendar_zone))
+                      tag=tag, change=_parse(event, calendar_zone))
 
 
 class GoogleLister:

@@ -42,7 +42,7 @@ class RemoteItem:
     # The deterministic id our copy was created with, when the provider chose the remote id
     # (Microsoft: the transactionId kept in the copy); None: the remote id is ours (Google).
     copy_key: str | None = None
-    change: mirrored.Change | None = None  # the mirror's view; None for items tagged ours
+    change: mirrored.Change | None = None  # the mirror's view (Google: ours too; Microsoft: not)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.db.models import BlockedTime, Booking, Business, SyncFullRead
-from server.domain import mirrored
+from server.domain import calendar_edits, mirrored
 from server.domain.blocking import BlockingPolicy
 from server.errors import BookingCalError, ConflictError
 from server.sync import calendar_errors, full_reads
@@ -149,7 +149,7 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
                 _adopt_unknown_copy(session, lister, connection, calendar, item, report,
                                     id_secret)
             else:
-                _check_copy(copy, item, report)
+                _check_copy(session, lister, connection, copy, item, now, report)
         else:
             assert item.change is not None, "an adapter parses every event not tagged ours"
             changes.append(item.change)
@@ -165,7 +165,7 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
         _reconcile_copies(session, lister, connection, calendar, items, now, report)
     # A tombstone carries only the id: one that was not mirrored may be a copy of ours, deleted.
     for remote_id in result.unknown_tombstones:
-        _copy_deleted(copies.get(remote_id), report)
+        _copy_deleted(session, lister, connection, copies.get(remote_id), now, report)
     report.imported += result.imported
     report.removed += result.removed
     return result.longest_seconds
@@ -195,13 +195,23 @@ def _still_to_come(session: Session, copy: Any, now: dt.datetime) -> bool:
     return item is not None and (item.series_end_utc is None or item.series_end_utc > now)
 
 
-def _check_copy(copy: Any, item: RemoteItem, report: ReadReport) -> None:
+def _check_copy(session: Session, lister: Lister, connection: Any, copy: Any,
+                item: RemoteItem, now: dt.datetime, report: ReadReport) -> None:
     """Our copy as the provider has it now: edited there (its etag differs from the one our
-    last write got back) or deleted there, it is queued to be written again."""
+    last write got back) or deleted there, it is queued to be written again, unless the
+    business applies such edits and the rules accept this one (server/domain/calendar_edits.py)."""
     if copy is None or copy.deleted:
         return
-    if item.cancelled or (copy.etag and item.etag and item.etag != copy.etag):
-        _requeue(copy, report)  # deleted there (a tombstone may carry no etag), or edited
+    if item.cancelled:
+        _copy_deleted(session, lister, connection, copy, now, report)
+    elif copy.etag and item.etag and item.etag != copy.etag:
+        change = item.change if isinstance(item.change, mirrored.RemoteEvent) else None
+        if change is not None and copy.kind == "booking" and calendar_edits.apply_edit(
+                session, connection.business_id, copy.item_id, change,
+                provider=lister.label, connection_id=connection.id, now=now):
+            copy.etag = item.etag  # the booking now says what the copy says
+            return
+        _requeue(copy, report)
 
 
 def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
@@ -231,9 +241,17 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
     report.unknown_copies += 1
 
 
-def _copy_deleted(copy: Any, report: ReadReport) -> None:
-    if copy is not None and not copy.deleted:
-        _requeue(copy, report)
+def _copy_deleted(session: Session, lister: Lister, connection: Any, copy: Any,
+                  now: dt.datetime, report: ReadReport) -> None:
+    """Our copy deleted in the provider: written again, unless the business applies such
+    edits and may cancel the booking (then the outbox removes what is left of the copy)."""
+    if copy is None or copy.deleted:
+        return
+    if copy.kind == "booking" and calendar_edits.apply_edit(
+            session, connection.business_id, copy.item_id, None, provider=lister.label,
+            connection_id=connection.id, now=now):
+        return
+    _requeue(copy, report)
 
 
 def _requeue(copy: Any, report: ReadReport) -> None:

@@ -1527,7 +1527,7 @@ def api_rules(live: LiveServer) -> list[tuple[str, str]]:
 
 
 def fill_path(rule: str, business: int, ids: dict[str, int]) -> str:
-    values = {"business_id": business, "day": "2026-12-24", **ids}
+    values = {"business_id": business, "day": "2026-12-24", "personal_id": 1, **ids}
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -1546,6 +1546,8 @@ def request_for(method: str, rule: str, b: Salon) -> dict[str, Any]:
         ("POST", "/keys"): {"label": "stolen"},
         ("POST", "/calendars"): {"name": "Intruder"},
         ("PATCH", "/calendars/<int:calendar_id>"): {"name": "Intruder"},
+        ("PATCH", "/calendars/<int:calendar_id>/personal-calendars/<int:personal_id>"):
+            {"blocks": False},
         ("PUT", "/calendars/<int:calendar_id>/opening-hours"): {"intervals": []},
         ("PUT", "/calendars/<int:calendar_id>/opening-exceptions/<day>"): {"intervals": []},
         ("POST", "/services"): {"name": "Intruder", "duration_minutes": 30},

@@ -333,31 +333,44 @@ def test_a_booking_moved_on_the_phone_is_rescheduled(api: Api, salon: Salon) -> 
     assert synced.status_code == 207 and f"{booking['uid']}.ics" in synced.text
     seen = watcher.calendar.event_by_uid(booking["uid"])
     assert seen.icalendar_component["DTSTART"].dt == cph(1, 14)
-    # An alarm added on the phone is kept for this account only, not on the booking: the
-    # journal (sync token) does not move, the other links never see it.
+    # An alarm added on the phone is kept for this account only, not on the booking: this
+    # account's sync token and ctag move (its phone re-syncs it), the journal and every other
+    # link's do not, and the other links never see it.
     before = phone.get(booking["uid"])
     with_alarm = before.text.replace("END:VEVENT", "BEGIN:VALARM\r\nACTION:DISPLAY\r\n"
                                      "DESCRIPTION:ALARMMARKER\r\nTRIGGER:-PT5M\r\n"
                                      "END:VALARM\r\nEND:VEVENT")
-    state = phone.state()
+    state, watched = phone.state(), watcher.state()
+    journal_before = changes(api, salon)
     answer = phone.put(booking["uid"], with_alarm, **{"If-Match": before.headers["ETag"]})
     assert answer.status_code == 204, answer.text
     after = phone.get(booking["uid"])
     assert after.headers["ETag"] == answer.headers["ETag"] != before.headers["ETag"]
     assert "ALARMMARKER" in after.text and "DTSTART;TZID=Europe/Copenhagen:20261201T140000" \
         in after.text
-    assert phone.state() == state
+    moved_on = phone.state()
+    assert moved_on[0] != state[0] and moved_on[1] != state[1]
+    assert watcher.state() == watched and changes(api, salon) == journal_before
+    own_report = report.replace(token, state[0])
+    synced = requests.request("REPORT", phone.url, data=own_report, auth=phone.auth, timeout=30)
+    assert synced.status_code == 207 and f"{booking['uid']}.ics" in synced.text, synced.text
+    assert answer.headers["ETag"] in synced.text
     assert "ALARMMARKER" not in requests.get(reader["feed_url"], timeout=30).text
     full = make_link(api, salon.business, scope="calendar", calendar_ids=[salon.calendar])
     assert "ALARMMARKER" not in requests.get(full["feed_url"], timeout=30).text
     # Sent back as served: nothing changes, the same ETag.
     again = phone.put(booking["uid"], after.text)
     assert again.status_code == 204 and again.headers["ETag"] == after.headers["ETag"]
+    assert phone.state() == moved_on
     # The alarm removed on the phone: gone from this account's copy too.
     removed = phone.put(booking["uid"], before.text)
     assert removed.status_code == 204
     assert "ALARMMARKER" not in phone.get(booking["uid"]).text
     assert removed.headers["ETag"] not in (before.headers["ETag"], after.headers["ETag"])
+    assert phone.state() != moved_on
+    synced = requests.request("REPORT", phone.url, data=report.replace(token, moved_on[0]),
+                              auth=phone.auth, timeout=30)
+    assert f"{booking['uid']}.ics" in synced.text and removed.headers["ETag"] in synced.text
 
 
 def assert_refused_and_unchanged(api: Api, salon: Salon, phone: Phone, booking: dict[str, Any],

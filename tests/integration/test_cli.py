@@ -363,10 +363,14 @@ def test_writable_links_and_what_phones_may_do(tmp_path: Path, database_url: str
                    "--profile", "full").stdout
     assert "writable" not in plain.splitlines()[0]
     assert cli.ok("business", "phone-writes", str(business_id)).stdout == (
-        f"business {business_id}: cancel from a phone refused, moves anytime\n")
+        f"business {business_id}: cancel from a phone refused, moves anytime, edits from "
+        "Google/Outlook: rewrite\n")
     assert cli.ok("business", "phone-writes", str(business_id), "--allow-cancel",
-                  "--moves-within-hours").stdout == (
-        f"business {business_id}: cancel from a phone allowed, moves within opening hours\n")
+                  "--moves-within-hours", "--edits-from-calendars", "apply").stdout == (
+        f"business {business_id}: cancel from a phone allowed, moves within opening hours, "
+        "edits from Google/Outlook: apply\n")
+    wrong = cli("business", "phone-writes", str(business_id), "--edits-from-calendars", "x")
+    assert wrong.exit_code == 2 and "'rewrite', 'apply'" in wrong.stderr
     assert "cancel from a phone allowed" in cli.ok("business", "phone-writes",
                                                    str(business_id)).stdout
 

@@ -40,7 +40,8 @@ def test_consent_connects_the_account_and_settings_follow(
                                     "last_sync_at": None, "last_error": None,
                                     "last_error_at": None, "copies_restored": 0,
                                     "calendars": [], "block_out_of_office": None,
-                                    "block_tentative": None, "block_all_day": None}
+                                    "block_tentative": None, "block_all_day": None,
+                                    "edit_refusals": []}
     url = api.ok("POST", f"{base}/connect")["consent_url"]
     query = parse_qs(urlsplit(url).query)
     assert query["redirect_uri"] == [live.url + "/google/oauth/callback"]

@@ -52,12 +52,16 @@ def test_all_day_series_exdates_transparency_and_alarms() -> None:
 
 @pytest.mark.parametrize("lines, words", [
     (("DTSTART;TZID=Nowhere/Land:20261201T120000", "DTEND:20261201T130000Z"), "time zone"),
-    (("DTSTART:20261201T120000Z",), "end after it starts"),
+    (("DTSTART:20261201T120000Z", "DTEND:20261201T120000Z"), "end after it starts"),
+    (("DTSTART:20261201T120000Z", "DURATION:-PT1H"), "DURATION"),
     (("DTSTART:20261201T120000Z", "DTEND:20261201T110000Z"), "end after it starts"),
     (("DTSTART:20261201T120000Z", "DTEND;VALUE=DATE:20261202"), "both be dates"),
     (("DTSTART:20261201T120000Z", "DTEND:20261201T130000Z", "RRULE:FREQ=DAILY;COUNT=10000"),
      "COUNT"),
-    (("DTSTART:20261201T120000Z", "DTEND:20261201T130000Z", "RDATE:20261202T120000Z"),
+    (("DTSTART:20261201T120000Z", "DTEND:20261201T130000Z",
+      "RDATE:" + ",".join(f"2027{m:02d}{d:02d}T120000Z" for m in (1, 2, 3, 4)
+                          for d in range(1, 28))), "RDATE"),
+    (("DTSTART:20261201T120000Z", "DTEND:20261201T130000Z", "RDATE:99991202T120000Z"),
      "RDATE"),
     (("DTSTART;TZID=Europe/Copenhagen:20270328T023000",
       "DTEND;TZID=Europe/Copenhagen:20270328T033000"), "does not exist"),
@@ -81,3 +85,46 @@ def test_bodies_that_are_not_one_event() -> None:
     with pytest.raises(PutRefused) as caught:
         read(todo, "UTC")
     assert caught.value.precondition == "C:supported-calendar-component"
+
+
+def test_without_an_end_an_event_lasts_as_rfc_5545_says() -> None:
+    moment = read(body("DTSTART:20261201T120000Z"), "UTC")
+    assert moment.zero_length and moment.end_utc == moment.start_utc
+    day = read(body("DTSTART;VALUE=DATE:20261201"), "UTC")
+    assert day.all_day and not day.zero_length
+    assert day.end_local - day.start_local == dt.timedelta(days=1)
+    timed = read(body("DTSTART:20261201T120000Z", "DURATION:PT45M"), "UTC")
+    assert not timed.zero_length and timed.end_utc - timed.start_utc == dt.timedelta(minutes=45)
+
+
+def test_rdates_become_instances_of_the_masters_length_or_their_period() -> None:
+    event = read(body("DTSTART;TZID=Europe/Copenhagen:20261201T120000",
+                      "DTEND;TZID=Europe/Copenhagen:20261201T130000",
+                      "RDATE;TZID=Europe/Copenhagen:20261205T090000",
+                      "RDATE;VALUE=PERIOD:20261210T080000Z/20261210T100000Z"), "UTC")
+    spans = sorted((i.start_utc, i.end_utc) for i in event.instances)
+    assert spans == [(dt.datetime(2026, 12, 5, 8, tzinfo=UTC),
+                      dt.datetime(2026, 12, 5, 9, tzinfo=UTC)),
+                     (dt.datetime(2026, 12, 10, 8, tzinfo=UTC),
+                      dt.datetime(2026, 12, 10, 10, tzinfo=UTC))]
+    assert event.replaced == ()
+
+
+def test_overrides_replace_their_occurrence_and_keep_their_own_times() -> None:
+    text = body("DTSTART;TZID=Europe/Copenhagen:20261202T120000",
+                "DTEND;TZID=Europe/Copenhagen:20261202T130000", "RRULE:FREQ=WEEKLY;COUNT=5",
+                "SUMMARY:Lunch", uid="s-1")
+    override = ("BEGIN:VEVENT\r\nUID:s-1\r\nRECURRENCE-ID:20261209T110000Z\r\n"
+                "DTSTART:20261209T140000Z\r\nDURATION:PT30M\r\nTRANSP:TRANSPARENT\r\n"
+                "END:VEVENT\r\n").encode()
+    cancelled = override.replace(b"20261209T110000Z", b"20261216T110000Z").replace(
+        b"TRANSP:TRANSPARENT", b"STATUS:CANCELLED")
+    event = read(text.replace(b"END:VCALENDAR", override + cancelled + b"END:VCALENDAR"),
+                 "UTC")
+    # Both occurrences leave the master (as local starts in its zone); one instance remains.
+    assert event.replaced == (dt.datetime(2026, 12, 9, 12), dt.datetime(2026, 12, 16, 12))
+    assert event.overrides == 2 and len(event.instances) == 1
+    moved = event.instances[0]
+    assert moved.start_utc == dt.datetime(2026, 12, 9, 14, tzinfo=UTC)
+    assert moved.end_utc - moved.start_utc == dt.timedelta(minutes=30)
+    assert moved.transparency == "transparent" and moved.summary == "Lunch"

@@ -1,0 +1,122 @@
+"""Personal calendars of an employee, made and removed by a writable CalDAV account (MKCALENDAR,
+DELETE): a collection beside the employee's calendar whose events are the employee's personal
+events (blocked time with `collection_id`), so they show through redaction in the employee's
+other links as any personal event. Whether they block booking is the calendar's setting
+(`blocks`, on by default); an event blocks when both it (TRANSP, STATUS) and its calendar do."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.db.models import BlockedTime, PersonalCalendar
+from server.domain import journal
+from server.domain.blocked import refuse_booked
+from server.domain.bookings import forget_rendered
+from server.domain.calendars import lock_calendar
+from server.errors import ConflictError, InvalidError, NotFoundError
+
+MAX_PER_CALENDAR = 20
+SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9@.\-_~]{0,63}")
+
+
+def list_for(session: Session, business_id: int, calendar_id: int) -> list[PersonalCalendar]:
+    return list(session.execute(select(PersonalCalendar).where(
+        PersonalCalendar.business_id == business_id,
+        PersonalCalendar.calendar_id == calendar_id).order_by(PersonalCalendar.id)).scalars())
+
+
+def get(session: Session, business_id: int, personal_id: int) -> PersonalCalendar:
+    found = session.get(PersonalCalendar, personal_id)
+    if found is None or found.business_id != business_id:
+        raise NotFoundError(f"personal calendar {personal_id} does not exist in business "
+                            f"{business_id}")
+    return found
+
+
+def create(session: Session, business_id: int, calendar_id: int, *, slug: str, name: str,
+           now: dt.datetime, actor: str | None, taken: set[str]) -> PersonalCalendar:
+    """A new personal calendar of the employee's calendar; `taken`: slugs the account already
+    shows (its employee's calendar)."""
+    if not SLUG.fullmatch(slug):
+        raise InvalidError("a calendar's name in its URL must be at most 64 letters, digits "
+                           "and @.-_~", field="slug")
+    calendar = lock_calendar(session, business_id, calendar_id)
+    existing = list_for(session, business_id, calendar.id)
+    if slug in taken or any(found.slug == slug for found in existing):
+        raise ConflictError("a calendar with this name already exists here",
+                            precondition="D:resource-must-be-null")
+    if len(existing) >= MAX_PER_CALENDAR:
+        raise ConflictError(f"at most {MAX_PER_CALENDAR} personal calendars per employee; "
+                            "remove one first")
+    personal = PersonalCalendar(business_id=business_id, calendar_id=calendar.id, slug=slug,
+                                name=(" ".join(name.split()) or slug)[:200], blocks=True,
+                                actor=actor, created_at=now)
+    session.add(personal)
+    session.flush()
+    return personal
+
+
+def rename(session: Session, business_id: int, personal_id: int, name: str) -> None:
+    personal = get(session, business_id, personal_id)
+    lock_calendar(session, business_id, personal.calendar_id)
+    personal.name = " ".join(name.split())[:200] or personal.slug
+
+
+def _events(session: Session, personal: PersonalCalendar) -> list[BlockedTime]:
+    """The personal calendar's events and the instances stored for them."""
+    events = list(session.execute(select(BlockedTime).where(
+        BlockedTime.calendar_id == personal.calendar_id,
+        BlockedTime.collection_id == personal.id)).scalars())
+    children = list(session.execute(select(BlockedTime).where(
+        BlockedTime.parent_id.in_([e.id for e in events]))).scalars()) if events else []
+    return events + children
+
+
+def delete(session: Session, business_id: int, personal_id: int, now: dt.datetime,
+           actor: str | None) -> None:
+    """Remove a personal calendar and its events (journaled, so every view drops them)."""
+    personal = get(session, business_id, personal_id)
+    calendar = lock_calendar(session, business_id, personal.calendar_id)
+    for item in _events(session, personal):
+        journal.record(session, calendar, "blocked", item.id, item.uid, "delete", now,
+                       actor=actor)
+        forget_rendered(session, "blocked", item.id)
+        session.delete(item)
+    session.delete(personal)
+
+
+def set_blocks(session: Session, business_id: int, personal_id: int, blocks: bool,
+               now: dt.datetime) -> PersonalCalendar:
+    """Whether the personal calendar's events block booking; each event then blocks when it
+    does by itself (TRANSP, STATUS) and its calendar does. Turning it on is refused while an
+    event would overlap a booking."""
+    from server import phone_event  # the events' own blocking comes from their texts
+    from server.domain import phone_writes
+
+    personal = get(session, business_id, personal_id)
+    calendar = lock_calendar(session, business_id, personal.calendar_id)
+    if personal.blocks == blocks:
+        return personal
+    personal.blocks = blocks
+    policy = phone_writes.policy_of(session, business_id)
+    for item in _events(session, personal):
+        parent = item if item.parent_id is None else session.get(BlockedTime, item.parent_id)
+        if parent is None or parent.source_text is None:
+            continue
+        try:
+            event = phone_event.read(parent.source_text.encode(), calendar.timezone)
+        except phone_event.PutRefused:
+            continue  # kept from an older version's rules: it keeps what it had
+        wanted = blocks and phone_writes.blocks_of(event, item, policy)
+        if wanted != item.blocks:
+            item.blocks = wanted
+            item.updated_at = now
+            if wanted:
+                refuse_booked(session, calendar, item)
+            item.seq = journal.record(session, calendar, "blocked", item.id, item.uid, "put",
+                                      now)
+    return personal
