@@ -5,7 +5,12 @@ sessions) underneath, every failure classified once into the engine's errors
 401 -> ReconnectError (the password was refused: the message says how to make an app-specific
 one); 429, 5xx, timeouts, refused connections -> RetryableError (Retry-After honoured); 403 and
 404 concern the one calendar (or item) asked; other client errors the one item. Nothing of a
-request's body or of the password is ever logged or put in a message."""
+request's body or of the password is ever logged or put in a message.
+
+Authentication is negotiated (the server's 401 names the scheme) once per client, with a small
+bodiless PROPFIND before the first request that carries a body: a copy's PUT is never sent
+unauthenticated first, to be refused and sent again (twice the bytes, and a write the server
+saw arrive without credentials)."""
 
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ from server.sync.errors import ReconnectError, RetryableError, SyncError
 log = logging.getLogger(__name__)
 ATTEMPTS = 3
 MAX_WAIT = 60.0  # seconds: a longer Retry-After backs the connection off instead
+XML = 'application/xml; charset="utf-8"'
+NEGOTIATE = ('<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop>'
+             "<D:resourcetype/></D:prop></D:propfind>")
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class CalDAVClient:
     # The account owner's calendar addresses (its ATTENDEE answers count as its own).
     addresses: frozenset[str] = frozenset()
     _dav: DAVClient | None = field(default=None, repr=False)
+    _negotiated: bool = field(default=False, repr=False)  # asked once (some never say 401)
 
     @property
     def host(self) -> str:
@@ -113,7 +122,27 @@ class CalDAVClient:
                 self.sleep(wait)
         raise AssertionError("unreachable")
 
+    def _negotiate(self, what: str) -> None:
+        """Learn the server's authentication scheme with a Depth 0 PROPFIND of the home (its
+        401 names the scheme; python-caldav keeps the authentication it built). A refused
+        password or an unreachable server is raised as the request's own failure; any other
+        answer is left to the request that follows."""
+        try:
+            self._send("PROPFIND", self.home_url, NEGOTIATE, {"Depth": "0", "Content-Type": XML},
+                       what, frozenset())
+        except (ReconnectError, RetryableError):
+            raise
+        except SyncError:
+            pass
+
     def _once(self, method: str, url: str, body: str, headers: Mapping[str, str] | None,
+              what: str, ok: frozenset[int]) -> Answer:
+        if body and self.username and not self._negotiated and self.dav.auth is None:
+            self._negotiate(what)
+            self._negotiated = True
+        return self._send(method, url, body, headers, what, ok)
+
+    def _send(self, method: str, url: str, body: str, headers: Mapping[str, str] | None,
               what: str, ok: frozenset[int]) -> Answer:
         self.requests += 1
         try:

@@ -258,6 +258,27 @@ def test_a_put_answered_without_an_etag_is_handled(quirky: tuple[CalDAVWorld, Qu
     assert start.astimezone(UTC) == local(world, 0, 15).astimezone(UTC)
 
 
+def test_a_fresh_client_never_sends_a_copy_unauthenticated(
+        quirky: tuple[CalDAVWorld, Quirks]) -> None:
+    """A new bridge process whose first request is a write (the read was done by another
+    process) negotiates authentication with a bodiless request first: no PUT is answered 401
+    and sent again."""
+    world, quirks = quirky
+    for hour in (10, 12):
+        world.book(1, hour)
+    engine = Engine(world.runtime, worker="t", providers=[world.provider()])
+    with world.runtime.db.read() as session:
+        [connection_id] = session.execute(select(CalDAVConnection.id)).scalars().all()
+    engine.state(engine.providers[0]).pulled_at[connection_id] = world.now  # read elsewhere
+    quirks.answered.clear()
+    [report] = engine.run_once()
+    assert report.error is None and report.pulled is None, report
+    assert report.pushed is not None and report.pushed.inserted == 2
+    puts = [status for method, _, status in quirks.answered if method == "PUT"]
+    assert puts == [201, 201], quirks.answered
+    assert [method for method, _, _ in quirks.answered][:1] == ["PROPFIND"], quirks.answered
+
+
 def test_a_copy_changed_or_deleted_there_is_written_again_once(world: CalDAVWorld) -> None:
     booking = world.book(1, 10)
     sync(world)
