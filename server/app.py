@@ -9,7 +9,6 @@ from flask import Response, g, request
 from flask_openapi3 import Info, OpenAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
-from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from server import __version__
@@ -29,6 +28,7 @@ from server.api.routes_tenancy import bp as tenancy_bp
 from server.api.schemas import ErrorResponse
 from server import feeds, logsafety
 from server.dav_mount import DavMount
+from server.db.probe import DatabaseProbe
 from server.errors import BookingCalError
 from server.google import callback as google_callback
 from server.microsoft import callback as microsoft_callback
@@ -47,6 +47,7 @@ API_PREFIX = "/api/v1"
 
 def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter) -> OpenAPI:
     config = runtime.config
+    probe = DatabaseProbe(runtime.db)
     app = OpenAPI(
         __name__,
         info=Info(title="bookingcal API", version=__version__,
@@ -115,11 +116,9 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
                   "required": ["status"]}}}},
         503: ErrorResponse})
     def healthz() -> Response:
-        try:
-            with runtime.db.read() as session:
-                session.execute(text("SELECT 1"))
-        except BookingCalError as exc:
-            return api_errors.error_response(503, "unavailable", exc.message)
+        problem = probe.check()
+        if problem is not None:
+            return api_errors.error_response(503, "unavailable", problem)
         return Response('{"status": "ok"}', mimetype="application/json")
 
     @app.get("/metrics", responses={
