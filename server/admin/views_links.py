@@ -67,6 +67,16 @@ def valid_until_day(expires_at: dt.datetime | None, timezone: str) -> str:
     return local.date().isoformat()
 
 
+def reminder_choice(value: str | None) -> int | None:
+    """A reminder picked from the list (minutes before; "" is none): digits only, bounded."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 6):
+        raise InvalidError("choose a reminder from the list", field="reminder")
+    return int(value)
+
+
 def register(bp: Blueprint) -> None:
     def links_page(status: int = 200, error: str = "") -> Response:
         rt = runtime()
@@ -88,7 +98,7 @@ def register(bp: Blueprint) -> None:
             services = [(svc.id, svc.name) for svc in list_services(session, me.business_id)
                         if svc.active]
         return page("links.html", status, rows=table, profiles=PROFILE_NAMES, error=error,
-                    services=services,
+                    services=services, reminder_names=REMINDER_NAMES,
                     done=request.args.get("done", ""))
 
     @bp.get("/calendar/links")
@@ -119,11 +129,13 @@ def register(bp: Blueprint) -> None:
                                                and len(service) <= 9):
                     raise InvalidError("choose the service whose open times the link shows",
                                        field="service_id")
+                # Open times carry no bookings, so no reminder: the choice is left unread.
+                reminder = None if profile == "slots" else reminder_choice(form.get("reminder"))
                 link, _ = links.create_link(
                     session, rt.keyring, me.business_id, scope=scope, calendar_ids=ids,
                     service_id=int(service) if profile == "slots" else None,
                     profile=profile, label=form.get("label", "").strip()[:200],
-                    writable=writable,
+                    writable=writable, reminder_minutes=reminder,
                     expires_at=valid_until(form.get("valid_until", ""), business.timezone),
                     now=rt.clock.now())
                 link_id = link.id
@@ -169,16 +181,13 @@ def register(bp: Blueprint) -> None:
                 day = form.get("valid_until", "").strip()
                 unchanged = day == valid_until_day(link.expires_at, business.timezone)
                 reminder = form.get("reminder")  # absent: unchanged; empty: none
-                if reminder is not None and reminder.strip() and not (
-                        reminder.strip().isascii() and reminder.strip().isdigit()
-                        and len(reminder.strip()) <= 6):
-                    raise InvalidError("choose a reminder from the list", field="reminder")
+                minutes = reminder_choice(reminder)
                 links.update_link(
                     session, me.business_id, link_id, now=rt.clock.now(),
                     label=form.get("label", "").strip()[:200],
                     profile=form.get("profile", ""),
-                    reminder_minutes=int(reminder) if reminder and reminder.strip() else None,
-                    clear_reminder=reminder is not None and not reminder.strip(),
+                    reminder_minutes=minutes,
+                    clear_reminder=reminder is not None and minutes is None,
                     expires_at=None if unchanged else valid_until(day, business.timezone),
                     clear_expiry=not day and not unchanged)
         except BookingCalError as exc:

@@ -142,6 +142,11 @@ def test_the_links_page_works_by_keyboard_with_visible_focus(
     expect(row.get_by_label("Busy only")).to_be_checked()
     page.keyboard.press("Tab")  # the service, for an open-times link
     assert focused(page)["id"] == "service-" + str(site.salon.calendar)
+    page.keyboard.press("Tab")  # the reminder: arrow keys pick "5 minutes before"
+    assert focused(page)["id"] == "reminder-" + str(site.salon.calendar)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(row.get_by_label("Reminder on each booking")).to_have_value("5")
     page.keyboard.press("Tab")  # "Writable (this employee's phone)", left unticked
     assert focused(page)["id"] == "writable-" + str(site.salon.calendar)
     page.keyboard.press("Tab")
@@ -158,3 +163,4 @@ def test_the_links_page_works_by_keyboard_with_visible_focus(
     expect(page.get_by_role("status").first).to_contain_text("The link is created")
     expect(page.get_by_role("heading", level=1)).to_have_text("Private link: Family calendar")
     expect(page.locator(".facts")).to_contain_text("Busy only")
+    expect(page.locator("#link-reminder")).to_have_text("5 minutes before")

@@ -152,3 +152,37 @@ def test_a_slots_link_is_made_for_a_service_and_shown_without_caldav(site: Admin
     assert shown["profile"] == "slots" and shown["service_id"] == site.salon.service
     assert requests.get(shown["feed_url"], timeout=20).status_code == 200
     assert "Partner clinic" in browser.get(f"{site.admin}/calendar/links", timeout=20).text
+
+
+def test_a_reminder_is_chosen_when_the_link_is_made(site: AdminSite) -> None:
+    book(site.api, site.salon, "2026-12-01T10:00:00+01:00")
+    browser, _ = sign_in(site)
+    listing = browser.get(f"{site.admin}/calendar/links", timeout=20)
+    assert f'id="reminder-{site.salon.calendar}" name="reminder"' in listing.text
+    form = {"csrf_token": form_token(listing.text), "calendar": str(site.salon.calendar),
+            "profile": "limited", "label": "Phone", "valid_until": ""}
+
+    def count() -> int:
+        return len(site.api.ok("GET", f"/businesses/{site.salon.business}/links")["items"])
+
+    before = count()
+    for bad in ("soon", "-5", "9" * 5000, "99999"):
+        refused = browser.post(f"{site.admin}/calendar/links", timeout=20, allow_redirects=False,
+                               data={**form, "reminder": bad})
+        assert refused.status_code == 422 and "reminder" in refused.text, bad
+        assert "Traceback" not in refused.text
+    assert count() == before  # nothing made by a refused form
+    made = browser.post(f"{site.admin}/calendar/links", timeout=20, allow_redirects=False,
+                        data={**form, "reminder": "15"})
+    assert made.status_code == 303, made.text
+    link = link_of(site, int(made.headers["Location"].split("/")[-1].split("?")[0]))
+    assert link["reminder_minutes"] == 15
+    feed = requests.get(link["feed_url"], timeout=20).text
+    assert "BEGIN:VALARM" in feed and "TRIGGER:-PT15M" in feed and "Haircut" in feed
+    # Open times carry no bookings: the reminder in the same form is left unread.
+    slots = browser.post(f"{site.admin}/calendar/links", timeout=20, allow_redirects=False,
+                         data={**form, "profile": "slots", "reminder": "15",
+                               "service_id": str(site.salon.service)})
+    assert slots.status_code == 303, slots.text
+    shown = link_of(site, int(slots.headers["Location"].split("/")[-1].split("?")[0]))
+    assert shown["profile"] == "slots" and shown["reminder_minutes"] is None
