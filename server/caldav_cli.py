@@ -73,6 +73,7 @@ def caldav_connect(ctx: click.Context, business_id: int, server_url: str, userna
     options = runtime.config.caldav
     found = discovery.discover(server_url, username, password, allow_http=options.allow_http,
                                allow_private=options.allow_private_hosts,
+                               networks=options.allowed_networks,
                                timeout=options.timeout_seconds)
     with runtime.db.write() as session:
         row = connections.connect(session, runtime.keyring, business_id,
@@ -103,6 +104,7 @@ def caldav_calendars(ctx: click.Context, business_id: int, account_id: int) -> N
     options = runtime.config.caldav
     found = discovery.discover(server_url, username, password, allow_http=options.allow_http,
                                allow_private=options.allow_private_hosts,
+                               networks=options.allowed_networks,
                                timeout=options.timeout_seconds)
     _echo_calendars(found, options.poll_seconds)
 

@@ -73,6 +73,7 @@ class CalDAVConfig:
     # Servers on loopback or private addresses may be connected (a Nextcloud on the LAN, tests).
     allow_private_hosts: bool = False
     allow_http: bool = False  # plain http:// servers (tests, a trusted LAN)
+    allowed_networks: tuple[Network, ...] = ()  # private networks allowed although not all are
 
 
 @dataclass(frozen=True)
@@ -504,6 +505,10 @@ OPTIONS: tuple[Option, ...] = (
            "Seconds a CalDAV server may take to answer one request."),
     Option("caldav.allow_private_hosts", False, _bool,
            "Allow CalDAV servers on loopback and private addresses (a server on the LAN)."),
+    Option("caldav.allowed_networks", [], _networks,
+           "Networks a CalDAV server (and anything its answers point to) may be on although "
+           "they are loopback or private, such as [\"10.1.0.0/16\"] for a Nextcloud on the LAN; "
+           "narrower than allow_private_hosts. Cloud metadata addresses are always refused."),
     Option("caldav.allow_http", False, _bool,
            "Allow plain http:// CalDAV servers (the app password crosses the network in "
            "clear: a trusted LAN only)."),
@@ -853,7 +858,8 @@ def load(path: str | os.PathLike[str] | None = None,
             backfill_per_minute=values["caldav.backfill_per_minute"],
             timeout_seconds=values["caldav.timeout_seconds"],
             allow_private_hosts=values["caldav.allow_private_hosts"],
-            allow_http=values["caldav.allow_http"]),
+            allow_http=values["caldav.allow_http"],
+            allowed_networks=values["caldav.allowed_networks"]),
     )
 
 

@@ -124,6 +124,9 @@ class Quirks:
     refuse_sync_collection: bool = False
     drop_put_etag: bool = False
     forbid_writes: bool = False  # a read-only calendar: PUT and DELETE answered 403
+    # Answer every request with a 301 to this address plus the path (a server pointing its
+    # client somewhere else: the SSRF guard must refuse private and metadata targets).
+    redirect_to: str | None = None
     refused: int = 0
     puts_without_etag: int = 0
     requests: list[str] = field(default_factory=list)  # "METHOD path"
@@ -157,6 +160,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         self.quirks.requests.append(f"{self.command} {self.path}")
+        if self.quirks.redirect_to is not None:
+            self.send_response(301)
+            self.send_header("Location", self.quirks.redirect_to.rstrip("/") + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.command == "REPORT" and b"sync-collection" in body \
                 and self.quirks.refuse_sync_collection:
             self.quirks.refused += 1

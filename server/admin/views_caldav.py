@@ -31,6 +31,7 @@ def _discover(server_url: str, username: str, password: str) -> discovery.Accoun
     options = runtime().config.caldav
     return discovery.discover(server_url, username, password, allow_http=options.allow_http,
                               allow_private=options.allow_private_hosts,
+                              networks=options.allowed_networks,
                               timeout=options.timeout_seconds)
 
 

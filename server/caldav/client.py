@@ -10,7 +10,11 @@ request's body or of the password is ever logged or put in a message.
 Authentication is negotiated (the server's 401 names the scheme) once per client, with a small
 bodiless PROPFIND before the first request that carries a body: a copy's PUT is never sent
 unauthenticated first, to be refused and sent again (twice the bytes, and a write the server
-saw arrive without credentials)."""
+saw arrive without credentials).
+
+A client made with a `guard` (every client of a connected account, and discovery) requests no
+URL the guard refuses: the account's own addresses, the hrefs its answers name, and every
+redirect, checked before it is followed (server/sync/addresses.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +27,9 @@ from typing import Any, Callable, Mapping
 from caldav.davclient import DAVClient
 from caldav.lib import error as dav_error
 
-from server.sync.errors import ReconnectError, RetryableError, SyncError
+from server.config import CalDAVConfig
+from server.sync.addresses import RefusedAddress, UrlGuard
+from server.sync.errors import CONNECTION, ReconnectError, RetryableError, SyncError
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 3
@@ -90,6 +96,7 @@ class CalDAVClient:
     addresses: frozenset[str] = frozenset()
     _dav: DAVClient | None = field(default=None, repr=False)
     _negotiated: bool = field(default=False, repr=False)  # asked once (some never say 401)
+    guard: UrlGuard | None = field(default=None, repr=False)
 
     @property
     def host(self) -> str:
@@ -101,7 +108,17 @@ class CalDAVClient:
             self._dav = DAVClient(url=self.home_url, username=self.username,
                                   password=self.password, timeout=int(self.timeout),
                                   enable_rfc6764=False)
+            if self.guard is not None:
+                self._dav.session.hooks["response"].append(self._check_redirect)
         return self._dav
+
+    def _check_redirect(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """A redirect is followed only to an address the guard allows (raised otherwise
+        before the next request is sent)."""
+        if self.guard is not None and response.is_redirect:
+            target = urllib.parse.urljoin(str(response.url), response.headers["location"])
+            self.guard.check_url(target)
+        return response
 
     def call(self, method: str, url: str, *, body: str = "",
              headers: Mapping[str, str] | None = None, what: str = "a request",
@@ -144,9 +161,15 @@ class CalDAVClient:
 
     def _send(self, method: str, url: str, body: str, headers: Mapping[str, str] | None,
               what: str, ok: frozenset[int]) -> Answer:
-        self.requests += 1
         try:
+            if self.guard is not None:
+                self.guard.check_url(url)
+            self.requests += 1
             response = self.dav.request(url, method, body, dict(headers or {}))
+        except RefusedAddress as exc:
+            raise SyncError(f"the CalDAV server {self.host} led to an address that is not "
+                            f"requested while {what}: {exc}", 403, "refusedAddress",
+                            scope=CONNECTION) from None
         except dav_error.RateLimitError as exc:
             raise classify(int(exc.status or 429), self.host, what,
                            exc.retry_after_seconds) from None
@@ -176,3 +199,9 @@ class CalDAVClient:
     def close(self) -> None:
         if self._dav is not None:
             self._dav.close()
+
+
+def guard_for(config: CalDAVConfig) -> UrlGuard:
+    """The addresses CalDAV clients may request under `config` ([caldav])."""
+    return UrlGuard(allowed=config.allowed_networks, allow_private=config.allow_private_hosts,
+                    allow_http=config.allow_http)

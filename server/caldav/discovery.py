@@ -8,15 +8,15 @@ unless configured (a user-supplied URL must not reach the host's neighbours)."""
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
 from server.caldav import dav
 from server.caldav.client import CalDAVClient
+from server.config import Network
 from server.errors import InvalidError
+from server.sync.addresses import RefusedAddress, UrlGuard
 from server.sync.errors import ReconnectError, SyncError
 
 DAV = dav.DAV
@@ -69,24 +69,22 @@ def candidates(server: str, *, allow_http: bool) -> list[str]:
     return [base]
 
 
-def check_host(url: str, *, allow_private: bool) -> None:
+def check_host(url: str, *, allow_private: bool,
+               networks: tuple[Network, ...] = ()) -> None:
     """Refuse a server on loopback, private, link-local or reserved addresses (unless
-    allowed): every address the name resolves to is checked."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if allow_private:
-        return
+    allowed: every private one, or those in `networks`); every address the name resolves to
+    is checked, and a metadata address is always refused."""
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (socket.gaierror, UnicodeError):
-        raise InvalidError(f"the CalDAV server {host} was not found (check the address)",
-                           field="server_url") from None
-    for address in found:
-        ip = ipaddress.ip_address(str(address).partition("%")[0])
-        if not ip.is_global:
-            raise InvalidError(f"the CalDAV server {host} is on a private or local address; "
-                               "only public servers may be connected (an administrator may "
-                               "allow private ones: caldav.allow_private_hosts)",
-                               field="server_url")
+        UrlGuard(networks, allow_private, allow_http=True).check_url(url)
+    except RefusedAddress as exc:
+        host = urllib.parse.urlsplit(url).hostname or ""
+        if "not found" in str(exc):
+            raise InvalidError(f"the CalDAV server {host} was not found (check the address)",
+                               field="server_url") from None
+        raise InvalidError(f"the CalDAV server {host} is on a private or local address ({exc}); "
+                           "only public servers may be connected (an administrator may allow "
+                           "private ones: caldav.allowed_networks or "
+                           "caldav.allow_private_hosts)", field="server_url") from None
 
 
 def _absolute(base: str, href: str) -> str:
@@ -140,7 +138,8 @@ def _calendars(client: CalDAVClient, home: str) -> list[RemoteCalendar]:
 
 
 def discover(server: str, username: str, password: str, *, allow_http: bool,
-             allow_private: bool, timeout: float) -> Account:
+             allow_private: bool, timeout: float,
+             networks: tuple[Network, ...] = ()) -> Account:
     """The account's calendar home and calendars; errors a person can act on."""
     if not username or len(username) > 320:
         raise InvalidError("a user name is required (usually the account's email address)",
@@ -149,18 +148,20 @@ def discover(server: str, username: str, password: str, *, allow_http: bool,
         raise InvalidError("an app-specific password is required", field="password")
     last: SyncError | None = None
     for url in candidates(server, allow_http=allow_http):
-        check_host(url, allow_private=allow_private)
-        client = CalDAVClient(url, username, password, timeout=timeout)
+        check_host(url, allow_private=allow_private, networks=networks)
+        # Every later request and redirect is checked by the client's guard too.
+        client = CalDAVClient(url, username, password, timeout=timeout, guard=UrlGuard(
+            networks, allow_private, allow_http))
         try:
             tree = _prop(client, url, "<D:current-user-principal/>", "0")
             principal = _absolute(url, _href_prop(tree, f"{DAV}current-user-principal") or url)
-            check_host(principal, allow_private=allow_private)
+            check_host(principal, allow_private=allow_private, networks=networks)
             tree = _prop(client, principal, "<C:calendar-home-set/>", "0")
             home_href = _href_prop(tree, f"{CALDAV}calendar-home-set")
             if home_href is None:
                 raise SyncError("no calendar-home-set", 404, "noHome")
             home = _absolute(principal, home_href)
-            check_host(home, allow_private=allow_private)
+            check_host(home, allow_private=allow_private, networks=networks)
             return Account(home_url=home, calendars=_calendars(client, home))
         except ReconnectError as exc:
             raise InvalidError(exc.message, field="password") from None

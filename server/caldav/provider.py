@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from server.caldav import connections, copies
-from server.caldav.client import CalDAVClient
+from server.caldav.client import CalDAVClient, guard_for
 from server.caldav.pull import CalDAVLister
 from server.caldav.push import CalDAVWriter
 from server.db.models import CalDAVConnection, CalDAVCopy, CalDAVReadState
@@ -37,7 +37,8 @@ def make_client(runtime: Runtime, credentials: str) -> CalDAVClient:
     user = str(found["user"])
     return CalDAVClient(str(found["home"]), user, str(found["password"]),
                         timeout=runtime.config.caldav.timeout_seconds,
-                        addresses=frozenset({user.lower()}) if "@" in user else frozenset())
+                        addresses=frozenset({user.lower()}) if "@" in user else frozenset(),
+                        guard=guard_for(runtime.config.caldav))
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Fetching a subscribed ICS URL safely: only https (http when configured), every address
-checked (server/ics/guard.py) and connected to as checked (no second DNS answer between the
+checked (server/sync/addresses.py) and connected to as checked (no second DNS answer between the
 check and the connection), redirects followed by hand and checked again, a bounded count of
 them, a size limit enforced while the body streams (gzip included: the limit is on what it
 inflates to), a time limit on every read and on the whole fetch, conditional GET (ETag /
@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 from server import __version__
 from server.config import IcsConfig
-from server.ics import guard
+from server.sync import addresses as guard
 
 REDIRECTS = (301, 302, 303, 307, 308)
 CHUNK = 64 * 1024

@@ -14,7 +14,7 @@ from server.config import IcsConfig
 from server.db.models import IcsMirroredEvent, IcsReadState, IcsSource
 from server.domain.calendars import get_calendar
 from server.errors import ConflictError, InvalidError, NotFoundError
-from server.ics import guard
+from server.sync import addresses as guard
 from server.ics.cursor import Cursor
 from server.ics.fetch import check_url, host_of
 from server.ics.provider import FEED, interval

@@ -9,6 +9,9 @@ an ETag; a read-only calendar and a refused password reported as something to ac
 from __future__ import annotations
 
 import datetime as dt
+import http.server
+import ipaddress
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -21,12 +24,15 @@ from sqlalchemy import select
 from caldav_servers import SERVERS, Quirks, Server, proxy
 from caldav_world import TZ, CalDAVWorld, make_caldav_world
 from server.caldav import connections, dav, discovery
+from server.caldav.client import CalDAVClient
 from server.config import AvailabilityConfig
 from server.db.models import CalDAVCalendarMap, CalDAVConnection, CalDAVCopy, CalDAVMirroredEvent
 from server.domain import bookings, hours, schedules
 from server.domain.timeutil import zone
 from server.errors import InvalidError
+from server.sync.addresses import UrlGuard
 from server.sync.engine import Engine, PassReport
+from server.sync.errors import SyncError
 
 UTC = dt.timezone.utc
 
@@ -343,3 +349,63 @@ def test_a_refused_password_asks_for_an_app_specific_one(world: CalDAVWorld) -> 
         assert row is not None and row.status == "needs_reconnect"
         assert row.last_error is not None and "app-specific password" in row.last_error
         assert "changed-since" not in row.last_error
+
+
+class _Listener:
+    """A plain HTTP listener on 127.0.0.2 that records what reaches it (it must be nothing)."""
+
+    def __init__(self) -> None:
+        reached: list[str] = []
+        self.reached = reached
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def _any(self) -> None:
+                reached.append(f"{self.command} {self.path}")
+                self.send_response(207)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_PROPFIND = do_REPORT = do_PUT = _any
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+        self.url = f"http://127.0.0.2:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_redirect_to_a_private_or_metadata_address_is_not_followed(
+        quirky: tuple[CalDAVWorld, Quirks]) -> None:
+    """A CalDAV server's redirect (or an href of its answers) leads nowhere the guard refuses:
+    checked before the request is sent, whatever python-caldav would follow by itself."""
+    world, quirks = quirky
+    listener = _Listener()
+    try:
+        # Only the server's own network is allowed: the listener's 127.0.0.2 is not.
+        guard = UrlGuard(allowed=(ipaddress.ip_network("127.0.0.1/32"),), allow_http=True)
+        quirks.redirect_to = listener.url
+        client = CalDAVClient(world.server.calendar_url, world.server.user,
+                              world.server.password, guard=guard)
+        with pytest.raises(SyncError, match="127.0.0.2 is a loopback address") as refused:
+            client.call("PROPFIND", world.server.calendar_url, headers={"Depth": "0"})
+        assert refused.value.reason == "refusedAddress"
+        with pytest.raises(SyncError, match="refusedAddress|is a loopback address"):
+            client.call("GET", listener.url + "x.ics")  # an href naming another host
+        with pytest.raises(InvalidError, match="127.0.0.2 is a loopback address"):
+            discovery.discover(world.server.url, world.server.user, world.server.password,
+                               allow_http=True, allow_private=False, timeout=10,
+                               networks=(ipaddress.ip_network("127.0.0.1/32"),))
+        assert listener.reached == []
+        # Private addresses allowed (as the world's bridge has them): a metadata address stays
+        # refused, and the bridge reports it on the connection instead of fetching it.
+        quirks.redirect_to = "http://169.254.169.254/"
+        [report] = Engine(world.runtime, worker="t", providers=[world.provider()]).run_once(
+            force_pull=True)
+        assert report.error is not None and "cloud metadata address" in report.error
+    finally:
+        listener.close()

@@ -1,4 +1,4 @@
-"""The SSRF guard of ICS sources (server/ics/guard.py): which addresses a subscribed URL may
+"""The SSRF guard of ICS sources (server/sync/addresses.py): which addresses a subscribed URL may
 reach, IPv4, IPv6 and IPv6 forms carrying an IPv4 address; configured networks; metadata
 addresses never; a name resolving to one private address among public ones refused."""
 
@@ -8,7 +8,7 @@ import ipaddress
 
 import pytest
 
-from server.ics import guard
+from server.sync import addresses as guard
 
 
 def ip(text: str) -> guard.Address:

@@ -1,13 +1,17 @@
-"""Which addresses a subscribed ICS URL may reach (SSRF protection). A user-supplied URL must
-not make the server talk to itself, its private network or a cloud metadata service: every
-address a host name resolves to is checked here, and the fetcher connects to the checked
-address itself (server/ics/fetch.py), so a second DNS answer cannot slip another one in."""
+"""Which addresses a user-supplied URL may reach (SSRF protection), for every provider that
+fetches one: ICS URLs (server/ics/fetch.py connects to the checked address itself, so a second
+DNS answer cannot slip another one in) and CalDAV servers (server/caldav/client.py checks every
+URL it requests and every redirect before it is followed). A URL must not make the server talk
+to itself, its private network or a cloud metadata service: every address a host name resolves
+to is checked."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import urllib.parse
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from server.config import Network
 
@@ -60,9 +64,10 @@ def why_refused(address: Address) -> str | None:
     return None
 
 
-def check(address: Address, allowed: Sequence[Network]) -> None:
+def check(address: Address, allowed: Sequence[Network],
+          setting: str = "ics.allowed_networks") -> None:
     """Raise RefusedAddress unless `address` is public, or inside a configured network
-    (ics.allowed_networks). Metadata addresses are refused whatever the configuration."""
+    (`setting`). Metadata addresses are refused whatever the configuration."""
     inner = _embedded(address) or address
     if inner in METADATA or address in METADATA:
         raise RefusedAddress(f"{address} is a cloud metadata address; it is never fetched")
@@ -73,7 +78,7 @@ def check(address: Address, allowed: Sequence[Network]) -> None:
            if candidate.version == network.version):
         return
     raise RefusedAddress(f"{address} is {reason}; the server does not fetch such addresses "
-                         "(an administrator may allow a network with ics.allowed_networks)")
+                         f"(an administrator may allow a network with {setting})")
 
 
 def parse_literal(host: str) -> Address | None:
@@ -105,3 +110,54 @@ def resolve(host: str, port: int, allowed: Sequence[Network]) -> Address:
     for address in addresses:
         check(address, allowed)
     return addresses[0]
+
+
+@dataclass
+class UrlGuard:
+    """The addresses a client of user-supplied servers may request (CalDAV): public hosts,
+    configured networks, or every private one with `allow_private` (never a metadata
+    address); plain http only with `allow_http`. A host's answer is remembered for the
+    guard's life (one lookup per host, not per request)."""
+
+    allowed: tuple[Network, ...] = ()
+    allow_private: bool = False
+    allow_http: bool = False
+    setting: str = "caldav.allowed_networks"
+    _checked: set[tuple[str, int]] = field(default_factory=set, repr=False)
+
+    def check_url(self, url: str) -> None:
+        """Raise RefusedAddress when `url` must not be requested; the message says why."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise RefusedAddress(f"{parts.scheme or 'a relative'} address is not a server")
+        if parts.scheme == "http" and not self.allow_http:
+            raise RefusedAddress(f"{parts.hostname} was asked over plain http:// (the password "
+                                 "would cross the network in clear)")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        key = (parts.hostname.lower(), port)
+        if key in self._checked:
+            return
+        try:
+            addresses = self._addresses(parts.hostname, port)
+        except LookupError as exc:
+            raise RefusedAddress(str(exc)) from None
+        for address in addresses:
+            if self.allow_private:
+                inner = _embedded(address) or address
+                if inner in METADATA or address in METADATA:
+                    raise RefusedAddress(f"{address} is a cloud metadata address; it is never "
+                                         "requested")
+            else:
+                check(address, self.allowed, self.setting)
+        self._checked.add(key)
+
+    @staticmethod
+    def _addresses(host: str, port: int) -> list[Address]:
+        literal = parse_literal(host)
+        if literal is not None:
+            return [literal]
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            raise LookupError(f"the host {host} was not found (check the address)") from None
+        return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
