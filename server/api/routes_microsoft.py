@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from server.api.auth import caller
 from server.api.common import reply, responses, runtime, tag
 from server.api.schemas import (
-    BusinessPath, ConsentOut, MicrosoftCalendarStatus, MicrosoftDisconnectIn,
+    BusinessPath, ConsentOut, EditRefusalOut, MicrosoftCalendarStatus, MicrosoftDisconnectIn,
     MicrosoftDisconnectOut, MicrosoftItemError, MicrosoftSettingsIn, MicrosoftStatusOut,
 )
 from server.db.models import MicrosoftConnection
+from server.domain import calendar_edits
 from server.domain.businesses import get_business
 from server.microsoft import connections, oauth
 from server.microsoft.disconnect import disconnect as disconnect_account
@@ -44,7 +45,10 @@ def status_out(session: Session, business_id: int, now: dt.datetime) -> Microsof
             MicrosoftItemError(**vars(e)) for e in s.failing]})
                    for s in calendar_status(session, connection, now)],
         block_out_of_office=connection.block_out_of_office,
-        block_tentative=connection.block_tentative, block_all_day=connection.block_all_day)
+        block_tentative=connection.block_tentative, block_all_day=connection.block_all_day,
+        edit_refusals=[EditRefusalOut(booking_id=r.booking_id, action=r.action,
+                                      reason=r.reason, at=r.created_at)
+                       for r in calendar_edits.refusals(session, business_id, "microsoft")])
 
 
 @bp.post("/connect", responses=responses(ConsentOut))

@@ -804,6 +804,9 @@ class MicrosoftStatusOut(BaseModel):
     block_out_of_office: bool | None = None
     block_tentative: bool | None = None
     block_all_day: bool | None = None
+    edit_refusals: list[EditRefusalOut] = Field(
+        default=[], description="Edits made in Outlook to copies of bookings that the booking "
+        "rules refused (edits_from_calendars 'apply'), newest first")
 
 
 class MicrosoftDisconnectIn(Body):

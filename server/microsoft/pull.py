@@ -59,7 +59,9 @@ def _instant(value: dict[str, Any]) -> dt.datetime:
 
 
 def parse(event: dict[str, Any], zone: str) -> mirrored.Change:
-    """An Outlook event (not ours) in the mirror's vocabulary."""
+    """An Outlook event in the mirror's vocabulary: mirrored when it is not ours; for our
+    copies, what the engine compares with the booking when the business applies edits made in
+    Outlook (server/domain/calendar_edits.py)."""
     event_id = str(event["id"])
     if event.get("isCancelled"):
         return mirrored.Tombstone(event_id)
@@ -100,7 +102,13 @@ def item(event: dict[str, Any], zone: str) -> RemoteItem:
     return RemoteItem(remote_id=event_id, series_id=str(series) if series else None,
                       etag=event.get("@odata.etag"), cancelled=bool(event.get("isCancelled")),
                       tag=tag, copy_key=str(key) if tag else None,
-                      change=None if tag is not None else parse(event, zone))
+                      change=parse(event, zone) if tag is None or _timed(event) else None)
+
+
+def _timed(event: dict[str, Any]) -> bool:
+    """Whether a delta entry carries the event's times (a copy's, to compare with its booking)."""
+    return isinstance(event.get("start"), dict) and isinstance(event.get("end"), dict) \
+        and "dateTime" in event["start"] and "dateTime" in event["end"]
 
 
 class MicrosoftLister:
