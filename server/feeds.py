@@ -305,10 +305,18 @@ class FeedMount:
         with runtime.db.read() as session:
             # One cheap query names the inputs; the slots are computed only when they or the
             # time changed them (server/slotcache.py).
-            key = inputs_key(session, state, *slot_window(state, now, defaults), kind)
+            inputs = inputs_key(session, state, *slot_window(state, now, defaults), kind)
+            key, freshness = inputs.key, None
+            if inputs.hides:  # the sources' states are inputs too (time alone changes them)
+                freshness = runtime.freshness(session, link.business_id,
+                                              [c.id for c in state.calendars], now)
+                key = inputs.with_freshness(sorted(
+                    f"{source.calendar_id}:{source.provider}:{source.connection_id}:"
+                    f"{source.state}" for sources in freshness.by_calendar.values()
+                    for source in sources))
             entry = self.slot_cache.get(link.id, kind, key, now)
             if entry is None:
-                found = open_slots(session, state, now, defaults)
+                found = open_slots(session, state, now, defaults, freshness)
                 if found is None:  # its service was deleted
                     return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
                 if kind == "json":

@@ -3,12 +3,17 @@ clock. Built once by the CLI (or a test) and handed to create_app and the comman
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
 
 from server.clock import Clock, SystemClock
 from server.config import Config
 from server.db import Database
 from server.davfast import FastSwitch
+from server.domain.schedules import Freshness
 from server.keys import Keyring, ensure_key_files, read_secret_file
 from server.prerender import Prerenderer
 from server.slotcache import SlotCache
@@ -27,6 +32,13 @@ class Runtime:
     prerender: Prerenderer = field(default_factory=Prerenderer)
     # Open slots of `slots` links, kept per state of their inputs (server/slotcache.py).
     slot_cache: SlotCache = field(default_factory=SlotCache)
+
+    def freshness(self, session: Session, business_id: int, calendar_ids: Sequence[int],
+                  now: dt.datetime) -> Freshness:
+        """The sources blocking each calendar and the business's stale-data policy, for a
+        layer that may not import the sync engine (a slots feed applying "hide")."""
+        from server.sync.freshness import freshness_of  # composed here, by the root
+        return freshness_of(session, business_id, calendar_ids, now, self.config)
 
 
 def build_runtime(config: Config, clock: Clock | None = None) -> Runtime:

@@ -3,8 +3,10 @@
 A slots answer is a function of: the link (its id, last change, service), its calendars (their
 journal positions, which every booking, blocked time and calendar change moves, their zones and
 names), the business's name and zone, the service's settings, the calendars' opening hours and
-the exceptions near the window, the Google and Outlook busy time that may block (through each
-mapping's connection status, blocking switch and last read), the configuration (fixed for a
+the exceptions near the window, the busy time of every connected calendar that may block (Google,
+Outlook, CalDAV, ICS: through each mapping's connection status, blocking switch and last read),
+the business's stale-data policy and, when it is "hide", the freshness of those sources (time
+alone turns a source stale: it is read on each poll then), the configuration (fixed for a
 process) and the time. `inputs_key` reads everything but the link and calendars (those came with
 the feed's state query) in one cheap query over small, indexed rows and digests it.
 
@@ -31,7 +33,8 @@ from sqlalchemy import String, and_, bindparam, cast, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from server.db.models import (
-    GoogleCalendarMap, GoogleConnection, GoogleReadState, MicrosoftCalendarMap,
+    Business, CalDAVCalendarMap, CalDAVConnection, CalDAVReadState, GoogleCalendarMap,
+    GoogleConnection, GoogleReadState, IcsReadState, IcsSource, MicrosoftCalendarMap,
     MicrosoftConnection, MicrosoftReadState, OpeningException, OpeningHours, Service,
 )
 
@@ -76,17 +79,42 @@ def _inputs_statement() -> Any:
                 .where(mapping.calendar_id.in_(ids),
                        connection.business_id == bindparam("business_id")))
 
-    return union_all(service, hours, exceptions,
+    # An ICS source is its own connection, reading one URL for one calendar.
+    ics = (select(literal("ics"), IcsSource.calendar_id,
+                  _text(IcsSource.status) + ":" + _text(IcsSource.block_online_booking),
+                  _text(IcsSource.id), _text(IcsReadState.synced_at))
+           .outerjoin(IcsReadState, IcsReadState.connection_id == IcsSource.id)
+           .where(IcsSource.calendar_id.in_(ids),
+                  IcsSource.business_id == bindparam("business_id")))
+    policy = select(literal("policy"), Business.id, Business.stale_policy, literal(""),
+                    literal("")).where(Business.id == bindparam("business_id"))
+    # Every provider whose busy time may block (server/sync/tables.py BY_PROVIDER, and ICS):
+    # a provider missing here would leave its new busy time out of cached slots.
+    return union_all(service, hours, exceptions, policy, ics,
                      external(GoogleConnection, GoogleCalendarMap, GoogleReadState, "google"),
                      external(MicrosoftConnection, MicrosoftCalendarMap, MicrosoftReadState,
-                              "microsoft"))
+                              "microsoft"),
+                     external(CalDAVConnection, CalDAVCalendarMap, CalDAVReadState, "caldav"))
 
 
 _STATEMENT = _inputs_statement()
 
 
+@dataclass(frozen=True)
+class SlotInputs:
+    """The digest of a slots answer's inputs, and whether the business's stale-data policy is
+    "hide" (then the sources' freshness, which time alone changes, is an input too: the caller
+    adds it with `with_freshness`)."""
+
+    key: str
+    hides: bool
+
+    def with_freshness(self, states: Sequence[str]) -> str:
+        return hashlib.sha256("\x1f".join([self.key, *states]).encode("utf-8")).hexdigest()
+
+
 def inputs_key(session: Session, state: FeedState, first: dt.date, end: dt.date,
-               kind: str) -> str:
+               kind: str) -> SlotInputs:
     """A digest of everything a slots answer for the local days [first, end) depends on
     besides the time (see the module's docstring)."""
     link = state.link
@@ -103,7 +131,8 @@ def inputs_key(session: Session, state: FeedState, first: dt.date, end: dt.date,
     parts += [f"{c.id}:{c.journal_seq}:{c.timezone}:{c.name}:{c.max_span_seconds}"
               for c in calendars]
     parts += sorted("|".join(str(v) for v in row) for row in rows)
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    hides = any(row[0] == "policy" and row[2] == "hide" for row in rows)
+    return SlotInputs(hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest(), hides)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from server.config import AvailabilityConfig
 from server.db.models import Service
 from server.domain.availability import candidates, rules_for
-from server.domain.schedules import availability
+from server.domain.schedules import Freshness, availability
 from server.domain.timeutil import zone
 from server.feedstate import FeedState
 from server.ical import calendar_shell, content_line
@@ -60,8 +60,11 @@ def slot_days(calendar_count: int, defaults: AvailabilityConfig) -> int:
 
 
 def open_slots(session: Session, state: FeedState, now: dt.datetime,
-               defaults: AvailabilityConfig) -> OpenSlots | None:
-    """The link's open slots from the business's today on; None when its service is gone."""
+               defaults: AvailabilityConfig, freshness: Freshness | None = None
+               ) -> OpenSlots | None:
+    """The link's open slots from the business's today on; None when its service is gone.
+    With `freshness`, the business's stale-data policy applies ("hide": no slot of a
+    calendar whose blocking source is not ok), as on the booking page."""
     link = state.link
     assert link is not None
     service = session.get(Service, link.service_id) if link.service_id is not None else None
@@ -74,7 +77,8 @@ def open_slots(session: Session, state: FeedState, now: dt.datetime,
     found: list[CalendarSlots] = []
     if service.active and calendars:
         _, answers = availability(session, link.business_id, [c.id for c in calendars],
-                                  service.id, first, end, now, defaults)
+                                  service.id, first, end, now, defaults,
+                                  freshness=freshness)
         length = dt.timedelta(minutes=service.duration_minutes)
         names = {c.id: c.name for c in calendars}
         found = [CalendarSlots(a.calendar_id, names[a.calendar_id], a.timezone,
