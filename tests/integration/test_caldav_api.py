@@ -80,6 +80,12 @@ class Setup:
         found = self.server.dav().calendar(url=self.server.calendar_url).events()
         return [event.data for event in found if "X-BOOKINGCAL-ITEM" in event.data]
 
+    def delete_copies_by_hand(self) -> None:
+        for event in self.server.dav().calendar(url=self.server.calendar_url).events():
+            if "X-BOOKINGCAL-ITEM" in event.data:
+                event.delete()
+        assert self.copies_there() == []
+
     def phone_event(self, uid: str, hour: int) -> None:
         day = (NOW + dt.timedelta(days=9)).strftime("%Y%m%d")
         self.server.dav().calendar(url=self.server.calendar_url).save_event("\r\n".join([
@@ -175,7 +181,9 @@ def test_connect_choose_sync_and_disconnect(setup: Setup) -> None:
     assert setup.call("GET", setup.base)["items"] == []
     assert_error(setup.raw("GET", f"{setup.base}/{account}"), 404, "not_found")
 
-    # Connected again, the copy is written over (not twice); disconnecting deletes it there.
+    # The kept copy is the user's now: they delete it by hand. Connected again, the booking
+    # gets a copy again; disconnecting deletes it there.
+    setup.delete_copies_by_hand()
     again = setup.connect()["id"]
     setup.call("PATCH", f"{setup.base}/{again}", json={
         "calendars": [{"calendar_id": setup.anna, "write_calendar": found["url"]}]})
