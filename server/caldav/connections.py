@@ -205,6 +205,6 @@ def _set_calendars(session: Session, connection: CalDAVConnection,
 
 def disconnect(session: Session, business_id: int, connection_id: int) -> None:
     """Forget the account: its password, maps, read states, mirrored events and the record of
-    our copies (cascades). The copies stay in the remote calendar (delete them there, or set
-    the direction to read only and remove the calendars first to have them deleted)."""
+    our copies (cascades). The copies stay in the remote calendar: server/caldav/disconnect.py
+    deletes them first."""
     session.delete(get_connection(session, business_id, connection_id))
