@@ -8,7 +8,9 @@ mistakes are 4xx of the one error shape; no answer ever carries the password."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,7 +133,9 @@ def on_radicale(tmp_path: Path, database_url: str) -> Iterator[Setup]:
         yield from _setup(tmp_path, database_url, server)
 
 
-def test_connect_choose_sync_and_disconnect(setup: Setup) -> None:
+def test_connect_choose_sync_and_disconnect(setup: Setup,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     made = setup.connect(label="Anna's phone")
     account = made["id"]
     assert made["label"] == "Anna's phone" and made["status"] == "connected"
@@ -193,6 +197,11 @@ def test_connect_choose_sync_and_disconnect(setup: Setup) -> None:
     assert gone == {"copies_deleted": 1, "copies_kept": 0, "note": ""}
     assert setup.copies_there() == [] and setup.call("GET", setup.base)["items"] == []
     setup.assert_no_password()
+    # Nor does any log line, at any level (nor its Basic authorization form).
+    basic = base64.b64encode(f"{setup.server.user}:{setup.server.password}".encode()).decode()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "/caldav/accounts" in logged  # the access log was captured
+    assert setup.server.password not in logged and basic not in logged
 
 
 def test_another_business_sees_no_account(setup: Setup) -> None:
