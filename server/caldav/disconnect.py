@@ -47,7 +47,8 @@ def _delete_copies(client: CalDAVClient, copies: list[tuple[str, str]]) -> int:
         if failed:
             raise BookingCalError(f"{len(failed)} copies could not be deleted from the CalDAV "
                                   f"calendar ({failed[0].message}); the account stays "
-                                  "connected; try again")
+                                  "connected; try again, or disconnect keeping the copies "
+                                  "and delete them there by hand")
         deleted += len(results)
     return deleted
 

@@ -20,7 +20,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from caldav_servers import SERVERS, Server, radicale
+from caldav_servers import SERVERS, Quirks, Server, proxy, radicale
 from caldav_world import CALDAV_TOML, TZ
 from server.caldav.provider import CalDAVProvider, make_client
 from server.db.models import CalDAVConnection, CalDAVMirroredEvent
@@ -302,3 +302,28 @@ def test_a_refused_password_asks_for_an_app_specific_one(on_radicale: Setup) -> 
     assert setup.server.calendar_url in [c["url"] for c in listed]
     setup.assert_no_password()
     assert "revoked-since" not in "".join(setup.answers)
+
+
+def test_copies_that_cannot_be_deleted_stop_the_disconnection(tmp_path: Path,
+                                                               database_url: str) -> None:
+    """A calendar turned read-only (403 on DELETE, through the quirk proxy): nothing is
+    forgotten, the error says how to go on; keeping the copies disconnects."""
+    quirks = Quirks()
+    with radicale(tmp_path / "server") as real, proxy(real, quirks) as server:
+        for setup in _setup(tmp_path, database_url, server):
+            account = setup.connect()["id"]
+            setup.call("PATCH", f"{setup.base}/{account}", json={"calendars": [
+                {"calendar_id": setup.anna, "write_calendar": server.calendar_url}]})
+            setup.book(1)
+            [report] = Engine(setup.runtime, worker="t", providers=[setup.provider()]).run_once()
+            assert report.error is None and len(setup.copies_there()) == 1
+            quirks.forbid_writes = True
+            refused = assert_error(setup.raw("DELETE", f"{setup.base}/{account}"), 400,
+                                   contains="could not be deleted")
+            assert "keeping the copies" in refused["message"]
+            assert [a["id"] for a in setup.call("GET", setup.base)["items"]] == [account]
+            kept = setup.call("DELETE", f"{setup.base}/{account}",
+                              params={"keep_copies": "true"})
+            assert kept["copies_kept"] == 1 and setup.call("GET", setup.base)["items"] == []
+            assert len(setup.copies_there()) == 1
+            setup.assert_no_password()
