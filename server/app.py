@@ -19,6 +19,7 @@ from server.api.auth import authenticate
 from server.api.routes_availability import PUBLIC_ENDPOINTS
 from server.api.routes_availability import bp as availability_bp
 from server.api.routes_bookings import bp as bookings_bp
+from server.api.routes_caldav import bp as caldav_bp
 from server.api.routes_catalog import bp as catalog_bp
 from server.api.routes_google import bp as google_bp
 from server.api.routes_ics import bp as ics_bp
@@ -65,7 +66,7 @@ def create_flask_app(runtime: Runtime, metrics: Metrics, limiter: FailureLimiter
     app.add_url_rule(API_PREFIX + "/openapi.json", "openapi_json",
                      lambda: Response(json.dumps(app.api_doc), mimetype="application/json"))
     for blueprint in (tenancy_bp, catalog_bp, bookings_bp, links_bp, google_bp, microsoft_bp,
-                      ics_bp):
+                      ics_bp, caldav_bp):
         app.register_api(blueprint)
     app.register_api(availability_bp)
     app.register_blueprint(google_callback.create_blueprint(runtime, admin.landing))

@@ -210,14 +210,20 @@ def caldav_sync(ctx: click.Context, business_id: int, account_id: int) -> None:
 @caldav.command("disconnect")
 @click.argument("business_id", type=int)
 @click.argument("account_id", type=int)
+@click.option("--keep-copies", is_flag=True,
+              help="Leave our copies of bookings in the account's calendars (they stop being "
+                   "updated).")
 @click.pass_context
 @user_errors
-def caldav_disconnect(ctx: click.Context, business_id: int, account_id: int) -> None:
-    """Forget the account: its password, its calendars' busy time here and the record of our
-    copies (the copies stay in that calendar). Bookings stay."""
-    from server.caldav import connections
+def caldav_disconnect(ctx: click.Context, business_id: int, account_id: int,
+                      keep_copies: bool) -> None:
+    """Disconnect the account: delete our copies of bookings that have not ended from its
+    calendars (unless --keep-copies), then forget its password, its calendars' busy time here
+    and the record of our copies. Bookings stay."""
+    from server.caldav.disconnect import disconnect
 
     runtime = _runtime(ctx, need_schema=True)
-    with runtime.db.write() as session:
-        connections.disconnect(session, business_id, account_id)
-    click.echo(f"account {account_id} disconnected; its copies stay in the remote calendar")
+    report = disconnect(runtime, business_id, account_id, keep_copies=keep_copies)
+    click.echo(f"account {account_id} disconnected; {report.copies_deleted} copies deleted "
+               f"from the remote calendar, {report.copies_kept} kept"
+               + (f"; {report.note}" if report.note else ""))

@@ -1,8 +1,8 @@
 """Apps → Other calendar (iCloud, Fastmail, Nextcloud, CalDAV): the business's CalDAV accounts
 with their state and last error per calendar; connecting one (server address or domain, user
 name, app-specific password: discovery finds its calendars); choosing, per employee calendar,
-which of the account's calendars it takes part with; disconnecting. Every action calls the
-functions the CLI calls (server/caldav/)."""
+which of the account's calendars it takes part with; disconnecting (our copies that have not
+ended deleted there). Every action calls the functions the CLI calls (server/caldav/)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from server.admin.web import page, signed_in
 from server.api.common import runtime
 from server.api.errors import status_of
 from server.caldav import connections, discovery
+from server.caldav.disconnect import disconnect
 from server.caldav.status import accounts
 from server.domain.calendars import list_calendars
 from server.errors import BookingCalError
@@ -109,8 +110,7 @@ def register(bp: Blueprint) -> None:
         rt = runtime()
         me = signed_in()
         try:
-            with rt.db.write() as session:
-                connections.disconnect(session, me.business_id, account)
+            disconnect(rt, me.business_id, account, keep_copies=False)
         except BookingCalError as exc:
             return caldav_page(status_of(exc), exc.message)
         return redirect(url_for("admin.caldav", done="caldav-disconnected"), 303)

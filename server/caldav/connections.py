@@ -78,6 +78,32 @@ def connect(session: Session, keyring: Keyring, business_id: int, *, server_url:
     return connection
 
 
+def reconnect(session: Session, keyring: Keyring, business_id: int, connection_id: int, *,
+              password: str, account: Account, now: dt.datetime) -> CalDAVConnection:
+    """A new app password for an account (after "needs reconnecting"), found by discovery with
+    it: the same account renewed as `connect` renews it, its settings and copies kept."""
+    connection = get_connection(session, business_id, connection_id)
+    if account.home_url != connection.home_url:
+        raise InvalidError("this password opens a different calendar home than the account's; "
+                           "connect it as a new account instead", field="password")
+    renewed = connect(session, keyring, business_id, server_url=connection.server_url,
+                      username=connection.username, password=password, account=account,
+                      now=now)
+    assert renewed.id == connection.id
+    return renewed
+
+
+def request_read(session: Session, business_id: int, connection_id: int) -> int:
+    """Have the bridge read every calendar of the account at its next pass, whatever the poll
+    interval; how many calendars it will read."""
+    get_connection(session, business_id, connection_id)
+    states = list(session.execute(select(CalDAVReadState).where(
+        CalDAVReadState.connection_id == connection_id)).scalars())
+    for state in states:
+        state.pull_requested = True
+    return len(states)
+
+
 def reads(connection: CalDAVConnection) -> bool:
     """Whether the bridge reads the account's calendars."""
     return connection.direction != "to_caldav" or connection.block_online_booking
@@ -179,6 +205,6 @@ def _set_calendars(session: Session, connection: CalDAVConnection,
 
 def disconnect(session: Session, business_id: int, connection_id: int) -> None:
     """Forget the account: its password, maps, read states, mirrored events and the record of
-    our copies (cascades). The copies stay in the remote calendar (delete them there, or set
-    the direction to read only and remove the calendars first to have them deleted)."""
+    our copies (cascades). The copies stay in the remote calendar: server/caldav/disconnect.py
+    deletes them first."""
     session.delete(get_connection(session, business_id, connection_id))

@@ -14,7 +14,7 @@ from typing import Any
 
 from server.caldav import dav
 from server.caldav.client import CalDAVClient
-from server.config import Network
+from server.config import CalDAVConfig, Network
 from server.errors import InvalidError
 from server.sync.addresses import RefusedAddress, UrlGuard
 from server.sync.errors import ReconnectError, SyncError
@@ -174,3 +174,12 @@ def discover(server: str, username: str, password: str, *, allow_http: bool,
     raise InvalidError(f"no CalDAV calendars were found at {host}{detail}; check the "
                        "address (your provider's help names its CalDAV server)",
                        field="server_url")
+
+
+def discover_configured(options: CalDAVConfig, server: str, username: str,
+                        password: str) -> Account:
+    """`discover` within the [caldav] options (plain http, private hosts and networks
+    allowed, the time limit)."""
+    return discover(server, username, password, allow_http=options.allow_http,
+                    allow_private=options.allow_private_hosts,
+                    networks=options.allowed_networks, timeout=options.timeout_seconds)

@@ -36,10 +36,14 @@ class AccountStatus:
     id: int
     label: str
     server_url: str
+    home_url: str
     username: str
     status: str
     direction: str
     block_online_booking: bool
+    block_out_of_office: bool
+    block_tentative: bool
+    block_all_day: bool
     hide_client_details: bool
     last_sync_at: dt.datetime | None
     last_error: str | None
@@ -58,16 +62,20 @@ def _mode(token: str | None, poll_seconds: int) -> str:
 
 
 def accounts(session: Session, business_id: int, now: dt.datetime,
-             poll_seconds: int) -> list[AccountStatus]:
-    """Every CalDAV account of the business (a handful of queries per account)."""
-    rows = connections.list_connections(session, business_id)
+             poll_seconds: int, only: int | None = None) -> list[AccountStatus]:
+    """Every CalDAV account of the business (a handful of queries per account), or only the
+    one numbered `only` (NotFoundError when the business has none of that number)."""
+    rows = connections.list_connections(session, business_id) if only is None else [
+        connections.get_connection(session, business_id, only)]
     pending = backlogs(session, now, [row.id for row in rows], tables=CALDAV) if rows else {}
     found: list[AccountStatus] = []
     for row in rows:
         found.append(AccountStatus(
-            id=row.id, label=row.label, server_url=row.server_url, username=row.username,
-            status=row.status, direction=row.direction,
+            id=row.id, label=row.label, server_url=row.server_url, home_url=row.home_url,
+            username=row.username, status=row.status, direction=row.direction,
             block_online_booking=row.block_online_booking,
+            block_out_of_office=row.block_out_of_office, block_tentative=row.block_tentative,
+            block_all_day=row.block_all_day,
             hide_client_details=row.hide_client_details, last_sync_at=row.last_sync_at,
             last_error=row.last_error,
             pending_changes=pending[row.id].total if row.id in pending else 0,

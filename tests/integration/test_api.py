@@ -312,8 +312,22 @@ def test_openapi_document_declares_the_api(api: Api, server: LiveServer) -> None
     paths = document["paths"]
     for path in ("/api/v1/businesses", "/api/v1/businesses/{business_id}/bookings",
                  "/api/v1/businesses/{business_id}/clients/{client_id}/erase",
-                 "/api/v1/businesses/{business_id}/calendars/{calendar_id}/changes"):
+                 "/api/v1/businesses/{business_id}/calendars/{calendar_id}/changes",
+                 "/api/v1/businesses/{business_id}/caldav/accounts",
+                 "/api/v1/businesses/{business_id}/caldav/accounts/{account_id}",
+                 "/api/v1/businesses/{business_id}/caldav/accounts/{account_id}/calendars",
+                 "/api/v1/businesses/{business_id}/caldav/accounts/{account_id}/sync",
+                 "/api/v1/businesses/{business_id}/caldav/accounts/{account_id}/reconnect"):
         assert path in paths, path
+    accounts = paths["/api/v1/businesses/{business_id}/caldav/accounts/{account_id}"]
+    assert set(accounts) >= {"get", "patch", "delete"}
+    assert accounts["patch"]["responses"]["422"]["content"]["application/json"]["schema"][
+        "$ref"].endswith("ErrorResponse")
+    schemas = document["components"]["schemas"]
+    assert "password" in schemas["CalDAVConnectIn"]["properties"]
+    for model in ("CalDAVAccountOut", "CalDAVConnectedOut", "CalDAVCalendarStatus",
+                  "CalDAVRemoteCalendar"):  # no answer carries a password
+        assert not [name for name in schemas[model]["properties"] if "password" in name], model
     create = paths["/api/v1/businesses/{business_id}/bookings"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "BookingIn")

@@ -1432,7 +1432,7 @@ def make_tenants(api: Api) -> Tenants:
                    {"calendar_id": b_cal["id"], "service_id": b_service,
                     "client_id": b_extra_client, "booking_id": b_booking["id"],
                     "blocked_id": b_block["id"], "link_id": b_link["id"], "key_id": b_key,
-                    "source_id": 1})
+                    "source_id": 1, "account_id": 1})
 
 
 def assert_no_bravo(what: str, response: requests.Response, sent: tuple[str, ...] = ()) -> None:
@@ -1573,6 +1573,11 @@ def request_for(method: str, rule: str, b: Salon) -> dict[str, Any]:
         ("POST", "/ics-sources"): {"calendar_id": b.calendar,
                                    "url": "https://calendar.example.com/x.ics"},
         ("POST", "/ics-sources/<int:source_id>/refresh"): None,
+        ("POST", "/caldav/accounts"): {"server_url": "https://caldav.example.com/",
+                                       "username": "anna@example.com", "password": "secret"},
+        ("PATCH", "/caldav/accounts/<int:account_id>"): {"direction": "both"},
+        ("POST", "/caldav/accounts/<int:account_id>/sync"): None,
+        ("POST", "/caldav/accounts/<int:account_id>/reconnect"): {"password": "secret"},
     }
     queries: dict[tuple[str, str], dict[str, str]] = {
         ("GET", "/bookings"): {"start": "2026-01-01T00:00:00Z", "end": "2028-01-01T00:00:00Z"},
