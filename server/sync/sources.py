@@ -96,7 +96,8 @@ KINDS: dict[str, SourceKind] = {
                          "/admin/apps/caldav",
                          lambda config: dt.timedelta(seconds=config.caldav.poll_seconds)),
     "ics": SourceKind("ics", "ICS", "calendar link",
-                      lambda config: _ics_target(config, _DEFAULT_ICS), "/admin/apps/calendar-links",
+                      lambda config: _ics_target(config, _DEFAULT_ICS),
+                      "/admin/apps/calendar-links",
                       lambda config: dt.timedelta(seconds=config.ics.default_interval_seconds),
                       own_target=_ics_target, own_name=_ics_name, keeps_last_copy=True),
 }

@@ -17,6 +17,7 @@ import requests
 
 from google_world import run_cli
 from ics_world import IcsWorld, make_ics_world, vevent
+from server.db.models import IcsSource
 from server.domain import businesses
 from server.sync import alerts
 from server.sync.sources import KINDS
@@ -100,7 +101,6 @@ def test_the_target_follows_the_links_own_interval(world: IcsWorld, live: LiveSe
     config = world.runtime.config
     assert kind.stale_after(config) == dt.timedelta(minutes=70)
     with world.runtime.db.write() as session:
-        from server.db.models import IcsSource
         row = session.get(IcsSource, world.source)
         assert row is not None
         row.interval_seconds = 7200
