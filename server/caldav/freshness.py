@@ -63,7 +63,7 @@ class _Source:
 def recheck(runtime: Runtime, business_id: int, calendar_id: int, now: dt.datetime,
             timeout: float) -> str | None:
     """Read again every CalDAV calendar blocking `calendar_id` whose mirror is too old, all
-    within `timeout` seconds. None when the mirror is current, else the first doubt."""
+    within `timeout` seconds. None when the mirror is current, else the doubts (joined)."""
     deadline = time.monotonic() + timeout
     doubts = [doubt for source in _stale_sources(runtime, business_id, calendar_id, now)
               if (doubt := _freshen(runtime, source, now, timeout, deadline)) is not None]
