@@ -4,9 +4,10 @@ and the business's stale-data policy (server/sync/freshness.py) applied to its o
 A provider's check (`Check`) asks the provider for the calendar's busy time now, bounded by a
 timeout, and brings the mirror up to date before the booking's own transaction (no database
 lock is held over the network); it returns None when it did, or why not (the mirrored events
-were used as they were). Google and Microsoft: a bounded incremental read (server/google/freshness.py,
-server/microsoft/freshness.py). A
-provider registers its check in CHECKS (imported lazily: the checks import the domain layer).
+were used as they were). Google, Microsoft and CalDAV: a bounded incremental read through the
+engine's read path (server/google/freshness.py, server/microsoft/freshness.py,
+server/caldav/freshness.py). A provider registers its check in CHECKS (imported lazily: the
+checks import the domain layer).
 
 - offer: every check runs (best effort); a doubt becomes a warning on the booking.
 - hide: a source that is not ok refuses the booking (its times are not offered either).
@@ -36,7 +37,13 @@ def _microsoft() -> Check:
     return recheck
 
 
-CHECKS: dict[str, Callable[[], Check]] = {"google": _google, "microsoft": _microsoft}
+def _caldav() -> Check:
+    from server.caldav.freshness import recheck
+    return recheck
+
+
+CHECKS: dict[str, Callable[[], Check]] = {"google": _google, "microsoft": _microsoft,
+                                          "caldav": _caldav}
 
 
 class StaleSourceError(ConflictError):

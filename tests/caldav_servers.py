@@ -1,7 +1,8 @@
 """Real CalDAV servers for the tests, started on free loopback ports: stock Radicale (an account
 in an htpasswd file) and Xandikos (single user, as it comes, on loopback), each with one
 calendar; and a thin proxy in front of either that alters exactly one behaviour of a real
-server (refusing sync-collection like a server without it, answering PUTs without an ETag)."""
+server (refusing sync-collection like a server without it, answering PUTs without an ETag,
+holding requests unanswered)."""
 
 from __future__ import annotations
 
@@ -134,6 +135,8 @@ class Quirks:
     # Hold every PUT after this many were relayed, unanswered, until `release` is set (a
     # bridge process killed mid-batch).
     hold_puts_after: int | None = None
+    # Hold every request, unanswered, until `release` is set (a server that stopped answering).
+    hold_all: bool = False
     puts: int = 0
     reached: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -143,8 +146,13 @@ class Quirks:
         self.reached.clear()
         self.release.clear()
 
+    def hold_everything(self) -> None:
+        self.hold_all = True
+        self.reached.clear()
+        self.release.clear()
+
     def release_holds(self) -> None:
-        self.hold_puts_after = None
+        self.hold_puts_after, self.hold_all = None, False
         self.release.set()
 
 
@@ -165,6 +173,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Location", self.quirks.redirect_to.rstrip("/") + self.path)
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if self.quirks.hold_all:
+            self.quirks.reached.set()
+            self.quirks.release.wait(60)
+            self.close_connection = True
             return
         if self.command == "REPORT" and b"sync-collection" in body \
                 and self.quirks.refuse_sync_collection:

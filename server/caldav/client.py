@@ -12,6 +12,11 @@ bodiless PROPFIND before the first request that carries a body: a copy's PUT is 
 unauthenticated first, to be refused and sent again (twice the bytes, and a write the server
 saw arrive without credentials).
 
+A client given a `deadline` (time.monotonic(), a live check before an online booking) sends no
+request once it has passed, and waits for each answer at most until it: its whole work is
+bounded in time, whatever the number of requests (a timeout is a RetryableError with the
+reason "timeout").
+
 A client made with a `guard` (every client of a connected account, and discovery) requests no
 URL the guard refuses: the account's own addresses, the hrefs its answers name, and every
 redirect, checked before it is followed (server/sync/addresses.py)."""
@@ -97,6 +102,7 @@ class CalDAVClient:
     _dav: DAVClient | None = field(default=None, repr=False)
     _negotiated: bool = field(default=False, repr=False)  # asked once (some never say 401)
     guard: UrlGuard | None = field(default=None, repr=False)
+    deadline: float | None = None  # time.monotonic() after which no request is sent
 
     @property
     def host(self) -> str:
@@ -164,6 +170,12 @@ class CalDAVClient:
         try:
             if self.guard is not None:
                 self.guard.check_url(url)
+            if self.deadline is not None:
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("the deadline passed")
+                # python-caldav annotates an int; niquests takes any number of seconds
+                self.dav.timeout = min(self.timeout, left)  # type: ignore[assignment]
             self.requests += 1
             response = self.dav.request(url, method, body, dict(headers or {}))
         except RefusedAddress as exc:
@@ -183,6 +195,9 @@ class CalDAVClient:
                             f"unreadable ({type(exc).__name__})", 502, "badResponse") from None
         except Exception as exc:  # niquests' connection errors and timeouts, broken XML
             name = type(exc).__name__
+            if "Timeout" in name or isinstance(exc, TimeoutError):
+                raise RetryableError(f"the CalDAV server {self.host} did not answer in time "
+                                     f"while {what}", 504, "timeout") from None
             raise RetryableError(f"the CalDAV server {self.host} could not be reached while "
                                  f"{what} ({name})", 503, "unreachable") from None
         status = int(response.status)

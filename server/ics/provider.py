@@ -31,6 +31,7 @@ from server.db.models import Calendar, IcsReadState, IcsSource
 from server.ics import parse
 from server.ics.cursor import Cursor
 from server.ics.fetch import FetchError, Fetched, fetch, host_of
+from server.ics.intervals import interval
 from server.redaction import EventView
 from server.runtime import Runtime
 from server.sync import health
@@ -53,14 +54,6 @@ class IcsClient:
     pending: dict[str, Fetched] = field(default_factory=dict)
     refresh_seconds: int | None = None
     requests: int = 0  # HTTP requests made (the bench counts them)
-
-
-def interval(settings: Any, own: int | None, advertised: int | None) -> dt.timedelta:
-    """Time until a source's next fetch: its own interval, else the feed's, else the
-    default, within the configured bounds (`settings`: IcsConfig)."""
-    wanted = own or advertised or settings.default_interval_seconds
-    return dt.timedelta(seconds=min(max(wanted, settings.min_interval_seconds),
-                                    settings.max_interval_seconds))
 
 
 @dataclass

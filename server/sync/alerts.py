@@ -82,10 +82,10 @@ def problems(session: Session) -> list[Problem]:
             elif row.last_error:
                 found.append(Problem(row.business_id, kind.name, row.id, CONNECTION, FAILING,
                                      row.last_error))
-        for table, column, verb in ((tables.read_state, tables.read_state.google_calendar,
-                                     "reading"),
-                                    (tables.calendar_map, tables.calendar_map.write_calendar,
-                                     "writing")):
+        sides = [(tables.read_state, tables.read_state.google_calendar, "reading")]
+        if tables.calendar_map is not None:  # a read-only kind (ICS) writes nothing
+            sides.append((tables.calendar_map, tables.calendar_map.write_calendar, "writing"))
+        for table, column, verb in sides:
             for row in session.execute(
                     select(conn.business_id, table.connection_id, column, table.last_error)
                     .join(conn, conn.id == table.connection_id)

@@ -63,6 +63,11 @@ def judge(kind: SourceKind, status: str, paused_until: dt.datetime | None,
     if status == health.PAUSED and paused_until is not None and paused_until > now:
         return ERROR, (f"{kind.label} sync is paused (quota) until "
                        f"{paused_until:%Y-%m-%d %H:%M} UTC (last read {ago(synced_at, now)})")
+    if read_error is not None and kind.keeps_last_copy:
+        kept = "its last good copy keeps blocking" if synced_at is not None else \
+            "nothing of it blocks yet"
+        return STALE, (f"reading the {kind.calendar_word} fails (last good read "
+                       f"{ago(synced_at, now)}); {kept}")
     if read_error is not None:
         return ERROR, (f"reading the {kind.calendar_word} fails (last read "
                        f"{ago(synced_at, now)})")
@@ -83,6 +88,10 @@ def blocking_sources(session: Session, business_id: int, calendar_ids: Iterable[
     if not ids:
         return found
     for kind in kinds():
+        if kind.tables.calendar_map is None:
+            for source in _own_sources(session, kind, business_id, ids, now, config):
+                found[source.calendar_id].append(source)
+            continue
         tables, target = kind.tables, kind.stale_after(config)
         conn, mapping, state = tables.connection, tables.calendar_map, tables.read_state
         rows = session.execute(
@@ -101,6 +110,31 @@ def blocking_sources(session: Session, business_id: int, calendar_ids: Iterable[
             found[row.calendar_id].append(SourceHealth(
                 kind.name, kind.label, row.calendar_id, row.read_calendar, row.id,
                 row.synced_at, verdict, reason, row.last_error))
+    return found
+
+
+def _own_sources(session: Session, kind: SourceKind, business_id: int, ids: list[int],
+                 now: dt.datetime, config: Config) -> list[SourceHealth]:
+    """The sources of a kind whose connection is the source (ICS URLs: each on one employee
+    calendar, on its own interval): one query. A failure recorded on the source (a transient
+    one, backing off) or on its read state (the feed itself) counts, the newer first."""
+    tables = kind.tables
+    conn, state = tables.connection, tables.read_state
+    found: list[SourceHealth] = []
+    for row, synced_at, read_error, read_error_at in session.execute(
+            select(conn, state.synced_at, state.last_error, state.last_error_at)
+            .outerjoin(state, state.connection_id == conn.id)
+            .where(conn.business_id == business_id, conn.calendar_id.in_(ids),
+                   conn.block_online_booking.is_(True))
+            .order_by(conn.calendar_id, conn.id)):
+        errors = [(when or now, text) for when, text in (
+            (read_error_at, read_error), (row.last_error_at, row.last_error)) if text]
+        error = max(errors, key=lambda pair: pair[0])[1] if errors else None
+        verdict, reason = judge(kind, row.status, row.paused_until, synced_at, error,
+                                kind.target(config, row), now)
+        name = kind.own_name(row) if kind.own_name is not None else str(row.id)
+        found.append(SourceHealth(kind.name, kind.label, row.calendar_id, name, row.id,
+                                  synced_at, verdict, reason, error))
     return found
 
 

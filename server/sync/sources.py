@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from server.config import Config
+from server.ics.intervals import interval
 from server.sync.tables import BY_PROVIDER, Tables
 
 
@@ -24,10 +26,23 @@ class SourceKind:
     stale_after: Callable[[Config], dt.timedelta]  # its freshness target
     reconnect_path: str  # below public_url: where an admin reconnects it
     poll: Callable[[Config], dt.timedelta]  # how often a connection is read without a push
+    # A source that is its own connection (tables.calendar_map is None: ICS URLs, each for one
+    # employee calendar, on its own interval): its target from its row, and its name for
+    # people (never its URL).
+    own_target: Callable[[Config, Any], dt.timedelta] | None = None
+    own_name: Callable[[Any], str] | None = None
+    # A failed read keeps the last good copy blocking (ICS): the source is stale, not in error.
+    keeps_last_copy: bool = False
 
     @property
     def tables(self) -> Tables:
         return BY_PROVIDER[self.name]
+
+    def target(self, config: Config, connection: Any) -> dt.timedelta:
+        """The freshness target of one connection's sources (`connection`: its row)."""
+        if self.own_target is not None:
+            return self.own_target(config, connection)
+        return self.stale_after(config)
 
 
 def push_or_poll(push: bool, poll_seconds: int, config: Config) -> dt.timedelta:
@@ -50,6 +65,26 @@ def _microsoft(config: Config) -> dt.timedelta:
     return push_or_poll(config.microsoft.notifications, config.microsoft.poll_seconds, config)
 
 
+def _ics_target(config: Config, source: Any) -> dt.timedelta:
+    """An ICS source's interval (its own, the feed's or the default, within the bounds) plus
+    health.poll_slack_minutes."""
+    every = interval(config.ics, source.interval_seconds, source.feed_interval_seconds)
+    return push_or_poll(False, int(every.total_seconds()), config)
+
+
+@dataclass(frozen=True)
+class _IcsIntervals:
+    interval_seconds: int | None = None
+    feed_interval_seconds: int | None = None
+
+
+_DEFAULT_ICS = _IcsIntervals()  # a source with no interval of its own nor of its feed
+
+
+def _ics_name(source: Any) -> str:
+    return str(source.label or source.host)
+
+
 KINDS: dict[str, SourceKind] = {
     "google": SourceKind("google", "Google", "Google calendar", _google, "/admin/apps/google",
                          lambda config: dt.timedelta(seconds=config.google.poll_seconds)),
@@ -60,6 +95,11 @@ KINDS: dict[str, SourceKind] = {
                          lambda config: push_or_poll(False, config.caldav.poll_seconds, config),
                          "/admin/apps/caldav",
                          lambda config: dt.timedelta(seconds=config.caldav.poll_seconds)),
+    "ics": SourceKind("ics", "ICS", "calendar link",
+                      lambda config: _ics_target(config, _DEFAULT_ICS),
+                      "/admin/apps/calendar-links",
+                      lambda config: dt.timedelta(seconds=config.ics.default_interval_seconds),
+                      own_target=_ics_target, own_name=_ics_name, keeps_last_copy=True),
 }
 
 

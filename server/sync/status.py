@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,14 +63,11 @@ def _lines(session: Session, kind: SourceKind, config: Config, now: dt.datetime,
            business_id: int | None, names: dict[int, str]) -> list[Line]:
     tables = kind.tables
     conn, state, mapping = tables.connection, tables.read_state, tables.calendar_map
-    target, poll = kind.stale_after(config), kind.poll(config)
+    poll = kind.poll(config)
     scope = [conn.business_id == business_id] if business_id is not None else []
-    connections = {row.id: row for row in session.execute(
-        # The account's name: its address (Google, Microsoft) or the user name (CalDAV).
-        select(conn.id, conn.business_id,
-               (conn.account_email if hasattr(conn, "account_email") else conn.username)
-               .label("account_email"), conn.status, conn.paused_until,
-               conn.last_error, conn.last_error_at).where(*scope))}
+    # The account's name: its address (Google, Microsoft), the user name (CalDAV), or the
+    # source's label or host (ICS: never its URL).
+    connections = {row.id: row for row in session.execute(select(conn).where(*scope)).scalars()}
     lines: list[Line] = []
     newest: dict[int, dt.datetime] = {}
     for row in session.execute(
@@ -77,21 +75,26 @@ def _lines(session: Session, kind: SourceKind, config: Config, now: dt.datetime,
                    state.last_error, state.last_error_at)
             .join(conn, conn.id == state.connection_id).where(*scope)):
         owner = connections[row.connection_id]
+        error, error_at = row.last_error, row.last_error_at
+        if kind.keeps_last_copy and owner.last_error and (
+                error is None or (owner.last_error_at or now) > (error_at or now)):
+            error, error_at = owner.last_error, owner.last_error_at  # backing off
         verdict, _ = judge(kind, owner.status, owner.paused_until, row.synced_at,
-                           row.last_error, target, now)
+                           error, kind.target(config, owner), now)
         if row.synced_at is not None:
             newest[row.connection_id] = max(row.synced_at, newest.get(row.connection_id,
                                                                       row.synced_at))
+        calendar = kind.own_name(owner) if kind.own_name is not None else row.google_calendar
         lines.append(Line(kind.name, kind.label, owner.business_id,
                           names.get(owner.business_id, ""), row.connection_id,
-                          owner.account_email, READING, row.google_calendar, verdict,
+                          _account(owner), READING, calendar, verdict,
                           row.synced_at, _next(owner, row.synced_at, poll, now),
-                          row.last_error, row.last_error_at, kind.reconnect_path))
+                          error, error_at, kind.reconnect_path))
     for row in session.execute(
             select(mapping.connection_id, mapping.write_calendar, mapping.last_error,
                    mapping.last_error_at, mapping.retry_at)
             .join(conn, conn.id == mapping.connection_id)
-            .where(mapping.last_error.is_not(None), *scope)):
+            .where(mapping.last_error.is_not(None), *scope)) if mapping is not None else ():
         owner = connections[row.connection_id]
         lines.append(Line(kind.name, kind.label, owner.business_id,
                           names.get(owner.business_id, ""), row.connection_id,
@@ -103,19 +106,29 @@ def _lines(session: Session, kind: SourceKind, config: Config, now: dt.datetime,
             verdict = NEEDS_RECONNECTING
         elif owner.last_error or (owner.status == health.PAUSED and owner.paused_until
                                   and owner.paused_until > now):
-            verdict = ERROR
+            verdict = STALE if kind.keeps_last_copy else ERROR
         else:
             verdict = OK
         last = newest.get(connection_id)
         lines.append(Line(kind.name, kind.label, owner.business_id,
                           names.get(owner.business_id, ""), connection_id,
-                          owner.account_email, CONNECTION, "", verdict, last,
+                          _account(owner), CONNECTION, "", verdict, last,
                           _next(owner, last, poll, now), owner.last_error,
                           owner.last_error_at, kind.reconnect_path))
     return lines
 
 
-def _next(owner: object, last: dt.datetime | None, poll: dt.timedelta,
+def _account(owner: Any) -> str:
+    """The connection's account for people: its address, user name, or label and host."""
+    for name in ("account_email", "username"):
+        if hasattr(owner, name):
+            return str(getattr(owner, name) or "")
+    host = str(getattr(owner, "host", "") or "")
+    label = str(getattr(owner, "label", "") or "")
+    return f"{label} ({host})" if label and label != host else host
+
+
+def _next(owner: Any, last: dt.datetime | None, poll: dt.timedelta,
           now: dt.datetime) -> dt.datetime | None:
     status = getattr(owner, "status")
     paused_until = getattr(owner, "paused_until")
@@ -123,6 +136,9 @@ def _next(owner: object, last: dt.datetime | None, poll: dt.timedelta,
         return None
     if status == health.PAUSED and paused_until is not None and paused_until > now:
         return paused_until
+    scheduled = getattr(owner, "next_poll_at", None)  # a source on its own interval (ICS)
+    if scheduled is not None:
+        return max(now, scheduled)
     if last is None:
         return now
     return max(now, last + poll)

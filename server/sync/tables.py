@@ -42,4 +42,5 @@ ICS = Tables(IcsSource, None, IcsReadState, None, None, IcsMirroredEvent, "from_
 # Every provider's tables by its name (Provider.name): what the sync health views (freshness of
 # the sources that block booking, alerts, `bookingcal sync status`, metrics) go through. A new
 # provider adds its set here (and its SourceKind in server/sync/sources.py).
-BY_PROVIDER: dict[str, Tables] = {"google": GOOGLE, "microsoft": MICROSOFT, "caldav": CALDAV}
+BY_PROVIDER: dict[str, Tables] = {"google": GOOGLE, "microsoft": MICROSOFT, "caldav": CALDAV,
+                                  "ics": ICS}

@@ -59,8 +59,9 @@ class CalDAVWorld:
 
 @contextmanager
 def make_caldav_world(folder: Path, database_url: str, server: Server, extra: str = "",
-                      now: dt.datetime = NOW) -> Iterator[CalDAVWorld]:
-    runtime = make_runtime(folder, database_url, now=now, extra=CALDAV_TOML + extra)
+                      now: dt.datetime = NOW, caldav: str = "") -> Iterator[CalDAVWorld]:
+    """`caldav`: more lines of the [caldav] section; `extra`: more sections."""
+    runtime = make_runtime(folder, database_url, now=now, extra=CALDAV_TOML + caldav + extra)
     account = discovery.discover(server.url, server.user, server.password, allow_http=True,
                                  allow_private=True, timeout=10)
     assert server.calendar_url in [c.url for c in account.calendars], account
