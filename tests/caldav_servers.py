@@ -69,16 +69,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def radicale(folder: Path) -> Iterator[Server]:
-    """Stock Radicale with one account (htpasswd, plain) and a calendar "work"."""
+def radicale(folder: Path, rights_file: str | None = None) -> Iterator[Server]:
+    """Stock Radicale with one account (htpasswd, plain) and a calendar "work". Its rights are
+    owner_only, or with `rights_file` (the text of a Radicale rights file) from_file:
+    bench/litmus_run.py grants the account "W" below its home that way, so that it can make
+    plain WebDAV collections as litmus needs."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "users").write_text(f"{USER}:{PASSWORD}\n", encoding="utf-8")
     port = free_port()
+    rights = "type = owner_only"
+    if rights_file is not None:
+        (folder / "rights").write_text(rights_file, encoding="utf-8")
+        rights = f"type = from_file\nfile = {folder / 'rights'}"
     (folder / "config").write_text(
         f"[server]\nhosts = 127.0.0.1:{port}\n"
         f"[auth]\ntype = htpasswd\nhtpasswd_filename = {folder / 'users'}\n"
         "htpasswd_encryption = plain\n"
-        "[rights]\ntype = owner_only\n"
+        f"[rights]\n{rights}\n"
         f"[storage]\nfilesystem_folder = {folder / 'collections'}\n"
         "[logging]\nlevel = warning\nmask_passwords = true\n", encoding="utf-8")
     process = subprocess.Popen([sys.executable, "-m", "radicale", "--config",
