@@ -102,6 +102,11 @@ def handle(request: DavRequest, method: str, sub_path: str, body: bytes,
                                "only a personal calendar's name can be changed here")
             href = environ.get("SCRIPT_NAME", "") + DAV_PATH + "/" + sub_path.lstrip("/")
             return _rename_personal_calendar(request, personal, href, body)
+        if len(parts) == 3 and not parts[2].endswith(".ics") and \
+                (method == "DELETE" or environ.get("HTTP_IF_MATCH")):
+            # No item here has this name (ours are <UID>.ics): a DELETE finds nothing, and an
+            # If-Match on it fails (RFC 9110: no current representation), as on a missing item.
+            return _stale() if environ.get("HTTP_IF_MATCH") else Answer("404 Not Found")
         if len(parts) != 3 or not parts[2].endswith(".ics"):
             return refusal("403 Forbidden", "D:need-privileges",
                            "this employee's calendar cannot be created, replaced or removed "

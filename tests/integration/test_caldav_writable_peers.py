@@ -1,6 +1,8 @@
-"""Extended MKCOL (RFC 5689) on a writable account: a calendar asked for that way (vdirsyncer
-makes its collections so) is a personal calendar like one made by MKCALENDAR; a plain WebDAV
-collection (litmus's MKCOL) is refused with 403 DAV:valid-resourcetype and nothing is made.
+"""What the peer suites (bench/litmus_run.py, bench/vdirsyncer_run.py) found on a writable
+account. Extended MKCOL (RFC 5689): a calendar asked for that way (vdirsyncer makes its
+collections so) is a personal calendar like one made by MKCALENDAR; a plain WebDAV collection
+(litmus's MKCOL) is refused with 403 DAV:valid-resourcetype and nothing is made. A write with
+If-Match to a name no item has is 412, as to a missing item.
 Over real HTTP with requests and python-caldav, on the injected clock (support.NOW)."""
 
 from __future__ import annotations
@@ -74,3 +76,22 @@ def test_plain_collections_are_refused_and_nothing_is_made(api: Api, salon: Salo
                                data=mkcol("<D:collection/><C:calendar/>").encode(),
                                auth=reader.auth, timeout=30)
     assert refused.status_code == 403
+
+
+def test_if_match_on_a_name_no_item_has_fails_with_412(api: Api, salon: Salon) -> None:
+    """vdirsyncer's update/delete of a missing item: the condition fails (412) whatever the
+    name; without one a DELETE finds nothing (404) and a PUT is refused; nothing is made."""
+    phone = Phone(writable_link(api, salon))
+    sent = event_text("huehue", "20261203T100000", "20261203T110000").encode()
+    for name in ("huehue", "1", "huehue.ics"):
+        put = requests.put(phone.url + name, data=sent, auth=phone.auth, timeout=30,
+                           headers={"If-Match": '"123"'})
+        assert put.status_code == 412, (name, put.status_code, put.text)
+        gone = requests.delete(phone.url + name, auth=phone.auth, timeout=30,
+                               headers={"If-Match": '"123"'})
+        assert gone.status_code == 412, (name, gone.status_code, gone.text)
+        assert requests.delete(phone.url + name, auth=phone.auth,
+                               timeout=30).status_code == 404
+    assert requests.put(phone.url + "huehue", data=sent, auth=phone.auth,
+                        timeout=30).status_code == 403
+    assert [e.icalendar_component["UID"] for e in phone.calendar.events()] == []
