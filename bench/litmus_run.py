@@ -10,7 +10,11 @@ dead properties with PROPPATCH). A suite stops at a failed `begin`. The targets:
   starts it, owner_only rights; our writable account's calendar);
 - `home`: the account's home (Radicale owner_only; ours);
 - `home, W`: Radicale whose rights file grants the account "W" below its home, the one stock
-  setup in which litmus gets past `begin` (Radicale makes plain collections for it).
+  setup in which litmus gets past `begin` (Radicale makes plain collections for it);
+- `cal-in`: the account's home through a loopback proxy (tests/caldav_servers.proxy) that
+  sends litmus's bodiless `MKCOL litmus/` on as MKCALENDAR, on both servers (Radicale
+  owner_only; ours makes a personal calendar): every later step then runs inside a calendar
+  collection, which is where a phone's writes land. Nothing else is altered.
 
 Our server: this process (SQLite in a temporary folder, the tests' injected clock), a business
 with one employee calendar and a writable link to it. Radicale: a subprocess on a free loopback
@@ -32,12 +36,15 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"
 for _folder in (str(REPO), str(TESTS)):
     if _folder not in sys.path:
         sys.path.insert(0, _folder)
+
+from caldav_servers import Quirks, Server, proxy  # noqa: E402
 
 SUITES = ("basic", "props")
 # The account may make plain collections anywhere below its home (litmus's `begin`).
@@ -49,7 +56,7 @@ LINE = re.compile(r"^\s*(\d+)\.\s+(\w+)\.+\s*(pass|FAIL|SKIPPED|WARNING)?(.*)$")
 @dataclass
 class Target:
     label: str
-    kind: str  # "cal" or "home": which URLs compare
+    kind: str  # "cal", "home" or "cal-in": which targets compare
     ours: bool
     url: str
     user: str
@@ -117,6 +124,19 @@ def regressions(targets: list[Target]) -> list[str]:
     return found
 
 
+def in_calendar(label: str, ours: bool, server: Server, home_path: str,
+                args: argparse.Namespace) -> Target:
+    """litmus at the account's home through a proxy that makes its collection a calendar."""
+    quirks = Quirks(mkcol_as_mkcalendar="/litmus")
+    with proxy(server, quirks) as front:
+        target = Target(label, "cal-in", ours, front.url.rstrip("/") + home_path,
+                        server.user, server.password)
+        run_litmus(args.litmus, args.htdocs, target)
+    if not quirks.mkcols_rewritten:
+        raise SystemExit(f"{label}: litmus sent no MKCOL of its collection through the proxy")
+    return target
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--litmus", type=Path, default=Path("/usr/libexec/litmus"),
@@ -166,10 +186,18 @@ def main() -> int:
             for target in ours:
                 run_litmus(args.litmus, args.htdocs, target)
             targets += ours
+            root = Server("bookingcal", live.url.rstrip("/") + "/", account["username"],
+                          account["password"], calendar_url)
+            targets.append(in_calendar("ours cal-in", True, root,
+                                       urlsplit(ours[1].url).path, args))
             api.session.close()
         finally:
             live.stop()
-    order = ["Radicale cal", "ours cal", "Radicale home", "Radicale home,W", "ours home"]
+        with radicale(folder / "radicale-again") as stock:
+            targets.append(in_calendar("Radicale cal-in", False, stock,
+                                       "/" + stock.user.replace("@", "%40") + "/", args))
+    order = ["Radicale cal", "ours cal", "Radicale home", "Radicale home,W", "ours home",
+             "Radicale cal-in", "ours cal-in"]
     targets.sort(key=lambda t: order.index(t.label))
     print("litmus 0.13 `basic` and `props` against stock Radicale and a writable account, "
           "one run\n")
@@ -178,6 +206,12 @@ def main() -> int:
     print(f"\nours fails where Radicale passes ({len(found)}):")
     for line in found:
         print("  ! " + line)
+    for ours in (t for t in targets if t.ours):
+        failed = [(key, words) for key, (outcome, words) in sorted(ours.results.items())
+                  if outcome == "FAIL"]
+        print(f"\nours ({ours.label}) failed, litmus's words:")
+        for (suite, number, name), words in failed:
+            print(f"  {suite} {number}. {name}: {words}")
     return 0
 
 

@@ -131,6 +131,10 @@ class Quirks:
     refuse_sync_collection: bool = False
     drop_put_etag: bool = False
     forbid_writes: bool = False  # a read-only calendar: PUT and DELETE answered 403
+    # A bodiless MKCOL of a path ending so is sent on as MKCALENDAR (bench/litmus_run.py: its
+    # collection becomes a calendar, so that litmus's steps run inside one).
+    mkcol_as_mkcalendar: str | None = None
+    mkcols_rewritten: int = 0
     # Answer every request with a 301 to this address plus the path (a server pointing its
     # client somewhere else: the SSRF guard must refuse private and metadata targets).
     redirect_to: str | None = None
@@ -200,10 +204,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(answer)
             return
+        method = self.command
+        if method == "MKCOL" and not body and self.quirks.mkcol_as_mkcalendar is not None \
+                and self.path.rstrip("/").endswith(self.quirks.mkcol_as_mkcalendar):
+            method = "MKCALENDAR"
+            self.quirks.mkcols_rewritten += 1
         connection = http.client.HTTPConnection(*self.target, timeout=30)
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in ("host", "connection", "content-length")}
-        connection.request(self.command, self.path, body=body, headers=headers)
+        connection.request(method, self.path, body=body, headers=headers)
         response = connection.getresponse()
         data = response.read()
         self.quirks.answered.append((self.command, self.path, response.status))
@@ -224,6 +233,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = do_OPTIONS = _relay
     do_MKCALENDAR = do_PROPPATCH = do_HEAD = do_POST = _relay
+    do_MKCOL = do_COPY = do_MOVE = do_LOCK = do_UNLOCK = _relay
 
 
 @contextmanager
