@@ -95,16 +95,16 @@ def run_litmus(program: Path, htdocs: Path, target: Target) -> None:
 def table(targets: list[Target]) -> str:
     rows = sorted({key for target in targets for key in target.results})
     width = max(len(f"{suite} {number:>2}. {name}") for suite, number, name in rows) + 2
-    lines = [f"{'test':<{width}}" + "".join(f"{t.label:>16}" for t in targets)]
+    lines = [f"{'test':<{width}}" + "".join(f"{t.label:>18}" for t in targets)]
     for key in rows:
         suite, number, name = key
         lines.append(f"{f'{suite} {number:>2}. {name}':<{width}}" + "".join(
-            f"{t.results.get(key, ('-', ''))[0]:>16}" for t in targets))
+            f"{t.results.get(key, ('-', ''))[0]:>18}" for t in targets))
     for outcome in ("pass", "FAIL", "skip", "warn"):
         lines.append(f"{'total ' + outcome:<{width}}" + "".join(
-            f"{sum(1 for r in t.results.values() if r[0] == outcome):>16}" for t in targets))
+            f"{sum(1 for r in t.results.values() if r[0] == outcome):>18}" for t in targets))
     lines.append(f"{'not run':<{width}}" + "".join(
-        f"{sum(1 for key in rows if key not in t.results):>16}" for t in targets))
+        f"{sum(1 for key in rows if key not in t.results):>18}" for t in targets))
     return "\n".join(lines)
 
 
