@@ -2,7 +2,8 @@
 # reverse proxy in front of bookingcal, chromium for the admin pages' browser tests,
 # pgbouncer as the transaction pooler in front of the throwaway PostgreSQL (tests/pgbouncer.py),
 # systemd-analyze to verify the units in contrib/systemd, faketime for .ci/run's second pass of
-# the date-sensitive tests at a later date, gcc for its preload tests/faketime/monotonic_waits.c).
+# the date-sensitive tests at a later date, gcc for its preload tests/faketime/monotonic_waits.c,
+# litmus for bench/litmus_run.py's WebDAV suites).
 # Installed with apt when missing; PostgreSQL 15 is expected on the machine already (see README).
 set -euo pipefail
 _bookingcal_missing=()
@@ -12,6 +13,7 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || _bookingca
 command -v systemd-analyze >/dev/null 2>&1 || _bookingcal_missing+=(systemd)
 command -v faketime >/dev/null 2>&1 || _bookingcal_missing+=(faketime)
 command -v gcc >/dev/null 2>&1 || _bookingcal_missing+=(gcc)
+[ -x /usr/libexec/litmus/basic ] || _bookingcal_missing+=(litmus)
 if [ ${#_bookingcal_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
     echo "error: the tests need the Debian packages: ${_bookingcal_missing[*]}; install them" \

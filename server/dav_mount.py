@@ -339,7 +339,7 @@ class DavMount:
             if link.writable and method not in READS:
                 # A phone's write: our own answer through the domain, never Radicale's.
                 written = dav_write.handle(request, method, sub_path, body, environ) \
-                    if method in ("PUT", "DELETE", "MKCALENDAR", "PROPPATCH") \
+                    if method in ("PUT", "DELETE", "MKCALENDAR", "MKCOL", "PROPPATCH") \
                     else dav_write.refusal(
                         "403 Forbidden", "D:need-privileges",
                         "only events can be written here (PUT and DELETE)")

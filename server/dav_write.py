@@ -10,9 +10,10 @@ calendar, answered by the mount without Radicale, through the domain's write pat
   is re-rendered by us, so that answer carries no ETag (the phone fetches the booking again);
   alarms the phone adds to a booking are kept for this account only (account_alarms).
 
-MKCALENDAR makes a personal calendar of the employee (server/domain/personal_calendars.py);
-DELETE of one removes it with its events; the employee's calendar itself cannot be created,
-changed or removed here (403)."""
+MKCALENDAR, or an extended MKCOL (RFC 5689) whose resourcetype is a calendar (vdirsyncer's
+way), makes a personal calendar of the employee (server/domain/personal_calendars.py); a plain
+WebDAV collection cannot be made (403 DAV:valid-resourcetype); DELETE of one removes it with
+its events; the employee's calendar itself cannot be created, changed or removed here (403)."""
 
 from __future__ import annotations
 
@@ -85,8 +86,8 @@ def handle(request: DavRequest, method: str, sub_path: str, body: bytes,
     if len(parts) < 2 or parts[0] != request.principal:
         return Answer("403 Forbidden")
     try:
-        if method == "MKCALENDAR":
-            return _mkcalendar(request, parts, body)
+        if method in ("MKCALENDAR", "MKCOL"):
+            return _mkcalendar(request, parts, body, extended=method == "MKCOL")
         calendar = request.calendar(parts[1])
         personal = request.personal_calendar(parts[1]) if calendar is None else None
         if personal is not None:
@@ -101,6 +102,11 @@ def handle(request: DavRequest, method: str, sub_path: str, body: bytes,
                                "only a personal calendar's name can be changed here")
             href = environ.get("SCRIPT_NAME", "") + DAV_PATH + "/" + sub_path.lstrip("/")
             return _rename_personal_calendar(request, personal, href, body)
+        if len(parts) == 3 and not parts[2].endswith(".ics") and \
+                (method == "DELETE" or environ.get("HTTP_IF_MATCH")):
+            # No item here has this name (ours are <UID>.ics): a DELETE finds nothing, and an
+            # If-Match on it fails (RFC 9110: no current representation), as on a missing item.
+            return _stale() if environ.get("HTTP_IF_MATCH") else Answer("404 Not Found")
         if len(parts) != 3 or not parts[2].endswith(".ics"):
             return refusal("403 Forbidden", "D:need-privileges",
                            "this employee's calendar cannot be created, replaced or removed "
@@ -144,17 +150,28 @@ def _delete(request: DavRequest, item: Published | None) -> Answer:
     return Answer("204 No Content")
 
 
-def _mkcalendar(request: DavRequest, parts: list[str], body: bytes) -> Answer:
-    """A personal calendar of the account's employee, named by the request's displayname."""
+PLAIN_COLLECTION = "only calendars can be made here: send MKCALENDAR, or MKCOL whose " \
+                   "DAV:resourcetype holds a CalDAV calendar (RFC 5689)"
+
+
+def _mkcalendar(request: DavRequest, parts: list[str], body: bytes, extended: bool) -> Answer:
+    """A personal calendar of the account's employee, named by the request's displayname;
+    `extended`: an MKCOL, which must ask for a calendar."""
     if len(parts) != 2 or len(request.calendars) != 1:
         return refusal("403 Forbidden", "D:need-privileges",
                        "calendars can only be made in this account's home")
     name, components = parts[1], {"VEVENT"}
+    if extended and not body.strip():
+        return refusal("403 Forbidden", "D:valid-resourcetype", PLAIN_COLLECTION)
     if body.strip():
         try:
             root = SafeET.fromstring(body)
         except (SafeET.ParseError, DefusedXmlException):
-            return refusal("400 Bad Request", "D:valid-xml", "the MKCALENDAR body is not XML")
+            return refusal("400 Bad Request", "D:valid-xml", "the request body is not XML")
+        if extended and (root.tag != "{DAV:}mkcol" or root.find(
+                "{DAV:}set/{DAV:}prop/{DAV:}resourcetype/"
+                "{urn:ietf:params:xml:ns:caldav}calendar") is None):
+            return refusal("403 Forbidden", "D:valid-resourcetype", PLAIN_COLLECTION)
         found = root.findtext(".//{DAV:}displayname")
         name = found if found and found.strip() else name
         wanted = root.findall(".//{urn:ietf:params:xml:ns:caldav}comp")

@@ -70,16 +70,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def radicale(folder: Path) -> Iterator[Server]:
-    """Stock Radicale with one account (htpasswd, plain) and a calendar "work"."""
+def radicale(folder: Path, rights_file: str | None = None) -> Iterator[Server]:
+    """Stock Radicale with one account (htpasswd, plain) and a calendar "work". Its rights are
+    owner_only, or with `rights_file` (the text of a Radicale rights file) from_file:
+    bench/litmus_run.py grants the account "W" below its home that way, so that it can make
+    plain WebDAV collections as litmus needs."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "users").write_text(f"{USER}:{PASSWORD}\n", encoding="utf-8")
     port = free_port()
+    rights = "type = owner_only"
+    if rights_file is not None:
+        (folder / "rights").write_text(rights_file, encoding="utf-8")
+        rights = f"type = from_file\nfile = {folder / 'rights'}"
     (folder / "config").write_text(
         f"[server]\nhosts = 127.0.0.1:{port}\n"
         f"[auth]\ntype = htpasswd\nhtpasswd_filename = {folder / 'users'}\n"
         "htpasswd_encryption = plain\n"
-        "[rights]\ntype = owner_only\n"
+        f"[rights]\n{rights}\n"
         f"[storage]\nfilesystem_folder = {folder / 'collections'}\n"
         "[logging]\nlevel = warning\nmask_passwords = true\n", encoding="utf-8")
     process = subprocess.Popen([sys.executable, "-m", "radicale", "--config",
@@ -125,6 +132,10 @@ class Quirks:
     refuse_sync_collection: bool = False
     drop_put_etag: bool = False
     forbid_writes: bool = False  # a read-only calendar: PUT and DELETE answered 403
+    # A bodiless MKCOL of a path ending so is sent on as MKCALENDAR (bench/litmus_run.py: its
+    # collection becomes a calendar, so that litmus's steps run inside one).
+    mkcol_as_mkcalendar: str | None = None
+    mkcols_rewritten: int = 0
     # Answer every request with a 301 to this address plus the path (a server pointing its
     # client somewhere else: the SSRF guard must refuse private and metadata targets).
     redirect_to: str | None = None
@@ -206,10 +217,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(answer)
             return
+        method = self.command
+        if method == "MKCOL" and not body and self.quirks.mkcol_as_mkcalendar is not None \
+                and self.path.rstrip("/").endswith(self.quirks.mkcol_as_mkcalendar):
+            method = "MKCALENDAR"
+            self.quirks.mkcols_rewritten += 1
         connection = http.client.HTTPConnection(*self.target, timeout=30)
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in ("host", "connection", "content-length")}
-        connection.request(self.command, self.path, body=body, headers=headers)
+        connection.request(method, self.path, body=body, headers=headers)
         response = connection.getresponse()
         data = response.read()
         self.quirks.answered.append((self.command, self.path, response.status))
@@ -230,6 +246,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = do_OPTIONS = _relay
     do_MKCALENDAR = do_PROPPATCH = do_HEAD = do_POST = _relay
+    do_MKCOL = do_COPY = do_MOVE = do_LOCK = do_UNLOCK = _relay
 
 
 @contextmanager
