@@ -3,7 +3,7 @@
 # pgbouncer as the transaction pooler in front of the throwaway PostgreSQL (tests/pgbouncer.py),
 # systemd-analyze to verify the units in contrib/systemd, faketime for .ci/run's second pass of
 # the date-sensitive tests at a later date, gcc for its preload tests/faketime/monotonic_waits.c,
-# litmus for bench/litmus_run.py's WebDAV suites).
+# litmus for the WebDAV suites of tests/integration/test_litmus_peers.py and bench/litmus_run.py).
 # Installed with apt when missing; PostgreSQL 15 is expected on the machine already (see README).
 set -euo pipefail
 _bookingcal_missing=()
