@@ -115,40 +115,52 @@ def read_state(session: Session, connection_id: int,
         GoogleReadState.google_calendar == google_calendar)).scalar_one_or_none()
 
 
-def outlook_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.datetime,
-                 titles: bool, warnings: list[str]) -> list[Busy]:
-    """The blocking events mirrored from the calendar's Outlook read calendar, when the
-    business's Microsoft connection lets them block online booking: a range scan bounded like
-    google_events'."""
+def _mapped_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.datetime,
+                 titles: bool, warnings: list[str], kind: str, tables: tuple[Any, Any, Any, Any],
+                 reconnect: str) -> list[Busy]:
+    """The blocking events mirrored from the calendar's read calendar of a two-way provider
+    (`tables`: its connection, calendar map, read state and mirrored event tables), when the
+    business's connection lets them block online booking: a range scan bounded like
+    google_events'. `reconnect` is the warning while the connection needs reconnecting."""
+    connection_table, map_table, state_table, mirrored_table = tables
     found = session.execute(
-        select(MicrosoftConnection, MicrosoftCalendarMap)
-        .join(MicrosoftCalendarMap, MicrosoftCalendarMap.connection_id == MicrosoftConnection.id)
-        .where(MicrosoftConnection.business_id == calendar.business_id,
-               MicrosoftCalendarMap.calendar_id == calendar.id)).first()
+        select(connection_table, map_table)
+        .join(map_table, map_table.connection_id == connection_table.id)
+        .where(connection_table.business_id == calendar.business_id,
+               map_table.calendar_id == calendar.id)).first()
     if found is None or not found[0].block_online_booking:
         return []
     connection, mapping = found
     remote = mapping.read_calendar
     if connection.status == "needs_reconnect":
-        warnings.append("the Microsoft connection needs reconnecting: Outlook events added "
-                        "since it stopped are not blocking; reconnect the Microsoft account")
-    state = session.execute(select(MicrosoftReadState).where(
-        MicrosoftReadState.connection_id == connection.id,
-        MicrosoftReadState.google_calendar == remote)).scalar_one_or_none()
+        warnings.append(reconnect)
+    state = session.execute(select(state_table).where(
+        state_table.connection_id == connection.id,
+        state_table.google_calendar == remote)).scalar_one_or_none()
     span = dt.timedelta(seconds=state.max_span_seconds if state is not None else 0) + DAY
     busy: list[Busy] = []
-    for event in session.execute(select(MicrosoftMirroredEvent).where(
-            MicrosoftMirroredEvent.connection_id == connection.id,
-            MicrosoftMirroredEvent.google_calendar == remote,
-            MicrosoftMirroredEvent.blocks.is_(True),
-            MicrosoftMirroredEvent.start_utc >= low - span,
-            MicrosoftMirroredEvent.start_utc < high + DAY)).scalars():
+    for event in session.execute(select(mirrored_table).where(
+            mirrored_table.connection_id == connection.id,
+            mirrored_table.google_calendar == remote,
+            mirrored_table.blocks.is_(True),
+            mirrored_table.start_utc >= low - span,
+            mirrored_table.start_utc < high + DAY)).scalars():
         event_start, event_end = _event_span(event, calendar.timezone)
         if event_end > low and event_start < high:
-            busy.append(Busy(MICROSOFT, event.event_id, event_start, event_end,
+            busy.append(Busy(kind, event.event_id, event_start, event_end,
                              google_calendar=remote, title=event.summary if titles else None,
                              all_day=event.all_day))
     return busy
+
+
+def outlook_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.datetime,
+                 titles: bool, warnings: list[str]) -> list[Busy]:
+    """The blocking events mirrored from the calendar's Outlook read calendar."""
+    return _mapped_busy(
+        session, calendar, low, high, titles, warnings, MICROSOFT,
+        (MicrosoftConnection, MicrosoftCalendarMap, MicrosoftReadState, MicrosoftMirroredEvent),
+        "the Microsoft connection needs reconnecting: Outlook events added since it stopped "
+        "are not blocking; reconnect the Microsoft account")
 
 
 def ics_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.datetime,
@@ -186,37 +198,12 @@ def ics_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.da
 
 def caldav_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.datetime,
                 titles: bool, warnings: list[str]) -> list[Busy]:
-    """The blocking events mirrored from the calendar's CalDAV read calendar, when its CalDAV
-    account lets them block online booking: a range scan bounded like google_events'."""
-    found = session.execute(
-        select(CalDAVConnection, CalDAVCalendarMap)
-        .join(CalDAVCalendarMap, CalDAVCalendarMap.connection_id == CalDAVConnection.id)
-        .where(CalDAVConnection.business_id == calendar.business_id,
-               CalDAVCalendarMap.calendar_id == calendar.id)).first()
-    if found is None or not found[0].block_online_booking:
-        return []
-    connection, mapping = found
-    remote = mapping.read_calendar
-    if connection.status == "needs_reconnect":
-        warnings.append("the CalDAV account needs reconnecting: its events added since it "
-                        "stopped are not blocking; reconnect it with a new app password")
-    state = session.execute(select(CalDAVReadState).where(
-        CalDAVReadState.connection_id == connection.id,
-        CalDAVReadState.google_calendar == remote)).scalar_one_or_none()
-    span = dt.timedelta(seconds=state.max_span_seconds if state is not None else 0) + DAY
-    busy: list[Busy] = []
-    for event in session.execute(select(CalDAVMirroredEvent).where(
-            CalDAVMirroredEvent.connection_id == connection.id,
-            CalDAVMirroredEvent.google_calendar == remote,
-            CalDAVMirroredEvent.blocks.is_(True),
-            CalDAVMirroredEvent.start_utc >= low - span,
-            CalDAVMirroredEvent.start_utc < high + DAY)).scalars():
-        event_start, event_end = _event_span(event, calendar.timezone)
-        if event_end > low and event_start < high:
-            busy.append(Busy(CALDAV, event.event_id, event_start, event_end,
-                             google_calendar=remote, title=event.summary if titles else None,
-                             all_day=event.all_day))
-    return busy
+    """The blocking events mirrored from the calendar's CalDAV read calendar."""
+    return _mapped_busy(
+        session, calendar, low, high, titles, warnings, CALDAV,
+        (CalDAVConnection, CalDAVCalendarMap, CalDAVReadState, CalDAVMirroredEvent),
+        "the CalDAV account needs reconnecting: its events added since it stopped are not "
+        "blocking; reconnect it with a new app password")
 
 
 def _event_span(event: MirroredEvent | MicrosoftMirroredEvent | IcsMirroredEvent
