@@ -164,7 +164,7 @@ def generate(count: int, now: dt.datetime, days_back: int, days_ahead: int) -> G
     rest evenly spaced over the window outside the week (45 minutes long when they fit, shorter
     on a calendar so dense that 45-minute bookings would overlap). Seeded per size."""
     from server.domain.timeutil import to_utc
-    from server.feeds import feed_window
+    from server.publishing.feeds import feed_window
 
     if count < 2 * WEEK_ITEMS:
         raise SystemExit(f"error: sizes must be at least {2 * WEEK_ITEMS} bookings")
@@ -229,7 +229,7 @@ class Ours:
 
     @property
     def collection_path(self) -> str:
-        from server.linkurls import DAV_PATH, principal_name
+        from server.publishing.linkurls import DAV_PATH, principal_name
         return f"{DAV_PATH}/{principal_name(self.link_id)}/{self.slug}/"
 
 
@@ -385,7 +385,7 @@ def caldav_documents(ours: Ours, gen: Generated) -> Iterator[tuple[str, str]]:
     from server.db import Database
     from server.db.models import Calendar
     from server.domain import journal
-    from server.publish import Publisher
+    from server.publishing.publish import Publisher
     from server.storage_backend import _document  # the exact text of a CalDAV resource
 
     database = Database(ours.env["BOOKINGCAL_DATABASE_URL"], pool_size=1)
@@ -776,7 +776,7 @@ def run_operations(target: Target, process: Process, gen: Generated, plan: Plan)
 
 
 def measure_ours(ours: Ours, gen: Generated, plan: Plan) -> ServerResult:
-    from server.linkurls import principal_name
+    from server.publishing.linkurls import principal_name
     from support import HOST_KEY
 
     process = start_ours(ours)
@@ -855,8 +855,8 @@ class FirstSync:
 def floor_propfind(ours: Ours) -> Reply:
     """The floor: one SQL query whose rows become the multistatus of a Depth-1 getetag
     PROPFIND as one string (hrefs, ETags computed as the server computes them), no HTTP."""
-    from server.linkurls import DAV_PATH, principal_name
-    from server.publish import etag_maker
+    from server.publishing.linkurls import DAV_PATH, principal_name
+    from server.publishing.publish import etag_maker
 
     path = ours.folder / "data" / "bookingcal.sqlite3"
     began = time.perf_counter()
@@ -991,7 +991,7 @@ class SideBySide:
 
 
 def measure_get_side_by_side(ours: Ours, radicale: Radicale, gen: Generated) -> SideBySide:
-    from server.linkurls import principal_name
+    from server.publishing.linkurls import principal_name
 
     uid = gen.events[gen.count // 2].uid
     mine = start_ours(ours)

@@ -26,9 +26,10 @@ from server.api.routes_ics import bp as ics_bp
 from server.api.routes_microsoft import bp as microsoft_bp
 from server.api.routes_links import bp as links_bp
 from server.api.routes_tenancy import bp as tenancy_bp
-from server.api.schemas import ErrorResponse
-from server import feeds, logsafety
-from server.dav_mount import DavMount
+from server.api.schemas.base import ErrorResponse
+from server import logsafety
+from server.publishing import feeds
+from server.publishing.dav_mount import DavMount
 from server.db.probe import DatabaseProbe
 from server.errors import BookingCalError
 from server.google import callback as google_callback

@@ -127,7 +127,7 @@ class Keyring:
 
 def add_encryption_key(keys_dir: Path) -> int:
     """Append a new encryption key version; return its number. Stored secrets move to it with
-    `bookingcal keys reencrypt` (server/rekey.py)."""
+    `bookingcal keys reencrypt` (server/ops/rekey.py)."""
     ring = Keyring.load(keys_dir)
     version = ring.current_version + 1
     path = keys_dir / ENCRYPTION_FILE

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from server.clock import Clock, SystemClock
 from server.config import Config
 from server.db import Database
-from server.davfast import FastSwitch
+from server.publishing.davfast import FastSwitch
 from server.domain.schedules import Freshness
 from server.keys import Keyring, ensure_key_files, read_secret_file
-from server.prerender import Prerenderer
-from server.slotcache import SlotCache
+from server.publishing.prerender import Prerenderer
+from server.publishing.slotcache import SlotCache
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,11 @@ class Runtime:
     keyring: Keyring
     clock: Clock
     host_key_hash: str | None
-    # CalDAV's own answers to the hot reports (server/davfast/); off only in equality tests.
+    # CalDAV's own answers to the hot reports (server/publishing/davfast/); off only in equality tests.
     dav_fast: FastSwitch = field(default_factory=FastSwitch)
-    # Feeds of new links rendered in the background (server/prerender.py).
+    # Feeds of new links rendered in the background (server/publishing/prerender.py).
     prerender: Prerenderer = field(default_factory=Prerenderer)
-    # Open slots of `slots` links, kept per state of their inputs (server/slotcache.py).
+    # Open slots of `slots` links, kept per state of their inputs (server/publishing/slotcache.py).
     slot_cache: SlotCache = field(default_factory=SlotCache)
 
     def freshness(self, session: Session, business_id: int, calendar_ids: Sequence[int],

@@ -7,7 +7,7 @@ multiget, sync-collection or a time-range query. Sync tokens, ctags and ETags co
 journal; queries are indexed (no method walks every item unless the client asked for all).
 
 No HTTP and no policy here: which calendars and what they show come from the request context
-(the link) and from server/publish.py, which takes its view from server/redaction.py.
+(the link) and from server/publishing/publish.py, which takes its view from server/redaction.py.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from radicale import pathutils
 from radicale import storage as radicale_storage
 from radicale.item import filter as radicale_filter
 
-from server.dav_context import DavRequest, current
+from server.publishing.dav_context import DavRequest, current
 from server.db.models import Business, Calendar, PersonalCalendar
-from server import phone_event
+from server.domain import phone_event
 from server.domain import journal, phone_writes
 from server.errors import GoneError
-from server.ical import RENDER_VERSION, item_document, render_timezone
-from server.publish import Published
+from server.publishing.ical import RENDER_VERSION, item_document, render_timezone
+from server.publishing.publish import Published
 
 SYNC_PREFIX = "http://bookingcal.invalid/ns/sync/"
 UTC = dt.timezone.utc

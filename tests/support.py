@@ -16,7 +16,7 @@ import requests
 import waitress
 
 from pgbouncer import DIRECT_URLS  # imported as one module by `support` and `tests.support`
-from server.api.schemas import ErrorResponse
+from server.api.schemas.base import ErrorResponse
 from server.app import create_app
 from server.clock import FixedClock
 from server.config import Config, load
@@ -111,7 +111,7 @@ class LiveServer:
             pass
         self._thread.join(timeout=10)
         assert not self._thread.is_alive(), "the test server did not stop"
-        # Links' feeds pre-rendered in the background (server/prerender.py) finish first.
+        # Links' feeds pre-rendered in the background (server/publishing/prerender.py) finish first.
         assert self.runtime.prerender.wait(30), "the feed pre-rendering did not finish"
         self.runtime.db.dispose()
 

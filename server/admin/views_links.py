@@ -21,7 +21,7 @@ from server.domain.calendars import list_calendars
 from server.domain.services import list_services
 from server.domain.timeutil import ago, to_local
 from server.errors import BookingCalError, InvalidError
-from server.linkurls import link_addresses
+from server.publishing.linkurls import link_addresses
 
 PROFILE_NAMES = {"full": "Full", "limited": "Without sensitive client information",
                  "busy": "Busy only", "slots": "Open times of a service (for partners)"}

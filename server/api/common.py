@@ -6,7 +6,7 @@ from flask import Response, current_app
 from flask_openapi3 import Tag
 from pydantic import BaseModel
 
-from server.api.schemas import ErrorResponse
+from server.api.schemas.base import ErrorResponse
 from server.runtime import Runtime
 
 ERRORS = {status: ErrorResponse for status in (400, 401, 403, 404, 409, 413, 415, 422, 503)}

@@ -6,7 +6,9 @@ import base64
 import datetime as dt
 import json
 
-from server.api import schemas
+from server.api.schemas.bookings import BlockedOut, BookingOut
+from server.api.schemas.calendars import CalendarOut, ExceptionOut, IntervalIn
+from server.api.schemas.catalog import ClientOut
 from server.db.models import BlockedTime, Booking, Calendar, Client, OpeningException
 from server.domain.journal import make_token
 from server.domain.timeutil import zone
@@ -17,24 +19,24 @@ class BadCursorError(BookingCalError):
     code = "bad_request"
 
 
-def calendar_out(calendar: Calendar, epoch: str) -> schemas.CalendarOut:
-    return schemas.CalendarOut(
+def calendar_out(calendar: Calendar, epoch: str) -> CalendarOut:
+    return CalendarOut(
         id=calendar.id, uid=calendar.uid, name=calendar.name, slug=calendar.slug,
         timezone=calendar.timezone, colour=calendar.colour, active=calendar.active,
         sync_token=make_token(epoch, calendar.journal_seq), created_at=calendar.created_at,
         updated_at=calendar.updated_at)
 
 
-def client_out(client: Client) -> schemas.ClientOut:
-    return schemas.ClientOut(id=client.id, name=client.name, email=client.email,
+def client_out(client: Client) -> ClientOut:
+    return ClientOut(id=client.id, name=client.name, email=client.email,
                              phone=client.phone, address=client.address, notes=client.notes,
                              erased=client.erased_at is not None, created_at=client.created_at,
                              updated_at=client.updated_at)
 
 
-def booking_out(booking: Booking) -> schemas.BookingOut:
+def booking_out(booking: Booking) -> BookingOut:
     tz = zone(booking.tzid)
-    return schemas.BookingOut(
+    return BookingOut(
         id=booking.id, uid=booking.uid, calendar_id=booking.calendar_id,
         service_id=booking.service_id, client_id=booking.client_id, status=booking.status,
         source=booking.source, all_day=booking.all_day, start=booking.start_utc.astimezone(tz),
@@ -46,9 +48,9 @@ def booking_out(booking: Booking) -> schemas.BookingOut:
         created_at=booking.created_at, updated_at=booking.updated_at)
 
 
-def blocked_out(item: BlockedTime) -> schemas.BlockedOut:
+def blocked_out(item: BlockedTime) -> BlockedOut:
     tz = zone(item.tzid)
-    return schemas.BlockedOut(
+    return BlockedOut(
         id=item.id, uid=item.uid, calendar_id=item.calendar_id, title=item.title,
         all_day=item.all_day, timezone=item.tzid, start_local=item.start_local,
         end_local=item.end_local, start=item.start_utc.astimezone(tz),
@@ -56,13 +58,13 @@ def blocked_out(item: BlockedTime) -> schemas.BlockedOut:
         revision=item.revision, sequence=item.seq)
 
 
-def exceptions_out(rows: list[OpeningException]) -> list[schemas.ExceptionOut]:
+def exceptions_out(rows: list[OpeningException]) -> list[ExceptionOut]:
     days: dict[dt.date, list[OpeningException]] = {}
     for row in rows:
         days.setdefault(row.day, []).append(row)
-    return [schemas.ExceptionOut(
+    return [ExceptionOut(
         day=day, closed=all(r.opens is None for r in items),
-        intervals=[schemas.IntervalIn(opens=r.opens, closes=r.closes) for r in items
+        intervals=[IntervalIn(opens=r.opens, closes=r.closes) for r in items
                    if r.opens is not None and r.closes is not None],
         note=items[0].note) for day, items in days.items()]
 

@@ -12,7 +12,7 @@ import datetime as dt
 from flask import Response, g
 from flask_openapi3 import APIBlueprint
 
-from server.api.availability_schemas import (
+from server.api.schemas.availability import (
     AvailabilityOut, AvailabilityQuery, CalendarAvailabilityOut, ExplainOut, GoogleFreshnessOut,
     ReasonOut, RefusedOut, SourceOut,
 )

@@ -10,13 +10,16 @@ from flask_openapi3 import APIBlueprint
 from server.api.auth import caller
 from server.api.common import reply, responses, runtime, tag
 from server.api.convert import blocked_out, booking_out, decode_cursor, encode_cursor
-from server.api.schemas import (
-    BlockedIn, BlockedList, BlockedOut, BlockedPatch, BlockedPath, BlockedQuery, BookingIn,
-    BookingList, BookingOut, BookingPatch, BookingPath, BookingQuery, BusinessPath,
+from server.api.schemas.bookings import (
+    BlockedIn, BlockedList, BlockedOut, BlockedPatch, BookingIn, BookingList, BookingOut,
+    BookingPatch,
+)
+from server.api.schemas.paths import (
+    BlockedPath, BlockedQuery, BookingPath, BookingQuery, BusinessPath,
 )
 from server.domain import blocked, bookings
 from server.errors import ConflictError
-from server.stale_policy import before_online_booking
+from server.api.stale_policy import before_online_booking
 
 bp = APIBlueprint("bookings", __name__, url_prefix="/api/v1/businesses/<int:business_id>",
                   abp_tags=[tag("bookings", "Bookings and blocked time")],

@@ -12,13 +12,13 @@ from flask_openapi3 import APIBlueprint
 from sqlalchemy.orm import Session
 
 from server.api.auth import caller
-from server.api.caldav_schemas import (
-    CalDAVAccountList, CalDAVAccountOut, CalDAVAccountPath, CalDAVConnectedOut, CalDAVConnectIn,
+from server.api.schemas.caldav import (
+    CalDAVAccountList, CalDAVAccountOut, CalDAVAccountPath, CalDAVConnectIn, CalDAVConnectedOut,
     CalDAVDisconnectOut, CalDAVDisconnectQuery, CalDAVReconnectIn, CalDAVRemoteCalendar,
     CalDAVRemoteCalendarList, CalDAVSettingsIn,
 )
+from server.api.schemas.paths import BusinessPath
 from server.api.common import reply, responses, runtime, tag
-from server.api.schemas import BusinessPath
 from server.caldav import connections, discovery
 from server.caldav.disconnect import disconnect as disconnect_account
 from server.caldav.status import accounts

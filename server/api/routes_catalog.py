@@ -10,13 +10,18 @@ from server.api.common import reply, responses, runtime, tag
 from server.api.convert import (
     calendar_out, client_out, decode_cursor, encode_cursor, exceptions_out,
 )
-from server.api.schemas import (
-    BusinessPath, CalendarIn, CalendarList, CalendarPatch, CalendarPath, ChangeOut, ChangesOut,
-    ChangesQuery, ClientIn, ClientList, ClientPatch, ClientPath, EraseOut, ErrorResponse,
-    ExceptionIn,
-    ExceptionList, ExceptionPath, PageQuery, ServiceIn, ServiceList, ServiceOut, ServicePatch,
-    ServicePath, WeeklyHoursIn, WeeklyHoursOut, WeeklyIntervalOut, CalendarOut, ClientOut,
-    PersonalCalendarList, PersonalCalendarOut, PersonalCalendarPatch, PersonalCalendarPath,
+from server.api.schemas.base import ErrorResponse
+from server.api.schemas.calendars import (
+    CalendarIn, CalendarList, CalendarOut, CalendarPatch, ChangeOut, ChangesOut, ExceptionIn,
+    ExceptionList, PersonalCalendarList, PersonalCalendarOut, PersonalCalendarPatch,
+    PersonalCalendarPath, WeeklyHoursIn, WeeklyHoursOut, WeeklyIntervalOut,
+)
+from server.api.schemas.catalog import (
+    ClientIn, ClientList, ClientOut, ClientPatch, EraseOut, ServiceIn, ServiceList, ServiceOut,
+    ServicePatch,
+)
+from server.api.schemas.paths import (
+    BusinessPath, CalendarPath, ChangesQuery, ClientPath, ExceptionPath, PageQuery, ServicePath,
 )
 from server.db.models import PersonalCalendar
 from server.domain import (

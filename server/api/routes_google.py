@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from server.api.auth import caller
 from server.api.common import reply, responses, runtime, tag
-from server.api.schemas import (
-    BusinessPath, ConsentOut, EditRefusalOut, GoogleCalendarStatus, GoogleItemError,
-    GoogleSettingsIn, GoogleStatusOut,
+from server.api.schemas.google import (
+    ConsentOut, EditRefusalOut, GoogleCalendarStatus, GoogleItemError, GoogleSettingsIn,
+    GoogleStatusOut,
 )
+from server.api.schemas.paths import BusinessPath
 from server.db.models import GoogleConnection, GoogleCopy
 from server.domain import calendar_edits
 from server.domain.businesses import get_business

@@ -10,10 +10,10 @@ from flask_openapi3 import APIBlueprint
 
 from server.api.auth import caller
 from server.api.common import reply, responses, runtime, tag
-from server.api.ics_schemas import (
+from server.api.schemas.ics import (
     IcsSourceIn, IcsSourceList, IcsSourceOut, IcsSourcePath, IcsSourcesQuery,
 )
-from server.api.schemas import BusinessPath
+from server.api.schemas.paths import BusinessPath
 from server.domain.businesses import get_business
 from server.ics import sources
 

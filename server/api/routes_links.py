@@ -10,13 +10,13 @@ from sqlalchemy.orm import Session
 
 from server.api.auth import caller
 from server.api.common import reply, responses, runtime, tag
-from server.api.schemas import (
-    BusinessPath, CaldavAccount, LinkIn, LinkList, LinkOut, LinkPatch, LinkPath, LinkQuery,
-    LinkShown,
+from server.api.schemas.links import (
+    CaldavAccount, LinkIn, LinkList, LinkOut, LinkPatch, LinkPath, LinkQuery, LinkShown,
 )
+from server.api.schemas.paths import BusinessPath
 from server.db.models import Link
 from server.domain import links
-from server.linkurls import link_addresses
+from server.publishing.linkurls import link_addresses
 
 bp = APIBlueprint("links", __name__, url_prefix="/api/v1/businesses/<int:business_id>",
                   abp_tags=[tag("links", "Private links: ICS feeds and CalDAV accounts")],

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 
 from server.api.auth import caller
 from server.api.common import reply, responses, runtime, tag
-from server.api.schemas import (
-    BusinessPath, ConsentOut, EditRefusalOut, MicrosoftCalendarStatus, MicrosoftDisconnectIn,
-    MicrosoftDisconnectOut, MicrosoftItemError, MicrosoftSettingsIn, MicrosoftStatusOut,
+from server.api.schemas.google import ConsentOut, EditRefusalOut
+from server.api.schemas.microsoft import (
+    MicrosoftCalendarStatus, MicrosoftDisconnectIn, MicrosoftDisconnectOut, MicrosoftItemError,
+    MicrosoftSettingsIn, MicrosoftStatusOut,
 )
+from server.api.schemas.paths import BusinessPath
 from server.db.models import MicrosoftConnection
 from server.domain import calendar_edits
 from server.domain.businesses import get_business

@@ -7,9 +7,10 @@ from flask_openapi3 import APIBlueprint
 
 from server.api.auth import caller
 from server.api.common import reply, responses, runtime, tag
-from server.api.schemas import (
+from server.api.schemas.paths import BusinessPath, KeyPath
+from server.api.schemas.tenancy import (
     ApiKeyCreated, ApiKeyIn, ApiKeyList, ApiKeyOut, BusinessIn, BusinessList, BusinessOut,
-    BusinessPatch, BusinessPath, KeyPath,
+    BusinessPatch,
 )
 from server.domain import businesses
 

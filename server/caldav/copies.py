@@ -15,7 +15,7 @@ from typing import Any
 
 import icalendar
 
-from server.ical import item_document, render_event_with_icalendar
+from server.publishing.ical import item_document, render_event_with_icalendar
 from server.keys import Keyring
 from server.redaction import EventView
 

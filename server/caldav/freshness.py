@@ -1,6 +1,6 @@
 """Before an online booking: make sure the CalDAV events that block the calendar are recent,
 as server/google/freshness.py and server/microsoft/freshness.py do (same signature, same
-notes); the live check of server/stale_policy.py for CalDAV sources.
+notes); the live check of server/api/stale_policy.py for CalDAV sources.
 
 For each CalDAV account whose calendar blocks the employee calendar, when the bridge last read
 that remote calendar longer ago than `availability.google_max_age_seconds` (the one stale-data

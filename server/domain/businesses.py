@@ -13,7 +13,7 @@ from server.errors import InvalidError, NotFoundError
 from server.keys import Keyring, new_token
 
 # What online booking does with a calendar whose blocking source is stale or disconnected
-# (server/sync/freshness.py, server/stale_policy.py).
+# (server/sync/freshness.py, server/api/stale_policy.py).
 STALE_POLICIES = ("offer", "hide", "recheck")
 
 

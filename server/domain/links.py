@@ -24,7 +24,7 @@ from server.keys import Keyring, new_token
 
 SCOPES = ("calendar", "set", "all")
 PROFILES = ("full", "limited", "busy", "slots")
-# A `slots` link shows the open times of one service (server/slotfeed.py), never an item:
+# A `slots` link shows the open times of one service (server/publishing/slotfeed.py), never an item:
 # nothing of it goes through server/redaction.py, and it has no CalDAV account.
 ITEM_PROFILES = ("full", "limited", "busy")
 TOKEN_PREFIX = "bcl_"

@@ -94,7 +94,7 @@ def set_blocks(session: Session, business_id: int, personal_id: int, blocks: boo
     """Whether the personal calendar's events block booking; each event then blocks when it
     does by itself (TRANSP, STATUS) and its calendar does. Turning it on is refused while an
     event would overlap a booking."""
-    from server import phone_event  # the events' own blocking comes from their texts
+    from server.domain import phone_event  # the events' own blocking comes from their texts
     from server.domain import phone_writes
 
     personal = get(session, business_id, personal_id)

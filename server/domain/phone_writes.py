@@ -36,7 +36,7 @@ from server.domain.bookings import (
 from server.domain.calendars import lock_calendar
 from server.domain.timeutil import series_end, to_local
 from server.errors import ConflictError, ForbiddenError
-from server.phone_event import INSTANCE_PREFIX, PhoneEvent
+from server.domain.phone_event import INSTANCE_PREFIX, PhoneEvent
 
 
 MAX_TITLE = 200

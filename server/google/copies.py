@@ -9,7 +9,7 @@ from icalendar import Event, vRecur
 from icalendar.parser import Contentline
 
 from server.domain.timeutil import zone
-from server.ical import clean_text
+from server.publishing.ical import clean_text
 from server.redaction import EventView
 
 MARK = "bookingcal"
@@ -48,7 +48,7 @@ def event_body(view: EventView, *, event_id: str, item_ref: str, copy_version: i
 
 def recurrence(view: EventView) -> list[str]:
     """Google's `recurrence` lines (RRULE, EXDATE) of a repeating item, written by icalendar
-    like the item's ICS (server/ical.py), unfolded."""
+    like the item's ICS (server/publishing/ical.py), unfolded."""
     assert view.rrule is not None
     event = Event()
     event.add("rrule", vRecur.from_ical(view.rrule))

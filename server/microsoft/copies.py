@@ -12,7 +12,7 @@ from typing import Any
 
 from server.domain.timeutil import zone
 from server.errors import InvalidError
-from server.ical import clean_text
+from server.publishing.ical import clean_text
 from server.keys import Keyring
 from server.microsoft import recurrence
 from server.redaction import EventView

@@ -47,7 +47,7 @@ class _Lister(MicrosoftLister):
 
 def recheck(runtime: Runtime, business_id: int, calendar_id: int, now: dt.datetime,
             timeout: float) -> str | None:
-    """The live check of server/stale_policy.py: `freshen` bounded by `timeout`."""
+    """The live check of server/api/stale_policy.py: `freshen` bounded by `timeout`."""
     return freshen(runtime.config, runtime.db, runtime.keyring, business_id, calendar_id, now,
                    timeout=timeout)
 

@@ -7,7 +7,7 @@ import hmac
 
 from radicale import auth
 
-from server.dav_context import CURRENT
+from server.publishing.dav_context import CURRENT
 
 
 class Auth(auth.BaseAuth):

@@ -1,13 +1,13 @@
 """Radicale rights plugin: a link reads its own principal and calendars, nothing else ("R"/"r";
 without "w"/"W" every write method answers 403 before storage is touched). A writable link
 (server/domain/links.py) also writes its one calendar ("rw", and "l": no properties to write);
-the mount hands those writes to server/dav_write.py, which applies the domain's rules."""
+the mount hands those writes to server/publishing/dav_write.py, which applies the domain's rules."""
 
 from __future__ import annotations
 
 from radicale import pathutils, rights
 
-from server.dav_context import CURRENT
+from server.publishing.dav_context import CURRENT
 
 
 class Rights(rights.BaseRights):

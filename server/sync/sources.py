@@ -2,7 +2,7 @@
 when its data counts as stale, where an admin reconnects it, and its live check before an
 online booking (the `recheck` policy). The web server reads them without the bridge's
 provider objects; a new provider adds one `SourceKind` to KINDS (its tables to
-server/sync/tables.py's BY_PROVIDER), and its live check to server/stale_policy.py."""
+server/sync/tables.py's BY_PROVIDER), and its live check to server/api/stale_policy.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The CalDAV fast path (server/davfast/) answers exactly as Radicale does: every hot request is
+"""The CalDAV fast path (server/publishing/davfast/) answers exactly as Radicale does: every hot request is
 sent twice to the same server, over real HTTP, once answered by the fast path and once with it
 switched off (Radicale's own answer), and the answers are compared byte for byte (status,
 headers but Content-Length, body), or response by response where Radicale's order is that of a
@@ -336,7 +336,7 @@ def test_the_render_cache_is_written_by_the_fast_path(api: Api, live: LiveServer
             return int(session.execute(select(func.count()).select_from(RenderedItem))
                        .scalar_one())
 
-    # The link's feed was pre-rendered in the background (server/prerender.py): start from an
+    # The link's feed was pre-rendered in the background (server/publishing/prerender.py): start from an
     # empty cache once that is done.
     assert live.runtime.prerender.wait(30)
     with live.runtime.db.write() as session:
@@ -405,7 +405,7 @@ def test_below_a_public_sub_path_the_hrefs_carry_it_as_radicale_writes_them(
 
 
 def test_get_is_answered_in_one_query_keeping_every_check(api: Api, live: LiveServer) -> None:
-    """GET and HEAD of an item are answered by the one-query path (server/davfast/quickget.py)
+    """GET and HEAD of an item are answered by the one-query path (server/publishing/davfast/quickget.py)
     with Radicale's bytes, for every profile and with a link's reminder and employee names;
     whatever fails one of its checks is answered by the full path exactly as before."""
     import datetime as dt

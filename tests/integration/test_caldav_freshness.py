@@ -1,5 +1,5 @@
 """The stale-data policy's live check for CalDAV sources (server/caldav/freshness.py, registered
-in server/stale_policy.py), against real servers (stock Radicale and Xandikos on loopback,
+in server/api/stale_policy.py), against real servers (stock Radicale and Xandikos on loopback,
 tests/caldav_servers.py) through the JSON API: under `recheck`, an event a phone made on the
 server after the bridge's last read refuses the online booking at once, with no bridge pass; a
 server that is down, that holds its answers past the check's timeout, or that refuses the

@@ -1,5 +1,5 @@
 """A `slots` link (open times for partners) over a calendar whose busy time comes from a CalDAV
-server (stock Radicale): the cached slots (server/slotcache.py) follow a phone event the bridge
+server (stock Radicale): the cached slots (server/publishing/slotcache.py) follow a phone event the bridge
 mirrored, and the business's stale-data policy "hide" applies to the feed as to the booking
 page: no open time of a calendar whose CalDAV source is stale, back once it is read again. On
 the injected clock (support.NOW), SQLite and PostgreSQL, over real HTTP."""

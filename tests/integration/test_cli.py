@@ -30,7 +30,7 @@ from server.config import Config, load
 from server.db import Database
 from server.db.migrate import current_revision, head_revision
 from server.db.models import ApiKey, Booking, Business, Calendar, Client, JournalEntry, Service
-from server.demo import DEMO_NAME
+from server.ops.demo import DEMO_NAME
 from server.domain import bookings, businesses, calendars, journal, services
 from server.errors import GoneError
 from server.keys import KeyFileError, Keyring

@@ -1,4 +1,4 @@
-"""A new link's feed is rendered in the background (server/prerender.py): once the pre-render
+"""A new link's feed is rendered in the background (server/publishing/prerender.py): once the pre-render
 is done, rendered_items holds, for the link's profile, exactly the text the first request
 would have rendered for every item of the feed window (and nothing outside it), so that request
 renders nothing; a profile change renders the new profile; `[feeds] prerender = false` turns it
@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from server.db.models import BlockedTime, Booking, Calendar, RenderedItem
 from server.domain import journal
-from server.ical import RENDER_VERSION
-from server.publish import Publisher
+from server.publishing.ical import RENDER_VERSION
+from server.publishing.publish import Publisher
 from support import NOW, Api, LiveServer, block, book, make_link, make_runtime, make_salon, \
     start_server
 
@@ -108,7 +108,7 @@ def test_prerendering_can_be_turned_off(tmp_path: Path, database_url: str) -> No
 
 
 def test_a_revoked_or_missing_link_is_skipped(tmp_path: Path, database_url: str) -> None:
-    from server.prerender import prerender_link
+    from server.publishing.prerender import prerender_link
 
     live = _serve(tmp_path, database_url)
     try:

@@ -1,5 +1,5 @@
 """The publisher renders items from plain column rows (one Core query per batch, no ORM objects:
-server/publish.py). Its texts equal those built the way it did before, from ORM objects (the
+server/publishing/publish.py). Its texts equal those built the way it did before, from ORM objects (the
 reference below, kept here only as the proof), for every profile, on SQLite and PostgreSQL:
 bookings with and without a client, with every client field, notes and location set or empty,
 hostile and non-ASCII text, the repeated autumn hour; blocked time timed, all-day and repeating
@@ -24,8 +24,8 @@ from server.domain.calendars import create_calendar
 from server.domain.clients import create_client
 from server.domain.recurrence import stored_rule
 from server.domain.services import create_service
-from server.ical import render_event
-from server.publish import Publisher
+from server.publishing.ical import render_event
+from server.publishing.publish import Publisher
 from server.redaction import PROFILES, BlockedFacts, BookingFacts, blocked_view, booking_view
 from server.runtime import Runtime
 from support import NOW, make_runtime

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from server import __version__
-from server.demo import DEMO_NAME
+from server.ops.demo import DEMO_NAME
 from processes import BOOKINGCAL, Output, Running, clean_environ, free_port, wait_healthy
 from support import Api
 

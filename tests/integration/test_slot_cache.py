@@ -1,4 +1,4 @@
-"""Open slots kept per state of their inputs (server/slotcache.py), over real HTTP, on SQLite
+"""Open slots kept per state of their inputs (server/publishing/slotcache.py), over real HTTP, on SQLite
 and PostgreSQL, on the FixedClock at support.NOW moved by the test: a repeated poll is served
 from the cache (304 with the ETag) without computing; every input that changes the slots
 (bookings, opening hours and exceptions, the service's rules) is seen at the next

@@ -187,7 +187,7 @@ def _microsoft_source(world: World, synced_at: dt.datetime | None) -> None:
 def test_a_live_check_in_doubt_refuses_under_recheck_and_warns_under_offer(
         world: World, live: LiveServer) -> None:
     # Microsoft's live check (server/microsoft/freshness.py, registered in
-    # server/stale_policy.py) cannot read a connection that needs reconnecting: a doubt.
+    # server/api/stale_policy.py) cannot read a connection that needs reconnecting: a doubt.
     _microsoft_source(world, NOW)
     sources = calendar(live, world)["sources"]
     assert [(s["provider"], s["state"]) for s in sources] == [("google", "ok"),

@@ -11,10 +11,10 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.publish import (
+from server.publishing.publish import (
     LinkView, etag_maker, etags_of, item_etag, link_view, with_alarms,
 )
-from server.slotcache import SlotCache, SlotEntry, first_change
+from server.publishing.slotcache import SlotCache, SlotEntry, first_change
 
 UTC = dt.timezone.utc
 BASE = dt.datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # the functions take time as an argument

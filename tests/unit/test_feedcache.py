@@ -9,7 +9,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.feedcache import BodyCache, CachedBody
+from server.publishing.feedcache import BodyCache, CachedBody
 
 
 def body(size: int) -> CachedBody:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.ical import (
+from server.publishing.ical import (
     RENDER_VERSION, render_event, render_event_with_icalendar, with_alarm, with_summary_suffix,
 )
 from server.redaction import EventView

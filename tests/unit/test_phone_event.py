@@ -1,4 +1,4 @@
-"""Reading a phone's PUT body (server/phone_event.py): the times in every form a client sends
+"""Reading a phone's PUT body (server/domain/phone_event.py): the times in every form a client sends
 them, the zone kept, and refusals that name the problem without echoing the body."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from server.phone_event import PutRefused, read
+from server.domain.phone_event import PutRefused, read
 
 UTC = dt.timezone.utc
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from icalendar import Calendar, Event
 
 from server.domain.timeutil import to_local
-from server.ical import render_event
+from server.publishing.ical import render_event
 from server.redaction import (
     BUSY, PROFILES, BlockedFacts, BookingFacts, EventView, blocked_view, booking_view,
 )

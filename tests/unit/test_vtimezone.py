@@ -1,4 +1,4 @@
-"""VTIMEZONEs from server.vtimezone, read back by icalendar, by vobject (Radicale's parser) and by
+"""VTIMEZONEs from server.publishing.vtimezone, read back by icalendar, by vobject (Radicale's parser) and by
 a strict RFC 5545 reading, give tzdata's UTC offset at every sampled instant for 40 years."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dateutil.tz.tz import _tzicalvtz
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard
 
 from server.domain.timeutil import zone
-from server import vtimezone
-from server.vtimezone import build_vtimezone, vtimezone_text
+from server.publishing import vtimezone
+from server.publishing.vtimezone import build_vtimezone, vtimezone_text
 
 UTC = dt.timezone.utc
 ZONES = ["Europe/Copenhagen", "America/New_York", "Europe/London", "Australia/Sydney",
@@ -259,7 +259,7 @@ def test_vobject_gets_years_far_beyond_the_first_two_right(
 
 @pytest.mark.parametrize("tzid", [z for z in ZONES if z != "UTC"])
 def test_vobject_registers_the_vtimezone_when_it_starts_by_2000(tzid: str) -> None:
-    """What server/ical.py relies on (first_year <= 2000): vobject takes the VTIMEZONE given,
+    """What server/publishing/ical.py relies on (first_year <= 2000): vobject takes the VTIMEZONE given,
     not pytz's zone (and not UTC, which it assumes for texts that look like UTC in 2000-2020)."""
     vobject.icalendar.registerTzid(tzid, None)
     vobject.readOne(wrap(vtimezone_text(tzid, 1970)))

@@ -1,0 +1,1 @@
+"""Operations: backup and restore (pg_dump / SQLite copies), key rotation, the demo data."""

@@ -1,0 +1,283 @@
+"""Writes of a writable CalDAV account (an employee's phone): PUT and DELETE of one item of its
+calendar, answered by the mount without Radicale, through the domain's write path
+(server/domain/phone_writes.py). Policy lives there; this module speaks HTTP:
+
+- If-Match / If-None-Match are honoured (412), checked again under the calendar's lock;
+- a PUT body is read and checked by server/domain/phone_event.py before anything is written;
+- a refusal is a 4xx whose body is a DAV:error holding the CalDAV precondition and the reason
+  for people (<BC:reason>); nothing is written, so ETag and sync token stay as they were;
+- a personal event is kept as sent: its PUT answers the ETag a GET will give; a moved booking
+  is re-rendered by us, so that answer carries no ETag (the phone fetches the booking again);
+  alarms the phone adds to a booking are kept for this account only (account_alarms).
+
+MKCALENDAR, or an extended MKCOL (RFC 5689) whose resourcetype is a calendar (vdirsyncer's
+way), makes a personal calendar of the employee (server/domain/personal_calendars.py); a plain
+WebDAV collection cannot be made (403 DAV:valid-resourcetype); DELETE of one removes it with
+its events; the employee's calendar itself cannot be created, changed or removed here (403)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import escape
+
+import defusedxml.ElementTree as SafeET
+import icalendar
+from defusedxml import DefusedXmlException
+
+from server.domain import phone_event
+from server.publishing.dav_context import DavRequest
+from server.db.models import PersonalCalendar
+from server.domain import personal_calendars, phone_writes
+from server.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from server.publishing.linkurls import DAV_PATH
+from server.publishing.publish import Published, item_etag, with_alarms
+
+BC_NS = "http://bookingcal.invalid/ns/"
+EDITABLE_BOOKING = "only a booking's start and end can be changed from the phone; change " \
+                   "its title, notes or client in the booking system"
+
+
+@dataclass
+class Answer:
+    status: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+def refusal(status: str, precondition: str, reason: str) -> Answer:
+    """A DAV:error naming the precondition, with the reason for people."""
+    prefix, _, name = precondition.partition(":")
+    body = ('<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<D:error xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" '
+            f'xmlns:BC="{BC_NS}"><{prefix}:{name}/>'
+            f'<BC:reason>{escape(reason)}</BC:reason></D:error>\n').encode()
+    return Answer(status, [("Content-Type", "application/xml; charset=utf-8")], body)
+
+
+def _etags(header: str) -> set[str]:
+    return {part.strip() for part in header.split(",") if part.strip()}
+
+
+def _precondition_failed(environ: dict[str, Any], item: Published | None) -> bool:
+    if_match = environ.get("HTTP_IF_MATCH", "")
+    if if_match:
+        wanted = _etags(if_match)
+        if item is None or ("*" not in wanted and item.etag not in wanted):
+            return True
+    none_match = environ.get("HTTP_IF_NONE_MATCH", "")
+    if none_match and item is not None:
+        wanted = _etags(none_match)
+        if "*" in wanted or item.etag in wanted:
+            return True
+    return False
+
+
+def _stale() -> Answer:
+    return Answer("412 Precondition Failed", [("Content-Type", "text/plain; charset=utf-8")],
+                  b"The item changed since you read it; sync again.\n")
+
+
+def handle(request: DavRequest, method: str, sub_path: str, body: bytes,
+           environ: dict[str, Any]) -> Answer:
+    """Answer a PUT or DELETE of the writable link of `request`."""
+    parts = [p for p in sub_path.split("/") if p]
+    if len(parts) < 2 or parts[0] != request.principal:
+        return Answer("403 Forbidden")
+    try:
+        if method in ("MKCALENDAR", "MKCOL"):
+            return _mkcalendar(request, parts, body, extended=method == "MKCOL")
+        calendar = request.calendar(parts[1])
+        personal = request.personal_calendar(parts[1]) if calendar is None else None
+        if personal is not None:
+            calendar = request.calendars[0]
+        if calendar is None:
+            return Answer("409 Conflict" if method == "PUT" else "404 Not Found")
+        if personal is not None and len(parts) == 2 and method == "DELETE":
+            return _delete_personal_calendar(request, personal)
+        if method == "PROPPATCH":
+            if personal is None or len(parts) != 2:
+                return refusal("403 Forbidden", "D:need-privileges",
+                               "only a personal calendar's name can be changed here")
+            href = environ.get("SCRIPT_NAME", "") + DAV_PATH + "/" + sub_path.lstrip("/")
+            return _rename_personal_calendar(request, personal, href, body)
+        if len(parts) == 3 and not parts[2].endswith(".ics") and \
+                (method == "DELETE" or environ.get("HTTP_IF_MATCH")):
+            # No item here has this name (ours are <UID>.ics): a DELETE finds nothing, and an
+            # If-Match on it fails (RFC 9110: no current representation), as on a missing item.
+            return _stale() if environ.get("HTTP_IF_MATCH") else Answer("404 Not Found")
+        if len(parts) != 3 or not parts[2].endswith(".ics"):
+            return refusal("403 Forbidden", "D:need-privileges",
+                           "this employee's calendar cannot be created, replaced or removed "
+                           "from here")
+        uid = parts[2][:-4]
+        request.publisher.collection = personal.id if personal is not None else None
+        item = request.publisher.by_uid(calendar, uid)
+        if _precondition_failed(environ, item):
+            return _stale()
+        if method == "DELETE":
+            return _delete(request, item)
+        return _put(request, calendar.id, calendar.timezone, uid, item, body, personal)
+    except phone_event.PutRefused as exc:
+        return refusal(exc.status, exc.precondition, exc.reason)
+    except phone_writes.StaleError:
+        return _stale()
+    except ConflictError as exc:
+        precondition = exc.details.get("precondition") or "C:valid-calendar-object-resource"
+        status = "409 Conflict" if precondition == "C:no-uid-conflict" else "403 Forbidden"
+        return refusal(status, precondition, exc.message)
+    except ForbiddenError as exc:
+        return refusal("403 Forbidden", "D:need-privileges", exc.message)
+    except InvalidError as exc:
+        return refusal("403 Forbidden", "C:valid-calendar-object-resource", exc.message)
+    except NotFoundError:
+        return Answer("404 Not Found")
+
+
+def _delete(request: DavRequest, item: Published | None) -> Answer:
+    if item is None:
+        return Answer("404 Not Found")
+    runtime, link = request.runtime, request.link
+    actor = phone_writes.actor_of(link.id)
+    with runtime.db.write() as session:
+        if item.kind == "booking":
+            phone_writes.cancel_from_phone(session, link.business_id, item.item_id,
+                                           request.now, actor, expect_seq=item.seq)
+        else:
+            phone_writes.delete_personal_event(session, link.business_id, item.item_id,
+                                               request.now, actor, expect_seq=item.seq)
+    return Answer("204 No Content")
+
+
+PLAIN_COLLECTION = "only calendars can be made here: send MKCALENDAR, or MKCOL whose " \
+                   "DAV:resourcetype holds a CalDAV calendar (RFC 5689)"
+
+
+def _mkcalendar(request: DavRequest, parts: list[str], body: bytes, extended: bool) -> Answer:
+    """A personal calendar of the account's employee, named by the request's displayname;
+    `extended`: an MKCOL, which must ask for a calendar."""
+    if len(parts) != 2 or len(request.calendars) != 1:
+        return refusal("403 Forbidden", "D:need-privileges",
+                       "calendars can only be made in this account's home")
+    name, components = parts[1], {"VEVENT"}
+    if extended and not body.strip():
+        return refusal("403 Forbidden", "D:valid-resourcetype", PLAIN_COLLECTION)
+    if body.strip():
+        try:
+            root = SafeET.fromstring(body)
+        except (SafeET.ParseError, DefusedXmlException):
+            return refusal("400 Bad Request", "D:valid-xml", "the request body is not XML")
+        if extended and (root.tag != "{DAV:}mkcol" or root.find(
+                "{DAV:}set/{DAV:}prop/{DAV:}resourcetype/"
+                "{urn:ietf:params:xml:ns:caldav}calendar") is None):
+            return refusal("403 Forbidden", "D:valid-resourcetype", PLAIN_COLLECTION)
+        found = root.findtext(".//{DAV:}displayname")
+        name = found if found and found.strip() else name
+        wanted = root.findall(".//{urn:ietf:params:xml:ns:caldav}comp")
+        components = {str(comp.get("name", "")).upper() for comp in wanted} or components
+    if "VEVENT" not in components:
+        return refusal("403 Forbidden", "C:supported-calendar-component",
+                       "personal calendars hold events (VEVENT) only")
+    with request.runtime.db.write() as session:
+        personal_calendars.create(
+            session, request.link.business_id, request.calendars[0].id, slug=parts[1],
+            name=name, now=request.now, actor=phone_writes.actor_of(request.link.id),
+            taken={c.slug for c in request.calendars})
+    return Answer("201 Created")
+
+
+def _rename_personal_calendar(request: DavRequest, personal: PersonalCalendar, href: str,
+                              body: bytes) -> Answer:
+    """PROPPATCH of a personal calendar: its displayname may be set; any other property is
+    answered 403 (and, as RFC 4918 wants, then nothing is changed: 424 for the name)."""
+    try:
+        root = SafeET.fromstring(body)
+    except (SafeET.ParseError, DefusedXmlException):
+        return refusal("400 Bad Request", "D:valid-xml", "the PROPPATCH body is not XML")
+    asked = [prop for update in root for prop_group in update if prop_group.tag == "{DAV:}prop"
+             for prop in prop_group]
+    name = next((prop.text for prop in asked if prop.tag == "{DAV:}displayname"), None)
+    others = [prop.tag for prop in asked if prop.tag != "{DAV:}displayname"]
+    if name is not None and name.strip() and not others:
+        with request.runtime.db.write() as session:
+            personal_calendars.rename(session, request.link.business_id, personal.id, name)
+    statuses = [(tag, "HTTP/1.1 403 Forbidden") for tag in others]
+    if name is not None:
+        statuses.append(("{DAV:}displayname", "HTTP/1.1 200 OK" if not others and name.strip()
+                         else "HTTP/1.1 424 Failed Dependency" if others
+                         else "HTTP/1.1 403 Forbidden"))
+    parts = "".join(
+        f'<D:propstat><D:prop><X:{tag.split("}")[1]} '
+        f'xmlns:X="{escape(tag[1:].split("}")[0], {chr(34): "&quot;"})}"/>'
+        f'</D:prop><D:status>{status}</D:status></D:propstat>' for tag, status in statuses)
+    text = ('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:"><D:response>'
+            f'<D:href>{escape(href)}</D:href>{parts}</D:response></D:multistatus>\n')
+    return Answer("207 Multi-Status", [("Content-Type", "application/xml; charset=utf-8")],
+                  text.encode())
+
+
+def _delete_personal_calendar(request: DavRequest, personal: PersonalCalendar) -> Answer:
+    with request.runtime.db.write() as session:
+        personal_calendars.delete(session, request.link.business_id, personal.id, request.now,
+                                  phone_writes.actor_of(request.link.id))
+    return Answer("204 No Content")
+
+
+def _put(request: DavRequest, calendar_id: int, calendar_tz: str, uid: str,
+         item: Published | None, body: bytes, personal: PersonalCalendar | None) -> Answer:
+    event = phone_event.read(body, calendar_tz)
+    if event.uid != uid:
+        return refusal("400 Bad Request", "C:valid-calendar-object-resource",
+                       "the resource name must be the event's UID followed by .ics")
+    runtime, link = request.runtime, request.link
+    actor = phone_writes.actor_of(link.id)
+    if item is not None and item.kind == "booking":
+        return _booking_edit(request, item, event, actor)
+    with runtime.db.write() as session:
+        collection = session.get(PersonalCalendar, personal.id) if personal else None
+        if personal is not None and collection is None:
+            raise NotFoundError("the personal calendar was removed meanwhile")
+        saved = phone_writes.save_personal_event(
+            session, link.business_id, calendar_id, event, request.now, actor,
+            expect_seq=item.seq if item is not None else None, collection=collection)
+        etag = item_etag(request.epoch, "blocked", saved.id, saved.seq, link.profile)
+    return Answer("201 Created" if item is None else "204 No Content", [("ETag", etag)])
+
+
+def _value(component: Any, name: str) -> str:
+    value = component.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def _booking_edit(request: DavRequest, item: Published, event: phone_event.PhoneEvent,
+                  actor: str) -> Answer:
+    """A PUT of one of our bookings: a move (its times) or nothing; anything else is refused."""
+    ours: Any = icalendar.Event.from_ical(item.event_text)
+    changed = [name for name, theirs in (("SUMMARY", event.summary),
+                                         ("DESCRIPTION", event.description or ""),
+                                         ("LOCATION", event.location or ""))
+               if _value(ours, name) != theirs.strip()]
+    if changed or event.rrule or event.all_day or event.overrides:
+        raise ConflictError(EDITABLE_BOOKING)
+    start, end = ours["DTSTART"].dt, ours["DTEND"].dt
+    same_times = isinstance(start, dt.datetime) and isinstance(end, dt.datetime) and \
+        start.tzinfo is not None and end.tzinfo is not None and \
+        start == event.start_utc and end == event.end_utc
+    runtime, link = request.runtime, request.link
+    with runtime.db.write() as session:
+        if not same_times:
+            phone_writes.move_booking(session, link.business_id, item.item_id,
+                                      start=event.start_utc, end=event.end_utc,
+                                      now=request.now, actor=actor,
+                                      defaults=runtime.config.availability,
+                                      expect_seq=item.seq)
+        elif item.seq != phone_writes.booking_seq(session, link.business_id, item.item_id):
+            raise phone_writes.StaleError("the booking changed meanwhile; sync again")
+        # Alarms the phone added are kept for this account, never on the booking.
+        version = phone_writes.keep_alarms(session, link.id, item.item_id, event.alarms)
+    if not same_times:
+        return Answer("204 No Content")  # our rendering differs from what was sent
+    etag = item_etag(request.epoch, "booking", item.item_id, item.seq,
+                     with_alarms(link.profile, version))
+    return Answer("204 No Content", [("ETag", etag)])
