@@ -270,7 +270,7 @@ def _booking_edit(request: DavRequest, item: Published, event: phone_event.Phone
             phone_writes.move_booking(session, link.business_id, item.item_id,
                                       start=event.start_utc, end=event.end_utc,
                                       now=request.now, actor=actor,
-                                      defaults=runtime.config.availability,
+                                      rules=runtime.config.availability,
                                       expect_seq=item.seq)
         elif item.seq != phone_writes.booking_seq(session, link.business_id, item.item_id):
             raise phone_writes.StaleError("the booking changed meanwhile; sync again")
