@@ -2,8 +2,9 @@
 held to the business's own settings: the service's buffers, the business's opening-hours
 requirement, and the configured `[availability]` (an online booking's horizon), never to
 built-in defaults. Through the sync engine (the bridge's pass) against the fake Google and the
-strict fake Graph, on SQLite and PostgreSQL, on the injected clock (support.NOW). The same rules
-on a writable CalDAV account: tests/integration/test_caldav_writable.py."""
+strict fake Graph, and a phone's move on a writable CalDAV account (real HTTP, the same domain
+path), on SQLite and PostgreSQL, on the injected clock (support.NOW; every date derives from
+it). More phone moves: tests/integration/test_caldav_writable.py."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ from server.api.routes_google import status_out
 from server.db.models import Booking
 from server.domain import bookings, businesses, hours, services
 from server.sync.engine import Engine
+from support import NOW, Api, LiveServer, book, make_runtime, make_salon, start_server
+from test_caldav_writable import (  # noqa: F401  (fixtures)
+    Phone, api, assert_refused_and_unchanged, booking_of, live, moved_text, writable_link,
+)
 from test_microsoft_edits import copy_at as outlook_copy_at
 from test_microsoft_edits import move_copy as outlook_move
 
@@ -181,3 +186,54 @@ def test_outlook_moves_use_the_configured_horizon_too(
                  local(world, 20, 10, 45))
     sync_outlook()
     assert start_of(world, made) == local(world, 20, 10).astimezone(UTC)
+
+
+# --- a phone's move on a writable CalDAV account -------------------------------------------
+
+
+def cph_day(days: int, hour: int, minute: int = 0) -> dt.datetime:
+    """`days` days after the injected clock's day, at `hour` in Copenhagen."""
+    day = NOW.astimezone(ZoneInfo(TZ)).date() + dt.timedelta(days=days)
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=ZoneInfo(TZ))
+
+
+@pytest.fixture
+def short_live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+    server = start_server(make_runtime(tmp_path, database_url, extra=HORIZON))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_phone_move_into_another_bookings_buffer_is_refused(api: Api) -> None:
+    salon = make_salon(api, buffer_after=30)
+    moved = book(api, salon, cph_day(7, 10).isoformat())
+    other = book(api, salon, cph_day(8, 14).isoformat())  # 14:00-14:45, its buffer to 15:15
+    phone = Phone(writable_link(api, salon))
+    reason = assert_refused_and_unchanged(api, salon, phone, moved, moved_text(
+        phone, moved["uid"], cph_day(8, 15), cph_day(8, 15, 45)))
+    assert "buffers included" in reason and f"booking {other['id']}" in reason
+    assert phone.put(moved["uid"], moved_text(phone, moved["uid"], cph_day(8, 15, 15),
+                                              cph_day(8, 16))).status_code == 204
+    assert dt.datetime.fromisoformat(booking_of(api, salon, moved)["start"]) == \
+        cph_day(8, 15, 15)
+
+
+def test_a_phone_move_of_an_online_booking_uses_the_configured_horizon(
+        short_live: LiveServer) -> None:
+    api = Api(short_live.url)
+    salon = make_salon(api)
+    api.ok("PUT", f"/businesses/{salon.business}/calendars/{salon.calendar}/opening-hours",
+           json={"intervals": [{"weekday": day, "opens": "08:00", "closes": "18:00"}
+                               for day in range(7)]})
+    made = book(api, salon, cph_day(7, 10).isoformat(), source="online")
+    phone = Phone(writable_link(api, salon))
+    reason = assert_refused_and_unchanged(api, salon, phone, made, moved_text(
+        phone, made["uid"], cph_day(40, 10), cph_day(40, 10, 45)))
+    assert "bookings open only until" in reason
+    answer = phone.put(made["uid"], moved_text(phone, made["uid"], cph_day(20, 10),
+                                               cph_day(20, 10, 45)))
+    assert answer.status_code == 204, answer.text
+    assert dt.datetime.fromisoformat(booking_of(api, salon, made)["start"]) == cph_day(20, 10)
+    api.session.close()
