@@ -120,7 +120,8 @@ def import_events(world: Any, events: int) -> Row:
     assert listed == events, (listed, events)
     fake.clear_log()
     began = time.perf_counter()
-    report = pull(world.runtime.db, world.api, world.connection, NOW)
+    report = pull(world.runtime.db, world.api, world.connection, NOW,
+                  rules=world.runtime.config.availability)
     seconds = time.perf_counter() - began
     assert report.imported == events, (report.imported, events)
     return Row(f"[1] import {label(events)} Google events: list requests",

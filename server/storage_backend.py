@@ -117,6 +117,10 @@ class Collection(radicale_storage.BaseCollection):
                              "C:calendar-description": f"{self.calendar.name}: personal",
                              "ICAL:calendar-order": str(len(request.calendars) + 1
                                                         + self.personal.id)})
+                if self.personal.colour is not None:  # removed: it shows none
+                    meta["ICAL:calendar-color"] = self.personal.colour
+                else:
+                    del meta["ICAL:calendar-color"]
         elif self._path and self._path == self._request().principal:
             meta = {"D:displayname": principal_displayname(self._request())}
         return meta if key is None else meta.get(key)

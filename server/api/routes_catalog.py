@@ -107,7 +107,7 @@ def calendar_changes(path: CalendarPath, query: ChangesQuery) -> Response:
 
 def _personal_out(found: PersonalCalendar) -> PersonalCalendarOut:
     return PersonalCalendarOut(id=found.id, calendar_id=found.calendar_id, slug=found.slug,
-                               name=found.name, blocks=found.blocks,
+                               name=found.name, blocks=found.blocks, colour=found.colour,
                                created_at=found.created_at)
 
 

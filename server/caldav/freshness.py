@@ -120,7 +120,8 @@ def _freshen(runtime: Runtime, source: _Source, now: dt.datetime, timeout: float
         client = make_client(runtime, source.credentials)
         client.timeout, client.deadline = max(timeout, 0.1), deadline
         report = read(runtime.db, _Lister(now), client, source.connection_id, now,
-                      only=source.remote, max_pages=MAX_PAGES, attempts=1)
+                      rules=runtime.config.availability, only=source.remote,
+                      max_pages=MAX_PAGES, attempts=1)
     except NotIncremental as exc:
         log.info("CalDAV read before an online booking left to the bridge: %s", exc.message)
         return f"CalDAV events were not refreshed ({exc.message}); {before}"

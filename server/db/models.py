@@ -370,6 +370,9 @@ class PersonalCalendar(Base):
     slug: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     blocks: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Its CalDAV calendar-color, "#RRGGBB" or "#RRGGBBAA" as the phone sent it (None: removed,
+    # then it shows none); made with its employee calendar's colour unless the phone chose.
+    colour: Mapped[str | None] = mapped_column(String(9), nullable=True)
     # Who made it ("link:<id>").
     actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -33,11 +33,14 @@ def applies(session: Session, business_id: int) -> bool:
 
 def apply_edit(session: Session, business_id: int, booking_id: int,
                change: RemoteEvent | None, *, provider: str, connection_id: int,
-               now: dt.datetime) -> bool:
+               now: dt.datetime, rules: AvailabilityConfig) -> bool:
     """Apply the provider's edit of our copy of a booking (`change` None: the copy was
     deleted). True when the booking now agrees with the copy (nothing to write back); False
     when the copy must be written again (the business rewrites, the edit is not one that can
-    be applied, or the rules refused it: then the refusal is kept)."""
+    be applied, or the rules refused it: then the refusal is kept). A move is held to the
+    rules of every reschedule: the business's (opening hours when it requires them), the
+    booking's service (its buffers; an online booking's notice and horizon, else the
+    configured `rules`), the calendar (its bookings, blocked and personal time, hours)."""
     if not applies(session, business_id):
         return False
     booking = session.get(Booking, booking_id)
@@ -58,7 +61,7 @@ def apply_edit(session: Session, business_id: int, booking_id: int,
             else:
                 phone_writes.move_booking(session, business_id, booking_id,
                                           start=change.start_utc, end=change.end_utc, now=now,
-                                          actor=actor, defaults=AvailabilityConfig())
+                                          actor=actor, rules=rules)
     except (ConflictError, ForbiddenError, InvalidError, NotFoundError) as exc:
         return _refused(session, business_id, provider, booking_id,
                         "cancel" if change is None else "move", exc.message, now)

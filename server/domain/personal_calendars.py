@@ -2,7 +2,9 @@
 DELETE): a collection beside the employee's calendar whose events are the employee's personal
 events (blocked time with `collection_id`), so they show through redaction in the employee's
 other links as any personal event. Whether they block booking is the calendar's setting
-(`blocks`, on by default); an event blocks when both it (TRANSP, STATUS) and its calendar do."""
+(`blocks`, on by default); an event blocks when both it (TRANSP, STATUS) and its calendar do.
+Its name (DAV:displayname, at most MAX_NAME characters) and colour (calendar-color, "#RRGGBB"
+or "#RRGGBBAA") are the phone's to choose; every writable account of the employee shows them."""
 
 from __future__ import annotations
 
@@ -20,7 +22,32 @@ from server.domain.calendars import lock_calendar
 from server.errors import ConflictError, InvalidError, NotFoundError
 
 MAX_PER_CALENDAR = 20
+MAX_NAME = 200
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9@.\-_~]{0,63}")
+COLOUR = re.compile(r"#[0-9A-Fa-f]{6}(?:[0-9A-Fa-f]{2})?")
+
+
+def checked_name(name: str) -> str:
+    """A calendar name as kept (runs of white space made one space); InvalidError if it is
+    empty or longer than MAX_NAME."""
+    tidy = " ".join(name.split())
+    if not tidy:
+        raise InvalidError("a calendar's name cannot be empty", field="displayname")
+    if len(tidy) > MAX_NAME:
+        raise InvalidError(f"a calendar's name is at most {MAX_NAME} characters (this one has "
+                           f"{len(tidy)})", field="displayname")
+    return tidy
+
+
+def checked_colour(colour: str) -> str:
+    """A calendar colour as kept (as sent, without surrounding white space); InvalidError
+    unless it is #RRGGBB or #RRGGBBAA in hexadecimal digits."""
+    tidy = colour.strip()
+    if not COLOUR.fullmatch(tidy):
+        shown = tidy if len(tidy) <= 20 else tidy[:20] + "..."
+        raise InvalidError(f"a calendar colour is #RRGGBB or #RRGGBBAA in hexadecimal digits "
+                           f"(such as #3a87ad), not {shown!r}", field="calendar-color")
+    return tidy
 
 
 def list_for(session: Session, business_id: int, calendar_id: int) -> list[PersonalCalendar]:
@@ -38,12 +65,16 @@ def get(session: Session, business_id: int, personal_id: int) -> PersonalCalenda
 
 
 def create(session: Session, business_id: int, calendar_id: int, *, slug: str, name: str,
-           now: dt.datetime, actor: str | None, taken: set[str]) -> PersonalCalendar:
+           now: dt.datetime, actor: str | None, taken: set[str],
+           colour: str | None = None) -> PersonalCalendar:
     """A new personal calendar of the employee's calendar; `taken`: slugs the account already
-    shows (its employee's calendar)."""
+    shows (its employee's calendar); `colour`: the phone's choice (checked), else the employee
+    calendar's colour."""
     if not SLUG.fullmatch(slug):
         raise InvalidError("a calendar's name in its URL must be at most 64 letters, digits "
                            "and @.-_~", field="slug")
+    chosen = checked_colour(colour) if colour is not None else None
+    kept_name = checked_name(name) if name.strip() else slug
     calendar = lock_calendar(session, business_id, calendar_id)
     existing = list_for(session, business_id, calendar.id)
     if slug in taken or any(found.slug == slug for found in existing):
@@ -53,17 +84,32 @@ def create(session: Session, business_id: int, calendar_id: int, *, slug: str, n
         raise ConflictError(f"at most {MAX_PER_CALENDAR} personal calendars per employee; "
                             "remove one first")
     personal = PersonalCalendar(business_id=business_id, calendar_id=calendar.id, slug=slug,
-                                name=(" ".join(name.split()) or slug)[:200], blocks=True,
+                                name=kept_name, blocks=True, colour=chosen or calendar.colour,
                                 actor=actor, created_at=now)
     session.add(personal)
     session.flush()
     return personal
 
 
-def rename(session: Session, business_id: int, personal_id: int, name: str) -> None:
+def describe(session: Session, business_id: int, personal_id: int, *,
+             name: str | None = None, colour: str | None = None,
+             remove_name: bool = False, remove_colour: bool = False) -> PersonalCalendar:
+    """Set (or remove) the personal calendar's name and colour, all or nothing: every value is
+    checked first (InvalidError names the first bad one). A removed name is its URL's name
+    again; a removed colour is none."""
+    checked = checked_name(name) if name is not None else None
+    chosen = checked_colour(colour) if colour is not None else None
     personal = get(session, business_id, personal_id)
     lock_calendar(session, business_id, personal.calendar_id)
-    personal.name = " ".join(name.split())[:200] or personal.slug
+    if checked is not None:
+        personal.name = checked
+    elif remove_name:
+        personal.name = personal.slug
+    if chosen is not None:
+        personal.colour = chosen
+    elif remove_colour:
+        personal.colour = None
+    return personal
 
 
 def _events(session: Session, personal: PersonalCalendar) -> list[BlockedTime]:

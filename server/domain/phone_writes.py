@@ -27,7 +27,7 @@ from server.db.models import (
     PersonalCalendar,
 )
 from server.domain import journal, schedules
-from server.domain.availability import OUTSIDE_HOURS, describe, refusals, rules_for
+from server.domain.availability import OUTSIDE_HOURS, Reason, describe
 from server.domain.blocked import refuse_booked
 from server.domain.blocking import DEFAULT, BlockingPolicy, blocks
 from server.domain.bookings import (
@@ -233,17 +233,16 @@ def delete_personal_event(session: Session, business_id: int, item_id: int,
     _remove(session, calendar, item, now, actor)
 
 
-def _refuse_outside_hours(session: Session, calendar: Calendar, booking: Booking,
-                          start: dt.datetime, end: dt.datetime, now: dt.datetime,
-                          defaults: AvailabilityConfig) -> None:
-    rules = rules_for(booking.service, defaults)
+def _refuse_outside_hours(session: Session, calendar: Calendar, start: dt.datetime,
+                          end: dt.datetime) -> None:
+    """Refuse [start, end) unless it lies inside one of the calendar's open intervals (its
+    weekly hours and exceptions)."""
     first = to_local(start, calendar.timezone).date() - dt.timedelta(days=1)
     last = to_local(end, calendar.timezone).date() + dt.timedelta(days=2)
     schedule = schedules.load(session, calendar, first, last)
-    reasons = [r for r in refusals(schedule, rules, now, start, end) if r.kind == OUTSIDE_HOURS]
-    if reasons:
+    if not schedule.open_span(start, end):
         raise ConflictError("the new time is outside the opening hours: "
-                            + "; ".join(describe(r, calendar.timezone) for r in reasons[:3]))
+                            + describe(Reason(OUTSIDE_HOURS, start, end), calendar.timezone))
 
 
 def _locked_booking(session: Session, business_id: int, booking_id: int,
@@ -264,17 +263,24 @@ def booking_seq(session: Session, business_id: int, booking_id: int) -> int:
 
 def move_booking(session: Session, business_id: int, booking_id: int, *, start: dt.datetime,
                  end: dt.datetime, now: dt.datetime, actor: str,
-                 defaults: AvailabilityConfig, expect_seq: int | None = None) -> Booking:
-    """Reschedule a booking to [start, end) under the staff rules; ConflictError says why not."""
+                 rules: AvailabilityConfig, expect_seq: int | None = None) -> Booking:
+    """Reschedule a booking to [start, end) under the staff rules; ConflictError says why not.
+
+    Every rule comes from what the business set, read here under the calendar's lock: the
+    booking's service (its buffers, kept free around the new time and reaching no other
+    booking's buffers), the calendar (its bookings, blocked and personal time, its opening
+    hours), the business (`calendar_moves_within_hours`). `rules` is the configured
+    `[availability]` a service without its own notice and horizon falls back on: an online
+    booking is held to them as any reschedule of one (server/domain/bookings.update_booking).
+    Callers pass the runtime's configuration: there is no default."""
     _locked_booking(session, business_id, booking_id, expect_seq)
     business = session.get(Business, business_id)
     booking = update_booking(session, business_id, booking_id, now=now, start=start, end=end,
-                             actor=actor, rules=defaults)
+                             actor=actor, rules=rules)
     if business is not None and business.calendar_moves_within_hours:
         calendar = session.get(Calendar, booking.calendar_id)
         assert calendar is not None
-        _refuse_outside_hours(session, calendar, booking, booking.start_utc, booking.end_utc,
-                              now, defaults)
+        _refuse_outside_hours(session, calendar, booking.start_utc, booking.end_utc)
     return booking
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from server.config import AvailabilityConfig
 from server.db import Database
 from server.domain import mirrored
 from server.domain.timeutil import zone as tz
@@ -114,9 +115,10 @@ LISTER = GoogleLister()
 
 
 def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
-         now: dt.datetime, only: str | None = None, id_secret: bytes | None = None,
-         max_pages: int | None = None, attempts: int | None = None) -> ReadReport:
+         now: dt.datetime, *, rules: AvailabilityConfig, only: str | None = None,
+         id_secret: bytes | None = None, max_pages: int | None = None,
+         attempts: int | None = None) -> ReadReport:
     """Read the connection's Google calendars (or only the one named) through the engine
     (server/sync/reading.read, which explains the arguments)."""
-    return read(db, LISTER, api, connection_id, now, only=only, id_secret=id_secret,
-                max_pages=max_pages, attempts=attempts)
+    return read(db, LISTER, api, connection_id, now, rules=rules, only=only,
+                id_secret=id_secret, max_pages=max_pages, attempts=attempts)

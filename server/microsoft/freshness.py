@@ -93,8 +93,8 @@ def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, ca
     try:
         client = client_factory(token, timeout) if client_factory is not None else \
             GraphClient(config.microsoft, token, timeout=timeout)
-        read(db, _Lister(now), client, connection_id, now, only=remote, max_pages=MAX_PAGES,
-             attempts=1)
+        read(db, _Lister(now), client, connection_id, now, rules=config.availability,
+             only=remote, max_pages=MAX_PAGES, attempts=1)
     except NotIncremental as exc:
         log.info("Outlook read before an online booking left to the bridge: %s", exc.message)
         return (f"Outlook events were not refreshed ({exc.message}); checked against the "

@@ -12,8 +12,9 @@ calendar, answered by the mount without Radicale, through the domain's write pat
 
 MKCALENDAR, or an extended MKCOL (RFC 5689) whose resourcetype is a calendar (vdirsyncer's
 way), makes a personal calendar of the employee (server/domain/personal_calendars.py); a plain
-WebDAV collection cannot be made (403 DAV:valid-resourcetype); DELETE of one removes it with
-its events; the employee's calendar itself cannot be created, changed or removed here (403)."""
+WebDAV collection cannot be made (403 DAV:valid-resourcetype); PROPPATCH sets or removes its
+name and colour (DAV:displayname, calendar-color; checked, all or nothing); DELETE of one
+removes it with its events; the employee's calendar itself cannot be created, changed or removed here (403)."""
 
 from __future__ import annotations
 
@@ -99,9 +100,9 @@ def handle(request: DavRequest, method: str, sub_path: str, body: bytes,
         if method == "PROPPATCH":
             if personal is None or len(parts) != 2:
                 return refusal("403 Forbidden", "D:need-privileges",
-                               "only a personal calendar's name can be changed here")
+                               "only a personal calendar's name and colour can be changed here")
             href = environ.get("SCRIPT_NAME", "") + DAV_PATH + "/" + sub_path.lstrip("/")
-            return _rename_personal_calendar(request, personal, href, body)
+            return _proppatch_personal_calendar(request, personal, href, body)
         if len(parts) == 3 and not parts[2].endswith(".ics") and \
                 (method == "DELETE" or environ.get("HTTP_IF_MATCH")):
             # No item here has this name (ours are <UID>.ics): a DELETE finds nothing, and an
@@ -161,6 +162,7 @@ def _mkcalendar(request: DavRequest, parts: list[str], body: bytes, extended: bo
         return refusal("403 Forbidden", "D:need-privileges",
                        "calendars can only be made in this account's home")
     name, components = parts[1], {"VEVENT"}
+    colour: str | None = None
     if extended and not body.strip():
         return refusal("403 Forbidden", "D:valid-resourcetype", PLAIN_COLLECTION)
     if body.strip():
@@ -174,45 +176,90 @@ def _mkcalendar(request: DavRequest, parts: list[str], body: bytes, extended: bo
             return refusal("403 Forbidden", "D:valid-resourcetype", PLAIN_COLLECTION)
         found = root.findtext(".//{DAV:}displayname")
         name = found if found and found.strip() else name
+        colour = root.findtext(".//" + CALENDAR_COLOR)
         wanted = root.findall(".//{urn:ietf:params:xml:ns:caldav}comp")
         components = {str(comp.get("name", "")).upper() for comp in wanted} or components
     if "VEVENT" not in components:
         return refusal("403 Forbidden", "C:supported-calendar-component",
                        "personal calendars hold events (VEVENT) only")
-    with request.runtime.db.write() as session:
-        personal_calendars.create(
-            session, request.link.business_id, request.calendars[0].id, slug=parts[1],
-            name=name, now=request.now, actor=phone_writes.actor_of(request.link.id),
-            taken={c.slug for c in request.calendars})
+    try:
+        with request.runtime.db.write() as session:
+            personal_calendars.create(
+                session, request.link.business_id, request.calendars[0].id, slug=parts[1],
+                name=name, now=request.now, actor=phone_writes.actor_of(request.link.id),
+                taken={c.slug for c in request.calendars}, colour=colour)
+    except InvalidError as exc:
+        if exc.details.get("field") == "slug":
+            raise
+        return refusal("409 Conflict", "BC:valid-property-value", exc.message)
     return Answer("201 Created")
 
 
-def _rename_personal_calendar(request: DavRequest, personal: PersonalCalendar, href: str,
-                              body: bytes) -> Answer:
-    """PROPPATCH of a personal calendar: its displayname may be set; any other property is
-    answered 403 (and, as RFC 4918 wants, then nothing is changed: 424 for the name)."""
+DISPLAYNAME = "{DAV:}displayname"
+CALENDAR_COLOR = "{http://apple.com/ns/ical/}calendar-color"
+
+
+def _proppatch_personal_calendar(request: DavRequest, personal: PersonalCalendar, href: str,
+                                 body: bytes) -> Answer:
+    """PROPPATCH of a personal calendar: its DAV:displayname and calendar-color may be set or
+    removed; a bad value is 409 with the reason, any other property 403, and then (RFC 4918:
+    all or nothing) nothing is changed and the rest is 424."""
     try:
         root = SafeET.fromstring(body)
     except (SafeET.ParseError, DefusedXmlException):
         return refusal("400 Bad Request", "D:valid-xml", "the PROPPATCH body is not XML")
-    asked = [prop for update in root for prop_group in update if prop_group.tag == "{DAV:}prop"
-             for prop in prop_group]
-    name = next((prop.text for prop in asked if prop.tag == "{DAV:}displayname"), None)
-    others = [prop.tag for prop in asked if prop.tag != "{DAV:}displayname"]
-    if name is not None and name.strip() and not others:
+    if root.tag != "{DAV:}propertyupdate":
+        return refusal("400 Bad Request", "D:valid-xml",
+                       "a PROPPATCH body is a DAV:propertyupdate")
+    wanted: dict[str, tuple[str, str]] = {}  # tag -> (set or remove, value); the last wins
+    order: list[str] = []
+    for update in root:
+        action = update.tag.rpartition("}")[2]
+        if action not in ("set", "remove"):
+            continue
+        for group in update:
+            if group.tag != "{DAV:}prop":
+                continue
+            for prop in group:
+                if prop.tag not in order:
+                    order.append(prop.tag)
+                wanted[prop.tag] = (action, prop.text or "")
+    failed: dict[str, tuple[str, str]] = {}  # tag -> (status, reason)
+    for tag in order:
+        action, value = wanted[tag]
+        if tag not in (DISPLAYNAME, CALENDAR_COLOR):
+            failed[tag] = ("403 Forbidden", "only a personal calendar's displayname and "
+                           "calendar-color can be changed")
+            continue
+        if action != "set":
+            continue
+        try:
+            if tag == DISPLAYNAME:
+                personal_calendars.checked_name(value)
+            else:
+                personal_calendars.checked_colour(value)
+        except InvalidError as exc:
+            failed[tag] = ("409 Conflict", exc.message)
+    if not failed and order:
+        name, colour = wanted.get(DISPLAYNAME), wanted.get(CALENDAR_COLOR)
         with request.runtime.db.write() as session:
-            personal_calendars.rename(session, request.link.business_id, personal.id, name)
-    statuses = [(tag, "HTTP/1.1 403 Forbidden") for tag in others]
-    if name is not None:
-        statuses.append(("{DAV:}displayname", "HTTP/1.1 200 OK" if not others and name.strip()
-                         else "HTTP/1.1 424 Failed Dependency" if others
-                         else "HTTP/1.1 403 Forbidden"))
-    parts = "".join(
-        f'<D:propstat><D:prop><X:{tag.split("}")[1]} '
-        f'xmlns:X="{escape(tag[1:].split("}")[0], {chr(34): "&quot;"})}"/>'
-        f'</D:prop><D:status>{status}</D:status></D:propstat>' for tag, status in statuses)
+            personal_calendars.describe(
+                session, request.link.business_id, personal.id,
+                name=name[1] if name is not None and name[0] == "set" else None,
+                colour=colour[1] if colour is not None and colour[0] == "set" else None,
+                remove_name=name is not None and name[0] == "remove",
+                remove_colour=colour is not None and colour[0] == "remove")
+    parts = []
+    for tag in order:
+        status, reason = failed.get(tag, ("424 Failed Dependency" if failed else "200 OK", ""))
+        namespace, _, local = tag[1:].partition("}")
+        parts.append(
+            f'<D:propstat><D:prop><X:{local} xmlns:X="{escape(namespace, {chr(34): "&quot;"})}"'
+            f'/></D:prop><D:status>HTTP/1.1 {status}</D:status>'
+            + (f"<D:responsedescription>{escape(reason)}</D:responsedescription>"
+               if reason else "") + "</D:propstat>")
     text = ('<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:"><D:response>'
-            f'<D:href>{escape(href)}</D:href>{parts}</D:response></D:multistatus>\n')
+            f'<D:href>{escape(href)}</D:href>{"".join(parts)}</D:response></D:multistatus>\n')
     return Answer("207 Multi-Status", [("Content-Type", "application/xml; charset=utf-8")],
                   text.encode())
 
@@ -270,7 +317,7 @@ def _booking_edit(request: DavRequest, item: Published, event: phone_event.Phone
             phone_writes.move_booking(session, link.business_id, item.item_id,
                                       start=event.start_utc, end=event.end_utc,
                                       now=request.now, actor=actor,
-                                      defaults=runtime.config.availability,
+                                      rules=runtime.config.availability,
                                       expect_seq=item.seq)
         elif item.seq != phone_writes.booking_seq(session, link.business_id, item.item_id):
             raise phone_writes.StaleError("the booking changed meanwhile; sync again")

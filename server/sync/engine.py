@@ -193,6 +193,7 @@ class Engine:
               now: dt.datetime) -> ReadReport:
         state = self.state(provider)
         outcome = reading.read(self.runtime.db, provider, client, connection_id, now,
+                               rules=self.runtime.config.availability,
                                id_secret=provider.copy_secret, attempts=self.read_attempts)
         state.pulled_at[connection_id] = now
         state.reads.succeeded(connection_id)

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
+from server.config import AvailabilityConfig
 from server.db import Database
 from server.db.models import BlockedTime, Booking, Business, SyncFullRead
 from server.domain import calendar_edits, mirrored
@@ -126,7 +127,7 @@ def _fetch(lister: Lister, client: Any, calendar: str, cursor: str | None, now: 
 
 def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
            items: list[RemoteItem], full: bool, now: dt.datetime, report: ReadReport,
-           id_secret: bytes | None) -> int:
+           id_secret: bytes | None, rules: AvailabilityConfig) -> int:
     """Hand the changes to the domain layer; check our own copies among them. Return the
     longest span (seconds) among the events written."""
     GoogleCopy = lister.tables.copy
@@ -149,7 +150,7 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
                 _adopt_unknown_copy(session, lister, connection, calendar, item, report,
                                     id_secret)
             else:
-                _check_copy(session, lister, connection, copy, item, now, report)
+                _check_copy(session, lister, connection, copy, item, now, report, rules)
         else:
             assert item.change is not None, "an adapter parses every event not tagged ours"
             changes.append(item.change)
@@ -165,7 +166,8 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
         _reconcile_copies(session, lister, connection, calendar, items, now, report)
     # A tombstone carries only the id: one that was not mirrored may be a copy of ours, deleted.
     for remote_id in result.unknown_tombstones:
-        _copy_deleted(session, lister, connection, copies.get(remote_id), now, report)
+        _copy_deleted(session, lister, connection, copies.get(remote_id), now, report,
+                      rules)
     report.imported += result.imported
     report.removed += result.removed
     return result.longest_seconds
@@ -196,19 +198,20 @@ def _still_to_come(session: Session, copy: Any, now: dt.datetime) -> bool:
 
 
 def _check_copy(session: Session, lister: Lister, connection: Any, copy: Any,
-                item: RemoteItem, now: dt.datetime, report: ReadReport) -> None:
+                item: RemoteItem, now: dt.datetime, report: ReadReport,
+                rules: AvailabilityConfig) -> None:
     """Our copy as the provider has it now: edited there (its etag differs from the one our
     last write got back) or deleted there, it is queued to be written again, unless the
     business applies such edits and the rules accept this one (server/domain/calendar_edits.py)."""
     if copy is None or copy.deleted:
         return
     if item.cancelled:
-        _copy_deleted(session, lister, connection, copy, now, report)
+        _copy_deleted(session, lister, connection, copy, now, report, rules)
     elif copy.etag and item.etag and item.etag != copy.etag:
         change = item.change if isinstance(item.change, mirrored.RemoteEvent) else None
         if change is not None and copy.kind == "booking" and calendar_edits.apply_edit(
                 session, connection.business_id, copy.item_id, change,
-                provider=lister.label, connection_id=connection.id, now=now):
+                provider=lister.label, connection_id=connection.id, now=now, rules=rules):
             copy.etag = item.etag  # the booking now says what the copy says
             return
         _requeue(copy, report)
@@ -242,14 +245,14 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
 
 
 def _copy_deleted(session: Session, lister: Lister, connection: Any, copy: Any,
-                  now: dt.datetime, report: ReadReport) -> None:
+                  now: dt.datetime, report: ReadReport, rules: AvailabilityConfig) -> None:
     """Our copy deleted in the provider: written again, unless the business applies such
     edits and may cancel the booking (then the outbox removes what is left of the copy)."""
     if copy is None or copy.deleted:
         return
     if copy.kind == "booking" and calendar_edits.apply_edit(
             session, connection.business_id, copy.item_id, None, provider=lister.label,
-            connection_id=connection.id, now=now):
+            connection_id=connection.id, now=now, rules=rules):
         return
     _requeue(copy, report)
 
@@ -261,13 +264,16 @@ def _requeue(copy: Any, report: ReadReport) -> None:
 
 
 def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.datetime, *,
-         only: str | None = None, id_secret: bytes | None = None, max_pages: int | None = None,
-         attempts: int | None = None) -> ReadReport:
+         rules: AvailabilityConfig, only: str | None = None, id_secret: bytes | None = None,
+         max_pages: int | None = None, attempts: int | None = None) -> ReadReport:
     """One read of every remote calendar the connection reads (or only the one named). With
     `id_secret` (the key of our copies' ids), copies unknown to the database are adopted. With
     `max_pages`, only a short incremental read is done (else NotIncremental): full reads, with
     their reconciliation and adoption, are left to the bridge. `attempts` bounds the calls per
-    list request (default: the adapter's retries)."""
+    list request (default: the adapter's retries). `rules`: the configured availability
+    (`[availability]`), which an edit of our copy applied as a reschedule is held to, as any
+    reschedule (server/domain/calendar_edits.py); there is no default, so no reader can apply
+    edits under rules the deployment did not choose."""
     report = ReadReport()
     GoogleConnection, GoogleReadState = lister.tables.connection, lister.tables.read_state
     read_table = str(GoogleReadState.__tablename__)
@@ -310,7 +316,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
         if full:
             report.full_syncs += 1
         if not _store(db, lister, connection_id, state_id, calendar, items, full, next_cursor,
-                      now, report, id_secret):
+                      now, report, id_secret, rules):
             return report
         if full:
             full_reads.done(db, read_table, state_id, now)
@@ -320,7 +326,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
 
 def _store(db: Database, lister: Lister, connection_id: int, state_id: int, calendar: str,
            items: list[RemoteItem], full: bool, next_cursor: str | None, now: dt.datetime,
-           report: ReadReport, id_secret: bytes | None) -> bool:
+           report: ReadReport, id_secret: bytes | None, rules: AvailabilityConfig) -> bool:
     """Write one calendar's changes and its new cursor in one transaction; False if the
     connection or the read state is gone. Two processes importing the same new event at once
     (the bridge and an online booking's freshness read, or two bridges) collide on its unique
@@ -335,7 +341,7 @@ def _store(db: Database, lister: Lister, connection_id: int, state_id: int, cale
                 if connection is None or state is None:
                     return False
                 longest = _apply(session, lister, connection, calendar, items, full, now, part,
-                                 id_secret)
+                                 id_secret, rules)
                 state.max_span_seconds = max(state.max_span_seconds or 0, longest)
                 state.sync_token = next_cursor
                 state.synced_at = now

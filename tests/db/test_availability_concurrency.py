@@ -107,7 +107,7 @@ def test_online_bookings_race_a_google_event(tmp_path: Path, database_url: str) 
                                      calendars=[settings.CalendarChoice(calendar, "primary")])
         api = GoogleCalendarApi(runtime.config.google, tokens["refresh_token"],
                                 sleep=lambda seconds: None)
-        pull(runtime.db, api, connection, NOW)
+        pull(runtime.db, api, connection, NOW, rules=runtime.config.availability)
 
         context = multiprocessing.get_context("spawn")
         barrier, results = context.Barrier(WORKERS), context.Queue()
@@ -131,7 +131,8 @@ def test_online_bookings_race_a_google_event(tmp_path: Path, database_url: str) 
                           "timeZone": TZ},
                 "end": {"dateTime": dt.datetime.combine(DAY, EVENT[1]).isoformat(),
                         "timeZone": TZ}})
-            assert pull(runtime.db, api, connection, NOW).imported == 1
+            assert pull(runtime.db, api, connection, NOW,
+                        rules=runtime.config.availability).imported == 1
             arrived.set()
             while len(reports) < WORKERS:
                 try:

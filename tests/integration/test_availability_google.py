@@ -54,7 +54,8 @@ def blocking(world: World, on: bool) -> None:
 
 
 def pull_now(world: World, when: dt.datetime = NOW) -> None:
-    pull(world.runtime.db, world.api, world.connection, when)
+    pull(world.runtime.db, world.api, world.connection, when,
+         rules=world.runtime.config.availability)
 
 
 def slots(live: LiveServer, world: World, day: str, calendar: int | None = None,

@@ -324,15 +324,16 @@ def test_whether_a_personal_calendar_blocks_is_a_setting(api: Api, salon: Salon)
 
 
 def test_a_personal_calendar_can_be_renamed_and_nothing_else_set(api: Api, salon: Salon) -> None:
+    """Its name (and colour: test_caldav_personal_colour.py), nothing else."""
     phone = Phone(writable_link(api, salon))
     made = phone.client.principal().make_calendar(name="Yep", cal_id="yep")
     name = caldav.elements.dav.DisplayName
     made.set_properties([name("hooray")])
     assert made.get_properties([name()])[name.tag] == "hooray"
     colour = ('<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" '
-              'xmlns:I="http://apple.com/ns/ical/"><D:set><D:prop><D:displayname>x'
-              '</D:displayname><I:calendar-color>#ff0000</I:calendar-color></D:prop></D:set>'
-              '</D:propertyupdate>')
+              'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname>x'
+              '</D:displayname><C:calendar-description>mine</C:calendar-description>'
+              '</D:prop></D:set></D:propertyupdate>')
     answer = requests.request("PROPPATCH", str(made.url), data=colour, auth=phone.auth,
                               timeout=30)
     assert answer.status_code == 207 and "403" in answer.text and "424" in answer.text

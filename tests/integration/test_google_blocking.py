@@ -55,7 +55,8 @@ DEFAULTS = {"Busy": True, "Free": False, "Maybe": True, "Declined": False, "Away
 
 def test_policy_through_the_api_recomputes_what_blocks(world: World) -> None:
     kinds(world)
-    pull(world.runtime.db, world.api, world.connection, NOW)
+    pull(world.runtime.db, world.api, world.connection, NOW,
+         rules=world.runtime.config.availability)
     assert blocking(world) == DEFAULTS
     live = start_server(world.runtime)
     try:
@@ -75,7 +76,8 @@ def test_policy_through_the_api_recomputes_what_blocks(world: World) -> None:
         assert api.ok("GET", base)["block_all_day"] is False
         # New imports follow the stored policy.
         world.fake.user_insert_event("primary", all_day(5, "Trade fair"))
-        pull(world.runtime.db, world.api, world.connection, NOW)
+        pull(world.runtime.db, world.api, world.connection, NOW,
+             rules=world.runtime.config.availability)
         assert blocking(world)["Trade fair"] is False
         api.ok("PATCH", f"{base}/settings", json={"block_all_day": True})
         assert blocking(world) == {**DEFAULTS, "Maybe": False, "Away": False,
@@ -86,7 +88,8 @@ def test_policy_through_the_api_recomputes_what_blocks(world: World) -> None:
 
 def test_policy_through_the_cli(world: World, tmp_path: Path, database_url: str) -> None:
     kinds(world)
-    pull(world.runtime.db, world.api, world.connection, NOW)
+    pull(world.runtime.db, world.api, world.connection, NOW,
+         rules=world.runtime.config.availability)
 
     def cli(*args: str) -> Result:
         return run_cli(tmp_path, database_url, *args, clock=world.runtime.clock)

@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 
 def pull_now(world: World) -> None:
-    pull(world.runtime.db, world.api, world.connection, world.now)
+    pull(world.runtime.db, world.api, world.connection, world.now,
+         rules=world.runtime.config.availability)
 
 
 def choose(world: World, **fields: object) -> None:

@@ -30,7 +30,8 @@ def test_a_concurrent_import_of_the_same_event_is_not_an_error(tmp_path: Path,
                                                                 pg_url: str) -> None:
     with FakeGoogle() as fake, make_world(tmp_path, pg_url, fake) as world:
         db = world.runtime.db
-        pull(db, world.api, world.connection, NOW)  # the first full read: nothing yet
+        pull(db, world.api, world.connection, NOW,
+             rules=world.runtime.config.availability)  # the first full read: nothing yet
         event = fake.user_insert_event("primary", {
             "summary": "Dentist", "start": {"dateTime": "2026-12-01T09:00:00+01:00"},
             "end": {"dateTime": "2026-12-01T10:00:00+01:00"}})
@@ -38,7 +39,8 @@ def test_a_concurrent_import_of_the_same_event_is_not_an_error(tmp_path: Path,
 
         def bridge_pass() -> None:
             try:
-                outcome["report"] = pull(db, world.api, world.connection, NOW)
+                outcome["report"] = pull(db, world.api, world.connection, NOW,
+                                         rules=world.runtime.config.availability)
             except Exception as exc:  # noqa: BLE001 - reported to the test below
                 outcome["error"] = exc
 
@@ -65,4 +67,5 @@ def test_a_concurrent_import_of_the_same_event_is_not_an_error(tmp_path: Path,
             rows = session.execute(select(MirroredEvent)).scalars().all()
             assert [(row.event_id, row.summary) for row in rows] == [(event["id"], "Dentist")]
         # The sync token was saved: the next pass is incremental and imports nothing.
-        assert pull(db, world.api, world.connection, NOW).imported == 0
+        assert pull(db, world.api, world.connection, NOW,
+                    rules=world.runtime.config.availability).imported == 0

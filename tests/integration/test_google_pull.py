@@ -23,7 +23,8 @@ def timed(day: int, hour: int, hours: int = 1, **extra: Any) -> dict[str, Any]:
 
 def pull_now(world: World) -> PullReport:
     from support import NOW
-    return pull(world.runtime.db, world.api, world.connection, NOW)
+    return pull(world.runtime.db, world.api, world.connection, NOW,
+                rules=world.runtime.config.availability)
 
 
 def mirrored(world: World) -> dict[str, MirroredEvent]:
@@ -142,7 +143,8 @@ def test_an_unknown_copy_of_ours_is_adopted_and_a_foreign_one_left_alone(world: 
         "extendedProperties": {"private": {"bookingcal": f"booking:{booking + 1}",
                                            "bookingcal_version": "1"}}})
     secret = id_secret(world.runtime.keyring)
-    report = pull(world.runtime.db, world.api, world.connection, NOW, id_secret=secret)
+    report = pull(world.runtime.db, world.api, world.connection, NOW,
+                  rules=world.runtime.config.availability, id_secret=secret)
     assert report.unknown_copies == 1 and report.imported == 0
     with world.runtime.db.read() as session:
         [row] = session.execute(select(GoogleCopy)).scalars().all()
@@ -159,7 +161,8 @@ def test_an_unknown_copy_of_ours_is_adopted_and_a_foreign_one_left_alone(world: 
         assert row is not None
         row.status = "cancelled"  # behind the journal's back, as a restored database is
     world.fake.user_patch_event("primary", copy["id"], {"summary": "touched"})
-    assert pull(world.runtime.db, world.api, world.connection, NOW, id_secret=secret).unknown_copies == 1
+    assert pull(world.runtime.db, world.api, world.connection, NOW,
+                rules=world.runtime.config.availability, id_secret=secret).unknown_copies == 1
     pushed = world.push()
     assert (pushed.deleted, pushed.failed) == (1, [])
     assert [e["summary"] for e in world.google()] == ["Someone else's copy"]
@@ -218,7 +221,9 @@ def test_after_a_restore_copies_written_after_the_backup_are_found_whatever_thei
         journal.new_epoch(session)
     assert reconcile_new_epoch(db) is True
     world.fake.clear_log()
-    report = pull(db, world.api, world.connection, NOW, id_secret=id_secret(world.runtime.keyring))
+    report = pull(db, world.api, world.connection, NOW,
+                  rules=world.runtime.config.availability,
+                  id_secret=id_secret(world.runtime.keyring))
     assert report.unknown_copies == 1 and report.full_syncs == 1
     assert [r.query.get("timeMin") for r in world.fake.requests("calendar.events.list")] == [None]
     assert world.push().deleted == 1

@@ -34,7 +34,8 @@ def live(world: World) -> Iterator[LiveServer]:
         services.update_service(session, world.business, world.service, now=NOW,
                                 duration_minutes=60, slot_step_minutes=60)
         settings.update_settings(session, world.business, now=NOW, block_online_booking=True)
-    pull(world.runtime.db, world.api, world.connection, NOW)
+    pull(world.runtime.db, world.api, world.connection, NOW,
+         rules=world.runtime.config.availability)
     server = start_server(world.runtime)
     yield server
     server.stop()
@@ -128,7 +129,8 @@ def test_policy_hide_offers_nothing_and_refuses_online_bookings(world: World,
         "calendar_id": world.anna, "service_id": world.service, "start": start,
         "source": "staff"})
     # Read again: offered again.
-    pull(world.runtime.db, world.api, world.connection, live.clock.now())
+    pull(world.runtime.db, world.api, world.connection, live.clock.now(),
+         rules=world.runtime.config.availability)
     assert calendar(live, world)["hidden"] is False
 
 

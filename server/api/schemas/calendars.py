@@ -58,6 +58,8 @@ class PersonalCalendarOut(Output):
     slug: str
     name: str
     blocks: bool = Field(description="Whether its events block booking (default true)")
+    colour: str | None = Field(description="Its calendar-color as the phone set it, #RRGGBB "
+                               "or #RRGGBBAA (null: removed)")
     created_at: dt.datetime
 
 
