@@ -104,7 +104,7 @@ def system_lookup(host: str, port: int) -> list[Address]:
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise LookupError(f"the host {host} has no address")
+        raise LookupError(f"the host {host} was not found (it has no address)")
     return addresses
 
 
