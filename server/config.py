@@ -67,7 +67,9 @@ class CalDAVConfig:
     each connection brings its own server, user name and app password."""
 
     enabled: bool = True
-    poll_seconds: int = 300
+    poll_seconds: int = 300  # the default of a connection without its own interval
+    min_poll_seconds: int = 60  # the bounds of a connection's own interval
+    max_poll_seconds: int = 86400
     backfill_per_minute: int = 300
     timeout_seconds: int = 30
     # Servers on loopback or private addresses may be connected (a Nextcloud on the LAN, tests).
@@ -498,7 +500,11 @@ OPTIONS: tuple[Option, ...] = (
            "Let employee calendars connect CalDAV accounts (iCloud, Fastmail, Nextcloud, ...)."),
     Option("caldav.poll_seconds", 300, _int_between(30, 86400),
            "How often the bridge checks each CalDAV calendar (one cheap request when nothing "
-           "changed; CalDAV has no push)."),
+           "changed; CalDAV has no push), unless a connection has its own interval."),
+    Option("caldav.min_poll_seconds", 60, _int_between(30, 86400),
+           "The shortest poll interval a CalDAV connection may be given."),
+    Option("caldav.max_poll_seconds", 86400, _int_between(30, 604800),
+           "The longest poll interval a CalDAV connection may be given."),
     Option("caldav.backfill_per_minute", 300, _int_between(1, 100000),
            "Existing bookings sent to a CalDAV calendar per minute while it backfills."),
     Option("caldav.timeout_seconds", 30, _int_between(1, 300),
@@ -738,6 +744,13 @@ def load(path: str | os.PathLike[str] | None = None,
                         f"{values['ics.min_interval_seconds']}, "
                         f"{values['ics.default_interval_seconds']}, "
                         f"{values['ics.max_interval_seconds']}")
+    if {"caldav.min_poll_seconds", "caldav.max_poll_seconds",
+            "caldav.poll_seconds"} <= values.keys() and not (
+            values["caldav.min_poll_seconds"] <= values["caldav.poll_seconds"]
+            <= values["caldav.max_poll_seconds"]):
+        problems.append(f"{name}: caldav: expected min_poll_seconds <= poll_seconds <= "
+                        f"max_poll_seconds, found {values['caldav.min_poll_seconds']}, "
+                        f"{values['caldav.poll_seconds']}, {values['caldav.max_poll_seconds']}")
     mail_password = _secret(env, ENV_MAIL_PASSWORD, values, "mail.password_file", base, name,
                             "the SMTP password", problems)
     if values.get("mail.user") and mail_password is None:
@@ -855,6 +868,8 @@ def load(path: str | os.PathLike[str] | None = None,
             timeout_seconds=values["webhook.timeout_seconds"]),
         caldav=CalDAVConfig(
             enabled=values["caldav.enabled"], poll_seconds=values["caldav.poll_seconds"],
+            min_poll_seconds=values["caldav.min_poll_seconds"],
+            max_poll_seconds=values["caldav.max_poll_seconds"],
             backfill_per_minute=values["caldav.backfill_per_minute"],
             timeout_seconds=values["caldav.timeout_seconds"],
             allow_private_hosts=values["caldav.allow_private_hosts"],

@@ -1,7 +1,8 @@
 """Apps → Other calendar (iCloud, Fastmail, Nextcloud, CalDAV): the business's CalDAV accounts
 with their state and last error per calendar; connecting one (server address or domain, user
 name, app-specific password: discovery finds its calendars); choosing, per employee calendar,
-which of the account's calendars it takes part with; disconnecting (our copies that have not
+which of the account's calendars it takes part with, and how often the account is read;
+disconnecting (our copies that have not
 ended deleted there). Every action calls the functions the CLI calls (server/caldav/)."""
 
 from __future__ import annotations
@@ -12,20 +13,31 @@ from werkzeug.wrappers import Response
 from server.admin.web import page, signed_in
 from server.api.common import runtime
 from server.api.errors import status_of
-from server.caldav import connections, discovery
+from server.caldav import connections, discovery, intervals
 from server.caldav.disconnect import disconnect
 from server.caldav.status import accounts
 from server.domain.calendars import list_calendars
-from server.errors import BookingCalError
+from server.errors import BookingCalError, InvalidError
 
 
 def caldav_page(status: int = 200, error: str = "") -> Response:
     rt = runtime()
     me = signed_in()
     with rt.db.read() as session:
-        found = accounts(session, me.business_id, rt.clock.now(), rt.config.caldav.poll_seconds)
+        found = accounts(session, me.business_id, rt.clock.now(), rt.config.caldav)
     return page("caldav.html", status, accounts=found, error=error,
                 enabled=rt.config.caldav.enabled, done=request.args.get("done", ""))
+
+
+def _poll_seconds(typed: str) -> int:
+    """The poll interval typed in the settings form (empty: the default)."""
+    typed = typed.strip()
+    if not typed:
+        return intervals.DEFAULT
+    if not typed.isdigit():
+        raise InvalidError(f"the poll interval must be a whole number of seconds, not "
+                           f"{typed[:20]!r}", field="poll_seconds")
+    return int(typed)
 
 
 def _discover(server_url: str, username: str, password: str) -> discovery.Account:
@@ -69,14 +81,17 @@ def register(bp: Blueprint) -> None:
             password = rt.keyring.decrypt(row.password_encrypted)
             calendars = list_calendars(session, me.business_id, active_only=True)
             [current] = [a for a in accounts(session, me.business_id, rt.clock.now(),
-                                             rt.config.caldav.poll_seconds) if a.id == account]
+                                             rt.config.caldav) if a.id == account]
         try:
             remote = _discover(server_url, username, password).calendars
         except BookingCalError as exc:
             remote, error = [], error or exc.message
         chosen = {c.calendar_id: c.write_calendar for c in current.calendars}
+        settings = rt.config.caldav
         return page("caldav_settings.html", status, account=current, calendars=calendars,
-                    remote=remote, chosen=chosen, error=error)
+                    remote=remote, chosen=chosen, error=error,
+                    poll_min=settings.min_poll_seconds, poll_max=settings.max_poll_seconds,
+                    poll_default=settings.poll_seconds)
 
     @bp.get("/apps/caldav/<int:account>/settings")
     def caldav_settings(account: int) -> Response:
@@ -100,7 +115,9 @@ def register(bp: Blueprint) -> None:
                     session, me.business_id, account, now=rt.clock.now(),
                     direction=form.get("direction") or None, calendars=choices,
                     hide_client_details=form.get("hide_client_details") == "on",
-                    block_online_booking=form.get("block_online_booking") == "on")
+                    block_online_booking=form.get("block_online_booking") == "on",
+                    poll_seconds=_poll_seconds(form.get("poll_seconds", "")),
+                    settings=rt.config.caldav)
         except BookingCalError as exc:
             return settings_page(account, status_of(exc), exc.message)
         return redirect(url_for("admin.caldav", done="caldav-saved"), 303)

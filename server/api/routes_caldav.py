@@ -33,7 +33,7 @@ bp = APIBlueprint("caldav", __name__,
 
 def _account(session: Session, business_id: int, account_id: int) -> CalDAVAccountOut:
     rt = runtime()
-    [found] = accounts(session, business_id, rt.clock.now(), rt.config.caldav.poll_seconds,
+    [found] = accounts(session, business_id, rt.clock.now(), rt.config.caldav,
                        only=account_id)
     return CalDAVAccountOut(**dataclasses.asdict(found))
 
@@ -51,7 +51,7 @@ def list_accounts(path: BusinessPath) -> Response:
     with rt.db.read() as session:
         get_business(session, path.business_id)
         found = accounts(session, path.business_id, rt.clock.now(),
-                         rt.config.caldav.poll_seconds)
+                         rt.config.caldav)
     return reply(CalDAVAccountList(items=[CalDAVAccountOut(**dataclasses.asdict(item))
                                           for item in found]))
 
@@ -103,8 +103,8 @@ def remote_calendars(path: CalDAVAccountPath) -> Response:
 @bp.patch("/<int:account_id>", responses=responses(CalDAVAccountOut))
 def update(path: CalDAVAccountPath, body: CalDAVSettingsIn) -> Response:
     """Change direction, hiding client details, blocking online booking (and which busy
-    events block), and which of the account's calendars each employee calendar takes part
-    with; fields not given stay as they are."""
+    events block), which of the account's calendars each employee calendar takes part with,
+    and how often the account is read; fields not given stay as they are."""
     rt = runtime()
     caller().require_business(path.business_id)
     given = body.model_dump(exclude_unset=True)
@@ -119,7 +119,8 @@ def update(path: CalDAVAccountPath, body: CalDAVSettingsIn) -> Response:
             hide_client_details=given.get("hide_client_details"),
             block_online_booking=given.get("block_online_booking"), calendars=choices,
             block_out_of_office=given.get("block_out_of_office"),
-            block_tentative=given.get("block_tentative"), block_all_day=given.get("block_all_day"))
+            block_tentative=given.get("block_tentative"), block_all_day=given.get("block_all_day"),
+            poll_seconds=given.get("poll_seconds"), settings=rt.config.caldav)
     with rt.db.read() as session:
         return reply(_account(session, path.business_id, path.account_id))
 

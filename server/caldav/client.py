@@ -19,7 +19,8 @@ reason "timeout").
 
 A client made with a `guard` (every client of a connected account, and discovery) requests no
 URL the guard refuses: the account's own addresses, the hrefs its answers name, and every
-redirect, checked before it is followed (server/sync/addresses.py)."""
+redirect, checked before it is followed (server/sync/addresses.py); its connections go to
+the addresses checked, never to a second DNS answer (server/sync/pinning.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from caldav.lib import error as dav_error
 from server.config import CalDAVConfig
 from server.sync.addresses import RefusedAddress, UrlGuard
 from server.sync.errors import CONNECTION, ReconnectError, RetryableError, SyncError
+from server.sync.pinning import pinned_session
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 3
@@ -114,7 +116,9 @@ class CalDAVClient:
             self._dav = DAVClient(url=self.home_url, username=self.username,
                                   password=self.password, timeout=int(self.timeout),
                                   enable_rfc6764=False)
-            if self.guard is not None:
+            if self.guard is not None:  # connect to the checked addresses only
+                self._dav.session.close()
+                self._dav.session = pinned_session(self.guard)
                 self._dav.session.hooks["response"].append(self._check_redirect)
         return self._dav
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from server.caldav import intervals
 from server.caldav.discovery import Account
+from server.config import CalDAVConfig
 from server.db.models import (
     CalDAVCalendarMap, CalDAVConnection, CalDAVMirroredEvent, CalDAVReadState,
 )
@@ -116,8 +118,13 @@ def update_settings(session: Session, business_id: int, connection_id: int, *,
                     calendars: list[CalendarChoice] | None = None,
                     block_out_of_office: bool | None = None,
                     block_tentative: bool | None = None,
-                    block_all_day: bool | None = None) -> CalDAVConnection:
+                    block_all_day: bool | None = None, poll_seconds: int | None = None,
+                    settings: CalDAVConfig | None = None) -> CalDAVConnection:
+    """Change what is given (None: unchanged). `poll_seconds` (checked against `settings`,
+    [caldav]): the connection's own interval between reads, 0 for caldav.poll_seconds."""
     connection = get_connection(session, business_id, connection_id)
+    if poll_seconds is not None:
+        connection.poll_seconds = intervals.checked(settings or CalDAVConfig(), poll_seconds)
     if direction is not None:
         if direction not in DIRECTIONS:
             raise InvalidError(f"direction must be one of {', '.join(DIRECTIONS)}",

@@ -4,7 +4,8 @@ server/caldav/pull.py (sync-collection, or ETag polling), writing server/caldav/
 (conditional PUTs of our named resources), the client and its error classification
 server/caldav/client.py, the requests server/caldav/dav.py, accounts and calendars
 server/caldav/connections.py and server/caldav/discovery.py. CalDAV has no push: every
-connection is polled every caldav.poll_seconds, a cheap check first."""
+connection is polled at its own interval (server/caldav/intervals.py: its setting, else
+caldav.poll_seconds), a cheap check first (the sync token, or the collection's ctag)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Callable
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from server.caldav import connections, copies
+from server.caldav import connections, copies, intervals
 from server.caldav.client import CalDAVClient, guard_for
 from server.caldav.pull import CalDAVLister
 from server.caldav.push import CalDAVWriter
@@ -58,7 +59,15 @@ class CalDAVProvider(CalDAVLister, CalDAVWriter):
 
     @property
     def poll_interval(self) -> dt.timedelta:
-        return dt.timedelta(seconds=self.runtime.config.caldav.poll_seconds)
+        return intervals.poll_interval(self.runtime.config.caldav, None)
+
+    def poll_intervals(self, session: Session) -> dict[int, dt.timedelta]:
+        """The accounts given an interval of their own (within the configured bounds)."""
+        settings = self.runtime.config.caldav
+        return {connection_id: intervals.poll_interval(settings, own)
+                for connection_id, own in session.execute(
+                    select(CalDAVConnection.id, CalDAVConnection.poll_seconds).where(
+                        CalDAVConnection.poll_seconds.is_not(None)))}
 
     @property
     def backfill_per_minute(self) -> int:
@@ -74,7 +83,8 @@ class CalDAVProvider(CalDAVLister, CalDAVWriter):
         return ConnectionView(
             id=connection_id, credentials=connections.credentials(self.runtime.keyring, row),
             reads=connections.reads(row), writes=row.direction != CALDAV.read_only,
-            notified=notified)
+            notified=notified,
+            poll_interval=intervals.poll_interval(self.runtime.config.caldav, row.poll_seconds))
 
     def workable(self, session: Session, now: dt.datetime) -> list[int]:
         return list(session.execute(select(CalDAVConnection.id).where(

@@ -1,5 +1,5 @@
 """What a business's CalDAV accounts look like now, for the CLI, the JSON API and the admin
-page alike: each account's health and last error, and per employee calendar where it writes
+page alike: each account's health, last error and poll interval, and per employee calendar where it writes
 and reads, how it is read (sync tokens or polling), its pending changes and its last errors."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.caldav import connections, pull
+from server.caldav import connections, intervals, pull
+from server.config import CalDAVConfig
 from server.db.models import (
     CalDAVCalendarMap, CalDAVConnection, CalDAVReadState, CalDAVWriteError, Calendar,
 )
@@ -48,6 +49,8 @@ class AccountStatus:
     last_sync_at: dt.datetime | None
     last_error: str | None
     pending_changes: int
+    poll_seconds: int  # the interval its calendars are read at (its own or the default)
+    own_poll_seconds: int | None  # its own interval; None: caldav.poll_seconds
     calendars: list[CalendarStatus] = field(default_factory=list)
 
 
@@ -62,7 +65,7 @@ def _mode(token: str | None, poll_seconds: int) -> str:
 
 
 def accounts(session: Session, business_id: int, now: dt.datetime,
-             poll_seconds: int, only: int | None = None) -> list[AccountStatus]:
+             settings: CalDAVConfig, only: int | None = None) -> list[AccountStatus]:
     """Every CalDAV account of the business (a handful of queries per account), or only the
     one numbered `only` (NotFoundError when the business has none of that number)."""
     rows = connections.list_connections(session, business_id) if only is None else [
@@ -70,6 +73,7 @@ def accounts(session: Session, business_id: int, now: dt.datetime,
     pending = backlogs(session, now, [row.id for row in rows], tables=CALDAV) if rows else {}
     found: list[AccountStatus] = []
     for row in rows:
+        poll_seconds = int(intervals.poll_interval(settings, row.poll_seconds).total_seconds())
         found.append(AccountStatus(
             id=row.id, label=row.label, server_url=row.server_url, home_url=row.home_url,
             username=row.username, status=row.status, direction=row.direction,
@@ -79,6 +83,7 @@ def accounts(session: Session, business_id: int, now: dt.datetime,
             hide_client_details=row.hide_client_details, last_sync_at=row.last_sync_at,
             last_error=row.last_error,
             pending_changes=pending[row.id].total if row.id in pending else 0,
+            poll_seconds=poll_seconds, own_poll_seconds=row.poll_seconds,
             calendars=_calendars(session, row, poll_seconds)))
     return found
 

@@ -121,12 +121,17 @@ def caldav_calendars(ctx: click.Context, business_id: int, account_id: int) -> N
               help="Whether busy events of the account block online booking.")
 @click.option("--tentative-blocks/--tentative-free", default=None)
 @click.option("--all-day-blocks/--all-day-free", default=None)
+@click.option("--poll-seconds", type=int, default=None,
+              help="Seconds between reads of the account's calendars, within "
+                   "caldav.min_poll_seconds and caldav.max_poll_seconds; 0: back to "
+                   "caldav.poll_seconds.")
 @click.pass_context
 @user_errors
 def caldav_settings(ctx: click.Context, business_id: int, account_id: int,
                     calendar_choices: tuple[str, ...], direction: str | None,
                     hide_client_details: bool | None, block_online_booking: bool | None,
-                    tentative_blocks: bool | None, all_day_blocks: bool | None) -> None:
+                    tentative_blocks: bool | None, all_day_blocks: bool | None,
+                    poll_seconds: int | None) -> None:
     """Change an account's settings; options not given stay as they are."""
     from server.caldav import connections
 
@@ -146,7 +151,8 @@ def caldav_settings(ctx: click.Context, business_id: int, account_id: int,
         connections.update_settings(
             session, business_id, account_id, now=runtime.clock.now(), direction=direction,
             hide_client_details=hide_client_details, block_online_booking=block_online_booking,
-            calendars=choices, block_tentative=tentative_blocks, block_all_day=all_day_blocks)
+            calendars=choices, block_tentative=tentative_blocks, block_all_day=all_day_blocks,
+            poll_seconds=poll_seconds, settings=runtime.config.caldav)
     ctx.invoke(caldav_status, business_id=business_id)
 
 
@@ -162,13 +168,15 @@ def caldav_status(ctx: click.Context, business_id: int) -> None:
     runtime = open_runtime(ctx, need_schema=True)
     with runtime.db.read() as session:
         found = accounts(session, business_id, runtime.clock.now(),
-                         runtime.config.caldav.poll_seconds)
+                         runtime.config.caldav)
     if not found:
         click.echo("no CalDAV account (bookingcal caldav connect BUSINESS_ID ...)")
     for item in found:
         click.echo(f"account {item.id} {item.label} ({item.username} at {item.server_url}): "
                    f"{item.status}; direction {item.direction}; {item.pending_changes} "
-                   f"pending; last sync {item.last_sync_at or 'never'}"
+                   f"pending; read every {item.poll_seconds} s"
+                   f"{'' if item.own_poll_seconds else ' (the default)'}; last sync "
+                   f"{item.last_sync_at or 'never'}"
                    + (f"; last error {item.last_error}" if item.last_error else ""))
         for calendar in item.calendars:
             click.echo(f"  {calendar.name} (calendar {calendar.calendar_id}): writes to "

@@ -989,6 +989,8 @@ class CalDAVConnection(Base):
     block_tentative: Mapped[bool] = mapped_column(Boolean, default=True)
     block_all_day: Mapped[bool] = mapped_column(Boolean, default=True)
     copy_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Seconds between reads of its calendars; None: caldav.poll_seconds (within the bounds).
+    poll_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

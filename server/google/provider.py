@@ -45,6 +45,9 @@ class GoogleProvider(GoogleLister, GoogleWriter):
         """google.poll_seconds."""
         return dt.timedelta(seconds=self.runtime.config.google.poll_seconds)
 
+    def poll_intervals(self, session: Session) -> dict[int, dt.timedelta]:
+        return {}  # every connection on poll_interval
+
     @property
     def backfill_per_minute(self) -> int:
         """google.backfill_per_minute."""

@@ -158,9 +158,11 @@ class _Body:
 
 def fetch(url: str, settings: IcsConfig, *, etag: str | None = None,
           last_modified: str | None = None, tls: ssl.SSLContext | None = None,
-          monotonic: Callable[[], float] = time.monotonic) -> Fetched:
+          monotonic: Callable[[], float] = time.monotonic,
+          lookup: guard.Lookup = guard.system_lookup) -> Fetched:
     """GET `url` (conditionally, with the validators given) within the limits of
-    `settings`; FetchError on any failure."""
+    `settings`; FetchError on any failure. Each request resolves its host once (`lookup`: the
+    system's resolver), checks every address, and connects to the first."""
     deadline = monotonic() + settings.total_seconds
     context = tls or ssl.create_default_context()
     requests = 0
@@ -174,7 +176,8 @@ def fetch(url: str, settings: IcsConfig, *, etag: str | None = None,
             raise FetchError(f"a redirect from the calendar's server led to a URL that cannot "
                              f"be fetched: {exc}" if requests > 1 else str(exc),
                              transient=False) from None
-        answer = _one(current, settings, context, etag, last_modified, deadline, monotonic)
+        answer = _one(current, settings, context, etag, last_modified, deadline, monotonic,
+                      lookup)
         status, headers, body = answer
         if status in REDIRECTS:
             location = headers.get("location")
@@ -213,8 +216,8 @@ def _status_error(status: int, host: str, headers: dict[str, str]) -> FetchError
 
 
 def _one(url: str, settings: IcsConfig, context: ssl.SSLContext, etag: str | None,
-         last_modified: str | None, deadline: float, monotonic: Callable[[], float]
-         ) -> tuple[int, dict[str, str], bytes]:
+         last_modified: str | None, deadline: float, monotonic: Callable[[], float],
+         lookup: guard.Lookup = guard.system_lookup) -> tuple[int, dict[str, str], bytes]:
     """One request: (status, lower-cased headers, the body of a 200)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -223,7 +226,7 @@ def _one(url: str, settings: IcsConfig, context: ssl.SSLContext, etag: str | Non
     if left <= 0:
         raise _too_slow(host, settings)
     try:
-        address = guard.resolve(host, port, settings.allowed_networks)
+        address = guard.resolve(host, port, settings.allowed_networks, lookup)
     except guard.RefusedAddress as exc:
         raise FetchError(f"{host} was not fetched: {exc}", transient=False) from None
     except LookupError as exc:

@@ -71,6 +71,9 @@ class IcsProvider:
     def poll_interval(self) -> dt.timedelta:
         return dt.timedelta(0)  # each source's next_poll_at decides (workable)
 
+    def poll_intervals(self, session: Session) -> dict[int, dt.timedelta]:
+        return {}  # every connection on poll_interval
+
     @property
     def backfill_per_minute(self) -> int:
         return 1  # nothing is ever written

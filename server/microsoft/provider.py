@@ -47,6 +47,9 @@ class MicrosoftProvider(MicrosoftLister, MicrosoftWriter):
     def poll_interval(self) -> dt.timedelta:
         return dt.timedelta(seconds=self.runtime.config.microsoft.poll_seconds)
 
+    def poll_intervals(self, session: Session) -> dict[int, dt.timedelta]:
+        return {}  # every connection on poll_interval
+
     @property
     def backfill_per_minute(self) -> int:
         return self.runtime.config.microsoft.backfill_per_minute

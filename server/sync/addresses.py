@@ -1,7 +1,8 @@
 """Which addresses a user-supplied URL may reach (SSRF protection), for every provider that
 fetches one: ICS URLs (server/ics/fetch.py connects to the checked address itself, so a second
 DNS answer cannot slip another one in) and CalDAV servers (server/caldav/client.py checks every
-URL it requests and every redirect before it is followed). A URL must not make the server talk
+URL it requests and every redirect before it is followed, and its connections go to the
+addresses checked: server/sync/pinning.py). A URL must not make the server talk
 to itself, its private network or a cloud metadata service: every address a host name resolves
 to is checked."""
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from server.config import Network
@@ -89,24 +92,35 @@ def parse_literal(host: str) -> Address | None:
         return None
 
 
-def resolve(host: str, port: int, allowed: Sequence[Network]) -> Address:
-    """The address to connect to for `host`: every address it resolves to must pass `check`
-    (a name with one private address among public ones is refused), the first is used."""
-    literal = parse_literal(host)
-    if literal is not None:
-        check(literal, allowed)
-        return literal
+def system_lookup(host: str, port: int) -> list[Address]:
+    """Every address `host` resolves to (the system's resolver); LookupError when none."""
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise LookupError(f"the host {host} could not be resolved ({exc})") from None
+    except (socket.gaierror, UnicodeError):
+        raise LookupError(f"the host {host} was not found (check the address)") from None
     addresses: list[Address] = []
     for _family, _kind, _proto, _name, sockaddr in found:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise LookupError(f"the host {host} has no address")
+        raise LookupError(f"the host {host} was not found (it has no address)")
+    return addresses
+
+
+# How host names are resolved: the system's resolver; tests inject their own (DNS is not ours).
+Lookup = Callable[[str, int], list[Address]]
+
+
+def resolve(host: str, port: int, allowed: Sequence[Network],
+            lookup: Lookup = system_lookup) -> Address:
+    """The address to connect to for `host`: every address it resolves to must pass `check`
+    (a name with one private address among public ones is refused), the first is used."""
+    literal = parse_literal(host)
+    if literal is not None:
+        check(literal, allowed)
+        return literal
+    addresses = lookup(host, port)
     for address in addresses:
         check(address, allowed)
     return addresses[0]
@@ -116,14 +130,23 @@ def resolve(host: str, port: int, allowed: Sequence[Network]) -> Address:
 class UrlGuard:
     """The addresses a client of user-supplied servers may request (CalDAV): public hosts,
     configured networks, or every private one with `allow_private` (never a metadata
-    address); plain http only with `allow_http`. A host's answer is remembered for the
-    guard's life (one lookup per host, not per request)."""
+    address); plain http only with `allow_http`.
+
+    A host's checked addresses are pinned for `ttl` seconds: `addresses` answers them without
+    asking DNS again, and the client connects to them only (server/sync/pinning.py), so a
+    second DNS answer (rebinding) cannot slip another address in between the check and the
+    connection. After `ttl` the name is resolved and checked again (a provider that moves)."""
 
     allowed: tuple[Network, ...] = ()
     allow_private: bool = False
     allow_http: bool = False
     setting: str = "caldav.allowed_networks"
-    _checked: set[tuple[str, int]] = field(default_factory=set, repr=False)
+    lookup: Lookup = field(default=system_lookup, repr=False)
+    ttl: float = 300.0
+    monotonic: Callable[[], float] = field(default=time.monotonic, repr=False)
+    _pinned: dict[tuple[str, int], tuple[float, list[Address]]] = field(
+        default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def check_url(self, url: str) -> None:
         """Raise RefusedAddress when `url` must not be requested; the message says why."""
@@ -133,15 +156,23 @@ class UrlGuard:
         if parts.scheme == "http" and not self.allow_http:
             raise RefusedAddress(f"{parts.hostname} was asked over plain http:// (the password "
                                  "would cross the network in clear)")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        key = (parts.hostname.lower(), port)
-        if key in self._checked:
-            return
+        self.addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+    def addresses(self, host: str, port: int) -> list[Address]:
+        """The checked addresses of `host` to connect to (pinned; resolved and checked when
+        not yet, or when the pin is older than `ttl`); RefusedAddress when any is refused."""
+        key = (host.lower().rstrip("."), port)
+        now = self.monotonic()
+        with self._lock:
+            pinned = self._pinned.get(key)
+            if pinned is not None and pinned[0] > now:
+                return pinned[1]
+        literal = parse_literal(host)
         try:
-            addresses = self._addresses(parts.hostname, port)
+            found = [literal] if literal is not None else self.lookup(host, port)
         except LookupError as exc:
             raise RefusedAddress(str(exc)) from None
-        for address in addresses:
+        for address in found:
             if self.allow_private:
                 inner = _embedded(address) or address
                 if inner in METADATA or address in METADATA:
@@ -149,15 +180,6 @@ class UrlGuard:
                                          "requested")
             else:
                 check(address, self.allowed, self.setting)
-        self._checked.add(key)
-
-    @staticmethod
-    def _addresses(host: str, port: int) -> list[Address]:
-        literal = parse_literal(host)
-        if literal is not None:
-            return [literal]
-        try:
-            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError):
-            raise LookupError(f"the host {host} was not found (check the address)") from None
-        return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
+        with self._lock:
+            self._pinned[key] = (now + self.ttl, found)
+        return found

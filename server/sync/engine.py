@@ -2,7 +2,8 @@
 its connections.
 
 A pass over a connection: take its lease (server/sync/leases.py), read its remote calendars
-when a read is due, then send its changes. Reading and writing fail apart: a failing read never
+when a read is due (its own poll interval, or the provider's, has passed since the last read
+by any process, or a notification came), then send its changes. Reading and writing fail apart: a failing read never
 holds back the writes (nor the reverse); each side that failed on a transient error backs off
 on its own (server/sync/backoff.py). Refused credentials stop the connection ("needs
 reconnecting") and an exhausted quota pauses it, on either side, at once (server/sync/health.py).
@@ -111,19 +112,24 @@ class Engine:
         pulled_at = self.state(provider).pulled_at
         connections = provider.workable(session, now)
         wanted = provider.wanted(session, now)
-        self._count_shared_reads(provider, session, now)
+        own = provider.poll_intervals(session)
+        self._count_shared_reads(provider, session, now, longest=max(
+            [provider.poll_interval, *own.values()]))
         return [connection_id for connection_id in connections
                 if connection_id in wanted or connection_id not in pulled_at
-                or now - pulled_at[connection_id] >= provider.poll_interval]
+                or now - pulled_at[connection_id] >= own.get(connection_id,
+                                                              provider.poll_interval)]
 
     def _count_shared_reads(self, provider: Provider, session: Session, now: dt.datetime,
-                            connection_id: int | None = None) -> None:
+                            connection_id: int | None = None,
+                            longest: dt.timedelta | None = None) -> None:
         """Reads done by any bridge process count here too: a connection another process read
-        within the poll interval (its `last_sync_at`) is not read again by this one. Without
-        it, every process of a fleet reads every connection once per interval. One query."""
+        within its poll interval (its `last_sync_at`) is not read again by this one. Without
+        it, every process of a fleet reads every connection once per interval. One query;
+        `longest`: the longest interval of the connections concerned."""
         table, pulled_at = provider.connections, self.state(provider).pulled_at
         query = select(table.id, table.last_sync_at).where(
-            table.last_sync_at > now - provider.poll_interval)
+            table.last_sync_at > now - (longest or provider.poll_interval))
         if connection_id is not None:
             query = query.where(table.id == connection_id)
         for found, synced in session.execute(query):
@@ -142,11 +148,12 @@ class Engine:
             with self.runtime.db.read() as session:
                 connection = provider.connection(session, connection_id)
                 if connection is not None:  # read by another process since this pass began?
-                    self._count_shared_reads(provider, session, now, connection_id)
+                    every = connection.poll_interval or provider.poll_interval
+                    self._count_shared_reads(provider, session, now, connection_id, every)
             if connection is None:
                 return report
             pulled = state.pulled_at.get(connection_id)
-            pull_due = force_pull or pulled is None or now - pulled >= provider.poll_interval \
+            pull_due = force_pull or pulled is None or now - pulled >= every \
                 or connection.notified
             client = self._client(provider, connection_id, connection.credentials)
             errors: list[str] = []

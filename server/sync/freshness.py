@@ -2,8 +2,8 @@
 each source (a provider's remote calendar mirrored for that calendar, when the business lets
 its busy time block online booking), when it was last read, its state and why.
 
-States: `ok`; `stale` (never read, or last read longer ago than its provider's target,
-server/sync/sources.py); `needs_reconnecting` (the provider refused the credentials);
+States: `ok`; `stale` (never read, or last read longer ago than its target,
+server/sync/sources.py: its provider's, or its connection's own poll interval plus slack); `needs_reconnecting` (the provider refused the credentials);
 `error` (the connection is paused on a quota, or reading this calendar fails). One query per
 provider for any number of calendars, each an indexed join on the business's rows: the cost
 does not grow with calendar size or tenant count."""
@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, null, or_, select
 from sqlalchemy.orm import Session
 
 from server.config import Config
@@ -94,9 +94,12 @@ def blocking_sources(session: Session, business_id: int, calendar_ids: Iterable[
             continue
         tables, target = kind.tables, kind.stale_after(config)
         conn, mapping, state = tables.connection, tables.calendar_map, tables.read_state
+        own_interval = getattr(conn, kind.interval_column) if kind.interval_column \
+            else null()
         rows = session.execute(
             select(conn.id, conn.status, conn.paused_until, mapping.calendar_id,
-                   mapping.read_calendar, state.synced_at, state.last_error)
+                   mapping.read_calendar, state.synced_at, state.last_error,
+                   own_interval.label("own_interval"))
             .join(mapping, mapping.connection_id == conn.id)
             .outerjoin(state, and_(state.connection_id == conn.id,
                                    state.google_calendar == mapping.read_calendar))
@@ -105,6 +108,8 @@ def blocking_sources(session: Session, business_id: int, calendar_ids: Iterable[
                    or_(conn.direction == "both", conn.direction == tables.read_only))
             .order_by(mapping.calendar_id, conn.id))
         for row in rows:
+            if kind.interval_column is not None:
+                target = kind.connection_target(config, row.own_interval)
             verdict, reason = judge(kind, row.status, row.paused_until, row.synced_at,
                                     row.last_error, target, now)
             found[row.calendar_id].append(SourceHealth(

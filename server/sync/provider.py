@@ -28,6 +28,8 @@ class ConnectionView:
     reads: bool  # it reads at least one remote calendar
     writes: bool  # it sends our changes to the provider
     notified: bool = False  # a push notification asked for a read
+    # Its own time between reads (a CalDAV account's setting); None: the provider's.
+    poll_interval: dt.timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,11 @@ class Provider(Protocol):
     @property
     def poll_interval(self) -> dt.timedelta:
         """How often each connection is read when no notification comes."""
+        ...
+
+    def poll_intervals(self, session: Session) -> dict[int, dt.timedelta]:
+        """The connections read at an interval of their own instead of `poll_interval`, with
+        it (one query; {} when the provider has no such setting)."""
         ...
 
     @property

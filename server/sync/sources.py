@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from server.caldav.intervals import poll_interval as caldav_interval
 from server.config import Config
 from server.ics.intervals import interval
 from server.sync.tables import BY_PROVIDER, Tables
@@ -33,6 +34,10 @@ class SourceKind:
     own_name: Callable[[Any], str] | None = None
     # A failed read keeps the last good copy blocking (ICS): the source is stale, not in error.
     keeps_last_copy: bool = False
+    # A connection with its own poll interval (CalDAV): the column holding it (None: the
+    # default), and the freshness target of its sources from that column's value.
+    interval_column: str | None = None
+    own_interval_target: Callable[[Config, int | None], dt.timedelta] | None = None
 
     @property
     def tables(self) -> Tables:
@@ -42,6 +47,15 @@ class SourceKind:
         """The freshness target of one connection's sources (`connection`: its row)."""
         if self.own_target is not None:
             return self.own_target(config, connection)
+        if self.interval_column is not None and self.own_interval_target is not None:
+            return self.own_interval_target(config, getattr(connection, self.interval_column))
+        return self.stale_after(config)
+
+    def connection_target(self, config: Config, own_interval: int | None) -> dt.timedelta:
+        """The freshness target of the sources of a connection whose own poll interval (the
+        `interval_column`'s value) is `own_interval`."""
+        if self.own_interval_target is not None:
+            return self.own_interval_target(config, own_interval)
         return self.stale_after(config)
 
 
@@ -63,6 +77,13 @@ def _google(config: Config) -> dt.timedelta:
 
 def _microsoft(config: Config) -> dt.timedelta:
     return push_or_poll(config.microsoft.notifications, config.microsoft.poll_seconds, config)
+
+
+def _caldav_target(config: Config, own: int | None) -> dt.timedelta:
+    """A CalDAV account's interval (its own or caldav.poll_seconds, within the bounds) plus
+    health.poll_slack_minutes (CalDAV has no push)."""
+    every = caldav_interval(config.caldav, own)
+    return push_or_poll(False, int(every.total_seconds()), config)
 
 
 def _ics_target(config: Config, source: Any) -> dt.timedelta:
@@ -92,9 +113,9 @@ KINDS: dict[str, SourceKind] = {
                             "/admin/sync",
                             lambda config: dt.timedelta(seconds=config.microsoft.poll_seconds)),
     "caldav": SourceKind("caldav", "CalDAV", "CalDAV calendar",
-                         lambda config: push_or_poll(False, config.caldav.poll_seconds, config),
-                         "/admin/apps/caldav",
-                         lambda config: dt.timedelta(seconds=config.caldav.poll_seconds)),
+                         lambda config: _caldav_target(config, None), "/admin/apps/caldav",
+                         lambda config: caldav_interval(config.caldav, None),
+                         interval_column="poll_seconds", own_interval_target=_caldav_target),
     "ics": SourceKind("ics", "ICS", "calendar link",
                       lambda config: _ics_target(config, _DEFAULT_ICS),
                       "/admin/apps/calendar-links",

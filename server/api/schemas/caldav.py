@@ -75,6 +75,10 @@ class CalDAVAccountOut(BaseModel):
     last_sync_at: dt.datetime | None
     last_error: str | None
     pending_changes: int = Field(description="Changes not yet written to the account")
+    poll_seconds: int = Field(description="Seconds between reads of its calendars (its own "
+                              "interval, else caldav.poll_seconds)")
+    own_poll_seconds: int | None = Field(description="Its own interval (PATCH poll_seconds); "
+                                         "null: caldav.poll_seconds")
     calendars: list[CalDAVCalendarStatus] = Field(
         description="The employee calendars taking part, each with its CalDAV calendars")
 
@@ -106,6 +110,9 @@ class CalDAVSettingsIn(Body):
     block_out_of_office: bool | None = Field(None, description="Out-of-office events block")
     block_tentative: bool | None = Field(None, description="Tentative events block")
     block_all_day: bool | None = Field(None, description="All-day busy events block")
+    poll_seconds: int | None = Field(None, ge=0, le=10_000_000, description=(
+        "Seconds between reads of the account's calendars, within caldav.min_poll_seconds "
+        "and caldav.max_poll_seconds; 0: back to caldav.poll_seconds"))
 
 
 class CalDAVReconnectIn(Body):
