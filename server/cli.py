@@ -461,23 +461,35 @@ def business_phone_writes(ctx: click.Context, business_id: int, allow_cancel: bo
 @business.command("stale-policy")
 @click.argument("business_id", type=int)
 @click.argument("policy", type=click.Choice(["offer", "hide", "recheck"]), required=False)
+@click.option("--max-age", "max_age", type=click.IntRange(0, 86400), default=None,
+              help="Read a source live before an online booking when its mirror is older "
+              "than this many seconds (0: always).")
+@click.option("--default-max-age", is_flag=True,
+              help="Use the server's availability.google_max_age_seconds again.")
 @click.pass_context
 @user_errors
-def business_stale_policy(ctx: click.Context, business_id: int, policy: str | None) -> None:
+def business_stale_policy(ctx: click.Context, business_id: int, policy: str | None,
+                          max_age: int | None, default_max_age: bool) -> None:
     """Show or set what online booking does with a calendar whose blocking source (Google,
     Outlook, ...) is stale or disconnected: offer its times with a warning, hide them, or
     recheck the provider live before accepting a booking (refused on doubt).
 
     \b
     Example:
-      bookingcal business stale-policy 1 recheck
+      bookingcal business stale-policy 1 recheck --max-age 120
     """
     from server.domain.businesses import update_business
 
     runtime = _runtime(ctx, need_schema=True)
     with runtime.db.write() as session:
-        item = update_business(session, business_id, stale_policy=policy)
-        click.echo(f"business {item.id}: stale-data policy {item.stale_policy}")
+        item = update_business(session, business_id, stale_policy=policy,
+                               live_check_max_age_seconds=max_age,
+                               default_live_check_max_age=default_max_age)
+        age = item.live_check_max_age_seconds
+        shown = f"{age} s" if age is not None else \
+            f"{runtime.config.availability.google_max_age_seconds} s (the server's default)"
+        click.echo(f"business {item.id}: stale-data policy {item.stale_policy}, live check "
+                   f"of a mirror older than {shown}")
 
 
 @business.command("key")
@@ -720,18 +732,43 @@ def sync_status(ctx: click.Context, business_id: int | None, problems: bool) -> 
     Example:
       bookingcal sync status --problems
     """
-    from server.sync.status import overview, render
+    from server.sync.alerts import failed_deliveries
+    from server.sync.status import overview, render, render_failed_mail
 
     runtime = _runtime(ctx, need_schema=True)
     now = runtime.clock.now()
     with runtime.db.read() as session:
         lines = overview(session, runtime.config, now, business_id)
+        failed = render_failed_mail(failed_deliveries(session, business_id), now)
     if problems:
         lines = [line for line in lines if line.state != "ok"]
     for text in render(lines, now):
         click.echo(text)
-    if any(line.state in ("needs_reconnecting", "error") for line in lines):
+    for text in failed:
+        click.echo(text)
+    if failed or any(line.state in ("needs_reconnecting", "error") for line in lines):
         ctx.exit(2)
+
+
+@sync_group.command("retry-mail")
+@click.option("--business", "business_id", type=int, default=None,
+              help="Only this business's e-mails.")
+@click.pass_context
+@user_errors
+def sync_retry_mail(ctx: click.Context, business_id: int | None) -> None:
+    """Send again, at the health notifier's next run, the notification e-mails the SMTP
+    server never took (shown as failed deliveries by `bookingcal sync status`).
+
+    \b
+    Example:
+      bookingcal sync retry-mail
+    """
+    from server.sync.alerts import retry_failed
+
+    runtime = _runtime(ctx, need_schema=True)
+    with runtime.db.write() as session:
+        count = retry_failed(session, runtime.clock.now(), business_id)
+    click.echo(f"{count} e-mail(s) to send again at the notifier's next run")
 
 
 @main.group()

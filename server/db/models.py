@@ -65,6 +65,9 @@ class Business(Base):
     # the rules allow; else rewritten, the refusal kept in calendar_edit_refusals).
     edits_from_calendars: Mapped[str] = mapped_column(String(8), default="rewrite",
                                                       server_default="rewrite")
+    # A live check before an online booking reads a source whose mirror is older than this
+    # (seconds); None: availability.live_check_max_age_seconds. A stale source is always read.
+    live_check_max_age_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ApiKey(Base):

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from server.sync.sources import KINDS, SourceKind, kinds
 log = logging.getLogger(__name__)
 JOB = "health-notifier"
 NEEDS_RECONNECTING, FAILING = "needs_reconnecting", "failing"
-MAIL_ATTEMPTS = 8  # e-mails about one alert that failed before it is given up
+MAIL_ATTEMPTS = 8  # failed e-mails about one alert before it is a failed delivery
 MAIL_FIRST_WAIT = dt.timedelta(minutes=1)
 MAIL_MAX_WAIT = dt.timedelta(hours=1)
 CONNECTION = "connection"
@@ -178,11 +178,13 @@ def _tell(runtime: Runtime, now: dt.datetime, report: RunReport) -> None:
     failing_after = dt.timedelta(minutes=config.health.failing_minutes)
     with runtime.db.read() as session:
         untold = [alert for alert in session.execute(select(SyncAlert).where(
-            SyncAlert.resolved_at.is_(None), SyncAlert.notified_at.is_(None))).scalars()
+            SyncAlert.resolved_at.is_(None), SyncAlert.notified_at.is_(None),
+            SyncAlert.mail_failures < MAIL_ATTEMPTS)).scalars()
             if _due(alert, now, failing_after) and not _waiting(alert, now)]
         recovered = [alert for alert in session.execute(select(SyncAlert).where(
             SyncAlert.resolved_at.is_not(None), SyncAlert.recovered_sent_at.is_(None))
-        ).scalars() if not _waiting(alert, now) or alert.notified_at is None]
+        ).scalars() if alert.notified_at is None or (
+            not _waiting(alert, now) and alert.mail_failures < MAIL_ATTEMPTS)]
         session.expunge_all()
         businesses = {alert.business_id for alert in untold + recovered}
         names = {business_id: name for business_id, name in session.execute(
@@ -253,16 +255,52 @@ def _deliver(runtime: Runtime, now: dt.datetime, to: list[str], subject: str, bo
                 webhook.queue(session, row.business_id, step.event, _payload(row), now)
                 setattr(row, step.queued, True)
                 report.queued += 1
-            if sent is False:
+            if sent is False:  # never marked told: nobody was
                 row.mail_failures += 1
                 if row.mail_failures < MAIL_ATTEMPTS:
                     row.retry_at = now + mail_backoff(row.mail_failures)
-                    continue
-                log.warning("notification e-mail of alert %d given up after %d attempts",
-                            row.id, row.mail_failures)
+                else:  # a failed delivery, shown (failed_deliveries) until fixed or resolved
+                    row.retry_at = None
+                    log.warning("notification e-mail of alert %d not delivered after %d "
+                                "attempts; shown as a failed delivery", row.id,
+                                row.mail_failures)
+                continue
             setattr(row, step.column, now)
             row.mail_failures, row.retry_at = 0, None
     return bool(sent)
+
+
+def failed(alert: SyncAlert) -> bool:
+    """Whether the e-mail about `alert` is a failed delivery (MAIL_ATTEMPTS attempts failed)."""
+    return alert.mail_failures >= MAIL_ATTEMPTS
+
+
+def failed_deliveries(session: Session, business_id: int | None = None) -> list[SyncAlert]:
+    """E-mails about sync problems (or their recovery) that the SMTP server never took after
+    MAIL_ATTEMPTS tries (of one business, or all), newest problem first: nobody was told.
+    Cleared when one is sent (`bookingcal sync retry-mail`) or the alert is resolved."""
+    scope = [SyncAlert.business_id == business_id] if business_id is not None else []
+    return list(session.execute(select(SyncAlert).where(
+        SyncAlert.mail_failures >= MAIL_ATTEMPTS, *scope).order_by(
+        SyncAlert.first_seen_at.desc(), SyncAlert.id)).scalars())
+
+
+def mail_counts(session: Session) -> tuple[int, int]:
+    """(e-mails waiting to be tried again, failed deliveries): one query, counts only."""
+    retrying = func.sum(case((and_(SyncAlert.mail_failures > 0,
+                                   SyncAlert.mail_failures < MAIL_ATTEMPTS), 1), else_=0))
+    failed = func.sum(case((SyncAlert.mail_failures >= MAIL_ATTEMPTS, 1), else_=0))
+    row = session.execute(select(retrying, failed)).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def retry_failed(session: Session, now: dt.datetime, business_id: int | None = None) -> int:
+    """Try the failed deliveries (of one business, or all) again at the notifier's next run,
+    with their backoff starting over; how many."""
+    rows = failed_deliveries(session, business_id)
+    for row in rows:
+        row.mail_failures, row.retry_at = 0, now
+    return len(rows)
 
 
 def _mail(runtime: Runtime, to: list[str], subject: str, body: str,

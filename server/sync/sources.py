@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import case, func
+
 from server.config import Config
 from server.ics.intervals import interval
 from server.sync.tables import BY_PROVIDER, Tables
@@ -30,6 +32,8 @@ class SourceKind:
     # employee calendar, on its own interval): its target from its row, and its name for
     # people (never its URL).
     own_target: Callable[[Config, Any], dt.timedelta] | None = None
+    # The same target in seconds as an SQL expression over the connection table (metrics).
+    own_target_sql: Callable[[Config, Any], Any] | None = None
     own_name: Callable[[Any], str] | None = None
     # A failed read keeps the last good copy blocking (ICS): the source is stale, not in error.
     keeps_last_copy: bool = False
@@ -72,6 +76,18 @@ def _ics_target(config: Config, source: Any) -> dt.timedelta:
     return push_or_poll(False, int(every.total_seconds()), config)
 
 
+def _ics_target_sql(config: Config, table: Any) -> Any:
+    """_ics_target in SQL: seconds, per row of `table` (ics_sources)."""
+    settings = config.ics
+    wanted = func.coalesce(func.nullif(table.interval_seconds, 0),
+                           func.nullif(table.feed_interval_seconds, 0),
+                           settings.default_interval_seconds)
+    bounded = case((wanted < settings.min_interval_seconds, settings.min_interval_seconds),
+                   (wanted > settings.max_interval_seconds, settings.max_interval_seconds),
+                   else_=wanted)
+    return bounded + config.health.poll_slack_minutes * 60
+
+
 @dataclass(frozen=True)
 class _IcsIntervals:
     interval_seconds: int | None = None
@@ -99,7 +115,8 @@ KINDS: dict[str, SourceKind] = {
                       lambda config: _ics_target(config, _DEFAULT_ICS),
                       "/admin/apps/calendar-links",
                       lambda config: dt.timedelta(seconds=config.ics.default_interval_seconds),
-                      own_target=_ics_target, own_name=_ics_name, keeps_last_copy=True),
+                      own_target=_ics_target, own_target_sql=_ics_target_sql,
+                      own_name=_ics_name, keeps_last_copy=True),
 }
 
 
