@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text,
-    Time, TypeDecorator, UniqueConstraint,
+    Time, TypeDecorator, UniqueConstraint, literal_column, or_,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -1111,3 +1111,25 @@ class CalDAVMirroredEvent(Base):
     self_response: Mapped[str | None] = mapped_column(String(16), nullable=True)
     blocks: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# The health notifier (server/sync/alerts.py) reads only the rows with a problem: these partial
+# indexes hold just those rows, so its reads do not grow with the number of healthy
+# connections and calendars. Their predicates are literal: a query's WHERE must repeat them.
+NEEDS_RECONNECT_SQL = "'needs_reconnect'"
+
+
+def _problem_indexes() -> None:
+    for connection in (GoogleConnection, MicrosoftConnection, CalDAVConnection, IcsSource):
+        where = or_(connection.__table__.c.status == literal_column(NEEDS_RECONNECT_SQL),
+                    connection.__table__.c.last_error.is_not(None))
+        Index(f"ix_{connection.__tablename__}_problems", connection.__table__.c.id,
+              sqlite_where=where, postgresql_where=where)
+    for table in (GoogleReadState, MicrosoftReadState, CalDAVReadState, IcsReadState,
+                  GoogleCalendarMap, MicrosoftCalendarMap, CalDAVCalendarMap):
+        failing = table.__table__.c.last_error.is_not(None)
+        Index(f"ix_{table.__tablename__}_failing", table.__table__.c.connection_id,
+              sqlite_where=failing, postgresql_where=failing)
+
+
+_problem_indexes()

@@ -8,7 +8,12 @@ told once: a connection to reconnect at once, a failure once it lasted health.fa
 the business's admin accounts get one e-mail per run listing what happened, with the link to
 the page where it is fixed (an e-mail the SMTP server did not take is tried again with backoff),
 and the webhook one event per alert. Nothing is repeated until the state changes; when told
-problems are gone, one recovery digest (and a `sync.recovered` event each). A constant number of queries per provider, whatever the number of connections."""
+problems are gone, one recovery digest (and a `sync.recovered` event each). A constant number
+of queries per provider, each reading only rows with a problem through a partial index
+(server/db/models.py): the cost does not grow with the number of healthy connections or
+businesses. An e-mail the SMTP server refuses MAIL_ATTEMPTS times is never marked told: it
+stays a failed delivery (admin overview, `bookingcal sync status`, metrics) until
+`bookingcal sync retry-mail` or the problem's end."""
 
 from __future__ import annotations
 
@@ -18,12 +23,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.errors import ConflictError
-from server.db.models import AdminUser, Business, SyncAlert, SyncJob
+from server.db.models import NEEDS_RECONNECT_SQL, AdminUser, Business, SyncAlert, SyncJob
 from server.notify import mail, webhook
 from server.runtime import Runtime
 from server.sync import health, leases
@@ -73,9 +78,12 @@ def problems(session: Session) -> list[Problem]:
     for kind in kinds():
         tables = kind.tables
         conn = tables.connection
+        # Literal predicates, as the partial indexes have them (server/db/models.py): only
+        # the rows with a problem are read, however many connections are healthy.
         for row in session.execute(select(conn.id, conn.business_id, conn.status,
                                           conn.last_error).where(or_(
-                conn.status == health.NEEDS_RECONNECT, conn.last_error.is_not(None)))):
+                conn.status == literal_column(NEEDS_RECONNECT_SQL),
+                conn.last_error.is_not(None)))):
             if row.status == health.NEEDS_RECONNECT:
                 found.append(Problem(row.business_id, kind.name, row.id, CONNECTION,
                                      NEEDS_RECONNECTING, row.last_error or ""))
@@ -90,7 +98,7 @@ def problems(session: Session) -> list[Problem]:
                     select(conn.business_id, table.connection_id, column, table.last_error)
                     .join(conn, conn.id == table.connection_id)
                     .where(table.last_error.is_not(None),
-                           conn.status != health.NEEDS_RECONNECT)):
+                           conn.status != health.NEEDS_RECONNECT)):  # its partial index
                 found.append(Problem(row.business_id, kind.name, row.connection_id,
                                      f"{verb} {row[2]}", FAILING, row.last_error))
     return found

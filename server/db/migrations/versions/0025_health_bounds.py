@@ -14,10 +14,30 @@ branch_labels = None
 depends_on = None
 
 
+CONNECTIONS = ('google_connections', 'microsoft_connections', 'caldav_connections',
+               'ics_sources')
+FAILING = ('google_read_states', 'microsoft_read_states', 'caldav_read_states',
+           'ics_read_states', 'google_calendar_maps', 'microsoft_calendar_maps',
+           'caldav_calendar_maps')
+PROBLEM = "status = 'needs_reconnect' OR last_error IS NOT NULL"
+
+
 def upgrade() -> None:
     op.add_column('businesses', sa.Column('live_check_max_age_seconds', sa.Integer(),
                                           nullable=True))
+    for table in CONNECTIONS:
+        where = sa.text(PROBLEM)
+        op.create_index(f'ix_{table}_problems', table, ['id'], unique=False,
+                        sqlite_where=where, postgresql_where=where)
+    for table in FAILING:
+        where = sa.text('last_error IS NOT NULL')
+        op.create_index(f'ix_{table}_failing', table, ['connection_id'], unique=False,
+                        sqlite_where=where, postgresql_where=where)
 
 
 def downgrade() -> None:
+    for table in FAILING:
+        op.drop_index(f'ix_{table}_failing', table_name=table)
+    for table in CONNECTIONS:
+        op.drop_index(f'ix_{table}_problems', table_name=table)
     op.drop_column('businesses', 'live_check_max_age_seconds')
