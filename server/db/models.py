@@ -1130,6 +1130,13 @@ def _problem_indexes() -> None:
         failing = table.__table__.c.last_error.is_not(None)
         Index(f"ix_{table.__tablename__}_failing", table.__table__.c.connection_id,
               sqlite_where=failing, postgresql_where=failing)
+    # Alerts whose recovery is not told yet, and whose e-mail failed: few, whatever the history.
+    alerts = SyncAlert.__table__.c
+    untold = alerts.recovered_sent_at.is_(None)
+    Index("ix_sync_alerts_untold", alerts.id, sqlite_where=untold, postgresql_where=untold)
+    undelivered = alerts.mail_failures > literal_column("0")
+    Index("ix_sync_alerts_undelivered", alerts.business_id, sqlite_where=undelivered,
+          postgresql_where=undelivered)
 
 
 _problem_indexes()

@@ -190,7 +190,7 @@ def _tell(runtime: Runtime, now: dt.datetime, report: RunReport) -> None:
             SyncAlert.mail_failures < MAIL_ATTEMPTS)).scalars()
             if _due(alert, now, failing_after) and not _waiting(alert, now)]
         recovered = [alert for alert in session.execute(select(SyncAlert).where(
-            SyncAlert.resolved_at.is_not(None), SyncAlert.recovered_sent_at.is_(None))
+            SyncAlert.recovered_sent_at.is_(None), SyncAlert.resolved_at.is_not(None))
         ).scalars() if alert.notified_at is None or (
             not _waiting(alert, now) and alert.mail_failures < MAIL_ATTEMPTS)]
         session.expunge_all()
@@ -288,7 +288,8 @@ def failed_deliveries(session: Session, business_id: int | None = None) -> list[
     MAIL_ATTEMPTS tries (of one business, or all), newest problem first: nobody was told.
     Cleared when one is sent (`bookingcal sync retry-mail`) or the alert is resolved."""
     scope = [SyncAlert.business_id == business_id] if business_id is not None else []
-    return list(session.execute(select(SyncAlert).where(
+    return list(session.execute(select(SyncAlert).where(  # ix_sync_alerts_undelivered
+        SyncAlert.mail_failures > literal_column("0"),
         SyncAlert.mail_failures >= MAIL_ATTEMPTS, *scope).order_by(
         SyncAlert.first_seen_at.desc(), SyncAlert.id)).scalars())
 
@@ -298,7 +299,8 @@ def mail_counts(session: Session) -> tuple[int, int]:
     retrying = func.sum(case((and_(SyncAlert.mail_failures > 0,
                                    SyncAlert.mail_failures < MAIL_ATTEMPTS), 1), else_=0))
     failed = func.sum(case((SyncAlert.mail_failures >= MAIL_ATTEMPTS, 1), else_=0))
-    row = session.execute(select(retrying, failed)).one()
+    row = session.execute(select(retrying, failed).where(  # ix_sync_alerts_undelivered
+        SyncAlert.mail_failures > literal_column("0"))).one()
     return int(row[0] or 0), int(row[1] or 0)
 
 

@@ -33,9 +33,17 @@ def upgrade() -> None:
         where = sa.text('last_error IS NOT NULL')
         op.create_index(f'ix_{table}_failing', table, ['connection_id'], unique=False,
                         sqlite_where=where, postgresql_where=where)
+    untold = sa.text('recovered_sent_at IS NULL')
+    op.create_index('ix_sync_alerts_untold', 'sync_alerts', ['id'], unique=False,
+                    sqlite_where=untold, postgresql_where=untold)
+    undelivered = sa.text('mail_failures > 0')
+    op.create_index('ix_sync_alerts_undelivered', 'sync_alerts', ['business_id'], unique=False,
+                    sqlite_where=undelivered, postgresql_where=undelivered)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_sync_alerts_undelivered', table_name='sync_alerts')
+    op.drop_index('ix_sync_alerts_untold', table_name='sync_alerts')
     for table in FAILING:
         op.drop_index(f'ix_{table}_failing', table_name=table)
     for table in CONNECTIONS:
