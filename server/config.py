@@ -531,8 +531,11 @@ OPTIONS: tuple[Option, ...] = (
            "Most calendars times days one availability request may ask for (20 calendars "
            "for 31 days, or one for max_range_days)."),
     Option("availability.google_max_age_seconds", 300, _int_between(0, 86400),
-           "When the Google events mirrored for a calendar are older than this, an online "
-           "booking first syncs that Google calendar (when Google busy time blocks booking)."),
+           "When the events mirrored for a calendar from a source (Google, Outlook, CalDAV, a "
+           "calendar link) are older than this, an online booking first reads that source "
+           "live (when its busy time blocks booking); a business may set its own "
+           "(live_check_max_age_seconds). A stale source is read live whatever its age "
+           "under the 'recheck' policy."),
     Option("availability.google_sync_timeout_seconds", 5, _positive_number,
            "Longest wait for that sync; on timeout or error the booking is checked against the "
            "mirrored events and the answer says so."),

@@ -1,6 +1,7 @@
 """Apps → Sync health: every connection and synced calendar of the business (Google, Outlook,
 ...) with its state, last success, next try and last error, newest problems first
-(server/sync/status.py), the link to fix each, and the business's stale-data policy."""
+(server/sync/status.py), the link to fix each, the notification e-mails the SMTP server never
+took (failed deliveries), and the business's stale-data policy."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from server.api.errors import status_of
 from server.domain.businesses import STALE_POLICIES, get_business, update_business
 from server.domain.timeutil import ago
 from server.errors import BookingCalError, InvalidError
+from server.sync.alerts import failed_deliveries
 from server.sync.status import overview
 
 POLICY_NAMES = {
@@ -32,7 +34,10 @@ def sync_page(status: int = 200, error: str = "") -> Response:
     with rt.db.read() as session:
         lines = overview(session, rt.config, now, me.business_id)
         policy = get_business(session, me.business_id).stale_policy
+        undelivered = failed_deliveries(session, me.business_id)
+        session.expunge_all()
     return page("sync.html", status, lines=lines, now=now, ago=ago, policy=policy,
+                undelivered=undelivered,
                 policies=POLICY_NAMES, states=STATE_NAMES, error=error,
                 done=request.args.get("done", ""))
 

@@ -50,8 +50,12 @@ def get_business(path: BusinessPath) -> Response:
 def update_business(path: BusinessPath, body: BusinessPatch) -> Response:
     caller().require_business(path.business_id)
     with runtime().db.write() as session:
-        business = businesses.update_business(session, path.business_id,
-                                              **body.model_dump(exclude_unset=True))
+        changes = body.model_dump(exclude_unset=True)
+        if "live_check_max_age_seconds" in changes \
+                and changes["live_check_max_age_seconds"] is None:  # back to the default
+            del changes["live_check_max_age_seconds"]
+            changes["default_live_check_max_age"] = True
+        business = businesses.update_business(session, path.business_id, **changes)
         return reply(BusinessOut.model_validate(business))
 
 

@@ -6,7 +6,10 @@ timeout, and brings the mirror up to date before the booking's own transaction (
 lock is held over the network); it returns None when it did, or why not (the mirrored events
 were used as they were). Google, Microsoft and CalDAV: a bounded incremental read through the
 engine's read path (server/google/freshness.py, server/microsoft/freshness.py,
-server/caldav/freshness.py). A provider registers its check in CHECKS (imported lazily: the
+server/caldav/freshness.py); ICS: one bounded conditional GET of the link through the same
+fetch path (server/ics/freshness.py). A check reads a source whose mirror is older than the
+business's live_check_max_age_seconds (else availability.google_max_age_seconds); a source
+that is not ok is always read live. A provider registers its check in CHECKS (imported lazily: the
 checks import the domain layer).
 
 - offer: every check runs (best effort); a doubt becomes a warning on the booking.
@@ -21,10 +24,12 @@ from collections.abc import Callable
 
 from server.errors import ConflictError
 from server.runtime import Runtime
-from server.sync.freshness import HIDE, OFFER, RECHECK, SourceHealth, blocking_sources, policy_of
+from server.sync.freshness import (HIDE, OFFER, RECHECK, SourceHealth, blocking_sources,
+                                   live_check_max_age, policy_of)
 
-# (runtime, business id, employee calendar id, now, timeout in seconds) -> None or a doubt
-Check = Callable[[Runtime, int, int, dt.datetime, float], "str | None"]
+# (runtime, business id, employee calendar id, now, timeout in seconds, max age in seconds:
+# a mirror older than this is read live; 0: always) -> None or a doubt
+Check = Callable[[Runtime, int, int, dt.datetime, float, float], "str | None"]
 
 
 def _google() -> Check:
@@ -42,8 +47,13 @@ def _caldav() -> Check:
     return recheck
 
 
+def _ics() -> Check:
+    from server.ics.freshness import recheck
+    return recheck
+
+
 CHECKS: dict[str, Callable[[], Check]] = {"google": _google, "microsoft": _microsoft,
-                                          "caldav": _caldav}
+                                          "caldav": _caldav, "ics": _ics}
 
 
 class StaleSourceError(ConflictError):
@@ -67,6 +77,7 @@ def before_online_booking(runtime: Runtime, business_id: int, calendar_id: int,
         policy = policy_of(session, business_id)
         sources = blocking_sources(session, business_id, [calendar_id], now,
                                    runtime.config).get(calendar_id, [])
+        max_age = live_check_max_age(session, business_id, runtime.config)
     notes: list[str] = []
     timeout = runtime.config.health.recheck_timeout_seconds
     for source in sources:
@@ -83,9 +94,11 @@ def before_online_booking(runtime: Runtime, business_id: int, calendar_id: int,
                               policy)
             notes.append(source.warning())
             continue
+        # A source that is not ok is read live whatever the age of its mirror.
         doubt = factory()(runtime, business_id, calendar_id, now,
                           timeout if policy == RECHECK else
-                          runtime.config.availability.google_sync_timeout_seconds)
+                          runtime.config.availability.google_sync_timeout_seconds,
+                          max_age if source.ok else 0.0)
         if doubt is None:
             continue
         if policy == RECHECK:

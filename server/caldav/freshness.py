@@ -3,8 +3,8 @@ as server/google/freshness.py and server/microsoft/freshness.py do (same signatu
 notes); the live check of server/api/stale_policy.py for CalDAV sources.
 
 For each CalDAV account whose calendar blocks the employee calendar, when the bridge last read
-that remote calendar longer ago than `availability.google_max_age_seconds` (the one stale-data
-limit, whatever the provider), one incremental read of it runs through the engine's own read
+that remote calendar longer ago than the business's live-check age (server/api/stale_policy.py;
+0 for a stale source under `recheck`), one incremental read of it runs through the engine's own read
 path (sync-collection since the stored token, or the ctag and ETag listing of a server without
 it; the changed events fetched and mirrored): one attempt per request, never a full read or a
 window renewal (those, with their reconciliation, stay with the bridge), and every request
@@ -61,19 +61,19 @@ class _Source:
 
 
 def recheck(runtime: Runtime, business_id: int, calendar_id: int, now: dt.datetime,
-            timeout: float) -> str | None:
+            timeout: float, max_age: float) -> str | None:
     """Read again every CalDAV calendar blocking `calendar_id` whose mirror is too old, all
     within `timeout` seconds. None when the mirror is current, else the doubts (joined)."""
     deadline = time.monotonic() + timeout
-    doubts = [doubt for source in _stale_sources(runtime, business_id, calendar_id, now)
+    doubts = [doubt for source in _stale_sources(runtime, business_id, calendar_id, now,
+                                                 max_age)
               if (doubt := _freshen(runtime, source, now, timeout, deadline)) is not None]
     return "; ".join(doubts) or None
 
 
 def _stale_sources(runtime: Runtime, business_id: int, calendar_id: int,
-                   now: dt.datetime) -> list[_Source]:
-    """The CalDAV calendars blocking the calendar whose last read is older than the limit."""
-    limit = runtime.config.availability.google_max_age_seconds
+                   now: dt.datetime, limit: float) -> list[_Source]:
+    """The CalDAV calendars blocking the calendar whose last read is older than `limit`."""
     found: list[_Source] = []
     with runtime.db.read() as session:
         calendar = session.get(Calendar, calendar_id)

@@ -83,23 +83,35 @@ def business_phone_writes(ctx: click.Context, business_id: int, allow_cancel: bo
 @business.command("stale-policy")
 @click.argument("business_id", type=int)
 @click.argument("policy", type=click.Choice(["offer", "hide", "recheck"]), required=False)
+@click.option("--max-age", "max_age", type=click.IntRange(0, 86400), default=None,
+              help="Read a source live before an online booking when its mirror is older "
+              "than this many seconds (0: always).")
+@click.option("--default-max-age", is_flag=True,
+              help="Use the server's availability.google_max_age_seconds again.")
 @click.pass_context
 @user_errors
-def business_stale_policy(ctx: click.Context, business_id: int, policy: str | None) -> None:
+def business_stale_policy(ctx: click.Context, business_id: int, policy: str | None,
+                          max_age: int | None, default_max_age: bool) -> None:
     """Show or set what online booking does with a calendar whose blocking source (Google,
     Outlook, ...) is stale or disconnected: offer its times with a warning, hide them, or
     recheck the provider live before accepting a booking (refused on doubt).
 
     \b
     Example:
-      bookingcal business stale-policy 1 recheck
+      bookingcal business stale-policy 1 recheck --max-age 120
     """
     from server.domain.businesses import update_business
 
     runtime = open_runtime(ctx, need_schema=True)
     with runtime.db.write() as session:
-        item = update_business(session, business_id, stale_policy=policy)
-        click.echo(f"business {item.id}: stale-data policy {item.stale_policy}")
+        item = update_business(session, business_id, stale_policy=policy,
+                               live_check_max_age_seconds=max_age,
+                               default_live_check_max_age=default_max_age)
+        age = item.live_check_max_age_seconds
+        shown = f"{age} s" if age is not None else \
+            f"{runtime.config.availability.google_max_age_seconds} s (the server's default)"
+        click.echo(f"business {item.id}: stale-data policy {item.stale_policy}, live check "
+                   f"of a mirror older than {shown}")
 
 
 @business.command("key")

@@ -86,16 +86,41 @@ def sync_status(ctx: click.Context, business_id: int | None, problems: bool) -> 
     Example:
       bookingcal sync status --problems
     """
-    from server.sync.status import overview, render
+    from server.sync.alerts import failed_deliveries
+    from server.sync.status import overview, render, render_failed_mail
 
     runtime = open_runtime(ctx, need_schema=True)
     now = runtime.clock.now()
     with runtime.db.read() as session:
         lines = overview(session, runtime.config, now, business_id)
+        failed = render_failed_mail(failed_deliveries(session, business_id), now)
     if problems:
         lines = [line for line in lines if line.state != "ok"]
     for text in render(lines, now):
         click.echo(text)
-    if any(line.state in ("needs_reconnecting", "error") for line in lines):
+    for text in failed:
+        click.echo(text)
+    if failed or any(line.state in ("needs_reconnecting", "error") for line in lines):
         ctx.exit(2)
+
+
+@sync_group.command("retry-mail")
+@click.option("--business", "business_id", type=int, default=None,
+              help="Only this business's e-mails.")
+@click.pass_context
+@user_errors
+def sync_retry_mail(ctx: click.Context, business_id: int | None) -> None:
+    """Send again, at the health notifier's next run, the notification e-mails the SMTP
+    server never took (shown as failed deliveries by `bookingcal sync status`).
+
+    \b
+    Example:
+      bookingcal sync retry-mail
+    """
+    from server.sync.alerts import retry_failed
+
+    runtime = open_runtime(ctx, need_schema=True)
+    with runtime.db.write() as session:
+        count = retry_failed(session, runtime.clock.now(), business_id)
+    click.echo(f"{count} e-mail(s) to send again at the notifier's next run")
 

@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text,
-    Time, TypeDecorator, UniqueConstraint,
+    Time, TypeDecorator, UniqueConstraint, literal_column, or_,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -65,6 +65,9 @@ class Business(Base):
     # the rules allow; else rewritten, the refusal kept in calendar_edit_refusals).
     edits_from_calendars: Mapped[str] = mapped_column(String(8), default="rewrite",
                                                       server_default="rewrite")
+    # A live check before an online booking reads a source whose mirror is older than this
+    # (seconds); None: availability.live_check_max_age_seconds. A stale source is always read.
+    live_check_max_age_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ApiKey(Base):
@@ -1113,3 +1116,32 @@ class CalDAVMirroredEvent(Base):
     self_response: Mapped[str | None] = mapped_column(String(16), nullable=True)
     blocks: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# The health notifier (server/sync/alerts.py) reads only the rows with a problem: these partial
+# indexes hold just those rows, so its reads do not grow with the number of healthy
+# connections and calendars. Their predicates are literal: a query's WHERE must repeat them.
+NEEDS_RECONNECT_SQL = "'needs_reconnect'"
+
+
+def _problem_indexes() -> None:
+    for connection in (GoogleConnection, MicrosoftConnection, CalDAVConnection, IcsSource):
+        where = or_(connection.__table__.c.status == literal_column(NEEDS_RECONNECT_SQL),
+                    connection.__table__.c.last_error.is_not(None))
+        Index(f"ix_{connection.__tablename__}_problems", connection.__table__.c.id,
+              sqlite_where=where, postgresql_where=where)
+    for table in (GoogleReadState, MicrosoftReadState, CalDAVReadState, IcsReadState,
+                  GoogleCalendarMap, MicrosoftCalendarMap, CalDAVCalendarMap):
+        failing = table.__table__.c.last_error.is_not(None)
+        Index(f"ix_{table.__tablename__}_failing", table.__table__.c.connection_id,
+              sqlite_where=failing, postgresql_where=failing)
+    # Alerts whose recovery is not told yet, and whose e-mail failed: few, whatever the history.
+    alerts = SyncAlert.__table__.c
+    untold = alerts.recovered_sent_at.is_(None)
+    Index("ix_sync_alerts_untold", alerts.id, sqlite_where=untold, postgresql_where=untold)
+    undelivered = alerts.mail_failures > literal_column("0")
+    Index("ix_sync_alerts_undelivered", alerts.business_id, sqlite_where=undelivered,
+          postgresql_where=undelivered)
+
+
+_problem_indexes()

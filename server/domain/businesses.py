@@ -39,13 +39,25 @@ def list_businesses(session: Session, only: int | None = None) -> list[Business]
     return list(session.execute(query).scalars())
 
 
+LIVE_CHECK_MAX_AGE_LIMIT = 86400
+
+
 def update_business(session: Session, business_id: int, *, name: str | None = None,
                     timezone: str | None = None,
                     allow_cancel_from_calendar: bool | None = None,
                     calendar_moves_within_hours: bool | None = None,
                     stale_policy: str | None = None,
-                    edits_from_calendars: str | None = None) -> Business:
+                    edits_from_calendars: str | None = None,
+                    live_check_max_age_seconds: int | None = None,
+                    default_live_check_max_age: bool = False) -> Business:
     business = get_business(session, business_id)
+    if live_check_max_age_seconds is not None:
+        if not 0 <= live_check_max_age_seconds <= LIVE_CHECK_MAX_AGE_LIMIT:
+            raise InvalidError(f"live_check_max_age_seconds must be from 0 to "
+                               f"{LIVE_CHECK_MAX_AGE_LIMIT}", field="live_check_max_age_seconds")
+        business.live_check_max_age_seconds = live_check_max_age_seconds
+    if default_live_check_max_age:  # back to availability.live_check_max_age_seconds
+        business.live_check_max_age_seconds = None
     if stale_policy is not None:
         if stale_policy not in STALE_POLICIES:
             raise InvalidError(f"stale_policy must be one of {', '.join(STALE_POLICIES)}",

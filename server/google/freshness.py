@@ -33,15 +33,15 @@ MAX_PAGES = 2  # of up to 2,500 changes each
 
 
 def recheck(runtime: Runtime, business_id: int, calendar_id: int, now: dt.datetime,
-            timeout: float) -> str | None:
+            timeout: float, max_age: float) -> str | None:
     """The live check of server/sync/recheck.py: `freshen` bounded by `timeout`."""
     return freshen(runtime.config, runtime.db, runtime.keyring, business_id, calendar_id, now,
-                   timeout=timeout)
+                   timeout=timeout, max_age=max_age)
 
 
 def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, calendar_id: int,
             now: dt.datetime, api_factory: ApiFactory | None = None,
-            timeout: float | None = None) -> str | None:
+            timeout: float | None = None, max_age: float | None = None) -> str | None:
     """Sync the calendar's Google read calendar if its mirror is too old. Returns a note for
     the caller when the mirrored events had to be used as they were, else None."""
     with db.read() as session:
@@ -55,8 +55,8 @@ def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, ca
         state = schedules.read_state(session, connection.id, mapping.read_calendar)
         synced_at = state.synced_at if state is not None else None
         age = describe_age(synced_at, now)
-        if synced_at is not None and (now - synced_at).total_seconds() <= \
-                config.availability.google_max_age_seconds:
+        limit = config.availability.google_max_age_seconds if max_age is None else max_age
+        if synced_at is not None and (now - synced_at).total_seconds() <= limit:
             return None
         if connection.status == "needs_reconnect":
             return (f"the Google connection needs reconnecting; checked against the Google "

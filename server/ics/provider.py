@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
+from server.config import IcsConfig
 from server.db.models import Calendar, IcsReadState, IcsSource
 from server.ics import parse
 from server.ics.cursor import Cursor
@@ -66,6 +67,7 @@ class IcsProvider:
     label: str = "ICS"
     connections: type[IcsSource] = IcsSource
     tables: Tables = ICS
+    limits: IcsConfig | None = None  # the fetch limits, when not ics's (a live check's)
 
     @property
     def poll_interval(self) -> dt.timedelta:
@@ -118,7 +120,7 @@ class IcsProvider:
         return IcsClient(credentials)
 
     def _get(self, client: IcsClient, cursor: Cursor | None, attempts: int | None) -> Fetched:
-        settings = self.runtime.config.ics
+        settings = self.limits or self.runtime.config.ics
         tries = max(1, attempts or 2)
         for attempt in range(1, tries + 1):
             try:

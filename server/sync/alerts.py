@@ -8,7 +8,12 @@ told once: a connection to reconnect at once, a failure once it lasted health.fa
 the business's admin accounts get one e-mail per run listing what happened, with the link to
 the page where it is fixed (an e-mail the SMTP server did not take is tried again with backoff),
 and the webhook one event per alert. Nothing is repeated until the state changes; when told
-problems are gone, one recovery digest (and a `sync.recovered` event each). A constant number of queries per provider, whatever the number of connections."""
+problems are gone, one recovery digest (and a `sync.recovered` event each). A constant number
+of queries per provider, each reading only rows with a problem through a partial index
+(server/db/models.py): the cost does not grow with the number of healthy connections or
+businesses. An e-mail the SMTP server refuses MAIL_ATTEMPTS times is never marked told: it
+stays a failed delivery (admin overview, `bookingcal sync status`, metrics) until
+`bookingcal sync retry-mail` or the problem's end."""
 
 from __future__ import annotations
 
@@ -18,12 +23,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.errors import ConflictError
-from server.db.models import AdminUser, Business, SyncAlert, SyncJob
+from server.db.models import NEEDS_RECONNECT_SQL, AdminUser, Business, SyncAlert, SyncJob
 from server.notify import mail, webhook
 from server.runtime import Runtime
 from server.sync import health, leases
@@ -32,7 +37,7 @@ from server.sync.sources import KINDS, SourceKind, kinds
 log = logging.getLogger(__name__)
 JOB = "health-notifier"
 NEEDS_RECONNECTING, FAILING = "needs_reconnecting", "failing"
-MAIL_ATTEMPTS = 8  # e-mails about one alert that failed before it is given up
+MAIL_ATTEMPTS = 8  # failed e-mails about one alert before it is a failed delivery
 MAIL_FIRST_WAIT = dt.timedelta(minutes=1)
 MAIL_MAX_WAIT = dt.timedelta(hours=1)
 CONNECTION = "connection"
@@ -73,9 +78,12 @@ def problems(session: Session) -> list[Problem]:
     for kind in kinds():
         tables = kind.tables
         conn = tables.connection
+        # Literal predicates, as the partial indexes have them (server/db/models.py): only
+        # the rows with a problem are read, however many connections are healthy.
         for row in session.execute(select(conn.id, conn.business_id, conn.status,
                                           conn.last_error).where(or_(
-                conn.status == health.NEEDS_RECONNECT, conn.last_error.is_not(None)))):
+                conn.status == literal_column(NEEDS_RECONNECT_SQL),
+                conn.last_error.is_not(None)))):
             if row.status == health.NEEDS_RECONNECT:
                 found.append(Problem(row.business_id, kind.name, row.id, CONNECTION,
                                      NEEDS_RECONNECTING, row.last_error or ""))
@@ -90,7 +98,7 @@ def problems(session: Session) -> list[Problem]:
                     select(conn.business_id, table.connection_id, column, table.last_error)
                     .join(conn, conn.id == table.connection_id)
                     .where(table.last_error.is_not(None),
-                           conn.status != health.NEEDS_RECONNECT)):
+                           conn.status != health.NEEDS_RECONNECT)):  # its partial index
                 found.append(Problem(row.business_id, kind.name, row.connection_id,
                                      f"{verb} {row[2]}", FAILING, row.last_error))
     return found
@@ -178,11 +186,13 @@ def _tell(runtime: Runtime, now: dt.datetime, report: RunReport) -> None:
     failing_after = dt.timedelta(minutes=config.health.failing_minutes)
     with runtime.db.read() as session:
         untold = [alert for alert in session.execute(select(SyncAlert).where(
-            SyncAlert.resolved_at.is_(None), SyncAlert.notified_at.is_(None))).scalars()
+            SyncAlert.resolved_at.is_(None), SyncAlert.notified_at.is_(None),
+            SyncAlert.mail_failures < MAIL_ATTEMPTS)).scalars()
             if _due(alert, now, failing_after) and not _waiting(alert, now)]
         recovered = [alert for alert in session.execute(select(SyncAlert).where(
-            SyncAlert.resolved_at.is_not(None), SyncAlert.recovered_sent_at.is_(None))
-        ).scalars() if not _waiting(alert, now) or alert.notified_at is None]
+            SyncAlert.recovered_sent_at.is_(None), SyncAlert.resolved_at.is_not(None))
+        ).scalars() if alert.notified_at is None or (
+            not _waiting(alert, now) and alert.mail_failures < MAIL_ATTEMPTS)]
         session.expunge_all()
         businesses = {alert.business_id for alert in untold + recovered}
         names = {business_id: name for business_id, name in session.execute(
@@ -253,16 +263,54 @@ def _deliver(runtime: Runtime, now: dt.datetime, to: list[str], subject: str, bo
                 webhook.queue(session, row.business_id, step.event, _payload(row), now)
                 setattr(row, step.queued, True)
                 report.queued += 1
-            if sent is False:
+            if sent is False:  # never marked told: nobody was
                 row.mail_failures += 1
                 if row.mail_failures < MAIL_ATTEMPTS:
                     row.retry_at = now + mail_backoff(row.mail_failures)
-                    continue
-                log.warning("notification e-mail of alert %d given up after %d attempts",
-                            row.id, row.mail_failures)
+                else:  # a failed delivery, shown (failed_deliveries) until fixed or resolved
+                    row.retry_at = None
+                    log.warning("notification e-mail of alert %d not delivered after %d "
+                                "attempts; shown as a failed delivery", row.id,
+                                row.mail_failures)
+                continue
             setattr(row, step.column, now)
             row.mail_failures, row.retry_at = 0, None
     return bool(sent)
+
+
+def failed(alert: SyncAlert) -> bool:
+    """Whether the e-mail about `alert` is a failed delivery (MAIL_ATTEMPTS attempts failed)."""
+    return alert.mail_failures >= MAIL_ATTEMPTS
+
+
+def failed_deliveries(session: Session, business_id: int | None = None) -> list[SyncAlert]:
+    """E-mails about sync problems (or their recovery) that the SMTP server never took after
+    MAIL_ATTEMPTS tries (of one business, or all), newest problem first: nobody was told.
+    Cleared when one is sent (`bookingcal sync retry-mail`) or the alert is resolved."""
+    scope = [SyncAlert.business_id == business_id] if business_id is not None else []
+    return list(session.execute(select(SyncAlert).where(  # ix_sync_alerts_undelivered
+        SyncAlert.mail_failures > literal_column("0"),
+        SyncAlert.mail_failures >= MAIL_ATTEMPTS, *scope).order_by(
+        SyncAlert.first_seen_at.desc(), SyncAlert.id)).scalars())
+
+
+def mail_counts(session: Session) -> tuple[int, int]:
+    """(e-mails waiting to be tried again, failed deliveries): one query, counts only."""
+    retrying = func.sum(case((and_(SyncAlert.mail_failures > 0,
+                                   SyncAlert.mail_failures < MAIL_ATTEMPTS), 1), else_=0))
+    failed = func.sum(case((SyncAlert.mail_failures >= MAIL_ATTEMPTS, 1), else_=0))
+    row = session.execute(select(retrying, failed).where(  # ix_sync_alerts_undelivered
+        SyncAlert.mail_failures > literal_column("0"))).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def retry_failed(session: Session, now: dt.datetime, business_id: int | None = None) -> int:
+    """Try the failed deliveries (of one business, or all) again at the notifier's next run,
+    with their backoff starting over; how many."""
+    rows = failed_deliveries(session, business_id)
+    for row in rows:
+        row.mail_failures, row.retry_at = 0, now
+    return len(rows)
 
 
 def _mail(runtime: Runtime, to: list[str], subject: str, body: str,

@@ -150,6 +150,14 @@ def policy_of(session: Session, business_id: int) -> str:
     return found if found in POLICIES else OFFER
 
 
+def live_check_max_age(session: Session, business_id: int, config: Config) -> float:
+    """Seconds: a live check before an online booking reads a source whose mirror is older
+    (the business's own, else availability.google_max_age_seconds)."""
+    found = session.execute(select(Business.live_check_max_age_seconds).where(
+        Business.id == business_id)).scalar()
+    return float(found if found is not None else config.availability.google_max_age_seconds)
+
+
 def freshness_of(session: Session, business_id: int, calendar_ids: Iterable[int],
                  now: dt.datetime, config: Config) -> Freshness:
     """What availability (server/domain/schedules.py) needs: the sources blocking each

@@ -2,7 +2,11 @@
 `bookingcal_sync_items{provider, kind, state}` — how many connections (kind="connection") and
 remote calendars (kind="reading"/"writing") are in each state. Counts only: no business, no
 account, no calendar name. Every provider, kind and state is always present (0 included) so
-that an alert rule sees the series. Three queries per provider (server/sync/status.py)."""
+that an alert rule sees the series. The database counts (server/sync/state_counts.py): the
+scrape's cost does not grow with the number of businesses or connections.
+`bookingcal_sync_notification_mail{state}`: notification e-mails about sync problems waiting
+for another try after a failure (state="retrying") and those the SMTP server never took after
+every try (state="failed": nobody was told; server/sync/alerts.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from server.errors import BookingCalError
 from server.runtime import Runtime
 from server.sync.freshness import STATES
 from server.sync.sources import kinds
-from server.sync.status import CONNECTION, READING, WRITING, counts, overview
+from server.sync.alerts import mail_counts
+from server.sync.state_counts import CONNECTION, READING, WRITING, counts
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +38,14 @@ class SyncHealthCollector(Collector):
             "bookingcal_sync_items", "Connections and synced remote calendars by provider, "
             "kind (connection, reading, writing) and state (ok, stale, needs_reconnecting, "
             "error)", labels=["provider", "kind", "state"])
+        mail = GaugeMetricFamily(
+            "bookingcal_sync_notification_mail", "Notification e-mails about sync health "
+            "waiting to be tried again (retrying) or never delivered (failed)",
+            labels=["state"])
         try:
             with self.runtime.db.read() as session:
-                found = counts(overview(session, self.runtime.config,
-                                        self.runtime.clock.now()))
+                found = counts(session, self.runtime.config, self.runtime.clock.now())
+                retrying, failed = mail_counts(session)
         except (BookingCalError, SQLAlchemyError) as exc:
             log.warning("sync health metrics not read: %s", type(exc).__name__)
             return
@@ -46,3 +55,6 @@ class SyncHealthCollector(Collector):
                     family.add_metric([kind.name, role, state],
                                       float(found.get((kind.name, role, state), 0)))
         yield family
+        mail.add_metric(["retrying"], float(retrying))
+        mail.add_metric(["failed"], float(failed))
+        yield mail

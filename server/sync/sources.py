@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import case, func
+
 from server.caldav.intervals import poll_interval as caldav_interval
 from server.config import Config
 from server.ics.intervals import interval
@@ -31,6 +33,8 @@ class SourceKind:
     # employee calendar, on its own interval): its target from its row, and its name for
     # people (never its URL).
     own_target: Callable[[Config, Any], dt.timedelta] | None = None
+    # The same target in seconds as an SQL expression over the connection table (metrics).
+    own_target_sql: Callable[[Config, Any], Any] | None = None
     own_name: Callable[[Any], str] | None = None
     # A failed read keeps the last good copy blocking (ICS): the source is stale, not in error.
     keeps_last_copy: bool = False
@@ -86,11 +90,33 @@ def _caldav_target(config: Config, own: int | None) -> dt.timedelta:
     return push_or_poll(False, int(every.total_seconds()), config)
 
 
+def _caldav_target_sql(config: Config, table: Any) -> Any:
+    """_caldav_target in SQL: seconds, per row of `table` (caldav_connections)."""
+    settings = config.caldav
+    wanted = func.coalesce(func.nullif(table.poll_seconds, 0), settings.poll_seconds)
+    bounded = case((wanted < settings.min_poll_seconds, settings.min_poll_seconds),
+                   (wanted > settings.max_poll_seconds, settings.max_poll_seconds),
+                   else_=wanted)
+    return bounded + config.health.poll_slack_minutes * 60
+
+
 def _ics_target(config: Config, source: Any) -> dt.timedelta:
     """An ICS source's interval (its own, the feed's or the default, within the bounds) plus
     health.poll_slack_minutes."""
     every = interval(config.ics, source.interval_seconds, source.feed_interval_seconds)
     return push_or_poll(False, int(every.total_seconds()), config)
+
+
+def _ics_target_sql(config: Config, table: Any) -> Any:
+    """_ics_target in SQL: seconds, per row of `table` (ics_sources)."""
+    settings = config.ics
+    wanted = func.coalesce(func.nullif(table.interval_seconds, 0),
+                           func.nullif(table.feed_interval_seconds, 0),
+                           settings.default_interval_seconds)
+    bounded = case((wanted < settings.min_interval_seconds, settings.min_interval_seconds),
+                   (wanted > settings.max_interval_seconds, settings.max_interval_seconds),
+                   else_=wanted)
+    return bounded + config.health.poll_slack_minutes * 60
 
 
 @dataclass(frozen=True)
@@ -115,12 +141,14 @@ KINDS: dict[str, SourceKind] = {
     "caldav": SourceKind("caldav", "CalDAV", "CalDAV calendar",
                          lambda config: _caldav_target(config, None), "/admin/apps/caldav",
                          lambda config: caldav_interval(config.caldav, None),
+                         own_target_sql=_caldav_target_sql,
                          interval_column="poll_seconds", own_interval_target=_caldav_target),
     "ics": SourceKind("ics", "ICS", "calendar link",
                       lambda config: _ics_target(config, _DEFAULT_ICS),
                       "/admin/apps/calendar-links",
                       lambda config: dt.timedelta(seconds=config.ics.default_interval_seconds),
-                      own_target=_ics_target, own_name=_ics_name, keeps_last_copy=True),
+                      own_target=_ics_target, own_target_sql=_ics_target_sql,
+                      own_name=_ics_name, keeps_last_copy=True),
 }
 
 

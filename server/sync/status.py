@@ -149,6 +149,24 @@ def counts(lines: list[Line]) -> Counter[tuple[str, str, str]]:
     return Counter((line.provider, line.role, line.state) for line in lines)
 
 
+def render_failed_mail(alerts: list[Any], now: dt.datetime) -> list[str]:
+    """The failed deliveries (server/sync/alerts.py failed_deliveries) as `bookingcal sync
+    status` prints them after its table: nobody was told of these problems."""
+    from server.domain.timeutil import ago
+
+    if not alerts:
+        return []
+    out = ["", "E-MAILS NOT DELIVERED (nobody was told; `bookingcal sync retry-mail` sends "
+           "them again):"]
+    for alert in alerts:
+        what = "recovery of" if alert.resolved_at is not None else alert.problem.replace(
+            "_", " ")
+        out.append(f"failed delivery  {alert.provider:<10}business {alert.business_id:<6}"
+                   f"{what} {alert.subject} (since {ago(alert.first_seen_at, now)}, "
+                   f"{alert.mail_failures} attempts)")
+    return out
+
+
 def render(lines: list[Line], now: dt.datetime) -> list[str]:
     """`bookingcal sync status`'s table."""
     from server.domain.timeutil import ago

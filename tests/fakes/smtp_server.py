@@ -1,6 +1,7 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives: STARTTLS with the
 self-signed certificate of microsoft_tls.py (clients trust it through mail.ca_file) and a
-login required over TLS, or plain (`tls=False`) for a local relay without login."""
+login required over TLS, or plain (`tls=False`) for a local relay without login. With
+`refusing` set it answers every message with 451, as a server that takes nothing for now."""
 
 from __future__ import annotations
 
@@ -43,10 +44,16 @@ class SmtpServer:
         self._received: list[Received] = []
         self._cond = threading.Condition()
         self.port = port or _free_port()
+        self.refusing = False  # answer DATA with 451 (a server that takes nothing for now)
+        self.refused = 0  # messages refused so far
         server = self
 
         class Handler:
             async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:
+                if server.refusing:
+                    with server._cond:
+                        server.refused += 1
+                    return "451 4.3.0 Mailbox temporarily unavailable, try again later"
                 parsed = message_from_bytes(envelope.original_content or envelope.content,
                                             policy=policy.default)
                 assert isinstance(parsed, EmailMessage)

@@ -1,8 +1,9 @@
 """Calendar links (ICS URLs) in the sync health views, against a real HTTP server on loopback
 (tests/ics_world.py): each link's freshness in availability answers (its own interval plus
 health.poll_slack_minutes as the target; a failing feed `stale` with its reason, its last good
-copy still blocking), the stale-data policy applied to it (no live check: `recheck` refuses on
-doubt), `bookingcal sync status` and the admin overview's lines, the metrics and the health
+copy still blocking), the stale-data policy applied to it (under `recheck` the link is fetched
+live before an online booking: a changing feed read on the spot, a failing or hanging one
+refused), `bookingcal sync status` and the admin overview's lines, the metrics and the health
 notifier's problems. SQLite and PostgreSQL, on the injected clock."""
 
 from __future__ import annotations
@@ -120,14 +121,17 @@ def test_the_policy_applies_to_a_failing_link(world: IcsWorld, live: LiveServer)
     advance(world, dt.timedelta(minutes=1))
     world.read()
     # offer: booked, with the warning.
-    made = online(live, world, 12)
+    made = online(live, world, 12)  # the failing link read live once more (best effort)
     assert made.status_code == 201, made.text
-    assert any("reading the calendar link fails" in w for w in made.json()["warnings"])
-    # recheck: a calendar link cannot be asked live: refused on doubt.
+    assert any("could not be read" in w and "500" in w for w in made.json()["warnings"])
+    # recheck: the link is fetched live once more; still failing: refused, saying why.
     with world.runtime.db.write() as session:
         businesses.update_business(session, world.business, stale_policy="recheck")
+    before = len(world.server.hits(world.path))
     refused = assert_error(online(live, world, 14), 409, code="stale_source")
-    assert "cannot be asked live" in refused["message"]
+    assert "could not be read" in refused["message"] and "500" in refused["message"]
+    assert "token" not in refused["message"]
+    assert len(world.server.hits(world.path)) == before + 1  # one attempt, one request
     # hide: no time offered, online booking refused.
     with world.runtime.db.write() as session:
         businesses.update_business(session, world.business, stale_policy="hide")
@@ -166,3 +170,57 @@ def test_links_are_in_sync_status_metrics_and_alerts(world: IcsWorld, live: Live
     assert 'bookingcal_sync_items{kind="reading",provider="ics",state="stale"} 1.0' in text
     assert 'bookingcal_sync_items{kind="writing",provider="ics",state="ok"} 0.0' in text
     assert "127.0.0.1" not in text.split("bookingcal_sync_items")[-1]
+
+
+def test_recheck_fetches_a_stale_link_live(world: IcsWorld, live: LiveServer) -> None:
+    world.publish(vevent("dentist", world.at(10), world.at(11)))
+    assert world.read().error is None
+    with world.runtime.db.write() as session:
+        businesses.update_business(session, world.business, stale_policy="recheck")
+    # The bridge's last fetch failed a minute ago (stale, though younger than the 300 s age
+    # limit); meanwhile the feed moved the dentist from 10:00 to 14:00.
+    world.server.set_mode(world.path, "error")
+    advance(world, dt.timedelta(minutes=1))
+    assert world.read().error is not None
+    world.publish(vevent("dentist", world.at(14), world.at(15)))
+    before = len(world.server.hits(world.path))
+    assert_error(online(live, world, 14), 409, code="conflict")  # read live: busy now
+    [fetch] = world.server.hits(world.path)[before:]
+    assert fetch["if_none_match"] is not None  # conditional, through the bridge's fetch path
+    made = online(live, world, 10)  # the old copy no longer blocks
+    assert made.status_code == 201, made.text
+    [source] = answer(live, world)["sources"]
+    assert source["state"] == "ok" and source["age_seconds"] == 0
+    # A fresh mirror is not fetched again before the business's age limit...
+    advance(world, dt.timedelta(minutes=2))
+    world.publish(vevent("dentist", world.at(14), world.at(15)),
+                  vevent("lunch", world.at(12), world.at(13)))
+    before = len(world.server.hits(world.path))
+    assert online(live, world, 12).status_code == 201  # within 300 s: the mirror is trusted
+    assert len(world.server.hits(world.path)) == before
+    # ...which a business may lower: then the lunch is seen before booking.
+    with world.runtime.db.write() as session:
+        businesses.update_business(session, world.business, live_check_max_age_seconds=60)
+        world.publish(vevent("lunch", world.at(12), world.at(13)),
+                      vevent("walk", world.at(9), world.at(10)))
+    assert_error(online(live, world, 9), 409, code="conflict")
+    assert len(world.server.hits(world.path)) == before + 1
+
+
+def test_recheck_refuses_when_the_link_does_not_answer_in_time(tmp_path: Path,
+                                                               database_url: str) -> None:
+    with make_ics_world(tmp_path, database_url,
+                        extra="[health]\nrecheck_timeout_seconds = 1\n") as world:
+        server = start_server(world.runtime)
+        try:
+            world.publish(vevent("dentist", world.at(10), world.at(11)))
+            assert world.read().error is None
+            with world.runtime.db.write() as session:
+                businesses.update_business(session, world.business, stale_policy="recheck")
+            advance(world, dt.timedelta(minutes=6))  # ok still, older than the age limit
+            world.server.set_mode(world.path, "hang")
+            refused = assert_error(online(server, world, 14), 409, code="stale_source")
+            assert "did not answer within 1 s" in refused["message"]
+            assert "token" not in refused["message"]
+        finally:
+            server.stop()

@@ -11,23 +11,25 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+import requests
 from sqlalchemy import select, update
 
 from fakes import FakeGoogle
 from fakes.smtp_server import PASSWORD, USER, SmtpServer
 from fakes.webhook_listener import WebhookListener
-from google_world import World, bridge, make_world
+from google_world import World, bridge, make_world, run_cli
 from server.admin.accounts import create_user
 from server.db.models import GoogleConnection, GoogleReadState, SyncAlert, WebhookAttempt, WebhookDelivery
 from server.google import oauth
 from server.notify import mail
 from server.sync import alerts
-from support import NOW
+from support import NOW, start_server
 
 SECRET = "webhook-key-0123456789"
 
@@ -227,6 +229,85 @@ def test_an_smtp_server_down_is_tried_again_with_backoff(world: World, smtp: Smt
     with world.runtime.db.read() as session:
         alert = session.execute(select(SyncAlert)).scalar_one()
     assert alert.notified_at is not None and alert.mail_failures == 0
+
+
+def test_an_email_the_server_keeps_refusing_is_a_failed_delivery_never_told(
+        world: World, smtp: SmtpServer, hook: WebhookListener, tmp_path: Path,
+        database_url: str) -> None:
+    smtp.refusing = True
+    world.fake.revoke_all_tokens()
+    bridge(world).work(world.connection, NOW, force_pull=True)
+    server = start_server(world.runtime)
+    try:
+        for failures in range(1, alerts.MAIL_ATTEMPTS + 1):
+            report = run(world)
+            assert report.mailed == [] and len(report.mail_errors) == 1, failures
+            assert "451" in report.mail_errors[0]
+            assert run(world).mail_errors == []  # not before its backoff
+            if failures == 1:
+                assert metric(server.url, "retrying") == 1.0
+            advance(world, alerts.mail_backoff(failures))
+        assert smtp.refused == alerts.MAIL_ATTEMPTS and smtp.received == []
+        with world.runtime.db.read() as session:
+            [alert] = alerts.failed_deliveries(session, world.business)
+        assert alert.notified_at is None and alert.mail_failures == alerts.MAIL_ATTEMPTS
+        advance(world, dt.timedelta(hours=6))
+        assert run(world).mail_errors == []  # no more tries: a person decides
+        assert smtp.refused == alerts.MAIL_ATTEMPTS
+        assert len(hook.received) == 1  # the webhook heard of it at once, as ever
+        # Visible: `bookingcal sync status`, the metrics, the admin overview.
+        shown = run_cli(tmp_path, database_url, "sync", "status", clock=world.runtime.clock)
+        assert shown.exit_code == 2
+        [line] = [text for text in shown.output.splitlines()
+                  if text.startswith("failed delivery")]
+        assert "google" in line and "needs reconnecting connection" in line
+        assert f"{alerts.MAIL_ATTEMPTS} attempts" in line
+        assert metric(server.url, "failed") == 1.0 and metric(server.url, "retrying") == 0.0
+        page = admin_sync_page(world, server.url)
+        assert "E-mails not delivered" in page and "nobody was told" in page
+        assert "Failed delivery" in page and "needs reconnecting" in page
+        # The server takes mail again; an operator sends the failed ones again.
+        smtp.refusing = False
+        again = run_cli(tmp_path, database_url, "sync", "retry-mail", clock=world.runtime.clock)
+        assert again.exit_code == 0 and "1 e-mail(s)" in again.output
+        assert run(world).mailed == [world.business]
+        [received] = smtp.wait_for(1)
+        assert received.message["Subject"] == "Salon: calendar sync needs reconnecting"
+        with world.runtime.db.read() as session:
+            assert alerts.failed_deliveries(session) == []
+            told = session.execute(select(SyncAlert)).scalar_one()
+        assert told.notified_at is not None and told.mail_failures == 0
+        assert metric(server.url, "failed") == 0.0
+        assert "E-mails not delivered" not in admin_sync_page(world, server.url, again=True)
+        shown = run_cli(tmp_path, database_url, "sync", "status", clock=world.runtime.clock)
+        assert "failed delivery" not in shown.output
+    finally:
+        server.stop()
+
+
+def metric(url: str, state: str) -> float:
+    text = requests.get(url + "/metrics", timeout=20).text
+    found = re.search(r'^bookingcal_sync_notification_mail\{state="' + state +
+                      r'"\} ([0-9.]+)$', text, re.MULTILINE)
+    assert found is not None, text[-2000:]
+    return float(found.group(1))
+
+
+def admin_sync_page(world: World, url: str, again: bool = False) -> str:
+    if not again:
+        with world.runtime.db.write() as session:
+            create_user(session, world.business, "ops@salon.example", "a long password 3", NOW)
+    browser = requests.Session()
+    form = browser.get(url + "/admin/sign-in", timeout=20)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None, form.text
+    signed = browser.post(url + "/admin/sign-in", timeout=20, allow_redirects=False, data={
+        "csrf_token": token.group(1), "email": "ops@salon.example",
+        "password": "a long password 3"})
+    assert signed.status_code == 303, signed.text
+    page = browser.get(url + "/admin/sync", timeout=20)
+    assert page.status_code == 200, page.text
+    return page.text
 
 
 def test_a_wrong_smtp_password_is_a_clear_error(smtp: SmtpServer) -> None:

@@ -80,10 +80,15 @@ def test_the_stale_policy_from_the_command_line(world: World, tmp_path: Path,
                                                 database_url: str) -> None:
     shown = run_cli(tmp_path, database_url, "business", "stale-policy", str(world.business),
                     clock=world.runtime.clock)
-    assert shown.exit_code == 0 and shown.output.strip().endswith("stale-data policy offer")
+    assert shown.exit_code == 0 and "stale-data policy offer, live check of a mirror older " \
+        "than 300 s (the server's default)" in shown.output
     made = run_cli(tmp_path, database_url, "business", "stale-policy", str(world.business),
-                   "hide", clock=world.runtime.clock)
+                   "hide", "--max-age", "120", clock=world.runtime.clock)
     assert made.exit_code == 0 and "stale-data policy hide" in made.output
+    assert "older than 120 s" in made.output
+    back = run_cli(tmp_path, database_url, "business", "stale-policy", str(world.business),
+                   "--default-max-age", clock=world.runtime.clock)
+    assert back.exit_code == 0 and "policy hide" in back.output and "300 s" in back.output
     wrong = run_cli(tmp_path, database_url, "business", "stale-policy", str(world.business),
                     "ignore", clock=world.runtime.clock)
     assert wrong.exit_code == 2 and "'ignore' is not one of" in wrong.output

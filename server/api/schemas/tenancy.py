@@ -31,6 +31,11 @@ class BusinessPatch(Body):
         None, description="Edits made in Google/Outlook to copies of bookings: 'rewrite' them "
         "(the default) or 'apply' them (a move reschedules, a delete cancels, when the rules "
         "allow; else the copy is rewritten and the refusal shown in the status)")
+    live_check_max_age_seconds: int | None = Field(
+        None, ge=0, le=86400, description="Before an online booking, a source whose mirrored "
+        "busy time is older than this many seconds is read live (null: the server's "
+        "availability.google_max_age_seconds, 300 by default; 0: always). Under 'recheck' a "
+        "stale source is always read live")
 
 
 class BusinessOut(Output):
@@ -42,6 +47,7 @@ class BusinessOut(Output):
     calendar_moves_within_hours: bool = False
     stale_policy: str = "offer"
     edits_from_calendars: str = "rewrite"
+    live_check_max_age_seconds: int | None = None
 
 
 class BusinessList(BaseModel):
