@@ -24,8 +24,9 @@ from server.caldav.client import CalDAVClient
 from server.db.models import CalDAVConnection, CalDAVMirroredEvent
 from server.domain.timeutil import zone
 from server.errors import InvalidError
-from server.sync import freshness
+from server.sync import freshness, status
 from server.sync.engine import Engine
+from server.sync.state_counts import counts
 from support import Api, LiveServer, assert_error, start_server
 from test_cli import Cli
 
@@ -136,12 +137,27 @@ def test_freshness_follows_the_accounts_own_interval(
                 made.runtime.config)[made.anna]
         return source.state, source.reason
 
+    def reading_states() -> tuple[dict[str, int], dict[str, int]]:
+        """The metrics' reading counts (in SQL) and the overview's (in Python)."""
+        now = clock.now()
+        with made.runtime.db.read() as session:
+            by_sql = counts(session, made.runtime.config, now)
+            by_python = status.counts(status.overview(session, made.runtime.config, now))
+        pick = lambda found: {state: n for (provider, kind, state), n in found.items()  # noqa: E731
+                              if provider == "caldav" and kind == "reading" and n}
+        return pick(by_sql), pick(by_python)
+
     # The default's target (300 s + 10 min) has passed long ago: still ok.
     clock.advance(dt.timedelta(seconds=3600) + SLACK)
     assert state()[0] == freshness.OK
+    # The metrics judge by the account's own interval too (server/sync/state_counts.py).
+    by_sql, by_python = reading_states()
+    assert by_sql == by_python and set(by_sql) == {"ok"}, (by_sql, by_python)
     clock.advance(dt.timedelta(seconds=1))
     verdict, reason = state()
     assert verdict == freshness.STALE and "more than the 70 min expected" in reason
+    by_sql, by_python = reading_states()
+    assert by_sql == by_python and set(by_sql) == {"stale"}, (by_sql, by_python)
     # Back to the default: judged by it.
     assert patch(made, live, poll_seconds=0).status_code == 200
     assert "more than the 15 min expected" in state()[1]

@@ -157,7 +157,8 @@ EXPECTED_COMMANDS |= {("availability",)}  # tests/integration/test_availability_
 EXPECTED_COMMANDS |= {("admin", "list-users"), ("admin", "remove-user")}  # tests/browser
 EXPECTED_COMMANDS |= {("admin", "reset-password")}  # tests/integration/test_admin_cli.py
 EXPECTED_COMMANDS |= {("business", "phone-writes")}  # writable links, below
-EXPECTED_COMMANDS |= {("sync",), ("sync", "status"), ("business", "stale-policy")}  # test_sync_status.py
+EXPECTED_COMMANDS |= {("sync",), ("sync", "status"), ("sync", "retry-mail"),
+                      ("business", "stale-policy")}  # test_sync_status.py, test_sync_alerts.py
 EXPECTED_COMMANDS |= {("microsoft",), ("microsoft", "connect"), ("microsoft", "status"),
                       ("microsoft", "calendars"), ("microsoft", "settings"),
                       ("microsoft", "disconnect")}  # tests/integration/test_microsoft_cli.py
