@@ -107,13 +107,30 @@ def test_our_copies_are_recognised_and_garbage_lists_nothing() -> None:
 
 
 def test_copy_names_are_keyed_and_read_back() -> None:
-    name = copies.copy_name(b"k" * 32, 3, "booking", 7)
-    assert name == copies.copy_name(b"k" * 32, 3, "booking", 7)
-    assert name != copies.copy_name(b"k" * 32, 4, "booking", 7)
-    assert name != copies.copy_name(b"j" * 32, 3, "booking", 7)
+    owner = copies.owner_key(3, "Anna@Example.com")
+    assert owner == copies.owner_key(3, "anna@example.com")
+    name = copies.copy_name(b"k" * 32, owner, "booking", 7)
+    assert name == copies.copy_name(b"k" * 32, owner, "booking", 7)
+    assert name != copies.copy_name(b"k" * 32, copies.owner_key(4, "anna@example.com"),
+                                    "booking", 7)
+    assert name != copies.copy_name(b"k" * 32, copies.owner_key(3, "bo@example.com"),
+                                    "booking", 7)
+    assert name != copies.copy_name(b"j" * 32, owner, "booking", 7)
     assert copies.tag_of_name(name) == "booking:7"
     assert copies.tag_of_name("bookingcal-evil-7-x.ics") is None
     assert copies.tag_of("booking:7/v3") == "booking:7" and copies.tag_of("x:1") is None
+
+
+def test_a_copy_s_next_generation_has_a_fresh_stable_name_read_back_as_ours() -> None:
+    name = copies.copy_name(b"k" * 32, copies.owner_key(3, "anna@example.com"), "booking", 7)
+    second = copies.next_name(name)
+    assert second == name.removesuffix(".ics") + "-g1.ics" == copies.next_name(name)
+    third = copies.next_name(second)
+    assert third == name.removesuffix(".ics") + "-g2.ics"
+    assert [copies.generation_of(n) for n in (name, second, third)] == [0, 1, 2]
+    assert {copies.base_name(n) for n in (name, second, third)} == {name}
+    assert copies.tag_of_name(second) == copies.tag_of_name(third) == "booking:7"
+    assert copies.tag_of_name(name.removesuffix(".ics") + "-x1.ics") is None
 
 
 def test_discovery_candidates() -> None:
