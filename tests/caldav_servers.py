@@ -2,7 +2,8 @@
 in an htpasswd file) and Xandikos (single user, as it comes, on loopback), each with one
 calendar; and a thin proxy in front of either that alters exactly one behaviour of a real
 server (refusing sync-collection like a server without it, answering PUTs without an ETag,
-holding requests unanswered, failing requests of one method, refusing old sync tokens)."""
+holding requests unanswered, failing requests of one method, refusing old sync tokens,
+refusing a deleted UID as Nextcloud does)."""
 
 from __future__ import annotations
 
@@ -144,6 +145,14 @@ class Fault:
 
 
 SYNC_TOKEN = re.compile(rb"<(?:\w+:)?sync-token>\s*([^<\s]+)")
+UID = re.compile(rb"^UID:(.*?)\r?$", re.MULTILINE)
+# What Nextcloud answers a create whose UID was deleted (its trash bin keeps it), status 400.
+NEXTCLOUD_DELETED_UID = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<d:error xmlns:d="DAV:" '
+    b'xmlns:s="http://sabredav.org/ns">\n'
+    b"  <s:exception>Sabre\\DAV\\Exception\\BadRequest</s:exception>\n"
+    b"  <s:message>Deleted calendar object with uid already exists in this calendar "
+    b"collection.</s:message>\n</d:error>\n")
 
 
 @dataclass
@@ -176,6 +185,11 @@ class Quirks:
     # valid-sync-token (a server that forgot the token: a full read must follow).
     refuse_sync_tokens: int = 0
     tokens_refused: int = 0
+    # Nextcloud: the UID of a deleted resource is never taken again; a create carrying one is
+    # answered 400 (NEXTCLOUD_DELETED_UID). `deleted_uids` are those seen deleted.
+    refuse_deleted_uids: bool = False
+    deleted_uids: set[str] = field(default_factory=set)
+    uids_refused: int = 0
     reached: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -237,6 +251,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         connection.close()
         return response, data
 
+    def _forward_get(self) -> tuple[str, bool]:
+        """The UID of the resource at the request's path (before it is deleted), and whether
+        it was found."""
+        connection = http.client.HTTPConnection(*self.target, timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() == "authorization"}
+        connection.request("GET", self.path, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        match = UID.search(data) if response.status == 200 else None
+        return (match.group(1).decode().strip(), True) if match is not None else ("", False)
+
     def _relay(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -270,6 +296,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._answer(403, b'<?xml version="1.0"?><D:error xmlns:D="DAV:">'
                               b"<D:valid-sync-token/></D:error>")
             return
+        uid = None
+        if self.quirks.refuse_deleted_uids and self.command == "DELETE":
+            found, text = self._forward_get()
+            uid = found if text else None
+        if self.quirks.refuse_deleted_uids and self.command == "PUT" \
+                and "If-Match" not in self.headers:  # a create (an If-Match fails first)
+            match = UID.search(body)
+            if match is not None and match.group(1).decode().strip() in self.quirks.deleted_uids:
+                self.quirks.uids_refused += 1
+                self.quirks.answered.append((self.command, self.path, 400))
+                self._answer(400, NEXTCLOUD_DELETED_UID)
+                return
         fault = self.quirks.take_fault(self.command)
         if fault is not None:
             if fault.lost:
@@ -300,6 +338,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.quirks.mkcols_rewritten += 1
         response, data = self._forward(method, body)
         self.quirks.answered.append((self.command, self.path, response.status))
+        if uid is not None and response.status < 300:
+            self.quirks.deleted_uids.add(uid)
         self.send_response(response.status, response.reason)
         for name, value in response.getheaders():
             lower = name.lower()

@@ -101,6 +101,14 @@ def tag_of_name(name: str) -> str | None:
     return tag_of(f"{parts[0]}:{parts[1]}")
 
 
+def with_uid(text: str, name: str) -> str:
+    """Our copy's resource `text` with the UID of the resource `name`."""
+    calendar = icalendar.Calendar.from_ical(text)
+    for event in calendar.walk("VEVENT"):
+        event["UID"] = icalendar.vText(name.removesuffix(SUFFIX))
+    return calendar.to_ical().decode("utf-8")
+
+
 def _no_invitations(component: Any) -> None:
     for name in ("ATTENDEE", "ORGANIZER"):
         found = component.get(name)
