@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.caldav import copies, discovery, events
+from server.caldav import copies, discovery, events, push
+from server.caldav.client import Answer
 from server.domain import mirrored
 from server.errors import InvalidError
 
@@ -150,3 +151,22 @@ def test_discovery_candidates() -> None:
 
 def test_a_series_change_replaces_every_occurrence() -> None:
     assert isinstance(mirrored.Series("e.ics"), mirrored.Series)
+
+
+def test_a_refused_create_is_told_apart_from_a_deleted_uid() -> None:
+    nextcloud = (b'<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns"><s:message>Deleted '
+                 b"calendar object with uid already exists in this calendar collection."
+                 b"</s:message></d:error>")
+    rfc = b'<D:error xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><C:no-uid-conflict/>'
+    assert push.refuses_uid(Answer(400, {}, nextcloud))
+    assert push.refuses_uid(Answer(403, {}, rfc)) and push.refuses_uid(Answer(409, {}, rfc))
+    assert not push.refuses_uid(Answer(403, {}, b"<D:error><D:need-privileges/></D:error>"))
+    assert not push.refuses_uid(Answer(412, {}, nextcloud))
+
+
+def test_a_copy_s_text_takes_a_new_uid() -> None:
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\n"
+            "UID:bookingcal-booking-7-abc\r\nDTSTAMP:20200101T000000Z\r\n"
+            "DTSTART:20300101T100000Z\r\nSUMMARY:Cut\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    again = copies.with_uid(text, "bookingcal-booking-7-abc-g1.ics")
+    assert "UID:bookingcal-booking-7-abc-g1\r\n" in again and "SUMMARY:Cut" in again
