@@ -2,12 +2,14 @@
 in an htpasswd file) and Xandikos (single user, as it comes, on loopback), each with one
 calendar; and a thin proxy in front of either that alters exactly one behaviour of a real
 server (refusing sync-collection like a server without it, answering PUTs without an ETag,
-holding requests unanswered)."""
+holding requests unanswered, failing requests of one method, refusing old sync tokens,
+refusing a deleted UID as Nextcloud does)."""
 
 from __future__ import annotations
 
 import http.client
 import http.server
+import re
 import socket
 import subprocess
 import sys
@@ -130,6 +132,30 @@ SERVERS = {"radicale": radicale, "xandikos": xandikos}
 
 
 @dataclass
+class Fault:
+    """The next `times` requests of `method` are answered `status` (with Retry-After when
+    given); `lost`: each is relayed to the server first and its answer replaced (the write was
+    done, the client never heard of it)."""
+
+    method: str
+    status: int
+    times: int
+    lost: bool = False
+    retry_after: int | None = None
+
+
+SYNC_TOKEN = re.compile(rb"<(?:\w+:)?sync-token>\s*([^<\s]+)")
+UID = re.compile(rb"^UID:(.*?)\r?$", re.MULTILINE)
+# What Nextcloud answers a create whose UID was deleted (its trash bin keeps it), status 400.
+NEXTCLOUD_DELETED_UID = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<d:error xmlns:d="DAV:" '
+    b'xmlns:s="http://sabredav.org/ns">\n'
+    b"  <s:exception>Sabre\\DAV\\Exception\\BadRequest</s:exception>\n"
+    b"  <s:message>Deleted calendar object with uid already exists in this calendar "
+    b"collection.</s:message>\n</d:error>\n")
+
+
+@dataclass
 class Quirks:
     """What the proxy alters; the counts say how often it did."""
 
@@ -153,6 +179,17 @@ class Quirks:
     # Hold every request, unanswered, until `release` is set (a server that stopped answering).
     hold_all: bool = False
     puts: int = 0
+    faults: list[Fault] = field(default_factory=list)
+    faulted: int = 0
+    # The next this many sync-collection REPORTs carrying a token are answered 403
+    # valid-sync-token (a server that forgot the token: a full read must follow).
+    refuse_sync_tokens: int = 0
+    tokens_refused: int = 0
+    # Nextcloud: the UID of a deleted resource is never taken again; a create carrying one is
+    # answered 400 (NEXTCLOUD_DELETED_UID). `deleted_uids` are those seen deleted.
+    refuse_deleted_uids: bool = False
+    deleted_uids: set[str] = field(default_factory=set)
+    uids_refused: int = 0
     reached: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -166,6 +203,22 @@ class Quirks:
         self.reached.clear()
         self.release.clear()
 
+    def fail(self, method: str, status: int, times: int = 1, *, lost: bool = False,
+             retry_after: int | None = None) -> None:
+        self.faults.append(Fault(method, status, times, lost, retry_after))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+        self.refuse_sync_tokens = 0
+
+    def take_fault(self, method: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.method == method and fault.times > 0:
+                fault.times -= 1
+                self.faulted += 1
+                return fault
+        return None
+
     def release_holds(self) -> None:
         self.hold_puts_after, self.hold_all = None, False
         self.release.set()
@@ -178,6 +231,37 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         return
+
+    def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _forward(self, method: str, body: bytes) -> tuple[http.client.HTTPResponse, bytes]:
+        connection = http.client.HTTPConnection(*self.target, timeout=30)
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("host", "connection", "content-length")}
+        connection.request(method, self.path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response, data
+
+    def _forward_get(self) -> tuple[str, bool]:
+        """The UID of the resource at the request's path (before it is deleted), and whether
+        it was found."""
+        connection = http.client.HTTPConnection(*self.target, timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() == "authorization"}
+        connection.request("GET", self.path, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        match = UID.search(data) if response.status == 200 else None
+        return (match.group(1).decode().strip(), True) if match is not None else ("", False)
 
     def _relay(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -205,6 +289,32 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(answer)
             return
+        if self.command == "REPORT" and self.quirks.refuse_sync_tokens > 0 \
+                and b"sync-collection" in body and SYNC_TOKEN.search(body):
+            self.quirks.refuse_sync_tokens -= 1
+            self.quirks.tokens_refused += 1
+            self._answer(403, b'<?xml version="1.0"?><D:error xmlns:D="DAV:">'
+                              b"<D:valid-sync-token/></D:error>")
+            return
+        uid = None
+        if self.quirks.refuse_deleted_uids and self.command == "DELETE":
+            found, text = self._forward_get()
+            uid = found if text else None
+        if self.quirks.refuse_deleted_uids and self.command == "PUT" \
+                and "If-Match" not in self.headers:  # a create (an If-Match fails first)
+            match = UID.search(body)
+            if match is not None and match.group(1).decode().strip() in self.quirks.deleted_uids:
+                self.quirks.uids_refused += 1
+                self.quirks.answered.append((self.command, self.path, 400))
+                self._answer(400, NEXTCLOUD_DELETED_UID)
+                return
+        fault = self.quirks.take_fault(self.command)
+        if fault is not None:
+            if fault.lost:
+                self._forward(self.command, body)
+            extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            self._answer(fault.status, b"", extra)
+            return
         if self.command == "PUT" and self.quirks.hold_puts_after is not None:
             if self.quirks.puts >= self.quirks.hold_puts_after:
                 self.quirks.reached.set()
@@ -226,13 +336,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 and self.path.rstrip("/").endswith(self.quirks.mkcol_as_mkcalendar):
             method = "MKCALENDAR"
             self.quirks.mkcols_rewritten += 1
-        connection = http.client.HTTPConnection(*self.target, timeout=30)
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in ("host", "connection", "content-length")}
-        connection.request(method, self.path, body=body, headers=headers)
-        response = connection.getresponse()
-        data = response.read()
+        response, data = self._forward(method, body)
         self.quirks.answered.append((self.command, self.path, response.status))
+        if uid is not None and response.status < 300:
+            self.quirks.deleted_uids.add(uid)
         self.send_response(response.status, response.reason)
         for name, value in response.getheaders():
             lower = name.lower()
@@ -246,7 +353,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        connection.close()
 
     do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = do_OPTIONS = _relay
     do_MKCALENDAR = do_PROPPATCH = do_HEAD = do_POST = _relay

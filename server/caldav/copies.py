@@ -1,6 +1,10 @@
 """Our copy of an item in a CalDAV calendar: a resource we name ourselves,
-`bookingcal-<kind>-<id>-<key>.ics` (a keyed hash makes it deterministic per connection, so a
-retried create finds its own resource instead of duplicating), its UID the same stem, built
+`bookingcal-<kind>-<id>-<key>.ics`, its UID the same stem. The key is a keyed hash of the item
+and of the account in the business (not of the connection's row): deterministic, so a retried
+create finds its own resource instead of duplicating, and the same after the account was
+disconnected keeping its copies and connected again, which then finds and adopts them. A server
+that will not take a deleted UID again (Nextcloud) gets the copy under the next generation's
+name, `...-<key>-g<n>.ics` (a fresh UID, the same for that booking and generation). Built
 from the redacted view only (the Google copies' view, server/redaction.py) and marked with
 X-BOOKINGCAL-ITEM naming the item, so a read never mirrors it. Any ATTENDEE or ORGANIZER gets
 SCHEDULE-AGENT=CLIENT: the server must send no invitation (RFC 6638; Fastmail's
@@ -23,6 +27,7 @@ MARK = "X-BOOKINGCAL-ITEM"
 PREFIX = "bookingcal-"
 SUFFIX = ".ics"
 REMINDER_MINUTES = 15
+MAX_GENERATION = 999  # a copy re-created under a fresh UID at most this often
 
 
 def key_secret(keyring: Keyring) -> bytes:
@@ -30,11 +35,45 @@ def key_secret(keyring: Keyring) -> bytes:
     return hmac.new(keyring.hash_key, b"caldav-copy-ids", hashlib.sha256).digest()
 
 
-def copy_name(secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
-    """The deterministic resource name of our copy of an item."""
-    digest = hmac.new(secret, f"{connection_id}:{kind}:{item_id}".encode(),
+def owner_key(business_id: int, username: str) -> str:
+    """Whose copies: an account (its user name) of a business, whichever connection row."""
+    return f"account:{business_id}:{username.strip().lower()}"
+
+
+def copy_name(secret: bytes, owner: str, kind: str, item_id: int) -> str:
+    """The deterministic resource name of our copy of an item (`owner`: owner_key)."""
+    digest = hmac.new(secret, f"{owner}:{kind}:{item_id}".encode(),
                       hashlib.sha256).hexdigest()[:24]
     return f"{PREFIX}{kind}-{item_id}-{digest}{SUFFIX}"
+
+
+def _generation(part: str) -> int | None:
+    if len(part) < 2 or len(part) > 5 or part[0] != "g" or not part[1:].isdigit():
+        return None
+    return int(part[1:])
+
+
+def generation_of(name: str) -> int:
+    """0 for a copy's first name, n for its `-g<n>` name."""
+    parts = name.removesuffix(SUFFIX).split("-")
+    found = _generation(parts[-1]) if len(parts) == 5 else None
+    return found or 0
+
+
+def base_name(name: str) -> str:
+    """A copy's first name, whatever its generation (adoption checks it against our key)."""
+    if generation_of(name) == 0:
+        return name
+    return name.removesuffix(SUFFIX).rpartition("-")[0] + SUFFIX
+
+
+def next_name(name: str) -> str:
+    """The name (and UID) of the copy's next generation, for a server that will not take
+    the current UID again: stable per item and generation."""
+    generation = generation_of(name) + 1
+    if generation > MAX_GENERATION:
+        raise ValueError("too many generations of one copy")
+    return f"{base_name(name).removesuffix(SUFFIX)}-g{generation}{SUFFIX}"
 
 
 def tag_of(value: Any) -> str | None:
@@ -55,9 +94,19 @@ def tag_of_name(name: str) -> str | None:
     if not name.startswith(PREFIX) or not name.endswith(SUFFIX):
         return None
     parts = name[len(PREFIX):-len(SUFFIX)].split("-")
+    if len(parts) == 4 and _generation(parts[3]) is not None:
+        parts = parts[:3]
     if len(parts) != 3:
         return None
     return tag_of(f"{parts[0]}:{parts[1]}")
+
+
+def with_uid(text: str, name: str) -> str:
+    """Our copy's resource `text` with the UID of the resource `name`."""
+    calendar = icalendar.Calendar.from_ical(text)
+    for event in calendar.walk("VEVENT"):
+        event["UID"] = icalendar.vText(name.removesuffix(SUFFIX))
+    return calendar.to_ical().decode("utf-8")
 
 
 def _no_invitations(component: Any) -> None:

@@ -4,7 +4,9 @@ calendars (unless the admin keeps them; past copies stay as history), then the a
 forgotten (server/caldav/connections.py: its password, calendars' busy time here and the record
 of our copies). Bookings stay. A copy that cannot be deleted (other than being gone already)
 stops the disconnection with nothing changed; a refused password leaves the copies where they
-are, and the report says so."""
+are, and the report says so. Kept copies are found again when the same account is connected
+again to the business: their names are keyed by the account, not by the forgotten connection
+(server/caldav/copies.py); the first full read adopts them and they are written over in place."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import Callable
+from typing import Any, Callable
 
 from server.caldav import copies, dav, events
 from server.caldav.client import CalDAVClient
@@ -147,7 +147,8 @@ class CalDAVLister:
             tag = copies.tag_of_name(entry.name)
             if tag is not None:
                 items.append(RemoteItem(remote_id=entry.name, etag=entry.etag or None, tag=tag,
-                                        cancelled=entry.etag is None))
+                                        cancelled=entry.etag is None,
+                                        copy_key=copies.base_name(entry.name)))
         entries = [entry for entry in entries if copies.tag_of_name(entry.name) is None]
         live = [entry.name for entry in entries if entry.etag is not None]
         fetched = {e.name: e for e in dav.multiget(client, calendar, live, attempts)} \
@@ -170,9 +171,11 @@ class CalDAVLister:
                                         series_id=event.recurring_event_id, change=event))
         return items
 
-    def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
-        """The deterministic resource name of our copy."""
-        return copies.copy_name(secret, connection_id, kind, item_id)
+    def copy_id(self, secret: bytes, connection: Any, kind: str, item_id: int) -> str:
+        """The deterministic resource name of our copy: keyed by the account in the business,
+        so that an account connected again finds the copies it kept."""
+        return copies.copy_name(secret, copies.owner_key(connection.business_id,
+                                                         connection.username), kind, item_id)
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one CalDAV calendar, and what to change."""

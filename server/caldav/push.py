@@ -8,14 +8,22 @@ back; 412 (someone changed or deleted the copy) reads the current ETag and write
 or creates it again when it is gone (the booking system is the source of truth). A PUT answered
 without an ETag (some servers change what they store) has its ETag read by a PROPFIND. A delete
 of what is gone (404, 410) is done. A 403 is a read-only calendar (recorded on the calendar);
-transient failures are retried by the client, at most `attempts` calls."""
+transient failures are retried by the client, at most `attempts` calls.
+
+A server that will not take a deleted UID again (Nextcloud keeps deleted events in a trash bin
+and answers the create 400 "Deleted calendar object with uid already exists"; RFC 4791's
+no-uid-conflict precondition says the same, with 403 or 409) gets the copy under the next
+generation's name and UID (server/caldav/copies.py: stable per item and generation); the new
+name is returned and recorded, so the copy stays one."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from caldav.lib import error as dav_error
+
 from server.caldav import copies, dav
-from server.caldav.client import CalDAVClient
+from server.caldav.client import Answer, CalDAVClient, classify
 from server.redaction import EventView
 from server.sync.errors import SyncError
 from server.sync.writing import Write, WriteResult
@@ -23,6 +31,20 @@ from server.sync.writing import Write, WriteResult
 BATCH_LIMIT = 20
 ICS = "text/calendar; charset=utf-8"
 CONFLICT_ROUNDS = 3  # someone editing the copy between our ETag read and our PUT, at most
+RENAMES = 3  # fresh names tried for one write when the server refuses deleted UIDs
+UID_REFUSALS = (400, 403, 409)
+
+
+def refuses_uid(answer: Answer) -> bool:
+    """Whether a refused create means "this UID exists, or existed and was deleted"."""
+    if answer.status not in UID_REFUSALS:
+        return False
+    text = answer.body.lower()
+    return b"no-uid-conflict" in text or (b"uid" in text and b"exist" in text)
+
+
+class UidRefused(Exception):
+    """A create refused because the server keeps the UID of a deleted event."""
 
 
 class CalDAVWriter:
@@ -62,12 +84,26 @@ class CalDAVWriter:
             return WriteResult()
         create = not write.exists or write.copy_deleted
         etag = None if create else write.etag
-        for _ in range(CONFLICT_ROUNDS):
-            answer = self._put(client, url, write.body, etag, create or etag is None, attempts)
+        name, body, rounds, renames = write.remote_id, str(write.body), 0, 0
+        while rounds < CONFLICT_ROUNDS:
+            try:
+                answer = self._put(client, url, body, etag, create or etag is None, attempts)
+            except UidRefused:
+                if renames >= RENAMES:
+                    raise SyncError("the CalDAV server refused every fresh UID for this copy",
+                                    400, "uidConflict") from None
+                renames += 1
+                name = copies.next_name(name)
+                url, body = dav.resource_url(write.remote_calendar, name), \
+                    copies.with_uid(body, name)
+                create, etag = True, None
+                continue
             if answer is not None:
-                return WriteResult(etag=answer)
+                return WriteResult(etag=answer,
+                                   remote_id=name if name != write.remote_id else None)
             # 412: it exists (a create) or changed or vanished (an update): look, then write
             # over what is there, or create it again.
+            rounds += 1
             etag = dav.resource_etag(client, url, attempts)
             create = etag is None
         raise SyncError("the CalDAV copy kept changing while it was written", 412,
@@ -76,16 +112,24 @@ class CalDAVWriter:
     @staticmethod
     def _put(client: CalDAVClient, url: str, body: Any, etag: str | None, create: bool,
              attempts: int | None) -> str | None:
-        """One conditional PUT; its new ETag, or None on 412."""
+        """One conditional PUT; its new ETag, or None on 412. A create refused for its UID
+        raises UidRefused."""
         headers = {"Content-Type": ICS}
         if create:
             headers["If-None-Match"] = "*"
         elif etag:
             headers["If-Match"] = etag
-        answer = client.call("PUT", url, body=str(body), headers=headers,
-                             what="writing a copy", ok=frozenset({412}), attempts=attempts)
+        what = "writing a copy"
+        answer = client.call("PUT", url, body=str(body), headers=headers, what=what,
+                             ok=frozenset({412, *(UID_REFUSALS if create else ())}),
+                             attempts=attempts)
         if answer.status == 412:
             return None
+        if answer.status in UID_REFUSALS:
+            if refuses_uid(answer):
+                raise UidRefused()
+            raise classify(answer.status, client.host, what,
+                           preconditions=dav_error.parse_preconditions(answer.body))
         found = dav.normal_etag(answer.headers.get("etag"))
         if found:
             return found

@@ -102,9 +102,9 @@ class GoogleLister:
         return Page(items=[item(event, zone) for event in answer.get("items", [])],
                     next_page=answer.get("nextPageToken"), cursor=answer.get("nextSyncToken"))
 
-    def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
+    def copy_id(self, secret: bytes, connection: Any, kind: str, item_id: int) -> str:
         """Our deterministic Google event id (server/google/event_ids.py)."""
-        return our_event_id(secret, connection_id, kind, item_id)
+        return our_event_id(secret, connection.id, kind, item_id)
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one Google calendar (server/google/calendar_errors.py)."""

@@ -46,9 +46,9 @@ class GoogleWriter:
     batch_limit = BATCH_LIMIT
     tables: Tables = GOOGLE
 
-    def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
+    def copy_id(self, secret: bytes, connection: Any, kind: str, item_id: int) -> str:
         """Our deterministic Google event id (server/google/event_ids.py)."""
-        return event_id(secret, connection_id, kind, item_id)
+        return event_id(secret, connection.id, kind, item_id)
 
     def copy_body(self, view: EventView, *, remote_id: str, item_ref: str, copy_version: int,
                   reminders: bool) -> dict[str, Any]:

@@ -180,7 +180,7 @@ class IcsProvider:
         return Page(items, cursor=Cursor(fetched.etag, fetched.last_modified, digest, today,
                                          feed.truncated).dump())
 
-    def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
+    def copy_id(self, secret: bytes, connection: Any, kind: str, item_id: int) -> str:
         return ""  # nothing of ours is ever in a feed we read
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:

@@ -158,9 +158,9 @@ class MicrosoftLister:
         delta = answer.get("@odata.deltaLink")
         return Page(items=items, cursor=encode_cursor(window_end, str(delta)) if delta else None)
 
-    def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
+    def copy_id(self, secret: bytes, connection: Any, kind: str, item_id: int) -> str:
         """The deterministic transactionId of our copy."""
-        return copies.copy_key(secret, connection_id, kind, item_id)
+        return copies.copy_key(secret, connection.id, kind, item_id)
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one Outlook calendar, and what to change."""

@@ -113,8 +113,9 @@ class Provider(Protocol):
         `zone` is the business's, for dates without one; `attempts` bounds the calls."""
         ...
 
-    def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
-        """The deterministic remote id of our copy of an item."""
+    def copy_id(self, secret: bytes, connection: Any, kind: str, item_id: int) -> str:
+        """The deterministic remote id of our copy of an item, from the connection's row (its
+        id, or for CalDAV its business and account: a reconnected account finds its copies)."""
         ...
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:

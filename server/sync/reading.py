@@ -55,8 +55,8 @@ class Lister(Protocol):
         """One page of changes (see Provider.list_page)."""
         ...
 
-    def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
-        """The deterministic remote id of our copy of an item."""
+    def copy_id(self, secret: bytes, connection: Any, kind: str, item_id: int) -> str:
+        """The deterministic remote id of our copy of an item (from the connection's row)."""
         ...
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
@@ -229,7 +229,7 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
     kind, _, number = (item.tag or "").partition(":")
     if kind not in ("booking", "blocked") or not number.isdigit() or len(number) > 18:
         return
-    if lister.copy_id(id_secret, connection.id, kind, int(number)) != (
+    if lister.copy_id(id_secret, connection, kind, int(number)) != (
             item.copy_key or item.remote_id):
         return
     GoogleCopy = lister.tables.copy

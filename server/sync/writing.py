@@ -93,8 +93,8 @@ class Writer(Protocol):
         """The most writes write_batch is given at once."""
         ...
 
-    def copy_id(self, secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
-        """The deterministic remote id of our copy of an item."""
+    def copy_id(self, secret: bytes, connection: Any, kind: str, item_id: int) -> str:
+        """The deterministic remote id of our copy of an item (from the connection's row)."""
         ...
 
     def copy_body(self, view: EventView, *, remote_id: str, item_ref: str, copy_version: int,
@@ -240,7 +240,7 @@ def plan(session: Session, writer: Writer, secret: bytes, connection: Any,
                 work[(kind, item_id)] = Write(kind, item_id, copy.calendar_id, seq,
                                               copy.google_calendar, None, copy.event_id, True)
                 continue
-            identifier = copy.event_id if copy else writer.copy_id(secret, connection.id, kind,
+            identifier = copy.event_id if copy else writer.copy_id(secret, connection, kind,
                                                                    item_id)
             work[(kind, item_id)] = Write(
                 kind, item_id, calendar_id, seq, target.write_calendar,
@@ -249,7 +249,7 @@ def plan(session: Session, writer: Writer, secret: bytes, connection: Any,
                                  reminders=connection.reminders),
                 identifier, copy is not None, bool(copy and copy.deleted),
                 copy.etag if copy is not None else None,
-                writer.copy_id(secret, connection.id, kind, item_id))
+                writer.copy_id(secret, connection, kind, item_id))
         elif copy is not None and not copy.deleted:
             work[(kind, item_id)] = Write(kind, item_id, copy.calendar_id, 0,
                                           copy.google_calendar, None, copy.event_id, True)

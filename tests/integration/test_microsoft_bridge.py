@@ -171,7 +171,7 @@ def test_a_create_sent_again_after_a_lost_answer_never_duplicates(ms: MicrosoftW
     [copy] = our_copies(ms)
     assert copy.id == lost.remote_id
     assert len(ms.fake.requests(f"POST /v1.0/me/calendars/{CALENDAR}/events")) == 2
-    assert copy.data["transactionId"] == provider.copy_id(provider.copy_secret, ms.connection,
+    assert copy.data["transactionId"] == provider.copy_id(provider.copy_secret, row,
                                                          "booking", booking)
 
 

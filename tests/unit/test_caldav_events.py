@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.caldav import copies, discovery, events
+from server.caldav import copies, discovery, events, push
+from server.caldav.client import Answer
 from server.domain import mirrored
 from server.errors import InvalidError
 
@@ -107,13 +108,30 @@ def test_our_copies_are_recognised_and_garbage_lists_nothing() -> None:
 
 
 def test_copy_names_are_keyed_and_read_back() -> None:
-    name = copies.copy_name(b"k" * 32, 3, "booking", 7)
-    assert name == copies.copy_name(b"k" * 32, 3, "booking", 7)
-    assert name != copies.copy_name(b"k" * 32, 4, "booking", 7)
-    assert name != copies.copy_name(b"j" * 32, 3, "booking", 7)
+    owner = copies.owner_key(3, "Anna@Example.com")
+    assert owner == copies.owner_key(3, "anna@example.com")
+    name = copies.copy_name(b"k" * 32, owner, "booking", 7)
+    assert name == copies.copy_name(b"k" * 32, owner, "booking", 7)
+    assert name != copies.copy_name(b"k" * 32, copies.owner_key(4, "anna@example.com"),
+                                    "booking", 7)
+    assert name != copies.copy_name(b"k" * 32, copies.owner_key(3, "bo@example.com"),
+                                    "booking", 7)
+    assert name != copies.copy_name(b"j" * 32, owner, "booking", 7)
     assert copies.tag_of_name(name) == "booking:7"
     assert copies.tag_of_name("bookingcal-evil-7-x.ics") is None
     assert copies.tag_of("booking:7/v3") == "booking:7" and copies.tag_of("x:1") is None
+
+
+def test_a_copy_s_next_generation_has_a_fresh_stable_name_read_back_as_ours() -> None:
+    name = copies.copy_name(b"k" * 32, copies.owner_key(3, "anna@example.com"), "booking", 7)
+    second = copies.next_name(name)
+    assert second == name.removesuffix(".ics") + "-g1.ics" == copies.next_name(name)
+    third = copies.next_name(second)
+    assert third == name.removesuffix(".ics") + "-g2.ics"
+    assert [copies.generation_of(n) for n in (name, second, third)] == [0, 1, 2]
+    assert {copies.base_name(n) for n in (name, second, third)} == {name}
+    assert copies.tag_of_name(second) == copies.tag_of_name(third) == "booking:7"
+    assert copies.tag_of_name(name.removesuffix(".ics") + "-x1.ics") is None
 
 
 def test_discovery_candidates() -> None:
@@ -133,3 +151,22 @@ def test_discovery_candidates() -> None:
 
 def test_a_series_change_replaces_every_occurrence() -> None:
     assert isinstance(mirrored.Series("e.ics"), mirrored.Series)
+
+
+def test_a_refused_create_is_told_apart_from_a_deleted_uid() -> None:
+    nextcloud = (b'<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns"><s:message>Deleted '
+                 b"calendar object with uid already exists in this calendar collection."
+                 b"</s:message></d:error>")
+    rfc = b'<D:error xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><C:no-uid-conflict/>'
+    assert push.refuses_uid(Answer(400, {}, nextcloud))
+    assert push.refuses_uid(Answer(403, {}, rfc)) and push.refuses_uid(Answer(409, {}, rfc))
+    assert not push.refuses_uid(Answer(403, {}, b"<D:error><D:need-privileges/></D:error>"))
+    assert not push.refuses_uid(Answer(412, {}, nextcloud))
+
+
+def test_a_copy_s_text_takes_a_new_uid() -> None:
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\n"
+            "UID:bookingcal-booking-7-abc\r\nDTSTAMP:20200101T000000Z\r\n"
+            "DTSTART:20300101T100000Z\r\nSUMMARY:Cut\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    again = copies.with_uid(text, "bookingcal-booking-7-abc-g1.ics")
+    assert "UID:bookingcal-booking-7-abc-g1\r\n" in again and "SUMMARY:Cut" in again
