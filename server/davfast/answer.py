@@ -9,7 +9,15 @@ from __future__ import annotations
 import tempfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
+
+try:
+    # ISA-L's deflate: the same gzip format, about six times faster than zlib's level 1 on a
+    # whole calendar's multistatus (20 MB at 100k items: ~20 ms instead of ~110 ms of CPU, the
+    # largest share of the answer after the query), and smaller.
+    from isal import isal_zlib as deflate
+except ImportError:  # no ISA-L wheel for this platform: the standard library's zlib
+    deflate: Any = zlib  # type: ignore[no-redef]
 
 SPOOL_BYTES = 4 << 20
 CHUNK = 256 << 10
@@ -115,7 +123,7 @@ def finish(status: str, headers: dict[str, str], body: Body, accept_encoding: st
     accepted = [part.strip() for part in accept_encoding.split(",") if part.strip()]
     if "gzip" in accepted:
         packed = Part()
-        compressor = zlib.compressobj(GZIP_LEVEL, wbits=16 + zlib.MAX_WBITS)
+        compressor = deflate.compressobj(GZIP_LEVEL, wbits=16 + zlib.MAX_WBITS)
         for data in body.chunks():
             packed.file.write(compressor.compress(data))
         packed.file.write(compressor.flush())
