@@ -490,6 +490,10 @@ class Process:
         fields = text[text.rindex(")") + 2:].split()
         return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
+    def runq_ms(self) -> float:
+        """Time the process's threads have spent runnable but waiting for a CPU, in ms."""
+        return runq_ms(self.pid)
+
     def peak_kib(self) -> int:
         """The process's peak RSS over its whole life, resets of VmHWM included."""
         self._lifetime_peak = max(getattr(self, "_lifetime_peak", 0), self.status_kib("VmHWM"))
@@ -531,6 +535,19 @@ class Process:
                 self.popen.kill()
                 self.popen.wait(timeout=15)
         self._log.close()
+
+
+def runq_ms(pid: int | str) -> float:
+    """Run-queue delay summed over the live threads of process `pid` (/proc/<pid>/task/*/
+    schedstat, second field, ns), in ms: on a loaded machine the share of a request's wall time
+    the server spent ready to run but not running (0 where schedstat is missing)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            total += int((task / "schedstat").read_text(encoding="ascii").split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e6
 
 
 def _healthy(url: str) -> bool:
@@ -850,6 +867,9 @@ class FirstSync:
     # floor's is the bench process's own CPU time. Load on a shared machine stretches wall
     # times; CPU time much less.
     cpu: dict[str, float] = field(default_factory=dict)
+    # Per request (ms): how long the server's threads (the floor's: the bench's) were ready to
+    # run but waiting for a CPU; wall time minus CPU minus this is I/O, locks and the client.
+    runq: dict[str, float] = field(default_factory=dict)
 
 
 def floor_propfind(ours: Ours) -> Reply:
@@ -950,17 +970,20 @@ def run_first_sync(target: Target, process: Process, gen: Generated, plan: Plan,
     client, coll = target.dav, target.collection_path
     stats: dict[str, Stat] = {}
     cpu: dict[str, float] = {}
+    runq: dict[str, float] = {}
 
     def timed(op: str, run: Callable[[], Reply], runs: Runs) -> None:
-        before = process.cpu_ms()
+        before, waited = process.cpu_ms(), process.runq_ms()
         stats[op] = measure(run, runs)
         cpu[op] = (process.cpu_ms() - before) / (stats[op].runs + runs.warmup)
+        runq[op] = (process.runq_ms() - waited) / (stats[op].runs + runs.warmup)
 
     if floor is not None:
-        began = time.process_time()
+        began, waited = time.process_time(), runq_ms("self")
         stats["floor"] = measure(floor, costly)
         cpu["floor"] = (time.process_time() - began) * 1000 / (stats["floor"].runs
                                                                + costly.warmup)
+        runq["floor"] = (runq_ms("self") - waited) / (stats["floor"].runs + costly.warmup)
     listing = propfind_body("getetag")
     timed("propfind_etag", lambda: client.fetch(
         "PROPFIND", coll, 207, headers={"Depth": "1"}, body=listing), costly)
@@ -968,7 +991,7 @@ def run_first_sync(target: Target, process: Process, gen: Generated, plan: Plan,
         "REPORT", coll, 207, headers={"Depth": "1"}, body=sync_body("")), costly)
     item = f"{coll}{gen.events[gen.count // 2].uid}.ics"
     timed("get_one", lambda: client.fetch("GET", item, 200), cheap)
-    result = FirstSync(stats, cpu=cpu)
+    result = FirstSync(stats, cpu=cpu, runq=runq)
     result.caldav_ms, result.caldav_server_ms, result.caldav_items = _caldav_first_sync(
         base, coll, auth)
     result.concurrent_peak_kib = _concurrent_peak(target, process)
@@ -1056,9 +1079,11 @@ def print_first_sync(number: int, results: dict[tuple[str, int], ServerResult],
         r = rad.first_sync if rad else None
         floor = o.stats.get("floor") if o else None
         floor_cpu = o.cpu.get("floor") if o else None
+        floor_runq = o.runq.get("floor") if o else None
         for op in FIRST_SYNC_OPS[1:]:
             os_, rs = (o.stats[op] if o else None), (r.stats[op] if r else None)
             oc, rc = (o.cpu.get(op) if o else None), (r.cpu.get(op) if r else None)
+            oq = o.runq.get(op) if o else None
             rows.append([label(size), FIRST_SYNC_TITLES[op],
                          fmt_time(os_.ms) if os_ else "-", fmt_time(rs.ms) if rs else "-",
                          fmt_time(floor.ms) if floor else "-",
@@ -1067,11 +1092,16 @@ def print_first_sync(number: int, results: dict[tuple[str, int], ServerResult],
                          fmt_time(rc) if rc is not None else "-",
                          fmt_time(floor_cpu) if floor_cpu else "-",
                          fmt_ratio(oc / floor_cpu) if oc is not None and floor_cpu else "-",
+                         fmt_time(oq) if oq is not None else "-",
+                         fmt_time(floor_runq) if floor_runq is not None else "-",
                          str(os_.items) if os_ else "-", str(rs.items) if rs else "-"])
     print(table(["size", "request", "ours", "Radicale", "floor", "ours/floor", "CPU ours",
-                 "CPU Rad.", "CPU floor", "CPU ours/floor", "items ours", "items Rad."], rows))
+                 "CPU Rad.", "CPU floor", "CPU ours/floor", "run-queue ours",
+                 "run-queue floor", "items ours", "items Rad."], rows))
     print("  (CPU: the server process's user+system time per request over all runs; the "
-          "floor's is the bench process's own)")
+          "floor's is the bench process's own. Run-queue: time its threads were ready to run "
+          "but waited for a CPU (/proc/<pid>/task/*/schedstat), per request: on a loaded "
+          "machine most of the wall time beyond CPU)")
     print()
     print(f"[{number + 1}] python-caldav objects_by_sync_token, then calendar-multiget of "
           f"everything ({CALDAV_PAGE} hrefs a page): client total, time spent in HTTP round "

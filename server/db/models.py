@@ -158,7 +158,10 @@ class Booking(Base):
         CheckConstraint("end_utc > start_utc", name="booking_positive_length"),
         CheckConstraint("status IN ('confirmed', 'cancelled')", name="booking_status"),
         CheckConstraint("source IN ('staff', 'online')", name="booking_source"),
-        Index("ix_bookings_calendar_start", "calendar_id", "start_utc"),
+        # Covers a CalDAV listing of a calendar (server/publishing/davfast/rows.py): id, UID and sequence
+        # of its confirmed bookings read from the index alone, no lookup per booking.
+        Index("ix_bookings_calendar_start", "calendar_id", "start_utc", "id", "status", "uid",
+              "seq"),
         Index("ix_bookings_calendar_occupied", "calendar_id", "occupied_start_utc"),
         Index("ix_bookings_client", "client_id"),
         Index("ix_bookings_business_start", "business_id", "start_utc"),

@@ -22,7 +22,7 @@ from radicale.item import filter as radicale_filter
 
 from server.publishing.dav_context import DavRequest
 from server.publishing.davfast import rows, xmlout
-from server.publishing.davfast.answer import Body, Part, Sendable, finish
+from server.publishing.davfast.answer import STREAMING, Body, Part, Sendable, finish, wants_gzip
 from server.publishing.davfast.plan import CALENDAR_DATA, Plan
 from server.publishing.publish import Published, etag_head, etags_of
 from server.storage_backend import Collection, _document, _instant, http_date
@@ -130,7 +130,8 @@ class FastPath:
             return self._propfind(plan, request, env, accept)
         collection = Collection(plan.collection_path, plan.calendar)
         body = Body()
-        missing, found = Part(), Part()
+        packed = STREAMING and wants_gzip(accept)  # compressed as written (answer.py)
+        missing, found = Part(packed), Part(packed)
         try:
             writer = ItemWriter(plan.props)
             if plan.kind == "sync":
@@ -226,7 +227,7 @@ class FastPath:
             return None
         modified = D + "getlastmodified" in plan.props
         template = _propfind_template(plan.props)
-        part = Part()
+        part = Part(STREAMING and wants_gzip(accept))  # compressed as written (answer.py)
         try:
             for kind, chunk in rows.listing(request.session, plan.calendar, modified):
                 part.write(_responses(template, prefix, request, plan, kind, chunk, modified))
