@@ -144,8 +144,11 @@ def upgrade() -> None:
                 op.create_primary_key(f'{table}_pkey', table, KEYS[table] + ['business_id'])
         else:
             found_names = {name: _found(table, columns) for columns, name, _ in uniques}
-            with op.batch_alter_table(table, naming_convention=NAMING,
-                                      recreate='always') as batch_op:
+            # A key's new column is reflected as part of it (the copy gets the wider key).
+            keyed = ([sa.Column('business_id', sa.Integer(), primary_key=True)]
+                     if table in KEYS else [])
+            with op.batch_alter_table(table, naming_convention=NAMING, recreate='always',
+                                      reflect_args=keyed) as batch_op:
                 if table in OWNERS:
                     batch_op.alter_column('business_id', existing_type=sa.Integer(),
                                           nullable=False)
@@ -155,8 +158,6 @@ def upgrade() -> None:
                     batch_op.drop_constraint(found_names[name] or _convention(table, columns),
                                              type_='unique')
                     batch_op.create_unique_constraint(name, columns + ['business_id'])
-                if table in KEYS:
-                    batch_op.create_primary_key(f'{table}_pkey', KEYS[table] + ['business_id'])
         if table in OWNERS:
             op.create_index(f'ix_{table}_business_id', table, ['business_id'], unique=False)
     for table in INDEXED:
