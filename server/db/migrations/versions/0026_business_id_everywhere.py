@@ -2,8 +2,11 @@
 
 Each table that reached its business only through a parent (a connection, a link, an admin
 user, a delivery, an item) gets `business_id` (NOT NULL, foreign key, indexed), filled from
-that parent; its unique constraints take business_id as their last column (same uniqueness,
-since the parent belongs to one business; the existing lookups keep their index prefix).
+that parent. Unique constraints (of these tables, and of the journal, blocked times, personal
+calendars and mirrored events, which had the column) and the natural primary keys of
+rendered_items, link_calendars and account_alarms take business_id as their last column: the
+same uniqueness, since the parent belongs to one business, and the lookups by connection or
+calendar keep their index prefix. The OAuth states get an index led by business_id.
 Rows whose parent is gone (the render cache and the full-read log have no foreign key) are
 dropped: both are rebuilt on demand. See docs/scaling.md, "Sharding by business".
 
@@ -145,8 +148,8 @@ def upgrade() -> None:
         else:
             found_names = {name: _found(table, columns) for columns, name, _ in uniques}
             # A key's new column is reflected as part of it (the copy gets the wider key).
-            keyed = ([sa.Column('business_id', sa.Integer(), primary_key=True)]
-                     if table in KEYS else [])
+            keyed = ((sa.Column('business_id', sa.Integer(), primary_key=True),)
+                     if table in KEYS else ())
             with op.batch_alter_table(table, naming_convention=NAMING, recreate='always',
                                       reflect_args=keyed) as batch_op:
                 if table in OWNERS:
