@@ -101,6 +101,13 @@ KEYS: dict[str, list[str]] = {'rendered_items': ['kind', 'item_id', 'profile'],
                               'link_calendars': ['link_id', 'calendar_id'],
                               'account_alarms': ['link_id', 'booking_id']}
 
+# The range indexes availability reads mirrored events by: built again after the widened unique
+# index on PostgreSQL, which otherwise wins the planner's ties (an empty or small table).
+RANGE_INDEXES = {'mirrored_events': 'ix_mirrored_connection_calendar_start',
+                 'microsoft_mirrored_events': 'ix_ms_mirrored_connection_calendar_start',
+                 'ics_mirrored_events': 'ix_ics_mirrored_connection_calendar_start',
+                 'caldav_mirrored_events': 'ix_caldav_mirrored_connection_calendar_start'}
+
 # Tables that had business_id without an index led by it (deleting a business scans them).
 INDEXED = ['google_oauth_states', 'microsoft_oauth_states']
 
@@ -145,6 +152,10 @@ def upgrade() -> None:
             if table in KEYS:
                 op.drop_constraint(f'{table}_pkey', table, type_='primary')
                 op.create_primary_key(f'{table}_pkey', table, KEYS[table] + ['business_id'])
+            if table in RANGE_INDEXES:
+                op.drop_index(RANGE_INDEXES[table], table_name=table)
+                op.create_index(RANGE_INDEXES[table], table,
+                                ['connection_id', 'google_calendar', 'start_utc'])
         else:
             found_names = {name: _found(table, columns) for columns, name, _ in uniques}
             # A key's new column is reflected as part of it (the copy gets the wider key).
