@@ -124,12 +124,13 @@ def _google(engine: Engine, business: int, calendars: list[int], events: int,
             copy_version=1, created_at=now, updated_at=now).returning(
             GoogleConnection.id)).scalar_one()
         conn.execute(insert(GoogleCalendarMap), [
-            {"connection_id": connection, "calendar_id": c, "write_calendar": "primary",
-             "read_calendar": "primary", "sent_seq": 0, "backfilled": True}
+            {"business_id": business, "connection_id": connection, "calendar_id": c,
+             "write_calendar": "primary", "read_calendar": "primary", "sent_seq": 0,
+             "backfilled": True}
             for c in calendars])
         conn.execute(insert(GoogleReadState).values(
-            connection_id=connection, google_calendar="primary", synced_at=now,
-            pull_requested=False, max_span_seconds=3600))
+            business_id=business, connection_id=connection, google_calendar="primary",
+            synced_at=now, pull_requested=False, max_span_seconds=3600))
         rows = []
         for i in range(events):
             begin = start + dt.timedelta(hours=4 * (i - events // 2), minutes=30)

@@ -33,6 +33,7 @@ def start(session: Session, keyring: Keyring, user: AdminUser, now: dt.datetime,
     session.execute(delete(AdminSession).where(AdminSession.expires_at < now))
     token = new_token(24)
     session.add(AdminSession(token_hash=keyring.hash_token(token), user_id=user.id,
+                             business_id=user.business_id,
                              created_at=now, expires_at=now + lifetime))
     return token
 

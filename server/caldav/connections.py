@@ -187,7 +187,7 @@ def _set_calendars(session: Session, connection: CalDAVConnection,
         row = existing.get(choice.calendar_id)
         if row is None:
             session.add(CalDAVCalendarMap(
-                connection_id=connection.id, calendar_id=choice.calendar_id,
+                business_id=connection.business_id, connection_id=connection.id, calendar_id=choice.calendar_id,
                 write_calendar=choice.write_calendar, read_calendar=read, sent_seq=0,
                 backfilled=False))
         elif (row.write_calendar, row.read_calendar) != (choice.write_calendar, read):
@@ -207,7 +207,8 @@ def _set_calendars(session: Session, connection: CalDAVConnection,
         if session.execute(select(CalDAVReadState.id).where(
                 CalDAVReadState.connection_id == connection.id,
                 CalDAVReadState.google_calendar == remote)).first() is None:
-            session.add(CalDAVReadState(connection_id=connection.id, google_calendar=remote))
+            session.add(CalDAVReadState(business_id=connection.business_id,
+                                         connection_id=connection.id, google_calendar=remote))
 
 
 def disconnect(session: Session, business_id: int, connection_id: int) -> None:

@@ -205,7 +205,7 @@ class BlockedTime(Base):
         CheckConstraint("end_utc > start_utc", name="blocked_positive_length"),
         # A UID is unique within its calendar (a CalDAV collection), not across calendars or
         # businesses: a phone's PUT can never learn whether another tenant uses a UID.
-        UniqueConstraint("calendar_id", "uid", name="uq_blocked_calendar_uid"),
+        UniqueConstraint("calendar_id", "uid", "business_id", name="uq_blocked_calendar_uid"),
         Index("ix_blocked_calendar_start", "calendar_id", "start_utc"),
         Index("ix_blocked_calendar_series", "calendar_id", "repeats", "series_end_utc"),
     )
@@ -282,7 +282,8 @@ class JournalEntry(Base):
     calendar's own counter. action "delete" is the tombstone."""
 
     __tablename__ = "journal"
-    __table_args__ = (UniqueConstraint("calendar_id", "seq", name="uq_journal_calendar_seq"),
+    __table_args__ = (UniqueConstraint("calendar_id", "seq", "business_id",
+                                       name="uq_journal_calendar_seq"),
                       Index("ix_journal_created", "created_at"),
                       CheckConstraint("action IN ('put', 'delete')", name="journal_action"))
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -344,6 +345,8 @@ class LinkCalendar(Base):
                                          primary_key=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"),
                                              primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             primary_key=True, index=True)
 
 
 class AccountAlarm(Base):
@@ -356,6 +359,8 @@ class AccountAlarm(Base):
                                          primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"),
                                             primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             primary_key=True, index=True)
     text: Mapped[str] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The link's alarm_seq when this row last changed: what a sync since a position lists.
@@ -368,7 +373,8 @@ class PersonalCalendar(Base):
     redaction in the employee's other links; `blocks` says whether they block booking."""
 
     __tablename__ = "personal_calendars"
-    __table_args__ = (UniqueConstraint("calendar_id", "slug", name="uq_personal_calendar_slug"),)
+    __table_args__ = (UniqueConstraint("calendar_id", "slug", "business_id",
+                                       name="uq_personal_calendar_slug"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
                                              index=True)
@@ -402,12 +408,15 @@ class CalendarEditRefusal(Base):
 
 class RenderedItem(Base):
     """An item's iCalendar text for one profile, as of journal sequence `seq` and renderer
-    `version`: rendered once on first read, served many times."""
+    `version`: rendered once on first read, served many times. The item's business is part of
+    the key (the distribution column of a sharded cluster, docs/scaling.md)."""
 
     __tablename__ = "rendered_items"
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     profile: Mapped[str] = mapped_column(String(16), primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             primary_key=True, index=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
@@ -458,7 +467,8 @@ class GoogleOAuthState(Base):
 
     __tablename__ = "google_oauth_states"
     state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     verifier_encrypted: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -469,8 +479,11 @@ class GoogleCalendarMap(Base):
     one it reads from (often the same), and how far its journal has been sent."""
 
     __tablename__ = "google_calendar_maps"
-    __table_args__ = (UniqueConstraint("connection_id", "calendar_id"),)
+    __table_args__ = (UniqueConstraint("connection_id", "calendar_id", "business_id",
+                                       name="uq_google_calendar_maps_connection_calendar"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
@@ -491,8 +504,11 @@ class GoogleReadState(Base):
     """Incremental sync state of one Google calendar read by a connection."""
 
     __tablename__ = "google_read_states"
-    __table_args__ = (UniqueConstraint("connection_id", "google_calendar"),)
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "business_id",
+                                       name="uq_google_read_states_remote"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
     google_calendar: Mapped[str] = mapped_column(String(1024))
@@ -517,9 +533,13 @@ class GoogleCopy(Base):
     was last sent, so a retry never duplicates and an edit made in Google is noticed."""
 
     __tablename__ = "google_copies"
-    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id"),
-                      UniqueConstraint("connection_id", "event_id"))
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id", "business_id",
+                                       name="uq_google_copies_item"),
+                      UniqueConstraint("connection_id", "event_id", "business_id",
+                                       name="uq_google_copies_event"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -541,8 +561,11 @@ class GoogleWriteError(Base):
     write of it succeeds or it no longer needs one (server/sync/item_errors.py)."""
 
     __tablename__ = "google_write_errors"
-    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id"),)
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id", "business_id",
+                                       name="uq_google_write_errors_item"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -563,7 +586,8 @@ class MirroredEvent(Base):
     bridge's one blocking policy applied at import; availability reads it."""
 
     __tablename__ = "mirrored_events"
-    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "event_id"),
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "event_id",
+                                       "business_id", name="uq_mirrored_events_event"),
                       Index("ix_mirrored_connection_calendar_start", "connection_id",
                             "google_calendar", "start_utc"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -608,6 +632,8 @@ class AdminSession(Base):
 
     __tablename__ = "admin_sessions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"),
                                          index=True)
@@ -665,7 +691,8 @@ class MicrosoftOAuthState(Base):
 
     __tablename__ = "microsoft_oauth_states"
     state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     flow_encrypted: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -676,8 +703,11 @@ class MicrosoftCalendarMap(Base):
     copies to, the one it reads from, and how far its journal has been sent."""
 
     __tablename__ = "microsoft_calendar_maps"
-    __table_args__ = (UniqueConstraint("connection_id", "calendar_id"),)
+    __table_args__ = (UniqueConstraint("connection_id", "calendar_id", "business_id",
+                                       name="uq_microsoft_calendar_maps_connection_calendar"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("microsoft_connections.id", ondelete="CASCADE"), index=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
@@ -696,8 +726,11 @@ class MicrosoftReadState(Base):
     calendarView window and delta link) and its change-notification subscription."""
 
     __tablename__ = "microsoft_read_states"
-    __table_args__ = (UniqueConstraint("connection_id", "google_calendar"),)
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "business_id",
+                                       name="uq_microsoft_read_states_remote"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("microsoft_connections.id", ondelete="CASCADE"), index=True)
     google_calendar: Mapped[str] = mapped_column(String(1024))
@@ -718,9 +751,13 @@ class MicrosoftCopy(Base):
     sent."""
 
     __tablename__ = "microsoft_copies"
-    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id"),
-                      UniqueConstraint("connection_id", "event_id"))
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id", "business_id",
+                                       name="uq_microsoft_copies_item"),
+                      UniqueConstraint("connection_id", "event_id", "business_id",
+                                       name="uq_microsoft_copies_event"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("microsoft_connections.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -740,8 +777,11 @@ class MicrosoftWriteError(Base):
     """A write to Outlook that failed on its own (server/sync/item_errors.py)."""
 
     __tablename__ = "microsoft_write_errors"
-    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id"),)
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id", "business_id",
+                                       name="uq_microsoft_write_errors_item"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("microsoft_connections.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -761,7 +801,8 @@ class MicrosoftMirroredEvent(Base):
     mirror's vocabulary (MirroredEvent's): `blocks` is the blocking policy applied at import."""
 
     __tablename__ = "microsoft_mirrored_events"
-    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "event_id"),
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "event_id",
+                                       "business_id", name="uq_microsoft_mirrored_events_event"),
                       Index("ix_ms_mirrored_connection_calendar_start", "connection_id",
                             "google_calendar", "start_utc"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -832,8 +873,11 @@ class IcsReadState(Base):
     good read's time; a failed fetch records its error here and keeps the mirrored copy."""
 
     __tablename__ = "ics_read_states"
-    __table_args__ = (UniqueConstraint("connection_id", "google_calendar"),)
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "business_id",
+                                       name="uq_ics_read_states_remote"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("ics_sources.id", ondelete="CASCADE"), index=True)
     google_calendar: Mapped[str] = mapped_column(String(64))
@@ -850,7 +894,8 @@ class IcsMirroredEvent(Base):
     vocabulary (MirroredEvent's): `blocks` is the blocking policy applied at import."""
 
     __tablename__ = "ics_mirrored_events"
-    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "event_id"),
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "event_id",
+                                       "business_id", name="uq_ics_mirrored_events_event"),
                       Index("ix_ics_mirrored_connection_calendar_start", "connection_id",
                             "google_calendar", "start_utc"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -925,6 +970,8 @@ class WebhookAttempt(Base):
 
     __tablename__ = "webhook_attempts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     delivery_id: Mapped[int] = mapped_column(
         ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
     attempt: Mapped[int] = mapped_column(Integer)
@@ -951,8 +998,11 @@ class SyncFullRead(Base):
     mirror reconciled. `read_table` names the provider's read-state table."""
 
     __tablename__ = "sync_full_reads"
-    __table_args__ = (UniqueConstraint("read_table", "read_state_id"),)
+    __table_args__ = (UniqueConstraint("read_table", "read_state_id", "business_id",
+                                       name="uq_sync_full_reads_state"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     read_table: Mapped[str] = mapped_column(String(64))
     read_state_id: Mapped[int] = mapped_column(Integer)
     full_read_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -1012,9 +1062,13 @@ class CalDAVCalendarMap(Base):
     writes its copies to, the one it reads, and how far its journal has been sent."""
 
     __tablename__ = "caldav_calendar_maps"
-    __table_args__ = (UniqueConstraint("connection_id", "calendar_id"),
-                      UniqueConstraint("calendar_id", name="uq_caldav_calendar_maps_calendar"))
+    __table_args__ = (UniqueConstraint("connection_id", "calendar_id", "business_id",
+                                       name="uq_caldav_calendar_maps_connection_calendar"),
+                      UniqueConstraint("calendar_id", "business_id",
+                                       name="uq_caldav_calendar_maps_calendar"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("caldav_connections.id", ondelete="CASCADE"), index=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
@@ -1033,8 +1087,11 @@ class CalDAVReadState(Base):
     ETags of the last listing where the server has no sync-collection) and how it is read."""
 
     __tablename__ = "caldav_read_states"
-    __table_args__ = (UniqueConstraint("connection_id", "google_calendar"),)
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "business_id",
+                                       name="uq_caldav_read_states_remote"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("caldav_connections.id", ondelete="CASCADE"), index=True)
     google_calendar: Mapped[str] = mapped_column(String(1024))
@@ -1051,9 +1108,13 @@ class CalDAVCopy(Base):
     (deterministic) and what was last sent."""
 
     __tablename__ = "caldav_copies"
-    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id"),
-                      UniqueConstraint("connection_id", "event_id"))
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id", "business_id",
+                                       name="uq_caldav_copies_item"),
+                      UniqueConstraint("connection_id", "event_id", "business_id",
+                                       name="uq_caldav_copies_event"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("caldav_connections.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -1073,8 +1134,11 @@ class CalDAVWriteError(Base):
     """A write to a CalDAV calendar that failed on its own (server/sync/item_errors.py)."""
 
     __tablename__ = "caldav_write_errors"
-    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id"),)
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id", "business_id",
+                                       name="uq_caldav_write_errors_item"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("caldav_connections.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -1094,7 +1158,8 @@ class CalDAVMirroredEvent(Base):
     mirror's vocabulary (MirroredEvent's): `blocks` is the blocking policy applied at import."""
 
     __tablename__ = "caldav_mirrored_events"
-    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "event_id"),
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "event_id",
+                                       "business_id", name="uq_caldav_mirrored_events_event"),
                       Index("ix_caldav_mirrored_connection_calendar_start", "connection_id",
                             "google_calendar", "start_utc"),
                       Index("ix_caldav_mirrored_connection_series", "connection_id",

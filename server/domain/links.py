@@ -98,7 +98,8 @@ def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: 
                 service_id=service_id, created_at=now, updated_at=now, writable=writable)
     session.add(link)
     session.flush()
-    session.add_all(LinkCalendar(link_id=link.id, calendar_id=cid) for cid in ids)
+    session.add_all(LinkCalendar(business_id=business_id, link_id=link.id,
+                                         calendar_id=cid) for cid in ids)
     session.flush()
     return link, secret
 

@@ -284,16 +284,18 @@ def move_booking(session: Session, business_id: int, booking_id: int, *, start: 
     return booking
 
 
-def keep_alarms(session: Session, link_id: int, booking_id: int, text: str) -> int:
+def keep_alarms(session: Session, business_id: int, link_id: int, booking_id: int,
+                text: str) -> int:
     """Keep the alarms a writable account's phone added to a booking (for that account only);
     returns their version (0: none were ever kept). The caller holds the calendar's lock. A
     change advances the account's own position (links.alarm_seq), so its sync token and ctag
     move and the phone re-syncs the booking, while no other view of it changes."""
-    row = session.get(AccountAlarm, (link_id, booking_id))
+    row = session.get(AccountAlarm, (link_id, booking_id, business_id))
     if row is None:
         if not text:
             return 0
-        row = AccountAlarm(link_id=link_id, booking_id=booking_id, text=text, version=1)
+        row = AccountAlarm(business_id=business_id, link_id=link_id, booking_id=booking_id,
+                           text=text, version=1)
         session.add(row)
     elif row.text != text:
         row.text = text

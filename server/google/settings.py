@@ -106,7 +106,8 @@ def _set_calendars(session: Session, connection: GoogleConnection,
         read = choice.read_calendar or choice.write_calendar
         row = existing.get(choice.calendar_id)
         if row is None:
-            session.add(GoogleCalendarMap(connection_id=connection.id,
+            session.add(GoogleCalendarMap(business_id=connection.business_id,
+                                          connection_id=connection.id,
                                           calendar_id=choice.calendar_id,
                                           write_calendar=choice.write_calendar,
                                           read_calendar=read, sent_seq=0, backfilled=False))
@@ -125,7 +126,8 @@ def _set_calendars(session: Session, connection: GoogleConnection,
         if session.execute(select(GoogleReadState.id).where(
                 GoogleReadState.connection_id == connection.id,
                 GoogleReadState.google_calendar == google_calendar)).first() is None:
-            session.add(GoogleReadState(connection_id=connection.id,
+            session.add(GoogleReadState(business_id=connection.business_id,
+                                        connection_id=connection.id,
                                         google_calendar=google_calendar))
 
 

@@ -80,7 +80,8 @@ def add(session: Session, keyring: Keyring, settings: IcsConfig, business_id: in
         interval_seconds=interval_seconds, created_at=now, updated_at=now)
     session.add(source)
     session.flush()
-    session.add(IcsReadState(connection_id=source.id, google_calendar=FEED,
+    session.add(IcsReadState(business_id=business_id, connection_id=source.id,
+                             google_calendar=FEED,
                              pull_requested=False, max_span_seconds=0))
     session.flush()
     return source

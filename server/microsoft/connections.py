@@ -124,7 +124,7 @@ def _set_calendars(session: Session, connection: MicrosoftConnection,
         row = existing.get(choice.calendar_id)
         if row is None:
             session.add(MicrosoftCalendarMap(
-                connection_id=connection.id, calendar_id=choice.calendar_id,
+                business_id=connection.business_id, connection_id=connection.id, calendar_id=choice.calendar_id,
                 write_calendar=choice.write_calendar, read_calendar=read, sent_seq=0,
                 backfilled=False))
         elif (row.write_calendar, row.read_calendar) != (choice.write_calendar, read):
@@ -141,4 +141,5 @@ def _set_calendars(session: Session, connection: MicrosoftConnection,
         if session.execute(select(MicrosoftReadState.id).where(
                 MicrosoftReadState.connection_id == connection.id,
                 MicrosoftReadState.google_calendar == remote)).first() is None:
-            session.add(MicrosoftReadState(connection_id=connection.id, google_calendar=remote))
+            session.add(MicrosoftReadState(business_id=connection.business_id,
+                                            connection_id=connection.id, google_calendar=remote))

@@ -86,7 +86,8 @@ def deliver_due(db: Database, config: WebhookConfig, now: dt.datetime,
             if delivery is None:
                 continue
             delivery.attempts += 1
-            session.add(WebhookAttempt(delivery_id=delivery_id, attempt=delivery.attempts,
+            session.add(WebhookAttempt(delivery_id=delivery_id, business_id=delivery.business_id,
+                                       attempt=delivery.attempts,
                                        at=now, status=status, error=error))
             if error is None:
                 delivery.delivered_at = now

@@ -82,8 +82,9 @@ class DavLookup:
 def _lookup_statement() -> Any:
     """Built once: the link of a token hash, the epoch and its visible calendars, one row per
     calendar (one row with no calendar when it shows none)."""
-    in_scope = or_(Link.scope == "all", exists().where(LinkCalendar.link_id == Link.id,
-                                                       LinkCalendar.calendar_id == Calendar.id))
+    in_scope = or_(Link.scope == "all", exists().where(
+        LinkCalendar.link_id == Link.id, LinkCalendar.calendar_id == Calendar.id,
+        LinkCalendar.business_id == Link.business_id))
     return (select(Link, epoch_subquery(), Calendar)
             .outerjoin(Calendar, and_(Calendar.business_id == Link.business_id,
                                       Calendar.active.is_(True), Calendar.deleted_at.is_(None),

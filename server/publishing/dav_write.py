@@ -322,7 +322,8 @@ def _booking_edit(request: DavRequest, item: Published, event: phone_event.Phone
         elif item.seq != phone_writes.booking_seq(session, link.business_id, item.item_id):
             raise phone_writes.StaleError("the booking changed meanwhile; sync again")
         # Alarms the phone added are kept for this account, never on the booking.
-        version = phone_writes.keep_alarms(session, link.id, item.item_id, event.alarms)
+        version = phone_writes.keep_alarms(session, link.business_id, link.id, item.item_id,
+                                           event.alarms)
     if not same_times:
         return Answer("204 No Content")  # our rendering differs from what was sent
     etag = item_etag(request.epoch, "booking", item.item_id, item.seq,

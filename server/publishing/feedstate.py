@@ -93,8 +93,9 @@ CALENDAR_COLUMNS = (Calendar.id, Calendar.name, Calendar.timezone, Calendar.jour
                     Calendar.max_span_seconds, Calendar.active, Calendar.deleted_at,
                     Calendar.changed_at, Calendar.updated_at)
 
-_in_scope = or_(Link.scope == "all", exists().where(LinkCalendar.link_id == Link.id,
-                                                    LinkCalendar.calendar_id == Calendar.id))
+_in_scope = or_(Link.scope == "all", exists().where(
+    LinkCalendar.link_id == Link.id, LinkCalendar.calendar_id == Calendar.id,
+    LinkCalendar.business_id == Link.business_id))
 _epoch = select(Meta.value).where(Meta.key == "epoch").scalar_subquery()
 STATE_QUERY = (
     select(*LINK_COLUMNS, Business.name, Business.timezone, _epoch.label("epoch"),

@@ -276,8 +276,8 @@ class Publisher:
         if not ids:
             return texts
         profile, remember = self.profile, self._remember
-        for (item_id, seq, uid, start_local, end_local, start_utc, end_utc, tzid, revision,
-             created, updated, service_name, employee, client_name, client_email,
+        for (item_id, business_id, seq, uid, start_local, end_local, start_utc, end_utc, tzid,
+             revision, created, updated, service_name, employee, client_name, client_email,
              client_phone, client_address, client_notes, location, notes, all_day
              ) in self.session.connection().execute(_booking_facts(), {"ids": ids}).all():
             facts = BookingFacts(
@@ -288,7 +288,7 @@ class Publisher:
                 client_address=client_address, client_notes=client_notes, location=location,
                 notes=notes, all_day=all_day)
             text = texts[item_id] = render_event(booking_view(facts, profile))
-            remember("booking", item_id, seq, text)
+            remember("booking", item_id, business_id, seq, text)
         return texts
 
     def _render_blocked(self, ids: list[int]) -> dict[int, str]:
@@ -296,8 +296,8 @@ class Publisher:
         if not ids:
             return texts
         profile, remember = self.profile, self._remember
-        for (item_id, seq, uid, title, all_day, start_local, end_local, tzid, rrule, exdates,
-             revision, created, updated
+        for (item_id, business_id, seq, uid, title, all_day, start_local, end_local, tzid,
+             rrule, exdates, revision, created, updated
              ) in self.session.connection().execute(_blocked_facts(), {"ids": ids}).all():
             facts = BlockedFacts(
                 uid=uid, title=title, all_day=all_day, start_local=start_local,
@@ -305,12 +305,14 @@ class Publisher:
                 exdates=tuple(dt.datetime.fromisoformat(v) for v in json.loads(exdates)),
                 revision=revision, created=created, updated=updated)
             text = texts[item_id] = render_event(blocked_view(facts, profile))
-            remember("blocked", item_id, seq, text)
+            remember("blocked", item_id, business_id, seq, text)
         return texts
 
-    def _remember(self, kind: str, item_id: int, seq: int, text: str) -> None:
+    def _remember(self, kind: str, item_id: int, business_id: int, seq: int,
+                  text: str) -> None:
         self.fresh[(kind, item_id)] = {"kind": kind, "item_id": item_id, "profile": self.profile,
-                                       "seq": seq, "version": RENDER_VERSION, "text": text}
+                                       "business_id": business_id, "seq": seq,
+                                       "version": RENDER_VERSION, "text": text}
 
     def _chunks(self, query: Select[Any]) -> Iterator[list[Any]]:
         result = self.session.execute(query.execution_options(yield_per=CHUNK))
@@ -556,8 +558,9 @@ def _by_uids_statement() -> Any:
 @functools.cache
 def _booking_facts() -> Any:
     """What a booking's rendering needs, by id (`ids`, expanding), as plain columns."""
-    return (select(Booking.id, Booking.seq, Booking.uid, Booking.start_local, Booking.end_local,
-                   Booking.start_utc, Booking.end_utc, Booking.tzid, Booking.revision,
+    return (select(Booking.id, Booking.business_id, Booking.seq, Booking.uid,
+                   Booking.start_local, Booking.end_local, Booking.start_utc, Booking.end_utc,
+                   Booking.tzid, Booking.revision,
                    Booking.created_at, Booking.updated_at, Service.name, Calendar.name,
                    Client.name, Client.email, Client.phone, Client.address, Client.notes,
                    Booking.location, Booking.notes, Booking.all_day)
@@ -569,9 +572,9 @@ def _booking_facts() -> Any:
 
 @functools.cache
 def _blocked_facts() -> Any:
-    return select(BlockedTime.id, BlockedTime.seq, BlockedTime.uid, BlockedTime.title,
-                  BlockedTime.all_day, BlockedTime.start_local, BlockedTime.end_local,
-                  BlockedTime.tzid, BlockedTime.rrule, BlockedTime.exdates,
+    return select(BlockedTime.id, BlockedTime.business_id, BlockedTime.seq, BlockedTime.uid,
+                  BlockedTime.title, BlockedTime.all_day, BlockedTime.start_local,
+                  BlockedTime.end_local, BlockedTime.tzid, BlockedTime.rrule, BlockedTime.exdates,
                   BlockedTime.revision, BlockedTime.created_at, BlockedTime.updated_at
                   ).where(BlockedTime.id.in_(bindparam("ids", expanding=True)))
 
@@ -605,7 +608,7 @@ def store_rendered(db: Database, rows: list[dict[str, Any]]) -> None:
     insert = sqlite.insert if db.is_sqlite else postgresql.insert
     statement = insert(RenderedItem)
     upsert = statement.on_conflict_do_update(
-        index_elements=["kind", "item_id", "profile"],
+        index_elements=["kind", "item_id", "profile", "business_id"],
         set_={"seq": statement.excluded.seq, "version": statement.excluded.version,
               "text": statement.excluded.text})
     try:

@@ -20,11 +20,11 @@ FULL_READ_EVERY = dt.timedelta(days=7)
 _SPREAD = 7919  # a prime: consecutive ids land far apart in the week
 
 
-def due(db: Database, read_table: str, last: dict[int, dt.datetime | None],
-        now: dt.datetime) -> set[int]:
+def due(db: Database, read_table: str, business_id: int,
+        last: dict[int, dt.datetime | None], now: dt.datetime) -> set[int]:
     """The read states whose full read is due, given when each was last read in full (None:
-    first seen; read with the read states, server/sync/reading.py). A write only for states
-    first seen."""
+    first seen; read with the read states, server/sync/reading.py), all of one connection of
+    business `business_id`. A write only for states first seen."""
     known = {state_id: when for state_id, when in last.items() if when is not None}
     new = [state_id for state_id, when in last.items() if when is None]
     if new:
@@ -34,23 +34,24 @@ def due(db: Database, read_table: str, last: dict[int, dt.datetime | None],
         try:
             with db.write() as session:
                 for state_id, start in starts.items():
-                    session.add(SyncFullRead(read_table=read_table, read_state_id=state_id,
-                                             full_read_at=start))
+                    session.add(SyncFullRead(business_id=business_id, read_table=read_table,
+                                             read_state_id=state_id, full_read_at=start))
             known.update(starts)
         except ConflictError:
             pass  # another bridge recorded them first; their turn comes by its rows
     return {state_id for state_id, when in known.items() if now - when >= FULL_READ_EVERY}
 
 
-def done(db: Database, read_table: str, state_id: int, now: dt.datetime) -> None:
+def done(db: Database, read_table: str, business_id: int, state_id: int,
+         now: dt.datetime) -> None:
     """Record a full read of one calendar (any full read: the first one, after an expired
     cursor, or the weekly one)."""
     with db.write() as session:
         row = session.execute(select(SyncFullRead).where(
-            SyncFullRead.read_table == read_table,
-            SyncFullRead.read_state_id == state_id)).scalar_one_or_none()
+            SyncFullRead.read_table == read_table, SyncFullRead.read_state_id == state_id,
+            SyncFullRead.business_id == business_id)).scalar_one_or_none()
         if row is None:
-            session.add(SyncFullRead(read_table=read_table, read_state_id=state_id,
-                                     full_read_at=now))
+            session.add(SyncFullRead(business_id=business_id, read_table=read_table,
+                                     read_state_id=state_id, full_read_at=now))
         else:
             row.full_read_at = now

@@ -55,15 +55,16 @@ def waiting(row: Any, seq: int, now: dt.datetime) -> bool:
     return row.retry_at > now and seq <= row.seq
 
 
-def failed(session: Session, connection_id: int, key: Key, calendar_id: int, seq: int,
-           error: SyncError, now: dt.datetime, tables: Tables = GOOGLE) -> Any:
+def failed(session: Session, business_id: int, connection_id: int, key: Key, calendar_id: int,
+           seq: int, error: SyncError, now: dt.datetime, tables: Tables = GOOGLE) -> Any:
     """Record a failed write of the item (one more failure in a row)."""
     GoogleWriteError = tables.write_error
     row = session.execute(select(GoogleWriteError).where(
         GoogleWriteError.connection_id == connection_id, GoogleWriteError.kind == key[0],
         GoogleWriteError.item_id == key[1])).scalar_one_or_none()
     if row is None:
-        row = GoogleWriteError(connection_id=connection_id, kind=key[0], item_id=key[1],
+        row = GoogleWriteError(business_id=business_id, connection_id=connection_id,
+                               kind=key[0], item_id=key[1],
                                failures=0, first_failed_at=now)
         session.add(row)
     row.calendar_id, row.seq, row.error, row.permanent = calendar_id, seq, error.message, True

@@ -237,7 +237,8 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
             GoogleCopy.connection_id == connection.id, GoogleCopy.kind == kind,
             GoogleCopy.item_id == int(number))).first() is not None:
         return
-    session.add(GoogleCopy(connection_id=connection.id, kind=kind, item_id=int(number),
+    session.add(GoogleCopy(business_id=connection.business_id, connection_id=connection.id,
+                           kind=kind, item_id=int(number),
                            calendar_id=0, google_calendar=calendar, event_id=item.remote_id,
                            sent_seq=-1, sent_version=0, etag=item.etag, deleted=False,
                            restored_count=0))
@@ -281,8 +282,10 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
         connection = session.get(GoogleConnection, connection_id)
         if connection is None:
             return report
+        business_id = connection.business_id
         query = select(GoogleReadState, SyncFullRead.full_read_at).outerjoin(
             SyncFullRead, and_(SyncFullRead.read_table == read_table,
+                               SyncFullRead.business_id == business_id,
                                SyncFullRead.read_state_id == GoogleReadState.id)).where(
             GoogleReadState.connection_id == connection_id)
         if only is not None:
@@ -298,7 +301,8 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
                 GoogleReadState.connection_id == connection_id).values(pull_requested=False))
     # The bridge's reads (not the bounded ones before a booking) read each calendar in full
     # once a week (server/sync/full_reads.py).
-    weekly = full_reads.due(db, read_table, last_full, now) if max_pages is None else set()
+    weekly = (full_reads.due(db, read_table, business_id, last_full, now)
+              if max_pages is None else set())
     for state_id, calendar, cursor in reads:
         if state_id in weekly and cursor not in (None, WHOLE_HISTORY):
             log.info("%s calendar read in full (weekly)", lister.label)
@@ -319,7 +323,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
                       now, report, id_secret, rules):
             return report
         if full:
-            full_reads.done(db, read_table, state_id, now)
+            full_reads.done(db, read_table, business_id, state_id, now)
         report.calendars.append(calendar)
     return report
 

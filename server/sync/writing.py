@@ -282,7 +282,8 @@ def record(session: Session, writer: Writer, connection: Any, work: list[Write],
         if result.error is not None:
             report.failed.append(f"{item.kind} {item.item_id}: {result.error.message}")
             if item_errors.permanent(result.error):
-                item_errors.failed(session, connection.id, (item.kind, item.item_id),
+                item_errors.failed(session, connection.business_id, connection.id,
+                                   (item.kind, item.item_id),
                                    item.calendar_id, item.seq, result.error, now,
                                    writer.tables)
                 continue
@@ -303,7 +304,8 @@ def record(session: Session, writer: Writer, connection: Any, work: list[Write],
                 copy.deleted = True
             continue
         if copy is None:
-            copy = GoogleCopy(connection_id=connection.id, kind=item.kind, item_id=item.item_id,
+            copy = GoogleCopy(business_id=connection.business_id, connection_id=connection.id,
+                              kind=item.kind, item_id=item.item_id,
                               event_id=result.remote_id or item.remote_id, restored_count=0)
             session.add(copy)
             report.inserted += 1

@@ -58,9 +58,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                                       block_online_booking=True, created_at=NOW, updated_at=NOW)
         session.add(connection)
         session.flush()
-        session.add(GoogleCalendarMap(connection_id=connection.id, calendar_id=calendar,
+        session.add(GoogleCalendarMap(business_id=business, connection_id=connection.id,
+                                      calendar_id=calendar,
                                       write_calendar="primary", read_calendar="primary"))
-        session.add(GoogleReadState(connection_id=connection.id, google_calendar="primary",
+        session.add(GoogleReadState(business_id=business, connection_id=connection.id,
+                                    google_calendar="primary",
                                     synced_at=NOW, max_span_seconds=0))
     yield {"runtime": runtime, "business": business, "calendar": calendar,
            "service": service, "connection": connection.id}

@@ -180,10 +180,11 @@ def _microsoft_source(world: World, synced_at: dt.datetime | None) -> None:
             block_online_booking=True, created_at=NOW, updated_at=NOW)
         session.add(connection)
         session.flush()
-        session.add(MicrosoftCalendarMap(connection_id=connection.id, calendar_id=world.anna,
-                                         write_calendar="AAMk", read_calendar="AAMk"))
-        session.add(MicrosoftReadState(connection_id=connection.id, google_calendar="AAMk",
-                                       synced_at=synced_at))
+        session.add(MicrosoftCalendarMap(business_id=world.business, connection_id=connection.id,
+                                         calendar_id=world.anna, write_calendar="AAMk",
+                                         read_calendar="AAMk"))
+        session.add(MicrosoftReadState(business_id=world.business, connection_id=connection.id,
+                                       google_calendar="AAMk", synced_at=synced_at))
 
 
 def test_a_live_check_in_doubt_refuses_under_recheck_and_warns_under_offer(

@@ -66,13 +66,13 @@ def test_the_weekly_full_read_removes_what_the_feed_missed(world: World) -> None
 def test_a_calendar_first_seen_with_a_cursor_starts_spread_over_the_week(
         world: World) -> None:
     from server.sync import full_reads
-    due = full_reads.due(world.runtime.db, "google_read_states",
+    due = full_reads.due(world.runtime.db, "google_read_states", world.business,
                          {1: None, 2: None, 3: None}, world.now)
     assert due == set()
     with world.runtime.db.read() as session:
         starts = sorted(session.execute(select(SyncFullRead.full_read_at)).scalars())
     assert len(set(starts)) == 3
     assert all(world.now - FULL_READ_EVERY < s <= world.now for s in starts)
-    later = full_reads.due(world.runtime.db, "google_read_states",
+    later = full_reads.due(world.runtime.db, "google_read_states", world.business,
                            dict(zip([1, 2, 3], starts)), max(starts) + FULL_READ_EVERY)
     assert later == {1, 2, 3}

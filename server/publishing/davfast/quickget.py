@@ -52,8 +52,9 @@ def _items() -> Any:
 
 def _statement() -> Any:
     item = _items()
-    in_scope = or_(Link.scope == "all", exists().where(LinkCalendar.link_id == Link.id,
-                                                       LinkCalendar.calendar_id == Calendar.id))
+    in_scope = or_(Link.scope == "all", exists().where(
+        LinkCalendar.link_id == Link.id, LinkCalendar.calendar_id == Calendar.id,
+        LinkCalendar.business_id == Link.business_id))
     return (select(Link.id, Link.scope, Link.profile, Link.token_hash, Link.expires_at,
                    Link.revoked_at, Link.last_used_at, Link.reminder_minutes, Link.writable,
                    epoch_subquery().label("epoch"), Calendar.id, Calendar.name,
