@@ -1,4 +1,4 @@
-"""server/config.py (the configuration schema and loader), config/bookingcal.toml (the shipped,
+"""server/config/ (the configuration schema and loader), config/bookingcal.toml (the shipped,
 documented file) and server/keys.py (key files)."""
 
 from __future__ import annotations
