@@ -876,7 +876,7 @@ def floor_propfind(ours: Ours) -> Reply:
     """The floor: one SQL query whose rows become the multistatus of a Depth-1 getetag
     PROPFIND as one string (hrefs, ETags computed as the server computes them), no HTTP."""
     from server.publishing.linkurls import DAV_PATH, principal_name
-    from server.publishing.publish import etag_maker
+    from server.publishing.etags import etag_maker
 
     path = ours.folder / "data" / "bookingcal.sqlite3"
     began = time.perf_counter()

@@ -48,7 +48,8 @@ from server.domain import links
 from server.db.engine import translate_errors
 from server.errors import BookingCalError
 from server.publishing.linkurls import DAV_PATH, principal_name, user_matches
-from server.publishing.publish import Publisher, link_view
+from server.publishing.link_views import link_view
+from server.publishing.publish import Publisher
 from server.runtime import Runtime
 from server.web.middleware import ROUTE_KEY, WSGIApp
 from server.web.ratelimit import FailureLimiter

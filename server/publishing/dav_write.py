@@ -33,7 +33,9 @@ from server.db.models import PersonalCalendar
 from server.domain import personal_calendars, phone_writes
 from server.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from server.publishing.linkurls import DAV_PATH
-from server.publishing.publish import Published, item_etag, with_alarms
+from server.publishing.etags import item_etag
+from server.publishing.link_views import with_alarms
+from server.publishing.publish import Published
 
 BC_NS = "http://bookingcal.invalid/ns/"
 EDITABLE_BOOKING = "only a booking's start and end can be changed from the phone; change " \

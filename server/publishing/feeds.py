@@ -52,7 +52,8 @@ from server.publishing.feedstate import (
     FeedCalendar, FeedState, FeedStates, body_key, feed_etag, feed_window, last_modified,
 )
 from server.publishing.ical import calendar_shell, render_timezone
-from server.publishing.publish import Publisher, names_blocked
+from server.publishing.link_views import names_blocked
+from server.publishing.publish import Publisher
 from server.redaction import Profile
 from server.runtime import Runtime
 from server.web.middleware import ROUTE_KEY, WSGIApp

@@ -11,9 +11,8 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.publishing.publish import (
-    LinkView, etag_maker, etags_of, item_etag, link_view, with_alarms,
-)
+from server.publishing.etags import etag_maker, etags_of, item_etag
+from server.publishing.link_views import LinkView, link_view, with_alarms
 from server.publishing.slotcache import SlotCache, SlotEntry, first_change
 
 UTC = dt.timezone.utc

@@ -24,7 +24,8 @@ from server.publishing.dav_context import DavRequest
 from server.publishing.davfast import rows, xmlout
 from server.publishing.davfast.answer import STREAMING, Body, Part, Sendable, finish, wants_gzip
 from server.publishing.davfast.plan import CALENDAR_DATA, Plan
-from server.publishing.publish import Published, etag_head, etags_of
+from server.publishing.etags import etag_head, etags_of
+from server.publishing.publish import Published
 from server.storage_backend import Collection, _document, _instant, http_date
 
 D = "{DAV:}"

@@ -33,7 +33,8 @@ from server.domain.journal import epoch_subquery
 from server.publishing.ical import RENDER_VERSION, item_document
 from server.keys import Keyring
 from server.publishing.linkurls import principal_name, user_matches
-from server.publishing.publish import item_etag, link_view
+from server.publishing.etags import item_etag
+from server.publishing.link_views import link_view
 from server.storage_backend import http_date
 
 

@@ -1,0 +1,160 @@
+"""The queries of publishing: bookings and blocked time as column rows joined with the render
+cache (rendered_items), by range, UID or id, and the cache's upsert."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, case, literal, or_, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from server.db import Database
+from server.db.models import BlockedTime, Booking, Calendar, Client, RenderedItem, Service
+from server.errors import BookingCalError
+from server.publishing.ical import RENDER_VERSION
+
+log = logging.getLogger(__name__)
+
+
+def cached(kind: str, model: Any, profile: str) -> Any:
+    return and_(RenderedItem.kind == kind, RenderedItem.item_id == model.id,
+                RenderedItem.profile == profile, RenderedItem.seq == model.seq,
+                RenderedItem.version == RENDER_VERSION)
+
+
+def booking_rows(profile: str, *columns: Any) -> Select[Any]:
+    """Bookings' columns with their cached text (NULL when it must be rendered)."""
+    return (select(*columns, RenderedItem.text)
+            .outerjoin(RenderedItem, cached("booking", Booking, profile))
+            .where(Booking.status == "confirmed"))
+
+
+def blocked_rows(profile: str, *columns: Any) -> Select[Any]:
+    return select(*columns, RenderedItem.text).outerjoin(
+        RenderedItem, cached("blocked", BlockedTime, profile))
+
+
+BOOKING_COLUMNS = (Booking.id, Booking.calendar_id, Booking.uid, Booking.seq, Booking.tzid,
+                   Booking.start_utc, Booking.end_utc, Booking.start_local, Booking.updated_at)
+
+
+BLOCKED_COLUMNS = (BlockedTime.id, BlockedTime.calendar_id, BlockedTime.uid, BlockedTime.seq,
+                   BlockedTime.tzid, BlockedTime.start_utc, BlockedTime.end_utc,
+                   BlockedTime.series_end_utc, BlockedTime.repeats, BlockedTime.start_local,
+                   BlockedTime.updated_at)
+
+
+def item_union(booking_where: Any, blocked_where: Any) -> Any:
+    """Bookings and blocked time as one UNION ALL of the same columns (kind, id, calendar_id,
+    uid, seq, tzid, start_utc, end_utc, start_local, updated_at, cached text); a booking and
+    blocked time never share a UID."""
+    def cached(kind: str, model: Any) -> Any:
+        return and_(RenderedItem.kind == kind, RenderedItem.item_id == model.id,
+                    RenderedItem.profile == bindparam("profile"),
+                    RenderedItem.seq == model.seq,
+                    RenderedItem.version == bindparam("version"))
+
+    booking = (select(literal("booking").label("kind"), Booking.id, Booking.calendar_id,
+                      Booking.uid, Booking.seq, Booking.tzid, Booking.start_utc,
+                      Booking.end_utc.label("end_utc"), Booking.start_local,
+                      Booking.updated_at, RenderedItem.text)
+               .outerjoin(RenderedItem, cached("booking", Booking))
+               .where(Booking.status == "confirmed", *booking_where))
+    blocked = (select(literal("blocked").label("kind"), BlockedTime.id,
+                      BlockedTime.calendar_id, BlockedTime.uid, BlockedTime.seq,
+                      BlockedTime.tzid, BlockedTime.start_utc,
+                      case((BlockedTime.repeats, BlockedTime.series_end_utc),
+                           else_=BlockedTime.end_utc).label("end_utc"),
+                      BlockedTime.start_local, BlockedTime.updated_at, RenderedItem.text)
+               .outerjoin(RenderedItem, cached("blocked", BlockedTime))
+               .where(*blocked_where))
+    # The union's columns carry the first select's types (the bookings' columns).
+    return select(union_all(booking, blocked).subquery())
+
+
+@functools.cache
+def by_uid_statement() -> Any:
+    """Built once (building a statement costs more than running it): the item with its
+    cached text, by UID within a calendar."""
+    return item_union(
+        (Booking.uid == bindparam("uid"), Booking.calendar_id == bindparam("calendar_id")),
+        (BlockedTime.uid == bindparam("uid"),
+         BlockedTime.calendar_id == bindparam("calendar_id")))
+
+
+@functools.cache
+def by_uids_statement() -> Any:
+    """Items with their cached texts by UIDs (`uids`, expanding), of any calendar."""
+    uids: Any = bindparam("uids", expanding=True)
+    return item_union((Booking.uid.in_(uids),), (BlockedTime.uid.in_(uids),))
+
+
+@functools.cache
+def booking_facts() -> Any:
+    """What a booking's rendering needs, by id (`ids`, expanding), as plain columns."""
+    return (select(Booking.id, Booking.business_id, Booking.seq, Booking.uid,
+                   Booking.start_local, Booking.end_local, Booking.start_utc, Booking.end_utc,
+                   Booking.tzid, Booking.revision,
+                   Booking.created_at, Booking.updated_at, Service.name, Calendar.name,
+                   Client.name, Client.email, Client.phone, Client.address, Client.notes,
+                   Booking.location, Booking.notes, Booking.all_day)
+            .join(Service, Service.id == Booking.service_id)
+            .join(Calendar, Calendar.id == Booking.calendar_id)
+            .outerjoin(Client, Client.id == Booking.client_id)
+            .where(Booking.id.in_(bindparam("ids", expanding=True))))
+
+
+@functools.cache
+def blocked_facts() -> Any:
+    return select(BlockedTime.id, BlockedTime.business_id, BlockedTime.seq, BlockedTime.uid,
+                  BlockedTime.title, BlockedTime.all_day, BlockedTime.start_local,
+                  BlockedTime.end_local, BlockedTime.tzid, BlockedTime.rrule, BlockedTime.exdates,
+                  BlockedTime.revision, BlockedTime.created_at, BlockedTime.updated_at
+                  ).where(BlockedTime.id.in_(bindparam("ids", expanding=True)))
+
+
+def before(instant: dt.datetime, span: dt.timedelta) -> dt.datetime:
+    """`instant - span`, or the earliest instant when a client's range starts near year 1."""
+    try:
+        return instant - span
+    except OverflowError:
+        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+def booking_range(calendar: Calendar, span: dt.timedelta, start: dt.datetime,
+                   end: dt.datetime) -> tuple[Any, ...]:
+    return (Booking.calendar_id == calendar.id, Booking.start_utc >= before(start, span),
+            Booking.start_utc < end, Booking.end_utc > start)
+
+
+def blocked_range(calendar: Calendar, span: dt.timedelta, start: dt.datetime,
+                   end: dt.datetime) -> tuple[Any, ...]:
+    return (BlockedTime.calendar_id == calendar.id,
+            or_(and_(BlockedTime.repeats.is_(False),
+                     BlockedTime.start_utc >= before(start, span),
+                     BlockedTime.start_utc < end, BlockedTime.end_utc > start),
+                and_(BlockedTime.repeats.is_(True), BlockedTime.start_utc < end,
+                     or_(BlockedTime.series_end_utc.is_(None),
+                         BlockedTime.series_end_utc > start))))
+
+
+def store_rendered(db: Database, rows: list[dict[str, Any]]) -> None:
+    insert = sqlite.insert if db.is_sqlite else postgresql.insert
+    statement = insert(RenderedItem)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["kind", "item_id", "profile", "business_id"],
+        set_={"seq": statement.excluded.seq, "version": statement.excluded.version,
+              "text": statement.excluded.text})
+    try:
+        for start in range(0, len(rows), 1000):
+            with db.write() as session:
+                # One statement compiled once and sent with a list of rows (executemany), not
+                # a statement of 1,000 VALUES tuples compiled anew each time.
+                session.connection().execute(upsert, rows[start:start + 1000])
+    except (BookingCalError, SQLAlchemyError) as exc:
+        # Best effort: a busy database or a concurrent writer only costs a re-render.
+        log.info("rendered text not cached this time: %s", type(exc).__name__)
