@@ -22,7 +22,7 @@ from server.db.models import (
 from server.domain.blocking import BlockingPolicy, blocks
 
 SUMMARY_LIMIT = 1000
-# Each provider's mirror table: the same columns (server/db/models.py).
+# Each provider's mirror table: the same columns (server/db/models/).
 MirrorTable = (type[MirroredEvent] | type[MicrosoftMirroredEvent] | type[IcsMirroredEvent]
                | type[CalDAVMirroredEvent])
 CHUNK = 500  # ids per IN (...) query

@@ -10,7 +10,7 @@ the page where it is fixed (an e-mail the SMTP server did not take is tried agai
 and the webhook one event per alert. Nothing is repeated until the state changes; when told
 problems are gone, one recovery digest (and a `sync.recovered` event each). A constant number
 of queries per provider, each reading only rows with a problem through a partial index
-(server/db/models.py): the cost does not grow with the number of healthy connections or
+(server/db/models/indexes.py): the cost does not grow with the number of healthy connections or
 businesses. An e-mail the SMTP server refuses MAIL_ATTEMPTS times is never marked told: it
 stays a failed delivery (admin overview, `bookingcal sync status`, metrics) until
 `bookingcal sync retry-mail` or the problem's end."""
@@ -78,7 +78,7 @@ def problems(session: Session) -> list[Problem]:
     for kind in kinds():
         tables = kind.tables
         conn = tables.connection
-        # Literal predicates, as the partial indexes have them (server/db/models.py): only
+        # Literal predicates, as the partial indexes have them (server/db/models/indexes.py): only
         # the rows with a problem are read, however many connections are healthy.
         for row in session.execute(select(conn.id, conn.business_id, conn.status,
                                           conn.last_error).where(or_(

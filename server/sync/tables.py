@@ -1,7 +1,7 @@
 """The bookkeeping tables of one provider, as the engine reaches them. Each provider keeps its
 own rows (its connection, calendar maps, read states, copies, per-item write errors and
 mirrored events) so foreign keys and cascades stay exact; the columns the engine touches have
-the same names in every set (server/db/models.py)."""
+the same names in every set (server/db/models/)."""
 
 from __future__ import annotations
 

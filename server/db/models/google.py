@@ -1,0 +1,204 @@
+"""Google Calendar's bookkeeping: connections, consent states, calendar maps, read states,
+copies, write errors and mirrored events."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db.models.base import Base, UTCDateTime
+
+
+class GoogleConnection(Base):
+    """The one Google account a business connects, its settings and its health. The refresh
+    token is stored encrypted (versioned keys) and never logged."""
+
+    __tablename__ = "google_connections"
+    __table_args__ = (
+        CheckConstraint("direction IN ('both', 'to_google', 'from_google')",
+                        name="google_direction"),
+        CheckConstraint("status IN ('connected', 'needs_reconnect', 'paused')",
+                        name="google_status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             unique=True)
+    account_email: Mapped[str] = mapped_column(String(320), default="")
+    refresh_token_encrypted: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="connected")
+    direction: Mapped[str] = mapped_column(String(16), default="both")
+    hide_client_details: Mapped[bool] = mapped_column(Boolean, default=False)
+    block_online_booking: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminders: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The business's blocking choices (server/domain/blocking.py); on keeps the default rules.
+    block_out_of_office: Mapped[bool] = mapped_column(Boolean, default=True)
+    block_tentative: Mapped[bool] = mapped_column(Boolean, default=True)
+    block_all_day: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped when a setting changes what the copies show: every copy is rewritten.
+    copy_version: Mapped[int] = mapped_column(Integer, default=1)
+    paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_sync_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Work leases: one bridge process works a connection at a time.
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class GoogleOAuthState(Base):
+    """A consent in progress: the state (stored hashed) binds the callback to the business, the
+    PKCE verifier is kept encrypted until the code is exchanged."""
+
+    __tablename__ = "google_oauth_states"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
+    verifier_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class GoogleCalendarMap(Base):
+    """An employee calendar taking part: the Google calendar it writes its copies to and the
+    one it reads from (often the same), and how far its journal has been sent."""
+
+    __tablename__ = "google_calendar_maps"
+    __table_args__ = (UniqueConstraint("connection_id", "calendar_id", "business_id",
+                                       name="uq_google_calendar_maps_connection_calendar"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    write_calendar: Mapped[str] = mapped_column(String(1024))
+    read_calendar: Mapped[str] = mapped_column(String(1024))
+    sent_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last failure writing to write_calendar alone (server/sync/calendar_errors.py).
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Writes failing on this calendar alone back off: consecutive failures, and no write to
+    # it before retry_at (server/sync/calendar_errors.py).
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class GoogleReadState(Base):
+    """Incremental sync state of one Google calendar read by a connection."""
+
+    __tablename__ = "google_read_states"
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "business_id",
+                                       name="uq_google_read_states_remote"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
+    google_calendar: Mapped[str] = mapped_column(String(1024))
+    sync_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    channel_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel_resource: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    channel_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set by a push notification: the bridge syncs this calendar on its next look.
+    pull_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Longest span (seconds) of any event mirrored from this calendar: bounds availability's
+    # range reads of mirrored events, as Calendar.max_span_seconds does for bookings.
+    max_span_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The last failure reading this calendar alone (server/sync/calendar_errors.py).
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class GoogleCopy(Base):
+    """Our copy of a booking or blocked time in Google: its deterministic event id and what
+    was last sent, so a retry never duplicates and an edit made in Google is noticed."""
+
+    __tablename__ = "google_copies"
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id", "business_id",
+                                       name="uq_google_copies_item"),
+                      UniqueConstraint("connection_id", "event_id", "business_id",
+                                       name="uq_google_copies_event"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(Integer)
+    calendar_id: Mapped[int] = mapped_column(Integer)
+    google_calendar: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(128))
+    sent_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    sent_version: Mapped[int] = mapped_column(Integer, default=0)
+    etag: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    restored_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_restored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class GoogleWriteError(Base):
+    """A booking or blocked time whose write to Google failed on its own (a part of a batch
+    answered 400, or kept failing): what went wrong, and when it is tried again. Kept until a
+    write of it succeeds or it no longer needs one (server/sync/item_errors.py)."""
+
+    __tablename__ = "google_write_errors"
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "item_id", "business_id",
+                                       name="uq_google_write_errors_item"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(Integer)
+    calendar_id: Mapped[int] = mapped_column(Integer)
+    # The item's journal sequence when it failed: a later change of it is tried at once.
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str] = mapped_column(Text)
+    permanent: Mapped[bool] = mapped_column(Boolean, default=False)
+    failures: Mapped[int] = mapped_column(Integer, default=1)
+    first_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    retry_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class MirroredEvent(Base):
+    """A Google event (an instance, for repeating ones) as seen by the system. `blocks` is the
+    bridge's one blocking policy applied at import; availability reads it."""
+
+    __tablename__ = "mirrored_events"
+    __table_args__ = (UniqueConstraint("connection_id", "google_calendar", "event_id",
+                                       "business_id", name="uq_mirrored_events_event"),
+                      Index("ix_mirrored_connection_calendar_start", "connection_id",
+                            "google_calendar", "start_utc"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("google_connections.id", ondelete="CASCADE"), index=True)
+    google_calendar: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    recurring_event_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_utc: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end_utc: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    start_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    end_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    transparency: Mapped[str] = mapped_column(String(16), default="opaque")
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    event_type: Mapped[str] = mapped_column(String(32), default="default")
+    self_response: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    blocks: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
