@@ -34,7 +34,7 @@ MAX_PAGES = 2  # of up to 2,500 changes each
 
 def recheck(runtime: Runtime, business_id: int, calendar_id: int, now: dt.datetime,
             timeout: float, max_age: float) -> str | None:
-    """The live check of server/sync/recheck.py: `freshen` bounded by `timeout`."""
+    """The live check of server/api/stale_policy.py: `freshen` bounded by `timeout`."""
     return freshen(runtime.config, runtime.db, runtime.keyring, business_id, calendar_id, now,
                    timeout=timeout, max_age=max_age)
 

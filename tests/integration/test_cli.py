@@ -1,4 +1,4 @@
-"""The `bookingcal` command (server/cli.py) driven in-process through click's CliRunner: help and
+"""The `bookingcal` command (server/cli/, a module per command group) driven in-process through click's CliRunner: help and
 version, `config check`, `db upgrade/backup/restore/new-epoch/prune`, `business`, `demo`,
 `keys rotate`, and `serve` refusing an unmigrated database.
 
