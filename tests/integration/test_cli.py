@@ -1,7 +1,6 @@
 """The `bookingcal` command (server/cli/, a module per command group) driven in-process through
-click's CliRunner: help and version, `config check`, `db upgrade/backup/restore/new-
-epoch/prune`, `business`, `demo`,
-`keys rotate`, and `serve` refusing an unmigrated database.
+click's CliRunner: help and version, `config check`, `db upgrade/backup/restore/new-epoch/prune`,
+`business`, `demo`, `keys rotate`, and `serve` refusing an unmigrated database.
 
 Every command reads a configuration file written in tmp_path (`data_dir = "data"`); the database
 and the host key come from BOOKINGCAL_DATABASE_URL / BOOKINGCAL_HOST_KEY set in the runner's
