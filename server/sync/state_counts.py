@@ -19,8 +19,7 @@ from server.config import Config
 from server.sync import health
 from server.sync.freshness import ERROR, NEEDS_RECONNECTING, OK, STALE
 from server.sync.sources import SourceKind, kinds
-
-CONNECTION, READING, WRITING = "connection", "reading", "writing"
+from server.sync.status import CONNECTION, READING, WRITING
 
 
 def _age_seconds(session: Session, column: Any, now: dt.datetime) -> Any:
