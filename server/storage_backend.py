@@ -114,6 +114,7 @@ class Collection(radicale_storage.BaseCollection):
                     "C:calendar-timezone": render_timezone(self.calendar.timezone)}
             if self.personal is not None:
                 meta.update({"D:displayname": self.personal.name,
+                             "C:supported-calendar-component-set": self.personal.components,
                              "C:calendar-description": f"{self.calendar.name}: personal",
                              "ICAL:calendar-order": str(len(request.calendars) + 1
                                                         + self.personal.id)})
@@ -153,6 +154,12 @@ class Collection(radicale_storage.BaseCollection):
     # --- items ------------------------------------------------------------------------------
 
     def _item(self, item: Published) -> radicale_item.Item:
+        if item.kind == "task":  # it takes no time: any range may hold it
+            return radicale_item.Item(
+                collection=self, href=item.href, last_modified=http_date(item.updated),
+                text=_document(item), etag=item.etag, uid=item.uid, name="VCALENDAR",
+                component_name="VTODO",
+                time_range=(radicale_filter.TIMESTAMP_MIN, radicale_filter.TIMESTAMP_MAX))
         end = item.end_utc.timestamp() if item.end_utc is not None else \
             radicale_filter.TIMESTAMP_MAX
         return radicale_item.Item(
@@ -197,7 +204,7 @@ class Collection(radicale_storage.BaseCollection):
         if request.report_expand and request.report_range is not None and \
                 (start, end) == (radicale_filter.TIMESTAMP_MIN, radicale_filter.TIMESTAMP_MAX):
             start, end = request.report_range
-        if tag not in (None, "VEVENT"):
+        if tag not in (None, "VEVENT", "VTODO"):
             return
         if start <= radicale_filter.TIMESTAMP_MIN and end >= radicale_filter.TIMESTAMP_MAX:
             items: Iterable[Published] = request.publisher.everything(self.calendar)
@@ -205,9 +212,13 @@ class Collection(radicale_storage.BaseCollection):
             items = request.publisher.in_range([self.calendar], _instant(start), _instant(end))
         # A repeating item under <C:expand> is claimed too: the query applied the range and
         # Radicale re-applies it after expanding (its own check would parse and cache a copy
-        # that its expansion then mutates).
+        # that its expansion then mutates). A task (a writable account's own) is never
+        # claimed: Radicale applies the range to its text.
         for item in items:
-            yield self._item(item), simple and (item.kind == "booking" or request.report_expand)
+            if (tag == "VTODO") != (item.kind == "task") and tag is not None:
+                continue
+            yield self._item(item), simple and item.kind != "task" and \
+                (item.kind == "booking" or request.report_expand)
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
         """(current token, hrefs changed since `old_token`) from the journal; deleted items
@@ -247,7 +258,7 @@ class Collection(radicale_storage.BaseCollection):
         except GoneError as exc:
             raise ValueError(exc.message) from None
         names = [f"{change.item_uid}.ics" for change in found.changes
-                 if change.kind in ("booking", "blocked")]
+                 if change.kind in ("booking", "blocked") or (own and change.kind == "task")]
         if alarms:
             names.extend(f"{uid}.ics" for uid in phone_writes.alarms_changed_since(
                 request.session, request.link.id, self.calendar.id, int(alarms)))
@@ -271,7 +282,11 @@ class Collection(radicale_storage.BaseCollection):
 class Storage(radicale_storage.BaseStorage):
     """Collections of the current request's link only; anything else does not exist."""
 
-    _supports_unicode = False
+    # Names are rows, not files: any name the mount lets through (a writable account's phone
+    # names what it makes, server/domain/resource_names.py) can be served.
+    _supports_unicode = True
+    _supports_trailing_whitespace = True
+    _supports_problematic_chars = True
 
     @contextlib.contextmanager
     def acquire_lock(self, mode: str, user: str = "", *args: Any,

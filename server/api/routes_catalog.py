@@ -27,7 +27,7 @@ from server.db.models import PersonalCalendar
 from server.domain import (
     calendars, clients, hours, journal, personal_calendars, republish, services,
 )
-from server.errors import NotFoundError
+from server.errors import InvalidError, NotFoundError
 
 bp = APIBlueprint("catalog", __name__, url_prefix="/api/v1/businesses/<int:business_id>",
                   abp_tags=[tag("catalog", "Calendars, opening hours, services and clients")],
@@ -128,16 +128,27 @@ def list_personal_calendars(path: CalendarPath) -> Response:
           responses=responses(PersonalCalendarOut))
 def update_personal_calendar(path: PersonalCalendarPath,
                              body: PersonalCalendarPatch) -> Response:
-    """Whether the personal calendar's events block booking."""
+    """Change the personal calendar's name, colour (null removes it) and whether its events
+    block booking; the name and colour are checked as a phone's PROPPATCH is, and nothing
+    changes when one of them is refused."""
     rt = runtime()
     caller().require_business(path.business_id)
+    given = body.model_fields_set
+    if "name" in given and body.name is None:
+        raise InvalidError("a personal calendar's name cannot be null; give a name",
+                           field="name")
     with rt.db.write() as session:
         found = personal_calendars.get(session, path.business_id, path.personal_id)
         if found.calendar_id != path.calendar_id:
             raise NotFoundError(f"personal calendar {path.personal_id} does not belong to "
                                 f"calendar {path.calendar_id}")
-        found = personal_calendars.set_blocks(session, path.business_id, found.id,
-                                              body.blocks, rt.clock.now())
+        if "name" in given or "colour" in given:
+            found = personal_calendars.describe(
+                session, path.business_id, found.id, name=body.name, colour=body.colour,
+                remove_colour="colour" in given and body.colour is None)
+        if body.blocks is not None:
+            found = personal_calendars.set_blocks(session, path.business_id, found.id,
+                                                  body.blocks, rt.clock.now())
         return reply(_personal_out(found))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from server.db.models import Calendar, JournalEntry, Meta
 from server.errors import GoneError
 
-KINDS = ("booking", "blocked", "calendar")
+KINDS = ("booking", "blocked", "calendar", "task")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ DELETE): a collection beside the employee's calendar whose events are the employ
 events (blocked time with `collection_id`), so they show through redaction in the employee's
 other links as any personal event. Whether they block booking is the calendar's setting
 (`blocks`, on by default); an event blocks when both it (TRANSP, STATUS) and its calendar do.
+Tasks (VTODO) may be kept there too (server/domain/phone_tasks.py).
 Its name (DAV:displayname, at most MAX_NAME characters) and colour (calendar-color, "#RRGGBB"
 or "#RRGGBBAA") are the phone's to choose; every writable account of the employee shows them."""
 
@@ -14,16 +15,16 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.db.models import BlockedTime, PersonalCalendar
-from server.domain import journal
+from server.db.models import BlockedTime, PersonalCalendar, PhoneTask
+from server.domain import journal, resource_names
 from server.domain.blocked import refuse_booked
 from server.domain.bookings import forget_rendered
 from server.domain.calendars import lock_calendar
 from server.errors import ConflictError, InvalidError, NotFoundError
 
 MAX_PER_CALENDAR = 20
+COMPONENTS = ("VEVENT", "VTODO")  # what a personal calendar may hold (its tasks never block)
 MAX_NAME = 200
-SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9@.\-_~]{0,63}")
 COLOUR = re.compile(r"#[0-9A-Fa-f]{6}(?:[0-9A-Fa-f]{2})?")
 
 
@@ -66,13 +67,17 @@ def get(session: Session, business_id: int, personal_id: int) -> PersonalCalenda
 
 def create(session: Session, business_id: int, calendar_id: int, *, slug: str, name: str,
            now: dt.datetime, actor: str | None, taken: set[str],
-           colour: str | None = None) -> PersonalCalendar:
+           colour: str | None = None, components: str = "VEVENT,VTODO") -> PersonalCalendar:
     """A new personal calendar of the employee's calendar; `taken`: slugs the account already
     shows (its employee's calendar); `colour`: the phone's choice (checked), else the employee
-    calendar's colour."""
-    if not SLUG.fullmatch(slug):
-        raise InvalidError("a calendar's name in its URL must be at most 64 letters, digits "
-                           "and @.-_~", field="slug")
+    calendar's colour; `components`: what it holds (COMPONENTS, comma-separated)."""
+    if not components or set(components.split(",")) - set(COMPONENTS):
+        raise InvalidError("a personal calendar holds events (VEVENT) and tasks (VTODO)",
+                           field="components")
+    refused = resource_names.problem(slug, resource_names.MAX_SLUG,
+                                     "a calendar's name in its URL")
+    if refused is not None:
+        raise InvalidError(refused, field="slug")
     chosen = checked_colour(colour) if colour is not None else None
     kept_name = checked_name(name) if name.strip() else slug
     calendar = lock_calendar(session, business_id, calendar_id)
@@ -85,6 +90,7 @@ def create(session: Session, business_id: int, calendar_id: int, *, slug: str, n
                             "remove one first")
     personal = PersonalCalendar(business_id=business_id, calendar_id=calendar.id, slug=slug,
                                 name=kept_name, blocks=True, colour=chosen or calendar.colour,
+                                components=components,
                                 actor=actor, created_at=now)
     session.add(personal)
     session.flush()
@@ -124,7 +130,8 @@ def _events(session: Session, personal: PersonalCalendar) -> list[BlockedTime]:
 
 def delete(session: Session, business_id: int, personal_id: int, now: dt.datetime,
            actor: str | None) -> None:
-    """Remove a personal calendar and its events (journaled, so every view drops them)."""
+    """Remove a personal calendar with its events and tasks (journaled, so every view drops
+    them)."""
     personal = get(session, business_id, personal_id)
     calendar = lock_calendar(session, business_id, personal.calendar_id)
     for item in _events(session, personal):
@@ -132,6 +139,11 @@ def delete(session: Session, business_id: int, personal_id: int, now: dt.datetim
                        actor=actor)
         forget_rendered(session, "blocked", item.id)
         session.delete(item)
+    for task in session.execute(select(PhoneTask).where(
+            PhoneTask.collection_id == personal.id)).scalars().all():
+        journal.record(session, calendar, "task", task.id, task.uid, "delete", now,
+                       actor=actor)
+        session.delete(task)
     session.delete(personal)
 
 

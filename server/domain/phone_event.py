@@ -14,12 +14,12 @@ takes no time and blocks nothing). The text is kept as sent."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import icalendar
 
+from server.domain import resource_names
 from server.domain.recurrence import ExpansionLimitError
 from server.domain.timeutil import EARLIEST, LATEST, normalise, validate_rrule, zone_names
 from server.errors import InvalidError
@@ -28,8 +28,6 @@ MAX_COMPONENTS = 200  # VEVENTs (a master and its overridden instances) in one r
 MAX_INSTANCES = 100  # overridden instances and RDATEs: each is stored and blocks on its own
 # UIDs of the instances stored for an event's overrides and RDATEs; a phone may not use them.
 INSTANCE_PREFIX = "bc-instance-"
-MAX_UID = 64
-UID_CHARACTERS = re.compile(r"[A-Za-z0-9@.\-_~]+")
 
 
 class PutRefused(Exception):
@@ -215,9 +213,12 @@ def _read(body: bytes, calendar_tz: str) -> PhoneEvent:
     if len(uids) != 1 or None in uids:
         raise _bad("every VEVENT needs the same UID", "C:valid-calendar-object-resource")
     uid = str(uids.pop())
-    if len(uid) > MAX_UID or not UID_CHARACTERS.fullmatch(uid) or is_instance_uid(uid):
-        raise _bad(f"the UID must be at most {MAX_UID} letters, digits and @.-_~ (and not "
-                   f"start with {INSTANCE_PREFIX})", "C:valid-calendar-object-resource")
+    refused = resource_names.problem(uid, resource_names.MAX_UID, "the UID")
+    if refused is None and is_instance_uid(uid):
+        refused = f"the UID cannot start with {INSTANCE_PREFIX}"
+    if refused is not None:
+        raise _bad(refused + " (the resource is named <UID>.ics)",
+                   "C:valid-calendar-object-resource")
     masters = [event for event in events if event.get("RECURRENCE-ID") is None]
     if len(masters) != 1:
         raise _bad("send exactly one VEVENT without RECURRENCE-ID",

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from server.config import AvailabilityConfig
 from server.db.models import (
     AccountAlarm, BlockedTime, Booking, Business, Calendar, GoogleConnection, Link,
-    PersonalCalendar,
+    PersonalCalendar, PhoneTask,
 )
 from server.domain import journal, schedules
 from server.domain.availability import OUTSIDE_HOURS, Reason, describe
@@ -94,6 +94,11 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
         if _uid_taken_by_booking(session, calendar, event.uid):
             raise ConflictError("this UID is already used by a booking of this calendar; give "
                                 "the event a new UID", precondition="C:no-uid-conflict")
+        if session.execute(select(PhoneTask.id).where(
+                PhoneTask.calendar_id == calendar.id, PhoneTask.uid == event.uid)).first():
+            raise ConflictError("this UID is already used by a task of this employee's "
+                                "calendars; give the event a new UID",
+                                precondition="C:no-uid-conflict")
         item = BlockedTime(business_id=business_id, calendar_id=calendar.id, uid=event.uid,
                            revision=0, created_at=now, collection_id=collection_id)
     elif item.source_text is None:

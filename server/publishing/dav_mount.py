@@ -14,8 +14,11 @@ Before Radicale sees a request, this mount:
   of our error handler (Radicale's own handler would log the path and a traceback);
 - takes the URL prefix from our configuration only: X-Script-Name and X-Forwarded-* are removed;
 - hides Radicale's internal pages (/.web, /.sharing, ...) and GET with a query string;
-- answers paths that cannot name one of our resources (a space, a non-ASCII character) 404
-  (reads) or 403 (writes) itself, as stock Radicale would, where its strict check says 400;
+- decodes the path as UTF-8 (WSGI hands it over as Latin-1);
+- answers paths that cannot name one of a read-only link's resources (a space, a non-ASCII
+  character) 404 (reads) or 403 (writes) itself, as stock Radicale would; on a writable account
+  any printable name is served (its phone names what it makes), and a hostile one (a control
+  character, a slash, too long: server/domain/resource_names.py) is a 400 with the reason;
 - sets the request context (the link, its calendars, one database session) for our plugins and
   always clears it.
 """
@@ -44,7 +47,7 @@ from server.publishing.dav_context import lookup as dav_lookup
 from server.publishing.davfast.engine import FastPath
 from server.publishing.davfast.plan import decide
 from server.publishing.davfast.quickget import QuickGet
-from server.domain import links
+from server.domain import links, resource_names
 from server.db.engine import translate_errors
 from server.errors import BookingCalError
 from server.publishing.linkurls import DAV_PATH, principal_name, user_matches
@@ -111,7 +114,10 @@ def make_radicale(max_body: int) -> radicale.Application:
     configuration.update({
         "server": {"max_content_length": str(max_body), "delay_on_error": "0",
                    "max_resource_size": str(max_body * 4 // 5),
-                   "validate_user_value": "strict", "validate_path_value": "strict"},
+                   # Paths are checked by the mount before Radicale sees them: the names our
+                   # read-only links hand out (PATH_CHARACTERS), and on a writable account any
+                   # printable name (server/domain/resource_names.py).
+                   "validate_user_value": "strict", "validate_path_value": "none"},
         "auth": {"type": "server.plugins.auth", "delay": "0", "realm": REALM,
                  "cache_logins": "false"},
         "rights": {"type": "server.plugins.rights"},
@@ -182,7 +188,17 @@ class DavMount:
         if path != DAV_PATH and not path.startswith(DAV_PATH + "/"):
             return self.app(environ, start_response)
         environ[ROUTE_KEY] = DAV_PATH + "/<path>"
-        return self._dav(environ, start_response, path[len(DAV_PATH):] or "/")
+        sub_path = path[len(DAV_PATH):] or "/"
+        try:
+            # WSGI hands the percent-decoded path over as Latin-1 (PEP 3333); URLs carry
+            # UTF-8 (RFC 3986), which is what Radicale and our names expect.
+            sub_path = sub_path.encode("latin-1").decode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a server that decoded it already
+        except UnicodeDecodeError:
+            return self._plain(start_response, "400 Bad Request",
+                               b"The path is not percent-encoded UTF-8.\n")
+        return self._dav(environ, start_response, sub_path)
 
     @staticmethod
     def _plain(start_response: Callable[..., Any], status: str, body: bytes,
@@ -202,7 +218,10 @@ class DavMount:
         if method not in METHODS:
             return self._plain(start_response, "405 Method Not Allowed", b"")
         if re.search(r"(^|/)\.", sub_path):
-            return self._plain(start_response, "404 Not Found", b"")
+            if method in READS:
+                return self._plain(start_response, "404 Not Found", b"")
+            return self._plain(start_response, "403 Forbidden",
+                               b"A name in the URL cannot start with a dot.\n")
         if method in ("GET", "HEAD") and environ.get("QUERY_STRING"):
             return self._plain(start_response, "400 Bad Request",
                                b"Query strings are not supported here.\n")
@@ -321,7 +340,14 @@ class DavMount:
                 # Same answer as a wrong password, after the same lookup. Not counted: whoever
                 # sent it holds a valid token, so nothing is being guessed.
                 return self._challenge(start_response)
-            if not PATH_CHARACTERS.fullmatch(sub_path):
+            if link.writable:
+                # A writable account's phone names what it makes (server/domain/resource_names.py):
+                # a name that cannot be one is refused with the reason.
+                refused = resource_names.path_problem(sub_path)
+                if refused is not None:
+                    return self._plain(start_response, "400 Bad Request",
+                                       f"{refused[0].upper()}{refused[1:]}.\n".encode())
+            elif not PATH_CHARACTERS.fullmatch(sub_path):
                 # No such resource can exist (a space, a non-ASCII character): answer as stock
                 # Radicale does for a missing one, 404 to reads and 403 to writes, not 400.
                 if method in READS:

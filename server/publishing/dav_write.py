@@ -10,6 +10,9 @@ calendar, answered by the mount without Radicale, through the domain's write pat
   is re-rendered by us, so that answer carries no ETag (the phone fetches the booking again);
   alarms the phone adds to a booking are kept for this account only (account_alarms).
 
+A task (VTODO) is kept as sent in a personal calendar (server/domain/phone_tasks.py); the
+employee's calendar holds events only, and refuses one with 403 supported-calendar-component.
+
 MKCALENDAR, or an extended MKCOL (RFC 5689) whose resourcetype is a calendar (vdirsyncer's
 way), makes a personal calendar of the employee (server/domain/personal_calendars.py); a plain
 WebDAV collection cannot be made (403 DAV:valid-resourcetype); PROPPATCH sets or removes its
@@ -21,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
@@ -30,7 +34,7 @@ from defusedxml import DefusedXmlException
 from server.domain import phone_event
 from server.publishing.dav_context import DavRequest
 from server.db.models import PersonalCalendar
-from server.domain import personal_calendars, phone_writes
+from server.domain import personal_calendars, phone_tasks, phone_writes
 from server.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from server.publishing.linkurls import DAV_PATH
 from server.publishing.etags import item_etag
@@ -103,13 +107,17 @@ def handle(request: DavRequest, method: str, sub_path: str, body: bytes,
             if personal is None or len(parts) != 2:
                 return refusal("403 Forbidden", "D:need-privileges",
                                "only a personal calendar's name and colour can be changed here")
-            href = environ.get("SCRIPT_NAME", "") + DAV_PATH + "/" + sub_path.lstrip("/")
+            href = quote(environ.get("SCRIPT_NAME", "") + DAV_PATH + "/" + sub_path.lstrip("/"))
             return _proppatch_personal_calendar(request, personal, href, body)
         if len(parts) == 3 and not parts[2].endswith(".ics") and \
                 (method == "DELETE" or environ.get("HTTP_IF_MATCH")):
             # No item here has this name (ours are <UID>.ics): a DELETE finds nothing, and an
             # If-Match on it fails (RFC 9110: no current representation), as on a missing item.
             return _stale() if environ.get("HTTP_IF_MATCH") else Answer("404 Not Found")
+        if len(parts) > 3:
+            return refusal("403 Forbidden", "D:need-privileges",
+                           "items are kept directly in a calendar: a name cannot contain a "
+                           "slash (/ or %2F)")
         if len(parts) != 3 or not parts[2].endswith(".ics"):
             return refusal("403 Forbidden", "D:need-privileges",
                            "this employee's calendar cannot be created, replaced or removed "
@@ -144,7 +152,10 @@ def _delete(request: DavRequest, item: Published | None) -> Answer:
     runtime, link = request.runtime, request.link
     actor = phone_writes.actor_of(link.id)
     with runtime.db.write() as session:
-        if item.kind == "booking":
+        if item.kind == "task":
+            phone_tasks.delete(session, link.business_id, item.item_id, request.now, actor,
+                               expect_seq=item.seq)
+        elif item.kind == "booking":
             phone_writes.cancel_from_phone(session, link.business_id, item.item_id,
                                            request.now, actor, expect_seq=item.seq)
         else:
@@ -163,7 +174,7 @@ def _mkcalendar(request: DavRequest, parts: list[str], body: bytes, extended: bo
     if len(parts) != 2 or len(request.calendars) != 1:
         return refusal("403 Forbidden", "D:need-privileges",
                        "calendars can only be made in this account's home")
-    name, components = parts[1], {"VEVENT"}
+    name, components = parts[1], set(personal_calendars.COMPONENTS)
     colour: str | None = None
     if extended and not body.strip():
         return refusal("403 Forbidden", "D:valid-resourcetype", PLAIN_COLLECTION)
@@ -181,18 +192,20 @@ def _mkcalendar(request: DavRequest, parts: list[str], body: bytes, extended: bo
         colour = root.findtext(".//" + CALENDAR_COLOR)
         wanted = root.findall(".//{urn:ietf:params:xml:ns:caldav}comp")
         components = {str(comp.get("name", "")).upper() for comp in wanted} or components
-    if "VEVENT" not in components:
+    if components - set(personal_calendars.COMPONENTS):
         return refusal("403 Forbidden", "C:supported-calendar-component",
-                       "personal calendars hold events (VEVENT) only")
+                       "personal calendars hold events (VEVENT) and tasks (VTODO)")
     try:
         with request.runtime.db.write() as session:
             personal_calendars.create(
                 session, request.link.business_id, request.calendars[0].id, slug=parts[1],
                 name=name, now=request.now, actor=phone_writes.actor_of(request.link.id),
-                taken={c.slug for c in request.calendars}, colour=colour)
+                taken={c.slug for c in request.calendars}, colour=colour,
+                components=",".join(c for c in personal_calendars.COMPONENTS
+                                    if c in components))
     except InvalidError as exc:
         if exc.details.get("field") == "slug":
-            raise
+            return refusal("400 Bad Request", "BC:valid-name", exc.message)
         return refusal("409 Conflict", "BC:valid-property-value", exc.message)
     return Answer("201 Created")
 
@@ -275,6 +288,12 @@ def _delete_personal_calendar(request: DavRequest, personal: PersonalCalendar) -
 
 def _put(request: DavRequest, calendar_id: int, calendar_tz: str, uid: str,
          item: Published | None, body: bytes, personal: PersonalCalendar | None) -> Answer:
+    task = phone_tasks.read(body)
+    if task is not None:
+        return _put_task(request, calendar_id, uid, item, task, personal)
+    if personal is not None and not phone_tasks.holds(personal, "VEVENT"):
+        return refusal("403 Forbidden", "C:supported-calendar-component",
+                       "this calendar holds tasks (VTODO) only")
     event = phone_event.read(body, calendar_tz)
     if event.uid != uid:
         return refusal("400 Bad Request", "C:valid-calendar-object-resource",
@@ -291,6 +310,32 @@ def _put(request: DavRequest, calendar_id: int, calendar_tz: str, uid: str,
             session, link.business_id, calendar_id, event, request.now, actor,
             expect_seq=item.seq if item is not None else None, collection=collection)
         etag = item_etag(request.epoch, "blocked", saved.id, saved.seq, link.profile)
+    return Answer("201 Created" if item is None else "204 No Content", [("ETag", etag)])
+
+
+def _put_task(request: DavRequest, calendar_id: int, uid: str, item: Published | None,
+              task: phone_tasks.TaskText, personal: PersonalCalendar | None) -> Answer:
+    """A task (VTODO) into a personal calendar: kept as sent; the employee's calendar holds
+    events only (403 supported-calendar-component)."""
+    if personal is None or not phone_tasks.holds(personal, "VTODO"):
+        return refusal("403 Forbidden", "C:supported-calendar-component",
+                       phone_tasks.ONLY_EVENTS if personal is None
+                       else "this calendar holds events (VEVENT) only")
+    if task.uid != uid:
+        return refusal("400 Bad Request", "C:valid-calendar-object-resource",
+                       "the resource name must be the task's UID followed by .ics")
+    if item is not None and item.kind != "task":
+        return refusal("409 Conflict", "C:no-uid-conflict",
+                       "an event has this name; a task needs a UID of its own")
+    link = request.link
+    with request.runtime.db.write() as session:
+        collection = session.get(PersonalCalendar, personal.id)
+        if collection is None:
+            raise NotFoundError("the personal calendar was removed meanwhile")
+        saved = phone_tasks.save(session, link.business_id, calendar_id, collection, task,
+                                 request.now, phone_writes.actor_of(link.id),
+                                 expect_seq=item.seq if item is not None else None)
+        etag = item_etag(request.epoch, "task", saved.id, saved.seq, link.profile)
     return Answer("201 Created" if item is None else "204 No Content", [("ETag", etag)])
 
 

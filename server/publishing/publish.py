@@ -20,7 +20,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from server.db import Database
-from server.db.models import AccountAlarm, BlockedTime, Booking, Calendar
+from server.db.models import AccountAlarm, BlockedTime, Booking, Calendar, PhoneTask
 from server.domain.phone_event import is_instance_uid
 from server.domain.recurrence import stored_rule
 from server.publishing import item_rows
@@ -32,11 +32,13 @@ from server.publishing.link_views import LinkView, NO_VIEW, employee_suffix, wit
 from server.redaction import BlockedFacts, BookingFacts, Profile, blocked_view, booking_view
 
 CHUNK = 1000
+# Where a task (which takes no time) is placed on the time line: before everything.
+TIMELESS = dt.datetime(1, 1, 2, tzinfo=dt.timezone.utc)
 
 
 @dataclass(frozen=True)
 class Published:
-    kind: str  # "booking" or "blocked"
+    kind: str  # "booking", "blocked" or "task" (a writable account's own, as its phone sent it)
     item_id: int
     calendar_id: int
     uid: str
@@ -210,6 +212,23 @@ class Publisher:
                                  r.text if r.text is not None else rendered[r.id],
                                  sent[r.id][0] if r.id in sent else None)
 
+    def _tasks(self, calendar: Calendar, uids: list[str] | None = None) -> Iterator[Published]:
+        """The tasks of the writable account's current personal calendar (all, or those of
+        `uids`), as its phone sent them. Only a writable account's own personal calendar shows
+        tasks: no other view reads them. A task takes no time: it is listed for every range
+        (Radicale applies a calendar-query's time range to its text)."""
+        if not self.own or self.collection is None:
+            return
+        query = select(PhoneTask.id, PhoneTask.uid, PhoneTask.seq, PhoneTask.source_text,
+                       PhoneTask.updated_at).where(
+            PhoneTask.calendar_id == calendar.id, PhoneTask.collection_id == self.collection)
+        if uids is not None:
+            query = query.where(PhoneTask.uid.in_(uids))
+        for row in self.session.execute(query.order_by(PhoneTask.id)):
+            yield Published("task", row[0], calendar.id, row[1], row[2], "UTC", TIMELESS, None,
+                            TIMELESS.replace(tzinfo=None), row[4], self.epoch, self.profile,
+                            row[3], row[3])
+
     def _texts(self, query: Select[Any], render: Any) -> Iterator[str]:
         """(id, text) rows to texts. On SQLite the rows come straight from the driver's cursor
         (ids and texts need no conversion), which saves most of a warm feed's time; PostgreSQL
@@ -245,6 +264,7 @@ class Publisher:
             yield from self._blocked_items(item_rows.blocked_rows(self.profile, *item_rows.BLOCKED_COLUMNS)
                                            .where(*item_rows.blocked_range(calendar, span, start, end))
                                            .order_by(BlockedTime.start_utc, BlockedTime.id))
+            yield from self._tasks(calendar)
 
     def texts_in_range(self, calendars: Sequence[Calendar], start: dt.datetime,
                        end: dt.datetime, booking_alarm: int | None = None,
@@ -278,6 +298,7 @@ class Publisher:
         yield from self._blocked_items(item_rows.blocked_rows(self.profile, *item_rows.BLOCKED_COLUMNS).where(
             BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.start_utc,
                                                              BlockedTime.id))
+        yield from self._tasks(calendar)
 
     def uids(self, calendar: Calendar) -> Iterator[str]:
         """The UIDs of every item the calendar shows, without rendering anything."""
@@ -299,6 +320,7 @@ class Publisher:
                 .order_by(BlockedTime.id)).scalars():
             if not is_instance_uid(uid):
                 yield uid
+        yield from (task.uid for task in self._tasks(calendar))
 
     def by_uids(self, calendar: Calendar, uids: Iterable[str]) -> list[Published]:
         """The calendar's shown items among `uids` (a calendar-multiget), with their texts: one
@@ -312,7 +334,11 @@ class Publisher:
             rows.extend(connection.execute(item_rows.by_uids_statement(), {
                 "uids": wanted[start:start + 500], "profile": self.profile,
                 "version": RENDER_VERSION}).all())
-        return self._published([row for row in rows if row[2] == calendar.id])
+        found = self._published([row for row in rows if row[2] == calendar.id])
+        if self.own and self.collection is not None and wanted:
+            for start in range(0, len(wanted), 500):
+                found.extend(self._tasks(calendar, wanted[start:start + 500]))
+        return found
 
     def _published(self, rows: list[Any]) -> list[Published]:
         """Items from rows of `item_rows.by_uid_statement`/`item_rows.by_uids_statement`, rendering what the
@@ -348,6 +374,8 @@ class Publisher:
             "uid": uid, "calendar_id": calendar.id, "profile": self.profile,
             "version": RENDER_VERSION}).first()
         found = self._published([row]) if row is not None else []
+        if row is None:
+            found = list(self._tasks(calendar, [uid]))
         return found[0] if found else None  # a writable account's view may hide the row
 
     def tzids_in_range(self, calendars: Sequence[Calendar], start: dt.datetime,

@@ -133,3 +133,28 @@ def test_bad_values_are_refused_with_the_reason_and_nothing_changes(
     refused = proppatch(phone, phone.url, "set", "<I:calendar-color>#000000</I:calendar-color>")
     assert refused.status_code == 403
     assert [p["colour"] for p in listed(api, salon)] == ["#123456"]
+
+
+def test_the_api_sets_name_and_colour_checked_as_proppatch_is(api: Api, salon: Salon) -> None:
+    phone = Phone(writable_link(api, salon))
+    url = str(phone.client.principal().make_calendar(name="Hobby", cal_id="hobby").url)
+    personal = listed(api, salon)[0]
+    path = (f"/businesses/{salon.business}/calendars/{salon.calendar}/personal-calendars/"
+            f"{personal['id']}")
+    changed = api.ok("PATCH", path, json={"name": "  Kids   & school ", "colour": "#11AA33FF"})
+    assert (changed["name"], changed["colour"], changed["blocks"]) == \
+        ("Kids & school", "#11AA33FF", True)
+    assert shown(phone, url) == ("Kids & school", "#11AA33FF")
+    # The same reasons as a PROPPATCH, and nothing changes (blocks neither).
+    for body, why in (({"colour": "green", "blocks": False}, "#RRGGBB"),
+                      ({"name": "x" * 201, "colour": "#000000"}, "at most 200"),
+                      ({"name": "   "}, "empty"), ({"name": None}, "null")):
+        refused = api.patch(path, json=body)
+        assert refused.status_code == 422 and why in refused.json()["error"]["message"], \
+            refused.text
+    assert shown(phone, url) == ("Kids & school", "#11AA33FF")
+    assert listed(api, salon)[0]["blocks"] is True
+    # null removes the colour; a field left out stays.
+    assert api.ok("PATCH", path, json={"colour": None})["colour"] is None
+    assert shown(phone, url) == ("Kids & school", None)
+    assert api.ok("PATCH", path, json={"blocks": False})["name"] == "Kids & school"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from server.api.schemas.base import Body, Id, Name, Output, TimeOfDay
+from server.api.schemas.base import Body, Id, Name, Output, Short, Text, TimeOfDay
 from server.api.schemas.paths import CalendarPath
 
 
@@ -68,7 +68,14 @@ class PersonalCalendarList(BaseModel):
 
 
 class PersonalCalendarPatch(Body):
-    blocks: bool
+    """What to change; a field left out stays as it is. Name and colour are checked as a
+    phone's PROPPATCH is (server/domain/personal_calendars.py), all or nothing."""
+
+    blocks: bool | None = Field(None, description="Whether its events block booking")
+    name: Text | None = Field(None, description="Its name (DAV:displayname), at most 200 "
+                              "characters, as every writable account of the employee shows it")
+    colour: Short | None = Field(None, description="Its calendar-color, #RRGGBB or #RRGGBBAA; "
+                                 "null removes it")
 
 
 class IntervalIn(Body):

@@ -15,7 +15,8 @@ from server.db.models.bookings import (
     OpeningHours, Service,
 )
 from server.db.models.links import (
-    AccountAlarm, CalendarEditRefusal, Link, LinkCalendar, PersonalCalendar, RenderedItem,
+    AccountAlarm, CalendarEditRefusal, Link, LinkCalendar, PersonalCalendar, PhoneTask,
+    RenderedItem,
 )
 from server.db.models.google import (
     GoogleCalendarMap, GoogleConnection, GoogleCopy, GoogleOAuthState, GoogleReadState,
@@ -45,6 +46,7 @@ __all__ = [
     "JournalEntry", "Link", "LinkCalendar", "Meta", "MicrosoftCalendarMap",
     "MicrosoftConnection", "MicrosoftCopy", "MicrosoftMirroredEvent", "MicrosoftOAuthState",
     "MicrosoftReadState", "MicrosoftWriteError", "MirroredEvent", "NEEDS_RECONNECT_SQL",
-    "OpeningException", "OpeningHours", "PersonalCalendar", "RenderedItem", "Service",
+    "OpeningException", "OpeningHours", "PersonalCalendar", "PhoneTask", "RenderedItem",
+    "Service",
     "SyncAlert", "SyncFullRead", "SyncJob", "UTCDateTime", "WebhookAttempt", "WebhookDelivery",
 ]

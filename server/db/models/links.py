@@ -92,15 +92,47 @@ class PersonalCalendar(Base):
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
                                              index=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
-    slug: Mapped[str] = mapped_column(String(64))
+    # Its name in the URL as the phone chose it (any printable text: server/domain/resource_names.py).
+    slug: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
     blocks: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     # Its CalDAV calendar-color, "#RRGGBB" or "#RRGGBBAA" as the phone sent it (None: removed,
     # then it shows none); made with its employee calendar's colour unless the phone chose.
     colour: Mapped[str | None] = mapped_column(String(9), nullable=True)
+    # What it holds (CalDAV supported-calendar-component-set, chosen by MKCALENDAR): "VEVENT",
+    # "VTODO" or both, comma-separated.
+    components: Mapped[str] = mapped_column(String(32), default="VEVENT,VTODO",
+                                            server_default="VEVENT,VTODO")
     # Who made it ("link:<id>").
     actor: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PhoneTask(Base):
+    """A task (VTODO: a phone's reminder or to-do) a writable account put in one of its
+    employee's personal calendars: the client's text kept as sent, served back to that
+    employee's writable accounts only. It takes no time: it never blocks booking and no other
+    view (feeds, other links, providers' copies, free/busy, availability) reads this table.
+    Changes are journaled on the employee's calendar (kind "task"), for the accounts' sync."""
+
+    __tablename__ = "phone_tasks"
+    __table_args__ = (
+        # One UID per calendar across its tasks; blocked times and bookings are checked too.
+        UniqueConstraint("calendar_id", "uid", "business_id", name="uq_phone_task_uid"),
+        Index("ix_phone_tasks_collection", "collection_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
+                                             index=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    collection_id: Mapped[int] = mapped_column(ForeignKey("personal_calendars.id",
+                                                          ondelete="CASCADE"))
+    uid: Mapped[str] = mapped_column(String(64))
+    source_text: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class CalendarEditRefusal(Base):

@@ -1,0 +1,49 @@
+"""Which names a writable CalDAV account may give what it makes: an item's UID (its resource is
+`<UID>.ics`) and a personal calendar's name in its URL. Clients name things as their users do
+(vdirsyncer's "test @ foo ät bar", a Thunderbird UID with spaces, Cyrillic), so any printable
+Unicode text is accepted, as stock Radicale accepts it; refused are names that cannot be one
+path segment served back under the same href, or that are meant to hurt: empty, "." or "..",
+a leading dot (hidden names), "/" or "\\", control and other non-printing characters (NUL, a
+newline, bidirectional overrides), and more than a bounded number of characters.
+
+Names are compared as the client sent them after percent-decoding (the URL carries them
+percent-encoded in UTF-8, server/publishing/dav_mount.py decodes the path)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+MAX_UID = 64  # characters of a phone's UID (blocked_times.uid, journal.item_uid)
+MAX_SLUG = 128  # characters of a personal calendar's name in its URL (personal_calendars.slug)
+
+
+def problem(name: str, limit: int, what: str) -> str | None:
+    """Why `name` cannot name a resource (a sentence for people, naming `what` it is), or None
+    when it can."""
+    if not name or not name.strip():
+        return f"{what} cannot be empty"
+    if len(name) > limit:
+        return f"{what} is at most {limit} characters (this one has {len(name)})"
+    if name.startswith("."):
+        return f"{what} cannot start with a dot"
+    if "/" in name or "\\" in name:
+        return f"{what} cannot contain a slash (/ or \\)"
+    for character in name:
+        # Cc controls, Cf format (bidirectional overrides, zero-width), Cs lone surrogates,
+        # Co private use, Cn unassigned; Zl/Zp line and paragraph separators.
+        if unicodedata.category(character)[0] == "C" or \
+                unicodedata.category(character) in ("Zl", "Zp"):
+            return f"{what} cannot contain control or invisible characters " \
+                   f"(U+{ord(character):04X})"
+    return None
+
+
+def path_problem(path: str) -> str | None:
+    """Why a request path below /dav/ cannot name anything a writable account has or makes, or
+    None. Every segment is checked as a name of the longest kind."""
+    for segment in path.split("/"):
+        if segment:
+            found = problem(segment, MAX_SLUG + 4, "a name in the URL")
+            if found is not None:
+                return found
+    return None
