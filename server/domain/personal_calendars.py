@@ -144,6 +144,7 @@ def delete(session: Session, business_id: int, personal_id: int, now: dt.datetim
         journal.record(session, calendar, "task", task.id, task.uid, "delete", now,
                        actor=actor)
         session.delete(task)
+    session.flush()  # its rows first: the database would cascade before the ORM's deletes
     session.delete(personal)
 
 
