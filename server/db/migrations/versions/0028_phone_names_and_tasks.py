@@ -3,7 +3,7 @@ of any printable text; personal calendars say what they hold (VEVENT, VTODO); ph
 the tasks (VTODO) a writable account puts in them
 
 vdirsyncer, Thunderbird and the like name a calendar as their user does ("test @ foo ät bar"
-and a UUID); server/domain/resource_names.py checks the names. SQLite keeps any length.
+and a UUID); server/domain/resource_names.py checks the names.
 Existing personal calendars hold events and tasks, as new ones do unless MKCALENDAR says.
 
 Revision ID: 0028
@@ -21,11 +21,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        op.alter_column('personal_calendars', 'slug', type_=sa.String(length=128),
-                        existing_type=sa.String(length=64), existing_nullable=False)
-    op.add_column('personal_calendars', sa.Column(
-        'components', sa.String(length=32), server_default='VEVENT,VTODO', nullable=False))
+    # Before phone_tasks references it: SQLite copies the table (nothing else references it).
+    with op.batch_alter_table('personal_calendars') as batch_op:
+        batch_op.alter_column('slug', type_=sa.String(length=128),
+                              existing_type=sa.String(length=64), existing_nullable=False)
+        batch_op.add_column(sa.Column('components', sa.String(length=32),
+                                      server_default='VEVENT,VTODO', nullable=False))
     op.create_table(
         'phone_tasks',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -54,7 +55,7 @@ def downgrade() -> None:
     op.drop_index('ix_phone_tasks_collection', table_name='phone_tasks')
     op.drop_index('ix_phone_tasks_business_id', table_name='phone_tasks')
     op.drop_table('phone_tasks')
-    op.drop_column('personal_calendars', 'components')
-    if op.get_bind().dialect.name != "sqlite":
-        op.alter_column('personal_calendars', 'slug', type_=sa.String(length=64),
-                        existing_type=sa.String(length=128), existing_nullable=False)
+    with op.batch_alter_table('personal_calendars') as batch_op:
+        batch_op.drop_column('components')
+        batch_op.alter_column('slug', type_=sa.String(length=64),
+                              existing_type=sa.String(length=128), existing_nullable=False)
