@@ -276,11 +276,12 @@ def test_personal_calendars_are_the_accounts_own(api: Api, salon: Salon) -> None
     assert [c.get_display_name() for c in reader.client.principal().calendars()] == \
         ["Anna Berg"]
     base = phone.url.rsplit("/", 2)[0]
+    # A personal calendar holds events and tasks (test_caldav_writable_tasks.py), not journals.
     todo = ('<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" '
             'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
-            '<C:supported-calendar-component-set><C:comp name="VTODO"/>'
+            '<C:supported-calendar-component-set><C:comp name="VJOURNAL"/>'
             '</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>')
-    answer = requests.request("MKCALENDAR", f"{base}/tasks/", data=todo, auth=phone.auth,
+    answer = requests.request("MKCALENDAR", f"{base}/notes/", data=todo, auth=phone.auth,
                               timeout=30)
     refusal_reason(answer, 403, C + "supported-calendar-component")
     assert requests.request("MKCALENDAR", f"{base}/x/", data=todo, auth=reader.auth,

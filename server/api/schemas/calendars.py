@@ -122,7 +122,7 @@ class ExceptionList(BaseModel):
 
 class ChangeOut(BaseModel):
     seq: int
-    kind: str = Field(description="booking, blocked or calendar")
+    kind: str = Field(description="booking, blocked, calendar or task (a phone's VTODO)")
     id: int
     uid: str
     action: str = Field(description="put (created or changed) or delete (a tombstone)")
