@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +38,10 @@ def checked_name(name: str) -> str:
     if len(tidy) > MAX_NAME:
         raise InvalidError(f"a calendar's name is at most {MAX_NAME} characters (this one has "
                            f"{len(tidy)})", field="displayname")
+    if any(unicodedata.category(character) == "Cc" for character in tidy):
+        # XML (a PROPFIND answer) cannot carry them; the JSON API could send them.
+        raise InvalidError("a calendar's name cannot contain control characters",
+                           field="displayname")
     return tidy
 
 

@@ -148,7 +148,8 @@ def test_the_api_sets_name_and_colour_checked_as_proppatch_is(api: Api, salon: S
     # The same reasons as a PROPPATCH, and nothing changes (blocks neither).
     for body, why in (({"colour": "green", "blocks": False}, "#RRGGBB"),
                       ({"name": "x" * 201, "colour": "#000000"}, "at most 200"),
-                      ({"name": "   "}, "empty"), ({"name": None}, "null")):
+                      ({"name": "   "}, "empty"), ({"name": None}, "null"),
+                      ({"name": "bell\x07"}, "control characters")):
         refused = api.patch(path, json=body)
         assert refused.status_code == 422 and why in refused.json()["error"]["message"], \
             refused.text
