@@ -99,7 +99,8 @@ def _load_demo_if_missing(runtime: Any) -> None:
         return
     click.echo("Loading the demo business (first run) ...")
     with click.progressbar(length=DEMO_DAYS, label="  demo bookings, day by day") as bar:
-        load_demo(runtime.db, runtime.keyring, runtime.clock.now(), progress=bar.update)
+        load_demo(runtime.db, runtime.keyring, runtime.clock.now(), progress=bar.update,
+                  rules=runtime.config.availability)
 
 
 @click.command()

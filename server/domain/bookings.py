@@ -90,7 +90,7 @@ def _days(calendar: Calendar, start: dt.date | dt.datetime, end: dt.date | dt.da
 
 def _apply(session: Session, booking: Booking, calendar: Calendar, *,
            start: dt.datetime | dt.date, end: dt.datetime | dt.date | None, now: dt.datetime,
-           rules: AvailabilityConfig, duration: dt.timedelta | None = None) -> None:
+           rules: AvailabilityConfig | None, duration: dt.timedelta | None = None) -> None:
     """Set the times (end defaults to start + `duration`, else the service's duration; an
     all-day booking's to its own number of days, else one day), the occupied interval, and
     refuse overlaps; an online booking must also fit availability. An all-day booking occupies
@@ -123,6 +123,8 @@ def _apply(session: Session, booking: Booking, calendar: Calendar, *,
             refuse_overlaps(session, calendar, booking.occupied_start_utc,
                             booking.occupied_end_utc, exclude_booking=booking.id)
             if booking.source == "online":
+                if rules is None:
+                    raise MissingRulesError()
                 refuse_unbookable(session, calendar, service, start_utc, end_utc, now, rules,
                                   exclude_booking=booking.id)
     widen_span(calendar, booking.occupied_start_utc, booking.occupied_end_utc)
@@ -142,17 +144,28 @@ def _journal(session: Session, calendar: Calendar, booking: Booking, now: dt.dat
                                  now, actor=actor)
 
 
+class MissingRulesError(TypeError):
+    """An online booking was made or moved without the configured `[availability]` rules: a
+    caller's mistake (every caller passes runtime.config.availability), never a default."""
+
+    def __init__(self) -> None:
+        super().__init__("an online booking is checked against the configured [availability] "
+                         "rules; pass rules=runtime.config.availability")
+
+
 def create_booking(session: Session, business_id: int, *, calendar_id: int, service_id: int,
                    start: dt.datetime | dt.date, now: dt.datetime,
                    end: dt.datetime | dt.date | None = None, all_day: bool = False,
                    client_id: int | None = None, status: str = "confirmed",
                    source: str = "staff", location: str | None = None,
                    notes: str | None = None,
-                   rules: AvailabilityConfig = AvailabilityConfig()) -> Booking:
+                   rules: AvailabilityConfig | None = None) -> Booking:
     """Create a booking; `start`/`end` are aware instants or naive local times in the calendar's
     zone; `end` defaults to start plus the service's duration. An `all_day` booking takes
     dates instead (end exclusive, one day by default). An online booking must fit the
-    availability `rules` (hours, notice, horizon, blocking Google events)."""
+    availability `rules` (hours, notice, horizon, blocking Google events): the configured
+    `[availability]` (runtime.config.availability), which its callers pass; there is no
+    built-in default (MissingRulesError when an online booking comes without them)."""
     _check_enums(status, source)
     calendar = lock_calendar(session, business_id, calendar_id)
     if not calendar.active:
@@ -181,12 +194,14 @@ def update_booking(session: Session, business_id: int, booking_id: int, *, now: 
                    client_id: int | None = None, status: str | None = None,
                    source: str | None = None, location: str | None = None,
                    notes: str | None = None, clear: frozenset[str] = frozenset(),
-                   rules: AvailabilityConfig = AvailabilityConfig(),
+                   rules: AvailabilityConfig | None = None,
                    actor: str | None = None) -> Booking:
     """Move or change a booking. Moving to another calendar leaves a tombstone on the old one.
     `clear` names optional fields to set to null (client_id, location, notes). Turning a booking
     all-day (or back) needs a new start of the right kind (a date, or a date-time). `actor`
-    names a writable CalDAV account that made the change (the journal keeps it)."""
+    names a writable CalDAV account that made the change (the journal keeps it). Moving or
+    confirming an online booking checks it against `rules`, the configured `[availability]`
+    (no built-in default: MissingRulesError without them); a cancel or a note needs none."""
     _check_enums(status, source)
     current = get_booking(session, business_id, booking_id)
     target_id = calendar_id if calendar_id is not None else current.calendar_id

@@ -11,6 +11,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.config import AvailabilityConfig
 from server.db import Database
 from server.db.models import Business, Service
 from server.domain import (
@@ -77,7 +78,8 @@ def demo_admin(db: Database, now: dt.datetime) -> tuple[str, str] | None:
 
 def load_demo(db: Database, keyring: Keyring, now: dt.datetime, *, seed: int = 7, days_back: int = DAYS_BACK,
               days_ahead: int = DAYS_AHEAD, target_bookings: int = 500,
-              progress: Callable[[int], None] | None = None) -> int:
+              progress: Callable[[int], None] | None = None,
+              rules: AvailabilityConfig) -> int:
     """Create the demo business; return its id. The window around `now` crosses the October
     and March DST changes of Europe/Copenhagen."""
     rng = random.Random(seed)
@@ -145,7 +147,7 @@ def load_demo(db: Database, keyring: Keyring, now: dt.datetime, *, seed: int = 7
                     if made >= goal:
                         break
                     if _try_booking(session, rng, business_id, day, calendar_ids, service_rows,
-                                    client_ids, now):
+                                    client_ids, now, rules):
                         made += 1
         if progress is not None:
             progress(1)
@@ -154,8 +156,9 @@ def load_demo(db: Database, keyring: Keyring, now: dt.datetime, *, seed: int = 7
 
 def _try_booking(session: Session, rng: random.Random, business_id: int, day: dt.date,
                  calendar_ids: list[int], service_rows: list[Service], client_ids: list[int],
-                 now: dt.datetime) -> bool:
-    """One booking at a random time within the day's opening hours; False if it collides."""
+                 now: dt.datetime, rules: AvailabilityConfig) -> bool:
+    """One booking at a random time within the day's opening hours; False if it collides (an
+    online one is held to the configured [availability] `rules`)."""
     service = rng.choice(service_rows)
     opening, closing = (10, 14) if day.weekday() == 5 else (9, 17)
     start = dt.datetime.combine(day, dt.time(rng.randint(opening, closing - 2),
@@ -168,7 +171,7 @@ def _try_booking(session: Session, rng: random.Random, business_id: int, day: dt
             bookings.create_booking(
                 session, business_id, calendar_id=rng.choice(calendar_ids),
                 service_id=service.id, client_id=rng.choice(client_ids), start=start, now=now,
-                source=source,
+                source=source, rules=rules,
                 notes=rng.choice([None, "Bring reference photo", "First visit"]))
     except ConflictError:
         return False

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from fakes import FakeGoogle
+from server.config import AvailabilityConfig
 from server.db import Database
 from server.db.models import Booking
 from server.domain import businesses, calendars, hours, services
@@ -70,7 +71,9 @@ def worker(index: int, url: str, business: int, calendar: int, service: int,
                             booking = create_booking(
                                 session, business, calendar_id=calendar, service_id=service,
                                 start=dt.datetime.fromisoformat(start), now=NOW,
-                                source="online")
+                                source="online",
+                                # the configuration these tests load sets no [availability]
+                                rules=AvailabilityConfig())
                             outcomes.append(("ok", start, booking.id, began_after))
                     except ConflictError as exc:
                         kinds = [r["type"] for r in exc.details.get("reasons", [])] or \

@@ -123,7 +123,8 @@ def test_a_phone_event_blocks_then_unblocks_an_online_slot(world: CalDAVWorld) -
     with world.runtime.db.write() as session, pytest.raises(Exception, match="CalDAV event"):
         bookings.create_booking(session, world.business, calendar_id=world.anna,
                                 service_id=world.service, start=local(world, 1, 10),
-                                now=world.now, source="online")
+                                now=world.now, source="online",
+                                rules=world.runtime.config.availability)
     made.delete()
     sync(world)
     assert "10:00" in online_slots(world, 1)

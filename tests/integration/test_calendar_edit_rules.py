@@ -237,3 +237,31 @@ def test_a_phone_move_of_an_online_booking_uses_the_configured_horizon(
     assert answer.status_code == 204, answer.text
     assert dt.datetime.fromisoformat(booking_of(api, salon, made)["start"]) == cph_day(20, 10)
     api.session.close()
+
+
+def test_the_api_books_and_moves_online_within_the_configured_horizon(
+        short_live: LiveServer) -> None:
+    """create_booking and update_booking of the JSON API hold an online booking to the
+    configured [availability] (30 days here; the built-in default would allow 90)."""
+    api = Api(short_live.url)
+    salon = make_salon(api)
+    api.ok("PUT", f"/businesses/{salon.business}/calendars/{salon.calendar}/opening-hours",
+           json={"intervals": [{"weekday": day, "opens": "08:00", "closes": "18:00"}
+                               for day in range(7)]})
+    base = f"/businesses/{salon.business}/bookings"
+    body = {"calendar_id": salon.calendar, "service_id": salon.service, "source": "online"}
+    refused = api.post(base, json={**body, "start": cph_day(40, 10).isoformat()})
+    assert refused.status_code == 409 and "bookings open only until" in refused.text
+    made = api.ok("POST", base, 201, json={**body, "start": cph_day(20, 10).isoformat()})
+    moved = api.patch(f"{base}/{made['id']}", json={"start": cph_day(40, 11).isoformat()})
+    assert moved.status_code == 409 and "bookings open only until" in moved.text
+    assert dt.datetime.fromisoformat(booking_of(api, salon, made)["start"]) == cph_day(20, 10)
+    # Staff may book beyond it; the domain has no built-in rules to fall back on.
+    api.ok("POST", base, 201, json={**body, "source": "staff",
+                                    "start": cph_day(40, 10).isoformat()})
+    with short_live.runtime.db.write() as session, \
+            pytest.raises(bookings.MissingRulesError, match=r"\[availability\]"):
+        bookings.create_booking(session, salon.business, calendar_id=salon.calendar,
+                                service_id=salon.service, start=cph_day(21, 10),
+                                now=NOW, source="online")
+    api.session.close()
