@@ -128,9 +128,12 @@ def _events(session: Session, personal: PersonalCalendar) -> list[BlockedTime]:
     events = list(session.execute(select(BlockedTime).where(
         BlockedTime.calendar_id == personal.calendar_id,
         BlockedTime.collection_id == personal.id)).scalars())
+    ids = {e.id for e in events}
+    # Instances are stored in their event's collection too: each row once (deleting one
+    # twice would delete nothing the second time, and journal it twice).
     children = list(session.execute(select(BlockedTime).where(
-        BlockedTime.parent_id.in_([e.id for e in events]))).scalars()) if events else []
-    return events + children
+        BlockedTime.parent_id.in_(ids))).scalars()) if events else []
+    return events + [child for child in children if child.id not in ids]
 
 
 def delete(session: Session, business_id: int, personal_id: int, now: dt.datetime,

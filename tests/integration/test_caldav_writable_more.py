@@ -12,8 +12,10 @@ import datetime as dt
 
 import caldav
 import requests
+from sqlalchemy import select
 
-from support import Api, Salon, book, make_link, make_salon
+from server.db.models import JournalEntry
+from support import Api, LiveServer, Salon, book, make_link, make_salon
 from test_caldav_writable import (  # noqa: F401  (fixtures)
     CPH, Phone, api, event_text, live, refusal_reason, salon, writable_link,
 )
@@ -344,3 +346,19 @@ def test_a_personal_calendar_can_be_renamed_and_nothing_else_set(api: Api, salon
     assert refused.status_code == 403
     assert requests.request("PROPPATCH", str(made.url), data=b"<not xml", auth=phone.auth,
                             timeout=30).status_code == 400
+
+
+def test_removing_a_personal_calendar_removes_each_instance_once(
+        api: Api, salon: Salon, live: LiveServer) -> None:
+    """An overridden instance is stored in its event's personal calendar too: removing the
+    calendar deletes and journals each row once (it was listed twice: the second delete found
+    no row, and the journal had two tombstones)."""
+    phone = Phone(writable_link(api, salon))
+    url = str(phone.client.principal().make_calendar(name="Lunches", cal_id="lunches").url)
+    assert requests.put(url + "lunch.ics", data=with_override("lunch", "", MOVED_9TH).encode(),
+                        auth=phone.auth, timeout=30).status_code == 201
+    assert requests.delete(url, auth=phone.auth, timeout=30).status_code == 204
+    with live.runtime.db.read() as session:
+        tombstones = session.execute(select(JournalEntry.item_id).where(
+            JournalEntry.kind == "blocked", JournalEntry.action == "delete")).scalars().all()
+    assert len(tombstones) == 2 and len(set(tombstones)) == 2  # the event and its instance
