@@ -14,7 +14,8 @@ Before Radicale sees a request, this mount:
   of our error handler (Radicale's own handler would log the path and a traceback);
 - takes the URL prefix from our configuration only: X-Script-Name and X-Forwarded-* are removed;
 - hides Radicale's internal pages (/.web, /.sharing, ...) and GET with a query string;
-- decodes the path as UTF-8 (WSGI hands it over as Latin-1);
+- decodes the path as UTF-8 (WSGI hands it over as Latin-1; bytes that are not UTF-8 name
+  nothing of ours);
 - answers paths that cannot name one of a read-only link's resources (a space, a non-ASCII
   character) 404 (reads) or 403 (writes) itself, as stock Radicale would; on a writable account
   any printable name is served (its phone names what it makes), and a hostile one (a control
@@ -74,6 +75,7 @@ REALM = "bookingcal"
 # these; Radicale's strict check (the same set) would answer anything else 400.
 PATH_CHARACTERS = re.compile(r"[A-Za-z0-9@.\-_/~]*")
 READS = {"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"}
+NOT_UTF8 = "bookingcal.path_not_utf8"  # environ key: the path's bytes are not UTF-8
 
 
 class RadicaleFailure(BaseException):
@@ -196,8 +198,9 @@ class DavMount:
         except UnicodeEncodeError:
             pass  # a server that decoded it already
         except UnicodeDecodeError:
-            return self._plain(start_response, "400 Bad Request",
-                               b"The path is not percent-encoded UTF-8.\n")
+            # No name of ours; a read-only link answers it as a missing resource, a writable
+            # account's phone is told why (_serve).
+            environ[NOT_UTF8] = True
         return self._dav(environ, start_response, sub_path)
 
     @staticmethod
@@ -343,7 +346,8 @@ class DavMount:
             if link.writable:
                 # A writable account's phone names what it makes (server/domain/resource_names.py):
                 # a name that cannot be one is refused with the reason.
-                refused = resource_names.path_problem(sub_path)
+                refused = "the path is not percent-encoded UTF-8" \
+                    if environ.get(NOT_UTF8) else resource_names.path_problem(sub_path)
                 if refused is not None:
                     return self._plain(start_response, "400 Bad Request",
                                        f"{refused[0].upper()}{refused[1:]}.\n".encode())
