@@ -38,7 +38,7 @@ def checked_name(name: str) -> str:
     if len(tidy) > MAX_NAME:
         raise InvalidError(f"a calendar's name is at most {MAX_NAME} characters (this one has "
                            f"{len(tidy)})", field="displayname")
-    if any(unicodedata.category(character) == "Cc" for character in tidy):
+    if any(unicodedata.category(character) in ("Cc", "Cs") for character in tidy):
         # XML (a PROPFIND answer) cannot carry them; the JSON API could send them.
         raise InvalidError("a calendar's name cannot contain control characters",
                            field="displayname")

@@ -278,6 +278,30 @@ def _read(body: bytes, calendar_tz: str) -> PhoneEvent:
         zero_length=span.zero_length)
 
 
+def checked_rule(component: Any, calendar_tz: str) -> str | None:
+    """The RRULE of a component (an event's or a task's), checked by the RRULE checker against
+    its DTSTART (server/domain/recurrence.py: COUNT, INTERVAL and year caps, no FREQ below
+    hourly), or None without one. PutRefused says what is wrong: every expansion anyone makes
+    of it later (a time-range query) is bounded by these caps."""
+    rules = component.get("RRULE")
+    if rules is None:
+        return None
+    if isinstance(rules, list):
+        raise _bad("give at most one RRULE", "C:valid-calendar-object-resource")
+    if component.get("DTSTART") is None:
+        raise _bad("a repeating component needs a DTSTART", "C:valid-calendar-object-resource")
+    try:
+        start, tzid = _moment(component["DTSTART"], "DTSTART", calendar_tz)
+        _, start_local = _local(start, tzid)
+        return validate_rrule(rules.to_ical().decode(), start_local, tzid)
+    except ExpansionLimitError as exc:
+        raise PutRefused("403 Forbidden", "C:max-instances", exc.message) from None
+    except InvalidError as exc:
+        raise _bad(exc.message, "C:valid-calendar-object-resource") from None
+    except (OverflowError, ValueError, TypeError, AttributeError):
+        raise _bad("the repeating rule cannot be read") from None
+
+
 @dataclass(frozen=True)
 class _Span:
     all_day: bool

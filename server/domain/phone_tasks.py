@@ -6,9 +6,10 @@ calendar (kind "task") with the account that wrote it. The employee's calendar i
 events only (its supported-calendar-component-set says VEVENT): a task there is refused.
 
 Accepted: one VCALENDAR holding VTODOs of one UID (the master and, optionally, overridden
-instances with RECURRENCE-ID) and VTIMEZONEs. Mixed with an event (or anything else), or
-unreadable, it is refused with a PutRefused (server/domain/phone_event.py) and nothing is
-stored."""
+instances with RECURRENCE-ID) and VTIMEZONEs; a repeating rule must pass the same checker as an
+event's (server/domain/recurrence.py), since a time-range query expands it. Mixed with an event
+(or anything else), or unreadable, it is refused with a PutRefused
+(server/domain/phone_event.py) and nothing is stored."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from sqlalchemy.orm import Session
 from server.db.models import BlockedTime, Booking, PersonalCalendar, PhoneTask
 from server.domain import journal, resource_names
 from server.domain.calendars import lock_calendar
-from server.domain.phone_event import MAX_COMPONENTS, PutRefused, is_instance_uid
+from server.domain.phone_event import (
+    MAX_COMPONENTS, PutRefused, checked_rule, is_instance_uid,
+)
 from server.domain.phone_writes import StaleError
 from server.errors import ConflictError
 
@@ -96,9 +99,12 @@ def read(body: bytes) -> TaskText | None:
     if refused is not None:
         raise _bad(refused + " (the resource is named <UID>.ics)",
                    "C:valid-calendar-object-resource")
-    if sum(1 for todo in todos if todo.get("RECURRENCE-ID") is None) != 1:
+    masters = [todo for todo in todos if todo.get("RECURRENCE-ID") is None]
+    if len(masters) != 1:
         raise _bad("send exactly one VTODO without RECURRENCE-ID",
                    "C:valid-calendar-object-resource")
+    # Nothing here expands it, but a time-range query may: the same caps as an event's rule.
+    checked_rule(masters[0], "UTC")
     return TaskText(uid=uid, text=text)
 
 

@@ -164,6 +164,15 @@ def test_tasks_in_the_booking_calendar_and_mixed_bodies_are_refused(
     wrong_name = requests.put(url + "other.ics", data=task_text("milk").encode(),
                               auth=phone.auth, timeout=30)
     assert wrong_name.status_code == 400
+    # A repeating task's rule passes the events' checker (a time-range query expands it).
+    for rule in ("FREQ=SECONDLY", "FREQ=DAILY;COUNT=10000", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"):
+        repeating = task_text("r", extra=f"RRULE:{rule}\r\n")
+        answer = requests.put(url + "r.ics", data=repeating.encode(), auth=phone.auth,
+                              timeout=30)
+        assert answer.status_code in (400, 403) and "BC:reason" in answer.text, rule
+    assert requests.put(url + "r.ics", auth=phone.auth, timeout=30, data=task_text(
+        "r", extra="RRULE:FREQ=WEEKLY;COUNT=10\r\n").encode()).status_code == 201
+    assert requests.delete(url + "r.ics", auth=phone.auth, timeout=30).status_code == 204
     journal = task_text("j").replace("VTODO", "VJOURNAL")
     refusal_reason(requests.put(url + "j.ics", data=journal.encode(), auth=phone.auth,
                                 timeout=30), 403, C + "supported-calendar-component")

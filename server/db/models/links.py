@@ -92,7 +92,8 @@ class PersonalCalendar(Base):
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
                                              index=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
-    # Its name in the URL as the phone chose it (any printable text: server/domain/resource_names.py).
+    # Its name in the URL as the phone chose it (any printable text:
+    # server/domain/resource_names.py).
     slug: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
     blocks: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
