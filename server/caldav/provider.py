@@ -17,7 +17,7 @@ from typing import Callable
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from server.caldav import connections, copies, intervals
+from server.caldav import connections, copies, intervals, owner
 from server.caldav.client import CalDAVClient, guard_for
 from server.caldav.pull import CalDAVLister
 from server.caldav.push import CalDAVWriter
@@ -36,9 +36,12 @@ def make_client(runtime: Runtime, credentials: str) -> CalDAVClient:
     """The client of one connection from its credentials (server/caldav/connections.py)."""
     found = json.loads(credentials)
     user = str(found["user"])
+    addresses = found.get("addresses")
     return CalDAVClient(str(found["home"]), user, str(found["password"]),
                         timeout=runtime.config.caldav.timeout_seconds,
-                        addresses=frozenset({user.lower()}) if "@" in user else frozenset(),
+                        addresses=owner.owner_addresses(
+                            [str(a) for a in addresses] if isinstance(addresses, list)
+                            else None, user),
                         guard=guard_for(runtime.config.caldav))
 
 

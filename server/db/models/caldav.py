@@ -33,6 +33,9 @@ class CalDAVConnection(Base):
     home_url: Mapped[str] = mapped_column(String(1024))  # the calendar-home-set found
     username: Mapped[str] = mapped_column(String(320))
     password_encrypted: Mapped[str] = mapped_column(Text)
+    # The principal's calendar user addresses (JSON list, server/caldav/owner.py); None: not
+    # discovered (connected before they were, or the server lacks the property).
+    addresses: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="connected")
     direction: Mapped[str] = mapped_column(String(16), default="both")
     hide_client_details: Mapped[bool] = mapped_column(Boolean, default=False)
