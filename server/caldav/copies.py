@@ -2,7 +2,9 @@
 `bookingcal-<kind>-<id>-<key>.ics`, its UID the same stem. The key is a keyed hash of the item
 and of the account in the business (not of the connection's row): deterministic, so a retried
 create finds its own resource instead of duplicating, and the same after the account was
-disconnected keeping its copies and connected again, which then finds and adopts them. A server
+disconnected keeping its copies and connected again, which then finds and adopts them (copies
+named by the former scheme, keyed by the connection's row, are still recognised: a restore
+adopts them where they are, `former_copy_name`). A server
 that will not take a deleted UID again (Nextcloud) gets the copy under the next generation's
 name, `...-<key>-g<n>.ics` (a fresh UID, the same for that booking and generation). Built
 from the redacted view only (the Google copies' view, server/redaction.py) and marked with
@@ -43,6 +45,16 @@ def owner_key(business_id: int, username: str) -> str:
 def copy_name(secret: bytes, owner: str, kind: str, item_id: int) -> str:
     """The deterministic resource name of our copy of an item (`owner`: owner_key)."""
     digest = hmac.new(secret, f"{owner}:{kind}:{item_id}".encode(),
+                      hashlib.sha256).hexdigest()[:24]
+    return f"{PREFIX}{kind}-{item_id}-{digest}{SUFFIX}"
+
+
+def former_copy_name(secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
+    """The name our copy of an item had before names were keyed by the account (until
+    December 2026: keyed by the connection's row). Copies written so are still recognised as
+    this connection's when the database lost their record (a restore) and adopted where they
+    are, never duplicated under the current name."""
+    digest = hmac.new(secret, f"{connection_id}:{kind}:{item_id}".encode(),
                       hashlib.sha256).hexdigest()[:24]
     return f"{PREFIX}{kind}-{item_id}-{digest}{SUFFIX}"
 

@@ -177,6 +177,12 @@ class CalDAVLister:
         return copies.copy_name(secret, copies.owner_key(connection.business_id,
                                                          connection.username), kind, item_id)
 
+    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
+                        item_id: int) -> list[str]:
+        """The name the copy had under the former scheme (keyed by the connection's row): a
+        copy written so, which the database does not know, is ours too."""
+        return [copies.former_copy_name(secret, connection.id, kind, item_id)]
+
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one CalDAV calendar, and what to change."""
         doing = "writing to" if writing else "reading"

@@ -59,6 +59,11 @@ class Lister(Protocol):
         """The deterministic remote id of our copy of an item (from the connection's row)."""
         ...
 
+    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
+                        item_id: int) -> list[str]:
+        """The ids our copy of an item had under former naming schemes (still ours)."""
+        ...
+
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one remote calendar, and what to change."""
         ...
@@ -222,15 +227,16 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
                         id_secret: bytes) -> None:
     """A copy this connection wrote that the database does not know: written after the backup
     the database was restored from (or recorded by a process that died right after writing).
-    Its id proves it ours; adopted, the next write rewrites it or, if its item is gone, deletes
+    Its id (the current one, or one of a former naming scheme) proves it ours; adopted, the next write rewrites it or, if its item is gone, deletes
     it. Copies of other connections or installations (same tag, other ids) stay untouched."""
     if item.cancelled:
         return
     kind, _, number = (item.tag or "").partition(":")
     if kind not in ("booking", "blocked") or not number.isdigit() or len(number) > 18:
         return
-    if lister.copy_id(id_secret, connection, kind, int(number)) != (
-            item.copy_key or item.remote_id):
+    known = [lister.copy_id(id_secret, connection, kind, int(number)),
+             *lister.former_copy_ids(id_secret, connection, kind, int(number))]
+    if (item.copy_key or item.remote_id) not in known:
         return
     GoogleCopy = lister.tables.copy
     if session.execute(select(GoogleCopy.id).where(

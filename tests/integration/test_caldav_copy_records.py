@@ -1,0 +1,140 @@
+"""Our copies in a CalDAV calendar when the database lost their record, or the server refuses
+to delete one (real Radicale behind the quirk proxy, one of each for the module, a fresh
+calendar per test).
+
+- After a restore (a new epoch, the copies' rows gone), the engine reads the calendar again and
+  adopts the copies it finds under their names, under the current naming scheme (keyed by the
+  account in the business) and under the former one (keyed by the connection's row, what
+  versions before December 2026 wrote): written over in place, never created again beside.
+- A server that refuses to delete our copy of a cancelled booking (403, as Nextcloud may with
+  its trash bin) gets the copy overwritten as cancelled and free instead (it blocks no one's
+  time and shows as cancelled); when it refuses that too, the booking's row says what to do
+  by hand, the attempts stop after a bounded number, and the calendar's other copies go on."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import icalendar
+import pytest
+from sqlalchemy import delete, select
+
+from caldav_servers import Quirks, Server, proxy, radicale
+from caldav_world import CalDAVWorld, make_caldav_world
+from server.caldav import copies
+from server.db.models import CalDAVConnection, CalDAVCopy
+from server.domain import bookings, journal
+from server.sync.engine import Engine, PassReport
+
+UTC = dt.timezone.utc
+NUMBERS = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Quirks]]:
+    quirks = Quirks()
+    with radicale(tmp_path_factory.mktemp("radicale")) as real, proxy(real, quirks) as server:
+        yield server, quirks
+
+
+@pytest.fixture
+def setup(front: tuple[Server, Quirks], tmp_path: Path,
+          database_url: str) -> Iterator[tuple[CalDAVWorld, Quirks]]:
+    """A world on a calendar of its own (the module shares the server)."""
+    server, quirks = front
+    number = next(NUMBERS)
+    made = server.dav().principal().make_calendar(name=f"Work {number}",
+                                                  cal_id=f"work-{number}")
+    quirks.clear_faults()
+    quirks.answered.clear()
+    quirks.forbid_writes = False
+    with make_caldav_world(tmp_path, database_url,
+                           dataclasses.replace(server, calendar_url=str(made.url))) as world:
+        yield world, quirks
+    quirks.clear_faults()
+    quirks.forbid_writes = False
+
+
+def sync(world: CalDAVWorld) -> PassReport:
+    [report] = Engine(world.runtime, worker="t", unthrottled=True,
+                      providers=[world.provider()]).run_once(force_pull=True)
+    assert report.error is None, report.error
+    return report
+
+
+def held(world: CalDAVWorld) -> dict[str, list[tuple[str, str, str]]]:
+    """Our copies on the server: item reference -> [(resource name, UID, STATUS)]."""
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for event in world.server.dav().calendar(url=world.server.calendar_url).events():
+        for component in icalendar.Calendar.from_ical(event.data).walk("VEVENT"):
+            mark = component.get("X-BOOKINGCAL-ITEM")
+            if mark is not None:
+                found.setdefault(str(mark).partition("/")[0], []).append(
+                    (str(event.url).rstrip("/").rpartition("/")[2], str(component["UID"]),
+                     str(component.get("STATUS", ""))))
+    return found
+
+
+def created(quirks: Quirks) -> Counter[str]:
+    return Counter(path.rpartition("/")[2] for method, path, status in quirks.answered
+                   if method == "PUT" and status == 201)
+
+
+def rename(world: CalDAVWorld, name: str, new_name: str) -> None:
+    """Move our copy `name` to `new_name` (its UID too), as the former version wrote it."""
+    calendar = world.server.dav().calendar(url=world.server.calendar_url)
+    event = calendar.event_by_url(world.server.calendar_url + name)
+    text = copies.with_uid(event.data, new_name)
+    event.delete()
+    calendar.save_event(text)  # python-caldav names the resource after the UID
+    assert world.server.calendar_url + new_name in [str(e.url) for e in calendar.events()]
+
+
+def test_copies_of_both_naming_schemes_are_adopted_after_a_restore(
+        setup: tuple[CalDAVWorld, Quirks]) -> None:
+    world, quirks = setup
+    former, current = world.book(1, 9), world.book(2, 10)
+    sync(world)
+    secret = copies.key_secret(world.runtime.keyring)
+    with world.runtime.db.read() as session:
+        connection = session.get(CalDAVConnection, world.connection)
+        names = {booking: copies.copy_name(secret, copies.owner_key(
+            connection.business_id, connection.username), "booking", booking)
+            for booking in (former, current)}
+        old_name = copies.former_copy_name(secret, connection.id, "booking", former)
+    assert old_name != names[former]
+    # The copy of `former` as a version before the account-keyed names wrote it.
+    rename(world, names[former], old_name)
+    # Restored from a backup taken before either copy was recorded: a new epoch, no rows;
+    # meanwhile the booking moved.
+    moved_to = dt.datetime.combine(world.first_day + dt.timedelta(days=3), dt.time(15))
+    with world.runtime.db.write() as session:
+        session.execute(delete(CalDAVCopy))
+        journal.new_epoch(session)
+        bookings.update_booking(session, world.business, former, now=world.now,
+                                start=moved_to)
+    quirks.answered.clear()
+    report = sync(world)
+    assert report.pulled is not None and report.pulled.unknown_copies == 2
+    after = held(world)
+    assert {ref: [name for name, _, _ in found] for ref, found in after.items()} == {
+        f"booking:{former}": [old_name], f"booking:{current}": [names[current]]}, after
+    assert not created(quirks), created(quirks)
+    with world.runtime.db.read() as session:
+        rows = {row.item_id: row.event_id for row in session.execute(
+            select(CalDAVCopy)).scalars()}
+    assert rows == {former: old_name, current: names[current]}
+    # Written over in place: the moved booking's copy shows its new time.
+    calendar = world.server.dav().calendar(url=world.server.calendar_url)
+    [component] = icalendar.Calendar.from_ical(calendar.event_by_url(
+        world.server.calendar_url + old_name).data).walk("VEVENT")
+    with world.runtime.db.read() as session:
+        starts = bookings.get_booking(session, world.business, former).start_utc
+    assert component["DTSTART"].dt.astimezone(UTC) == starts
+    quiet = sync(world)
+    assert quiet.pushed is not None and quiet.pushed.writes == 0
