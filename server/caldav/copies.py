@@ -121,6 +121,26 @@ def with_uid(text: str, name: str) -> str:
     return calendar.to_ical().decode("utf-8")
 
 
+def cancelled_text(text: str) -> str:
+    """Our copy's resource `text` marked cancelled and free, without reminders (for a server
+    that will not delete it); ValueError when it is not iCalendar with an event."""
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise ValueError("not an iCalendar resource") from exc
+    found = False
+    for event in calendar.walk("VEVENT"):
+        found = True
+        event["STATUS"] = icalendar.vText("CANCELLED")
+        event["TRANSP"] = icalendar.vText("TRANSPARENT")
+        event.subcomponents = [c for c in event.subcomponents if c.name != "VALARM"]
+        sequence = event.get("SEQUENCE")
+        event["SEQUENCE"] = int(sequence) + 1 if sequence is not None else 1
+    if not found:
+        raise ValueError("no event in the resource")
+    return calendar.to_ical().decode("utf-8")
+
+
 def _no_invitations(component: Any) -> None:
     for name in ("ATTENDEE", "ORGANIZER"):
         found = component.get(name)

@@ -30,7 +30,7 @@ from server.db.models import BlockedTime, Booking, Business, SyncFullRead
 from server.domain import calendar_edits, mirrored
 from server.domain.blocking import BlockingPolicy
 from server.errors import BookingCalError, ConflictError
-from server.sync import calendar_errors, full_reads
+from server.sync import calendar_errors, full_reads, item_errors
 from server.sync.errors import CursorExpiredError, SyncError
 from server.sync.provider import Page, RemoteItem
 from server.sync.tables import Tables
@@ -254,13 +254,17 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
 def _copy_deleted(session: Session, lister: Lister, connection: Any, copy: Any,
                   now: dt.datetime, report: ReadReport, rules: AvailabilityConfig) -> None:
     """Our copy deleted in the provider: written again, unless the business applies such
-    edits and may cancel the booking (then the outbox removes what is left of the copy)."""
+    edits and may cancel the booking (then the outbox removes what is left of the copy). A
+    write of it that was failing (a refused delete, maybe given up) is tried at once."""
     if copy is None or copy.deleted:
         return
     if copy.kind == "booking" and calendar_edits.apply_edit(
             session, connection.business_id, copy.item_id, None, provider=lister.label,
             connection_id=connection.id, now=now, rules=rules):
         return
+    if lister.tables.write_error is not None:
+        item_errors.retry_now(session, connection.id, (copy.kind, copy.item_id), now,
+                              lister.tables)
     _requeue(copy, report)
 
 

@@ -26,9 +26,10 @@ from sqlalchemy import delete, select
 
 from caldav_servers import Quirks, Server, proxy, radicale
 from caldav_world import CalDAVWorld, make_caldav_world
-from server.caldav import copies
-from server.db.models import CalDAVConnection, CalDAVCopy
+from server.caldav import copies, status
+from server.db.models import CalDAVCalendarMap, CalDAVConnection, CalDAVCopy, CalDAVWriteError
 from server.domain import bookings, journal
+from server.sync import item_errors
 from server.sync.engine import Engine, PassReport
 
 UTC = dt.timezone.utc
@@ -138,3 +139,89 @@ def test_copies_of_both_naming_schemes_are_adopted_after_a_restore(
     assert component["DTSTART"].dt.astimezone(UTC) == starts
     quiet = sync(world)
     assert quiet.pushed is not None and quiet.pushed.writes == 0
+
+
+def transparency(world: CalDAVWorld, name: str) -> str:
+    calendar = world.server.dav().calendar(url=world.server.calendar_url)
+    [component] = icalendar.Calendar.from_ical(calendar.event_by_url(
+        world.server.calendar_url + name).data).walk("VEVENT")
+    return str(component.get("TRANSP", "OPAQUE"))
+
+
+def test_a_refused_delete_overwrites_the_copy_as_cancelled(
+        setup: tuple[CalDAVWorld, Quirks]) -> None:
+    world, quirks = setup
+    cancelled, kept = world.book(1, 9), world.book(2, 10)
+    sync(world)
+    [(name, uid, _)] = held(world)[f"booking:{cancelled}"]
+    quirks.refuse_delete_of.add(name)  # Nextcloud: "cannot move it to the trash bin"
+    with world.runtime.db.write() as session:
+        bookings.cancel_booking(session, world.business, cancelled, world.now)
+    later = world.book(3, 11)
+    report = sync(world)
+    assert report.pushed is not None and not report.pushed.failed, report.pushed
+    after = held(world)
+    # Still there, but cancelled and free: it blocks no one and shows as cancelled.
+    assert after[f"booking:{cancelled}"] == [(name, uid, "CANCELLED")]
+    assert transparency(world, name) == "TRANSPARENT"
+    assert sorted(after) == sorted(f"booking:{b}" for b in (cancelled, kept, later))
+    with world.runtime.db.read() as session:
+        assert session.execute(select(CalDAVWriteError)).first() is None
+        [mapping] = session.execute(select(CalDAVCalendarMap)).scalars()
+        assert mapping.last_error is None
+        rows = {row.item_id: row.deleted for row in session.execute(
+            select(CalDAVCopy)).scalars()}
+        assert rows == {cancelled: True, kept: False, later: False}
+    quiet = sync(world)
+    assert quiet.pushed is not None and quiet.pushed.writes == 0
+    assert [m for m, path, _ in quirks.answered if path.endswith(name)].count("DELETE") == 1
+
+
+def test_a_copy_the_server_will_neither_delete_nor_change_is_reported_and_given_up(
+        setup: tuple[CalDAVWorld, Quirks]) -> None:
+    world, quirks = setup
+    cancelled, kept = world.book(1, 9), world.book(2, 10)
+    sync(world)
+    [(name, _, _)] = held(world)[f"booking:{cancelled}"]
+    quirks.forbid_resources.add(name)
+    with world.runtime.db.write() as session:
+        bookings.cancel_booking(session, world.business, cancelled, world.now)
+    later = world.book(3, 11)
+    sync(world)
+    # The calendar's other copies go on; the refused one is the booking's own error.
+    assert sorted(held(world)) == sorted(f"booking:{b}" for b in (cancelled, kept, later))
+    with world.runtime.db.read() as session:
+        [mapping] = session.execute(select(CalDAVCalendarMap)).scalars()
+        assert mapping.last_error is None
+        [error] = session.execute(select(CalDAVWriteError)).scalars()
+        assert error.item_id == cancelled
+        [account] = status.accounts(session, world.business, world.runtime.clock.now(),
+                                    world.runtime.config.caldav)
+    [shown] = account.calendars[0].item_errors
+    assert f"booking {cancelled}" in shown and "refused to delete" in shown \
+        and "delete it by hand" in shown and "trash" in shown, shown
+    # Tried again as its backoff allows (each pass at the retry time), a bounded number of
+    # times, then left alone even days later.
+    for _ in range(item_errors.GIVE_UP_AFTER + 3):
+        with world.runtime.db.read() as session:
+            [error] = session.execute(select(CalDAVWriteError)).scalars()
+            wait = error.retry_at - world.runtime.clock.now()
+        world.runtime.clock.advance(max(wait, dt.timedelta(days=1) if error.gave_up
+                                        else dt.timedelta(0)))
+        sync(world)
+    deletes = [m for m, path, _ in quirks.answered if path.endswith(name) and m == "DELETE"]
+    assert len(deletes) == item_errors.GIVE_UP_AFTER, len(deletes)
+    with world.runtime.db.read() as session:
+        [error] = session.execute(select(CalDAVWriteError)).scalars()
+        assert error.gave_up and error.failures == item_errors.GIVE_UP_AFTER
+        [account] = status.accounts(session, world.business, world.runtime.clock.now(),
+                                    world.runtime.config.caldav)
+    [shown] = account.calendars[0].item_errors
+    assert "not tried again" in shown, shown
+    # Deleted by hand, the copy is gone for good: the next full read finds nothing to do.
+    quirks.forbid_resources.clear()
+    world.server.dav().calendar(url=world.server.calendar_url).event_by_url(
+        world.server.calendar_url + name).delete()
+    world.runtime.clock.advance(dt.timedelta(days=8))  # past the weekly full read
+    sync(world)
+    assert f"booking:{cancelled}" not in held(world)
