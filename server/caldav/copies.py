@@ -113,6 +113,15 @@ def tag_of_name(name: str) -> str | None:
     return tag_of(f"{parts[0]}:{parts[1]}")
 
 
+def key_of_uid(uid: str | None) -> str | None:
+    """The first name of our copy whose UID is `uid` (a copy a client stored under another
+    resource name keeps it), or None when the UID is not one of ours."""
+    if uid is None:
+        return None
+    name = uid.strip() + SUFFIX
+    return base_name(name) if tag_of_name(name) is not None else None
+
+
 def with_uid(text: str, name: str) -> str:
     """Our copy's resource `text` with the UID of the resource `name`."""
     calendar = icalendar.Calendar.from_ical(text)

@@ -43,6 +43,7 @@ class Parsed:
     tag: str | None = None
     events: list[mirrored.RemoteEvent] = field(default_factory=list)
     unreadable: bool = False
+    uid: str | None = None  # of our copy (its first name's stem, whatever the resource's name)
 
 
 def _instant(value: Any, zone: str) -> dt.datetime:
@@ -128,7 +129,8 @@ def parse(name: str, text: bytes | str, *, zone: str, start: dt.datetime, end: d
     for event in events:
         tag = tag_of(event.get(MARK))
         if tag is not None:
-            return Parsed(tag=tag)
+            uid = event.get("UID")
+            return Parsed(tag=tag, uid=str(uid)[:512] if uid is not None else None)
     if not events:
         return Parsed()  # a VTODO or VJOURNAL: nothing to block
     repeating = len(events) > 1 or any(

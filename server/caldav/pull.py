@@ -161,8 +161,9 @@ class CalDAVLister:
                 continue
             parsed = events.parse(entry.name, found.data, zone=zone, start=start, end=end,
                                   owner=client.addresses)
-            if parsed.tag is not None:
-                items.append(RemoteItem(remote_id=entry.name, etag=found.etag, tag=parsed.tag))
+            if parsed.tag is not None:  # ours under a name we did not give: its UID tells
+                items.append(RemoteItem(remote_id=entry.name, etag=found.etag, tag=parsed.tag,
+                                        copy_key=copies.key_of_uid(parsed.uid)))
                 continue
             items.append(RemoteItem(remote_id=entry.name, etag=found.etag,
                                     change=mirrored.Series(entry.name)))

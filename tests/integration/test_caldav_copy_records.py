@@ -5,7 +5,8 @@ calendar per test).
 - After a restore (a new epoch, the copies' rows gone), the engine reads the calendar again and
   adopts the copies it finds under their names, under the current naming scheme (keyed by the
   account in the business) and under the former one (keyed by the connection's row, what
-  versions before December 2026 wrote): written over in place, never created again beside.
+  versions before December 2026 wrote), or by their UID when a client stored one under a name
+  of its own: written over in place, never created again beside.
 - A server that refuses to delete our copy of a cancelled booking (403, as Nextcloud may with
   its trash bin) gets the copy overwritten as cancelled and free instead (it blocks no one's
   time and shows as cancelled); when it refuses that too, the booking's row says what to do
@@ -96,21 +97,36 @@ def rename(world: CalDAVWorld, name: str, new_name: str) -> None:
     assert world.server.calendar_url + new_name in [str(e.url) for e in calendar.events()]
 
 
+def store_elsewhere(world: CalDAVWorld, name: str, new_name: str) -> None:
+    """Our copy `name` stored again by a client under a resource name of its own, its UID
+    kept."""
+    client = world.server.dav()
+    event = client.calendar(url=world.server.calendar_url).event_by_url(
+        world.server.calendar_url + name)
+    text = event.data
+    event.delete()
+    answer = client.put(world.server.calendar_url + new_name, text,
+                        {"Content-Type": "text/calendar; charset=utf-8"})
+    assert answer.status == 201, answer.status
+
+
 def test_copies_of_both_naming_schemes_are_adopted_after_a_restore(
         setup: tuple[CalDAVWorld, Quirks]) -> None:
     world, quirks = setup
-    former, current = world.book(1, 9), world.book(2, 10)
+    former, current, elsewhere = world.book(1, 9), world.book(2, 10), world.book(4, 12)
     sync(world)
     secret = copies.key_secret(world.runtime.keyring)
     with world.runtime.db.read() as session:
         connection = session.get(CalDAVConnection, world.connection)
         names = {booking: copies.copy_name(secret, copies.owner_key(
             connection.business_id, connection.username), "booking", booking)
-            for booking in (former, current)}
+            for booking in (former, current, elsewhere)}
         old_name = copies.former_copy_name(secret, connection.id, "booking", former)
     assert old_name != names[former]
     # The copy of `former` as a version before the account-keyed names wrote it.
     rename(world, names[former], old_name)
+    # The copy of `elsewhere` under a name a client chose: its UID tells it is ours.
+    store_elsewhere(world, names[elsewhere], "stored-by-a-phone.ics")
     # Restored from a backup taken before either copy was recorded: a new epoch, no rows;
     # meanwhile the booking moved.
     moved_to = dt.datetime.combine(world.first_day + dt.timedelta(days=3), dt.time(15))
@@ -121,15 +137,17 @@ def test_copies_of_both_naming_schemes_are_adopted_after_a_restore(
                                 start=moved_to)
     quirks.answered.clear()
     report = sync(world)
-    assert report.pulled is not None and report.pulled.unknown_copies == 2
+    assert report.pulled is not None and report.pulled.unknown_copies == 3
     after = held(world)
     assert {ref: [name for name, _, _ in found] for ref, found in after.items()} == {
-        f"booking:{former}": [old_name], f"booking:{current}": [names[current]]}, after
+        f"booking:{former}": [old_name], f"booking:{current}": [names[current]],
+        f"booking:{elsewhere}": ["stored-by-a-phone.ics"]}, after
     assert not created(quirks), created(quirks)
     with world.runtime.db.read() as session:
         rows = {row.item_id: row.event_id for row in session.execute(
             select(CalDAVCopy)).scalars()}
-    assert rows == {former: old_name, current: names[current]}
+    assert rows == {former: old_name, current: names[current],
+                    elsewhere: "stored-by-a-phone.ics"}
     # Written over in place: the moved booking's copy shows its new time.
     calendar = world.server.dav().calendar(url=world.server.calendar_url)
     [component] = icalendar.Calendar.from_ical(calendar.event_by_url(

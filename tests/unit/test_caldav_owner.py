@@ -63,3 +63,11 @@ def test_a_copy_marked_cancelled_is_free_without_reminders() -> None:
     for bad in ("not a calendar", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"):
         with pytest.raises(ValueError):
             copies.cancelled_text(bad)
+
+
+def test_our_uid_names_our_copy_whatever_its_resource_name() -> None:
+    name = copies.copy_name(b"k" * 32, copies.owner_key(3, "anna@example.com"), "booking", 7)
+    stem = name.removesuffix(copies.SUFFIX)
+    assert copies.key_of_uid(stem) == name
+    assert copies.key_of_uid(copies.next_name(name).removesuffix(copies.SUFFIX)) == name
+    assert copies.key_of_uid("a-phone-uid@example.com") is None and copies.key_of_uid(None) is None
