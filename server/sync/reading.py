@@ -227,8 +227,9 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
                         id_secret: bytes) -> None:
     """A copy this connection wrote that the database does not know: written after the backup
     the database was restored from (or recorded by a process that died right after writing).
-    Its id (the current one, or one of a former naming scheme) proves it ours; adopted, the next write rewrites it or, if its item is gone, deletes
-    it. Copies of other connections or installations (same tag, other ids) stay untouched."""
+    Its id (the current one, or one of a former naming scheme) proves it ours; adopted, the
+    next write rewrites it or, if its item is gone, deletes it. Copies of other connections or
+    installations (same tag, other ids) stay untouched."""
     if item.cancelled:
         return
     kind, _, number = (item.tag or "").partition(":")
