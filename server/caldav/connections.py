@@ -68,14 +68,14 @@ def connect(session: Session, keyring: Keyring, business_id: int, *, server_url:
                     keyring.decrypt(existing.password_encrypted) == password:
                 raise ConflictError("this CalDAV account is connected already")
             existing.password_encrypted = keyring.encrypt(password)
-            existing.addresses = owner.stored(account.addresses)
+            existing.addresses = owner.stored(account.addresses or [])
             existing.status, existing.last_error, existing.updated_at = "connected", None, now
             return existing
     connection = CalDAVConnection(
         business_id=business_id, label=label.strip()[:200] or username[:200],
         server_url=server_url.strip()[:1024], home_url=account.home_url[:1024],
         username=username, password_encrypted=keyring.encrypt(password),
-        addresses=owner.stored(account.addresses), status="connected",
+        addresses=owner.stored(account.addresses or []), status="connected",
         direction=direction, hide_client_details=False, block_online_booking=True,
         reminders=False, block_out_of_office=True, block_tentative=True, block_all_day=True,
         copy_version=1, created_at=now, updated_at=now)

@@ -156,6 +156,19 @@ def _calendars(client: CalDAVClient, home: str) -> list[RemoteCalendar]:
     return found
 
 
+def addresses_of(client: CalDAVClient) -> list[str] | None:
+    """The calendar user addresses of the principal of the account `client` reaches (from its
+    calendar home): for an account connected before they were discovered. None when the
+    server does not have the property; SyncError when it cannot be asked."""
+    tree = _prop(client, client.home_url, "<D:current-user-principal/>", "0")
+    href = _href_prop(tree, f"{DAV}current-user-principal")
+    if href is None:
+        return None
+    principal = _absolute(client.home_url, href)
+    return _address_set(_prop(client, principal, "<C:calendar-user-address-set/>", "0"),
+                        principal)
+
+
 def discover(server: str, username: str, password: str, *, allow_http: bool,
              allow_private: bool, timeout: float,
              networks: tuple[Network, ...] = ()) -> Account:

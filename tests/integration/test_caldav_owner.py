@@ -133,3 +133,20 @@ def test_without_a_mail_address_the_user_name_stands_in(
         assert found[declined] == (False, "declined")
         assert found[accepted] == (True, "accepted")
         assert found[stranger] == (True, None)
+
+
+def test_an_account_connected_before_learns_its_addresses_after_a_read(
+        xandikos_server: Server, tmp_path: Path, database_url: str) -> None:
+    with make_caldav_world(tmp_path, database_url, xandikos_server) as world:
+        with world.runtime.db.write() as session:  # as connected by a version before
+            session.get(CalDAVConnection, world.connection).addresses = None
+        tag = tmp_path.name[-12:]
+        declined = invitation(world, f"declined-{tag}", 3, 9,
+                              "ATTENDEE;PARTSTAT=DECLINED:mailto:anna.berg@salon.example")
+        sync(world)
+        # Read with the user name standing in; then the addresses were asked and stored.
+        assert mirrored(world)[declined] == (True, None)
+        assert stored(world) == [ADDRESS, "urn:uuid:6f1c9a5e-anna"]
+        # They changed who the owner is: the calendar is read again in full, the answer counts.
+        sync(world)
+        assert mirrored(world)[declined] == (False, "declined")
