@@ -1,7 +1,8 @@
 """Who the account's owner is in an event: the calendar user addresses of the account's
 principal (RFC 6638 calendar-user-address-set: `mailto:` addresses, and URIs such as
 `urn:uuid:` or the principal's URL), found by discovery and stored with the connection
-(personal data, not a secret: kept in the business's connection row, in clear). An ATTENDEE
+(personal data, not a secret: kept in the business's connection row, in clear; an account
+connected before has them asked after a read, server/caldav/provider.py). An ATTENDEE
 with one of them is the owner: its PARTSTAT decides whether the event blocks
 (server/caldav/events.py).
 
