@@ -24,9 +24,16 @@ def upgrade() -> None:
                                        server_default=sa.false()))
 
 
+def _drop(table: str, column: str) -> None:
+    """Drop a plain column in place: on SQLite (3.35 and later) by ALTER TABLE, not by
+    copying the table, whose DROP would cascade to the rows referring to it."""
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute(f'ALTER TABLE {table} DROP COLUMN {column}')
+    else:
+        op.drop_column(table, column)
+
+
 def downgrade() -> None:
     for table in WRITE_ERRORS:
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column('gave_up')
-    with op.batch_alter_table('caldav_connections') as batch:
-        batch.drop_column('addresses')
+        _drop(table, 'gave_up')
+    _drop('caldav_connections', 'addresses')
