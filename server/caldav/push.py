@@ -127,10 +127,12 @@ class CalDAVWriter:
         """The server refused to delete our copy: overwrite it as cancelled and free (it
         blocks nothing and shows as cancelled), or raise the error a person acts on."""
         for _ in range(CONFLICT_ROUNDS):
-            found = client.call("GET", url, what="reading a copy", ok=frozenset({404, 410}),
-                                attempts=attempts)
+            found = client.call("GET", url, what="reading a copy",
+                                ok=frozenset({403, 404, 410}), attempts=attempts)
             if found.status in (404, 410):
                 return  # gone after all
+            if found.status == 403:
+                break
             try:
                 text = copies.cancelled_text(found.body.decode("utf-8"))
             except ValueError:
