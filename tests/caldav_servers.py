@@ -3,7 +3,7 @@ in an htpasswd file) and Xandikos (single user, as it comes, on loopback), each 
 calendar; and a thin proxy in front of either that alters exactly one behaviour of a real
 server (refusing sync-collection like a server without it, answering PUTs without an ETag,
 holding requests unanswered, failing requests of one method, refusing old sync tokens,
-refusing a deleted UID as Nextcloud does)."""
+refusing a deleted UID as Nextcloud does, refusing to delete or write one resource)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,9 @@ def radicale(folder: Path, rights_file: str | None = None) -> Iterator[Server]:
         f"[server]\nhosts = 127.0.0.1:{port}\n"
         f"[auth]\ntype = htpasswd\nhtpasswd_filename = {folder / 'users'}\n"
         "htpasswd_encryption = plain\n"
+        # No pause after a request without (or with wrong) credentials: every client's first
+        # request is one (it learns the scheme from the 401), a second each time otherwise.
+        "delay = 0\n"
         f"[rights]\n{rights}\n"
         f"[storage]\nfilesystem_folder = {folder / 'collections'}\n"
         # Radicale ages its sync tokens by their files' modification times, which the kernel
@@ -162,6 +165,10 @@ class Quirks:
     refuse_sync_collection: bool = False
     drop_put_etag: bool = False
     forbid_writes: bool = False  # a read-only calendar: PUT and DELETE answered 403
+    # Resource names whose DELETE is answered 403 (Nextcloud refusing to move one to its
+    # trash bin), and those whose PUT and DELETE both are (a resource the server locked).
+    refuse_delete_of: set[str] = field(default_factory=set)
+    forbid_resources: set[str] = field(default_factory=set)
     # A bodiless MKCOL of a path ending so is sent on as MKCALENDAR (bench/litmus_run.py: its
     # collection becomes a calendar, so that litmus's steps run inside one).
     mkcol_as_mkcalendar: str | None = None
@@ -322,7 +329,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             self.quirks.puts += 1
-        if self.command in ("PUT", "DELETE") and self.quirks.forbid_writes:
+        name = self.path.rstrip("/").rpartition("/")[2]
+        if (self.command in ("PUT", "DELETE") and (self.quirks.forbid_writes or name in
+                                                   self.quirks.forbid_resources)) or (
+                self.command == "DELETE" and name in self.quirks.refuse_delete_of):
+            self.quirks.answered.append((self.command, self.path, 403))
             answer = (b'<?xml version="1.0"?><D:error xmlns:D="DAV:">'
                       b"<D:need-privileges/></D:error>")
             self.send_response(403)

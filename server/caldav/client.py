@@ -101,6 +101,7 @@ class CalDAVClient:
     requests: int = 0  # requests sent (benchmarks)
     # The account owner's calendar addresses (its ATTENDEE answers count as its own).
     addresses: frozenset[str] = frozenset()
+    addresses_known: bool = True  # False: not discovered yet (server/caldav/provider.py)
     _dav: DAVClient | None = field(default=None, repr=False)
     _negotiated: bool = field(default=False, repr=False)  # asked once (some never say 401)
     guard: UrlGuard | None = field(default=None, repr=False)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from server.caldav import intervals
+from server.caldav import intervals, owner
 from server.caldav.discovery import Account
 from server.config import CalDAVConfig
 from server.db.models import (
@@ -34,9 +34,11 @@ class CalendarChoice:
 
 
 def credentials(keyring: Keyring, connection: CalDAVConnection) -> str:
-    """What the adapter's client needs, as one string (never logged)."""
+    """What the adapter's client needs, as one string (never logged): with the owner's
+    calendar user addresses (server/caldav/owner.py)."""
     return json.dumps({"home": connection.home_url, "user": connection.username,
-                       "password": keyring.decrypt(connection.password_encrypted)})
+                       "password": keyring.decrypt(connection.password_encrypted),
+                       "addresses": owner.load(connection.addresses)})
 
 
 def get_connection(session: Session, business_id: int, connection_id: int) -> CalDAVConnection:
@@ -56,7 +58,7 @@ def connect(session: Session, keyring: Keyring, business_id: int, *, server_url:
             label: str = "", direction: str = "both") -> CalDAVConnection:
     """Store a new account (discovered first), or renew the password of the same account
     (same calendar home and user) that needs reconnecting: its settings, copies and positions
-    stay."""
+    stay. The calendar user addresses discovery found are stored (renewed) with it."""
     if direction not in DIRECTIONS:
         raise InvalidError(f"direction must be one of {', '.join(DIRECTIONS)}",
                            field="direction")
@@ -66,12 +68,14 @@ def connect(session: Session, keyring: Keyring, business_id: int, *, server_url:
                     keyring.decrypt(existing.password_encrypted) == password:
                 raise ConflictError("this CalDAV account is connected already")
             existing.password_encrypted = keyring.encrypt(password)
+            existing.addresses = owner.stored(account.addresses or [])
             existing.status, existing.last_error, existing.updated_at = "connected", None, now
             return existing
     connection = CalDAVConnection(
         business_id=business_id, label=label.strip()[:200] or username[:200],
         server_url=server_url.strip()[:1024], home_url=account.home_url[:1024],
-        username=username, password_encrypted=keyring.encrypt(password), status="connected",
+        username=username, password_encrypted=keyring.encrypt(password),
+        addresses=owner.stored(account.addresses or []), status="connected",
         direction=direction, hide_client_details=False, block_online_booking=True,
         reminders=False, block_out_of_office=True, block_tentative=True, block_all_day=True,
         copy_version=1, created_at=now, updated_at=now)

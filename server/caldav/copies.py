@@ -2,7 +2,9 @@
 `bookingcal-<kind>-<id>-<key>.ics`, its UID the same stem. The key is a keyed hash of the item
 and of the account in the business (not of the connection's row): deterministic, so a retried
 create finds its own resource instead of duplicating, and the same after the account was
-disconnected keeping its copies and connected again, which then finds and adopts them. A server
+disconnected keeping its copies and connected again, which then finds and adopts them (copies
+named by the former scheme, keyed by the connection's row, are still recognised: a restore
+adopts them where they are, `former_copy_name`). A server
 that will not take a deleted UID again (Nextcloud) gets the copy under the next generation's
 name, `...-<key>-g<n>.ics` (a fresh UID, the same for that booking and generation). Built
 from the redacted view only (the Google copies' view, server/redaction.py) and marked with
@@ -43,6 +45,16 @@ def owner_key(business_id: int, username: str) -> str:
 def copy_name(secret: bytes, owner: str, kind: str, item_id: int) -> str:
     """The deterministic resource name of our copy of an item (`owner`: owner_key)."""
     digest = hmac.new(secret, f"{owner}:{kind}:{item_id}".encode(),
+                      hashlib.sha256).hexdigest()[:24]
+    return f"{PREFIX}{kind}-{item_id}-{digest}{SUFFIX}"
+
+
+def former_copy_name(secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
+    """The name our copy of an item had before names were keyed by the account (until
+    December 2026: keyed by the connection's row). Copies written so are still recognised as
+    this connection's when the database lost their record (a restore) and adopted where they
+    are, never duplicated under the current name."""
+    digest = hmac.new(secret, f"{connection_id}:{kind}:{item_id}".encode(),
                       hashlib.sha256).hexdigest()[:24]
     return f"{PREFIX}{kind}-{item_id}-{digest}{SUFFIX}"
 
@@ -101,11 +113,40 @@ def tag_of_name(name: str) -> str | None:
     return tag_of(f"{parts[0]}:{parts[1]}")
 
 
+def key_of_uid(uid: str | None) -> str | None:
+    """The first name of our copy whose UID is `uid` (a copy a client stored under another
+    resource name keeps it), or None when the UID is not one of ours."""
+    if uid is None:
+        return None
+    name = uid.strip() + SUFFIX
+    return base_name(name) if tag_of_name(name) is not None else None
+
+
 def with_uid(text: str, name: str) -> str:
     """Our copy's resource `text` with the UID of the resource `name`."""
     calendar = icalendar.Calendar.from_ical(text)
     for event in calendar.walk("VEVENT"):
         event["UID"] = icalendar.vText(name.removesuffix(SUFFIX))
+    return calendar.to_ical().decode("utf-8")
+
+
+def cancelled_text(text: str) -> str:
+    """Our copy's resource `text` marked cancelled and free, without reminders (for a server
+    that will not delete it); ValueError when it is not iCalendar with an event."""
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise ValueError("not an iCalendar resource") from exc
+    found = False
+    for event in calendar.walk("VEVENT"):
+        found = True
+        event["STATUS"] = icalendar.vText("CANCELLED")
+        event["TRANSP"] = icalendar.vText("TRANSPARENT")
+        event.subcomponents = [c for c in event.subcomponents if c.name != "VALARM"]
+        sequence = event.get("SEQUENCE")
+        event["SEQUENCE"] = int(sequence) + 1 if sequence is not None else 1
+    if not found:
+        raise ValueError("no event in the resource")
     return calendar.to_ical().decode("utf-8")
 
 

@@ -3,8 +3,10 @@ domain (`icloud.com`, `fastmail.com`, a Nextcloud host), `/.well-known/caldav` f
 current user's principal, its calendar-home-set (iCloud hands out a partitioned
 `pNN-caldav.icloud.com` home: the home's own address is kept and used from then on), and the
 calendar collections there, each with whether the account may write to it and whether the
-server keeps sync-collection for it. Addresses on loopback or private networks are refused
-unless configured (a user-supplied URL must not reach the host's neighbours)."""
+server keeps sync-collection for it; with the home, the principal's calendar user addresses
+(the owner's ATTENDEE answers count: server/caldav/owner.py). Addresses on loopback or private
+networks are refused unless configured (a user-supplied URL must not reach the host's
+neighbours)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from server.caldav import dav
+from server.caldav import dav, owner
 from server.caldav.client import CalDAVClient
 from server.config import CalDAVConfig, Network
 from server.errors import InvalidError
@@ -36,10 +38,12 @@ class RemoteCalendar:
 
 @dataclass(frozen=True)
 class Account:
-    """What discovery found: the calendar home and its calendars."""
+    """What discovery found: the calendar home and its calendars, and the principal's calendar
+    user addresses (None: the server does not have the property; server/caldav/owner.py)."""
 
     home_url: str
     calendars: list[RemoteCalendar]
+    addresses: list[str] | None = None
 
 
 def candidates(server: str, *, allow_http: bool) -> list[str]:
@@ -110,6 +114,21 @@ def _href_prop(tree: Any, name: str) -> str | None:
     return None
 
 
+def _address_set(tree: Any, principal: str) -> list[str] | None:
+    """The principal's calendar-user-address-set (RFC 6638), absolute; None when the answer
+    does not carry it (a 404 propstat, or no such element)."""
+    if tree is None:
+        return None
+    for response in tree.iter(f"{DAV}response"):
+        for propstat in response.iter(f"{DAV}propstat"):
+            if "200" not in (propstat.findtext(f"{DAV}status") or ""):
+                continue
+            for element in propstat.iter(f"{CALDAV}calendar-user-address-set"):
+                return owner.from_hrefs((href.text or "" for href in
+                                         element.iter(f"{DAV}href")), principal)
+    return None
+
+
 def _calendars(client: CalDAVClient, home: str) -> list[RemoteCalendar]:
     tree = _prop(client, home, "<D:resourcetype/><D:displayname/>"
                  "<D:current-user-privilege-set/><D:supported-report-set/>"
@@ -137,6 +156,19 @@ def _calendars(client: CalDAVClient, home: str) -> list[RemoteCalendar]:
     return found
 
 
+def addresses_of(client: CalDAVClient) -> list[str] | None:
+    """The calendar user addresses of the principal of the account `client` reaches (from its
+    calendar home): for an account connected before they were discovered. None when the
+    server does not have the property; SyncError when it cannot be asked."""
+    tree = _prop(client, client.home_url, "<D:current-user-principal/>", "0")
+    href = _href_prop(tree, f"{DAV}current-user-principal")
+    if href is None:
+        return None
+    principal = _absolute(client.home_url, href)
+    return _address_set(_prop(client, principal, "<C:calendar-user-address-set/>", "0"),
+                        principal)
+
+
 def discover(server: str, username: str, password: str, *, allow_http: bool,
              allow_private: bool, timeout: float,
              networks: tuple[Network, ...] = ()) -> Account:
@@ -156,13 +188,15 @@ def discover(server: str, username: str, password: str, *, allow_http: bool,
             tree = _prop(client, url, "<D:current-user-principal/>", "0")
             principal = _absolute(url, _href_prop(tree, f"{DAV}current-user-principal") or url)
             check_host(principal, allow_private=allow_private, networks=networks)
-            tree = _prop(client, principal, "<C:calendar-home-set/>", "0")
+            tree = _prop(client, principal,
+                         "<C:calendar-home-set/><C:calendar-user-address-set/>", "0")
             home_href = _href_prop(tree, f"{CALDAV}calendar-home-set")
             if home_href is None:
                 raise SyncError("no calendar-home-set", 404, "noHome")
             home = _absolute(principal, home_href)
             check_host(home, allow_private=allow_private, networks=networks)
-            return Account(home_url=home, calendars=_calendars(client, home))
+            return Account(home_url=home, calendars=_calendars(client, home),
+                           addresses=_address_set(tree, principal))
         except ReconnectError as exc:
             raise InvalidError(exc.message, field="password") from None
         except SyncError as exc:

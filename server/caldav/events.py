@@ -4,11 +4,11 @@ occurrences) in the mirror's vocabulary (server/domain/mirrored.py, server/domai
 Repeating events are expanded with `recurring-ical-events` over the read window only, at most
 MAX_OCCURRENCES per resource. TRANSP:TRANSPARENT -> transparent; STATUS:CANCELLED (of the event
 or of one occurrence) -> not listed; STATUS:TENTATIVE -> tentative; the owner's own PARTSTAT
-(an ATTENDEE whose address is the account's) -> self_response (DECLINED never blocks);
-X-MICROSOFT-CDO-BUSYSTATUS:OOF -> out of office, FREE -> transparent; all-day dates cover
-midnight to midnight in the business's zone; floating times are the business's wall time;
-TZIDs resolve through the object's own VTIMEZONE (icalendar does). CLASS:PRIVATE or
-CONFIDENTIAL events keep no title.
+(an ATTENDEE with one of the account owner's addresses, server/caldav/owner.py) ->
+self_response (DECLINED never blocks); X-MICROSOFT-CDO-BUSYSTATUS:OOF -> out of office,
+FREE -> transparent; all-day dates cover midnight to midnight in the business's zone; floating
+times are the business's wall time; TZIDs resolve through the object's own VTIMEZONE
+(icalendar does). CLASS:PRIVATE or CONFIDENTIAL events keep no title.
 
 A resource whose events carry our mark (X-BOOKINGCAL-ITEM, server/caldav/copies.py) is ours:
 never expanded nor mirrored."""
@@ -23,6 +23,7 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
+from server.caldav import owner as owner_address
 from server.caldav.copies import MARK, tag_of
 from server.domain import mirrored
 from server.domain.timeutil import zone as tz
@@ -42,6 +43,7 @@ class Parsed:
     tag: str | None = None
     events: list[mirrored.RemoteEvent] = field(default_factory=list)
     unreadable: bool = False
+    uid: str | None = None  # of our copy (its first name's stem, whatever the resource's name)
 
 
 def _instant(value: Any, zone: str) -> dt.datetime:
@@ -52,17 +54,12 @@ def _instant(value: Any, zone: str) -> dt.datetime:
     return dt.datetime.combine(value, dt.time(), tzinfo=tz(zone)).astimezone(UTC)
 
 
-def _addresses(value: Any) -> set[str]:
-    return {str(v).lower().removeprefix("mailto:") for v in
-            (value if isinstance(value, list) else [value])}
-
-
 def _self_response(event: Any, owner: frozenset[str]) -> str | None:
     attendees = event.get("ATTENDEE")
     if attendees is None or not owner:
         return None
     for attendee in attendees if isinstance(attendees, list) else [attendees]:
-        if str(attendee).lower().removeprefix("mailto:") in owner:
+        if owner_address.normal(str(attendee)) in owner:
             return ANSWERS.get(str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper(),
                                "needsAction")
     return None
@@ -132,7 +129,8 @@ def parse(name: str, text: bytes | str, *, zone: str, start: dt.datetime, end: d
     for event in events:
         tag = tag_of(event.get(MARK))
         if tag is not None:
-            return Parsed(tag=tag)
+            uid = event.get("UID")
+            return Parsed(tag=tag, uid=str(uid)[:512] if uid is not None else None)
     if not events:
         return Parsed()  # a VTODO or VJOURNAL: nothing to block
     repeating = len(events) > 1 or any(

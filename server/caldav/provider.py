@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from server.caldav import connections, copies, intervals
+from server.caldav import connections, copies, discovery, intervals, owner
 from server.caldav.client import CalDAVClient, guard_for
 from server.caldav.pull import CalDAVLister
 from server.caldav.push import CalDAVWriter
@@ -25,20 +26,26 @@ from server.db.models import CalDAVConnection, CalDAVCopy, CalDAVReadState
 from server.runtime import Runtime
 from server.sync import health
 from server.sync.backlog import backlogs
+from server.sync.errors import SyncError
 from server.sync.provider import ConnectionView
 from server.sync.reading import WHOLE_HISTORY
 from server.sync.tables import CALDAV, Tables
 
 ClientFactory = Callable[[Runtime, str], CalDAVClient]
+log = logging.getLogger(__name__)
 
 
 def make_client(runtime: Runtime, credentials: str) -> CalDAVClient:
     """The client of one connection from its credentials (server/caldav/connections.py)."""
     found = json.loads(credentials)
     user = str(found["user"])
+    addresses = found.get("addresses")
+    known = isinstance(addresses, list)
     return CalDAVClient(str(found["home"]), user, str(found["password"]),
                         timeout=runtime.config.caldav.timeout_seconds,
-                        addresses=frozenset({user.lower()}) if "@" in user else frozenset(),
+                        addresses=owner.owner_addresses(
+                            [str(a) for a in addresses] if known else None, user),
+                        addresses_known=known,
                         guard=guard_for(runtime.config.caldav))
 
 
@@ -109,7 +116,29 @@ class CalDAVProvider(CalDAVLister, CalDAVWriter):
         return make_client(self.runtime, credentials)
 
     def subscribe(self, client: CalDAVClient, connection_id: int, now: dt.datetime) -> int:
-        """CalDAV has no push subscriptions: polling only."""
+        """CalDAV has no push subscriptions: polling only. After a read, an account connected
+        before its calendar user addresses were discovered has them asked once (two PROPFINDs;
+        a failure leaves it for a later read) and stored; when they change who the owner is,
+        its calendars are read again in full, so that its answers already mirrored count."""
+        if client.addresses_known:
+            return 0
+        try:
+            found = discovery.addresses_of(client)
+        except SyncError as exc:
+            log.info("the calendar user addresses of CalDAV account %d could not be read "
+                     "(%s); asked again after a later read", connection_id, exc.status)
+            return 0
+        with self.runtime.db.write() as session:
+            row = session.get(CalDAVConnection, connection_id)
+            if row is None:
+                return 0
+            before = owner.owner_addresses(owner.load(row.addresses), row.username)
+            row.addresses = owner.stored(found or [])
+            after = owner.owner_addresses(found, row.username)
+            if after != before:
+                session.execute(update(CalDAVReadState).where(
+                    CalDAVReadState.connection_id == connection_id).values(sync_token=None))
+        client.addresses, client.addresses_known = after, True
         return 0
 
     def reconcile_epoch(self, session: Session) -> None:

@@ -161,8 +161,9 @@ class CalDAVLister:
                 continue
             parsed = events.parse(entry.name, found.data, zone=zone, start=start, end=end,
                                   owner=client.addresses)
-            if parsed.tag is not None:
-                items.append(RemoteItem(remote_id=entry.name, etag=found.etag, tag=parsed.tag))
+            if parsed.tag is not None:  # ours under a name we did not give: its UID tells
+                items.append(RemoteItem(remote_id=entry.name, etag=found.etag, tag=parsed.tag,
+                                        copy_key=copies.key_of_uid(parsed.uid)))
                 continue
             items.append(RemoteItem(remote_id=entry.name, etag=found.etag,
                                     change=mirrored.Series(entry.name)))
@@ -176,6 +177,12 @@ class CalDAVLister:
         so that an account connected again finds the copies it kept."""
         return copies.copy_name(secret, copies.owner_key(connection.business_id,
                                                          connection.username), kind, item_id)
+
+    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
+                        item_id: int) -> list[str]:
+        """The name the copy had under the former scheme (keyed by the connection's row): a
+        copy written so, which the database does not know, is ours too."""
+        return [copies.former_copy_name(secret, connection.id, kind, item_id)]
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one CalDAV calendar, and what to change."""

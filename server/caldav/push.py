@@ -14,10 +14,18 @@ A server that will not take a deleted UID again (Nextcloud keeps deleted events 
 and answers the create 400 "Deleted calendar object with uid already exists"; RFC 4791's
 no-uid-conflict precondition says the same, with 403 or 409) gets the copy under the next
 generation's name and UID (server/caldav/copies.py: stable per item and generation); the new
-name is returned and recorded, so the copy stays one."""
+name is returned and recorded, so the copy stays one.
+
+A server that refuses to delete our copy (403: Nextcloud when its trash bin will not take it,
+a resource the server locked) gets the copy overwritten as cancelled and transparent instead
+(`If-Match` on the ETag just read): it blocks no one's time, calendar apps show it cancelled,
+and it counts as deleted. When the server refuses that too, the item's error says to delete
+the copy by hand (or empty the trash); it backs off on its own while the calendar's other
+copies go on, and is given up after item_errors.GIVE_UP_AFTER attempts."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from caldav.lib import error as dav_error
@@ -25,9 +33,11 @@ from caldav.lib import error as dav_error
 from server.caldav import copies, dav
 from server.caldav.client import Answer, CalDAVClient, classify
 from server.redaction import EventView
-from server.sync.errors import SyncError
+from server.sync import item_errors
+from server.sync.errors import ITEM, SyncError
 from server.sync.writing import Write, WriteResult
 
+log = logging.getLogger(__name__)
 BATCH_LIMIT = 20
 ICS = "text/calendar; charset=utf-8"
 CONFLICT_ROUNDS = 3  # someone editing the copy between our ETag read and our PUT, at most
@@ -79,8 +89,10 @@ class CalDAVWriter:
     def _write(self, client: CalDAVClient, write: Write, attempts: int | None) -> WriteResult:
         url = dav.resource_url(write.remote_calendar, write.remote_id)
         if write.body is None:
-            client.call("DELETE", url, what="deleting a copy", ok=frozenset({404, 410}),
-                        attempts=attempts)
+            deleted = client.call("DELETE", url, what="deleting a copy",
+                                  ok=frozenset({403, 404, 410}), attempts=attempts)
+            if deleted.status == 403:
+                self._cancel_instead(client, write, url, attempts)
             return WriteResult()
         create = not write.exists or write.copy_deleted
         etag = None if create else write.etag
@@ -108,6 +120,41 @@ class CalDAVWriter:
             create = etag is None
         raise SyncError("the CalDAV copy kept changing while it was written", 412,
                         "preconditionFailed")
+
+    @staticmethod
+    def _cancel_instead(client: CalDAVClient, write: Write, url: str,
+                        attempts: int | None) -> None:
+        """The server refused to delete our copy: overwrite it as cancelled and free (it
+        blocks nothing and shows as cancelled), or raise the error a person acts on."""
+        for _ in range(CONFLICT_ROUNDS):
+            found = client.call("GET", url, what="reading a copy",
+                                ok=frozenset({403, 404, 410}), attempts=attempts)
+            if found.status in (404, 410):
+                return  # gone after all
+            if found.status == 403:
+                break
+            try:
+                text = copies.cancelled_text(found.body.decode("utf-8"))
+            except ValueError:
+                break
+            headers = {"Content-Type": ICS}
+            etag = dav.normal_etag(found.headers.get("etag"))
+            if etag:
+                headers["If-Match"] = etag
+            answer = client.call("PUT", url, body=text, headers=headers,
+                                 what="marking a copy cancelled",
+                                 ok=frozenset({403, 412}), attempts=attempts)
+            if answer.status == 412:
+                continue  # changed between our read and our write: read it again
+            if answer.status == 403:
+                break
+            log.info("a CalDAV server refused to delete a copy; it was marked cancelled")
+            return
+        raise SyncError(
+            f"the CalDAV server {client.host} refused to delete our copy of {write.kind} "
+            f"{write.item_id} ({write.remote_id}) and to mark it cancelled: delete it by hand "
+            "in the calendar, or empty the calendar's trash if the server keeps one",
+            403, "deleteRefused", scope=ITEM, give_up_after=item_errors.GIVE_UP_AFTER)
 
     @staticmethod
     def _put(client: CalDAVClient, url: str, body: Any, etag: str | None, create: bool,

@@ -1,6 +1,7 @@
 """What a business's CalDAV accounts look like now, for the CLI, the JSON API and the admin
-page alike: each account's health, last error and poll interval, and per employee calendar where it writes
-and reads, how it is read (sync tokens or polling), its pending changes and its last errors."""
+page alike: each account's health, last error and poll interval, and per employee calendar
+where it writes and reads, how it is read (sync tokens or polling), its pending changes and
+its last errors, and each booking or blocked time whose copy keeps failing, with what to do."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from sqlalchemy.orm import Session
 from server.caldav import connections, intervals, pull
 from server.config import CalDAVConfig
 from server.db.models import (
-    CalDAVCalendarMap, CalDAVConnection, CalDAVReadState, CalDAVWriteError, Calendar,
+    CalDAVCalendarMap, CalDAVConnection, CalDAVReadState, Calendar,
 )
+from server.sync import item_errors
 from server.sync.backlog import backlogs
 from server.sync.tables import CALDAV
 
@@ -30,6 +32,8 @@ class CalendarStatus:
     write_error: str | None
     read_error: str | None
     failing_items: int
+    # What went wrong with each failing item, and when it is tried again (in words).
+    item_errors: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -84,18 +88,15 @@ def accounts(session: Session, business_id: int, now: dt.datetime,
             last_error=row.last_error,
             pending_changes=pending[row.id].total if row.id in pending else 0,
             poll_seconds=poll_seconds, own_poll_seconds=row.poll_seconds,
-            calendars=_calendars(session, row, poll_seconds)))
+            calendars=_calendars(session, row, poll_seconds, now)))
     return found
 
 
-def _calendars(session: Session, row: CalDAVConnection,
-               poll_seconds: int) -> list[CalendarStatus]:
+def _calendars(session: Session, row: CalDAVConnection, poll_seconds: int,
+               now: dt.datetime) -> list[CalendarStatus]:
     states = {state.google_calendar: state for state in session.execute(
         select(CalDAVReadState).where(CalDAVReadState.connection_id == row.id)).scalars()}
-    failing: dict[int, int] = {}
-    for error in session.execute(select(CalDAVWriteError).where(
-            CalDAVWriteError.connection_id == row.id)).scalars():
-        failing[error.calendar_id] = failing.get(error.calendar_id, 0) + 1
+    failing = item_errors.by_calendar(session, row.id, now, CALDAV)
     found: list[CalendarStatus] = []
     for mapping, name in session.execute(
             select(CalDAVCalendarMap, Calendar.name)
@@ -109,5 +110,7 @@ def _calendars(session: Session, row: CalDAVConnection,
             read_mode=_mode(state.sync_token if state else None, poll_seconds),
             synced_at=state.synced_at if state else None, write_error=mapping.last_error,
             read_error=state.last_error if state else None,
-            failing_items=failing.get(mapping.calendar_id, 0)))
+            failing_items=len(failing.get(mapping.calendar_id, [])),
+            item_errors=[f"{item.kind} {item.item_id}: {item.error} ({item.retry})"
+                         for item in failing.get(mapping.calendar_id, [])]))
     return found

@@ -188,6 +188,8 @@ def caldav_status(ctx: click.Context, business_id: int) -> None:
                     click.echo(f"    last error {kind}: {error}")
             if calendar.failing_items:
                 click.echo(f"    {calendar.failing_items} items keep failing to be written")
+            for error in calendar.item_errors:
+                click.echo(f"      {error}")
 
 
 @caldav.command("sync")

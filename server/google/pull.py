@@ -106,6 +106,11 @@ class GoogleLister:
         """Our deterministic Google event id (server/google/event_ids.py)."""
         return our_event_id(secret, connection.id, kind, item_id)
 
+    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
+                        item_id: int) -> list[str]:
+        """No former naming scheme."""
+        return []
+
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one Google calendar (server/google/calendar_errors.py)."""
         return calendar_errors.describe(error, calendar, writing=writing)

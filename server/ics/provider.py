@@ -183,6 +183,11 @@ class IcsProvider:
     def copy_id(self, secret: bytes, connection: Any, kind: str, item_id: int) -> str:
         return ""  # nothing of ours is ever in a feed we read
 
+    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
+                        item_id: int) -> list[str]:
+        """No former naming scheme."""
+        return []
+
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         return error.message
 

@@ -162,6 +162,11 @@ class MicrosoftLister:
         """The deterministic transactionId of our copy."""
         return copies.copy_key(secret, connection.id, kind, item_id)
 
+    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
+                        item_id: int) -> list[str]:
+        """No former naming scheme."""
+        return []
+
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one Outlook calendar, and what to change."""
         doing = "writing to" if writing else "reading"

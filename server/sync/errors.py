@@ -23,17 +23,21 @@ ITEM = "item"
 class SyncError(BookingCalError):
     """A provider failure as an adapter classified it: the provider's status and reason, and
     the seconds it asked us to wait, if any. `scope` may be set by the adapter; else it is
-    derived from the status (`scope_of`)."""
+    derived from the status (`scope_of`). `give_up_after`: for an item's error that retrying
+    is unlikely to fix, how many failed attempts in a row end the retries (until the item
+    changes; server/sync/item_errors.py)."""
 
     code = "sync"
 
     def __init__(self, message: str, status: int = 0, reason: str = "",
-                 retry_after: float | None = None, scope: str | None = None) -> None:
+                 retry_after: float | None = None, scope: str | None = None,
+                 give_up_after: int | None = None) -> None:
         super().__init__(message, status=status, reason=reason)
         self.status = status
         self.reason = reason
         self.retry_after = retry_after
         self.scope = scope
+        self.give_up_after = give_up_after
 
 
 class RetryableError(SyncError):

@@ -7,6 +7,10 @@ error and when it is tried again, so:
   go on and its journal position advances: the row, not the journal, remembers that the item
   still has to go;
 - a later change of the item is tried at once (it may be what fixes it);
+- an error the adapter marks as unlikely to pass (`SyncError.give_up_after`: a server refusing
+  to delete our copy, which a person must delete by hand) stops being retried after that many
+  failures in a row (`gave_up`); the row stays, saying so, until the item changes or its copy
+  is found gone;
 - `google status`, the JSON status and the admin page show it per booking and per calendar.
 
 Errors that concern the whole connection (a refused token, an exhausted quota, the provider
@@ -29,6 +33,7 @@ from server.sync.errors import ITEM, SyncError, scope_of
 
 FIRST_BACKOFF = STORED_FIRST
 MAX_BACKOFF = STORED_MAX
+GIVE_UP_AFTER = 8  # attempts of an error marked give_up_after (about two hours of backoff)
 
 Key = tuple[str, int]
 
@@ -51,8 +56,9 @@ def load(session: Session, connection_id: int, tables: Tables = GOOGLE) -> dict[
 
 
 def waiting(row: Any, seq: int, now: dt.datetime) -> bool:
-    """Whether the item still backs off: not yet due, and not changed since it failed."""
-    return row.retry_at > now and seq <= row.seq
+    """Whether the item still backs off: not yet due (or given up), and not changed since it
+    failed."""
+    return (row.gave_up or row.retry_at > now) and seq <= row.seq
 
 
 def failed(session: Session, business_id: int, connection_id: int, key: Key, calendar_id: int,
@@ -71,7 +77,20 @@ def failed(session: Session, business_id: int, connection_id: int, key: Key, cal
     row.failures = (row.failures or 0) + 1
     row.last_failed_at = now
     row.retry_at = now + backoff(row.failures, error.retry_after)
+    row.gave_up = error.give_up_after is not None and row.failures >= error.give_up_after
     return row
+
+
+def retry_now(session: Session, connection_id: int, key: Key, now: dt.datetime,
+              tables: Tables = GOOGLE) -> None:
+    """The item's copy was found gone from the provider: its failing write (if any, given up
+    or not) is tried at the next pass (a delete refused before then finds nothing left)."""
+    GoogleWriteError = tables.write_error
+    row = session.execute(select(GoogleWriteError).where(
+        GoogleWriteError.connection_id == connection_id, GoogleWriteError.kind == key[0],
+        GoogleWriteError.item_id == key[1])).scalar_one_or_none()
+    if row is not None:
+        row.retry_at, row.gave_up = now, False
 
 
 def cleared(session: Session, connection_id: int, keys: set[Key],
@@ -95,7 +114,15 @@ class ItemError:
     error: str
     failures: int
     last_failed_at: dt.datetime
-    retry: str  # "retrying in N s" / "retrying in N min"
+    retry: str  # "retrying in N s" / "retrying in N min" / "not tried again ..."
+
+
+def row_note(row: Any, now: dt.datetime) -> str:
+    """When the item is tried again, in words."""
+    if row.gave_up:
+        return (f"not tried again after {row.failures} attempts, until the item changes or "
+                "its copy is gone")
+    return retry_note(row.retry_at, now)
 
 
 def retry_note(retry_at: dt.datetime, now: dt.datetime) -> str:
@@ -115,5 +142,5 @@ def by_calendar(session: Session, connection_id: int, now: dt.datetime,
             GoogleWriteError.first_failed_at, GoogleWriteError.id)).scalars():
         found.setdefault(row.calendar_id, []).append(ItemError(
             row.kind, row.item_id, row.error, row.failures, row.last_failed_at,
-            retry_note(row.retry_at, now)))
+            row_note(row, now)))
     return found

@@ -118,6 +118,12 @@ class Provider(Protocol):
         id, or for CalDAV its business and account: a reconnected account finds its copies)."""
         ...
 
+    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
+                        item_id: int) -> list[str]:
+        """The ids our copy of an item had under former naming schemes (a copy the database
+        lost the record of is adopted under them too); none for most providers."""
+        ...
+
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one remote calendar, and what to change."""
         ...

@@ -30,7 +30,7 @@ from server.db.models import BlockedTime, Booking, Business, SyncFullRead
 from server.domain import calendar_edits, mirrored
 from server.domain.blocking import BlockingPolicy
 from server.errors import BookingCalError, ConflictError
-from server.sync import calendar_errors, full_reads
+from server.sync import calendar_errors, full_reads, item_errors
 from server.sync.errors import CursorExpiredError, SyncError
 from server.sync.provider import Page, RemoteItem
 from server.sync.tables import Tables
@@ -57,6 +57,11 @@ class Lister(Protocol):
 
     def copy_id(self, secret: bytes, connection: Any, kind: str, item_id: int) -> str:
         """The deterministic remote id of our copy of an item (from the connection's row)."""
+        ...
+
+    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
+                        item_id: int) -> list[str]:
+        """The ids our copy of an item had under former naming schemes (still ours)."""
         ...
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
@@ -222,15 +227,17 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
                         id_secret: bytes) -> None:
     """A copy this connection wrote that the database does not know: written after the backup
     the database was restored from (or recorded by a process that died right after writing).
-    Its id proves it ours; adopted, the next write rewrites it or, if its item is gone, deletes
-    it. Copies of other connections or installations (same tag, other ids) stay untouched."""
+    Its id (the current one, or one of a former naming scheme) proves it ours; adopted, the
+    next write rewrites it or, if its item is gone, deletes it. Copies of other connections or
+    installations (same tag, other ids) stay untouched."""
     if item.cancelled:
         return
     kind, _, number = (item.tag or "").partition(":")
     if kind not in ("booking", "blocked") or not number.isdigit() or len(number) > 18:
         return
-    if lister.copy_id(id_secret, connection, kind, int(number)) != (
-            item.copy_key or item.remote_id):
+    known = [lister.copy_id(id_secret, connection, kind, int(number)),
+             *lister.former_copy_ids(id_secret, connection, kind, int(number))]
+    if (item.copy_key or item.remote_id) not in known:
         return
     GoogleCopy = lister.tables.copy
     if session.execute(select(GoogleCopy.id).where(
@@ -248,13 +255,17 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
 def _copy_deleted(session: Session, lister: Lister, connection: Any, copy: Any,
                   now: dt.datetime, report: ReadReport, rules: AvailabilityConfig) -> None:
     """Our copy deleted in the provider: written again, unless the business applies such
-    edits and may cancel the booking (then the outbox removes what is left of the copy)."""
+    edits and may cancel the booking (then the outbox removes what is left of the copy). A
+    write of it that was failing (a refused delete, maybe given up) is tried at once."""
     if copy is None or copy.deleted:
         return
     if copy.kind == "booking" and calendar_edits.apply_edit(
             session, connection.business_id, copy.item_id, None, provider=lister.label,
             connection_id=connection.id, now=now, rules=rules):
         return
+    if lister.tables.write_error is not None:
+        item_errors.retry_now(session, connection.id, (copy.kind, copy.item_id), now,
+                              lister.tables)
     _requeue(copy, report)
 
 

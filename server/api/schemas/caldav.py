@@ -55,6 +55,9 @@ class CalDAVCalendarStatus(BaseModel):
     read_error: str | None = Field(description="Last failure reading this calendar alone")
     failing_items: int = Field(description="Bookings and blocked times whose copy keeps "
                                "failing to be written")
+    item_errors: list[str] = Field(default_factory=list, description=(
+        "Each failing booking or blocked time: what went wrong, what to do, and when it is "
+        "tried again"))
 
 
 class CalDAVAccountOut(BaseModel):

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
-    UniqueConstraint,
+    UniqueConstraint, false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +33,9 @@ class CalDAVConnection(Base):
     home_url: Mapped[str] = mapped_column(String(1024))  # the calendar-home-set found
     username: Mapped[str] = mapped_column(String(320))
     password_encrypted: Mapped[str] = mapped_column(Text)
+    # The principal's calendar user addresses (JSON list, server/caldav/owner.py); None: not
+    # discovered (connected before they were, or the server lacks the property).
+    addresses: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="connected")
     direction: Mapped[str] = mapped_column(String(16), default="both")
     hide_client_details: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -144,6 +147,9 @@ class CalDAVWriteError(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     error: Mapped[str] = mapped_column(Text)
     permanent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The engine stopped trying (an error that says so, after its attempts): the item is
+    # written again only when it changes (server/sync/item_errors.py).
+    gave_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     failures: Mapped[int] = mapped_column(Integer, default=1)
     first_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
-    UniqueConstraint,
+    UniqueConstraint, false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -167,6 +167,9 @@ class GoogleWriteError(Base):
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     error: Mapped[str] = mapped_column(Text)
     permanent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The engine stopped trying (an error that says so, after its attempts): the item is
+    # written again only when it changes (server/sync/item_errors.py).
+    gave_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     failures: Mapped[int] = mapped_column(Integer, default=1)
     first_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
