@@ -12,7 +12,7 @@ What runs: our server in this process (SQLite in a temporary folder, the tests' 
 a business with one employee calendar and a writable link to it; the suite copied to a
 temporary folder with a caldav_test_servers.yaml naming two servers: stock Radicale (embedded,
 the suite's own) and ours (external, the writable account, with the compatibility hints of a
-server that holds events only; its calendars are made and removed with MKCALENDAR and DELETE,
+server whose calendars hold events and tasks, no journals; its calendars are made and removed with MKCALENDAR and DELETE,
 as personal calendars of the employee; one UID lives in one of the employee's calendars only,
 since the employee's other links show them all in one calendar). pytest runs
 the suite's per-server classes (`-k TestForServer`) in a subprocess; the table prints passed,
@@ -43,7 +43,6 @@ for _folder in (str(REPO), str(TESTS)):
 OURS = "bookingcal-writable"
 HINTS = """    features:
       test-calendar: {cleanup-regime: wipe-calendar}
-      save-load.todo: {support: unsupported}
       save-load.journal: {support: unsupported}
       scheduling: {support: unsupported}
       principal-search: {support: unsupported}
