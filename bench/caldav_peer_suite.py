@@ -58,8 +58,8 @@ def configuration(server: str, username: str, password: str) -> str:
             f"    username: {username}\n    password: {password}\n" + HINTS)
 
 
-def run_suite(suite: Path, extra: list[str], server: str, username: str,
-              password: str) -> tuple[dict[str, Counter[str]], dict[str, list[str]], str]:
+def run_suite(suite: Path, extra: list[str], server: str, username: str, password: str,
+              keyword: str = "") -> tuple[dict[str, Counter[str]], dict[str, list[str]], str]:
     with tempfile.TemporaryDirectory(prefix="caldav-suite-") as folder:
         copy = Path(folder)
         shutil.copytree(suite / "caldav", copy / "caldav")
@@ -69,7 +69,7 @@ def run_suite(suite: Path, extra: list[str], server: str, username: str,
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), *extra])}
         report = copy / "report.xml"
         answer = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/test_caldav.py", "-k", "TestForServer",
+            [sys.executable, "-m", "pytest", "tests/test_caldav.py", "-k", f"TestForServer and ({keyword})" if keyword else "TestForServer",
              "-p", "no:cacheprovider", "-q", "--timeout", "600", f"--junitxml={report}"],
             cwd=copy, env=env, capture_output=True, text=True, timeout=3600)
         counts: dict[str, Counter[str]] = {}
@@ -83,7 +83,10 @@ def run_suite(suite: Path, extra: list[str], server: str, username: str,
                                 if child.tag in ("failure", "error", "skipped")), "passed")
                 counts.setdefault(server_name, Counter())[outcome] += 1
                 if outcome in ("failure", "error"):
-                    failures.setdefault(server_name, []).append(case.get("name", "?"))
+                    failed = next(child for child in case if child.tag == outcome)
+                    reason = [" ".join((failed.get("message") or "").split())]
+                    failures.setdefault(server_name, []).append(
+                        case.get("name", "?") + (f" ({reason[0][:600]})" if reason else ""))
     return counts, failures, answer.stdout[-3000:] + answer.stderr[-2000:]
 
 
@@ -93,6 +96,8 @@ def main() -> int:
                         help="folder holding python-caldav's caldav/ and tests/")
     parser.add_argument("--extra-path", action="append", default=[],
                         help="folder to add to the suite's PYTHONPATH (e.g. holding proxy.py)")
+    parser.add_argument("--keyword", default="",
+                        help="run only the suite's tests matching this pytest -k expression")
     args = parser.parse_args()
     if not (args.suite / "tests" / "test_caldav.py").exists():
         print(f"{args.suite} holds no tests/test_caldav.py: the caldav wheel and some sdists "
@@ -110,7 +115,8 @@ def main() -> int:
                              calendar_ids=[salon.calendar], writable=True, label="suite")
             account = link["caldav"]
             counts, failures, tail = run_suite(args.suite, args.extra_path, account["server"],
-                                               account["username"], account["password"])
+                                               account["username"], account["password"],
+                                               args.keyword)
             api.session.close()
         finally:
             live.stop()
@@ -126,7 +132,7 @@ def main() -> int:
         print(f"{shown:<28}{found['passed']:>8}{found['failure']:>8}{found['error']:>8}"
               f"{found['skipped']:>9}")
     for name, tests in sorted(failures.items()):
-        print(f"\nfailed on {name}: " + ", ".join(tests))
+        print(f"\nfailed on {name}:\n  " + "\n  ".join(tests))
     return 0
 
 

@@ -155,13 +155,18 @@ def parse(text: str) -> Rule:
         if count is not None:
             raise _refuse("give COUNT or UNTIL, not both")
         until, until_is_date = _until(parts.pop("UNTIL"))
-    for name in ("BYSECOND", "BYMINUTE"):
+    by: dict[str, tuple[int, ...]] = {}
+    for name, unit, high in (("BYSECOND", "second", 60), ("BYMINUTE", "minute", 59)):
+        # Occurrences start at the minute and second of the start: one value, which `_check`
+        # holds to the start's own (clients write it out: python-caldav's tasks, Thunderbird).
         if name in parts:
-            raise _refuse(f"{name} is refused: occurrences start at the minute of the start")
+            by[name] = _numbers(name, parts.pop(name), 0, high, False)
+            if len(by[name]) != 1:
+                raise _refuse(f"{name} with several values is refused: occurrences start at "
+                              f"the {unit} of the start")
     ranges = {"BYHOUR": (0, 23, False), "BYMONTHDAY": (1, 31, True),
               "BYYEARDAY": (1, 366, True), "BYWEEKNO": (1, 53, True), "BYMONTH": (1, 12, False),
               "BYSETPOS": (1, 366, True)}
-    by: dict[str, tuple[int, ...]] = {}
     for name, (low, high, signed) in ranges.items():
         if name in parts:
             by[name] = _numbers(name, parts.pop(name), low, high, signed)
@@ -322,6 +327,11 @@ def validate(text: str, start: dt.datetime, tzid: str) -> str:
 def _check(text: str, start: dt.datetime, tzid: str) -> tuple[Rule | None, str]:
     try:
         rule = parse(text)
+        for name, unit, own in (("BYMINUTE", "minute", start.minute),
+                                ("BYSECOND", "second", start.second)):
+            if rule.by.get(name, (own,)) != (own,):
+                raise _refuse(f"{name}={rule.by[name][0]} is refused: occurrences start at the "
+                              f"{unit} of the start ({own})")
         until = _local_until(rule, tzid)
         limit = _years_after(start, MAX_SERIES_YEARS)
         if until is not None:

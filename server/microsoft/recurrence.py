@@ -90,7 +90,11 @@ def _pattern(view: EventView) -> tuple[dict[str, Any], dict[str, Any]]:
         raise InvalidError("repeating blocked time with excluded dates is not sent to Outlook "
                            "(Outlook takes no exceptions with a series); it blocks booking here")
     rule = recurrence.parse(view.rrule)
-    extra = set(rule.by) - {"BYMONTHDAY", "BYMONTH"}
+    # BYMINUTE and BYSECOND of a stored rule are the start's own (recurrence._check): they
+    # change nothing, so Outlook's pattern leaves them out.
+    by = {name: values for name, values in rule.by.items()
+          if name not in ("BYMINUTE", "BYSECOND")}
+    extra = set(by) - {"BYMONTHDAY", "BYMONTH"}
     if rule.freq == du.HOURLY or extra:
         what = "FREQ=HOURLY" if rule.freq == du.HOURLY else ", ".join(sorted(extra))
         raise InvalidError(f"Outlook series cannot repeat by {what}; this blocked time blocks "
@@ -99,11 +103,11 @@ def _pattern(view: EventView) -> tuple[dict[str, Any], dict[str, Any]]:
     pattern: dict[str, Any] = {"interval": rule.interval, "firstDayOfWeek": DAYS[rule.wkst]}
     days = [DAYS[day] for day, ordinal in rule.byday if ordinal == 0]
     ordinals = [(day, ordinal) for day, ordinal in rule.byday if ordinal != 0]
-    month_days = rule.by.get("BYMONTHDAY", ())
-    months = rule.by.get("BYMONTH", ())
-    if rule.freq == du.DAILY and not rule.byday and not rule.by:
+    month_days = by.get("BYMONTHDAY", ())
+    months = by.get("BYMONTH", ())
+    if rule.freq == du.DAILY and not rule.byday and not by:
         pattern["type"] = "daily"
-    elif rule.freq == du.WEEKLY and not ordinals and not rule.by:
+    elif rule.freq == du.WEEKLY and not ordinals and not by:
         pattern.update(type="weekly", daysOfWeek=days or [DAYS[start.weekday()]])
     elif rule.freq in (du.MONTHLY, du.YEARLY) and len(months) <= 1 \
             and (rule.freq == du.YEARLY or not months):

@@ -30,6 +30,9 @@ def view(rrule: str, exdates: tuple[dt.datetime, ...] = (), tzid: str = TZ) -> E
 @pytest.mark.parametrize(("rrule", "pattern"), [
     ("FREQ=DAILY;INTERVAL=3", {"type": "daily", "interval": 3}),
     ("FREQ=WEEKLY", {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]}),
+    # the start's own minute and second written out (python-caldav, Thunderbird) change nothing
+    ("FREQ=WEEKLY;BYMINUTE=0;BYSECOND=0", {"type": "weekly", "interval": 1,
+                                           "daysOfWeek": ["monday"]}),
     ("FREQ=WEEKLY;BYDAY=TU,TH;WKST=SU", {"type": "weekly", "interval": 1,
                                          "daysOfWeek": ["tuesday", "thursday"],
                                          "firstDayOfWeek": "sunday"}),

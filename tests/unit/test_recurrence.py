@@ -55,6 +55,9 @@ def test_the_bounded_expansion_equals_dateutils(rule: str, start: dt.datetime, o
     ("FREQ=SECONDLY", "SECONDLY"),
     ("FREQ=MINUTELY", "MINUTELY"),
     ("FREQ=HOURLY;BYMINUTE=0,1,2", "BYMINUTE"),
+    ("FREQ=DAILY;BYMINUTE=30", "BYMINUTE=30"),  # the start is at 09:00
+    ("FREQ=DAILY;BYSECOND=15", "BYSECOND=15"),
+    ("FREQ=DAILY;BYMINUTE=60", "BYMINUTE"),
     ("FREQ=DAILY;BYHOUR=24", "BYHOUR"),
     ("FREQ=YEARLY;BYMONTH=13", "BYMONTH"),
     ("FREQ=MONTHLY;BYMONTHDAY=0", "BYMONTHDAY"),
@@ -79,6 +82,23 @@ def test_bad_rules_are_refused_naming_the_part(rule: str, part: str) -> None:
     with pytest.raises(InvalidError) as caught:
         recurrence.validate(rule, dt.datetime(2027, 1, 4, 9), CPH)
     assert part in caught.value.message and caught.value.details["field"] == "rrule"
+
+
+@pytest.mark.parametrize("rule", [
+    "FREQ=WEEKLY;BYDAY=MO;BYHOUR=6;BYMINUTE=55;COUNT=3",  # python-caldav's recurring task
+    "FREQ=DAILY;BYMINUTE=55;BYSECOND=0",
+    "FREQ=HOURLY;INTERVAL=5;BYMINUTE=55",
+])
+def test_the_starts_own_minute_and_second_may_be_written_out(rule: str) -> None:
+    start = dt.datetime(2027, 1, 4, 6, 55)  # a Monday
+    assert recurrence.validate(rule, start, CPH) == rule
+    low, high = start + dt.timedelta(days=3), start + dt.timedelta(days=40)
+    assert recurrence.starts_between(rule, start, CPH, low, high) == \
+        list(rrulestr(rule, dtstart=start).between(low, high, inc=True))
+    plain = ";".join(part for part in rule.split(";")
+                     if not part.startswith(("BYMINUTE", "BYSECOND")))
+    assert recurrence.starts_between(rule, start, CPH, start, high) == \
+        recurrence.starts_between(plain, start, CPH, start, high)
 
 
 def test_an_until_in_utc_is_read_in_the_calendars_zone() -> None:
