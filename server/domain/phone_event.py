@@ -24,7 +24,7 @@ from server.domain.recurrence import ExpansionLimitError
 from server.domain.timeutil import EARLIEST, LATEST, normalise, validate_rrule, zone_names
 from server.errors import InvalidError
 
-MAX_COMPONENTS = 200  # VEVENTs (a master and its overridden instances) in one resource
+MAX_COMPONENTS = 200  # VEVENTs or VTODOs (a master and its overridden instances) in one resource
 MAX_INSTANCES = 100  # overridden instances and RDATEs: each is stored and blocks on its own
 # UIDs of the instances stored for an event's overrides and RDATEs; a phone may not use them.
 INSTANCE_PREFIX = "bc-instance-"
@@ -206,36 +206,10 @@ def _read(body: bytes, calendar_tz: str) -> PhoneEvent:
     if not events:
         raise PutRefused("403 Forbidden", "C:supported-calendar-component",
                          "send one VEVENT")
-    if len(events) > MAX_COMPONENTS:
-        raise _bad(f"at most {MAX_COMPONENTS} VEVENTs (overridden instances) per event",
-                   "C:valid-calendar-object-resource")
-    uids = {_text(event, "UID") for event in events}
-    if len(uids) != 1 or None in uids:
-        raise _bad("every VEVENT needs the same UID", "C:valid-calendar-object-resource")
-    uid = str(uids.pop())
-    refused = resource_names.problem(uid, resource_names.MAX_UID, "the UID")
-    if refused is None and is_instance_uid(uid):
-        refused = f"the UID cannot start with {INSTANCE_PREFIX}"
-    if refused is not None:
-        raise _bad(refused + " (the resource is named <UID>.ics)",
-                   "C:valid-calendar-object-resource")
-    masters = [event for event in events if event.get("RECURRENCE-ID") is None]
-    if len(masters) != 1:
-        raise _bad("send exactly one VEVENT without RECURRENCE-ID",
-                   "C:valid-calendar-object-resource")
-    master = masters[0]
+    uid, master = one_resource(events, "VEVENT")
     span = _span(master, calendar_tz)
     rules = master.get("RRULE")
-    rrule: str | None = None
-    if rules is not None:
-        if isinstance(rules, list):
-            raise _bad("give at most one RRULE", "C:valid-calendar-object-resource")
-        try:
-            rrule = validate_rrule(rules.to_ical().decode(), span.start_local, span.tzid)
-        except ExpansionLimitError as exc:
-            raise PutRefused("403 Forbidden", "C:max-instances", exc.message) from None
-        except InvalidError as exc:
-            raise _bad(exc.message, "C:valid-calendar-object-resource") from None
+    rrule = None if rules is None else _checked(rules, span.start_local, span.tzid)
     summary = (_text(master, "SUMMARY") or "").strip()
     transparency, status = _blocking(master)
     overrides = [event for event in events if event.get("RECURRENCE-ID") is not None]
@@ -278,6 +252,42 @@ def _read(body: bytes, calendar_tz: str) -> PhoneEvent:
         zero_length=span.zero_length)
 
 
+def one_resource(components: list[Any], name: str) -> tuple[str, Any]:
+    """(the UID, the master) of one resource's components of kind `name` (VEVENT, VTODO): at
+    most MAX_COMPONENTS, one UID that can name the resource `<UID>.ics`, exactly one master
+    (no RECURRENCE-ID). PutRefused says what is wrong."""
+    if len(components) > MAX_COMPONENTS:
+        raise _bad(f"at most {MAX_COMPONENTS} {name}s (overridden instances) per resource",
+                   "C:valid-calendar-object-resource")
+    uids = {_text(component, "UID") for component in components}
+    if len(uids) != 1 or None in uids:
+        raise _bad(f"every {name} needs the same UID", "C:valid-calendar-object-resource")
+    uid = str(uids.pop())
+    refused = resource_names.problem(uid, resource_names.MAX_UID, "the UID")
+    if refused is None and is_instance_uid(uid):
+        refused = f"the UID cannot start with {INSTANCE_PREFIX}"
+    if refused is not None:
+        raise _bad(refused + " (the resource is named <UID>.ics)",
+                   "C:valid-calendar-object-resource")
+    masters = [component for component in components if component.get("RECURRENCE-ID") is None]
+    if len(masters) != 1:
+        raise _bad(f"send exactly one {name} without RECURRENCE-ID",
+                   "C:valid-calendar-object-resource")
+    return uid, masters[0]
+
+
+def _checked(rules: Any, start_local: dt.datetime, tzid: str) -> str:
+    """An RRULE property checked against its start (server/domain/recurrence.py's caps)."""
+    if isinstance(rules, list):
+        raise _bad("give at most one RRULE", "C:valid-calendar-object-resource")
+    try:
+        return validate_rrule(rules.to_ical().decode(), start_local, tzid)
+    except ExpansionLimitError as exc:
+        raise PutRefused("403 Forbidden", "C:max-instances", exc.message) from None
+    except InvalidError as exc:
+        raise _bad(exc.message, "C:valid-calendar-object-resource") from None
+
+
 def checked_rule(component: Any, calendar_tz: str) -> str | None:
     """The RRULE of a component (an event's or a task's), checked by the RRULE checker against
     its DTSTART (server/domain/recurrence.py: COUNT, INTERVAL and year caps, no FREQ below
@@ -286,18 +296,12 @@ def checked_rule(component: Any, calendar_tz: str) -> str | None:
     rules = component.get("RRULE")
     if rules is None:
         return None
-    if isinstance(rules, list):
-        raise _bad("give at most one RRULE", "C:valid-calendar-object-resource")
     if component.get("DTSTART") is None:
         raise _bad("a repeating component needs a DTSTART", "C:valid-calendar-object-resource")
     try:
         start, tzid = _moment(component["DTSTART"], "DTSTART", calendar_tz)
         _, start_local = _local(start, tzid)
-        return validate_rrule(rules.to_ical().decode(), start_local, tzid)
-    except ExpansionLimitError as exc:
-        raise PutRefused("403 Forbidden", "C:max-instances", exc.message) from None
-    except InvalidError as exc:
-        raise _bad(exc.message, "C:valid-calendar-object-resource") from None
+        return _checked(rules, start_local, tzid)
     except (OverflowError, ValueError, TypeError, AttributeError):
         raise _bad("the repeating rule cannot be read") from None
 

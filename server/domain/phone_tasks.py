@@ -22,11 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import BlockedTime, Booking, PersonalCalendar, PhoneTask
-from server.domain import journal, resource_names
+from server.domain import journal
 from server.domain.calendars import lock_calendar
-from server.domain.phone_event import (
-    MAX_COMPONENTS, PutRefused, checked_rule, is_instance_uid,
-)
+from server.domain.phone_event import PutRefused, checked_rule, one_resource
 from server.domain.phone_writes import StaleError
 from server.errors import ConflictError
 
@@ -86,25 +84,9 @@ def read(body: bytes) -> TaskText | None:
     text = body.decode("utf-8")
     if "\x00" in text:
         raise _bad("the body holds a NUL character")
-    if len(todos) > MAX_COMPONENTS:
-        raise _bad(f"at most {MAX_COMPONENTS} VTODOs (overridden instances) per task",
-                   "C:valid-calendar-object-resource")
-    uids = {str(todo.get("UID")) if todo.get("UID") is not None else None for todo in todos}
-    if len(uids) != 1 or None in uids:
-        raise _bad("every VTODO needs the same UID", "C:valid-calendar-object-resource")
-    uid = str(uids.pop())
-    refused = resource_names.problem(uid, resource_names.MAX_UID, "the UID")
-    if refused is None and is_instance_uid(uid):
-        refused = "this UID is reserved"
-    if refused is not None:
-        raise _bad(refused + " (the resource is named <UID>.ics)",
-                   "C:valid-calendar-object-resource")
-    masters = [todo for todo in todos if todo.get("RECURRENCE-ID") is None]
-    if len(masters) != 1:
-        raise _bad("send exactly one VTODO without RECURRENCE-ID",
-                   "C:valid-calendar-object-resource")
+    uid, master = one_resource(todos, "VTODO")
     # Nothing here expands it, but a time-range query may: the same caps as an event's rule.
-    checked_rule(masters[0], "UTC")
+    checked_rule(master, "UTC")
     return TaskText(uid=uid, text=text)
 
 
