@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
+import gc
 import pstats
 import sys
 import tempfile
@@ -90,6 +91,7 @@ def events(now: dt.datetime, count: int, outlook: bool) -> list[str]:
 def best(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
     times, result = [], None
     for _ in range(repeat):
+        gc.collect()
         began = time.perf_counter()
         result = work()
         times.append(time.perf_counter() - began)
@@ -196,16 +198,20 @@ def run(args: argparse.Namespace) -> None:
                 profile = cProfile.Profile()
                 profile.runcall(parse.read, body, **window)
                 pstats.Stats(profile).sort_stats("cumulative").print_stats(12)
+            # Round-robin (one run of each variant per round, the best of the rounds kept), so
+            # that a change in the machine's load hits every variant alike.
             found: dict[tuple[bool, bool], float] = {}
             rows_then: list[tuple[Any, ...]] = []
-            for whole_read, batched in ((True, True), (False, False), (False, True)):
-                found[whole_read, batched] = best(args.repeat, lambda: engine_read(
-                    world, args.events, whole=whole_read, batched=batched))[0]
-                rows_now = mirror_rows(world)
-                assert len(rows_now) == args.events
-                if (whole_read, batched) != (True, True):
-                    assert rows_now == rows_then, "the two runs wrote different mirrors"
-                rows_then = rows_now
+            for _ in range(args.repeat):
+                for whole_read, batched in ((True, True), (False, False), (False, True)):
+                    gc.collect()
+                    took = engine_read(world, args.events, whole=whole_read, batched=batched)
+                    found[whole_read, batched] = min(took, found.get((whole_read, batched),
+                                                                     took))
+                    rows_now = mirror_rows(world)
+                    assert len(rows_now) == args.events
+                    assert not rows_then or rows_now == rows_then, "different mirrors written"
+                    rows_then = rows_now
             engine = f"engine first read (GET, parse, mirror on {args.engine}), {kind}"
             rows.append((f"{engine}: parse whole -> trimmed", found[True, True],
                          found[False, True]))
