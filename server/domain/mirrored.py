@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session, load_only
 
 from server.db.models import (
     CalDAVMirroredEvent, GoogleReadState, IcsMirroredEvent, MicrosoftMirroredEvent, MirroredEvent,
@@ -26,6 +26,7 @@ SUMMARY_LIMIT = 1000
 MirrorTable = (type[MirroredEvent] | type[MicrosoftMirroredEvent] | type[IcsMirroredEvent]
                | type[CalDAVMirroredEvent])
 CHUNK = 500  # ids per IN (...) query
+WRITE_BATCH = 1000  # rows per executemany INSERT or UPDATE
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,14 @@ def chunks(values: list[str]) -> list[list[str]]:
     return [values[start:start + CHUNK] for start in range(0, len(values), CHUNK)]
 
 
+@dataclass
+class _Row:
+    """What the pass knows of one mirrored row: its id (None until inserted) and its series."""
+
+    id: int | None
+    recurring_event_id: str | None
+
+
 def apply_changes(session: Session, *, business_id: int, connection_id: int,
                   google_calendar: str, changes: Sequence[Change], full: bool,
                   policy: BlockingPolicy, now: dt.datetime,
@@ -92,24 +101,35 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
     """Write one remote calendar's changes, in order. `full`: `changes` is everything the
     calendar has now, and mirrored events it does not contain are removed. An incremental
     pass loads only the rows its changes touch (an idle pass reads nothing). `model` is the
-    provider's mirror table (Google's mirrored_events, microsoft_mirrored_events)."""
+    provider's mirror table (Google's mirrored_events, microsoft_mirrored_events).
+
+    The changes are first resolved in memory (the last one of each id wins), then written in
+    batches: one DELETE per chunk of ids, one executemany UPDATE and one INSERT per batch of
+    rows, instead of one ORM object and statement per event (a first read of 10,000 events
+    spent more time in those than in parsing the feed)."""
     result = MirrorResult()
     MirroredEvent: Any = model
-    rows = select(MirroredEvent).where(MirroredEvent.connection_id == connection_id,
-                                       MirroredEvent.google_calendar == google_calendar)
+    loaded: dict[str, Any] = {}  # the ORM rows read (only their ids and series)
+    rows = select(MirroredEvent).options(load_only(
+        MirroredEvent.id, MirroredEvent.event_id, MirroredEvent.recurring_event_id)).where(
+        MirroredEvent.connection_id == connection_id,
+        MirroredEvent.google_calendar == google_calendar)
     if full:
-        existing = {row.event_id: row for row in session.execute(rows).scalars()}
+        loaded = {row.event_id: row for row in session.execute(rows).scalars()}
     else:
         ids = sorted({change.event_id for change in changes})
-        existing = {row.event_id: row for chunk in chunks(ids) for row in session.execute(
+        loaded = {row.event_id: row for chunk in chunks(ids) for row in session.execute(
             rows.where(MirroredEvent.event_id.in_(chunk))).scalars()}
         series = sorted({c.event_id for c in changes if isinstance(c, Series)})
-        existing.update({row.event_id: row for chunk in chunks(series) for row in
-                         session.execute(rows.where(
-                             MirroredEvent.recurring_event_id.in_(chunk))).scalars()})
+        loaded.update({row.event_id: row for chunk in chunks(series) for row in
+                       session.execute(rows.where(
+                           MirroredEvent.recurring_event_id.in_(chunk))).scalars()})
+    existing = {event_id: _Row(row.id, row.recurring_event_id)
+                for event_id, row in loaded.items()}
     seen: set[str] = set()
-    doomed: dict[str, Any] = {}  # deleted at the end, unless the id comes back
+    doomed: dict[str, _Row] = {}  # deleted at the end, unless the id comes back
     relisted: set[str] = set()  # rows of a Series: counted as removed only if not listed again
+    written: dict[str, tuple[_Row, RemoteEvent]] = {}  # the last change of each id
     for change in changes:
         if isinstance(change, Series):
             for event_id in [event_id for event_id, row in existing.items()
@@ -129,15 +149,13 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
                 result.unknown_tombstones.append(change.event_id)
             continue
         seen.add(change.event_id)
-        row = existing.get(change.event_id) or doomed.pop(change.event_id, None)
-        if row is None:
-            row = MirroredEvent(business_id=business_id, connection_id=connection_id,
-                                google_calendar=google_calendar, event_id=change.event_id)
-            session.add(row)
+        row = existing.get(change.event_id) or doomed.pop(change.event_id, None) \
+            or _Row(None, None)
+        row.recurring_event_id = change.recurring_event_id
         existing[change.event_id] = row
-        _write(row, change, policy, now)
-        result.longest_seconds = max(result.longest_seconds,
-                                     int((row.end_utc - row.start_utc).total_seconds()))
+        written[change.event_id] = (row, change)
+        result.longest_seconds = max(result.longest_seconds, int(
+            (max(change.end_utc, change.start_utc) - change.start_utc).total_seconds()))
         result.imported += 1
     if full:
         for event_id, row in existing.items():
@@ -145,24 +163,59 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
                 doomed[event_id] = row
                 result.removed += 1
     result.removed += len(relisted & set(doomed))
-    for row in doomed.values():
-        session.delete(row)
+    _delete(session, MirroredEvent.__table__, loaded,
+            [event_id for event_id, row in doomed.items() if row.id is not None])
+    kept = [(event_id, row, change) for event_id, (row, change) in written.items()
+            if event_id not in doomed]
+    for event_id, row, _ in kept:
+        if row.id is not None:
+            session.expire(loaded[event_id])  # its columns are written past the ORM below
+    _write(session, MirroredEvent.__table__, kept, {
+        "business_id": business_id, "connection_id": connection_id,
+        "google_calendar": google_calendar}, policy, now)
     return result
 
 
-def _write(row: Any, event: RemoteEvent, policy: BlockingPolicy,
-           now: dt.datetime) -> None:
-    row.recurring_event_id = event.recurring_event_id
-    row.summary = event.summary[:SUMMARY_LIMIT]
-    row.all_day = event.all_day
-    row.start_utc, row.end_utc = event.start_utc, max(event.end_utc, event.start_utc)
-    row.start_date, row.end_date = event.start_date, event.end_date
-    row.transparency = event.transparency
-    row.status = event.status
-    row.event_type = event.event_type
-    row.self_response = event.self_response
-    row.blocks = _blocks(row, policy)
-    row.updated_at = now
+def _delete(session: Session, table: Any, loaded: dict[str, Any],
+            event_ids: list[str]) -> None:
+    """Delete the loaded rows of `event_ids`, a chunk of ids per statement, and forget them."""
+    for chunk in chunks(event_ids):
+        session.execute(delete(table).where(table.c.id.in_(
+            [loaded[event_id].id for event_id in chunk])))
+        for event_id in chunk:
+            session.expunge(loaded[event_id])
+
+
+def _write(session: Session, table: Any, kept: list[tuple[str, _Row, RemoteEvent]],
+           owner: dict[str, Any], policy: BlockingPolicy, now: dt.datetime) -> None:
+    """Write each change on its row: rows already there by one executemany UPDATE per batch
+    (by id), new ones by one executemany INSERT per batch (`owner`: their connection's
+    columns); batches of WRITE_BATCH rows keep the parameters' memory bounded."""
+    changed = [(row.id, change) for _, row, change in kept if row.id is not None]
+    for start in range(0, len(changed), WRITE_BATCH):
+        session.execute(update(table).where(table.c.id == bindparam("row_id")), [
+            {"row_id": row_id, **_values(change, policy, now)}
+            for row_id, change in changed[start:start + WRITE_BATCH]])
+    new = [(event_id, change) for event_id, row, change in kept if row.id is None]
+    for start in range(0, len(new), WRITE_BATCH):
+        session.execute(insert(table), [
+            {**owner, "event_id": event_id, **_values(change, policy, now)}
+            for event_id, change in new[start:start + WRITE_BATCH]])
+
+
+def _values(event: RemoteEvent, policy: BlockingPolicy, now: dt.datetime) -> dict[str, Any]:
+    """The columns a change writes on its mirrored row."""
+    end = max(event.end_utc, event.start_utc)
+    return {"recurring_event_id": event.recurring_event_id,
+            "summary": event.summary[:SUMMARY_LIMIT], "all_day": event.all_day,
+            "start_utc": event.start_utc, "end_utc": end,
+            "start_date": event.start_date, "end_date": event.end_date,
+            "transparency": event.transparency, "status": event.status,
+            "event_type": event.event_type, "self_response": event.self_response,
+            "blocks": blocks(status=event.status, transparency=event.transparency,
+                             event_type=event.event_type, self_response=event.self_response,
+                             all_day=event.all_day, policy=policy),
+            "updated_at": now}
 
 
 def blocks_row(row: Any, policy: BlockingPolicy) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -276,42 +277,52 @@ EVENT_PROPERTIES = frozenset({
     "SEQUENCE"})
 
 
+_NAME = re.compile(r"([^;:]+)[;:]")  # a content line's name, before its parameters or value
+_MARKS = frozenset("BbEe")  # the first letters of BEGIN: and END:
+
+
 def trim(text: str) -> str:
     """`text` with, inside each VEVENT, only the properties in EVENT_PROPERTIES (folded
     lines kept with their property) and no nested component (VALARM); everything outside
-    events (the calendar's properties, VTIMEZONEs) as it is. One pass over the lines."""
+    events (the calendar's properties, VTIMEZONEs) as it is. One pass over the lines, which
+    looks for BEGIN/END only on lines starting with their letters (a published Outlook
+    calendar is mostly lines of events that are dropped)."""
     kept: list[str] = []
+    keep = kept.append
+    name_of = _NAME.match
     depth = 0  # 0: outside events; 1: in a VEVENT; 2+: in a component inside one
     keeping = True
     for line in text.splitlines():
-        if line[:1] in (" ", "\t"):
+        first = line[:1]
+        if first == " " or first == "\t":
             if keeping:
-                kept.append(line)
+                keep(line)
             continue
-        upper = line[:20].upper().rstrip()
         if depth == 0:
             keeping = True
-            if upper == "BEGIN:VEVENT":
+            if first in _MARKS and line[:20].upper().rstrip() == "BEGIN:VEVENT":
                 depth = 1
-            kept.append(line)
+            keep(line)
             continue
-        if upper.startswith("BEGIN:"):
-            depth += 1
-            keeping = False
-            continue
-        if upper.startswith("END:"):
-            depth -= 1
-            keeping = depth == 0
-            if keeping:
-                kept.append(line)
-            continue
+        if first in _MARKS:
+            upper = line[:6].upper()
+            if upper.startswith("BEGIN:"):
+                depth += 1
+                keeping = False
+                continue
+            if upper.startswith("END:"):
+                depth -= 1
+                keeping = depth == 0
+                if keeping:
+                    keep(line)
+                continue
         if depth > 1:
             keeping = False
             continue
-        cut = min((at for at in (line.find(";"), line.find(":")) if at >= 0), default=-1)
-        keeping = cut > 0 and line[:cut].upper() in EVENT_PROPERTIES
+        name = name_of(line)
+        keeping = name is not None and name.group(1).upper() in EVENT_PROPERTIES
         if keeping:
-            kept.append(line)
+            keep(line)
     return "\r\n".join(kept) + "\r\n"
 
 

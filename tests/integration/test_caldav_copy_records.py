@@ -1,6 +1,6 @@
 """Our copies in a CalDAV calendar when the database lost their record, or the server refuses
-to delete one (real Radicale behind the quirk proxy, one of each for the module, a fresh
-calendar per test).
+to delete one (real Radicale and real Xandikos, each behind the quirk proxy: one server and
+proxy of each kind for the module, a fresh calendar per test).
 
 - After a restore (a new epoch, the copies' rows gone), the engine reads the calendar again and
   adopts the copies it finds under their names, under the current naming scheme (keyed by the
@@ -25,7 +25,7 @@ import icalendar
 import pytest
 from sqlalchemy import delete, select
 
-from caldav_servers import Quirks, Server, proxy, radicale
+from caldav_servers import SERVERS, Quirks, Server, proxy
 from caldav_world import CalDAVWorld, make_caldav_world
 from server.caldav import copies, status
 from server.db.models import CalDAVCalendarMap, CalDAVConnection, CalDAVCopy, CalDAVWriteError
@@ -37,10 +37,12 @@ UTC = dt.timezone.utc
 NUMBERS = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Quirks]]:
+@pytest.fixture(scope="module", params=sorted(SERVERS))
+def front(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Quirks]]:
     quirks = Quirks()
-    with radicale(tmp_path_factory.mktemp("radicale")) as real, proxy(real, quirks) as server:
+    with SERVERS[request.param](tmp_path_factory.mktemp(request.param)) as real, \
+            proxy(real, quirks) as server:
         yield server, quirks
 
 
