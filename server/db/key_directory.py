@@ -22,9 +22,9 @@ the session's Core statements (flushing pending ORM rows first), never committed
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import (
@@ -45,7 +45,7 @@ OWNERS: dict[str, tuple[Any, Any]] = {
     "microsoft_oauth": (MicrosoftOAuthState, MicrosoftOAuthState.state_hash),
 }
 
-_ENTRY = KeyDirectoryEntry.__table__
+_ENTRY = cast(Table, KeyDirectoryEntry.__table__)
 
 
 def register(session: Session, kind: Kind, key: str, business_id: int) -> None:
