@@ -77,7 +77,8 @@ def take_state(session: Session, keyring: Keyring, state: str,
     digest = keyring.hash_token(state) if state else ""
     owner = key_directory.business_of(session, "google_oauth", digest) if state else None
     row = None if owner is None else session.execute(select(GoogleOAuthState).where(
-        GoogleOAuthState.business_id == owner, GoogleOAuthState.state_hash == digest)).scalar_one_or_none()
+        GoogleOAuthState.business_id == owner,
+        GoogleOAuthState.state_hash == digest)).scalar_one_or_none()
     if row is None or row.expires_at < now:
         raise InvalidError("the sign-in with Google has expired or was already used; start "
                            "again from 'Connect Google Calendar'")

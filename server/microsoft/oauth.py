@@ -66,8 +66,9 @@ def start_consent(session: Session, keyring: Keyring, config: Config, business_i
     if current is not None and current != "needs_reconnect":
         raise ConflictError("a Microsoft account is connected already; disconnect it first "
                             "to connect another")
-    expired = session.execute(delete(MicrosoftOAuthState).where(MicrosoftOAuthState.expires_at < now)
-                              .returning(MicrosoftOAuthState.state_hash)).scalars().all()
+    expired = session.execute(
+        delete(MicrosoftOAuthState).where(MicrosoftOAuthState.expires_at < now)
+        .returning(MicrosoftOAuthState.state_hash)).scalars().all()
     key_directory.remove(session, "microsoft_oauth", expired)
     state = new_token(32)
     # form_post: the code comes back in a POST body, never in a URL (logs, history, Referer).
@@ -87,7 +88,8 @@ def take_state(session: Session, keyring: Keyring, state: str,
     digest = keyring.hash_token(state) if state else ""
     owner = key_directory.business_of(session, "microsoft_oauth", digest) if state else None
     row = None if owner is None else session.execute(select(MicrosoftOAuthState).where(
-        MicrosoftOAuthState.business_id == owner, MicrosoftOAuthState.state_hash == digest)).scalar_one_or_none()
+        MicrosoftOAuthState.business_id == owner,
+        MicrosoftOAuthState.state_hash == digest)).scalar_one_or_none()
     if row is None or row.expires_at < now:
         raise InvalidError("the sign-in with Microsoft has expired or was already used; start "
                            "again from 'Connect Microsoft 365 / Outlook'")
