@@ -9,9 +9,11 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.admin import sessions
+from server.db import key_directory
 from server.db.models import AdminSession, AdminUser
 from server.domain.businesses import get_business
 from server.errors import ConflictError, InvalidError, NotFoundError
@@ -48,20 +50,23 @@ def create_user(session: Session, business_id: int, email: str, password: str,
     if len(password) < MIN_PASSWORD:
         raise InvalidError(f"the password needs at least {MIN_PASSWORD} characters",
                            field="password")
-    if session.execute(select(AdminUser.id).where(AdminUser.email == address)).first():
+    if key_directory.business_of(session, "admin_email", address) is not None:
         raise ConflictError(f"an admin account for {address} exists already")
     user = AdminUser(business_id=business_id, email=address,
                      password_hash=_HASHER.hash(password), created_at=now)
     session.add(user)
     session.flush()
+    key_directory.register(session, "admin_email", address, business_id)
     return user
 
 
 def check_password(session: Session, email: str, password: str,
                    now: dt.datetime) -> AdminUser | None:
     """The account these credentials open, or None (unknown e-mail and wrong password alike)."""
-    user = session.execute(select(AdminUser).where(
-        AdminUser.email == normalize_email(email))).scalar_one_or_none()
+    address = normalize_email(email)
+    owner = key_directory.business_of(session, "admin_email", address)
+    user = None if owner is None else session.execute(select(AdminUser).where(
+        AdminUser.business_id == owner, AdminUser.email == address)).scalar_one_or_none()
     try:
         _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
@@ -120,8 +125,10 @@ def remove_user(session: Session, business_id: int, user_id: int) -> str:
     if len(users) == 1:
         raise ConflictError(f"{user.email} is the last admin account of business {business_id}; "
                             "create another one before removing it")
-    session.execute(delete(AdminSession).where(AdminSession.user_id == user.id))
+    sessions.delete_sessions(session, AdminSession.business_id == business_id,
+                             AdminSession.user_id == user.id)
     session.delete(user)
+    key_directory.remove(session, "admin_email", [user.email])
     return user.email
 
 
@@ -133,5 +140,6 @@ def reset_password(session: Session, business_id: int, email: str, new: str) -> 
         raise InvalidError(f"the new password needs at least {MIN_PASSWORD} characters",
                            field="new_password")
     user.password_hash = _HASHER.hash(new)
-    session.execute(delete(AdminSession).where(AdminSession.user_id == user.id))
+    sessions.delete_sessions(session, AdminSession.business_id == business_id,
+                             AdminSession.user_id == user.id)
     return user

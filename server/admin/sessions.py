@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
+from server.db import key_directory
 from server.db.models import AdminSession, AdminUser
 from server.keys import Keyring, new_token
 
@@ -30,12 +32,21 @@ class SignedIn:
 def start(session: Session, keyring: Keyring, user: AdminUser, now: dt.datetime,
           lifetime: dt.timedelta) -> str:
     """A new session for `user`; returns the token for the cookie. Expired sessions go."""
-    session.execute(delete(AdminSession).where(AdminSession.expires_at < now))
+    delete_sessions(session, AdminSession.expires_at < now)
     token = new_token(24)
-    session.add(AdminSession(token_hash=keyring.hash_token(token), user_id=user.id,
+    digest = keyring.hash_token(token)
+    session.add(AdminSession(token_hash=digest, user_id=user.id,
                              business_id=user.business_id,
                              created_at=now, expires_at=now + lifetime))
+    key_directory.register(session, "admin_session", digest, user.business_id)
     return token
+
+
+def delete_sessions(session: Session, *where: Any) -> None:
+    """Delete the sessions matching `where`, and their key directory entries."""
+    hashes = session.execute(delete(AdminSession).where(*where)
+                             .returning(AdminSession.token_hash)).scalars().all()
+    key_directory.remove(session, "admin_session", hashes)
 
 
 def csrf_token(keyring: Keyring, token: str) -> str:
@@ -46,9 +57,14 @@ def find(session: Session, keyring: Keyring, token: str, now: dt.datetime) -> Si
     """Who a cookie's token signs in, or None (unknown, expired, signed out)."""
     if not token or len(token) > 100:
         return None
+    digest = keyring.hash_token(token)
+    owner = key_directory.business_of(session, "admin_session", digest)
+    if owner is None:
+        return None
     row = session.execute(select(AdminSession, AdminUser).join(
-        AdminUser, AdminUser.id == AdminSession.user_id).where(
-        AdminSession.token_hash == keyring.hash_token(token))).first()
+        AdminUser, and_(AdminUser.id == AdminSession.user_id,
+                        AdminUser.business_id == AdminSession.business_id)).where(
+        AdminSession.business_id == owner, AdminSession.token_hash == digest)).first()
     if row is None or row[0].expires_at <= now:
         return None
     user = row[1]
@@ -61,12 +77,14 @@ def csrf_matches(signed_in: SignedIn, given: str) -> bool:
 
 
 def end(session: Session, keyring: Keyring, token: str) -> None:
-    session.execute(delete(AdminSession).where(
-        AdminSession.token_hash == keyring.hash_token(token)))
+    digest = keyring.hash_token(token)
+    owner = key_directory.business_of(session, "admin_session", digest)
+    if owner is not None:
+        delete_sessions(session, AdminSession.business_id == owner,
+                        AdminSession.token_hash == digest)
 
 
 def end_others(session: Session, keyring: Keyring, user_id: int, keep_token: str) -> None:
     """Sign the account out everywhere but in the browser holding `keep_token`."""
-    session.execute(delete(AdminSession).where(
-        AdminSession.user_id == user_id,
-        AdminSession.token_hash != keyring.hash_token(keep_token)))
+    delete_sessions(session, AdminSession.user_id == user_id,
+                    AdminSession.token_hash != keyring.hash_token(keep_token))

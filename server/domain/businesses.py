@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.db import key_directory
 from server.db.models import ApiKey, Business
 from server.domain.timeutil import zone
 from server.errors import InvalidError, NotFoundError
@@ -81,7 +82,9 @@ def update_business(session: Session, business_id: int, *, name: str | None = No
 
 
 def delete_business(session: Session, business_id: int) -> None:
+    """Delete the business; its rows go by cascade, its key directory entries with them."""
     session.delete(get_business(session, business_id))
+    key_directory.remove_business(session, business_id)
 
 
 def create_api_key(session: Session, keyring: Keyring, business_id: int, *, label: str,
@@ -93,6 +96,7 @@ def create_api_key(session: Session, keyring: Keyring, business_id: int, *, labe
                  created_at=now)
     session.add(key)
     session.flush()
+    key_directory.register(session, "api_key", key.key_hash, business_id)
     return key, secret
 
 
@@ -111,8 +115,12 @@ def list_api_keys(session: Session, business_id: int) -> list[ApiKey]:
 def business_for_key(session: Session, keyring: Keyring, secret: str) -> int | None:
     """The business a key belongs to, or None for an unknown or revoked key. The lookup is by
     keyed hash, so timing does not reveal how much of a guess was right."""
-    row = session.execute(select(ApiKey.business_id, ApiKey.revoked_at)
-                          .where(ApiKey.key_hash == keyring.hash_token(secret))).first()
+    digest = keyring.hash_token(secret)
+    owner = key_directory.business_of(session, "api_key", digest)
+    if owner is None:
+        return None
+    row = session.execute(select(ApiKey.business_id, ApiKey.revoked_at).where(
+        ApiKey.business_id == owner, ApiKey.key_hash == digest)).first()
     if row is None or row.revoked_at is not None:
         return None
     return row.business_id

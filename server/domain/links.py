@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from server.db import key_directory
 from server.db.models import Calendar, Link, LinkCalendar
 from server.domain.businesses import get_business
 from server.domain.calendars import get_calendar
@@ -98,6 +99,7 @@ def create_link(session: Session, keyring: Keyring, business_id: int, *, scope: 
                 service_id=service_id, created_at=now, updated_at=now, writable=writable)
     session.add(link)
     session.flush()
+    key_directory.register(session, "link", link.token_hash, business_id)
     session.add_all(LinkCalendar(business_id=business_id, link_id=link.id,
                                          calendar_id=cid) for cid in ids)
     session.flush()
@@ -201,7 +203,8 @@ def rotate_link(session: Session, keyring: Keyring, business_id: int, link_id: i
     if link.revoked_at is not None:
         raise ConflictError(f"link {link_id} is revoked; create a new one")
     secret = _new_secret()
-    link.token_hash = keyring.hash_token(secret)
+    old_hash, link.token_hash = link.token_hash, keyring.hash_token(secret)
+    key_directory.replace(session, "link", old_hash, link.token_hash)
     link.token_encrypted = keyring.encrypt(secret)
     link.updated_at = now
     return link, secret
@@ -234,7 +237,8 @@ class TokenLookup:
 def _lookup_statement(with_epoch: bool) -> Any:
     """Built once per shape (building a statement costs more than running it)."""
     columns: tuple[Any, ...] = (Link, epoch_subquery()) if with_epoch else (Link,)
-    return select(*columns).where(Link.token_hash == bindparam("digest"))
+    return select(*columns).where(
+        key_directory.owned("link", Link.token_hash, Link.business_id))
 
 
 def lookup(session: Session, keyring: Keyring, token: str, now: dt.datetime,

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.config import Config
+from server.db import key_directory
 from server.db.models import GoogleConnection, GoogleOAuthState
 from server.domain.businesses import get_business
 from server.errors import ConflictError, InvalidError, UnavailableError
@@ -52,11 +53,14 @@ def start_consent(session: Session, keyring: Keyring, config: Config, business_i
     if current is not None and current != "needs_reconnect":
         raise ConflictError("a Google account is connected already; disconnect it first to "
                             "connect another")
-    session.execute(delete(GoogleOAuthState).where(GoogleOAuthState.expires_at < now))
+    expired = session.execute(delete(GoogleOAuthState).where(GoogleOAuthState.expires_at < now)
+                              .returning(GoogleOAuthState.state_hash)).scalars().all()
+    key_directory.remove(session, "google_oauth", expired)
     state, verifier = new_token(32), new_token(48)
     session.add(GoogleOAuthState(state_hash=keyring.hash_token(state), business_id=business_id,
                                  verifier_encrypted=keyring.encrypt(verifier), created_at=now,
                                  expires_at=now + STATE_LIFETIME))
+    key_directory.register(session, "google_oauth", keyring.hash_token(state), business_id)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
                                          ).decode().rstrip("=")
     query = {"client_id": config.google.client_id, "redirect_uri": redirect_uri(config),
@@ -70,11 +74,16 @@ def start_consent(session: Session, keyring: Keyring, config: Config, business_i
 def take_state(session: Session, keyring: Keyring, state: str,
                now: dt.datetime) -> tuple[int, str]:
     """(business id, PKCE verifier) of a pending consent; the state is used up."""
-    row = session.get(GoogleOAuthState, keyring.hash_token(state)) if state else None
+    digest = keyring.hash_token(state) if state else ""
+    owner = key_directory.business_of(session, "google_oauth", digest) if state else None
+    row = None if owner is None else session.execute(select(GoogleOAuthState).where(
+        GoogleOAuthState.business_id == owner,
+        GoogleOAuthState.state_hash == digest)).scalar_one_or_none()
     if row is None or row.expires_at < now:
         raise InvalidError("the sign-in with Google has expired or was already used; start "
                            "again from 'Connect Google Calendar'")
     session.delete(row)
+    key_directory.remove(session, "google_oauth", [row.state_hash])
     return row.business_id, keyring.decrypt(row.verifier_encrypted)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.config import Config
+from server.db import key_directory
 from server.db.models import MicrosoftConnection, MicrosoftOAuthState
 from server.domain.businesses import get_business
 from server.errors import ConflictError, InvalidError, UnavailableError
@@ -65,7 +66,10 @@ def start_consent(session: Session, keyring: Keyring, config: Config, business_i
     if current is not None and current != "needs_reconnect":
         raise ConflictError("a Microsoft account is connected already; disconnect it first "
                             "to connect another")
-    session.execute(delete(MicrosoftOAuthState).where(MicrosoftOAuthState.expires_at < now))
+    expired = session.execute(
+        delete(MicrosoftOAuthState).where(MicrosoftOAuthState.expires_at < now)
+        .returning(MicrosoftOAuthState.state_hash)).scalars().all()
+    key_directory.remove(session, "microsoft_oauth", expired)
     state = new_token(32)
     # form_post: the code comes back in a POST body, never in a URL (logs, history, Referer).
     flow = app.initiate_auth_code_flow(SCOPES, redirect_uri=redirect_uri(config), state=state,
@@ -74,17 +78,23 @@ def start_consent(session: Session, keyring: Keyring, config: Config, business_i
         state_hash=keyring.hash_token(state), business_id=business_id,
         flow_encrypted=keyring.encrypt(json.dumps(flow)), created_at=now,
         expires_at=now + STATE_LIFETIME))
+    key_directory.register(session, "microsoft_oauth", keyring.hash_token(state), business_id)
     return str(flow["auth_uri"])
 
 
 def take_state(session: Session, keyring: Keyring, state: str,
                now: dt.datetime) -> tuple[int, dict[str, Any]]:
     """(business id, MSAL flow) of a pending consent; the state is used up."""
-    row = session.get(MicrosoftOAuthState, keyring.hash_token(state)) if state else None
+    digest = keyring.hash_token(state) if state else ""
+    owner = key_directory.business_of(session, "microsoft_oauth", digest) if state else None
+    row = None if owner is None else session.execute(select(MicrosoftOAuthState).where(
+        MicrosoftOAuthState.business_id == owner,
+        MicrosoftOAuthState.state_hash == digest)).scalar_one_or_none()
     if row is None or row.expires_at < now:
         raise InvalidError("the sign-in with Microsoft has expired or was already used; start "
                            "again from 'Connect Microsoft 365 / Outlook'")
     session.delete(row)
+    key_directory.remove(session, "microsoft_oauth", [row.state_hash])
     return row.business_id, dict(json.loads(keyring.decrypt(row.flow_encrypted)))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
+from server.db import key_directory
 from server.db.models import Calendar, Link, LinkCalendar, PersonalCalendar
 from server.domain import links, personal_calendars
 from server.domain.journal import epoch_subquery
@@ -89,7 +90,7 @@ def _lookup_statement() -> Any:
             .outerjoin(Calendar, and_(Calendar.business_id == Link.business_id,
                                       Calendar.active.is_(True), Calendar.deleted_at.is_(None),
                                       in_scope))
-            .where(Link.token_hash == bindparam("digest"))
+            .where(key_directory.owned("link", Link.token_hash, Link.business_id))
             .order_by(Calendar.id))
 
 

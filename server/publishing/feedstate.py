@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 
-from server.db import Database
+from server.db import Database, key_directory
 from server.db.models import Business, Calendar, Link, LinkCalendar, Meta
 from server.db.quickread import QuickRead
 from server.domain.links import TOKEN_PREFIX, link_state
@@ -102,7 +102,7 @@ STATE_QUERY = (
            *CALENDAR_COLUMNS)
     .join(Business, Business.id == Link.business_id)
     .outerjoin(Calendar, and_(Calendar.business_id == Link.business_id, _in_scope))
-    .where(Link.token_hash == bindparam("digest"))
+    .where(key_directory.owned("link", Link.token_hash, Link.business_id))
     .order_by(Calendar.id))
 
 

@@ -5,9 +5,31 @@ uniqueness only within a shard. What does not is listed here with its reason."""
 
 from __future__ import annotations
 
-from sqlalchemy import PrimaryKeyConstraint, Table, UniqueConstraint
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
 
-from server.db.models import Base
+import pytest
+from sqlalchemy import PrimaryKeyConstraint, Table, UniqueConstraint, event, select
+
+from server.admin import accounts, sessions
+from server.db import Database, key_directory
+from server.db.models import Base, KeyDirectoryEntry
+from server.domain import links
+from server.domain.businesses import (
+    business_for_key, create_api_key, create_business, delete_business, revoke_api_key,
+)
+from server.domain.calendars import create_calendar
+from server.errors import ConflictError
+from server.google import oauth as google_oauth
+from server.ops.rekey import reencrypt
+from server.publishing import dav_context
+from server.publishing.davfast.quickget import QuickGet
+from server.publishing.feedstate import FeedStates
+from support import NOW, make_runtime
 
 # Tables that are not a business's: replicated to every node (a reference table) or kept on the
 # coordinator.
@@ -16,22 +38,17 @@ NOT_DISTRIBUTED = {
     "meta": "installation-wide values (database epoch, key versions): a reference table",
     "sync_jobs": "installation-wide bridge jobs (the health notifier's lease), of no business: "
                  "a reference table",
+    "key_directory": "which business owns a key looked up before the business is known "
+                     "(server/db/key_directory.py): a reference table, read on any node",
 }
 
-# Unique keys looked up before the business is known. On a sharded cluster each needs a small
-# reference table (hash or uid -> business_id) beside it, or the business id in the token.
-GLOBAL_UNIQUES = {
-    ("links", ("token_hash",)): "a feed or CalDAV URL's token names the link, not the business",
-    ("api_keys", ("key_hash",)): "an API request's key is checked before its business is known",
-    ("admin_users", ("email",)): "admin sign-in by e-mail, before the business is known",
-    ("admin_sessions", ("token_hash",)): "the admin cookie's token, before the business is known",
-    ("google_oauth_states", ("state_hash",)): "the OAuth callback's state names the attempt",
-    ("microsoft_oauth_states", ("state_hash",)): "as google_oauth_states.state_hash",
-    ("calendars", ("uid",)): "one UID across the installation (feeds' and CalDAV's identity); "
-                             "random, so (business_id, uid) would do once nothing looks it up "
-                             "alone",
-    ("bookings", ("uid",)): "as calendars.uid",
-}
+# Keys looked up before the business is known (link tokens, API keys, admin e-mails and sessions,
+# OAuth states) are unique in the installation by the key directory (a reference table) and
+# unique with business_id in their tables: none is listed here, so a new unscoped unique key
+# fails. Keep it empty; a key that must be unique alone goes through the directory too.
+GLOBAL_UNIQUES: dict[tuple[str, tuple[str, ...]], str] = {}
+# Reference tables that carry a business id without being a business's rows.
+REFERENCES_A_BUSINESS = {"key_directory"}
 
 
 def _tables() -> list[Table]:
@@ -95,5 +112,151 @@ def test_the_listed_exceptions_still_exist() -> None:
     for table_name, key in GLOBAL_UNIQUES:
         assert key in _keys(tables[table_name]), (table_name, key)
     for table_name in NOT_DISTRIBUTED:
-        if table_name != "businesses":
+        if table_name != "businesses" and table_name not in REFERENCES_A_BUSINESS:
             assert "business_id" not in tables[table_name].columns, table_name
+
+
+# The key directory (server/db/key_directory.py), on both engines: every writer keeps it equal
+# to the tables, and every lookup reads the owning table by business_id and key.
+
+def _directory_matches_the_tables(db: Database) -> None:
+    with db.read() as session:
+        for kind, (model, column) in key_directory.OWNERS.items():
+            rows = {tuple(row) for row in session.execute(select(column, model.business_id))}
+            entries = {tuple(row) for row in session.execute(select(KeyDirectoryEntry.key,
+                                                 KeyDirectoryEntry.business_id).where(
+                KeyDirectoryEntry.kind == kind))}
+            assert entries == rows, (kind, sorted(entries ^ rows))
+        kinds = set(session.execute(select(KeyDirectoryEntry.kind)).scalars())
+        assert kinds <= set(key_directory.OWNERS), kinds
+
+
+@contextmanager
+def _statements(db: Database) -> Iterator[list[str]]:
+    """The SQL of every statement sent through the engine while the block runs."""
+    seen: list[str] = []
+
+    def _record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", _record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", _record)
+
+
+def _single_shard(seen: list[str], table: str, column: str) -> None:
+    """Each statement reading `table` by `column` also names its business_id (a Citus router
+    query), and the directory was read first or inside it."""
+    reads = [s for s in seen if f"{table}.{column} =" in s and s.startswith("SELECT")]
+    assert reads, (table, seen)
+    for statement in reads:
+        assert f"{table}.business_id =" in statement, statement
+        earlier = seen[:seen.index(statement) + 1]
+        assert any("key_directory" in s for s in earlier), statement
+
+
+def _state_of(url: str) -> str:
+    return parse_qs(urlparse(url).query)["state"][0]
+
+
+def test_every_writer_keeps_the_key_directory_and_every_lookup_uses_it(
+        database_url: str, tmp_path: Path) -> None:
+    secret = tmp_path / "google-secret"
+    secret.write_text("s3cret\n", encoding="utf-8")
+    runtime = make_runtime(tmp_path, database_url, extra=(
+        f'[google]\nclient_id = "client"\nclient_secret_file = "{secret}"\n'))
+    db, keyring, config = runtime.db, runtime.keyring, runtime.config
+    try:
+        with db.write() as session:
+            a = create_business(session, name="A", timezone="UTC", now=NOW).id
+            b = create_business(session, name="B", timezone="UTC", now=NOW).id
+            create_calendar(session, a, name="Anna", now=NOW)
+            link_a, token_a = links.create_link(session, keyring, a, scope="all",
+                                                profile="full", now=NOW)
+            link_b, token_b = links.create_link(session, keyring, b, scope="all",
+                                                profile="busy", now=NOW)
+            key_a, api_a = create_api_key(session, keyring, a, label="a", now=NOW)
+            _, api_b = create_api_key(session, keyring, b, label="b", now=NOW)
+            anna = accounts.create_user(session, a, "Anna@Example.com", "long password 1", NOW)
+            accounts.create_user(session, a, "bo@example.com", "long password 2", NOW)
+            bea = accounts.create_user(session, b, "bea@example.com", "long password 3", NOW)
+            cookie_a = sessions.start(session, keyring, anna, NOW, dt.timedelta(hours=1))
+            cookie_a2 = sessions.start(session, keyring, anna, NOW, dt.timedelta(hours=1))
+            cookie_b = sessions.start(session, keyring, bea, NOW, dt.timedelta(hours=1))
+            state_a = _state_of(google_oauth.start_consent(session, keyring, config, a, NOW))
+            _state_of(google_oauth.start_consent(session, keyring, config, b, NOW))
+        _directory_matches_the_tables(db)
+        with db.read() as session:
+            assert key_directory.business_of(session, "link", keyring.hash_token(token_b)) == b
+            assert key_directory.business_of(session, "admin_email", "anna@example.com") == a
+
+        # An e-mail names one account in the installation, whatever the business.
+        with pytest.raises(ConflictError), db.write() as session:
+            accounts.create_user(session, b, "anna@example.com", "long password 4", NOW)
+
+        # Lookups: the directory first, then the owning table by business_id and key.
+        with db.read() as session, _statements(db) as seen:
+            found = links.lookup(session, keyring, token_a, NOW)
+            assert found.state == "active" and found.link is not None
+            assert found.link.id == link_a.id
+            assert dav_context.lookup(session, keyring, token_b, NOW).state == "active"
+        _single_shard(seen, "links", "token_hash")
+        with db.read() as session, _statements(db) as seen:
+            assert business_for_key(session, keyring, api_a) == a
+            assert business_for_key(session, keyring, "bk_never-issued") is None
+        _single_shard(seen, "api_keys", "key_hash")
+        with db.read() as session, _statements(db) as seen:
+            signed_in = sessions.find(session, keyring, cookie_b, NOW)
+            assert signed_in is not None and signed_in.business_id == b
+        _single_shard(seen, "admin_sessions", "token_hash")
+        with db.write() as session, _statements(db) as seen:
+            assert accounts.check_password(session, "ANNA@example.com", "long password 1",
+                                           NOW) is not None
+        _single_shard(seen, "admin_users", "email")
+        with db.write() as session, _statements(db) as seen:
+            assert google_oauth.take_state(session, keyring, state_a, NOW)[0] == a
+        _single_shard(seen, "google_oauth_states", "state_hash")
+        _directory_matches_the_tables(db)  # the used state is gone from both
+        # The hot paths fold the directory into their one query (no round trip of its own).
+        for sql in (FeedStates(db, keyring).read.sql, QuickGet(db, keyring).read.sql):
+            assert "key_directory" in sql and "links.business_id =" in sql, sql
+
+        # Rotate, revoke, sign out, remove, expire: the directory follows in each transaction.
+        later = NOW + dt.timedelta(hours=2)
+        with db.write() as session:
+            _, rotated = links.rotate_link(session, keyring, a, link_a.id, NOW)
+            links.revoke_link(session, b, link_b.id, NOW)
+            revoke_api_key(session, a, key_a.id, NOW)
+            sessions.end(session, keyring, cookie_a)
+            sessions.end_others(session, keyring, bea.id, cookie_b)
+            accounts.reset_password(session, a, "anna@example.com", "long password 5")
+            accounts.remove_user(session, a, anna.id)
+            # a new consent clears the expired ones (B's)
+            state_a = _state_of(google_oauth.start_consent(session, keyring, config, a, later))
+        _directory_matches_the_tables(db)
+        with db.read() as session:
+            assert links.lookup(session, keyring, token_a, NOW).state == "unknown"
+            assert links.lookup(session, keyring, rotated, NOW).state == "active"
+            assert links.lookup(session, keyring, token_b, NOW).state == "revoked"
+            assert business_for_key(session, keyring, api_a) is None
+            assert sessions.find(session, keyring, cookie_a2, NOW) is None
+            assert sessions.find(session, keyring, cookie_b, NOW) is not None
+        with db.write() as session:
+            assert accounts.check_password(session, "anna@example.com", "long password 5",
+                                           NOW) is None
+
+        # Re-encrypting the stored secrets keeps every hash, so the directory too.
+        reencrypt(db, keyring)
+        _directory_matches_the_tables(db)
+
+        with db.write() as session:
+            delete_business(session, b)
+        _directory_matches_the_tables(db)
+        with db.read() as session:
+            owners = set(session.execute(select(KeyDirectoryEntry.business_id)).scalars())
+            assert owners == {a}
+            assert business_for_key(session, keyring, api_b) is None
+    finally:
+        db.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 
 from fakes.microsoft_fake import FakeMicrosoft
 from microsoft_world import MicrosoftWorld, make_microsoft_world
+from server.db import key_directory
 from server.db.models import MicrosoftConnection
 from server.microsoft import connections
 from support import Api, LiveServer, assert_error, start_server
@@ -71,8 +72,16 @@ def connection(world: MicrosoftWorld) -> MicrosoftConnection | None:
 def test_consent_connects_with_the_refresh_token_encrypted(
         connecting: tuple[MicrosoftWorld, LiveServer]) -> None:
     world, live = connecting
-    page = consented(world, consent(world, live))
+    url = consent(world, live)
+    # The state names its business in the key directory until it is used up.
+    digest = world.runtime.keyring.hash_token(
+        urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["state"][0])
+    with world.runtime.db.read() as session:
+        assert key_directory.business_of(session, "microsoft_oauth", digest) == world.business
+    page = consented(world, url)
     assert page.status_code == 200 and "is connected" in page.text
+    with world.runtime.db.read() as session:
+        assert key_directory.business_of(session, "microsoft_oauth", digest) is None
     row = connection(world)
     assert row is not None and row.status == "connected"
     assert row.account_email == world.fake.user

@@ -4,7 +4,7 @@ Instants are stored as naive UTC (`UTCDateTime` converts); bookings and blocked 
 local wall-clock time and zone, so a future booking keeps its local time if DST rules change.
 
 One module per subsystem (base, bookings, links, admin, google, microsoft, caldav, ics,
-health); `indexes` adds the partial indexes spanning providers. Import models from here.
+health, directory); `indexes` adds the partial indexes spanning providers. Import models from here.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from server.db.models.caldav import (
     CalDAVCalendarMap, CalDAVConnection, CalDAVCopy, CalDAVMirroredEvent, CalDAVReadState,
     CalDAVWriteError,
 )
+from server.db.models.directory import KeyDirectoryEntry
 from server.db.models.indexes import NEEDS_RECONNECT_SQL
 
 __all__ = [
@@ -43,7 +44,7 @@ __all__ = [
     "CalDAVReadState", "CalDAVWriteError", "Calendar", "CalendarEditRefusal", "Client",
     "GoogleCalendarMap", "GoogleConnection", "GoogleCopy", "GoogleOAuthState",
     "GoogleReadState", "GoogleWriteError", "IcsMirroredEvent", "IcsReadState", "IcsSource",
-    "JournalEntry", "Link", "LinkCalendar", "Meta", "MicrosoftCalendarMap",
+    "JournalEntry", "KeyDirectoryEntry", "Link", "LinkCalendar", "Meta", "MicrosoftCalendarMap",
     "MicrosoftConnection", "MicrosoftCopy", "MicrosoftMirroredEvent", "MicrosoftOAuthState",
     "MicrosoftReadState", "MicrosoftWriteError", "MirroredEvent", "NEEDS_RECONNECT_SQL",
     "OpeningException", "OpeningHours", "PersonalCalendar", "PhoneTask", "RenderedItem",

@@ -44,10 +44,12 @@ class ApiKey(Base):
     """A per-business API key, stored as its keyed hash only."""
 
     __tablename__ = "api_keys"
+    # The hash is unique in the installation by the key directory (server/db/key_directory.py).
+    __table_args__ = (UniqueConstraint("key_hash", "business_id", name="uq_api_keys_key_hash"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
                                              index=True)
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -58,11 +60,13 @@ class Calendar(Base):
     writing transaction; `journal_floor` is the oldest sequence still answerable after pruning."""
 
     __tablename__ = "calendars"
-    __table_args__ = (UniqueConstraint("business_id", "slug"),)
+    # A random UID, unique within its business: nothing looks a calendar up by UID alone.
+    __table_args__ = (UniqueConstraint("business_id", "slug"),
+                      UniqueConstraint("uid", "business_id", name="uq_calendars_uid"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
                                              index=True)
-    uid: Mapped[str] = mapped_column(String(64), unique=True)
+    uid: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(64))
     timezone: Mapped[str] = mapped_column(String(64))
@@ -135,6 +139,8 @@ class Booking(Base):
         Index("ix_bookings_calendar_occupied", "calendar_id", "occupied_start_utc"),
         Index("ix_bookings_client", "client_id"),
         Index("ix_bookings_business_start", "business_id", "start_utc"),
+        # A random UID, unique within its business: every lookup by UID knows the calendar.
+        UniqueConstraint("uid", "business_id", name="uq_bookings_uid"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
@@ -143,7 +149,7 @@ class Booking(Base):
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"),
                                                   nullable=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
-    uid: Mapped[str] = mapped_column(String(64), unique=True)
+    uid: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     source: Mapped[str] = mapped_column(String(16), default="staff")
     start_utc: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -58,9 +58,10 @@ class GoogleOAuthState(Base):
     PKCE verifier is kept encrypted until the code is exchanged."""
 
     __tablename__ = "google_oauth_states"
+    # The hash is unique in the installation by the key directory (server/db/key_directory.py).
     state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
-                                             index=True)
+                                             primary_key=True, index=True)
     verifier_encrypted: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -23,6 +23,9 @@ class Link(Base):
     __table_args__ = (
         CheckConstraint("scope IN ('calendar', 'set', 'all')", name="link_scope"),
         CheckConstraint("profile IN ('full', 'limited', 'busy', 'slots')", name="link_profile"),
+        # The token hash is unique in the installation by the key directory
+        # (server/db/key_directory.py).
+        UniqueConstraint("token_hash", "business_id", name="uq_links_token_hash"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
@@ -30,7 +33,7 @@ class Link(Base):
     scope: Mapped[str] = mapped_column(String(16))
     profile: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(200), default="")
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
     token_encrypted: Mapped[str] = mapped_column(Text)
     # An alarm on the link's bookings, this many minutes before each starts (None: no alarm).
     reminder_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)

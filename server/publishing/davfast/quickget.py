@@ -25,7 +25,7 @@ from radicale import pathutils
 from sqlalchemy import and_, bindparam, exists, literal, or_, select, union_all
 
 from server.publishing.davfast.answer import Body, Sendable, finish
-from server.db import Database
+from server.db import Database, key_directory
 from server.db.models import BlockedTime, Booking, Calendar, Link, LinkCalendar, RenderedItem
 from server.db.quickread import QuickRead
 from server.domain import links
@@ -72,7 +72,7 @@ def _statement() -> Any:
                                           RenderedItem.profile == Link.profile,
                                           RenderedItem.seq == item.c.seq,
                                           RenderedItem.version == bindparam("version")))
-            .where(Link.token_hash == bindparam("digest")))
+            .where(key_directory.owned("link", Link.token_hash, Link.business_id)))
 
 
 @dataclass(frozen=True)
