@@ -33,6 +33,22 @@ def booking_rows(profile: str, *columns: Any) -> Select[Any]:
             .where(Booking.status == "confirmed"))
 
 
+def stored_texts(session: Any, kind: str, profile: str, seqs: dict[int, int]
+                 ) -> dict[int, str]:
+    """The stored texts of the items `seqs` (id -> seq) that are current (same seq and render
+    version): one primary-key read for a chunk of items. PostgreSQL's feed reads them so
+    instead of joining rendered_items inside its server-side cursor: the render fills
+    rendered_items while that cursor is open, and a join planned on an empty table then
+    re-read every row written since for each item (a first render of 10k items took 10 s)."""
+    if not seqs:
+        return {}
+    rows = session.execute(
+        select(RenderedItem.item_id, RenderedItem.seq, RenderedItem.text).where(
+            RenderedItem.kind == kind, RenderedItem.item_id.in_(list(seqs)),
+            RenderedItem.profile == profile, RenderedItem.version == RENDER_VERSION))
+    return {item_id: text for item_id, seq, text in rows if seqs.get(item_id) == seq}
+
+
 def blocked_rows(profile: str, *columns: Any) -> Select[Any]:
     return select(*columns, RenderedItem.text).outerjoin(
         RenderedItem, cached("blocked", BlockedTime, profile))

@@ -229,10 +229,14 @@ class Publisher:
                             TIMELESS.replace(tzinfo=None), row[4], self.epoch, self.profile,
                             row[3], row[3])
 
-    def _texts(self, query: Select[Any], render: Any) -> Iterator[str]:
+    def _texts(self, query: Select[Any], render: Any, kind: str, plain: Select[Any] | Any
+               ) -> Iterator[str]:
         """(id, text) rows to texts. On SQLite the rows come straight from the driver's cursor
-        (ids and texts need no conversion), which saves most of a warm feed's time; PostgreSQL
-        keeps the server-side cursor of `yield_per`, so a big feed is never held in memory."""
+        (ids and texts need no conversion), which saves most of a warm feed's time. PostgreSQL
+        keeps the server-side cursor of `yield_per`, so a big feed is never held in memory; that
+        cursor reads `plain` ((id, seq) rows, no join) and each chunk's stored texts are read by
+        primary key (item_rows.stored_texts): the rendered texts saved while the cursor is open
+        cannot slow it down."""
         connection = self.session.connection()
         if connection.dialect.name == "sqlite":
             result = connection.execute(query)
@@ -244,10 +248,12 @@ class Publisher:
             finally:
                 result.close()
             return
-        for chunk in self._chunks(query):
-            rendered = render([r.id for r in chunk if r.text is None])
+        for chunk in self._chunks(plain):
+            stored = item_rows.stored_texts(self.session, kind, self.profile,
+                                            {r.id: r.seq for r in chunk})
+            rendered = render([r.id for r in chunk if r.id not in stored])
             for r in chunk:
-                yield r.text if r.text is not None else rendered[r.id]
+                yield stored[r.id] if r.id in stored else rendered[r.id]
 
     # --- queries ----------------------------------------------------------------------------
 
@@ -274,18 +280,24 @@ class Publisher:
         `name_blocked`, blocked time names its calendar's employee ("Lunch – Anna")."""
         for calendar in calendars:
             span = dt.timedelta(seconds=calendar.max_span_seconds)
-            booking_texts = self._texts(item_rows.booking_rows(self.profile, Booking.id)
-                                        .where(*item_rows.booking_range(calendar, span, start, end))
-                                        .order_by(Booking.start_utc, Booking.id),
-                                        self._render_bookings)
+            booking_range = item_rows.booking_range(calendar, span, start, end)
+            booking_order = (Booking.start_utc, Booking.id)
+            booking_texts = self._texts(
+                item_rows.booking_rows(self.profile, Booking.id).where(*booking_range)
+                .order_by(*booking_order), self._render_bookings, "booking",
+                select(Booking.id, Booking.seq).where(Booking.status == "confirmed",
+                                                      *booking_range).order_by(*booking_order))
             if booking_alarm is None:
                 yield from booking_texts
             else:
                 yield from (with_alarm(text, booking_alarm) for text in booking_texts)
-            blocked_texts = self._texts(item_rows.blocked_rows(self.profile, BlockedTime.id)
-                                        .where(*item_rows.blocked_range(calendar, span, start, end))
-                                        .order_by(BlockedTime.start_utc, BlockedTime.id),
-                                        self._render_blocked)
+            blocked_range = item_rows.blocked_range(calendar, span, start, end)
+            blocked_order = (BlockedTime.start_utc, BlockedTime.id)
+            blocked_texts = self._texts(
+                item_rows.blocked_rows(self.profile, BlockedTime.id).where(*blocked_range)
+                .order_by(*blocked_order), self._render_blocked, "blocked",
+                select(BlockedTime.id, BlockedTime.seq).where(*blocked_range)
+                .order_by(*blocked_order))
             if name_blocked:
                 suffix = employee_suffix(calendar.name)
                 yield from (with_summary_suffix(text, suffix) for text in blocked_texts)
