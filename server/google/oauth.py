@@ -57,10 +57,11 @@ def start_consent(session: Session, keyring: Keyring, config: Config, business_i
                               .returning(GoogleOAuthState.state_hash)).scalars().all()
     key_directory.remove(session, "google_oauth", expired)
     state, verifier = new_token(32), new_token(48)
-    session.add(GoogleOAuthState(state_hash=keyring.hash_token(state), business_id=business_id,
+    digest = keyring.hash_token(state)
+    session.add(GoogleOAuthState(state_hash=digest, business_id=business_id,
                                  verifier_encrypted=keyring.encrypt(verifier), created_at=now,
                                  expires_at=now + STATE_LIFETIME))
-    key_directory.register(session, "google_oauth", keyring.hash_token(state), business_id)
+    key_directory.register(session, "google_oauth", digest, business_id)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
                                          ).decode().rstrip("=")
     query = {"client_id": config.google.client_id, "redirect_uri": redirect_uri(config),
@@ -74,8 +75,8 @@ def start_consent(session: Session, keyring: Keyring, config: Config, business_i
 def take_state(session: Session, keyring: Keyring, state: str,
                now: dt.datetime) -> tuple[int, str]:
     """(business id, PKCE verifier) of a pending consent; the state is used up."""
-    digest = keyring.hash_token(state) if state else ""
-    owner = key_directory.business_of(session, "google_oauth", digest) if state else None
+    digest = keyring.hash_token(state) if state else None
+    owner = key_directory.business_of(session, "google_oauth", digest) if digest else None
     row = None if owner is None else session.execute(select(GoogleOAuthState).where(
         GoogleOAuthState.business_id == owner,
         GoogleOAuthState.state_hash == digest)).scalar_one_or_none()

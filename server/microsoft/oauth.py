@@ -74,19 +74,20 @@ def start_consent(session: Session, keyring: Keyring, config: Config, business_i
     # form_post: the code comes back in a POST body, never in a URL (logs, history, Referer).
     flow = app.initiate_auth_code_flow(SCOPES, redirect_uri=redirect_uri(config), state=state,
                                        prompt="select_account", response_mode="form_post")
+    digest = keyring.hash_token(state)
     session.add(MicrosoftOAuthState(
-        state_hash=keyring.hash_token(state), business_id=business_id,
+        state_hash=digest, business_id=business_id,
         flow_encrypted=keyring.encrypt(json.dumps(flow)), created_at=now,
         expires_at=now + STATE_LIFETIME))
-    key_directory.register(session, "microsoft_oauth", keyring.hash_token(state), business_id)
+    key_directory.register(session, "microsoft_oauth", digest, business_id)
     return str(flow["auth_uri"])
 
 
 def take_state(session: Session, keyring: Keyring, state: str,
                now: dt.datetime) -> tuple[int, dict[str, Any]]:
     """(business id, MSAL flow) of a pending consent; the state is used up."""
-    digest = keyring.hash_token(state) if state else ""
-    owner = key_directory.business_of(session, "microsoft_oauth", digest) if state else None
+    digest = keyring.hash_token(state) if state else None
+    owner = key_directory.business_of(session, "microsoft_oauth", digest) if digest else None
     row = None if owner is None else session.execute(select(MicrosoftOAuthState).where(
         MicrosoftOAuthState.business_id == owner,
         MicrosoftOAuthState.state_hash == digest)).scalar_one_or_none()

@@ -26,11 +26,24 @@ def cached(kind: str, model: Any, profile: str) -> Any:
                 RenderedItem.version == RENDER_VERSION)
 
 
+PUBLISHED = Booking.status == "confirmed"  # the bookings a calendar shows
+
+
 def booking_rows(profile: str, *columns: Any) -> Select[Any]:
     """Bookings' columns with their cached text (NULL when it must be rendered)."""
     return (select(*columns, RenderedItem.text)
             .outerjoin(RenderedItem, cached("booking", Booking, profile))
-            .where(Booking.status == "confirmed"))
+            .where(PUBLISHED))
+
+
+def booking_seqs() -> Select[int, int]:
+    """Bookings' (id, seq) without their cached text: PostgreSQL's feed cursor, whose chunks
+    read their texts by `stored_texts`."""
+    return select(Booking.id, Booking.seq).where(PUBLISHED)
+
+
+def blocked_seqs() -> Select[int, int]:
+    return select(BlockedTime.id, BlockedTime.seq)
 
 
 def stored_texts(session: Any, kind: str, profile: str, seqs: dict[int, int]

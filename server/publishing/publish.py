@@ -182,7 +182,7 @@ class Publisher:
                                        "business_id": business_id, "seq": seq,
                                        "version": RENDER_VERSION, "text": text}
 
-    def _chunks(self, query: Select[Any]) -> Iterator[list[Any]]:
+    def _chunks(self, query: Select[*tuple[Any, ...]]) -> Iterator[list[Any]]:
         result = self.session.execute(query.execution_options(yield_per=CHUNK))
         for chunk in result.partitions(CHUNK):
             yield list(chunk)
@@ -229,7 +229,7 @@ class Publisher:
                             TIMELESS.replace(tzinfo=None), row[4], self.epoch, self.profile,
                             row[3], row[3])
 
-    def _texts(self, query: Select[Any], render: Any, kind: str, plain: Select[Any] | Any
+    def _texts(self, query: Select[Any], render: Any, kind: str, plain: Select[int, int]
                ) -> Iterator[str]:
         """(id, text) rows to texts. On SQLite the rows come straight from the driver's cursor
         (ids and texts need no conversion), which saves most of a warm feed's time. PostgreSQL
@@ -285,8 +285,7 @@ class Publisher:
             booking_texts = self._texts(
                 item_rows.booking_rows(self.profile, Booking.id).where(*booking_range)
                 .order_by(*booking_order), self._render_bookings, "booking",
-                select(Booking.id, Booking.seq).where(Booking.status == "confirmed",
-                                                      *booking_range).order_by(*booking_order))
+                item_rows.booking_seqs().where(*booking_range).order_by(*booking_order))
             if booking_alarm is None:
                 yield from booking_texts
             else:
@@ -296,8 +295,7 @@ class Publisher:
             blocked_texts = self._texts(
                 item_rows.blocked_rows(self.profile, BlockedTime.id).where(*blocked_range)
                 .order_by(*blocked_order), self._render_blocked, "blocked",
-                select(BlockedTime.id, BlockedTime.seq).where(*blocked_range)
-                .order_by(*blocked_order))
+                item_rows.blocked_seqs().where(*blocked_range).order_by(*blocked_order))
             if name_blocked:
                 suffix = employee_suffix(calendar.name)
                 yield from (with_summary_suffix(text, suffix) for text in blocked_texts)
