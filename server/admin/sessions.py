@@ -84,7 +84,10 @@ def end(session: Session, keyring: Keyring, token: str) -> None:
                         AdminSession.token_hash == digest)
 
 
-def end_others(session: Session, keyring: Keyring, user_id: int, keep_token: str) -> None:
-    """Sign the account out everywhere but in the browser holding `keep_token`."""
-    delete_sessions(session, AdminSession.user_id == user_id,
+def end_others(session: Session, keyring: Keyring, business_id: int, user_id: int,
+               keep_token: str) -> None:
+    """Sign the account out everywhere but in the browser holding `keep_token` (one
+    business's sessions: a single-shard statement on a sharded cluster)."""
+    delete_sessions(session, AdminSession.business_id == business_id,
+                    AdminSession.user_id == user_id,
                     AdminSession.token_hash != keyring.hash_token(keep_token))

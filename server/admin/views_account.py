@@ -50,7 +50,7 @@ def register(bp: Blueprint, limiter: FailureLimiter) -> None:
             with rt.db.write() as session:
                 accounts.change_password(session, me.user_id, form.get("current_password", ""),
                                          form.get("new_password", ""))
-                sessions.end_others(session, rt.keyring, me.user_id,
+                sessions.end_others(session, rt.keyring, me.business_id, me.user_id,
                                     request.cookies.get(sessions.COOKIE, ""))
         except BookingCalError as exc:
             if isinstance(exc, accounts.WrongPasswordError):

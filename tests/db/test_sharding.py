@@ -222,6 +222,9 @@ def test_every_writer_keeps_the_key_directory_and_every_lookup_uses_it(
         # The hot paths fold the directory into their one query (no round trip of its own).
         for sql in (FeedStates(db, keyring).read.sql, QuickGet(db, keyring).read.sql):
             assert "key_directory" in sql and "links.business_id =" in sql, sql
+        quick = QuickGet(db, keyring).read.sql  # the item and its text: the link's business
+        assert "item.business_id = links.business_id" in quick, quick
+        assert "rendered_items.business_id = links.business_id" in quick, quick
 
         # Rotate, revoke, sign out, remove, expire: the directory follows in each transaction.
         later = NOW + dt.timedelta(hours=2)
@@ -230,7 +233,10 @@ def test_every_writer_keeps_the_key_directory_and_every_lookup_uses_it(
             links.revoke_link(session, b, link_b.id, NOW)
             revoke_api_key(session, a, key_a.id, NOW)
             sessions.end(session, keyring, cookie_a)
-            sessions.end_others(session, keyring, bea.id, cookie_b)
+            with _statements(db) as seen:
+                sessions.end_others(session, keyring, b, bea.id, cookie_b)
+            ended = [s for s in seen if s.startswith("DELETE FROM admin_sessions")]
+            assert ended and all("admin_sessions.business_id =" in s for s in ended), seen
             accounts.reset_password(session, a, "anna@example.com", "long password 5")
             accounts.remove_user(session, a, anna.id)
             # a new consent clears the expired ones (B's)
