@@ -80,9 +80,12 @@ class ThrowawayPgBouncer:
     """PgBouncer (pool_mode = transaction) for one ThrowawayPostgres, started and deleted."""
 
     def __init__(self, postgres: ThrowawayPostgres, *, pool_size: int = DEFAULT_POOL_SIZE,
-                 start_timeout: float = 20.0) -> None:
+                 start_timeout: float = 20.0, query_wait_timeout: int = 120) -> None:
         self.postgres = postgres
         self.pool_size = pool_size
+        # How long a client waits for a server connection before PgBouncer gives up on it
+        # (its default: 120 s); a test of "never two connections at once" sets it short.
+        self.query_wait_timeout = query_wait_timeout
         self.start_timeout = start_timeout
         self.port = 0
         self.base_dir: Path | None = None
@@ -193,6 +196,7 @@ class ThrowawayPgBouncer:
             "auth_type = trust\n"
             f"auth_file = {auth}\n"
             f"default_pool_size = {self.pool_size}\n"
+            f"query_wait_timeout = {self.query_wait_timeout}\n"
             "max_client_conn = 1000\n"
             "max_db_connections = 0\n"
             "server_reset_query =\n"

@@ -27,10 +27,12 @@ Before Radicale sees a request, this mount:
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import logging
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import defusedxml.ElementTree as SafeET
@@ -169,6 +171,28 @@ def _basic_credentials(header: str) -> tuple[bytes, str] | None:
     except (ValueError, UnicodeDecodeError):  # binascii.Error, or non-ASCII in the header
         return None
     return (user, token) if token else None
+
+
+@dataclass
+class _After:
+    """Writes a CalDAV request makes once its reading transaction has ended: the texts its
+    publisher rendered (server/publishing/text_spool.py) and the link's last use. A request
+    never holds a second database connection with its reading one (behind a transaction
+    pooler, as many such requests as server connections would each wait for another)."""
+
+    publishers: list[Publisher] = field(default_factory=list)
+    touch: tuple[int, dt.datetime] | None = None
+
+    def run(self, runtime: Runtime) -> None:
+        if self.touch is not None:
+            with runtime.db.write() as writer:
+                links.touch(writer, *self.touch)
+        for publisher in self.publishers:
+            publisher.save(runtime.db)
+
+    def discard(self) -> None:
+        for publisher in self.publishers:
+            publisher.discard()
 
 
 class DavMount:
@@ -318,6 +342,23 @@ class DavMount:
                method: str, sub_path: str, body: bytes, user: bytes, token: str,
                address: str, report_range: tuple[int, int] | None, expand: bool,
                root: ET.Element | None = None) -> Iterable[bytes]:
+        """The request's answer; the texts its publisher rendered are stored once the
+        request's reading transaction has ended (never a second connection held with it:
+        server/publishing/text_spool.py), before the answer is sent."""
+        after = _After()
+        try:
+            answer = self._answer(environ, start_response, method, sub_path, body, user,
+                                  token, address, report_range, expand, root, after)
+        except BaseException:
+            after.discard()
+            raise
+        after.run(self.runtime)
+        return answer
+
+    def _answer(self, environ: dict[str, Any], start_response: Callable[..., Any],
+                method: str, sub_path: str, body: bytes, user: bytes, token: str,
+                address: str, report_range: tuple[int, int] | None, expand: bool,
+                root: ET.Element | None, after: _After) -> Iterable[bytes]:
         runtime = self.runtime
         now = runtime.clock.now()
         with runtime.db.read() as session:
@@ -358,8 +399,7 @@ class DavMount:
                     return self._plain(start_response, "404 Not Found", b"")
                 return self._plain(start_response, "403 Forbidden", b"")
             if links.touch_due(link, now):
-                with runtime.db.write() as writer:
-                    links.touch(writer, link.id, now)
+                after.touch = (link.id, now)
             epoch, calendars = found.epoch, found.calendars
             view = link_view(link.scope, link.profile, link.reminder_minutes, link.writable,
                              calendars)
@@ -369,6 +409,7 @@ class DavMount:
                 publisher=Publisher(session, epoch, link.profile,  # type: ignore[arg-type]
                                     own_link=link.id if link.writable else None, view=view),
                 now=now, report_range=report_range, report_expand=expand)
+            after.publishers.append(request.publisher)
             if link.writable and method not in READS:
                 # A phone's write: our own answer through the domain, never Radicale's.
                 written = dav_write.handle(request, method, sub_path, body, environ) \
@@ -407,7 +448,6 @@ class DavMount:
                         fast = self.fast.answer(plan, request, env)
                 if fast is not None:
                     runtime.dav_fast.answered += 1
-                    request.publisher.save(runtime.db)
                     start_response(fast.status, fast.headers)
                     return fast
                 # Radicale answers with a complete list, so the context can be cleared now.
@@ -418,6 +458,5 @@ class DavMount:
             if status.startswith("5"):
                 # Radicale's own error page (it caught something itself): ours instead.
                 raise RadicaleStatusError(status.split(" ", 1)[0])
-            request.publisher.save(runtime.db)
             start_response(*answered)
             return answer

@@ -353,8 +353,16 @@ class FeedMount:
                 self.count("hit")
                 return entry
             with self.runtime.db.read() as session:
-                rendered = Rendered(_render(self.runtime, session, state, *window),
-                                    not gzip_wanted)
+                publisher = Publisher(session, state.epoch, state.link.profile)  # type: ignore
+                try:
+                    rendered = Rendered(_render(self.runtime, publisher, state, *window),
+                                        not gzip_wanted)
+                except BaseException:
+                    publisher.discard()
+                    raise
+            # Stored after the reading transaction ended: never two connections held at once
+            # (server/publishing/text_spool.py).
+            publisher.save(self.runtime.db)
             entry = rendered.cacheable(cache)
             if entry is not None and cache.put(key, entry):
                 rendered.close()
@@ -375,14 +383,14 @@ def _error(exc: BookingCalError) -> Response:
     return Response(body, status=status, mimetype="application/json", headers=headers)
 
 
-def _render(runtime: Runtime, session: Session, state: FeedState, start: dt.datetime,
+def _render(runtime: Runtime, publisher: Publisher, state: FeedState, start: dt.datetime,
             end: dt.datetime) -> Iterator[str]:
-    """The feed's text, piece by piece: header, VTIMEZONEs, events, footer."""
+    """The feed's text, piece by piece: header, VTIMEZONEs, events, footer (the texts it
+    renders stay in `publisher`, for the caller to store)."""
     link = state.link
     assert link is not None
     calendars: list[FeedCalendar] = state.calendars
     profile: Profile = link.profile  # type: ignore[assignment]
-    publisher = Publisher(session, state.epoch, profile)
     if link.scope == "calendar" and len(calendars) == 1:
         name = calendars[0].name
     else:
@@ -404,9 +412,6 @@ def _render(runtime: Runtime, session: Session, state: FeedState, start: dt.date
         if len(batch) >= 1000:
             yield "".join(batch)
             batch = []
-            if len(publisher.fresh) >= 1000:
-                publisher.save(runtime.db)
     if batch:
         yield "".join(batch)
-    publisher.save(runtime.db)
     yield tail

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from server.db import Database
 from server.db.models import BlockedTime, Booking, Calendar, Client, RenderedItem, Service
 from server.errors import BookingCalError
+from server.publishing import text_spool
 from server.publishing.ical import RENDER_VERSION
 
 log = logging.getLogger(__name__)
@@ -173,9 +174,9 @@ def blocked_range(calendar: Calendar, span: dt.timedelta, start: dt.datetime,
                          BlockedTime.series_end_utc > start))))
 
 
-_RENDERED_COLUMNS = ("kind", "item_id", "profile", "business_id", "seq", "version", "text")
+_RENDERED_COLUMNS = text_spool.COLUMNS
 _RENDERED_KEY = ["kind", "item_id", "profile", "business_id"]
-_RENDERED_CHUNK = 1000
+STORE_CHUNK = 1000  # texts per transaction of the render cache's upsert
 
 
 @functools.cache
@@ -201,16 +202,17 @@ def _upsert(is_sqlite: bool) -> Any:
               "text": statement.excluded.text})
 
 
-def store_rendered(db: Database, rows: list[dict[str, Any]]) -> None:
-    """Upsert rendered texts (dicts of the table's columns; each key at most once), 1,000 to
-    a transaction, in key order (two renders saving the same items take their row locks in
-    the same order). Best effort: a busy database or a concurrent writer only costs a
-    re-render."""
+def store_rendered(db: Database, rows: list[dict[str, Any]]) -> bool:
+    """Upsert rendered texts (dicts of the table's columns), 1,000 to a transaction, each
+    transaction's rows in key order (two renders saving the same items take their row locks
+    in the same order; a key given twice is stored once, its last text). Best effort: False
+    when the database refused (busy, a concurrent writer), which only costs a re-render."""
     upsert = _upsert(db.is_sqlite)
-    ordered = sorted(rows, key=lambda row: tuple(row[name] for name in _RENDERED_KEY))
     try:
-        for start in range(0, len(ordered), _RENDERED_CHUNK):
-            chunk = ordered[start:start + _RENDERED_CHUNK]
+        for start in range(0, len(rows), STORE_CHUNK):
+            keyed = {tuple(row[name] for name in _RENDERED_KEY): row
+                     for row in rows[start:start + STORE_CHUNK]}
+            chunk = [keyed[key] for key in sorted(keyed)]
             with db.write() as session:
                 if db.is_sqlite:
                     session.connection().execute(upsert, chunk)
@@ -220,3 +222,5 @@ def store_rendered(db: Database, rows: list[dict[str, Any]]) -> None:
                     session.connection().execute(upsert, {"rows": document})
     except (BookingCalError, SQLAlchemyError) as exc:
         log.info("rendered text not cached this time: %s", type(exc).__name__)
+        return False
+    return True

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
-SAVE_EVERY = 1000
 
 
 class Prerenderer:
@@ -86,7 +85,6 @@ def prerender_link(runtime: Runtime, link_id: int) -> int:
     now = runtime.clock.now()
     config = runtime.config
     start, end = feed_window(now, config.feed_days_back, config.feed_days_ahead)
-    rendered = 0
     with runtime.db.read() as session:
         link = session.get(Link, link_id)
         if link is None or links.link_state(link, now) != "active":
@@ -95,10 +93,13 @@ def prerender_link(runtime: Runtime, link_id: int) -> int:
             return 0
         calendars = links.visible_calendars(session, link)
         publisher = Publisher(session, journal.epoch(session), link.profile)  # type: ignore
-        for _ in publisher.texts_in_range(calendars, start, end):
-            if len(publisher.fresh) >= SAVE_EVERY:
-                rendered += len(publisher.fresh)
-                publisher.save(runtime.db)
-        rendered += len(publisher.fresh)
-        publisher.save(runtime.db)
+        try:
+            for _ in publisher.texts_in_range(calendars, start, end):
+                pass  # the publisher keeps (spills) what it renders
+        except BaseException:
+            publisher.discard()
+            raise
+        publisher.spill()
+    rendered = publisher.spool.count
+    publisher.save(runtime.db)  # after the reading transaction (text_spool.py)
     return rendered

@@ -29,9 +29,11 @@ from server.publishing.ical import (
     RENDER_VERSION, item_document, render_event, with_alarm, with_summary_suffix,
 )
 from server.publishing.link_views import LinkView, NO_VIEW, employee_suffix, with_alarms
+from server.publishing.text_spool import TextSpool
 from server.redaction import BlockedFacts, BookingFacts, Profile, blocked_view, booking_view
 
 CHUNK = 1000
+SPILL_EVERY = 1000  # rendered texts held in memory before they go to the spool
 # Where a task (which takes no time) is placed on the time line: before everything.
 TIMELESS = dt.datetime(1, 1, 2, tzinfo=dt.timezone.utc)
 
@@ -88,7 +90,10 @@ class Publisher:
         # else a personal calendar's id (its events only, no bookings). Set per collection by
         # the storage (server/storage_backend.py).
         self.collection: int | None = None
+        # Texts rendered by this publisher, not stored yet: the latest in `fresh`, older ones
+        # spilled to `spool` (`spill`), all stored by `save`.
         self.fresh: dict[tuple[str, int], dict[str, Any]] = {}
+        self.spool = TextSpool()
 
     def etag_profile(self, kind: str, calendar_id: int) -> str:
         """The `profile` argument of `item_etag` for this publisher's items of `kind` in a
@@ -181,6 +186,8 @@ class Publisher:
         self.fresh[(kind, item_id)] = {"kind": kind, "item_id": item_id, "profile": self.profile,
                                        "business_id": business_id, "seq": seq,
                                        "version": RENDER_VERSION, "text": text}
+        if len(self.fresh) >= SPILL_EVERY:
+            self.spill()  # a render of any size holds at most this many texts in memory
 
     def _chunks(self, query: Select[*tuple[Any, ...]]) -> Iterator[list[Any]]:
         result = self.session.execute(query.execution_options(yield_per=CHUNK))
@@ -407,10 +414,33 @@ class Publisher:
 
     # --- the cache --------------------------------------------------------------------------
 
+    def spill(self) -> None:
+        """Move the texts rendered so far to the spool (no database access: done while the
+        reading transaction is open, every SPILL_EVERY texts, to bound the memory held)."""
+        if self.fresh:
+            self.spool.add(self.fresh.values())
+            self.fresh = {}
+
     def save(self, db: Database) -> None:
-        """Store newly rendered texts (best effort: a busy database only costs a re-render)."""
-        fresh, self.fresh = list(self.fresh.values()), {}
-        if fresh:
-            item_rows.store_rendered(db, fresh)
+        """Store every text rendered and not stored yet, on a connection of its own (best
+        effort: a busy database only costs a re-render). Call it after the reading
+        transaction ended where the render may be large (server/publishing/text_spool.py)."""
+        if not self.spool.count:
+            fresh, self.fresh = list(self.fresh.values()), {}
+            if fresh:
+                item_rows.store_rendered(db, fresh)
+            return
+        self.spill()
+        try:
+            for chunk in self.spool.chunks(item_rows.STORE_CHUNK):
+                if not item_rows.store_rendered(db, chunk):
+                    break
+        finally:
+            self.spool.close()
+
+    def discard(self) -> None:
+        """Forget the texts not stored (a render that failed)."""
+        self.fresh = {}
+        self.spool.close()
 
 

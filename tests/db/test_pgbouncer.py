@@ -11,11 +11,13 @@ import datetime as dt
 import threading
 from pathlib import Path
 
+import caldav
 import psycopg
 import pytest
 from sqlalchemy import text
 
-from pgbouncer import PooledDatabase, ThrowawayPgBouncer
+from pgbouncer import DIRECT_URLS, PooledDatabase, ThrowawayPgBouncer
+from pgserver import ThrowawayPostgres
 from server.config import ConfigError
 from server.db import Database
 from server.sync.wakeup import JournalWakeup, listen_url
@@ -84,11 +86,9 @@ def test_bookingcal_leaves_no_session_state_on_the_pooled_connections(
     runtime = make_runtime(tmp_path, pooled_pg.url,
                            extra="[database]\npool_size = 6\n")
     assert runtime.db.pooled and runtime.db.direct_url == pooled_pg.direct_url
-    # Fewer request threads than the pooler's server connections (4): a feed that renders new
-    # items stores them on a second connection while its reading transaction is open, so with
-    # as many streaming feeds as server connections every one waits for another (README:
-    # PgBouncer's default_pool_size must exceed the server threads; known gap).
-    server = start_server(runtime, threads=3)
+    # More request threads than the pooler's server connections (4): a request holds one
+    # server connection at a time (a render stores its texts after its reading transaction).
+    server = start_server(runtime, threads=6)
     try:
         api = Api(server.url)
         salon = make_salon(api)
@@ -112,7 +112,7 @@ def test_bookingcal_leaves_no_session_state_on_the_pooled_connections(
             except Exception as exc:  # a thread's failure fails the test, not just a warning
                 failures.append(f"{type(exc).__name__}: {exc}")
 
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -124,6 +124,56 @@ def test_bookingcal_leaves_no_session_state_on_the_pooled_connections(
     assert [(prepared, timeout, channels) for _, prepared, timeout, channels in seen] == \
         [(0, "0", [])] * pgbouncer_server.pool_size
     assert _advisory_locks(pooled_pg.direct_url) == 0
+
+
+def _stored_texts(direct_url: str, profile: str) -> int:
+    with psycopg.connect(direct_url.replace("postgresql+psycopg", "postgresql")) as conn:
+        row = conn.execute("SELECT count(*) FROM rendered_items WHERE profile = %s",
+                           (profile,)).fetchone()
+        return int(row[0]) if row else -1
+
+
+def test_a_render_never_holds_a_second_pooled_connection(
+        tmp_path: Path, postgres_server: ThrowawayPostgres, pooled_pg: PooledDatabase) -> None:
+    """Behind a pooler with ONE server connection, a feed and a CalDAV read that render items
+    not rendered yet store their texts: a request's writes (the texts, the link's last use)
+    wait until its reading transaction has ended. Before, the texts were stored on a second
+    connection while the first still held the only server connection, so each such request
+    waited for PgBouncer (query_wait_timeout, 5 s here, 120 s by default) and its texts were
+    not stored; with as many renders at once as server connections, every one waited."""
+    bouncer = ThrowawayPgBouncer(postgres_server, pool_size=1, query_wait_timeout=5)
+    bouncer.start()
+    url = bouncer.url(pooled_pg.name)
+    DIRECT_URLS[url] = pooled_pg.direct_url
+    runtime = make_runtime(tmp_path, url, extra="[feeds]\nprerender = false\n")
+    server = start_server(runtime, threads=2)
+    try:
+        api = Api(server.url)
+        salon = make_salon(api)
+        first_day = (NOW + dt.timedelta(days=2)).date()  # the server runs on the clock NOW
+        for n in range(3):
+            api.ok("POST", f"/businesses/{salon.business}/bookings", 201, json={
+                "calendar_id": salon.calendar, "service_id": salon.service,
+                "start": local_iso(first_day + dt.timedelta(days=n), 10)})
+        feed_link = make_link(api, salon.business, profile="full")
+        dav_link = make_link(api, salon.business, scope="calendar", profile="limited",
+                             calendar_ids=[salon.calendar])
+        assert _stored_texts(pooled_pg.direct_url, "full") == 0
+        feed = api.session.get(feed_link["feed_url"], timeout=60)
+        assert feed.status_code == 200 and feed.text.count("BEGIN:VEVENT") == 3
+        assert _stored_texts(pooled_pg.direct_url, "full") == 3
+
+        account = dav_link["caldav"]
+        client = caldav.DAVClient(url=account["server"], username=account["username"],
+                                  password=account["password"], timeout=60)
+        calendar = client.principal().calendars()[0]
+        assert len(calendar.search(event=True, start=NOW, end=NOW + dt.timedelta(days=30))) == 3
+        assert _stored_texts(pooled_pg.direct_url, "limited") == 3
+    finally:
+        server.stop()
+        runtime.db.dispose()
+        DIRECT_URLS.pop(url, None)
+        bouncer.stop()
 
 
 def test_a_write_transactions_lock_timeout_ends_with_it(pooled_pg: PooledDatabase) -> None:
