@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from server.caldav import intervals, owner
+from server.caldav import former_rows, intervals, owner
 from server.caldav.discovery import Account
 from server.config import CalDAVConfig
 from server.db.models import (
@@ -215,8 +215,13 @@ def _set_calendars(session: Session, connection: CalDAVConnection,
                                          connection_id=connection.id, google_calendar=remote))
 
 
-def disconnect(session: Session, business_id: int, connection_id: int) -> None:
+def disconnect(session: Session, business_id: int, connection_id: int, *, secret: bytes,
+               now: dt.datetime) -> None:
     """Forget the account: its password, maps, read states, mirrored events and the record of
     our copies (cascades). The copies stay in the remote calendar: server/caldav/disconnect.py
-    deletes them first."""
-    session.delete(get_connection(session, business_id, connection_id))
+    deletes them first (unless the admin keeps them). The row's id is remembered under the
+    account (server/caldav/former_rows.py; `secret`: copies.key_secret), so that copies it
+    kept under names of the former scheme are adopted when the account is connected again."""
+    connection = get_connection(session, business_id, connection_id)
+    former_rows.remember(session, secret, connection, now)
+    session.delete(connection)

@@ -2,9 +2,14 @@
 `bookingcal-<kind>-<id>-<key>.ics`, its UID the same stem. The key is a keyed hash of the item
 and of the account in the business (not of the connection's row): deterministic, so a retried
 create finds its own resource instead of duplicating, and the same after the account was
-disconnected keeping its copies and connected again, which then finds and adopts them (copies
-named by the former scheme, keyed by the connection's row, are still recognised: a restore
-adopts them where they are, `former_copy_name`). A server
+disconnected keeping its copies and connected again, which then finds and adopts them. Copies
+named by the former scheme (`former_copy_name`, keyed by the connection's row) are still
+recognised: those of the connection's own row (a restore), and those of the rows the same
+account had before, which a disconnection remembers under the account's `owner_hash`
+(server/caldav/former_rows.py), so an account that kept such copies at a disconnection adopts
+them when connected again under a new row. Either way an adopted copy keeps its name: it is
+written over in place (or deleted, its item gone), never replaced by one under the current
+name. A server
 that will not take a deleted UID again (Nextcloud) gets the copy under the next generation's
 name, `...-<key>-g<n>.ics` (a fresh UID, the same for that booking and generation). Built
 from the redacted view only (the Google copies' view, server/redaction.py) and marked with
@@ -42,6 +47,12 @@ def owner_key(business_id: int, username: str) -> str:
     return f"account:{business_id}:{username.strip().lower()}"
 
 
+def owner_hash(secret: bytes, owner: str) -> str:
+    """The account (`owner`: owner_key) as stored beside its forgotten connections' rows: a
+    keyed hash, so the table never holds the user name."""
+    return hmac.new(secret, f"owner-of-rows:{owner}".encode(), hashlib.sha256).hexdigest()
+
+
 def copy_name(secret: bytes, owner: str, kind: str, item_id: int) -> str:
     """The deterministic resource name of our copy of an item (`owner`: owner_key)."""
     digest = hmac.new(secret, f"{owner}:{kind}:{item_id}".encode(),
@@ -52,8 +63,10 @@ def copy_name(secret: bytes, owner: str, kind: str, item_id: int) -> str:
 def former_copy_name(secret: bytes, connection_id: int, kind: str, item_id: int) -> str:
     """The name our copy of an item had before names were keyed by the account (until
     December 2026: keyed by the connection's row). Copies written so are still recognised as
-    this connection's when the database lost their record (a restore) and adopted where they
-    are, never duplicated under the current name."""
+    the account's when the database lost their record (a restore: `connection_id` the
+    connection's own row) or the account was disconnected keeping them and connected again
+    (`connection_id` a row it had before, server/caldav/former_rows.py), and adopted where
+    they are, never duplicated under the current name."""
     digest = hmac.new(secret, f"{connection_id}:{kind}:{item_id}".encode(),
                       hashlib.sha256).hexdigest()[:24]
     return f"{PREFIX}{kind}-{item_id}-{digest}{SUFFIX}"

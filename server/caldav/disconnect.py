@@ -6,7 +6,12 @@ of our copies). Bookings stay. A copy that cannot be deleted (other than being g
 stops the disconnection with nothing changed; a refused password leaves the copies where they
 are, and the report says so. Kept copies are found again when the same account is connected
 again to the business: their names are keyed by the account, not by the forgotten connection
-(server/caldav/copies.py); the first full read adopts them and they are written over in place."""
+(server/caldav/copies.py); the first full read adopts them and they are written over in place.
+Copies written under the former scheme (names keyed by the connection's row, before December
+2026) are found again too: the forgotten row's id is remembered under the account, in either
+keep mode (server/caldav/former_rows.py), and the new connection recognises names keyed by it;
+they too are written over in place, keeping their names. (A row forgotten by a version without
+that record is not remembered: copies it kept under former names stay as they are.)"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 
 from server.caldav import connections
 from server.caldav.client import CalDAVClient
+from server.caldav.copies import key_secret
 from server.caldav.provider import make_client
 from server.caldav.push import BATCH_LIMIT, CalDAVWriter
 from server.db.models import CalDAVCopy
@@ -76,5 +82,7 @@ def disconnect(runtime: Runtime, business_id: int, connection_id: int, *, keep_c
         finally:
             client.close()
     with runtime.db.write() as session:
-        connections.disconnect(session, business_id, connection_id)
+        connections.disconnect(session, business_id, connection_id,
+                               secret=key_secret(runtime.keyring),
+                               now=runtime.clock.now())
     return report

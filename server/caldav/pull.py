@@ -21,11 +21,13 @@ import json
 import logging
 from typing import Any, Callable
 
-from server.caldav import copies, dav, events
+from sqlalchemy.orm import Session
+
+from server.caldav import copies, dav, events, former_rows
 from server.caldav.client import CalDAVClient
 from server.domain import mirrored
 from server.sync.errors import CursorExpiredError, SyncError
-from server.sync.provider import Page, RemoteItem
+from server.sync.provider import FormerIds, Page, RemoteItem
 
 log = logging.getLogger(__name__)
 UTC = dt.timezone.utc
@@ -178,11 +180,16 @@ class CalDAVLister:
         return copies.copy_name(secret, copies.owner_key(connection.business_id,
                                                          connection.username), kind, item_id)
 
-    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
-                        item_id: int) -> list[str]:
-        """The name the copy had under the former scheme (keyed by the connection's row): a
-        copy written so, which the database does not know, is ours too."""
-        return [copies.former_copy_name(secret, connection.id, kind, item_id)]
+    def former_copy_ids(self, session: Session, secret: bytes, connection: Any) -> FormerIds:
+        """The names a copy had under the former scheme (keyed by the connection's row): keyed
+        by this connection's row (a restore) or by a row the account had before it was
+        disconnected and connected again (server/caldav/former_rows.py, loaded here once). A
+        copy so named, which the database does not know, is the account's too."""
+        rows = former_rows.rows_of(session, secret, connection)
+
+        def names(kind: str, item_id: int) -> list[str]:
+            return [copies.former_copy_name(secret, row, kind, item_id) for row in rows]
+        return names
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one CalDAV calendar, and what to change."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from server.config import AvailabilityConfig
 from server.db import Database
 from server.domain import mirrored
@@ -19,7 +21,7 @@ from server.google.api import GoogleCalendarApi, GoogleError
 from server.google.copies import MARK
 from server.google.event_ids import event_id as our_event_id
 from server.sync.errors import CursorExpiredError, SyncError
-from server.sync.provider import Page, RemoteItem
+from server.sync.provider import FormerIds, Page, RemoteItem, no_former_ids
 from server.sync.tables import GOOGLE, Tables
 from server.sync.reading import FULL_SYNC_PAST, WHOLE_HISTORY, NotIncremental, ReadReport, read
 
@@ -106,10 +108,9 @@ class GoogleLister:
         """Our deterministic Google event id (server/google/event_ids.py)."""
         return our_event_id(secret, connection.id, kind, item_id)
 
-    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
-                        item_id: int) -> list[str]:
+    def former_copy_ids(self, session: Session, secret: bytes, connection: Any) -> FormerIds:
         """No former naming scheme."""
-        return []
+        return no_former_ids
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one Google calendar (server/google/calendar_errors.py)."""

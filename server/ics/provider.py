@@ -37,7 +37,7 @@ from server.redaction import EventView
 from server.runtime import Runtime
 from server.sync import health
 from server.sync.errors import CALENDAR, CursorExpiredError, RetryableError, SyncError
-from server.sync.provider import ConnectionView, Page, RemoteItem
+from server.sync.provider import ConnectionView, FormerIds, Page, RemoteItem, no_former_ids
 from server.sync.reading import FULL_SYNC_PAST, WHOLE_HISTORY
 from server.sync.tables import ICS, Tables
 from server.sync.writing import Write, WriteResult
@@ -183,10 +183,9 @@ class IcsProvider:
     def copy_id(self, secret: bytes, connection: Any, kind: str, item_id: int) -> str:
         return ""  # nothing of ours is ever in a feed we read
 
-    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
-                        item_id: int) -> list[str]:
+    def former_copy_ids(self, session: Session, secret: bytes, connection: Any) -> FormerIds:
         """No former naming scheme."""
-        return []
+        return no_former_ids
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         return error.message

@@ -17,12 +17,14 @@ import datetime as dt
 import urllib.parse
 from typing import Any, Callable
 
+from sqlalchemy.orm import Session
+
 from server.domain import mirrored
 from server.domain.timeutil import zone as tz
 from server.microsoft import copies
 from server.microsoft.graph import GraphClient, GraphError
 from server.sync.errors import CursorExpiredError, SyncError
-from server.sync.provider import Page, RemoteItem
+from server.sync.provider import FormerIds, Page, RemoteItem, no_former_ids
 
 UTC = dt.timezone.utc
 WINDOW_AHEAD = dt.timedelta(days=400)
@@ -162,10 +164,9 @@ class MicrosoftLister:
         """The deterministic transactionId of our copy."""
         return copies.copy_key(secret, connection.id, kind, item_id)
 
-    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
-                        item_id: int) -> list[str]:
+    def former_copy_ids(self, session: Session, secret: bytes, connection: Any) -> FormerIds:
         """No former naming scheme."""
-        return []
+        return no_former_ids
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         """What went wrong with one Outlook calendar, and what to change."""

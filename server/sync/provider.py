@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,15 @@ from server.redaction import EventView
 from server.sync.errors import SyncError
 from server.sync.tables import Tables
 from server.sync.writing import Write, WriteResult
+
+
+# (kind, item id) -> the ids our copy of that item had under former naming schemes.
+FormerIds = Callable[[str, int], list[str]]
+
+
+def no_former_ids(kind: str, item_id: int) -> list[str]:
+    """The FormerIds of a provider without a former naming scheme."""
+    return []
 
 
 @dataclass(frozen=True)
@@ -118,10 +127,11 @@ class Provider(Protocol):
         id, or for CalDAV its business and account: a reconnected account finds its copies)."""
         ...
 
-    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
-                        item_id: int) -> list[str]:
-        """The ids our copy of an item had under former naming schemes (a copy the database
-        lost the record of is adopted under them too); none for most providers."""
+    def former_copy_ids(self, session: Session, secret: bytes, connection: Any) -> FormerIds:
+        """The ids our copies of the connection's account had under former naming schemes (a
+        copy the database lost the record of, or one kept at a disconnection of the account,
+        is adopted under them too): what they depend on is loaded once, in `session`, then
+        asked per item; none for most providers (`no_former_ids`)."""
         ...
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:

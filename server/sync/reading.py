@@ -32,7 +32,7 @@ from server.domain.blocking import BlockingPolicy
 from server.errors import BookingCalError, ConflictError
 from server.sync import calendar_errors, full_reads, item_errors
 from server.sync.errors import CursorExpiredError, SyncError
-from server.sync.provider import Page, RemoteItem
+from server.sync.provider import FormerIds, Page, RemoteItem
 from server.sync.tables import Tables
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,9 @@ class Lister(Protocol):
         """The deterministic remote id of our copy of an item (from the connection's row)."""
         ...
 
-    def former_copy_ids(self, secret: bytes, connection: Any, kind: str,
-                        item_id: int) -> list[str]:
-        """The ids our copy of an item had under former naming schemes (still ours)."""
+    def former_copy_ids(self, session: Session, secret: bytes, connection: Any) -> FormerIds:
+        """The ids our copies had under former naming schemes (still ours), per item; loaded
+        once per calendar's store, when a copy unknown to the database is met."""
         ...
 
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
@@ -145,6 +145,7 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
                                      GoogleCopy.event_id.in_(chunk))).scalars()}
     changes: list[mirrored.Change] = []
     ours: list[str] = []
+    former: FormerIds | None = None  # loaded at the first unknown copy, once
     for item in items:
         # Ours by the tag, or by the id we gave it: another app may have replaced the event
         # without the tag. Never mirrored, so it never blocks.
@@ -152,8 +153,10 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
             ours.append(item.remote_id)
             copy = copies.get(item.remote_id)
             if copy is None and id_secret is not None and GoogleCopy is not None:
+                if former is None:
+                    former = lister.former_copy_ids(session, id_secret, connection)
                 _adopt_unknown_copy(session, lister, connection, calendar, item, report,
-                                    id_secret)
+                                    id_secret, former)
             else:
                 _check_copy(session, lister, connection, copy, item, now, report, rules)
         else:
@@ -224,19 +227,20 @@ def _check_copy(session: Session, lister: Lister, connection: Any, copy: Any,
 
 def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
                         calendar: str, item: RemoteItem, report: ReadReport,
-                        id_secret: bytes) -> None:
+                        id_secret: bytes, former: FormerIds) -> None:
     """A copy this connection wrote that the database does not know: written after the backup
-    the database was restored from (or recorded by a process that died right after writing).
-    Its id (the current one, or one of a former naming scheme) proves it ours; adopted, the
-    next write rewrites it or, if its item is gone, deletes it. Copies of other connections or
-    installations (same tag, other ids) stay untouched."""
+    the database was restored from (or recorded by a process that died right after writing),
+    or kept when the same account was disconnected before. Its id (the current one, or one of
+    a former naming scheme: `former`) proves it ours; adopted under that id, the next write
+    rewrites it in place or, if its item is gone, deletes it. Copies of other connections,
+    accounts or installations (same tag, other ids) stay untouched."""
     if item.cancelled:
         return
     kind, _, number = (item.tag or "").partition(":")
     if kind not in ("booking", "blocked") or not number.isdigit() or len(number) > 18:
         return
     known = [lister.copy_id(id_secret, connection, kind, int(number)),
-             *lister.former_copy_ids(id_secret, connection, kind, int(number))]
+             *former(kind, int(number))]
     if (item.copy_key or item.remote_id) not in known:
         return
     GoogleCopy = lister.tables.copy

@@ -32,15 +32,16 @@ from server.db.models.health import (
     SyncAlert, SyncFullRead, SyncJob, WebhookAttempt, WebhookDelivery,
 )
 from server.db.models.caldav import (
-    CalDAVCalendarMap, CalDAVConnection, CalDAVCopy, CalDAVMirroredEvent, CalDAVReadState,
-    CalDAVWriteError,
+    CalDAVCalendarMap, CalDAVConnection, CalDAVCopy, CalDAVFormerConnection,
+    CalDAVMirroredEvent, CalDAVReadState, CalDAVWriteError,
 )
 from server.db.models.directory import KeyDirectoryEntry
 from server.db.models.indexes import NEEDS_RECONNECT_SQL
 
 __all__ = [
     "AccountAlarm", "AdminSession", "AdminUser", "ApiKey", "Base", "BlockedTime", "Booking",
-    "Business", "CalDAVCalendarMap", "CalDAVConnection", "CalDAVCopy", "CalDAVMirroredEvent",
+    "Business", "CalDAVCalendarMap", "CalDAVConnection", "CalDAVCopy",
+    "CalDAVFormerConnection", "CalDAVMirroredEvent",
     "CalDAVReadState", "CalDAVWriteError", "Calendar", "CalendarEditRefusal", "Client",
     "GoogleCalendarMap", "GoogleConnection", "GoogleCopy", "GoogleOAuthState",
     "GoogleReadState", "GoogleWriteError", "IcsMirroredEvent", "IcsReadState", "IcsSource",

@@ -130,6 +130,23 @@ class CalDAVCopy(Base):
     last_restored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class CalDAVFormerConnection(Base):
+    """The row id of a CalDAV connection that was forgotten (disconnected), kept under a keyed
+    hash of its account in the business (never the user name): copies named by the former
+    scheme, keyed by that row (server/caldav/copies.py), are recognised when the same account
+    is connected again under a new row (server/caldav/former_rows.py, a bounded number per
+    account). Deleted with the business."""
+
+    __tablename__ = "caldav_former_connections"
+    __table_args__ = (UniqueConstraint("business_id", "owner_hash", "connection_id",
+                                       name="uq_caldav_former_connections_row"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    owner_hash: Mapped[str] = mapped_column(String(64))  # copies.owner_hash: hex, keyed
+    connection_id: Mapped[int] = mapped_column(Integer)  # the forgotten row's id (no key)
+    forgotten_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class CalDAVWriteError(Base):
     """A write to a CalDAV calendar that failed on its own (server/sync/item_errors.py)."""
 
