@@ -123,6 +123,13 @@ class CalDAVClient:
                 self._dav.session.hooks["response"].append(self._check_redirect)
         return self._dav
 
+    def close_idle(self) -> None:
+        """Close the kept-alive connections (the bridge calls it after each pass over the
+        connection: thousands of idle clients must not hold a socket each); the next request
+        opens a new one."""
+        if self._dav is not None:
+            self._dav.session.close()
+
     def _check_redirect(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         """A redirect is followed only to an address the guard allows (raised otherwise
         before the next request is sent)."""

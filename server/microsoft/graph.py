@@ -71,6 +71,13 @@ class GraphClient:
         if self.session is None:
             self.session = VerifyingSession(self.config)
 
+    def close_idle(self) -> None:
+        """Close the kept-alive connections, keeping the access token (the bridge calls it
+        after each pass over the connection: thousands of idle clients must not hold a socket
+        each); the next request opens a new one."""
+        if self.session is not None:
+            self.session.close()
+
     # ------------------------------------------------------------------ tokens
 
     def _access_token(self, renew: bool = False) -> str:
