@@ -166,12 +166,20 @@ def wait_for(condition: Any, timeout: float, what: str, fleet: Fleet | None = No
     """`poll`: seconds between checks (a check reading the fake's whole log, which shares this
     process with the fake's server threads, is worth doing less often on long waits)."""
     deadline = time.monotonic() + timeout
+    ended = False
     while time.monotonic() < deadline:
         if condition():
             return
+        running_now = fleet.processes if fleet is not None else []
+        if running_now and all(r.process.poll() is not None for r in running_now):
+            ended = True  # nothing left to wait for: say why at once
+            break
         time.sleep(poll)
     for running in fleet.processes if fleet is not None else []:
-        print(f"--- output of {running.command}:\n{running.output.text[-4000:]}", file=sys.stderr)
+        print(f"--- output of {running.command} (exit {running.process.poll()}):\n"
+              f"{running.output.text[-4000:]}", file=sys.stderr)
+    if ended:
+        raise SystemExit(f"every bridge process ended while waiting for {what}")
     raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
