@@ -1,9 +1,9 @@
-"""Process-wide allocator settings for `bookingcal serve`.
+"""Process-wide allocator settings for `bookingcal serve` and `bookingcal bridge`.
 
 glibc gives each thread that allocates a lot its own malloc arena and keeps freed memory in it:
 after large answers on each of waitress's threads, a process holds several times what one
 answer needs (1.7 GB after eight sequential 100k-item PROPFINDs with 8 threads). Two arenas keep
-that bounded at little cost in contention. Set before any thread exists (the arenas of running
+that bounded at little cost in contention (the bridge works connections on 4 threads). Set before any thread exists (the arenas of running
 threads are not given back); `Environment=MALLOC_ARENA_MAX=2` in the systemd units does the same
 from the outside."""
 

@@ -29,7 +29,10 @@ def bridge(ctx: click.Context, once: bool) -> None:
     import signal
 
     from server.gcal_bridge import Bridge
+    from server.memory import limit_malloc_arenas
 
+    # Before any thread exists (the engine's workers, the listener): see server/memory.py.
+    limit_malloc_arenas()
     runtime = open_runtime(ctx, need_schema=True)
     # One pass (--once) gets the adapter's full retries; the daemon backs off between passes.
     worker = Bridge(runtime, unthrottled=once)
