@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import unicodedata
 
-MAX_UID = 64  # characters of a phone's UID (blocked_times.uid, journal.item_uid)
+# Characters of a phone's UID (blocked_times.uid, phone_tasks.uid, journal.item_uid are
+# VARCHAR(255)). RFC 5545 sets no limit; real clients' UIDs run long: Outlook/Exchange's are
+# 112 and more hex digits ("040000008200E00074C5B7101A82E008..."), Google's "<id>@google.com".
+MAX_UID = 255
 MAX_SLUG = 128  # characters of a personal calendar's name in its URL (personal_calendars.slug)
+RESOURCE_SUFFIX = ".ics"  # an item's resource is `<UID>.ics`
 
 
 def problem(name: str, limit: int, what: str) -> str | None:
@@ -40,10 +44,17 @@ def problem(name: str, limit: int, what: str) -> str | None:
 
 def path_problem(path: str) -> str | None:
     """Why a request path below /dav/ cannot name anything a writable account has or makes, or
-    None. Every segment is checked as a name of the longest kind."""
+    None. A segment `<UID>.ics` too long for a resource is said to be a UID too long; every
+    segment is checked as a name of the longest kind."""
     for segment in path.split("/"):
-        if segment:
-            found = problem(segment, MAX_SLUG + 4, "a name in the URL")
-            if found is not None:
-                return found
+        if not segment:
+            continue
+        stem = segment.removesuffix(RESOURCE_SUFFIX)
+        if stem != segment and len(stem) > MAX_UID:
+            return f"the UID is at most {MAX_UID} characters (this one has {len(stem)}): " \
+                   f"the resource is named <UID>{RESOURCE_SUFFIX}"
+        found = problem(segment, max(MAX_UID, MAX_SLUG) + len(RESOURCE_SUFFIX),
+                        "a name in the URL")
+        if found is not None:
+            return found
     return None

@@ -3,7 +3,9 @@ personal calendar and an item named with spaces, "@", non-ASCII letters and a li
 percent-encoded in UTF-8, as vdirsyncer's test_specialchars does) are stored and served back
 under the same href, by GET, PROPFIND, calendar-multiget and python-caldav; hostile names (a
 control character, an encoded slash, a leading dot, too long, bad UTF-8) are a 4xx with the
-reason and nothing is stored. A read-only link still answers such paths 404.
+reason and nothing is stored. Long UIDs as real clients make them (Outlook's 112+ hex digits,
+URLs) work up to 255 characters; a longer one is refused. A read-only link still answers such
+paths 404.
 Over real HTTP with requests and python-caldav, on the injected clock (support.NOW)."""
 
 from __future__ import annotations
@@ -15,12 +17,19 @@ import requests
 
 from support import Api, Salon, make_link
 from test_caldav_writable import (  # noqa: F401  (fixtures)
-    Phone, api, event_text, live, salon, writable_link,
+    Phone, api, changes, event_text, live, salon, writable_link,
 )
+from test_caldav_writable_tasks import task_text
 
 D, C = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
 COLLECTION = "test @ foo ät bar-vdirsyncer-ci-2c7a6a51-3bbf-4a55-9b8e-0d6f2b9c7e10"
 UID = "test @ foo ät bar град сатану"
+# An Outlook/Exchange UID (a Global Object ID in hex) as an iPhone copies an invitation: 150.
+OUTLOOK_UID = ("040000008200E00074C5B7101A82E00800000000" "D0F1B4E3A5C2DA01000000000000000010000000"
+               "7C2B2F6C8E4A3D4B9F1E5A6B7C8D9E0F" + "A1B2C3D4E5F60718" * 2 + "9A8B3C")
+# A task's UID made of a client's ids and host, with spaces and "@": 200 characters.
+TASK_UID = "reminder " + "b7e1c2d3-4f5a-6b7c-8d9e-0f1a2b3c4d5e " * 4 \
+    + "05f4e3d2c1b0-errands1@reminders.example.com"
 
 
 def hrefs(phone: Phone, url: str) -> list[str]:
@@ -82,6 +91,68 @@ def test_special_characters_round_trip_under_the_same_href(api: Api, salon: Salo
     assert requests.get(url, auth=phone.auth, timeout=30).status_code == 200
 
 
+def test_long_uids_of_real_clients_round_trip_and_longer_ones_are_refused(
+        api: Api, salon: Salon) -> None:
+    assert (len(OUTLOOK_UID), len(TASK_UID)) == (150, 200)
+    phone = Phone(writable_link(api, salon))
+    url = phone.url + OUTLOOK_UID + ".ics"
+    text = event_text(OUTLOOK_UID, "20261203T100000", "20261203T110000", "Team sync",
+                      "RRULE:FREQ=WEEKLY;COUNT=3\r\n")
+    put = phone.put(OUTLOOK_UID, text, **{"If-None-Match": "*"})
+    assert put.status_code == 201, put.text
+    got = phone.get(OUTLOOK_UID)
+    assert got.status_code == 200 and got.content == text.encode(), got.text
+    assert got.headers["ETag"] == put.headers["ETag"]
+    # Listed under the same href; python-caldav finds it by its UID there.
+    assert hrefs(phone, phone.url) == sorted([urlsplit(phone.url).path, urlsplit(url).path])
+    event = phone.calendar.event_by_uid(OUTLOOK_UID)
+    assert str(event.url) == url
+    assert str(event.icalendar_component["UID"]) == OUTLOOK_UID
+    journaled = [c for c in changes(api, salon) if c["uid"] == OUTLOOK_UID]
+    assert [c["action"] for c in journaled] == ["put"]
+    # Edited (If-Match, then python-caldav), then deleted under the same href.
+    edited = text.replace("Team sync", "Team sync moved")
+    again = phone.put(OUTLOOK_UID, edited, **{"If-Match": put.headers["ETag"]})
+    assert again.status_code == 204, again.text
+    assert phone.get(OUTLOOK_UID).content == edited.encode()
+    event = phone.calendar.event_by_uid(OUTLOOK_UID)
+    event.icalendar_component["SUMMARY"] = "Team sync in room 4"
+    event.save()
+    assert "Team sync in room 4" in phone.get(OUTLOOK_UID).text
+    assert phone.delete(OUTLOOK_UID, **{"If-Match": phone.get(OUTLOOK_UID).headers["ETag"]}
+                        ).status_code == 204
+    assert phone.get(OUTLOOK_UID).status_code == 404
+    journaled = [c for c in changes(api, salon) if c["uid"] == OUTLOOK_UID]
+    assert journaled[-1]["action"] == "delete"
+    assert journaled[-1]["actor"] == f"link:{phone.link['id']}"
+    # A task with a long UID, in a personal calendar.
+    collection_url = phone.url.rsplit("/", 2)[0] + "/errands/"
+    made = requests.request("MKCALENDAR", collection_url, auth=phone.auth, timeout=30)
+    assert made.status_code == 201, made.text
+    task_url = collection_url + quote(TASK_UID, safe="") + ".ics"
+    task = task_text(TASK_UID)
+    answer = requests.put(task_url, data=task.encode(), auth=phone.auth, timeout=30,
+                          headers={"Content-Type": "text/calendar; charset=utf-8"})
+    assert answer.status_code == 201, answer.text
+    got = requests.get(task_url, auth=phone.auth, timeout=30)
+    assert got.status_code == 200 and got.content == task.encode(), got.text
+    assert [unquote(h) for h in hrefs(phone, collection_url)] == [
+        urlsplit(collection_url).path, urlsplit(collection_url).path + TASK_UID + ".ics"]
+    assert requests.delete(task_url, auth=phone.auth, timeout=30).status_code == 204
+    # 256 characters: refused with the reason, under its own name or another; nothing stored.
+    long_uid = OUTLOOK_UID + "0" * 106
+    for name in (long_uid, "short-name"):
+        answer = phone.put(name, event_text(long_uid, "20261203T100000", "20261203T110000"))
+        assert answer.status_code == 400, (name, answer.text)
+        assert "at most 255 characters (this one has 256)" in answer.text, answer.text
+    answer = requests.put(task_url.replace(".ics", "y.ics"), auth=phone.auth, timeout=30,
+                          data=task_text(TASK_UID + "y" * 56).encode())
+    assert answer.status_code == 400 and "at most 255" in answer.text, answer.text
+    assert hrefs(phone, phone.url) == [urlsplit(phone.url).path]
+    assert hrefs(phone, collection_url) == [urlsplit(collection_url).path]
+    assert not [c for c in changes(api, salon) if len(c["uid"]) > 255]
+
+
 def test_hostile_names_are_refused_with_the_reason_and_nothing_is_stored(
         api: Api, salon: Salon) -> None:
     phone = Phone(writable_link(api, salon))
@@ -92,7 +163,7 @@ def test_hostile_names_are_refused_with_the_reason_and_nothing_is_stored(
         "bidi%E2%80%AEtxt": "control",
         "a%2Fb": "slash",
         "back%5Cslash": "slash",
-        "x" * 65: "at most 64",
+        "x" * 256: "at most 255",
         "bad%FFutf8": "UTF-8",
     }
     for name, reason in cases.items():

@@ -189,7 +189,8 @@ class BlockedTime(Base):
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"),
                                              index=True)
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
-    uid: Mapped[str] = mapped_column(String(64), index=True)
+    # A phone's UID as sent (server/domain/resource_names.py MAX_UID), or one we made.
+    uid: Mapped[str] = mapped_column(String(255), index=True)
     title: Mapped[str] = mapped_column(String(200), default="Blocked")
     all_day: Mapped[bool] = mapped_column(Boolean, default=False)
     tzid: Mapped[str] = mapped_column(String(64))
@@ -269,7 +270,7 @@ class JournalEntry(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
     item_id: Mapped[int] = mapped_column(Integer)
-    item_uid: Mapped[str] = mapped_column(String(64))
+    item_uid: Mapped[str] = mapped_column(String(255))  # as long as any item's UID
     action: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # Who made the change: "link:<id>" for a writable CalDAV account, NULL for the API, the

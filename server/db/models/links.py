@@ -131,7 +131,7 @@ class PhoneTask(Base):
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
     collection_id: Mapped[int] = mapped_column(ForeignKey("personal_calendars.id",
                                                           ondelete="CASCADE"))
-    uid: Mapped[str] = mapped_column(String(64))
+    uid: Mapped[str] = mapped_column(String(255))  # as sent (resource_names.MAX_UID)
     source_text: Mapped[str] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
