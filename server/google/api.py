@@ -114,31 +114,41 @@ def connection_error(results: Iterable[CallResult]) -> GoogleError | None:
     return found
 
 
-_DISCOVERY_LOCK = threading.Lock()
-_DISCOVERY: dict[str, Any] | None = None
+class _NoTransport(httplib2.Http):
+    """The shared service's own transport, never meant to be used: every request is executed
+    with its connection's authorised http (`GoogleCalendarApi.call`, `batch`). A request sent
+    through it would go out without the connection's credentials, so it is refused."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a Google request was sent without its connection's credentials")
 
 
-def calendar_discovery() -> dict[str, Any]:
-    """Calendar v3's discovery document (the library's static copy), parsed once per process
-    and shared by every client: parsed per client, as `build` does, it cost about 380 KiB
-    each (a bridge serving 5,000 connections held 1.4 GB); shared, about 8 KiB. The library
-    adds its fix-ups to the method descriptions when it builds a resource, so one build of
-    every resource, under the lock, does that before the document is shared by threads."""
-    global _DISCOVERY
-    with _DISCOVERY_LOCK:
-        if _DISCOVERY is None:
+_SERVICES_LOCK = threading.Lock()
+_SERVICES: dict[str, Any] = {}
+
+
+def calendar_service(endpoint: str) -> Any:
+    """The Calendar v3 service object for the API at `endpoint`, built once per process and
+    shared by every connection's client (each executes its requests with its own authorised
+    http). Built per client, as `build` does, each parsed the discovery document and kept its
+    own pretty-printed schemas (the methods' docstrings): about 510 KiB per connection after
+    its first requests (a bridge serving 5,000 businesses held 1.4-2.0 GB). The library fixes
+    up the document's method descriptions as it builds each resource, so every resource is
+    built once here, under the lock, before the service is shared by threads."""
+    with _SERVICES_LOCK:
+        service = _SERVICES.get(endpoint)
+        if service is None:
             text = discovery_cache.get_static_doc("calendar", "v3")
             if text is None:
                 raise RuntimeError("google-api-python-client lacks its static Calendar v3 "
                                    "discovery document; reinstall it (scripts/venv.sh)")
             document: dict[str, Any] = json.loads(text)
-            service = build_from_document(
-                document, http=httplib2.Http(),
-                client_options={"api_endpoint": "http://127.0.0.1/calendar/v3/"})
+            service = build_from_document(document, http=_NoTransport(),
+                                          client_options={"api_endpoint": endpoint})
             for name in document.get("resources", {}):
                 getattr(service, name)()
-            _DISCOVERY = document
-        return _DISCOVERY
+            _SERVICES[endpoint] = service
+        return service
 
 
 class GoogleCalendarApi:
@@ -150,9 +160,7 @@ class GoogleCalendarApi:
             client_id=config.client_id, client_secret=config.client_secret,
             scopes=list(config.scopes))
         self.http = AuthorizedHttp(self.credentials, http=httplib2.Http(timeout=timeout))
-        self.service = build_from_document(
-            calendar_discovery(), http=self.http,
-            client_options={"api_endpoint": config.api_url + "calendar/v3/"})
+        self.service = calendar_service(config.api_url + "calendar/v3/")
         self.max_attempts = max_attempts
         self.sleep = sleep
 
@@ -166,7 +174,7 @@ class GoogleCalendarApi:
         while True:
             attempt += 1
             try:
-                answer: dict[str, Any] = request.execute(num_retries=0) or {}
+                answer: dict[str, Any] = request.execute(http=self.http, num_retries=0) or {}
                 return answer
             except Exception as exc:  # classified below; unknown kinds re-raise
                 error = classify(exc)
