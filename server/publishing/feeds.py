@@ -35,7 +35,6 @@ import zlib
 from typing import IO, Any, Callable, Iterable, Iterator
 
 from prometheus_client import Counter
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Request, Response
 
 from server.web import incidents
