@@ -10,12 +10,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from server.db.migrate import MIGRATIONS, upgrade
+from server.db.migrate import downgrade, upgrade
 from server.db.models import (
     AccountAlarm, AdminSession, AdminUser, CalDAVConnection, GoogleConnection, IcsReadState,
     IcsSource, MicrosoftConnection, RenderedItem, SyncFullRead, WebhookAttempt, WebhookDelivery,
@@ -31,14 +29,6 @@ MIGRATED = ["link_calendars", "account_alarms", "rendered_items", "admin_session
             "webhook_attempts", "sync_full_reads", "ics_read_states"] + [
     f"{provider}_{kind}" for provider in ("google", "microsoft", "caldav")
     for kind in ("calendar_maps", "read_states", "copies", "write_errors")]
-
-
-def _alembic(engine: Any, action: str, revision: str) -> None:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        getattr(command, action)(cfg, revision)
 
 
 def _connection(tables: Tables, business: int) -> Any:
@@ -119,7 +109,7 @@ def test_rows_before_0027_get_their_parents_business(tmp_path: Path, database_ur
     expected = {table: _owners(engine, table) for table in MIGRATED}
     for table, owners in expected.items():
         assert set(owners) == {first, second}, table
-    _alembic(engine, "downgrade", "0026")
+    downgrade(engine, "0026")
     assert all("business_id" not in {c["name"] for c in inspect(engine).get_columns(table)}
                for table in MIGRATED)
     with engine.begin() as connection:  # an orphan of a table without a foreign key

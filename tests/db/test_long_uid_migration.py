@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import inspect, select
 
-from server.db.migrate import MIGRATIONS, current_revision, head_revision, upgrade
+from server.db.migrate import current_revision, downgrade, head_revision, upgrade
 from server.db.models import BlockedTime, JournalEntry
 from server.domain import phone_event, phone_writes
 from server.domain.businesses import create_business
@@ -22,14 +20,6 @@ from support import NOW, make_runtime
 
 CPH = "Europe/Copenhagen"
 COLUMNS = {"blocked_times": "uid", "phone_tasks": "uid", "journal": "item_uid"}
-
-
-def _alembic(engine: Any, action: str, revision: str) -> None:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        getattr(command, action)(cfg, revision)
 
 
 def _lengths(engine: Any) -> dict[str, int]:
@@ -63,7 +53,7 @@ def test_0032_widens_the_uid_columns_and_keeps_the_rows(tmp_path: Path,
                                          "link:1")
     before = _stored(runtime)
     assert before[0] == ["short-uid"] and "short-uid" in before[1]
-    _alembic(engine, "downgrade", "0031")
+    downgrade(engine, "0031")
     assert _lengths(engine) == dict.fromkeys(COLUMNS, 64)
     assert _stored(runtime) == before
     upgrade(engine)
@@ -79,7 +69,7 @@ def test_0032_widens_the_uid_columns_and_keeps_the_rows(tmp_path: Path,
     after = (sorted(before[0] + [long_uid]), sorted(before[1] + [long_uid]))
     assert _stored(runtime) == after
     with pytest.raises(RuntimeError, match="blocked_times.uid holds 1 UID"):
-        _alembic(engine, "downgrade", "0031")
+        downgrade(engine, "0031")
     assert current_revision(engine) == head_revision(engine)
     assert _lengths(engine) == dict.fromkeys(COLUMNS, 255)
     assert _stored(runtime) == after

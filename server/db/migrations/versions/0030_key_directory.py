@@ -17,10 +17,10 @@ Revision ID: 0030
 Revises: 0029
 Create Date: 2026-12-03 23:50:00
 """
-import re
-
 from alembic import op
 import sqlalchemy as sa
+
+from server.db.migrations.sqlite_rebuild import rebuild
 
 
 revision = '0030'
@@ -64,46 +64,6 @@ def _create_directory() -> None:
                    f"SELECT '{kind}', {column}, business_id FROM {table}")
 
 
-def _sqlite_rebuild(edits: dict[str, tuple[str, str]]) -> None:
-    """Rebuild each table with its CREATE TABLE text edited (pattern -> replacement), rows and
-    indexes kept, with foreign keys off in a transaction of its own (SQLite ignores the pragma
-    inside one). A table whose text is already edited (a run cut short after its commit) is
-    left alone."""
-    bind = op.get_bind()
-    bind.exec_driver_sql("COMMIT")
-    bind.exec_driver_sql("PRAGMA foreign_keys=OFF")
-    bind.exec_driver_sql("BEGIN IMMEDIATE")
-    try:
-        for table, (pattern, replacement) in edits.items():
-            sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' "
-                                       "AND name = ?", (table,)).scalar_one()
-            new = re.sub(pattern, replacement, sql)
-            if new == sql:
-                continue
-            new = re.sub(r'^CREATE TABLE "?' + table + r'"? \(', f'CREATE TABLE _new_{table} (',
-                         new)
-            indexes = [row[0] for row in bind.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-                "AND sql IS NOT NULL", (table,))]
-            bind.exec_driver_sql(new)
-            bind.exec_driver_sql(f"INSERT INTO _new_{table} SELECT * FROM {table}")
-            bind.exec_driver_sql(f"DROP TABLE {table}")
-            bind.exec_driver_sql(f"ALTER TABLE _new_{table} RENAME TO {table}")
-            for index in indexes:
-                bind.exec_driver_sql(index)
-        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").all()
-        if broken:
-            raise RuntimeError(f"0030 left rows without their parent: {broken[:5]}")
-        bind.exec_driver_sql("COMMIT")
-    except BaseException:
-        bind.exec_driver_sql("ROLLBACK")
-        bind.exec_driver_sql("PRAGMA foreign_keys=ON")
-        bind.exec_driver_sql("BEGIN")
-        raise
-    bind.exec_driver_sql("PRAGMA foreign_keys=ON")
-    bind.exec_driver_sql("BEGIN")
-
-
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == 'postgresql'
     if postgres:
@@ -121,7 +81,7 @@ def upgrade() -> None:
                  for table, (column, name) in UNIQUES.items()}
         edits.update({table: (r'PRIMARY KEY \(state_hash\)',
                               'PRIMARY KEY (state_hash, business_id)') for table in KEYS})
-        _sqlite_rebuild(edits)
+        rebuild(edits, '0030')
     if not sa.inspect(op.get_bind()).has_table('key_directory'):
         _create_directory()
 
@@ -143,4 +103,4 @@ def downgrade() -> None:
                  for table, (column, name) in UNIQUES.items()}
         edits.update({table: (r'PRIMARY KEY \(state_hash, business_id\)',
                               'PRIMARY KEY (state_hash)') for table in KEYS})
-        _sqlite_rebuild(edits)
+        rebuild(edits, '0030')

@@ -17,10 +17,10 @@ Revision ID: 0032
 Revises: 0031
 Create Date: 2026-12-04 04:00:00
 """
-import re
-
 from alembic import op
 import sqlalchemy as sa
+
+from server.db.migrations.sqlite_rebuild import rebuild
 
 
 revision = '0032'
@@ -33,43 +33,9 @@ LONG, SHORT = 255, 64
 
 
 def _sqlite_retype(old: int, new: int) -> None:
-    """Rebuild each table with its column's declared VARCHAR(old) edited to VARCHAR(new), rows
-    and indexes kept, foreign keys off in a transaction of its own (SQLite ignores the pragma
-    inside one). A table already edited (a run cut short after its commit) is left alone."""
-    bind = op.get_bind()
-    bind.exec_driver_sql("COMMIT")
-    bind.exec_driver_sql("PRAGMA foreign_keys=OFF")
-    bind.exec_driver_sql("BEGIN IMMEDIATE")
-    try:
-        for table, column in COLUMNS.items():
-            sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' "
-                                       "AND name = ?", (table,)).scalar_one()
-            new_sql, edits = re.subn(r'(?m)^(\s*"?' + column + r'"? )VARCHAR\(' + str(old)
-                                     + r'\)', rf'\g<1>VARCHAR({new})', sql)
-            if edits == 0:
-                continue
-            new_sql = re.sub(r'^CREATE TABLE "?' + table + r'"? \(',
-                             f'CREATE TABLE _new_{table} (', new_sql)
-            indexes = [row[0] for row in bind.exec_driver_sql(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-                "AND sql IS NOT NULL", (table,))]
-            bind.exec_driver_sql(new_sql)
-            bind.exec_driver_sql(f"INSERT INTO _new_{table} SELECT * FROM {table}")
-            bind.exec_driver_sql(f"DROP TABLE {table}")
-            bind.exec_driver_sql(f"ALTER TABLE _new_{table} RENAME TO {table}")
-            for index in indexes:
-                bind.exec_driver_sql(index)
-        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").all()
-        if broken:
-            raise RuntimeError(f"0032 left rows without their parent: {broken[:5]}")
-        bind.exec_driver_sql("COMMIT")
-    except BaseException:
-        bind.exec_driver_sql("ROLLBACK")
-        bind.exec_driver_sql("PRAGMA foreign_keys=ON")
-        bind.exec_driver_sql("BEGIN")
-        raise
-    bind.exec_driver_sql("PRAGMA foreign_keys=ON")
-    bind.exec_driver_sql("BEGIN")
+    """Each column's declared VARCHAR(old) edited to VARCHAR(new), the tables rebuilt."""
+    rebuild({table: (r'(?m)^(\s*"?' + column + r'"? )VARCHAR\(' + str(old) + r'\)',
+                     rf'\g<1>VARCHAR({new})') for table, column in COLUMNS.items()}, '0032')
 
 
 def upgrade() -> None:
