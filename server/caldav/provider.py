@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.caldav import connections, copies, discovery, intervals, owner
@@ -25,7 +26,7 @@ from server.caldav.push import CalDAVWriter
 from server.db.models import CalDAVConnection, CalDAVCopy, CalDAVReadState
 from server.runtime import Runtime
 from server.sync import health
-from server.sync.backlog import backlogs
+from server.sync import workable as sync_workable
 from server.sync.errors import SyncError
 from server.sync.provider import ConnectionView
 from server.sync.reading import WHOLE_HISTORY
@@ -93,18 +94,17 @@ class CalDAVProvider(CalDAVLister, CalDAVWriter):
             notified=notified,
             poll_interval=intervals.poll_interval(self.runtime.config.caldav, row.poll_seconds))
 
-    def workable(self, session: Session, now: dt.datetime) -> list[int]:
-        return list(session.execute(select(CalDAVConnection.id).where(
-            CalDAVConnection.status != health.NEEDS_RECONNECT, or_(
-                CalDAVConnection.paused_until.is_(None),
-                CalDAVConnection.paused_until <= now)).order_by(
-            CalDAVConnection.id)).scalars())
+    lists_due: bool = False  # every workable connection, whether due or not
 
-    def wanted(self, session: Session, now: dt.datetime) -> set[int]:
-        asked = set(session.execute(select(CalDAVReadState.connection_id).where(
-            CalDAVReadState.pull_requested.is_(True)).distinct()).scalars())
-        return asked | {connection_id for connection_id, backlog
-                        in backlogs(session, now, tables=CALDAV).items() if backlog.due > 0}
+    def workable(self, session: Session, now: dt.datetime,
+                 only: Collection[int] | None = None) -> list[int]:
+        """Connections not needing reconnection and not paused."""
+        return sync_workable.workable(CALDAV, session, now, only)
+
+    def wanted(self, session: Session, now: dt.datetime,
+               only: Collection[int] | None = None) -> set[int]:
+        """Connections notified, or with a backlog due (server/sync/backlog.py)."""
+        return sync_workable.wanted(CALDAV, session, now, only)
 
     @property
     def copy_secret(self) -> bytes:

@@ -7,21 +7,22 @@ server/google/channels.py, errors classified by server/google/api.py."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import GoogleConnection, GoogleReadState
 from server.google import channels, restored, settings
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi
-from server.sync.backlog import backlogs
 from server.google.pull import GoogleLister
 from server.google.push import GoogleWriter
 from server.runtime import Runtime
 from server.sync import health
+from server.sync import workable as sync_workable
 from server.sync.provider import ConnectionView
 from server.sync.tables import GOOGLE, Tables
 
@@ -64,19 +65,17 @@ class GoogleProvider(GoogleLister, GoogleWriter):
             reads=settings.reads(connection), writes=connection.direction != "from_google",
             notified=notified(session, connection_id))
 
-    def workable(self, session: Session, now: dt.datetime) -> list[int]:
-        """Connections not needing reconnection and not paused."""
-        return list(session.execute(select(GoogleConnection.id).where(
-            GoogleConnection.status != health.NEEDS_RECONNECT, or_(
-                GoogleConnection.paused_until.is_(None),
-                GoogleConnection.paused_until <= now)).order_by(GoogleConnection.id)).scalars())
+    lists_due: bool = False  # every workable connection, whether due or not
 
-    def wanted(self, session: Session, now: dt.datetime) -> set[int]:
+    def workable(self, session: Session, now: dt.datetime,
+                 only: Collection[int] | None = None) -> list[int]:
+        """Connections not needing reconnection and not paused."""
+        return sync_workable.workable(GOOGLE, session, now, only)
+
+    def wanted(self, session: Session, now: dt.datetime,
+               only: Collection[int] | None = None) -> set[int]:
         """Connections notified, or with a backlog due (server/sync/backlog.py)."""
-        asked = set(session.execute(select(GoogleReadState.connection_id).where(
-            GoogleReadState.pull_requested.is_(True)).distinct()).scalars())
-        return asked | {connection_id for connection_id, backlog in backlogs(session, now).items()
-                        if backlog.due > 0}
+        return sync_workable.wanted(GOOGLE, session, now, only)
 
     @property
     def copy_secret(self) -> bytes:

@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import logging
 import ssl
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from server.ics.intervals import interval
 from server.redaction import EventView
 from server.runtime import Runtime
 from server.sync import health
+from server.sync import workable as sync_workable
 from server.sync.errors import CALENDAR, CursorExpiredError, RetryableError, SyncError
 from server.sync.provider import ConnectionView, FormerIds, Page, RemoteItem, no_former_ids
 from server.sync.reading import FULL_SYNC_PAST, WHOLE_HISTORY
@@ -99,9 +101,12 @@ class IcsProvider:
                               credentials=self.runtime.keyring.decrypt(row.url_encrypted),
                               reads=True, writes=False, notified=notified)
 
-    def workable(self, session: Session, now: dt.datetime) -> list[int]:
+    lists_due: bool = True  # its sources' next fetch is stored (next_poll_at, indexed)
+
+    def workable(self, session: Session, now: dt.datetime,
+                 only: Collection[int] | None = None) -> list[int]:
         """Sources whose fetch is due (or asked for), not paused, of calendars not deleted:
-        one indexed query."""
+        one indexed query (of `only`, when given)."""
         asked = exists().where(IcsReadState.connection_id == IcsSource.id,
                                IcsReadState.pull_requested.is_(True))
         return list(session.execute(select(IcsSource.id).join(
@@ -109,12 +114,14 @@ class IcsProvider:
             Calendar.deleted_at.is_(None),
             IcsSource.status != health.NEEDS_RECONNECT,
             or_(IcsSource.paused_until.is_(None), IcsSource.paused_until <= now),
-            or_(IcsSource.next_poll_at.is_(None), IcsSource.next_poll_at <= now, asked))
+            or_(IcsSource.next_poll_at.is_(None), IcsSource.next_poll_at <= now, asked),
+            *([] if only is None else [IcsSource.id.in_(sorted(only))]))
             .order_by(IcsSource.id)).scalars())
 
-    def wanted(self, session: Session, now: dt.datetime) -> set[int]:
-        return set(session.execute(select(IcsReadState.connection_id).where(
-            IcsReadState.pull_requested.is_(True)).distinct()).scalars())
+    def wanted(self, session: Session, now: dt.datetime,
+               only: Collection[int] | None = None) -> set[int]:
+        """Sources asked to be fetched now (nothing is ever sent)."""
+        return sync_workable.asked(ICS, session, only)
 
     def client(self, credentials: str) -> IcsClient:
         return IcsClient(credentials)

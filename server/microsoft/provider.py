@@ -7,10 +7,11 @@ classification server/microsoft/graph.py, change notifications server/microsoft/
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import MicrosoftConnection, MicrosoftCopy, MicrosoftReadState
@@ -20,7 +21,7 @@ from server.microsoft.pull import MicrosoftLister
 from server.microsoft.push import MicrosoftWriter
 from server.runtime import Runtime
 from server.sync import health
-from server.sync.backlog import backlogs
+from server.sync import workable as sync_workable
 from server.sync.provider import ConnectionView
 from server.sync.reading import WHOLE_HISTORY
 from server.sync.tables import MICROSOFT, Tables
@@ -67,18 +68,17 @@ class MicrosoftProvider(MicrosoftLister, MicrosoftWriter):
             reads=connections.reads(row), writes=row.direction != MICROSOFT.read_only,
             notified=notified)
 
-    def workable(self, session: Session, now: dt.datetime) -> list[int]:
-        return list(session.execute(select(MicrosoftConnection.id).where(
-            MicrosoftConnection.status != health.NEEDS_RECONNECT, or_(
-                MicrosoftConnection.paused_until.is_(None),
-                MicrosoftConnection.paused_until <= now)).order_by(
-            MicrosoftConnection.id)).scalars())
+    lists_due: bool = False  # every workable connection, whether due or not
 
-    def wanted(self, session: Session, now: dt.datetime) -> set[int]:
-        asked = set(session.execute(select(MicrosoftReadState.connection_id).where(
-            MicrosoftReadState.pull_requested.is_(True)).distinct()).scalars())
-        return asked | {connection_id for connection_id, backlog
-                        in backlogs(session, now, tables=MICROSOFT).items() if backlog.due > 0}
+    def workable(self, session: Session, now: dt.datetime,
+                 only: Collection[int] | None = None) -> list[int]:
+        """Connections not needing reconnection and not paused."""
+        return sync_workable.workable(MICROSOFT, session, now, only)
+
+    def wanted(self, session: Session, now: dt.datetime,
+               only: Collection[int] | None = None) -> set[int]:
+        """Connections notified, or with a backlog due (server/sync/backlog.py)."""
+        return sync_workable.wanted(MICROSOFT, session, now, only)
 
     @property
     def copy_secret(self) -> bytes:

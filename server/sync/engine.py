@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import BookingCalError
 from server.runtime import Runtime
-from server.sync import alerts, health, leases, reading, writing
+from server.sync import alerts, due, health, leases, reading, writing
 from server.sync.backoff import Backoff
 from server.sync.epoch import claim_new_epoch
 from server.sync.errors import PauseError, ReconnectError
@@ -62,6 +62,7 @@ class ProviderState:
     # One client per connection, kept while its credentials stay: its access token is reused,
     # so an idle pass costs one list request per read calendar.
     clients: dict[int, tuple[str, Any]] = field(default_factory=dict)
+    tracker: due.DueTracker = field(default_factory=due.DueTracker)  # the loop's quick looks
 
 
 @dataclass
@@ -105,31 +106,37 @@ class Engine:
         clients[connection_id] = (credentials, client)
         return client
 
-    def due_connections(self, provider: Provider, session: Session, now: dt.datetime
-                        ) -> list[int]:
+    def due_connections(self, provider: Provider, session: Session, now: dt.datetime, *,
+                        quick: bool = False) -> list[int]:
         """Connections of `provider` with work: changes not yet sent, copies to rewrite, a
-        notification, or a poll due. A constant number of queries per provider."""
-        pulled_at = self.state(provider).pulled_at
-        connections = provider.workable(session, now)
-        wanted = provider.wanted(session, now)
-        own = provider.poll_intervals(session)
-        self._count_shared_reads(provider, session, now, longest=max(
-            [provider.poll_interval, *own.values()]))
-        return [connection_id for connection_id in connections
-                if connection_id in wanted or connection_id not in pulled_at
-                or now - pulled_at[connection_id] >= own.get(connection_id,
-                                                              provider.poll_interval)]
+        notification, or a poll due. A full look reads every connection's rows (a constant
+        number of queries); `quick` (the bridge's loop) reads only what changed since the last
+        look between full looks (server/sync/due.py)."""
+        state = self.state(provider)
+        tracker, pulled_at = state.tracker, state.pulled_at
 
-    def _count_shared_reads(self, provider: Provider, session: Session, now: dt.datetime,
-                            connection_id: int | None = None,
-                            longest: dt.timedelta | None = None) -> None:
+        def shared(session: Session, since: dt.datetime) -> None:
+            self._count_shared_reads(provider, session, since)
+
+        looked = due.quick_look(tracker, provider, session, now, shared) \
+            if quick and not provider.lists_due else None
+        if looked is None:
+            looked = due.full_look(tracker, provider, session, now, shared)
+        workable, wanted = looked
+        own = tracker.intervals
+        return sorted(connection_id for connection_id in workable
+                      if connection_id in wanted or connection_id not in pulled_at
+                      or now - pulled_at[connection_id] >= own.get(connection_id,
+                                                                   provider.poll_interval))
+
+    def _count_shared_reads(self, provider: Provider, session: Session, since: dt.datetime,
+                            connection_id: int | None = None) -> None:
         """Reads done by any bridge process count here too: a connection another process read
-        within its poll interval (its `last_sync_at`) is not read again by this one. Without
-        it, every process of a fleet reads every connection once per interval. One query;
-        `longest`: the longest interval of the connections concerned."""
+        (its `last_sync_at`, after `since`) is not read again by this one within its poll
+        interval. Without it, every process of a fleet reads every connection once per
+        interval. One query."""
         table, pulled_at = provider.connections, self.state(provider).pulled_at
-        query = select(table.id, table.last_sync_at).where(
-            table.last_sync_at > now - (longest or provider.poll_interval))
+        query = select(table.id, table.last_sync_at).where(table.last_sync_at > since)
         if connection_id is not None:
             query = query.where(table.id == connection_id)
         for found, synced in session.execute(query):
@@ -149,8 +156,13 @@ class Engine:
                 connection = provider.connection(session, connection_id)
                 if connection is not None:  # read by another process since this pass began?
                     every = connection.poll_interval or provider.poll_interval
-                    self._count_shared_reads(provider, session, now, connection_id, every)
+                    self._count_shared_reads(provider, session, now - every, connection_id)
+                    paused = session.execute(select(table.paused_until).where(
+                        table.id == connection_id)).scalar()
+                    if paused is not None and paused > now and not force_pull:  # by another
+                        connection = None
             if connection is None:
+                state.tracker.forget(connection_id)
                 return report
             pulled = state.pulled_at.get(connection_id)
             pull_due = force_pull or pulled is None or now - pulled >= every \
@@ -233,10 +245,11 @@ class Engine:
         per_minute = provider.backfill_per_minute
         return max(1, int(per_minute * IDLE_WAIT / 60)) if not self.unthrottled else per_minute
 
-    def run_once(self, *, force_pull: bool = False,
-                 only: Sequence[str] | None = None) -> list[PassReport]:
+    def run_once(self, *, force_pull: bool = False, only: Sequence[str] | None = None,
+                 quick: bool = False) -> list[PassReport]:
         """One pass over every provider's connections that have work (all, with
-        `force_pull`); `only` names the providers to work."""
+        `force_pull`); `only` names the providers to work; `quick`: the loop's quick looks
+        between full ones (`due_connections`)."""
         now = self.runtime.clock.now()
         reports: list[PassReport] = []
         for provider in self.providers:
@@ -245,7 +258,8 @@ class Engine:
             claim_new_epoch(self.runtime.db, f"{provider.name}_epoch",
                             provider.reconcile_epoch)
             with self.runtime.db.read() as session:
-                ids = self.due_connections(provider, session, now) if not force_pull else list(
+                ids = self.due_connections(provider, session, now, quick=quick) \
+                    if not force_pull else list(
                     session.execute(select(provider.connections.id).where(
                         provider.connections.status != health.NEEDS_RECONNECT)).scalars())
             reports.extend(self.work_connection(provider, connection_id, now,
@@ -278,7 +292,7 @@ class Engine:
             while not stop.is_set():
                 try:
                     if pool is None:
-                        self.run_once()
+                        self.run_once(quick=True)
                     else:
                         self._schedule(pool, working)
                     self.notify()
@@ -308,7 +322,7 @@ class Engine:
         for provider in self.providers:
             claim_new_epoch(self.runtime.db, f"{provider.name}_epoch", provider.reconcile_epoch)
             with self.runtime.db.read() as session:
-                ids = self.due_connections(provider, session, now)
+                ids = self.due_connections(provider, session, now, quick=True)
             for connection_id in ids:
                 key = (provider.name, connection_id)
                 if key not in working:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from typing import Any, Callable, Protocol
 
 from sqlalchemy.orm import Session
@@ -97,12 +98,21 @@ class Provider(Protocol):
         """The connection as a pass needs it; None if gone or needing reconnection."""
         ...
 
-    def workable(self, session: Session, now: dt.datetime) -> list[int]:
-        """Connections that may be worked now (connected, or their pause over), in id order."""
+    # Whether `workable` lists only the connections due now (a stored next poll time, indexed:
+    # ICS URLs) rather than every one that may be worked: then the engine asks it every pass
+    # instead of keeping its answer between full looks (server/sync/due.py).
+    lists_due: bool
+
+    def workable(self, session: Session, now: dt.datetime,
+                 only: Collection[int] | None = None) -> list[int]:
+        """Connections that may be worked now (connected, or their pause over), in id order;
+        of `only`, when given."""
         ...
 
-    def wanted(self, session: Session, now: dt.datetime) -> set[int]:
-        """Connections with work besides polling: changes to send now, or a notification."""
+    def wanted(self, session: Session, now: dt.datetime,
+               only: Collection[int] | None = None) -> set[int]:
+        """Connections with work besides polling: changes to send now, or a notification; of
+        `only`, when given (reading only their rows)."""
         ...
 
     @property

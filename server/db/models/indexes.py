@@ -38,3 +38,20 @@ def _problem_indexes() -> None:
 
 
 _problem_indexes()
+
+
+def _due_indexes() -> None:
+    """The bridge loop's quick looks (server/sync/due.py) read only what changed: the read
+    states asked to be read (few), the maps of the calendars in new journal entries, and the
+    connections other processes read since the last look."""
+    for state in (GoogleReadState, MicrosoftReadState, CalDAVReadState, IcsReadState):
+        asked = state.__table__.c.pull_requested.is_(True)
+        Index(f"ix_{state.__tablename__}_asked", state.__table__.c.connection_id,
+              sqlite_where=asked, postgresql_where=asked)
+    for maps in (GoogleCalendarMap, MicrosoftCalendarMap, CalDAVCalendarMap):
+        Index(f"ix_{maps.__tablename__}_calendar", maps.__table__.c.calendar_id)
+    for connection in (GoogleConnection, MicrosoftConnection, CalDAVConnection):
+        Index(f"ix_{connection.__tablename__}_last_sync", connection.__table__.c.last_sync_at)
+
+
+_due_indexes()
