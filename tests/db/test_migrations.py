@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import inspect
 
 from server.db.engine import engine_for
@@ -28,8 +30,27 @@ def test_empty_database_reaches_the_newest_schema(database_url: str) -> None:
         engine.dispose()
 
 
+def _business_form(differences: list[Any]) -> tuple[list[Any], set[Any], set[Any]]:
+    """Splits autogenerate's differences: on PostgreSQL each reference between two rows of a
+    business also carries business_id (migration 0034, for Citus) where the models keep the
+    single-column form SQLite enforces; each such reference shows as a remove_fk (the
+    database's) and an add_fk (the model's). Returns the other differences and both sides."""
+    others, database, models = [], set(), set()
+    for difference in differences:
+        if isinstance(difference, tuple) and difference[0] in ("remove_fk", "add_fk"):
+            constraint = difference[1]
+            columns = tuple(column.name for column in constraint.columns
+                            if column.name != "business_id")
+            shape = (constraint.table.name, columns, constraint.referred_table.name)
+            (database if difference[0] == "remove_fk" else models).add(shape)
+        else:
+            others.append(difference)
+    return others, database, models
+
+
 def test_the_migrated_schema_matches_the_models(database_url: str) -> None:
-    """Autogenerate finds no difference: the models and the migrations describe one schema."""
+    """Autogenerate finds no difference: the models and the migrations describe one schema
+    (on PostgreSQL, with every reference within a business also carrying business_id)."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
@@ -39,6 +60,9 @@ def test_the_migrated_schema_matches_the_models(database_url: str) -> None:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection)
             differences = compare_metadata(context, Base.metadata)
+        if engine.dialect.name == "postgresql":
+            differences, database, models = _business_form(differences)
+            assert database == models and len(models) > 30, sorted(database ^ models)
         assert differences == []
     finally:
         engine.dispose()

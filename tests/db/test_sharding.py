@@ -266,3 +266,87 @@ def test_every_writer_keeps_the_key_directory_and_every_lookup_uses_it(
             assert business_for_key(session, keyring, api_b) is None
     finally:
         db.dispose()
+
+
+# On PostgreSQL the migrations key every business's row by (id, business_id) and make every
+# reference between two rows of a business carry business_id (0034): what Citus needs to
+# distribute the tables by business_id and keep their foreign keys. SQLite keeps the
+# single-column keys (one machine; the models describe those).
+
+def _pg_schema(pg_url: str) -> Any:
+    from sqlalchemy import inspect
+
+    from server.db.engine import engine_for
+    from server.db.migrate import upgrade
+
+    engine = engine_for(pg_url)
+    upgrade(engine)
+    return engine, inspect(engine)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_every_key_and_reference_of_a_business_carries_business_id(
+        pg_url: str) -> None:
+    engine, inspector = _pg_schema(pg_url)
+    try:
+        keys, references, checked = [], [], 0
+        for table in _tables():
+            key = inspector.get_pk_constraint(table.name)["constrained_columns"]
+            if "business_id" not in key:
+                keys.append(f"{table.name}{tuple(key)}")
+            for foreign in inspector.get_foreign_keys(table.name):
+                if foreign["referred_table"] in NOT_DISTRIBUTED:
+                    continue
+                checked += 1
+                if "business_id" not in foreign["constrained_columns"] or \
+                        "business_id" not in foreign["referred_columns"]:
+                    references.append(f"{table.name}{tuple(foreign['constrained_columns'])}")
+        assert keys == [], f"primary keys without business_id: {keys}"
+        assert references == [], f"references without business_id: {references}"
+        # Every reference of the models is there, in its business form.
+        expected = sum(1 for table in _tables() for foreign in table.foreign_keys
+                       if foreign.column.table.name not in NOT_DISTRIBUTED)
+        assert checked == expected > 30
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_references_cascade_within_their_business(tmp_path: Path,
+                                                                pg_url: str) -> None:
+    from sqlalchemy import delete, text
+
+    from server.db.models import Booking, Client
+    from server.domain.bookings import create_booking
+    from server.domain.clients import create_client
+    from server.domain.services import create_service
+
+    runtime = make_runtime(tmp_path, pg_url)
+    try:
+        with runtime.db.write() as session:
+            business = create_business(session, name="Salon", timezone="UTC", now=NOW).id
+            other = create_business(session, name="Other", timezone="UTC", now=NOW).id
+            calendar = create_calendar(session, business, name="Anna", now=NOW).id
+            foreign_calendar = create_calendar(session, other, name="Bo", now=NOW).id
+            service = create_service(session, business, name="Cut", duration_minutes=30,
+                                     now=NOW).id
+            client = create_client(session, business, name="Ida", now=NOW).id
+            booking = create_booking(session, business, calendar_id=calendar,
+                                     service_id=service, client_id=client,
+                                     start=NOW + dt.timedelta(days=3), now=NOW).id
+        with runtime.db.write() as session:  # a client's deletion keeps the booking's business
+            session.execute(delete(Client).where(Client.id == client))
+        with runtime.db.read() as session:
+            row = session.get(Booking, booking)
+            assert row is not None and row.client_id is None and row.business_id == business
+        # A row of one business cannot point at another business's row.
+        with pytest.raises(ConflictError) as refused, runtime.db.write() as session:
+            session.execute(text("UPDATE bookings SET calendar_id = :other WHERE id = :id"),
+                            {"other": foreign_calendar, "id": booking})
+        assert refused.value.details["reason"] == "ForeignKeyViolation"
+        with runtime.db.write() as session:  # a calendar's deletion cascades to its bookings
+            session.execute(text("DELETE FROM calendars WHERE id = :id"), {"id": calendar})
+        with runtime.db.read() as session:
+            assert session.get(Booking, booking) is None
+    finally:
+        runtime.db.dispose()
