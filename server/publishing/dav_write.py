@@ -22,6 +22,8 @@ removes it with its events; the employee's calendar itself cannot be created, ch
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +32,7 @@ from xml.sax.saxutils import escape
 import defusedxml.ElementTree as SafeET
 import icalendar
 from defusedxml import DefusedXmlException
+from sqlalchemy.orm import Session
 
 from server.domain import phone_event
 from server.publishing.dav_context import DavRequest
@@ -51,6 +54,16 @@ class Answer:
     status: str
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+
+
+@contextmanager
+def _writing(request: DavRequest) -> Iterator[Session]:
+    """The write's own transaction, begun after the request's reading one has ended: behind a
+    transaction pooler (PgBouncer) a phone's write then holds one server connection at a time,
+    as every read does. What the read loaded stays usable, detached."""
+    request.session.close()
+    with request.runtime.db.write() as session:
+        yield session
 
 
 def refusal(status: str, precondition: str, reason: str) -> Answer:
@@ -149,9 +162,9 @@ def handle(request: DavRequest, method: str, sub_path: str, body: bytes,
 def _delete(request: DavRequest, item: Published | None) -> Answer:
     if item is None:
         return Answer("404 Not Found")
-    runtime, link = request.runtime, request.link
+    link = request.link
     actor = phone_writes.actor_of(link.id)
-    with runtime.db.write() as session:
+    with _writing(request) as session:
         if item.kind == "task":
             phone_tasks.delete(session, link.business_id, item.item_id, request.now, actor,
                                expect_seq=item.seq)
@@ -196,7 +209,7 @@ def _mkcalendar(request: DavRequest, parts: list[str], body: bytes, extended: bo
         return refusal("403 Forbidden", "C:supported-calendar-component",
                        "personal calendars hold events (VEVENT) and tasks (VTODO)")
     try:
-        with request.runtime.db.write() as session:
+        with _writing(request) as session:
             personal_calendars.create(
                 session, request.link.business_id, request.calendars[0].id, slug=parts[1],
                 name=name, now=request.now, actor=phone_writes.actor_of(request.link.id),
@@ -257,7 +270,7 @@ def _proppatch_personal_calendar(request: DavRequest, personal: PersonalCalendar
             failed[tag] = ("409 Conflict", exc.message)
     if not failed and order:
         name, colour = wanted.get(DISPLAYNAME), wanted.get(CALENDAR_COLOR)
-        with request.runtime.db.write() as session:
+        with _writing(request) as session:
             personal_calendars.describe(
                 session, request.link.business_id, personal.id,
                 name=name[1] if name is not None and name[0] == "set" else None,
@@ -280,7 +293,7 @@ def _proppatch_personal_calendar(request: DavRequest, personal: PersonalCalendar
 
 
 def _delete_personal_calendar(request: DavRequest, personal: PersonalCalendar) -> Answer:
-    with request.runtime.db.write() as session:
+    with _writing(request) as session:
         personal_calendars.delete(session, request.link.business_id, personal.id, request.now,
                                   phone_writes.actor_of(request.link.id))
     return Answer("204 No Content")
@@ -298,11 +311,11 @@ def _put(request: DavRequest, calendar_id: int, calendar_tz: str, uid: str,
     if event.uid != uid:
         return refusal("400 Bad Request", "C:valid-calendar-object-resource",
                        "the resource name must be the event's UID followed by .ics")
-    runtime, link = request.runtime, request.link
+    link = request.link
     actor = phone_writes.actor_of(link.id)
     if item is not None and item.kind == "booking":
         return _booking_edit(request, item, event, actor)
-    with runtime.db.write() as session:
+    with _writing(request) as session:
         collection = session.get(PersonalCalendar, personal.id) if personal else None
         if personal is not None and collection is None:
             raise NotFoundError("the personal calendar was removed meanwhile")
@@ -328,7 +341,7 @@ def _put_task(request: DavRequest, calendar_id: int, uid: str, item: Published |
         return refusal("409 Conflict", "C:no-uid-conflict",
                        "an event has this name; a task needs a UID of its own")
     link = request.link
-    with request.runtime.db.write() as session:
+    with _writing(request) as session:
         collection = session.get(PersonalCalendar, personal.id)
         if collection is None:
             raise NotFoundError("the personal calendar was removed meanwhile")
@@ -359,7 +372,7 @@ def _booking_edit(request: DavRequest, item: Published, event: phone_event.Phone
         start.tzinfo is not None and end.tzinfo is not None and \
         start == event.start_utc and end == event.end_utc
     runtime, link = request.runtime, request.link
-    with runtime.db.write() as session:
+    with _writing(request) as session:
         if not same_times:
             phone_writes.move_booking(session, link.business_id, item.item_id,
                                       start=event.start_utc, end=event.end_utc,

@@ -100,6 +100,9 @@ class DueTracker:
     workable: set[int] = field(default_factory=set)
     pending: set[int] = field(default_factory=set)  # had work at the last look
     intervals: dict[int, dt.timedelta] = field(default_factory=dict)  # own poll intervals
+    # Connections that read nothing (sending only): never due for a poll until the next full
+    # look, where they are worked once again (a setting may have turned reading on).
+    unread: set[int] = field(default_factory=set)
     highest: int = 0  # the highest connection id known
     next_full: dt.datetime | None = None
     shared_since: dt.datetime | None = None
@@ -130,6 +133,7 @@ def full_look(tracker: DueTracker, provider: Provider, session: Session, now: dt
     tracker.intervals = provider.poll_intervals(session)
     shared_reads(session, now - max([provider.poll_interval, *tracker.intervals.values()]))
     tracker.workable, tracker.pending = workable, set(wanted)
+    tracker.unread.clear()
     tracker.next_full, tracker.shared_since = now + FULL_EVERY, now
     return workable, wanted
 

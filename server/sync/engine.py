@@ -123,11 +123,12 @@ class Engine:
         if looked is None:
             looked = due.full_look(tracker, provider, session, now, shared)
         workable, wanted = looked
-        own = tracker.intervals
+        own, unread = tracker.intervals, tracker.unread
         return sorted(connection_id for connection_id in workable
-                      if connection_id in wanted or connection_id not in pulled_at
-                      or now - pulled_at[connection_id] >= own.get(connection_id,
-                                                                   provider.poll_interval))
+                      if connection_id in wanted or connection_id not in unread and (
+                          connection_id not in pulled_at
+                          or now - pulled_at[connection_id] >= own.get(
+                              connection_id, provider.poll_interval)))
 
     def _count_shared_reads(self, provider: Provider, session: Session, since: dt.datetime,
                             connection_id: int | None = None) -> None:
@@ -164,6 +165,10 @@ class Engine:
             if connection is None:
                 state.tracker.forget(connection_id)
                 return report
+            if connection.reads:
+                state.tracker.unread.discard(connection_id)
+            else:  # nothing to poll: worked for its changes alone until the next full look
+                state.tracker.unread.add(connection_id)
             pulled = state.pulled_at.get(connection_id)
             pull_due = force_pull or pulled is None or now - pulled >= every \
                 or connection.notified

@@ -14,6 +14,7 @@ from pathlib import Path
 import caldav
 import psycopg
 import pytest
+import requests
 from sqlalchemy import text
 
 from pgbouncer import DIRECT_URLS, PooledDatabase, ThrowawayPgBouncer
@@ -140,7 +141,9 @@ def test_a_render_never_holds_a_second_pooled_connection(
     wait until its reading transaction has ended. Before, the texts were stored on a second
     connection while the first still held the only server connection, so each such request
     waited for PgBouncer (query_wait_timeout, 5 s here, 120 s by default) and its texts were
-    not stored; with as many renders at once as server connections, every one waited."""
+    not stored; with as many renders at once as server connections, every one waited. A
+    writable account's phone write likewise writes after its read (before: a 503 after the
+    pooler's wait)."""
     bouncer = ThrowawayPgBouncer(postgres_server, pool_size=1, query_wait_timeout=5)
     bouncer.start()
     url = bouncer.url(pooled_pg.name)
@@ -169,6 +172,26 @@ def test_a_render_never_holds_a_second_pooled_connection(
         calendar = client.principal().calendars()[0]
         assert len(calendar.search(event=True, start=NOW, end=NOW + dt.timedelta(days=30))) == 3
         assert _stored_texts(pooled_pg.direct_url, "limited") == 3
+
+        # A writable account's phone writes (PUT, DELETE) write after their read ended too.
+        phone = make_link(api, salon.business, scope="calendar", calendar_ids=[salon.calendar],
+                          writable=True, label="Anna's phone")["caldav"]
+        phone_client = caldav.DAVClient(url=phone["server"], username=phone["username"],
+                                        password=phone["password"], timeout=60)
+        own = str(phone_client.principal().calendars()[0].url).rstrip("/") + "/lunch-1.ics"
+        auth = (phone["username"], phone["password"])
+        start = (NOW + dt.timedelta(days=4)).strftime("%Y%m%dT120000Z")
+        end = (NOW + dt.timedelta(days=4)).strftime("%Y%m%dT130000Z")
+        event = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Phone//Test//EN\r\n"
+                 "BEGIN:VEVENT\r\nUID:lunch-1\r\nDTSTAMP:" + start + "\r\n"
+                 f"DTSTART:{start}\r\nDTEND:{end}\r\nSUMMARY:Lunch\r\n"
+                 "END:VEVENT\r\nEND:VCALENDAR\r\n")
+        put = requests.put(own, data=event.encode(), auth=auth, timeout=60,
+                           headers={"Content-Type": "text/calendar", "If-None-Match": "*"})
+        assert put.status_code == 201, put.text
+        deleted = requests.delete(own, auth=auth, timeout=60,
+                                  headers={"If-Match": put.headers["ETag"]})
+        assert deleted.status_code == 204, deleted.text
     finally:
         server.stop()
         runtime.db.dispose()

@@ -195,3 +195,22 @@ def test_rows_a_quick_look_reads_do_not_grow_with_the_fleet(tmp_path: Path, pg_u
         assert full_large > full_small  # the measure sees the fleet's rows
         assert quick_large == quick_small, (quick_small, quick_large)
         assert fake.internal_errors == []
+
+
+def test_a_connection_that_reads_nothing_is_worked_for_its_changes_alone(world: World
+                                                                         ) -> None:
+    engine, provider = _engine(world)
+    with world.runtime.db.write() as session:  # sends bookings, reads nothing
+        settings.update_settings(session, world.business, now=world.runtime.clock.now(),
+                                 direction="to_google", block_online_booking=False)
+    assert _look(engine, provider, world) == [world.connection]  # its first pass
+    engine.run_once(quick=True)
+    assert _look(engine, provider, world) == []  # no poll: it reads nothing
+    world.book(1)
+    assert _look(engine, provider, world) == [world.connection]
+    engine.run_once(quick=True)
+    assert len(world.google()) == 1 and _look(engine, provider, world) == []
+    clock = world.runtime.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(due.FULL_EVERY)  # a full look works it once more: reading may be on now
+    assert _look(engine, provider, world) == [world.connection]

@@ -39,7 +39,8 @@ def _plan() -> tuple[list[str], list[dict[str, object]]]:
 
 
 def _on_delete(reference: dict[str, object], columns: list[str]) -> str | None:
-    ondelete = (reference.get('options') or {}).get('ondelete')  # type: ignore[union-attr]
+    options: dict[str, object] = reference.get('options') or {}  # type: ignore[assignment]
+    ondelete = options.get('ondelete')
     if ondelete and str(ondelete).upper() == 'SET NULL':
         # Only the reference's own column: business_id stays (PostgreSQL 15's column list).
         return f"SET NULL ({', '.join(columns)})"
