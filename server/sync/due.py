@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -100,22 +101,41 @@ class DueTracker:
     workable: set[int] = field(default_factory=set)
     pending: set[int] = field(default_factory=set)  # had work at the last look
     intervals: dict[int, dt.timedelta] = field(default_factory=dict)  # own poll intervals
-    # Connections that read nothing (sending only): never due for a poll until the next full
-    # look, where they are worked once again (a setting may have turned reading on).
-    unread: set[int] = field(default_factory=set)
+    unread: set[int] = field(default_factory=set)  # read nothing (see `reads`)
     highest: int = 0  # the highest connection id known
     next_full: dt.datetime | None = None
     shared_since: dt.datetime | None = None
     journal: JournalTail = field(default_factory=JournalTail)
+
+    # What passes found out, told from the threads working connections and applied by the
+    # look (in the loop's thread): the sets above are only ever changed by the looks.
+    told: SimpleQueue[tuple[int, bool | None]] = field(default_factory=SimpleQueue)
 
     def full_due(self, now: dt.datetime) -> bool:
         return self.next_full is None or now >= self.next_full
 
     def forget(self, connection_id: int) -> None:
         """A connection found gone, paused or needing reconnection: not polled until a full
-        look finds it workable again."""
-        self.workable.discard(connection_id)
-        self.pending.discard(connection_id)
+        look finds it workable again (any thread)."""
+        self.told.put((connection_id, None))
+
+    def reads(self, connection_id: int, reading: bool) -> None:
+        """Whether a connection reads anything (any thread): one that does not is never due
+        for a poll until the next full look (which works it once more: a setting may have
+        turned reading on)."""
+        self.told.put((connection_id, reading))
+
+    def settle(self) -> None:
+        """Apply what passes told since the last look."""
+        while not self.told.empty():
+            connection_id, reading = self.told.get()
+            if reading is None:
+                self.workable.discard(connection_id)
+                self.pending.discard(connection_id)
+            elif reading:
+                self.unread.discard(connection_id)
+            else:
+                self.unread.add(connection_id)
 
 
 SharedReads = Callable[[Session, dt.datetime], None]
@@ -125,6 +145,7 @@ def full_look(tracker: DueTracker, provider: Provider, session: Session, now: dt
               shared_reads: SharedReads) -> tuple[set[int], set[int]]:
     """Every workable connection and those wanted (the provider's own queries over all its
     rows); restarts the journal tail first, so nothing committed meanwhile is missed."""
+    tracker.settle()  # what passes told is superseded by what this look finds
     tracker.journal.restart(session)
     table = provider.connections
     tracker.highest = int(session.execute(select(func.max(table.id))).scalar() or 0)
@@ -156,6 +177,7 @@ def quick_look(tracker: DueTracker, provider: Provider, session: Session, now: d
     is due (or the changes are too many to follow)."""
     if tracker.full_due(now):
         return None
+    tracker.settle()
     changed = tracker.journal.calendars(session, now)
     if changed is None:
         return None

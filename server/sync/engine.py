@@ -165,10 +165,7 @@ class Engine:
             if connection is None:
                 state.tracker.forget(connection_id)
                 return report
-            if connection.reads:
-                state.tracker.unread.discard(connection_id)
-            else:  # nothing to poll: worked for its changes alone until the next full look
-                state.tracker.unread.add(connection_id)
+            state.tracker.reads(connection_id, connection.reads)  # none: no polls
             pulled = state.pulled_at.get(connection_id)
             pull_due = force_pull or pulled is None or now - pulled >= every \
                 or connection.notified
