@@ -16,7 +16,8 @@ a full look once per FULL_EVERY, and in between reads only what changed:
 Polls come from memory (each connection's last read, its interval). What the journal does not
 say (a setting that rewrites every copy, a calendar newly mapped, a failed item's retry time, a
 paused connection's end of pause, a reconnected account) is found by the next full look: at most
-FULL_EVERY late. `Engine.run_once` (one-off syncs, the CLI) always takes full looks."""
+FULL_EVERY late. `Engine.run_once` without `quick` (one-off syncs, the CLI) always takes full
+looks; the loop's own looks are quick (`Engine.run`)."""
 
 from __future__ import annotations
 
@@ -149,14 +150,14 @@ def full_look(tracker: DueTracker, provider: Provider, session: Session, now: dt
     tracker.journal.restart(session)
     table = provider.connections
     tracker.highest = int(session.execute(select(func.max(table.id))).scalar() or 0)
-    workable = set(provider.workable(session, now))
+    found = set(provider.workable(session, now))
     wanted = provider.wanted(session, now)
     tracker.intervals = provider.poll_intervals(session)
     shared_reads(session, now - max([provider.poll_interval, *tracker.intervals.values()]))
-    tracker.workable, tracker.pending = workable, set(wanted)
+    tracker.workable, tracker.pending = found, set(wanted)
     tracker.unread.clear()
     tracker.next_full, tracker.shared_since = now + FULL_EVERY, now
-    return workable, wanted
+    return found, wanted
 
 
 def mapping(provider: Provider, session: Session, calendars: Collection[int]) -> set[int]:
