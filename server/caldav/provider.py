@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,7 +25,7 @@ from server.caldav.push import CalDAVWriter
 from server.db.models import CalDAVConnection, CalDAVCopy, CalDAVReadState
 from server.runtime import Runtime
 from server.sync import health
-from server.sync import workable as sync_workable
+from server.sync.workable import SendingConnections
 from server.sync.errors import SyncError
 from server.sync.provider import ConnectionView
 from server.sync.reading import WHOLE_HISTORY
@@ -51,7 +50,7 @@ def make_client(runtime: Runtime, credentials: str) -> CalDAVClient:
 
 
 @dataclass
-class CalDAVProvider(CalDAVLister, CalDAVWriter):
+class CalDAVProvider(CalDAVLister, CalDAVWriter, SendingConnections):
     """The adapter for every CalDAV connection of one runtime."""
 
     runtime: Runtime
@@ -93,18 +92,6 @@ class CalDAVProvider(CalDAVLister, CalDAVWriter):
             reads=connections.reads(row), writes=row.direction != CALDAV.read_only,
             notified=notified,
             poll_interval=intervals.poll_interval(self.runtime.config.caldav, row.poll_seconds))
-
-    lists_due: bool = False  # every workable connection, whether due or not
-
-    def workable(self, session: Session, now: dt.datetime,
-                 only: Collection[int] | None = None) -> list[int]:
-        """Connections not needing reconnection and not paused."""
-        return sync_workable.workable(CALDAV, session, now, only)
-
-    def wanted(self, session: Session, now: dt.datetime,
-               only: Collection[int] | None = None) -> set[int]:
-        """Connections notified, or with a backlog due (server/sync/backlog.py)."""
-        return sync_workable.wanted(CALDAV, session, now, only)
 
     @property
     def copy_secret(self) -> bytes:

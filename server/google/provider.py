@@ -7,7 +7,6 @@ server/google/channels.py, errors classified by server/google/api.py."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,7 +21,7 @@ from server.google.pull import GoogleLister
 from server.google.push import GoogleWriter
 from server.runtime import Runtime
 from server.sync import health
-from server.sync import workable as sync_workable
+from server.sync.workable import SendingConnections
 from server.sync.provider import ConnectionView
 from server.sync.tables import GOOGLE, Tables
 
@@ -30,7 +29,7 @@ ApiFactory = Callable[[Runtime, str], GoogleCalendarApi]
 
 
 @dataclass
-class GoogleProvider(GoogleLister, GoogleWriter):
+class GoogleProvider(GoogleLister, GoogleWriter, SendingConnections):
     """The adapter for every Google connection of one runtime; reading is GoogleLister's,
     writing GoogleWriter's."""
 
@@ -64,18 +63,6 @@ class GoogleProvider(GoogleLister, GoogleWriter):
             credentials=self.runtime.keyring.decrypt(connection.refresh_token_encrypted),
             reads=settings.reads(connection), writes=connection.direction != "from_google",
             notified=notified(session, connection_id))
-
-    lists_due: bool = False  # every workable connection, whether due or not
-
-    def workable(self, session: Session, now: dt.datetime,
-                 only: Collection[int] | None = None) -> list[int]:
-        """Connections not needing reconnection and not paused."""
-        return sync_workable.workable(GOOGLE, session, now, only)
-
-    def wanted(self, session: Session, now: dt.datetime,
-               only: Collection[int] | None = None) -> set[int]:
-        """Connections notified, or with a backlog due (server/sync/backlog.py)."""
-        return sync_workable.wanted(GOOGLE, session, now, only)
 
     @property
     def copy_secret(self) -> bytes:

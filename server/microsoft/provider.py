@@ -7,7 +7,6 @@ classification server/microsoft/graph.py, change notifications server/microsoft/
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,7 +20,7 @@ from server.microsoft.pull import MicrosoftLister
 from server.microsoft.push import MicrosoftWriter
 from server.runtime import Runtime
 from server.sync import health
-from server.sync import workable as sync_workable
+from server.sync.workable import SendingConnections
 from server.sync.provider import ConnectionView
 from server.sync.reading import WHOLE_HISTORY
 from server.sync.tables import MICROSOFT, Tables
@@ -30,7 +29,7 @@ ClientFactory = Callable[[Runtime, str], GraphClient]
 
 
 @dataclass
-class MicrosoftProvider(MicrosoftLister, MicrosoftWriter):
+class MicrosoftProvider(MicrosoftLister, MicrosoftWriter, SendingConnections):
     """The adapter for every Microsoft connection of one runtime."""
 
     runtime: Runtime
@@ -67,18 +66,6 @@ class MicrosoftProvider(MicrosoftLister, MicrosoftWriter):
             credentials=self.runtime.keyring.decrypt(row.refresh_token_encrypted),
             reads=connections.reads(row), writes=row.direction != MICROSOFT.read_only,
             notified=notified)
-
-    lists_due: bool = False  # every workable connection, whether due or not
-
-    def workable(self, session: Session, now: dt.datetime,
-                 only: Collection[int] | None = None) -> list[int]:
-        """Connections not needing reconnection and not paused."""
-        return sync_workable.workable(MICROSOFT, session, now, only)
-
-    def wanted(self, session: Session, now: dt.datetime,
-               only: Collection[int] | None = None) -> set[int]:
-        """Connections notified, or with a backlog due (server/sync/backlog.py)."""
-        return sync_workable.wanted(MICROSOFT, session, now, only)
 
     @property
     def copy_secret(self) -> bytes:

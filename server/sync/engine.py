@@ -158,8 +158,8 @@ class Engine:
                 if connection is not None:  # read by another process since this pass began?
                     every = connection.poll_interval or provider.poll_interval
                     self._count_shared_reads(provider, session, now - every, connection_id)
-                    paused = session.execute(select(table.paused_until).where(
-                        table.id == connection_id)).scalar()
+                    # The row `connection` loaded (the session's identity map: no query).
+                    paused = getattr(session.get(table, connection_id), "paused_until", None)
                     if paused is not None and paused > now and not force_pull:  # by another
                         connection = None
             if connection is None:

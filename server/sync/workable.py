@@ -44,3 +44,22 @@ def wanted(tables: Tables, session: Session, now: dt.datetime,
     return asked(tables, session, only) | {
         connection_id for connection_id, backlog
         in backlogs(session, now, only, tables=tables).items() if backlog.due > 0}
+
+
+class SendingConnections:
+    """`workable`, `wanted` and `lists_due` of the Provider protocol for a provider with
+    calendar maps and copies (Google, Microsoft, CalDAV): mixed into its adapter, over its
+    `tables`."""
+
+    tables: Tables
+    lists_due = False  # every workable connection, whether due or not
+
+    def workable(self, session: Session, now: dt.datetime,
+                 only: Collection[int] | None = None) -> list[int]:
+        """Connections not needing reconnection and not paused."""
+        return workable(self.tables, session, now, only)
+
+    def wanted(self, session: Session, now: dt.datetime,
+               only: Collection[int] | None = None) -> set[int]:
+        """Connections notified, or with a backlog due (server/sync/backlog.py)."""
+        return wanted(self.tables, session, now, only)
