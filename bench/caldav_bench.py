@@ -393,7 +393,8 @@ def caldav_documents(ours: Ours, gen: Generated) -> Iterator[tuple[str, str]]:
         with database.read() as session:
             calendar = session.get(Calendar, ours.calendar_id)
             assert calendar is not None
-            publisher = Publisher(session, journal.epoch(session), "full")
+            publisher = Publisher(session, journal.epoch(session), "full",
+                                  business_id=calendar.business_id)
             for item in publisher.everything(calendar):
                 yield item.uid, _document(item)
                 publisher.fresh.clear()  # never saved: ours renders on its first request

@@ -170,5 +170,5 @@ def delete_blocked(session: Session, business_id: int, blocked_id: int,
     item = get_blocked(session, business_id, blocked_id)
     calendar = lock_calendar(session, business_id, item.calendar_id)
     journal.record(session, calendar, "blocked", item.id, item.uid, "delete", now)
-    forget_rendered(session, "blocked", item.id)
+    forget_rendered(session, item, "blocked")
     session.delete(item)

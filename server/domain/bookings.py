@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from server.config import AvailabilityConfig
-from server.db.models import Booking, Calendar, RenderedItem
+from server.db.models import BlockedTime, Booking, Calendar, Client, RenderedItem, Service
 from server.domain import journal
 from server.domain.booking_rules import refuse_unbookable
 from server.domain.calendars import get_calendar, lock_calendar, lock_calendars
@@ -36,15 +36,20 @@ def widen_span(calendar: Calendar, start: dt.datetime, end: dt.datetime) -> None
     calendar.max_span_seconds = max(calendar.max_span_seconds, int((end - start).total_seconds()))
 
 
-def forget_rendered(session: Session, kind: str, item_id: int) -> None:
+def forget_rendered(session: Session, item: Booking | BlockedTime, kind: str) -> None:
     """Drop a deleted item's rendered texts (the render cache has no foreign key to cascade)."""
     session.execute(delete(RenderedItem).where(RenderedItem.kind == kind,
-                                               RenderedItem.item_id == item_id))
+                                               RenderedItem.item_id == item.id,
+                                               RenderedItem.business_id == item.business_id))
 
 
 def get_booking(session: Session, business_id: int, booking_id: int) -> Booking:
-    booking = session.execute(select(Booking).where(Booking.id == booking_id)
-                              .options(joinedload(Booking.client), joinedload(Booking.service))
+    booking = session.execute(select(Booking).where(Booking.id == booking_id,
+                                                    Booking.business_id == business_id)
+                              .options(joinedload(Booking.client.and_(
+                                           Client.business_id == business_id)),
+                                       joinedload(Booking.service.and_(
+                                           Service.business_id == business_id)))
                               .execution_options(populate_existing=True)).scalar_one_or_none()
     if booking is None or booking.business_id != business_id:
         raise NotFoundError(f"booking {booking_id} does not exist in business {business_id}")
@@ -271,7 +276,7 @@ def delete_booking(session: Session, business_id: int, booking_id: int,
     booking = get_booking(session, business_id, booking_id)
     calendar = lock_calendar(session, business_id, booking.calendar_id)
     journal.record(session, calendar, "booking", booking.id, booking.uid, "delete", now)
-    forget_rendered(session, "booking", booking.id)
+    forget_rendered(session, booking, "booking")
     session.delete(booking)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from server.db.models import BlockedTime, Booking, Calendar
+from server.db.scope import in_calendar
 from server.domain.timeutil import occurrences, to_local
 from server.errors import ConflictError
 
@@ -39,7 +40,7 @@ def booking_hits(session: Session, calendar: Calendar, start: dt.datetime, end: 
                  exclude_id: int | None = None) -> list[Hit]:
     span = dt.timedelta(seconds=calendar.max_span_seconds)
     query = (select(Booking.id, Booking.occupied_start_utc, Booking.occupied_end_utc)
-             .where(Booking.calendar_id == calendar.id, Booking.status == "confirmed",
+             .where(in_calendar(Booking, calendar), Booking.status == "confirmed",
                     Booking.occupied_start_utc >= start - span,
                     Booking.occupied_start_utc < end, Booking.occupied_end_utc > start)
              .order_by(Booking.occupied_start_utc))
@@ -54,12 +55,12 @@ def blocked_hits(session: Session, calendar: Calendar, start: dt.datetime, end: 
     span = dt.timedelta(seconds=calendar.max_span_seconds)
     # Only blocked time that blocks (a phone's transparent personal event does not).
     one_off = select(BlockedTime).where(
-        BlockedTime.calendar_id == calendar.id, BlockedTime.blocks.is_(True),
+        in_calendar(BlockedTime, calendar), BlockedTime.blocks.is_(True),
         BlockedTime.repeats.is_(False),
         BlockedTime.start_utc >= start - span, BlockedTime.start_utc < end,
         BlockedTime.end_utc > start)
     series = select(BlockedTime).where(
-        BlockedTime.calendar_id == calendar.id, BlockedTime.blocks.is_(True),
+        in_calendar(BlockedTime, calendar), BlockedTime.blocks.is_(True),
         BlockedTime.repeats.is_(True),
         BlockedTime.start_utc < end,
         or_(BlockedTime.series_end_utc.is_(None), BlockedTime.series_end_utc > start))
@@ -93,7 +94,7 @@ def bookings_hit_by_series(session: Session, calendar: Calendar, item: BlockedTi
     The bookings after the item's start are taken in runs; each run is compared with the
     occurrences in its own stretch of time."""
     query = (select(Booking.id, Booking.occupied_start_utc, Booking.occupied_end_utc)
-             .where(Booking.calendar_id == calendar.id, Booking.status == "confirmed",
+             .where(in_calendar(Booking, calendar), Booking.status == "confirmed",
                     Booking.occupied_start_utc >= item.start_utc - dt.timedelta(
                         seconds=calendar.max_span_seconds))
              .order_by(Booking.occupied_start_utc))

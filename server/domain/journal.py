@@ -13,6 +13,7 @@ from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import Calendar, JournalEntry, Meta
+from server.db.scope import in_calendar
 from server.errors import GoneError
 
 KINDS = ("booking", "blocked", "calendar", "task")
@@ -97,7 +98,7 @@ def changes_since(session: Session, calendar: Calendar, since: int) -> Changes:
     entries = session.execute(
         select(JournalEntry.seq, JournalEntry.kind, JournalEntry.item_id,
                JournalEntry.item_uid, JournalEntry.action, JournalEntry.actor)
-        .where(JournalEntry.calendar_id == calendar.id, JournalEntry.seq > since)
+        .where(in_calendar(JournalEntry, calendar), JournalEntry.seq > since)
         .order_by(JournalEntry.seq))
     latest: dict[tuple[str, int], Change] = {}
     for seq, kind, item_id, item_uid, action, actor in entries:

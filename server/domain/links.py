@@ -111,7 +111,8 @@ def list_links(session: Session, business_id: int, *, calendar_id: int | None = 
     query = select(Link).where(Link.business_id == business_id).order_by(Link.id)
     if calendar_id is not None:
         query = query.where(Link.id.in_(select(LinkCalendar.link_id).where(
-            LinkCalendar.calendar_id == calendar_id)) | (Link.scope == "all"))
+            LinkCalendar.business_id == business_id, LinkCalendar.calendar_id == calendar_id))
+            | (Link.scope == "all"))
     if not include_revoked:
         query = query.where(Link.revoked_at.is_(None))
     return list(session.execute(query).scalars())
@@ -120,7 +121,8 @@ def list_links(session: Session, business_id: int, *, calendar_id: int | None = 
 def scope_calendar_ids(session: Session, link: Link) -> list[int]:
     """The ids of a link's chosen calendars (empty for an 'all' link)."""
     return list(session.execute(select(LinkCalendar.calendar_id)
-                                .where(LinkCalendar.link_id == link.id)
+                                .where(LinkCalendar.business_id == link.business_id,
+                                       LinkCalendar.link_id == link.id)
                                 .order_by(LinkCalendar.calendar_id)).scalars())
 
 
@@ -130,6 +132,7 @@ def _visible_statement(every: bool) -> Any:
                                    Calendar.active.is_(True), Calendar.deleted_at.is_(None))
     if not every:
         query = query.where(Calendar.id.in_(select(LinkCalendar.calendar_id).where(
+            LinkCalendar.business_id == bindparam("business_id"),
             LinkCalendar.link_id == bindparam("link_id"))))
     return query.order_by(Calendar.id)
 
@@ -145,7 +148,7 @@ def scope_calendars(session: Session, link: Link) -> list[Calendar]:
     query = select(Calendar).where(Calendar.business_id == link.business_id)
     if link.scope != "all":
         query = query.where(Calendar.id.in_(select(LinkCalendar.calendar_id).where(
-            LinkCalendar.link_id == link.id)))
+            LinkCalendar.business_id == link.business_id, LinkCalendar.link_id == link.id)))
     return list(session.execute(query.order_by(Calendar.id)).scalars())
 
 
@@ -269,5 +272,6 @@ def touch_due(link: Link, now: dt.datetime) -> bool:
     return link.last_used_at is None or now - link.last_used_at >= TOUCH_EVERY
 
 
-def touch(session: Session, link_id: int, now: dt.datetime) -> None:
-    session.execute(update(Link).where(Link.id == link_id).values(last_used_at=now))
+def touch(session: Session, business_id: int, link_id: int, now: dt.datetime) -> None:
+    session.execute(update(Link).where(Link.business_id == business_id, Link.id == link_id)
+                    .values(last_used_at=now))

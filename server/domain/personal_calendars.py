@@ -145,7 +145,7 @@ def delete(session: Session, business_id: int, personal_id: int, now: dt.datetim
     for item in _events(session, personal):
         journal.record(session, calendar, "blocked", item.id, item.uid, "delete", now,
                        actor=actor)
-        forget_rendered(session, "blocked", item.id)
+        forget_rendered(session, item, "blocked")
         session.delete(item)
     for task in session.execute(select(PhoneTask).where(
             PhoneTask.collection_id == personal.id)).scalars().all():

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import BlockedTime, Booking, PersonalCalendar, PhoneTask
+from server.db.scope import in_calendar
 from server.domain import journal
 from server.domain.calendars import lock_calendar
 from server.domain.phone_event import PutRefused, checked_rule, one_resource
@@ -111,7 +112,7 @@ def save(session: Session, business_id: int, calendar_id: int, personal: Persona
     checked (None: it did not exist)."""
     calendar = lock_calendar(session, business_id, calendar_id)
     row = session.execute(select(PhoneTask).where(
-        PhoneTask.calendar_id == calendar.id, PhoneTask.uid == task.uid)
+        in_calendar(PhoneTask, calendar), PhoneTask.uid == task.uid)
         .execution_options(populate_existing=True)).scalar_one_or_none()
     if row is not None and row.collection_id != personal.id:
         raise ConflictError("this UID is already used by a task in another of this "
@@ -121,9 +122,9 @@ def save(session: Session, business_id: int, calendar_id: int, personal: Persona
         raise StaleTaskError("the task changed meanwhile; sync again")
     if row is None:
         if session.execute(select(BlockedTime.id).where(
-                BlockedTime.calendar_id == calendar.id, BlockedTime.uid == task.uid)).first() \
+                in_calendar(BlockedTime, calendar), BlockedTime.uid == task.uid)).first() \
                 or session.execute(select(Booking.id).where(
-                    Booking.calendar_id == calendar.id, Booking.uid == task.uid)).first():
+                    in_calendar(Booking, calendar), Booking.uid == task.uid)).first():
             raise ConflictError("this UID is already used by an event of this employee's "
                                 "calendars; give the task a new UID",
                                 precondition="C:no-uid-conflict")

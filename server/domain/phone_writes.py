@@ -26,6 +26,7 @@ from server.db.models import (
     AccountAlarm, BlockedTime, Booking, Business, Calendar, GoogleConnection, Link,
     PersonalCalendar, PhoneTask,
 )
+from server.db.scope import in_calendar
 from server.domain import journal, schedules
 from server.domain.availability import OUTSIDE_HOURS, Reason, describe
 from server.domain.blocked import refuse_booked
@@ -69,7 +70,7 @@ def _uid_taken_by_booking(session: Session, calendar: Calendar, uid: str) -> boo
     the calendar (a CalDAV collection): what other calendars or businesses use is never looked
     at, so a PUT cannot learn about another tenant's items."""
     return session.execute(select(Booking.id).where(
-        Booking.calendar_id == calendar.id, Booking.uid == uid)).first() is not None
+        in_calendar(Booking, calendar), Booking.uid == uid)).first() is not None
 
 
 def save_personal_event(session: Session, business_id: int, calendar_id: int,
@@ -81,7 +82,7 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
     request was checked (None: it did not exist)."""
     calendar = lock_calendar(session, business_id, calendar_id)
     item = session.execute(select(BlockedTime).where(
-        BlockedTime.uid == event.uid, BlockedTime.calendar_id == calendar.id)
+        BlockedTime.uid == event.uid, in_calendar(BlockedTime, calendar))
         .execution_options(populate_existing=True)).scalar_one_or_none()
     collection_id = collection.id if collection is not None else None
     if item is not None and item.collection_id != collection_id:
@@ -95,7 +96,7 @@ def save_personal_event(session: Session, business_id: int, calendar_id: int,
             raise ConflictError("this UID is already used by a booking of this calendar; give "
                                 "the event a new UID", precondition="C:no-uid-conflict")
         if session.execute(select(PhoneTask.id).where(
-                PhoneTask.calendar_id == calendar.id, PhoneTask.uid == event.uid)).first():
+                in_calendar(PhoneTask, calendar), PhoneTask.uid == event.uid)).first():
             raise ConflictError("this UID is already used by a task of this employee's "
                                 "calendars; give the event a new UID",
                                 precondition="C:no-uid-conflict")
@@ -217,7 +218,7 @@ def _save_instances(session: Session, calendar: Calendar, parent: BlockedTime,
 def _remove(session: Session, calendar: Calendar, item: BlockedTime, now: dt.datetime,
             actor: str) -> None:
     journal.record(session, calendar, "blocked", item.id, item.uid, "delete", now, actor=actor)
-    forget_rendered(session, "blocked", item.id)
+    forget_rendered(session, item, "blocked")
     session.delete(item)
 
 

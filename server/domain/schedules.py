@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from server.config import AvailabilityConfig
@@ -22,6 +22,7 @@ from server.db.models import (
     MicrosoftConnection, MicrosoftMirroredEvent, MicrosoftReadState, MirroredEvent,
     OpeningException, OpeningHours, Service,
 )
+from server.db.scope import in_calendar
 from server.domain.availability import (
     BLOCKED, BOOKING, CALDAV, GOOGLE, ICS, MICROSOFT, Busy, FreeAllDay, Reason, Refused, Schedule,
     Span,
@@ -50,11 +51,11 @@ def open_intervals(session: Session, calendar: Calendar, first: dt.date,
     """The calendar's opening hours on the local days [first, end), as merged UTC intervals."""
     weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
     for row in session.execute(select(OpeningHours).where(
-            OpeningHours.calendar_id == calendar.id)).scalars():
+            in_calendar(OpeningHours, calendar))).scalars():
         weekly.setdefault(row.weekday, []).append((row.opens, row.closes))
     exceptions: dict[dt.date, list[tuple[dt.time, dt.time]]] = {}
     for item in session.execute(select(OpeningException).where(
-            OpeningException.calendar_id == calendar.id, OpeningException.day >= first,
+            in_calendar(OpeningException, calendar), OpeningException.day >= first,
             OpeningException.day < end)).scalars():
         hours = exceptions.setdefault(item.day, [])
         if item.opens is not None and item.closes is not None:
@@ -81,7 +82,7 @@ def booking_items(session: Session, calendar: Calendar, start: dt.datetime,
     rows = session.execute(
         select(Booking.id, Booking.start_utc, Booking.end_utc, Booking.occupied_start_utc,
                Booking.occupied_end_utc)
-        .where(Booking.calendar_id == calendar.id, Booking.status == "confirmed",
+        .where(in_calendar(Booking, calendar), Booking.status == "confirmed",
                Booking.occupied_start_utc >= start - span, Booking.occupied_start_utc < end,
                Booking.occupied_end_utc > start))
     return [Busy(BOOKING, str(r.id), r.occupied_start_utc, r.occupied_end_utc,
@@ -100,7 +101,9 @@ def google_source(session: Session, calendar: Calendar
     online booking for this calendar."""
     found = session.execute(
         select(GoogleConnection, GoogleCalendarMap)
-        .join(GoogleCalendarMap, GoogleCalendarMap.connection_id == GoogleConnection.id)
+        .join(GoogleCalendarMap, and_(
+            GoogleCalendarMap.connection_id == GoogleConnection.id,
+            GoogleCalendarMap.business_id == GoogleConnection.business_id))
         .where(GoogleConnection.business_id == calendar.business_id,
                GoogleCalendarMap.calendar_id == calendar.id)).first()
     if found is None or not found[0].block_online_booking:
@@ -108,10 +111,11 @@ def google_source(session: Session, calendar: Calendar
     return found[0], found[1]
 
 
-def read_state(session: Session, connection_id: int,
+def read_state(session: Session, connection: GoogleConnection,
                google_calendar: str) -> GoogleReadState | None:
     return session.execute(select(GoogleReadState).where(
-        GoogleReadState.connection_id == connection_id,
+        GoogleReadState.business_id == connection.business_id,
+        GoogleReadState.connection_id == connection.id,
         GoogleReadState.google_calendar == google_calendar)).scalar_one_or_none()
 
 
@@ -125,7 +129,8 @@ def _mapped_busy(session: Session, calendar: Calendar, low: dt.datetime, high: d
     connection_table, map_table, state_table, mirrored_table = tables
     found = session.execute(
         select(connection_table, map_table)
-        .join(map_table, map_table.connection_id == connection_table.id)
+        .join(map_table, and_(map_table.connection_id == connection_table.id,
+                              map_table.business_id == connection_table.business_id))
         .where(connection_table.business_id == calendar.business_id,
                map_table.calendar_id == calendar.id)).first()
     if found is None or not found[0].block_online_booking:
@@ -135,11 +140,13 @@ def _mapped_busy(session: Session, calendar: Calendar, low: dt.datetime, high: d
     if connection.status == "needs_reconnect":
         warnings.append(reconnect)
     state = session.execute(select(state_table).where(
+        state_table.business_id == connection.business_id,
         state_table.connection_id == connection.id,
         state_table.google_calendar == remote)).scalar_one_or_none()
     span = dt.timedelta(seconds=state.max_span_seconds if state is not None else 0) + DAY
     busy: list[Busy] = []
     for event in session.execute(select(mirrored_table).where(
+            mirrored_table.business_id == connection.business_id,
             mirrored_table.connection_id == connection.id,
             mirrored_table.google_calendar == remote,
             mirrored_table.blocks.is_(True),
@@ -171,9 +178,10 @@ def ics_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.da
     busy: list[Busy] = []
     for source, state in session.execute(
             select(IcsSource, IcsReadState)
-            .join(IcsReadState, IcsReadState.connection_id == IcsSource.id)
+            .join(IcsReadState, and_(IcsReadState.connection_id == IcsSource.id,
+                                     IcsReadState.business_id == IcsSource.business_id))
             .where(IcsSource.business_id == calendar.business_id,
-                   IcsSource.calendar_id == calendar.id).order_by(IcsSource.id)).all():
+                   in_calendar(IcsSource, calendar)).order_by(IcsSource.id)).all():
         if not source.block_online_booking:
             continue
         if state.last_error or source.last_error:
@@ -182,6 +190,7 @@ def ics_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.da
                             f"copy: {synced}); its events as they were then keep blocking")
         span = dt.timedelta(seconds=state.max_span_seconds) + DAY
         for event in session.execute(select(IcsMirroredEvent).where(
+                IcsMirroredEvent.business_id == source.business_id,
                 IcsMirroredEvent.connection_id == source.id,
                 IcsMirroredEvent.google_calendar == state.google_calendar,
                 IcsMirroredEvent.blocks.is_(True),
@@ -217,15 +226,16 @@ def _event_span(event: MirroredEvent | MicrosoftMirroredEvent | IcsMirroredEvent
     return event.start_utc, event.end_utc
 
 
-def google_events(session: Session, connection_id: int, google_calendar: str, span_seconds: int,
-                  start: dt.datetime, end: dt.datetime) -> list[MirroredEvent]:
+def google_events(session: Session, business_id: int, connection_id: int, google_calendar: str,
+                  span_seconds: int, start: dt.datetime, end: dt.datetime
+                  ) -> list[MirroredEvent]:
     """Mirrored events of one Google calendar of one connection overlapping [start, end): an
     index range scan on (connection_id, google_calendar, start_utc) bounded by the calendar's
     longest event, whatever the other businesses hold. A day of padding covers all-day events,
     whose stored instants use the business's zone, not the employee's."""
     span = dt.timedelta(seconds=span_seconds) + DAY
     return list(session.execute(select(MirroredEvent).where(
-        MirroredEvent.connection_id == connection_id,
+        MirroredEvent.business_id == business_id, MirroredEvent.connection_id == connection_id,
         MirroredEvent.google_calendar == google_calendar,
         MirroredEvent.start_utc >= start - span,
         MirroredEvent.start_utc < end + DAY)).scalars())
@@ -246,12 +256,12 @@ def load(session: Session, calendar: Calendar, first: dt.date, end: dt.date, *,
     if source is not None:
         connection, mapping = source
         google_calendar = mapping.read_calendar
-        state = read_state(session, connection.id, google_calendar)
+        state = read_state(session, connection, google_calendar)
         synced_at = state.synced_at if state is not None else None
         if connection.status == "needs_reconnect":
             warnings.append("the Google connection needs reconnecting: Google events added "
                             "since it stopped are not blocking; reconnect the Google account")
-        events = google_events(session, connection.id, google_calendar,
+        events = google_events(session, connection.business_id, connection.id, google_calendar,
                                state.max_span_seconds if state is not None else 0, low, high)
         for event in events:
             event_start, event_end = _event_span(event, calendar.timezone)

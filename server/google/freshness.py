@@ -52,7 +52,7 @@ def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, ca
         if source is None:
             return None
         connection, mapping = source
-        state = schedules.read_state(session, connection.id, mapping.read_calendar)
+        state = schedules.read_state(session, connection, mapping.read_calendar)
         synced_at = state.synced_at if state is not None else None
         age = describe_age(synced_at, now)
         limit = config.availability.google_max_age_seconds if max_age is None else max_age

@@ -181,7 +181,7 @@ class _After:
     pooler, as many such requests as server connections would each wait for another)."""
 
     publishers: list[Publisher] = field(default_factory=list)
-    touch: tuple[int, dt.datetime] | None = None
+    touch: tuple[int, int, dt.datetime] | None = None
 
     def run(self, runtime: Runtime) -> None:
         if self.touch is not None:
@@ -402,7 +402,7 @@ class DavMount:
                     return self._plain(start_response, "404 Not Found", b"")
                 return self._plain(start_response, "403 Forbidden", b"")
             if links.touch_due(link, now):
-                after.touch = (link.id, now)
+                after.touch = (link.business_id, link.id, now)
             epoch, calendars = found.epoch, found.calendars
             view = link_view(link.scope, link.profile, link.reminder_minutes, link.writable,
                              calendars)
@@ -410,7 +410,8 @@ class DavMount:
                 runtime=runtime, session=session, link=link, token=token, principal=principal,
                 calendars=calendars, epoch=epoch,
                 publisher=Publisher(session, epoch, link.profile,  # type: ignore[arg-type]
-                                    own_link=link.id if link.writable else None, view=view),
+                                    own_link=link.id if link.writable else None, view=view,
+                                    business_id=link.business_id),
                 now=now, report_range=report_range, report_expand=expand)
             after.publishers.append(request.publisher)
             if link.writable and method not in READS:

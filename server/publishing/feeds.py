@@ -213,7 +213,7 @@ class FeedMount:
             return Response(NOT_FOUND_BODY, status=404, mimetype="text/plain")
         if links.touch_due(link, now):  # type: ignore[arg-type]
             with runtime.db.write() as writer:
-                links.touch(writer, link.id, now)
+                links.touch(writer, link.business_id, link.id, now)
         if slots:
             return self.open_slots(request, state, now, kind)
         if kind == "vfb":
@@ -351,8 +351,11 @@ class FeedMount:
             if entry is not None:
                 self.count("hit")
                 return entry
+            link = state.link
+            assert link is not None  # an answered feed's state names its link
             with self.runtime.db.read() as session:
-                publisher = Publisher(session, state.epoch, state.link.profile)  # type: ignore
+                publisher = Publisher(session, state.epoch, link.profile,  # type: ignore
+                                      business_id=link.business_id)
                 try:
                     rendered = Rendered(_render(self.runtime, publisher, state, *window),
                                         not gzip_wanted)

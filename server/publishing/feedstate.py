@@ -39,6 +39,7 @@ class FeedCalendar:
     """The columns of a calendar a feed uses (duck-typed where publish.py takes a Calendar)."""
 
     id: int
+    business_id: int
     name: str
     timezone: str
     journal_seq: int
@@ -89,7 +90,8 @@ class FeedState:
 LINK_COLUMNS = (Link.id, Link.business_id, Link.scope, Link.profile, Link.label, Link.token_hash,
                 Link.expires_at, Link.revoked_at, Link.last_used_at, Link.updated_at,
                 Link.reminder_minutes, Link.service_id)
-CALENDAR_COLUMNS = (Calendar.id, Calendar.name, Calendar.timezone, Calendar.journal_seq,
+CALENDAR_COLUMNS = (Calendar.id, Calendar.business_id, Calendar.name, Calendar.timezone,
+                    Calendar.journal_seq,
                     Calendar.max_span_seconds, Calendar.active, Calendar.deleted_at,
                     Calendar.changed_at, Calendar.updated_at)
 

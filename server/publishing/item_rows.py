@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 def cached(kind: str, model: Any, profile: str) -> Any:
     return and_(RenderedItem.kind == kind, RenderedItem.item_id == model.id,
-                RenderedItem.profile == profile, RenderedItem.seq == model.seq,
-                RenderedItem.version == RENDER_VERSION)
+                RenderedItem.profile == profile, RenderedItem.business_id == model.business_id,
+                RenderedItem.seq == model.seq, RenderedItem.version == RENDER_VERSION)
 
 
 PUBLISHED = Booking.status == "confirmed"  # the bookings a calendar shows
@@ -49,8 +49,8 @@ def blocked_seqs() -> Select[int, int]:
     return select(BlockedTime.id, BlockedTime.seq)
 
 
-def stored_texts(session: Any, kind: str, profile: str, seqs: dict[int, int]
-                 ) -> dict[int, str]:
+def stored_texts(session: Any, business_id: int, kind: str, profile: str,
+                 seqs: dict[int, int]) -> dict[int, str]:
     """The stored texts of the items `seqs` (id -> seq) that are current (same seq and render
     version): one primary-key read for a chunk of items. PostgreSQL's feed reads them so
     instead of joining rendered_items inside its server-side cursor: the render fills
@@ -61,7 +61,8 @@ def stored_texts(session: Any, kind: str, profile: str, seqs: dict[int, int]
     rows = session.execute(
         select(RenderedItem.item_id, RenderedItem.seq, RenderedItem.text).where(
             RenderedItem.kind == kind, RenderedItem.item_id.in_(list(seqs)),
-            RenderedItem.profile == profile, RenderedItem.version == RENDER_VERSION))
+            RenderedItem.profile == profile, RenderedItem.business_id == business_id,
+            RenderedItem.version == RENDER_VERSION))
     return {item_id: text for item_id, seq, text in rows if seqs.get(item_id) == seq}
 
 
@@ -87,6 +88,7 @@ def item_union(booking_where: Any, blocked_where: Any) -> Any:
     def cached(kind: str, model: Any) -> Any:
         return and_(RenderedItem.kind == kind, RenderedItem.item_id == model.id,
                     RenderedItem.profile == bindparam("profile"),
+                    RenderedItem.business_id == model.business_id,
                     RenderedItem.seq == model.seq,
                     RenderedItem.version == bindparam("version"))
 
@@ -111,18 +113,22 @@ def item_union(booking_where: Any, blocked_where: Any) -> Any:
 @functools.cache
 def by_uid_statement() -> Any:
     """Built once (building a statement costs more than running it): the item with its
-    cached text, by UID within a calendar."""
+    cached text, by UID within a calendar (and its business)."""
     return item_union(
-        (Booking.uid == bindparam("uid"), Booking.calendar_id == bindparam("calendar_id")),
-        (BlockedTime.uid == bindparam("uid"),
+        (Booking.uid == bindparam("uid"), Booking.business_id == bindparam("business_id"),
+         Booking.calendar_id == bindparam("calendar_id")),
+        (BlockedTime.uid == bindparam("uid"), BlockedTime.business_id == bindparam("business_id"),
          BlockedTime.calendar_id == bindparam("calendar_id")))
 
 
 @functools.cache
 def by_uids_statement() -> Any:
-    """Items with their cached texts by UIDs (`uids`, expanding), of any calendar."""
+    """Items with their cached texts by UIDs (`uids`, expanding) of a business (any of its
+    calendars): the unique (uid, business_id) keys."""
     uids: Any = bindparam("uids", expanding=True)
-    return item_union((Booking.uid.in_(uids),), (BlockedTime.uid.in_(uids),))
+    return item_union((Booking.uid.in_(uids), Booking.business_id == bindparam("business_id")),
+                      (BlockedTime.uid.in_(uids),
+                       BlockedTime.business_id == bindparam("business_id")))
 
 
 @functools.cache
@@ -134,10 +140,14 @@ def booking_facts() -> Any:
                    Booking.created_at, Booking.updated_at, Service.name, Calendar.name,
                    Client.name, Client.email, Client.phone, Client.address, Client.notes,
                    Booking.location, Booking.notes, Booking.all_day)
-            .join(Service, Service.id == Booking.service_id)
-            .join(Calendar, Calendar.id == Booking.calendar_id)
-            .outerjoin(Client, Client.id == Booking.client_id)
-            .where(Booking.id.in_(bindparam("ids", expanding=True))))
+            .join(Service, and_(Service.id == Booking.service_id,
+                                Service.business_id == Booking.business_id))
+            .join(Calendar, and_(Calendar.id == Booking.calendar_id,
+                                 Calendar.business_id == Booking.business_id))
+            .outerjoin(Client, and_(Client.id == Booking.client_id,
+                                    Client.business_id == Booking.business_id))
+            .where(Booking.business_id == bindparam("business_id"),
+                   Booking.id.in_(bindparam("ids", expanding=True))))
 
 
 @functools.cache
@@ -146,7 +156,8 @@ def blocked_facts() -> Any:
                   BlockedTime.title, BlockedTime.all_day, BlockedTime.start_local,
                   BlockedTime.end_local, BlockedTime.tzid, BlockedTime.rrule, BlockedTime.exdates,
                   BlockedTime.revision, BlockedTime.created_at, BlockedTime.updated_at
-                  ).where(BlockedTime.id.in_(bindparam("ids", expanding=True)))
+                  ).where(BlockedTime.business_id == bindparam("business_id"),
+                          BlockedTime.id.in_(bindparam("ids", expanding=True)))
 
 
 def before(instant: dt.datetime, span: dt.timedelta) -> dt.datetime:
@@ -157,15 +168,16 @@ def before(instant: dt.datetime, span: dt.timedelta) -> dt.datetime:
         return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
 
-def booking_range(calendar: Calendar, span: dt.timedelta, start: dt.datetime,
+def booking_range(business_id: int, calendar: Any, span: dt.timedelta, start: dt.datetime,
                    end: dt.datetime) -> tuple[Any, ...]:
-    return (Booking.calendar_id == calendar.id, Booking.start_utc >= before(start, span),
+    return (Booking.business_id == business_id, Booking.calendar_id == calendar.id,
+            Booking.start_utc >= before(start, span),
             Booking.start_utc < end, Booking.end_utc > start)
 
 
-def blocked_range(calendar: Calendar, span: dt.timedelta, start: dt.datetime,
+def blocked_range(business_id: int, calendar: Any, span: dt.timedelta, start: dt.datetime,
                    end: dt.datetime) -> tuple[Any, ...]:
-    return (BlockedTime.calendar_id == calendar.id,
+    return (BlockedTime.business_id == business_id, BlockedTime.calendar_id == calendar.id,
             or_(and_(BlockedTime.repeats.is_(False),
                      BlockedTime.start_utc >= before(start, span),
                      BlockedTime.start_utc < end, BlockedTime.end_utc > start),

@@ -92,7 +92,8 @@ def prerender_link(runtime: Runtime, link_id: int) -> int:
         if link.profile == "slots":  # open times, computed per request: no item texts
             return 0
         calendars = links.visible_calendars(session, link)
-        publisher = Publisher(session, journal.epoch(session), link.profile)  # type: ignore
+        publisher = Publisher(session, journal.epoch(session), link.profile,  # type: ignore
+                              business_id=link.business_id)
         try:
             for _ in publisher.texts_in_range(calendars, start, end):
                 pass  # the publisher keeps (spills) what it renders

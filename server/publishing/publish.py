@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from server.db import Database
@@ -75,8 +75,12 @@ class Publisher:
     texts are collected in `fresh` and stored by `save()` in a write transaction of their own."""
 
     def __init__(self, session: Session, epoch: str, profile: Profile,
-                 own_link: int | None = None, view: LinkView = NO_VIEW) -> None:
+                 own_link: int | None = None, view: LinkView = NO_VIEW, *,
+                 business_id: int) -> None:
         self.session = session
+        # The link's business: every query names it (one shard on a cluster distributed by
+        # business_id; docs/scaling.md), also those that find items by id or UID.
+        self.business_id = business_id
         self.epoch = epoch
         self.profile = profile
         # What the link adds to the profile's texts (a reminder, employees' names): applied to
@@ -94,6 +98,10 @@ class Publisher:
         # spilled to `spool` (`spill`), all stored by `save`.
         self.fresh: dict[tuple[str, int], dict[str, Any]] = {}
         self.spool = TextSpool()
+
+    def _of(self, model: Any, calendar: Calendar) -> Any:
+        """`model`'s rows of `calendar`, named with the link's business."""
+        return and_(model.business_id == self.business_id, model.calendar_id == calendar.id)
 
     def etag_profile(self, kind: str, calendar_id: int) -> str:
         """The `profile` argument of `item_etag` for this publisher's items of `kind` in a
@@ -116,7 +124,8 @@ class Publisher:
             return {}
         rows = self.session.execute(select(
             AccountAlarm.booking_id, AccountAlarm.text, AccountAlarm.version).where(
-            AccountAlarm.link_id == self.own_link, AccountAlarm.booking_id.in_(ids)))
+            AccountAlarm.business_id == self.business_id, AccountAlarm.link_id == self.own_link,
+            AccountAlarm.booking_id.in_(ids)))
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def _with_alarms(self, item: Published, alarms: dict[int, tuple[str, int]]) -> Published:
@@ -135,7 +144,7 @@ class Publisher:
             return {}
         rows = self.session.execute(select(
             BlockedTime.id, BlockedTime.source_text, BlockedTime.collection_id, BlockedTime.uid
-        ).where(BlockedTime.id.in_(ids)))
+        ).where(BlockedTime.business_id == self.business_id, BlockedTime.id.in_(ids)))
         # The instances stored for its overrides and RDATEs are inside its events' texts.
         return {row[0]: (row[1], row[2]) for row in rows
                 if row[2] == self.collection and not is_instance_uid(row[3])}
@@ -152,7 +161,8 @@ class Publisher:
         for (item_id, business_id, seq, uid, start_local, end_local, start_utc, end_utc, tzid,
              revision, created, updated, service_name, employee, client_name, client_email,
              client_phone, client_address, client_notes, location, notes, all_day
-             ) in self.session.connection().execute(item_rows.booking_facts(), {"ids": ids}).all():
+             ) in self.session.connection().execute(item_rows.booking_facts(), {
+                 "ids": ids, "business_id": self.business_id}).all():
             facts = BookingFacts(
                 uid=uid, start_local=start_local, end_local=end_local, start_utc=start_utc,
                 end_utc=end_utc, tzid=tzid, revision=revision, created=created,
@@ -171,7 +181,8 @@ class Publisher:
         profile, remember = self.profile, self._remember
         for (item_id, business_id, seq, uid, title, all_day, start_local, end_local, tzid,
              rrule, exdates, revision, created, updated
-             ) in self.session.connection().execute(item_rows.blocked_facts(), {"ids": ids}).all():
+             ) in self.session.connection().execute(item_rows.blocked_facts(), {
+                 "ids": ids, "business_id": self.business_id}).all():
             facts = BlockedFacts(
                 uid=uid, title=title, all_day=all_day, start_local=start_local,
                 end_local=end_local, tzid=tzid, rrule=stored_rule(rrule, start_local, tzid),
@@ -228,7 +239,7 @@ class Publisher:
             return
         query = select(PhoneTask.id, PhoneTask.uid, PhoneTask.seq, PhoneTask.source_text,
                        PhoneTask.updated_at).where(
-            PhoneTask.calendar_id == calendar.id, PhoneTask.collection_id == self.collection)
+            self._of(PhoneTask, calendar), PhoneTask.collection_id == self.collection)
         if uids is not None:
             query = query.where(PhoneTask.uid.in_(uids))
         for row in self.session.execute(query.order_by(PhoneTask.id)):
@@ -256,7 +267,7 @@ class Publisher:
                 result.close()
             return
         for chunk in self._chunks(plain):
-            stored = item_rows.stored_texts(self.session, kind, self.profile,
+            stored = item_rows.stored_texts(self.session, self.business_id, kind, self.profile,
                                             {r.id: r.seq for r in chunk})
             rendered = render([r.id for r in chunk if r.id not in stored])
             for r in chunk:
@@ -271,12 +282,14 @@ class Publisher:
         below by each calendar's longest span."""
         for calendar in calendars:
             span = dt.timedelta(seconds=calendar.max_span_seconds)
-            yield from self._bookings(item_rows.booking_rows(self.profile, *item_rows.BOOKING_COLUMNS)
-                                      .where(*item_rows.booking_range(calendar, span, start, end))
-                                      .order_by(Booking.start_utc, Booking.id))
-            yield from self._blocked_items(item_rows.blocked_rows(self.profile, *item_rows.BLOCKED_COLUMNS)
-                                           .where(*item_rows.blocked_range(calendar, span, start, end))
-                                           .order_by(BlockedTime.start_utc, BlockedTime.id))
+            yield from self._bookings(
+                item_rows.booking_rows(self.profile, *item_rows.BOOKING_COLUMNS)
+                .where(*item_rows.booking_range(self.business_id, calendar, span, start, end))
+                .order_by(Booking.start_utc, Booking.id))
+            yield from self._blocked_items(
+                item_rows.blocked_rows(self.profile, *item_rows.BLOCKED_COLUMNS)
+                .where(*item_rows.blocked_range(self.business_id, calendar, span, start, end))
+                .order_by(BlockedTime.start_utc, BlockedTime.id))
             yield from self._tasks(calendar)
 
     def texts_in_range(self, calendars: Sequence[Calendar], start: dt.datetime,
@@ -287,7 +300,7 @@ class Publisher:
         `name_blocked`, blocked time names its calendar's employee ("Lunch – Anna")."""
         for calendar in calendars:
             span = dt.timedelta(seconds=calendar.max_span_seconds)
-            booking_range = item_rows.booking_range(calendar, span, start, end)
+            booking_range = item_rows.booking_range(self.business_id, calendar, span, start, end)
             booking_order = (Booking.start_utc, Booking.id)
             booking_texts = self._texts(
                 item_rows.booking_rows(self.profile, Booking.id).where(*booking_range)
@@ -297,7 +310,7 @@ class Publisher:
                 yield from booking_texts
             else:
                 yield from (with_alarm(text, booking_alarm) for text in booking_texts)
-            blocked_range = item_rows.blocked_range(calendar, span, start, end)
+            blocked_range = item_rows.blocked_range(self.business_id, calendar, span, start, end)
             blocked_order = (BlockedTime.start_utc, BlockedTime.id)
             blocked_texts = self._texts(
                 item_rows.blocked_rows(self.profile, BlockedTime.id).where(*blocked_range)
@@ -311,9 +324,9 @@ class Publisher:
 
     def everything(self, calendar: Calendar) -> Iterator[Published]:
         yield from self._bookings(item_rows.booking_rows(self.profile, *item_rows.BOOKING_COLUMNS).where(
-            Booking.calendar_id == calendar.id).order_by(Booking.start_utc, Booking.id))
+            self._of(Booking, calendar)).order_by(Booking.start_utc, Booking.id))
         yield from self._blocked_items(item_rows.blocked_rows(self.profile, *item_rows.BLOCKED_COLUMNS).where(
-            BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.start_utc,
+            self._of(BlockedTime, calendar)).order_by(BlockedTime.start_utc,
                                                              BlockedTime.id))
         yield from self._tasks(calendar)
 
@@ -321,19 +334,19 @@ class Publisher:
         """The UIDs of every item the calendar shows, without rendering anything."""
         if not self.own:
             yield from self.session.execute(select(Booking.uid).where(
-                Booking.calendar_id == calendar.id, Booking.status == "confirmed")
+                self._of(Booking, calendar), Booking.status == "confirmed")
                 .order_by(Booking.id)).scalars()
             yield from self.session.execute(select(BlockedTime.uid).where(
-                BlockedTime.calendar_id == calendar.id).order_by(BlockedTime.id)).scalars()
+                self._of(BlockedTime, calendar)).order_by(BlockedTime.id)).scalars()
             return
         if self.collection is None:
             yield from self.session.execute(select(Booking.uid).where(
-                Booking.calendar_id == calendar.id, Booking.status == "confirmed")
+                self._of(Booking, calendar), Booking.status == "confirmed")
                 .order_by(Booking.id)).scalars()
         in_collection = BlockedTime.collection_id.is_(None) if self.collection is None \
             else BlockedTime.collection_id == self.collection
         for uid in self.session.execute(select(BlockedTime.uid).where(
-                BlockedTime.calendar_id == calendar.id, in_collection)
+                self._of(BlockedTime, calendar), in_collection)
                 .order_by(BlockedTime.id)).scalars():
             if not is_instance_uid(uid):
                 yield uid
@@ -349,7 +362,8 @@ class Publisher:
         connection = self.session.connection()
         for start in range(0, len(wanted), 500):
             rows.extend(connection.execute(item_rows.by_uids_statement(), {
-                "uids": wanted[start:start + 500], "profile": self.profile,
+                "uids": wanted[start:start + 500], "business_id": self.business_id,
+                "profile": self.profile,
                 "version": RENDER_VERSION}).all())
         found = self._published([row for row in rows if row[2] == calendar.id])
         if self.own and self.collection is not None and wanted:
@@ -388,7 +402,8 @@ class Publisher:
         """One item of the calendar by UID (a CalDAV GET) in one round trip: a booking and
         blocked time cannot share a UID, so at most one row comes back."""
         row = self.session.connection().execute(item_rows.by_uid_statement(), {
-            "uid": uid, "calendar_id": calendar.id, "profile": self.profile,
+            "uid": uid, "calendar_id": calendar.id, "business_id": self.business_id,
+            "profile": self.profile,
             "version": RENDER_VERSION}).first()
         found = self._published([row]) if row is not None else []
         if row is None:
@@ -404,10 +419,11 @@ class Publisher:
             return zones
         span = dt.timedelta(seconds=max(c.max_span_seconds for c in calendars))
         zones.update(self.session.execute(select(Booking.tzid).distinct().where(
-            Booking.calendar_id.in_(ids), Booking.start_utc >= item_rows.before(start, span),
-            Booking.start_utc < end)).scalars())
+            Booking.business_id == self.business_id, Booking.calendar_id.in_(ids),
+            Booking.start_utc >= item_rows.before(start, span), Booking.start_utc < end)).scalars())
         zones.update(self.session.execute(select(BlockedTime.tzid).distinct().where(
-            BlockedTime.calendar_id.in_(ids), BlockedTime.start_utc < end,
+            BlockedTime.business_id == self.business_id, BlockedTime.calendar_id.in_(ids),
+            BlockedTime.start_utc < end,
             or_(BlockedTime.series_end_utc.is_(None),
                 BlockedTime.series_end_utc > item_rows.before(start, span)))).scalars())
         return zones

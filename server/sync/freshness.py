@@ -100,8 +100,10 @@ def blocking_sources(session: Session, business_id: int, calendar_ids: Iterable[
             select(conn.id, conn.status, conn.paused_until, mapping.calendar_id,
                    mapping.read_calendar, state.synced_at, state.last_error,
                    own_interval.label("own_interval"))
-            .join(mapping, mapping.connection_id == conn.id)
+            .join(mapping, and_(mapping.connection_id == conn.id,
+                                mapping.business_id == conn.business_id))
             .outerjoin(state, and_(state.connection_id == conn.id,
+                                   state.business_id == conn.business_id,
                                    state.google_calendar == mapping.read_calendar))
             .where(conn.business_id == business_id, mapping.calendar_id.in_(ids),
                    conn.block_online_booking.is_(True),
@@ -128,7 +130,8 @@ def _own_sources(session: Session, kind: SourceKind, business_id: int, ids: list
     found: list[SourceHealth] = []
     for row, synced_at, read_error, read_error_at in session.execute(
             select(conn, state.synced_at, state.last_error, state.last_error_at)
-            .outerjoin(state, state.connection_id == conn.id)
+            .outerjoin(state, and_(state.connection_id == conn.id,
+                                   state.business_id == conn.business_id))
             .where(conn.business_id == business_id, conn.calendar_id.in_(ids),
                    conn.block_online_booking.is_(True))
             .order_by(conn.calendar_id, conn.id)):

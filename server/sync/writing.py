@@ -25,6 +25,7 @@ from server.db import Database
 from server.db.models import (
     BlockedTime, Booking, Calendar, Client, Service,
 )
+from server.db.scope import in_calendar
 from server.domain import journal
 from server.domain.recurrence import stored_rule
 from server.errors import GoneError
@@ -260,10 +261,10 @@ def plan(session: Session, writer: Writer, secret: bytes, connection: Any,
 def _future_items(session: Session, calendar: Calendar,
                   now: dt.datetime) -> set[tuple[str, int]]:
     found = {("booking", i) for i in session.execute(select(Booking.id).where(
-        Booking.calendar_id == calendar.id, Booking.status == "confirmed",
+        in_calendar(Booking, calendar), Booking.status == "confirmed",
         Booking.end_utc > now)).scalars()}
     found.update(("blocked", i) for i in session.execute(select(BlockedTime.id).where(
-        BlockedTime.calendar_id == calendar.id,
+        in_calendar(BlockedTime, calendar),
         (BlockedTime.series_end_utc.is_(None)) | (BlockedTime.series_end_utc > now))).scalars())
     return found
 

@@ -54,7 +54,7 @@ def test_mirrored_events_are_read_by_connection_calendar_and_start(
     runtime = make_runtime(tmp_path, database_url)
     try:
         plan = _plan(runtime, lambda session: schedules.google_events(
-            session, 7, "primary", 3600, START, END))
+            session, 1, 7, "primary", 3600, START, END))
     finally:
         runtime.db.dispose()
     assert "ix_mirrored_connection_calendar_start" in plan, plan

@@ -32,7 +32,9 @@ def _cold_texts(live: LiveServer, profile: Any, bookings: list[int], blocked: li
                 ) -> dict[tuple[str, int], tuple[int, str]]:
     """What the first request would render, rendered now without storing it."""
     with live.runtime.db.read() as session:
-        publisher = Publisher(session, journal.epoch(session), profile)
+        business = session.execute(select(Booking.business_id).where(
+            Booking.id == bookings[0])).scalar_one()
+        publisher = Publisher(session, journal.epoch(session), profile, business_id=business)
         texts = {("booking", i): t for i, t in publisher._render_bookings(bookings).items()}
         texts.update({("blocked", i): t for i, t in publisher._render_blocked(blocked).items()})
         seqs = {("booking", b.id): b.seq for b in session.execute(

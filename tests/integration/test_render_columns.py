@@ -113,13 +113,20 @@ def _seed(runtime: Runtime) -> tuple[int, list[int], list[int]]:
         return calendar.id, bookings, blocked
 
 
+def _business_of(session: Any, calendar_id: int) -> int:
+    calendar = session.get(Calendar, calendar_id)
+    assert calendar is not None
+    return int(calendar.business_id)
+
+
 def test_column_rendering_equals_the_orm_rendering(tmp_path: Path, database_url: str) -> None:
     runtime = make_runtime(tmp_path, database_url)
     calendar_id, bookings, blocked = _seed(runtime)
     try:
         for profile in PROFILES:
             with runtime.db.read() as session:
-                publisher = Publisher(session, journal.epoch(session), profile)
+                publisher = Publisher(session, journal.epoch(session), profile,
+                              business_id=_business_of(session, calendar_id))
                 ours = publisher._render_bookings(bookings)
                 ours_blocked = publisher._render_blocked(blocked)
             assert ours == _reference_booking_texts(runtime, profile)
@@ -132,7 +139,8 @@ def test_column_rendering_equals_the_orm_rendering(tmp_path: Path, database_url:
                 with runtime.db.read() as session:
                     calendar = session.get(Calendar, calendar_id)
                     assert calendar is not None
-                    publisher = Publisher(session, journal.epoch(session), profile)
+                    publisher = Publisher(session, journal.epoch(session), profile,
+                              business_id=_business_of(session, calendar_id))
                     items = list(publisher.everything(calendar))
                     uids = [item.uid for item in items]
                     by_uids = {item.uid: item.event_text
@@ -171,7 +179,8 @@ def test_a_feeds_texts_are_the_same_cold_stored_and_stale(tmp_path: Path,
     try:
         profile = "full"
         with runtime.db.read() as session:
-            publisher = Publisher(session, journal.epoch(session), profile)
+            publisher = Publisher(session, journal.epoch(session), profile,
+                              business_id=_business_of(session, calendar_id))
             expected = [*publisher._render_bookings(bookings).values(),
                         *publisher._render_blocked(blocked).values()]
         for attempt in ("cold", "stored", "stale"):
@@ -183,7 +192,8 @@ def test_a_feeds_texts_are_the_same_cold_stored_and_stale(tmp_path: Path,
             with runtime.db.read() as session:
                 calendar = session.get(Calendar, calendar_id)
                 assert calendar is not None
-                publisher = Publisher(session, journal.epoch(session), profile)
+                publisher = Publisher(session, journal.epoch(session), profile,
+                              business_id=_business_of(session, calendar_id))
                 texts = list(publisher.texts_in_range([calendar], start, end))
                 fresh = set(publisher.fresh)
                 publisher.save(runtime.db)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from typing import Any
+
 from sqlalchemy import DateTime, String, Text, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -26,7 +28,18 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 class Base(DeclarativeBase):
-    pass
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        """A row of a business is written by the ORM as `WHERE id = ? AND business_id = ?`:
+        every UPDATE and DELETE of a flush names its business (a single-shard statement on a
+        cluster distributed by business_id, docs/scaling.md), and a row found under another
+        business is never written. SQLAlchemy's version column does exactly that with its
+        generator off: the loaded value joins the WHERE and is never changed (a row does not
+        move between businesses). Tables keyed by business_id already need nothing."""
+        column = cls.__table__.c.get("business_id")  # type: ignore[attr-defined]
+        if column is None or column.primary_key:
+            return {}
+        return {"version_id_col": column, "version_id_generator": False}
 
 
 class Meta(Base):

@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from server.db.models import BlockedTime, Booking, Calendar
+from server.db.scope import in_calendar
 
 CHUNK = 2000
 UIDS_PER_QUERY = 500
@@ -28,14 +29,13 @@ def _columns(model: Any, modified: bool) -> tuple[Any, ...]:
     return (*base, model.updated_at) if modified else base
 
 
-def _bookings(calendar_id: int, modified: bool) -> Select[Any]:
-    return select(*_columns(Booking, modified)).where(Booking.calendar_id == calendar_id,
+def _bookings(calendar: Calendar, modified: bool) -> Select[Any]:
+    return select(*_columns(Booking, modified)).where(in_calendar(Booking, calendar),
                                                       Booking.status == "confirmed")
 
 
-def _blocked(calendar_id: int, modified: bool) -> Select[Any]:
-    return select(*_columns(BlockedTime, modified)).where(
-        BlockedTime.calendar_id == calendar_id)
+def _blocked(calendar: Calendar, modified: bool) -> Select[Any]:
+    return select(*_columns(BlockedTime, modified)).where(in_calendar(BlockedTime, calendar))
 
 
 def _chunks(session: Session, kind: str, query: Select[Any], modified: bool
@@ -60,24 +60,25 @@ def _chunks(session: Session, kind: str, query: Select[Any], modified: bool
 def listing(session: Session, calendar: Calendar, modified: bool) -> Iterator[Chunk]:
     """Every item of a calendar in the order of a Depth-1 PROPFIND through Radicale (the
     storage's `get_all`: bookings by start, then blocked time by start)."""
-    yield from _chunks(session, "booking", _bookings(calendar.id, modified)
+    yield from _chunks(session, "booking", _bookings(calendar, modified)
                        .order_by(Booking.start_utc, Booking.id), modified)
-    yield from _chunks(session, "blocked", _blocked(calendar.id, modified)
+    yield from _chunks(session, "blocked", _blocked(calendar, modified)
                        .order_by(BlockedTime.start_utc, BlockedTime.id), modified)
 
 
 def members(session: Session, calendar: Calendar) -> Iterator[Chunk]:
     """Every item in the order of an empty-token sync (the storage's `sync`: bookings by id,
     then blocked time by id)."""
-    yield from _chunks(session, "booking", _bookings(calendar.id, False)
+    yield from _chunks(session, "booking", _bookings(calendar, False)
                        .order_by(Booking.id), False)
-    yield from _chunks(session, "blocked", _blocked(calendar.id, False)
+    yield from _chunks(session, "blocked", _blocked(calendar, False)
                        .order_by(BlockedTime.id), False)
 
 
-def _by_uid(model: Any, uids: list[str]) -> Select[Any]:
+def _by_uid(model: Any, business_id: int, uids: list[str]) -> Select[Any]:
+    """By the unique (uid, business_id) key."""
     columns: tuple[Any, ...] = (model.id, model.uid, model.seq, model.calendar_id)
-    return select(*columns).where(model.uid.in_(uids))
+    return select(*columns).where(model.uid.in_(uids), model.business_id == business_id)
 
 
 def by_uids(session: Session, calendar: Calendar, uids: Sequence[str]
@@ -89,8 +90,9 @@ def by_uids(session: Session, calendar: Calendar, uids: Sequence[str]
     wanted = list(dict.fromkeys(uids))
     for start in range(0, len(wanted), UIDS_PER_QUERY):
         part = wanted[start:start + UIDS_PER_QUERY]
-        queries = (("booking", _by_uid(Booking, part).where(Booking.status == "confirmed")),
-                   ("blocked", _by_uid(BlockedTime, part)))
+        queries = (("booking", _by_uid(Booking, calendar.business_id, part)
+                    .where(Booking.status == "confirmed")),
+                   ("blocked", _by_uid(BlockedTime, calendar.business_id, part)))
         for kind, query in queries:
             for _, chunk in _chunks(session, kind, query, False):
                 for item_id, uid, seq, calendar_id in chunk:
