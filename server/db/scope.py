@@ -4,9 +4,13 @@ to every shard. On one database the extra equality costs nothing (the parent's i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+T = TypeVar("T")
 
 
 def in_calendar(model: Any, calendar: Any) -> ColumnElement[bool]:
@@ -19,3 +23,17 @@ def of_connection(model: Any, connection: Any) -> ColumnElement[bool]:
     """`model`'s rows of a sync connection (or an ICS source): its business and its id."""
     return and_(model.business_id == connection.business_id,
                 model.connection_id == connection.id)
+
+
+def get_of(session: Session, model: type[T], business_id: int, row_id: Any) -> T | None:
+    """The row `row_id` of `model` when it belongs to `business_id`, else None: from the
+    session's identity map when loaded already (no statement, like `Session.get`), else one
+    statement naming both the id and the business."""
+    found = session.identity_map.get(identity_key(model, row_id))
+    if found is None:
+        found = session.execute(select(model).where(
+            model.id == row_id,  # type: ignore[attr-defined]
+            model.business_id == business_id)).scalar_one_or_none()  # type: ignore[attr-defined]
+    if found is None or found.business_id != business_id:  # type: ignore[attr-defined]
+        return None
+    return cast(T, found)

@@ -11,39 +11,18 @@ column). The ORM's own UPDATEs and DELETEs name it through the models' version c
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any, Iterator
 
 import caldav
 import pytest
 import requests
-from sqlalchemy import event
 
-from server.db.models import Base
+from scoped_sql import offending, recorded, unscoped
 from support import (
     Api, LiveServer, block, book, local_iso, make_link, make_runtime, make_salon,
     monday_after_next, start_server,
 )
-
-# Installation-wide tables (reference tables on a cluster): no business to name.
-REFERENCE = {"businesses", "meta", "sync_jobs", "key_directory", "alembic_version"}
-BUSINESS_TABLES = {name for name in Base.metadata.tables if name not in REFERENCE}
-_TABLES = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+\"?(\w+)\"?(?:\s+AS\s+(\w+))?", re.I)
-
-
-def unscoped(statement: str) -> list[str]:
-    """The business tables `statement` uses without naming their business_id."""
-    missing = []
-    for table, alias in _TABLES.findall(statement):
-        if table not in BUSINESS_TABLES:
-            continue
-        named = f"{alias or table}.business_id" in statement
-        inserted = statement.startswith("INSERT") and "business_id" in statement
-        if not (named or inserted):
-            missing.append(table)
-    return missing
-
 
 def test_the_checker_finds_a_statement_without_its_business() -> None:
     assert unscoped("SELECT bookings.id FROM bookings WHERE bookings.calendar_id = ?") \
@@ -52,6 +31,8 @@ def test_the_checker_finds_a_statement_without_its_business() -> None:
     assert unscoped("SELECT c.id FROM bookings JOIN clients AS c ON c.id = bookings.client_id "
                     "WHERE bookings.business_id = ?") == ["clients"]
     assert unscoped("SELECT meta.value FROM meta WHERE meta.key = ?") == []
+    assert unscoped("SELECT links.id, links.business_id FROM links WHERE links.id = ?") \
+        == ["links"]  # selecting the column is not naming the business
     assert unscoped("SELECT c.id FROM bookings JOIN clients AS c ON c.id = bookings.client_id "
                     "AND c.business_id = bookings.business_id "
                     "WHERE bookings.business_id = ?") == []
@@ -74,15 +55,9 @@ def _dav(link: dict[str, Any]) -> Any:
 
 
 def test_every_statement_of_the_request_paths_names_its_business(live: LiveServer) -> None:
-    seen: list[tuple[str, str]] = []
     step = ["setting up"]
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append((step[0], " ".join(statement.split())))
-
     api = Api(live.url)
-    event.listen(live.runtime.db.engine, "before_cursor_execute", record)
-    try:
+    with recorded(live.runtime.db.engine, step) as seen:
         salon = make_salon(api)
         other = make_salon(api)  # a second business: its rows must not be what is read
         base = f"/businesses/{salon.business}"
@@ -140,11 +115,7 @@ def test_every_statement_of_the_request_paths_names_its_business(live: LiveServe
         step[0] = "editing and cancelling a booking"
         api.ok("PATCH", f"{base}/bookings/{booking['id']}", json={"notes": "moved"})
         api.ok("DELETE", f"{base}/bookings/{booking['id']}", status=204)
-    finally:
-        event.remove(live.runtime.db.engine, "before_cursor_execute", record)
 
     steps = {name for name, _ in seen}
     assert {"the feed", "CalDAV reads", "a phone's write", "availability"} <= steps, steps
-    offending = sorted({f"[{name}] {unscoped(statement)}: {statement[:400]}"
-                        for name, statement in seen if unscoped(statement)})
-    assert not offending, "\n".join(offending)
+    assert not offending(seen), offending(seen)

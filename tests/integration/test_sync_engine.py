@@ -27,6 +27,7 @@ from fakes import FakeGoogle
 from fakes.microsoft_fake import FakeMicrosoft
 from google_world import World, make_world, no_sleep_api
 from microsoft_world import CALENDAR, MicrosoftWorld, make_microsoft_world
+from scoped_sql import offending, recorded
 from server.caldav import dav as caldav_dav
 from server.caldav import pull as caldav_pull
 from server.db.models import CalDAVReadState
@@ -282,3 +283,34 @@ def test_an_expired_cursor_means_a_full_read_that_reconciles(case: Case) -> None
     case.settled()
     assert len(case.remote.copies()[f"booking:{booking}"]) == 1
 
+
+
+def test_a_connections_pass_names_its_business_in_every_statement(case: Case) -> None:
+    """A connection's pass (its lease, reading busy time in, writing copies out, its health)
+    sends only statements naming the connection's business (docs/scaling.md: one shard on a
+    cluster distributed by business_id). The looks that find due connections span businesses
+    by design and are not part of the pass."""
+    world, engine = case.world, case.engine
+    provider = engine.providers[0]
+    with world.runtime.db.read() as session:
+        [connection_id] = session.execute(select(provider.connections.id)).scalars()
+    booking = world.book(1, 10)
+    case.remote.add_event(case.at(2, 9), case.at(2, 10))
+    step = ["a first pass"]
+    with recorded(world.runtime.db.engine, step) as seen:
+        first = engine.work_connection(provider, connection_id, world.now, force_pull=True)
+        step[0] = "a move"
+        with world.runtime.db.write() as session:
+            bookings.update_booking(session, world.business, booking, now=world.now,
+                                    start=dt.datetime.combine(world.first_day, dt.time(15)))
+        moved = engine.work_connection(provider, connection_id, world.now, force_pull=True)
+        step[0] = "a cancellation"
+        with world.runtime.db.write() as session:
+            bookings.cancel_booking(session, world.business, booking, now=world.now)
+        cancelled = engine.work_connection(provider, connection_id, world.now, force_pull=True)
+    assert first.error is None and first.pulled is not None and first.pulled.imported == 1
+    assert first.pushed is not None and first.pushed.inserted == 1
+    assert moved.pushed is not None and moved.pushed.updated == 1, moved
+    assert cancelled.pushed is not None and cancelled.pushed.deleted == 1, cancelled
+    assert {name for name, _ in seen} == {"a first pass", "a move", "a cancellation"}
+    assert not offending(seen), offending(seen)
