@@ -55,5 +55,5 @@ def recorded(engine: Any, step: list[str]) -> Iterator[list[tuple[str, str]]]:
 
 def offending(seen: list[tuple[str, str]]) -> str:
     """The recorded statements that do not name their business, one per line."""
-    return "\n".join(sorted({f"[{step}] {unscoped(statement)}: {statement[:400]}"
+    return "\n".join(sorted({f"[{step}] {unscoped(statement)}: {statement[:1500]}"
                              for step, statement in seen if unscoped(statement)}))

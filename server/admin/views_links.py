@@ -141,7 +141,7 @@ def register(bp: Blueprint) -> None:
                 link_id = link.id
         except BookingCalError as exc:
             return links_page(status_of(exc), exc.message)
-        rt.prerender.submit(rt, link_id)
+        rt.prerender.submit(rt, me.business_id, link_id)
         return redirect(url_for("admin.link_show", link_id=link_id, done="created"), 303)
 
     def link_page(link_id: int, status: int = 200, error: str = "") -> Response:
@@ -192,7 +192,7 @@ def register(bp: Blueprint) -> None:
                     clear_expiry=not day and not unchanged)
         except BookingCalError as exc:
             return link_page(link_id, status_of(exc), exc.message)
-        rt.prerender.submit(rt, link_id)  # the profile may have changed
+        rt.prerender.submit(rt, me.business_id, link_id)  # the profile may have changed
         return redirect(url_for("admin.link_show", link_id=link_id, done="edited"), 303)
 
     @bp.post("/calendar/links/<int:link_id>/rotate")

@@ -52,7 +52,7 @@ def create_link(path: BusinessPath, body: LinkIn) -> Response:
         link, token = links.create_link(session, rt.keyring, path.business_id, now=now,
                                         **body.model_dump())
         answer, link_id = reply(link_shown(session, link, token, now), 201), link.id
-    rt.prerender.submit(rt, link_id)  # committed: its feed is rendered in the background
+    rt.prerender.submit(rt, path.business_id, link_id)  # committed: its feed is rendered in the background
     return answer
 
 
@@ -95,7 +95,7 @@ def update_link(path: LinkPath, body: LinkPatch) -> Response:
                                  and given["expires_at"] is None)
         answer = reply(link_out(session, link, now))
     if "profile" in given:
-        rt.prerender.submit(rt, path.link_id)
+        rt.prerender.submit(rt, path.business_id, path.link_id)
     return answer
 
 

@@ -18,6 +18,7 @@ from server.config import CalDAVConfig
 from server.db.models import (
     CalDAVCalendarMap, CalDAVConnection, CalDAVMirroredEvent, CalDAVReadState,
 )
+from server.db.scope import get_of
 from server.domain import blocking, mirrored
 from server.domain.calendars import get_calendar
 from server.errors import ConflictError, InvalidError, NotFoundError
@@ -42,8 +43,8 @@ def credentials(keyring: Keyring, connection: CalDAVConnection) -> str:
 
 
 def get_connection(session: Session, business_id: int, connection_id: int) -> CalDAVConnection:
-    found = session.get(CalDAVConnection, connection_id)
-    if found is None or found.business_id != business_id:
+    found = get_of(session, CalDAVConnection, business_id, connection_id)
+    if found is None:
         raise NotFoundError(f"no CalDAV account {connection_id} is connected")
     return found
 

@@ -28,6 +28,7 @@ from server.caldav.client import CalDAVClient
 from server.caldav.provider import make_client
 from server.caldav.pull import CalDAVLister
 from server.db.models import Calendar, CalDAVCalendarMap, CalDAVConnection, CalDAVReadState
+from server.db.scope import get_of
 from server.domain.availability import describe_age
 from server.errors import BookingCalError
 from server.runtime import Runtime
@@ -76,8 +77,8 @@ def _stale_sources(runtime: Runtime, business_id: int, calendar_id: int,
     """The CalDAV calendars blocking the calendar whose last read is older than `limit`."""
     found: list[_Source] = []
     with runtime.db.read() as session:
-        calendar = session.get(Calendar, calendar_id)
-        if calendar is None or calendar.business_id != business_id:
+        calendar = get_of(session, Calendar, business_id, calendar_id)
+        if calendar is None:
             return []  # the booking itself reports the unknown calendar
         rows = session.execute(
             select(CalDAVConnection, CalDAVCalendarMap.read_calendar, CalDAVReadState.synced_at)

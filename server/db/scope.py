@@ -37,3 +37,13 @@ def get_of(session: Session, model: type[T], business_id: int, row_id: Any) -> T
     if found is None or found.business_id != business_id:  # type: ignore[attr-defined]
         return None
     return cast(T, found)
+
+
+def reread(session: Session, row: Any) -> bool:
+    """`Session.refresh` naming the row's business: its columns read again (after taking a
+    lock). False when the row is gone meanwhile."""
+    model = type(row)
+    found = session.execute(select(model).where(
+        model.id == row.id, model.business_id == row.business_id)
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    return found is not None

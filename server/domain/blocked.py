@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import BlockedTime, Calendar
+from server.db.scope import get_of, reread
 from server.domain import journal
 from server.domain.bookings import MAX_LENGTH, forget_rendered, new_uid, widen_span
 from server.domain.calendars import get_calendar, lock_calendar
@@ -20,8 +21,8 @@ from server.errors import ConflictError, InvalidError, NotFoundError
 
 
 def get_blocked(session: Session, business_id: int, blocked_id: int) -> BlockedTime:
-    item = session.get(BlockedTime, blocked_id)
-    if item is None or item.business_id != business_id:
+    item = get_of(session, BlockedTime, business_id, blocked_id)
+    if item is None:
         raise NotFoundError(f"blocked time {blocked_id} does not exist in business {business_id}")
     return item
 
@@ -142,7 +143,8 @@ def update_blocked(session: Session, business_id: int, blocked_id: int, *, now: 
                    clear_rrule: bool = False) -> BlockedTime:
     item = get_blocked(session, business_id, blocked_id)
     calendar = lock_calendar(session, business_id, item.calendar_id)
-    session.refresh(item)
+    if not reread(session, item):
+        raise NotFoundError(f"blocked time {blocked_id} does not exist in business {business_id}")
     use_all_day = item.all_day if all_day is None else all_day
     current_start: dt.datetime | dt.date = item.start_local.date() if item.all_day \
         else item.start_local

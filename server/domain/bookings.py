@@ -303,7 +303,9 @@ def list_bookings(session: Session, business_id: int, *, start: dt.datetime,
         spans = list(session.execute(select(Calendar.max_span_seconds)
                                      .where(Calendar.business_id == business_id)).scalars())
     span = dt.timedelta(seconds=max(spans, default=0))
-    query = (select(Booking).options(joinedload(Booking.client), joinedload(Booking.service))
+    query = (select(Booking).options(
+                 joinedload(Booking.client.and_(Client.business_id == business_id)),
+                 joinedload(Booking.service.and_(Service.business_id == business_id)))
              .where(Booking.start_utc >= start - span, Booking.start_utc < end,
                     Booking.end_utc > start)
              .order_by(Booking.start_utc, Booking.id).limit(limit + 1))

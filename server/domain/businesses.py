@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from server.db import key_directory
 from server.db.models import ApiKey, Business
+from server.db.scope import get_of
 from server.domain.timeutil import zone
 from server.errors import InvalidError, NotFoundError
 from server.keys import Keyring, new_token
@@ -101,8 +102,8 @@ def create_api_key(session: Session, keyring: Keyring, business_id: int, *, labe
 
 
 def revoke_api_key(session: Session, business_id: int, key_id: int, now: dt.datetime) -> None:
-    key = session.get(ApiKey, key_id)
-    if key is None or key.business_id != business_id:
+    key = get_of(session, ApiKey, business_id, key_id)
+    if key is None:
         raise NotFoundError(f"API key {key_id} does not exist in business {business_id}")
     key.revoked_at = now
 

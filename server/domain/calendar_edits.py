@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from server.config import AvailabilityConfig
 from server.db.models import Booking, Business, CalendarEditRefusal
+from server.db.scope import get_of
 from server.domain import phone_writes
 from server.domain.mirrored import RemoteEvent
 from server.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
@@ -43,8 +44,8 @@ def apply_edit(session: Session, business_id: int, booking_id: int,
     configured `rules`), the calendar (its bookings, blocked and personal time, hours)."""
     if not applies(session, business_id):
         return False
-    booking = session.get(Booking, booking_id)
-    if booking is None or booking.business_id != business_id or booking.status != "confirmed":
+    booking = get_of(session, Booking, business_id, booking_id)
+    if booking is None or booking.status != "confirmed":
         return False
     actor = f"{provider.lower()}:{connection_id}"
     if change is not None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import Calendar
+from server.db.scope import get_of
 from server.domain import journal, republish
 from server.domain.businesses import get_business
 from server.domain.timeutil import zone
@@ -38,8 +39,8 @@ def _check(slug: str | None, colour: str | None, timezone: str | None) -> None:
 
 def get_calendar(session: Session, business_id: int, calendar_id: int,
                  include_deleted: bool = False) -> Calendar:
-    calendar = session.get(Calendar, calendar_id)
-    if calendar is None or calendar.business_id != business_id or (
+    calendar = get_of(session, Calendar, business_id, calendar_id)
+    if calendar is None or (
             calendar.deleted_at is not None and not include_deleted):
         raise NotFoundError(f"calendar {calendar_id} does not exist in business {business_id}")
     return calendar

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.db.models import Booking, Client, RenderedItem
+from server.db.scope import get_of
 from server.domain import journal
 from server.domain.businesses import get_business
 from server.domain.calendars import lock_calendars
@@ -24,8 +25,8 @@ BOOKING_FREE_TEXT = ("location", "notes")
 
 
 def get_client(session: Session, business_id: int, client_id: int) -> Client:
-    client = session.get(Client, client_id)
-    if client is None or client.business_id != business_id:
+    client = get_of(session, Client, business_id, client_id)
+    if client is None:
         raise NotFoundError(f"client {client_id} does not exist in business {business_id}")
     return client
 

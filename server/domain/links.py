@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from server.db import key_directory
 from server.db.models import Calendar, Link, LinkCalendar
+from server.db.scope import get_of
 from server.domain.businesses import get_business
 from server.domain.calendars import get_calendar
 from server.domain.journal import epoch_subquery
@@ -44,8 +45,8 @@ def _new_secret() -> str:
 
 
 def get_link(session: Session, business_id: int, link_id: int) -> Link:
-    link = session.get(Link, link_id)
-    if link is None or link.business_id != business_id:
+    link = get_of(session, Link, business_id, link_id)
+    if link is None:
         raise NotFoundError(f"link {link_id} does not exist in business {business_id}")
     return link
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import BlockedTime, PersonalCalendar, PhoneTask
+from server.db.scope import get_of
 from server.domain import journal, resource_names
 from server.domain.blocked import refuse_booked
 from server.domain.bookings import forget_rendered
@@ -63,8 +64,8 @@ def list_for(session: Session, business_id: int, calendar_id: int) -> list[Perso
 
 
 def get(session: Session, business_id: int, personal_id: int) -> PersonalCalendar:
-    found = session.get(PersonalCalendar, personal_id)
-    if found is None or found.business_id != business_id:
+    found = get_of(session, PersonalCalendar, business_id, personal_id)
+    if found is None:
         raise NotFoundError(f"personal calendar {personal_id} does not exist in business "
                             f"{business_id}")
     return found
@@ -171,7 +172,8 @@ def set_blocks(session: Session, business_id: int, personal_id: int, blocks: boo
     personal.blocks = blocks
     policy = phone_writes.policy_of(session, business_id)
     for item in _events(session, personal):
-        parent = item if item.parent_id is None else session.get(BlockedTime, item.parent_id)
+        parent = item if item.parent_id is None else get_of(session, BlockedTime, item.business_id,
+                                                             item.parent_id)
         if parent is None or parent.source_text is None:
             continue
         try:

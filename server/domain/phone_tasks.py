@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import BlockedTime, Booking, PersonalCalendar, PhoneTask
-from server.db.scope import in_calendar
+from server.db.scope import get_of, in_calendar, reread
 from server.domain import journal
 from server.domain.calendars import lock_calendar
 from server.domain.phone_event import PutRefused, checked_rule, one_resource
@@ -144,11 +144,12 @@ def save(session: Session, business_id: int, calendar_id: int, personal: Persona
 def delete(session: Session, business_id: int, task_id: int, now: dt.datetime,
            actor: str | None, expect_seq: int | None = None) -> None:
     """Remove a task, journaled."""
-    row = session.get(PhoneTask, task_id)
-    if row is None or row.business_id != business_id:
+    row = get_of(session, PhoneTask, business_id, task_id)
+    if row is None:
         raise StaleTaskError("the task changed meanwhile; sync again")
     calendar = lock_calendar(session, business_id, row.calendar_id)
-    session.refresh(row)
+    if not reread(session, row):
+        raise StaleTaskError("the task changed meanwhile; sync again")
     if expect_seq is not None and row.seq != expect_seq:
         raise StaleTaskError("the task changed meanwhile; sync again")
     journal.record(session, calendar, "task", row.id, row.uid, "delete", now, actor=actor)

@@ -26,7 +26,7 @@ from server.db.models import (
     AccountAlarm, BlockedTime, Booking, Business, Calendar, GoogleConnection, Link,
     PersonalCalendar, PhoneTask,
 )
-from server.db.scope import in_calendar
+from server.db.scope import get_of, in_calendar, reread
 from server.domain import journal, schedules
 from server.domain.availability import OUTSIDE_HOURS, Reason, describe
 from server.domain.blocked import refuse_booked
@@ -186,6 +186,7 @@ def _save_instances(session: Session, calendar: Calendar, parent: BlockedTime,
     """Store the event's overridden instances and RDATEs at their own times (each blocks as its
     own TRANSP and STATUS say), replacing those of its previous version."""
     old = {child.uid: child for child in session.execute(select(BlockedTime).where(
+        BlockedTime.business_id == parent.business_id,
         BlockedTime.parent_id == parent.id)).scalars()}
     for instance in event.instances:
         uid = instance_uid(calendar.id, event.uid, instance.key)
@@ -224,16 +225,18 @@ def _remove(session: Session, calendar: Calendar, item: BlockedTime, now: dt.dat
 
 def delete_personal_event(session: Session, business_id: int, item_id: int,
                           now: dt.datetime, actor: str, expect_seq: int | None = None) -> None:
-    item = session.get(BlockedTime, item_id)
-    if item is None or item.business_id != business_id:
+    item = get_of(session, BlockedTime, business_id, item_id)
+    if item is None:
         raise StaleError("the event changed meanwhile; sync again")
     calendar = lock_calendar(session, business_id, item.calendar_id)
-    session.refresh(item)
+    if not reread(session, item):
+        raise StaleError("the event changed meanwhile; sync again")
     _expect(item.seq, expect_seq)
     if item.source_text is None:
         raise ForbiddenError("this blocked time was made in the booking system; remove it "
                              "there")
     for child in session.execute(select(BlockedTime).where(
+            BlockedTime.business_id == item.business_id,
             BlockedTime.parent_id == item.id)).scalars().all():
         _remove(session, calendar, child, now, actor)
     _remove(session, calendar, item, now, actor)

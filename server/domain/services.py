@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import Booking, Service
+from server.db.scope import get_of
 from server.domain import republish
 from server.domain.businesses import get_business
 from server.errors import ConflictError, InvalidError, NotFoundError
@@ -43,8 +44,8 @@ def _check_rules(step: int | None | Keep, notice: int | None | Keep,
 
 
 def get_service(session: Session, business_id: int, service_id: int) -> Service:
-    service = session.get(Service, service_id)
-    if service is None or service.business_id != business_id:
+    service = get_of(session, Service, business_id, service_id)
+    if service is None:
         raise NotFoundError(f"service {service_id} does not exist in business {business_id}")
     return service
 

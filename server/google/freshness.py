@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from server.config import Config
 from server.db import Database
 from server.db.models import Calendar
+from server.db.scope import get_of
 from server.domain import schedules
 from server.domain.availability import describe_age
 from server.errors import BookingCalError
@@ -45,8 +46,8 @@ def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, ca
     """Sync the calendar's Google read calendar if its mirror is too old. Returns a note for
     the caller when the mirrored events had to be used as they were, else None."""
     with db.read() as session:
-        calendar = session.get(Calendar, calendar_id)
-        if calendar is None or calendar.business_id != business_id:
+        calendar = get_of(session, Calendar, business_id, calendar_id)
+        if calendar is None:
             return None  # the booking itself reports the unknown calendar
         source = schedules.google_source(session, calendar)
         if source is None:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.db.models import Calendar, IcsReadState, IcsSource
+from server.db.scope import get_of
 from server.domain.availability import describe_age
 from server.errors import BookingCalError
 from server.ics.provider import FEED, IcsClient, IcsProvider
@@ -59,8 +60,8 @@ def _links(runtime: Runtime, business_id: int, calendar_id: int, now: dt.datetim
     """The calendar's blocking links whose last good read is older than `max_age`: one query."""
     found: list[_Link] = []
     with runtime.db.read() as session:
-        calendar = session.get(Calendar, calendar_id)
-        if calendar is None or calendar.business_id != business_id:
+        calendar = get_of(session, Calendar, business_id, calendar_id)
+        if calendar is None:
             return []  # the booking itself reports the unknown calendar
         for source, synced_at in session.execute(
                 select(IcsSource, IcsReadState.synced_at)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from server.config import IcsConfig
 from server.db.models import IcsMirroredEvent, IcsReadState, IcsSource
+from server.db.scope import get_of
 from server.domain.calendars import get_calendar
 from server.errors import ConflictError, InvalidError, NotFoundError
 from server.sync import addresses as guard
@@ -88,8 +89,8 @@ def add(session: Session, keyring: Keyring, settings: IcsConfig, business_id: in
 
 
 def get(session: Session, business_id: int, source_id: int) -> IcsSource:
-    source = session.get(IcsSource, source_id)
-    if source is None or source.business_id != business_id:
+    source = get_of(session, IcsSource, business_id, source_id)
+    if source is None:
         raise NotFoundError(f"ICS source {source_id} does not exist in business {business_id}")
     return source
 

@@ -22,6 +22,7 @@ from server.config import Config
 from server.db import Database
 from server.db.models import Calendar, MicrosoftCalendarMap, MicrosoftConnection
 from server.db.models import MicrosoftReadState
+from server.db.scope import get_of
 from server.domain.availability import describe_age
 from server.errors import BookingCalError
 from server.keys import Keyring
@@ -58,8 +59,8 @@ def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, ca
     """Read the calendar's Outlook read calendar if its mirror is too old. Returns a note for
     the caller when the mirrored events had to be used as they were, else None."""
     with db.read() as session:
-        calendar = session.get(Calendar, calendar_id)
-        if calendar is None or calendar.business_id != business_id:
+        calendar = get_of(session, Calendar, business_id, calendar_id)
+        if calendar is None:
             return None  # the booking itself reports the unknown calendar
         found = session.execute(
             select(MicrosoftConnection, MicrosoftCalendarMap)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.db.models import Link
+from server.db.scope import get_of
 from server.domain import journal, links
 from server.errors import BookingCalError
 from server.publishing.feedstate import feed_window
@@ -35,19 +36,19 @@ log = logging.getLogger(__name__)
 
 
 class Prerenderer:
-    """`submit(runtime, link_id)` after the link's transaction committed."""
+    """`submit(runtime, business_id, link_id)` after the link's transaction committed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: dict[int, None] = {}  # link ids, in the order given
+        self._pending: dict[tuple[int, int], None] = {}  # (business, link), in the order given
         self._worker: threading.Thread | None = None
         self.finished = 0  # links handled (rendered, or found not to need it)
 
-    def submit(self, runtime: Runtime, link_id: int) -> None:
+    def submit(self, runtime: Runtime, business_id: int, link_id: int) -> None:
         if not runtime.config.feed_prerender:
             return
         with self._lock:
-            self._pending[link_id] = None
+            self._pending[(business_id, link_id)] = None
             if self._worker is None:
                 self._worker = threading.Thread(target=self._run, args=(runtime,),
                                                 name="feed-prerender", daemon=True)
@@ -67,10 +68,10 @@ class Prerenderer:
                 if not self._pending:
                     self._worker = None
                     return
-                link_id = next(iter(self._pending))
-                del self._pending[link_id]
+                business_id, link_id = next(iter(self._pending))
+                del self._pending[(business_id, link_id)]
             try:
-                prerender_link(runtime, link_id)
+                prerender_link(runtime, business_id, link_id)
             except (BookingCalError, SQLAlchemyError) as exc:
                 log.info("link %d not pre-rendered (its first request renders it): %s",
                          link_id, type(exc).__name__)
@@ -80,13 +81,13 @@ class Prerenderer:
                 self.finished += 1
 
 
-def prerender_link(runtime: Runtime, link_id: int) -> int:
+def prerender_link(runtime: Runtime, business_id: int, link_id: int) -> int:
     """Render and store what the link's feed lacks; returns how many texts were rendered."""
     now = runtime.clock.now()
     config = runtime.config
     start, end = feed_window(now, config.feed_days_back, config.feed_days_ahead)
     with runtime.db.read() as session:
-        link = session.get(Link, link_id)
+        link = get_of(session, Link, business_id, link_id)
         if link is None or links.link_state(link, now) != "active":
             return 0
         if link.profile == "slots":  # open times, computed per request: no item texts

@@ -121,8 +121,8 @@ def test_a_revoked_or_missing_link_is_skipped(tmp_path: Path, database_url: str)
         api.ok("DELETE", f"/businesses/{salon.business}/links/{link['id']}", 204)
         with live.runtime.db.write() as session:
             session.execute(RenderedItem.__table__.delete())
-        assert prerender_link(live.runtime, link["id"]) == 0
-        assert prerender_link(live.runtime, 10_000) == 0
+        assert prerender_link(live.runtime, salon.business, link["id"]) == 0
+        assert prerender_link(live.runtime, salon.business, 10_000) == 0
         assert _stored(live, "full") == {}
         with live.runtime.db.read() as session:
             assert session.get(Calendar, salon.calendar) is not None
