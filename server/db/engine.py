@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from server.errors import BusyError, ConflictError, InvalidError, UnavailableError
 
@@ -131,6 +132,9 @@ def translate_errors() -> Iterator[None]:
                 from exc
         log.error("database unavailable: %s", type(exc.orig).__name__)
         raise UnavailableError("the database is unavailable; try again later") from exc
+    except StaleDataError as exc:  # the ORM's UPDATE or DELETE found its row gone or moved
+        raise ConflictError("the item was changed or removed by another request meanwhile; "
+                            "read it again and retry", reason="StaleData") from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise UnavailableError("the database connection was lost; try again later") from exc

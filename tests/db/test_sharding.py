@@ -13,11 +13,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from sqlalchemy import PrimaryKeyConstraint, Table, UniqueConstraint, event, select
+from sqlalchemy import PrimaryKeyConstraint, Table, UniqueConstraint, delete, event, select
 
 from server.admin import accounts, sessions
 from server.db import Database, key_directory
-from server.db.models import Base, KeyDirectoryEntry
+from server.db.models import Base, Calendar, KeyDirectoryEntry
 from server.domain import links
 from server.domain.businesses import (
     business_for_key, create_api_key, create_business, delete_business, revoke_api_key,
@@ -282,6 +282,36 @@ def _pg_schema(pg_url: str) -> Any:
     engine = engine_for(pg_url)
     upgrade(engine)
     return engine, inspect(engine)
+
+
+def test_a_flush_names_the_rows_business_and_a_row_gone_meanwhile_is_a_conflict(
+        database_url: str, tmp_path: Path) -> None:
+    """The ORM writes a changed or deleted row by id and business_id (the models' version
+    column, server/db/models/base.py); a row removed by another transaction meanwhile is a
+    409, not an incident."""
+    runtime = make_runtime(tmp_path, database_url)
+    db = runtime.db
+    try:
+        with db.write() as session:
+            business = create_business(session, name="A", timezone="UTC", now=NOW).id
+            calendar_id = create_calendar(session, business, name="Anna", now=NOW).id
+        with db.write() as session, _statements(db) as seen:
+            calendar = session.get(Calendar, calendar_id)
+            assert calendar is not None
+            calendar.name = "Anna Berg"
+            session.flush()
+        [written] = [s for s in seen if s.startswith("UPDATE calendars")]
+        assert "calendars.id =" in written and "calendars.business_id =" in written, written
+        with pytest.raises(ConflictError) as refused, db.write() as session:
+            calendar = session.get(Calendar, calendar_id)
+            assert calendar is not None
+            session.execute(delete(Calendar.__table__).where(Calendar.id == calendar_id))
+            session.delete(calendar)  # gone meanwhile (here: by a statement of its own)
+        assert refused.value.details["reason"] == "StaleData"
+        with db.read() as session:  # the refused transaction rolled back as a whole
+            assert session.get(Calendar, calendar_id) is not None
+    finally:
+        db.dispose()
 
 
 @pytest.mark.postgres
