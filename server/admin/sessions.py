@@ -31,8 +31,10 @@ class SignedIn:
 
 def start(session: Session, keyring: Keyring, user: AdminUser, now: dt.datetime,
           lifetime: dt.timedelta) -> str:
-    """A new session for `user`; returns the token for the cookie. Expired sessions go."""
-    delete_sessions(session, AdminSession.expires_at < now)
+    """A new session for `user`; returns the token for the cookie. The business's expired
+    sessions go (those of every business: `prune_expired`, hourly)."""
+    delete_sessions(session, AdminSession.business_id == user.business_id,
+                    AdminSession.expires_at < now)
     token = new_token(24)
     digest = keyring.hash_token(token)
     session.add(AdminSession(token_hash=digest, user_id=user.id,
@@ -42,11 +44,19 @@ def start(session: Session, keyring: Keyring, user: AdminUser, now: dt.datetime,
     return token
 
 
-def delete_sessions(session: Session, *where: Any) -> None:
-    """Delete the sessions matching `where`, and their key directory entries."""
+def prune_expired(session: Session, now: dt.datetime) -> int:
+    """Delete every business's expired sessions (a background job spanning businesses by
+    design); returns how many went."""
+    return delete_sessions(session, AdminSession.expires_at < now)
+
+
+def delete_sessions(session: Session, *where: Any) -> int:
+    """Delete the sessions matching `where`, and their key directory entries; returns how
+    many went."""
     hashes = session.execute(delete(AdminSession).where(*where)
                              .returning(AdminSession.token_hash)).scalars().all()
     key_directory.remove(session, "admin_session", hashes)
+    return len(hashes)
 
 
 def csrf_token(keyring: Keyring, token: str) -> str:

@@ -109,6 +109,7 @@ def refresh(session: Session, business_id: int, source_id: int) -> None:
     """Ask the bridge to fetch the source at its next pass."""
     source = get(session, business_id, source_id)
     for state in session.execute(select(IcsReadState).where(
+            IcsReadState.business_id == source.business_id,
             IcsReadState.connection_id == source.id)).scalars():
         state.pull_requested = True
 
@@ -122,9 +123,11 @@ def statuses(session: Session, settings: IcsConfig, business_id: int, now: dt.da
     rows = list(session.execute(query.order_by(IcsSource.id)).scalars())
     ids = [row.id for row in rows]
     states = {state.connection_id: state for state in session.execute(select(IcsReadState).where(
+        IcsReadState.business_id == business_id,
         IcsReadState.connection_id.in_(ids or [0]))).scalars()}
     counts: dict[int, int] = {source_id: count for source_id, count in session.execute(select(
         IcsMirroredEvent.connection_id, func.count()).where(
+        IcsMirroredEvent.business_id == business_id,
         IcsMirroredEvent.connection_id.in_(ids or [0])).group_by(
         IcsMirroredEvent.connection_id))}
     return [_status(row, states.get(row.id), counts.get(row.id, 0), settings, now)

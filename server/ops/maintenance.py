@@ -11,11 +11,12 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from server.ops import pgdump
+from server.admin import sessions
 from server.db import Database
 from server.domain import journal, republish
 from server.errors import BookingCalError
 from server.keys import KeyFileError, Keyring, write_secret_file
+from server.ops import pgdump
 from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ def start_pruner(runtime: Runtime, stop: threading.Event) -> threading.Thread:
             try:
                 removed = prune_journal(runtime)
                 log.info("journal pruned: %d entries", removed)
+                with runtime.db.write() as session:
+                    ended = sessions.prune_expired(session, runtime.clock.now())
+                log.info("expired admin sessions removed: %d", ended)
             except BookingCalError as exc:
                 log.warning("journal pruning skipped: %s", exc.message)
 

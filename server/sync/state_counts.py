@@ -70,12 +70,14 @@ def _kind_counts(session: Session, kind: SourceKind, config: Config,
                   else_=OK)
     for name, count in session.execute(
             select(judged, func.count()).select_from(state)
-            .join(conn, conn.id == state.connection_id)
+            .join(conn, and_(conn.id == state.connection_id,
+                             conn.business_id == state.business_id))
             .group_by(judged)):
         found[(kind.name, READING, str(name))] += int(count)
     if mapping is not None:
         writing = session.execute(select(func.count()).select_from(mapping).join(
-            conn, conn.id == mapping.connection_id).where(
+            conn, and_(conn.id == mapping.connection_id,
+                       conn.business_id == mapping.business_id)).where(
             mapping.last_error.is_not(None))).scalar()
         found[(kind.name, WRITING, ERROR)] += int(writing or 0)
     return found

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from server.config import Config
@@ -73,7 +73,8 @@ def _lines(session: Session, kind: SourceKind, config: Config, now: dt.datetime,
     for row in session.execute(
             select(state.connection_id, state.google_calendar, state.synced_at,
                    state.last_error, state.last_error_at)
-            .join(conn, conn.id == state.connection_id).where(*scope)):
+            .join(conn, and_(conn.id == state.connection_id,
+                             conn.business_id == state.business_id)).where(*scope)):
         owner = connections[row.connection_id]
         error, error_at = row.last_error, row.last_error_at
         if kind.keeps_last_copy and owner.last_error and (
@@ -93,7 +94,8 @@ def _lines(session: Session, kind: SourceKind, config: Config, now: dt.datetime,
     for row in session.execute(
             select(mapping.connection_id, mapping.write_calendar, mapping.last_error,
                    mapping.last_error_at, mapping.retry_at)
-            .join(conn, conn.id == mapping.connection_id)
+            .join(conn, and_(conn.id == mapping.connection_id,
+                             conn.business_id == mapping.business_id))
             .where(mapping.last_error.is_not(None), *scope)) if mapping is not None else ():
         owner = connections[row.connection_id]
         lines.append(Line(kind.name, kind.label, owner.business_id,

@@ -17,7 +17,7 @@ from sqlalchemy import PrimaryKeyConstraint, Table, UniqueConstraint, delete, ev
 
 from server.admin import accounts, sessions
 from server.db import Database, key_directory
-from server.db.models import Base, Calendar, KeyDirectoryEntry
+from server.db.models import AdminSession, Base, Calendar, KeyDirectoryEntry
 from server.domain import links
 from server.domain.businesses import (
     business_for_key, create_api_key, create_business, delete_business, revoke_api_key,
@@ -310,6 +310,39 @@ def test_a_flush_names_the_rows_business_and_a_row_gone_meanwhile_is_a_conflict(
         assert refused.value.details["reason"] == "StaleData"
         with db.read() as session:  # the refused transaction rolled back as a whole
             assert session.get(Calendar, calendar_id) is not None
+    finally:
+        db.dispose()
+
+
+def test_a_sign_in_ends_its_own_businesss_expired_sessions_and_the_pruner_the_rest(
+        database_url: str, tmp_path: Path) -> None:
+    """Signing in deletes the expired sessions of the user's business only (a statement
+    naming it); those of other businesses go in the hourly prune, with their directory
+    entries."""
+    runtime = make_runtime(tmp_path, database_url)
+    db, keyring = runtime.db, runtime.keyring
+    hour = dt.timedelta(hours=1)
+    try:
+        with db.write() as session:
+            a = create_business(session, name="A", timezone="UTC", now=NOW).id
+            b = create_business(session, name="B", timezone="UTC", now=NOW).id
+            anna = accounts.create_user(session, a, "anna@example.com", "long password 1", NOW)
+            bea = accounts.create_user(session, b, "bea@example.com", "long password 2", NOW)
+            sessions.start(session, keyring, anna, NOW, hour)
+            sessions.start(session, keyring, bea, NOW, hour)
+        later = NOW + 2 * hour
+        with db.write() as session, _statements(db) as seen:
+            sessions.start(session, keyring, anna, later, hour)
+        ended = [s for s in seen if s.startswith("DELETE FROM admin_sessions")]
+        assert ended and all("admin_sessions.business_id =" in s for s in ended), seen
+        with db.read() as session:
+            left = sorted(session.execute(select(AdminSession.business_id)).scalars())
+        assert left == [a, b]  # A's new one; B's expired one waits for the prune
+        with db.write() as session:
+            assert sessions.prune_expired(session, later) == 1
+        with db.read() as session:
+            assert list(session.execute(select(AdminSession.business_id)).scalars()) == [a]
+        _directory_matches_the_tables(db)
     finally:
         db.dispose()
 

@@ -11,6 +11,7 @@ column). The ORM's own UPDATEs and DELETEs name it through the models' version c
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,6 +19,7 @@ import caldav
 import pytest
 import requests
 
+from server.admin.accounts import create_user
 from scoped_sql import offending, recorded, unscoped
 from support import (
     Api, LiveServer, block, book, local_iso, make_link, make_runtime, make_salon,
@@ -112,10 +114,28 @@ def test_every_statement_of_the_request_paths_names_its_business(live: LiveServe
         for path in ("/calendars", "/clients", "/services", "/links", "/blocked-times",
                      f"/bookings/{booking['id']}"):
             api.ok("GET", base + path)
+        step[0] = "the admin pages"
+        with live.runtime.db.write() as session:
+            create_user(session, salon.business, "owner@salon.example", "a long password 1",
+                        live.clock.now())
+        browser = requests.Session()
+        form = browser.get(live.url + "/admin/sign-in", timeout=30)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None, form.text
+        signed = browser.post(live.url + "/admin/sign-in", timeout=30, allow_redirects=False,
+                              data={"csrf_token": token.group(1), "email": "owner@salon.example",
+                                    "password": "a long password 1"})
+        assert signed.status_code == 303, signed.text
+        for page in ("/", "/account", "/availability", "/calendar/links",
+                     f"/calendar/links/{link['id']}", "/apps/calendar-links", "/apps/caldav",
+                     "/sync"):
+            shown = browser.get(f"{live.url}/admin{page}", timeout=30)
+            assert shown.status_code == 200, (page, shown.status_code)
         step[0] = "editing and cancelling a booking"
         api.ok("PATCH", f"{base}/bookings/{booking['id']}", json={"notes": "moved"})
         api.ok("DELETE", f"{base}/bookings/{booking['id']}", status=204)
 
     steps = {name for name, _ in seen}
-    assert {"the feed", "CalDAV reads", "a phone's write", "availability"} <= steps, steps
+    assert {"the feed", "CalDAV reads", "a phone's write", "availability",
+            "the admin pages"} <= steps, steps
     assert not offending(seen), offending(seen)
