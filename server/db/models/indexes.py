@@ -50,7 +50,7 @@ def _due_indexes() -> None:
               sqlite_where=asked, postgresql_where=asked)
     for maps in (GoogleCalendarMap, MicrosoftCalendarMap, CalDAVCalendarMap):
         Index(f"ix_{maps.__tablename__}_calendar", maps.__table__.c.calendar_id)
-    for connection in (GoogleConnection, MicrosoftConnection, CalDAVConnection):
+    for connection in (GoogleConnection, MicrosoftConnection, CalDAVConnection, IcsSource):
         Index(f"ix_{connection.__tablename__}_last_sync", connection.__table__.c.last_sync_at)
 
 
