@@ -52,7 +52,8 @@ def create_link(path: BusinessPath, body: LinkIn) -> Response:
         link, token = links.create_link(session, rt.keyring, path.business_id, now=now,
                                         **body.model_dump())
         answer, link_id = reply(link_shown(session, link, token, now), 201), link.id
-    rt.prerender.submit(rt, path.business_id, link_id)  # committed: its feed is rendered in the background
+    # committed: its feed is rendered in the background
+    rt.prerender.submit(rt, path.business_id, link_id)
     return answer
 
 
