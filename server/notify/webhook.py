@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from server.config import WebhookConfig
 from server.db import Database
 from server.db.models import WebhookAttempt, WebhookDelivery
+from server.db.scope import get_of
 
 log = logging.getLogger(__name__)
 SIGNATURE = "X-Bookingcal-Signature"
@@ -65,11 +66,12 @@ def deliver_due(db: Database, config: WebhookConfig, now: dt.datetime,
         return 0
     assert config.secret is not None
     with db.read() as session:
-        due = list(session.execute(select(WebhookDelivery.id, WebhookDelivery.body).where(
+        due = list(session.execute(select(
+            WebhookDelivery.id, WebhookDelivery.business_id, WebhookDelivery.body).where(
             WebhookDelivery.delivered_at.is_(None), WebhookDelivery.gave_up_at.is_(None),
             WebhookDelivery.next_attempt_at <= now).order_by(WebhookDelivery.id).limit(BATCH)))
     delivered = 0
-    for delivery_id, text in due:
+    for delivery_id, business_id, text in due:
         body = text.encode("utf-8")
         headers = {"Content-Type": "application/json", SIGNATURE: sign(config.secret, body),
                    "User-Agent": "bookingcal-webhook"}
@@ -82,7 +84,7 @@ def deliver_due(db: Database, config: WebhookConfig, now: dt.datetime,
         except (OSError, requests.RequestException) as exc:
             error = f"{type(exc).__name__}"
         with db.write() as session:
-            delivery = session.get(WebhookDelivery, delivery_id)
+            delivery = get_of(session, WebhookDelivery, business_id, delivery_id)
             if delivery is None:
                 continue
             delivery.attempts += 1

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import ConflictError
 from server.db.models import NEEDS_RECONNECT_SQL, AdminUser, Business, SyncAlert, SyncJob
+from server.db.scope import get_of
 from server.notify import mail, webhook
 from server.runtime import Runtime
 from server.sync import health, leases
@@ -96,7 +97,8 @@ def problems(session: Session) -> list[Problem]:
         for table, column, verb in sides:
             for row in session.execute(
                     select(conn.business_id, table.connection_id, column, table.last_error)
-                    .join(conn, conn.id == table.connection_id)
+                    .join(conn, and_(conn.id == table.connection_id,
+                                     conn.business_id == table.business_id))
                     .where(table.last_error.is_not(None),
                            conn.status != health.NEEDS_RECONNECT)):  # its partial index
                 found.append(Problem(row.business_id, kind.name, row.connection_id,
@@ -220,7 +222,7 @@ def _tell(runtime: Runtime, now: dt.datetime, report: RunReport) -> None:
         if silent:  # resolved before an e-mail told anyone: no digest
             with runtime.db.write() as session:
                 for alert_id in silent:
-                    row = session.get(SyncAlert, alert_id)
+                    row = get_of(session, SyncAlert, business_id, alert_id)
                     if row is None:
                         continue
                     row.recovered_sent_at = now
@@ -256,7 +258,7 @@ def _deliver(runtime: Runtime, now: dt.datetime, to: list[str], subject: str, bo
         sent = _mail(runtime, to, subject, body, report)
     with runtime.db.write() as session:
         for alert in alerts:
-            row = session.get(SyncAlert, alert.id)
+            row = get_of(session, SyncAlert, alert.business_id, alert.id)
             if row is None:
                 continue
             if runtime.config.webhook.configured and not getattr(row, step.queued):
