@@ -128,18 +128,17 @@ class Engine:
             looked = due.full_look(tracker, provider, session, now, shared)
         workable, wanted = looked
         own, unread = tracker.intervals, tracker.unread
-        found = sorted(connection_id for connection_id in workable
-                       if connection_id in wanted or connection_id not in unread and (
-                           connection_id not in pulled_at
-                           or now - pulled_at[connection_id] >= own.get(
-                               connection_id, provider.poll_interval)))
-        self.learn_businesses(provider, session, found)
-        return found
+        return sorted(connection_id for connection_id in workable
+                      if connection_id in wanted or connection_id not in unread and (
+                          connection_id not in pulled_at
+                          or now - pulled_at[connection_id] >= own.get(
+                              connection_id, provider.poll_interval)))
 
     def learn_businesses(self, provider: Provider, session: Session,
                          connection_ids: Sequence[int]) -> None:
         """Remember the business of each of `connection_ids` not yet known (one query for
-        them all, none when all are known): the pass over a connection names it."""
+        them all, none when all are known): the pass over a connection names it. The loop
+        asks it after each look, for the connections found due."""
         businesses = self.state(provider).businesses
         unknown = sorted({i for i in connection_ids if i not in businesses})
         table = provider.connections
@@ -305,7 +304,7 @@ class Engine:
                     if not force_pull else list(
                     session.execute(select(provider.connections.id).where(
                         provider.connections.status != health.NEEDS_RECONNECT)).scalars())
-                self.learn_businesses(provider, session, ids)  # known already: no query
+                self.learn_businesses(provider, session, ids)
             businesses = self.state(provider).businesses
             reports.extend(self.work_connection(provider, connection_id, now,
                                                 force_pull=force_pull,
@@ -370,6 +369,7 @@ class Engine:
             claim_new_epoch(self.runtime.db, f"{provider.name}_epoch", provider.reconcile_epoch)
             with self.runtime.db.read() as session:
                 ids = self.due_connections(provider, session, now, quick=True)
+                self.learn_businesses(provider, session, ids)
             for connection_id in ids:
                 key = (provider.name, connection_id)
                 if key not in working:

@@ -137,13 +137,14 @@ def retry_note(retry_at: dt.datetime, now: dt.datetime) -> str:
     return f"retrying in {-(-seconds // 60)} min"
 
 
-def by_calendar(session: Session, connection_id: int, now: dt.datetime,
+def by_calendar(session: Session, connection: Any, now: dt.datetime,
                 tables: Tables = GOOGLE) -> dict[int, list[ItemError]]:
-    """The failing items of a connection per employee calendar, oldest failure first."""
+    """The failing items of a connection (its row: its business and id) per employee
+    calendar, oldest failure first."""
     GoogleWriteError = tables.write_error
     found: dict[int, list[ItemError]] = {}
     for row in session.execute(select(GoogleWriteError).where(
-            GoogleWriteError.connection_id == connection_id).order_by(
+            of_connection(GoogleWriteError, connection)).order_by(
             GoogleWriteError.first_failed_at, GoogleWriteError.id)).scalars():
         found.setdefault(row.calendar_id, []).append(ItemError(
             row.kind, row.item_id, row.error, row.failures, row.last_failed_at,
