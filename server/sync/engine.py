@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.errors import BookingCalError
 from server.db.scope import get_of
+from server.errors import BookingCalError
 from server.runtime import Runtime
 from server.sync import alerts, due, health, leases, reading, writing
 from server.sync.backoff import Backoff
