@@ -73,11 +73,12 @@ class Bridge(Engine):
         """Existing bookings sent to Google per pass while backfilling."""
         return self.backfill_budget(self.provider("google"))
 
-    def work(self, connection_id: int, now: dt.datetime, *, force_pull: bool = False
-             ) -> PassReport:
-        """One pass over a Google connection (`google sync`, tests)."""
+    def work(self, connection_id: int, now: dt.datetime, *, force_pull: bool = False,
+             business_id: int | None = None) -> PassReport:
+        """One pass over a Google connection (`google sync`, tests); `business_id`: its
+        business, when known (else read once)."""
         return self.work_connection(self.provider("google"), connection_id, now,
-                                    force_pull=force_pull)
+                                    force_pull=force_pull, business_id=business_id)
 
 
 def pending(session: Session, connection: GoogleConnection, now: dt.datetime) -> int:
