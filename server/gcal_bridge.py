@@ -56,11 +56,14 @@ class Bridge(Engine):
 
     def acquire(self, connection_id: int, now: dt.datetime) -> bool:
         """Take the lease of a Google connection (server/sync/leases.py)."""
-        return leases.acquire(self.runtime.db, GoogleConnection, connection_id, self.worker, now)
+        return leases.acquire(self.runtime.db, GoogleConnection, connection_id, self.worker, now,
+                              business_id=self.business_of(self.provider("google"),
+                                                           connection_id))
 
     def release(self, connection_id: int) -> None:
         """Give back the lease of a Google connection."""
-        leases.release(self.runtime.db, GoogleConnection, connection_id, self.worker)
+        leases.release(self.runtime.db, GoogleConnection, connection_id, self.worker,
+                       business_id=self.business_of(self.provider("google"), connection_id))
 
     def due(self, session: Session, now: dt.datetime) -> list[int]:
         """Google connections with work (Engine.due_connections)."""
@@ -70,14 +73,16 @@ class Bridge(Engine):
         """Existing bookings sent to Google per pass while backfilling."""
         return self.backfill_budget(self.provider("google"))
 
-    def work(self, connection_id: int, now: dt.datetime, *, force_pull: bool = False
-             ) -> PassReport:
-        """One pass over a Google connection (`google sync`, tests)."""
+    def work(self, connection_id: int, now: dt.datetime, *, force_pull: bool = False,
+             business_id: int | None = None) -> PassReport:
+        """One pass over a Google connection (`google sync`, tests); `business_id`: its
+        business, when known (else read once)."""
         return self.work_connection(self.provider("google"), connection_id, now,
-                                    force_pull=force_pull)
+                                    force_pull=force_pull, business_id=business_id)
 
 
 def pending(session: Session, connection: GoogleConnection, now: dt.datetime) -> int:
     """Changes of the connection not yet sent to Google (see server/sync/backlog.py)."""
-    found = backlogs(session, now, [connection.id]).get(connection.id)
+    found = backlogs(session, now, [connection.id], business_id=connection.business_id).get(
+        connection.id)
     return found.total if found is not None else 0

@@ -23,6 +23,7 @@ from server.caldav.client import CalDAVClient, guard_for
 from server.caldav.pull import CalDAVLister
 from server.caldav.push import CalDAVWriter
 from server.db.models import CalDAVConnection, CalDAVCopy, CalDAVReadState
+from server.db.scope import get_of, of_connection
 from server.runtime import Runtime
 from server.sync import health
 from server.sync.workable import SendingConnections
@@ -80,12 +81,13 @@ class CalDAVProvider(CalDAVLister, CalDAVWriter, SendingConnections):
     def backfill_per_minute(self) -> int:
         return self.runtime.config.caldav.backfill_per_minute
 
-    def connection(self, session: Session, connection_id: int) -> ConnectionView | None:
-        row = session.get(CalDAVConnection, connection_id)
+    def connection(self, session: Session, connection_id: int, *,
+                   business_id: int) -> ConnectionView | None:
+        row = get_of(session, CalDAVConnection, business_id, connection_id)
         if row is None or row.status == health.NEEDS_RECONNECT:
             return None
         notified = session.execute(select(CalDAVReadState.id).where(
-            CalDAVReadState.connection_id == connection_id,
+            of_connection(CalDAVReadState, row),
             CalDAVReadState.pull_requested.is_(True))).first() is not None
         return ConnectionView(
             id=connection_id, credentials=connections.credentials(self.runtime.keyring, row),
@@ -102,7 +104,8 @@ class CalDAVProvider(CalDAVLister, CalDAVWriter, SendingConnections):
             return self.client_factory(self.runtime, credentials)
         return make_client(self.runtime, credentials)
 
-    def subscribe(self, client: CalDAVClient, connection_id: int, now: dt.datetime) -> int:
+    def subscribe(self, client: CalDAVClient, connection_id: int, now: dt.datetime, *,
+                  business_id: int) -> int:
         """CalDAV has no push subscriptions: polling only. After a read, an account connected
         before its calendar user addresses were discovered has them asked once (two PROPFINDs;
         a failure leaves it for a later read) and stored; when they change who the owner is,
@@ -116,7 +119,7 @@ class CalDAVProvider(CalDAVLister, CalDAVWriter, SendingConnections):
                      "(%s); asked again after a later read", connection_id, exc.status)
             return 0
         with self.runtime.db.write() as session:
-            row = session.get(CalDAVConnection, connection_id)
+            row = get_of(session, CalDAVConnection, business_id, connection_id)
             if row is None:
                 return 0
             before = owner.owner_addresses(owner.load(row.addresses), row.username)
@@ -124,7 +127,7 @@ class CalDAVProvider(CalDAVLister, CalDAVWriter, SendingConnections):
             after = owner.owner_addresses(found, row.username)
             if after != before:
                 session.execute(update(CalDAVReadState).where(
-                    CalDAVReadState.connection_id == connection_id).values(sync_token=None))
+                    of_connection(CalDAVReadState, row)).values(sync_token=None))
         client.addresses, client.addresses_known = after, True
         return 0
 

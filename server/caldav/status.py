@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from server.caldav import connections, intervals, pull
@@ -16,6 +16,7 @@ from server.config import CalDAVConfig
 from server.db.models import (
     CalDAVCalendarMap, CalDAVConnection, CalDAVReadState, Calendar,
 )
+from server.db.scope import of_connection
 from server.sync import item_errors
 from server.sync.backlog import backlogs
 from server.sync.tables import CALDAV
@@ -74,7 +75,8 @@ def accounts(session: Session, business_id: int, now: dt.datetime,
     one numbered `only` (NotFoundError when the business has none of that number)."""
     rows = connections.list_connections(session, business_id) if only is None else [
         connections.get_connection(session, business_id, only)]
-    pending = backlogs(session, now, [row.id for row in rows], tables=CALDAV) if rows else {}
+    pending = backlogs(session, now, [row.id for row in rows], tables=CALDAV,
+                       business_id=business_id) if rows else {}
     found: list[AccountStatus] = []
     for row in rows:
         poll_seconds = int(intervals.poll_interval(settings, row.poll_seconds).total_seconds())
@@ -95,13 +97,14 @@ def accounts(session: Session, business_id: int, now: dt.datetime,
 def _calendars(session: Session, row: CalDAVConnection, poll_seconds: int,
                now: dt.datetime) -> list[CalendarStatus]:
     states = {state.google_calendar: state for state in session.execute(
-        select(CalDAVReadState).where(CalDAVReadState.connection_id == row.id)).scalars()}
-    failing = item_errors.by_calendar(session, row.id, now, CALDAV)
+        select(CalDAVReadState).where(of_connection(CalDAVReadState, row))).scalars()}
+    failing = item_errors.by_calendar(session, row, now, CALDAV)
     found: list[CalendarStatus] = []
     for mapping, name in session.execute(
             select(CalDAVCalendarMap, Calendar.name)
-            .join(Calendar, Calendar.id == CalDAVCalendarMap.calendar_id)
-            .where(CalDAVCalendarMap.connection_id == row.id)
+            .join(Calendar, and_(Calendar.business_id == CalDAVCalendarMap.business_id,
+                                 Calendar.id == CalDAVCalendarMap.calendar_id))
+            .where(of_connection(CalDAVCalendarMap, row))
             .order_by(CalDAVCalendarMap.calendar_id)):
         state = states.get(mapping.read_calendar)
         found.append(CalendarStatus(

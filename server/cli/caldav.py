@@ -209,7 +209,8 @@ def caldav_sync(ctx: click.Context, business_id: int, account_id: int) -> None:
     provider = CalDAVProvider(runtime)
     engine = Engine(runtime, providers=[provider], unthrottled=True, read_attempts=None,
                     write_attempts=None)
-    report = engine.work_connection(provider, account_id, runtime.clock.now(), force_pull=True)
+    report = engine.work_connection(provider, account_id, runtime.clock.now(), force_pull=True,
+                                    business_id=business_id)
     pulled, pushed = report.pulled, report.pushed
     click.echo(f"read {pulled.imported if pulled else 0} events; wrote "
                f"{pushed.writes if pushed else 0} copies")

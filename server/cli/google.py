@@ -172,7 +172,8 @@ def google_sync(ctx: click.Context, business_id: int, once: bool) -> None:
         connection_id = get_connection(session, business_id).id
     before = -1
     for number in count(1):
-        report = worker.work(connection_id, runtime.clock.now(), force_pull=number == 1)
+        report = worker.work(connection_id, runtime.clock.now(), force_pull=number == 1,
+                             business_id=business_id)
         if report.pushed is None and report.pulled is None and report.error is None:
             raise BookingCalError("another bridge process is working this business; "
                                   "try again in a moment")

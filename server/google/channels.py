@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from server.config import Config
 from server.db import Database
 from server.db.models import GoogleReadState
+from server.db.scope import get_of
 from server.google.api import GoogleCalendarApi, GoogleError
 from server.keys import Keyring, new_token
 from server.runtime import Runtime
@@ -41,15 +42,17 @@ def push_possible(config: Config) -> bool:
 
 
 def renew(db: Database, keyring: Keyring, config: Config, api: GoogleCalendarApi,
-          connection_id: int, now: dt.datetime) -> int:
-    """Open or renew the channels of a connection's read calendars; returns how many. Google is
-    called outside any transaction (a watch may retry for seconds): each new channel is then
-    recorded in a short one, and the old channel stopped after that."""
+          connection_id: int, now: dt.datetime, *, business_id: int) -> int:
+    """Open or renew the channels of a connection's read calendars (of business
+    `business_id`); returns how many. Google is called outside any transaction (a watch may
+    retry for seconds): each new channel is then recorded in a short one, and the old channel
+    stopped after that."""
     if not push_possible(config):
         return 0
     with db.read() as session:
         due = [(state.id, state.google_calendar) for state in session.execute(
-            select(GoogleReadState).where(GoogleReadState.connection_id == connection_id))
+            select(GoogleReadState).where(GoogleReadState.business_id == business_id,
+                                          GoogleReadState.connection_id == connection_id))
             .scalars() if state.channel_expires_at is None
             or state.channel_expires_at - now <= RENEW_BEFORE]
     opened = 0
@@ -65,7 +68,7 @@ def renew(db: Database, keyring: Keyring, config: Config, api: GoogleCalendarApi
         resource = str(answer.get("resourceId", ""))
         expiration = answer.get("expiration")
         with db.write() as session:
-            state = session.get(GoogleReadState, state_id)
+            state = get_of(session, GoogleReadState, business_id, state_id)
             old = (state.channel_id, state.channel_resource) if state is not None else \
                 (channel_id, resource)  # the calendar is no longer read: stop the new one
             if state is not None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import GoogleConnection, GoogleReadState
+from server.db.scope import get_of
 from server.google import channels, restored, settings
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi
@@ -53,16 +54,17 @@ class GoogleProvider(GoogleLister, GoogleWriter, SendingConnections):
         """google.backfill_per_minute."""
         return self.runtime.config.google.backfill_per_minute
 
-    def connection(self, session: Session, connection_id: int) -> ConnectionView | None:
+    def connection(self, session: Session, connection_id: int, *,
+                   business_id: int) -> ConnectionView | None:
         """The connection's token, directions and whether a notification asked for a read."""
-        connection = session.get(GoogleConnection, connection_id)
+        connection = get_of(session, GoogleConnection, business_id, connection_id)
         if connection is None or connection.status == health.NEEDS_RECONNECT:
             return None
         return ConnectionView(
             id=connection_id,
             credentials=self.runtime.keyring.decrypt(connection.refresh_token_encrypted),
             reads=settings.reads(connection), writes=connection.direction != "from_google",
-            notified=notified(session, connection_id))
+            notified=notified(session, connection_id, business_id))
 
     @property
     def copy_secret(self) -> bytes:
@@ -76,11 +78,11 @@ class GoogleProvider(GoogleLister, GoogleWriter, SendingConnections):
         return GoogleCalendarApi(self.runtime.config.google, credentials)
 
 
-    def subscribe(self, client: GoogleCalendarApi, connection_id: int,
-                  now: dt.datetime) -> int:
+    def subscribe(self, client: GoogleCalendarApi, connection_id: int, now: dt.datetime, *,
+                  business_id: int) -> int:
         """Open or renew push channels (server/google/channels.py)."""
         return channels.renew(self.runtime.db, self.runtime.keyring, self.runtime.config,
-                              client, connection_id, now)
+                              client, connection_id, now, business_id=business_id)
 
 
     def reconcile_epoch(self, session: Session) -> None:
@@ -88,8 +90,9 @@ class GoogleProvider(GoogleLister, GoogleWriter, SendingConnections):
         restored.reconcile(session)
 
 
-def notified(session: Session, connection_id: int) -> bool:
+def notified(session: Session, connection_id: int, business_id: int) -> bool:
     """Whether Google told us (push notification) that a read calendar changed."""
     return session.execute(select(GoogleReadState.id).where(
+        GoogleReadState.business_id == business_id,
         GoogleReadState.connection_id == connection_id,
         GoogleReadState.pull_requested.is_(True))).first() is not None

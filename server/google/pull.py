@@ -123,8 +123,9 @@ LISTER = GoogleLister()
 def pull(db: Database, api: GoogleCalendarApi, connection_id: int,
          now: dt.datetime, *, rules: AvailabilityConfig, only: str | None = None,
          id_secret: bytes | None = None, max_pages: int | None = None,
-         attempts: int | None = None) -> ReadReport:
+         attempts: int | None = None, business_id: int | None = None) -> ReadReport:
     """Read the connection's Google calendars (or only the one named) through the engine
     (server/sync/reading.read, which explains the arguments)."""
     return read(db, LISTER, api, connection_id, now, rules=rules, only=only,
-                id_secret=id_secret, max_pages=max_pages, attempts=attempts)
+                id_secret=id_secret, max_pages=max_pages, attempts=attempts,
+                business_id=business_id)

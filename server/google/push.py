@@ -121,8 +121,8 @@ WRITER = GoogleWriter()
 
 def push(db: Database, keyring: Keyring, api: GoogleCalendarApi, connection_id: int,
          now: dt.datetime, backfill_limit: int | None = None,
-         part_attempts: int | None = None) -> WriteReport:
+         part_attempts: int | None = None, business_id: int | None = None) -> WriteReport:
     """One write pass to the connection's Google calendars through the engine
     (server/sync/writing.write, which explains the guarantees)."""
     return write(db, WRITER, api, id_secret(keyring), connection_id, now, backfill_limit,
-                 part_attempts)
+                 part_attempts, business_id=business_id)

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import Calendar, GoogleCalendarMap, GoogleConnection, GoogleReadState
+from server.db.scope import get_of, of_connection
 from server.domain import blocking, mirrored
 from server.domain.calendars import get_calendar
 from server.sync import calendar_errors, item_errors
@@ -35,9 +36,10 @@ def get_connection(session: Session, business_id: int) -> GoogleConnection:
     return connection
 
 
-def calendar_maps(session: Session, connection_id: int) -> list[GoogleCalendarMap]:
+def calendar_maps(session: Session, connection: GoogleConnection) -> list[GoogleCalendarMap]:
+    """The connection's calendar maps (of its business), by employee calendar."""
     return list(session.execute(select(GoogleCalendarMap).where(
-        GoogleCalendarMap.connection_id == connection_id).order_by(
+        of_connection(GoogleCalendarMap, connection)).order_by(
         GoogleCalendarMap.calendar_id)).scalars())
 
 
@@ -98,7 +100,7 @@ def _set_calendars(session: Session, connection: GoogleConnection,
         if not choice.write_calendar or len(choice.write_calendar) > 1024:
             raise InvalidError("write_calendar must name a Google calendar id",
                                field="calendars")
-    existing = {m.calendar_id: m for m in calendar_maps(session, connection.id)}
+    existing = {m.calendar_id: m for m in calendar_maps(session, connection)}
     for calendar_id, old in existing.items():
         if calendar_id not in ids:
             session.delete(old)  # the bridge deletes its copies of items no longer mapped
@@ -118,7 +120,7 @@ def _set_calendars(session: Session, connection: GoogleConnection,
             row.last_error = row.last_error_at = row.retry_at = None
             row.failures = 0
     session.flush()
-    wanted = {m.read_calendar for m in calendar_maps(session, connection.id)}
+    wanted = {m.read_calendar for m in calendar_maps(session, connection)}
     session.execute(delete(GoogleReadState).where(
         GoogleReadState.connection_id == connection.id,
         GoogleReadState.google_calendar.not_in(wanted or {""})))
@@ -153,15 +155,15 @@ class CalendarStatus:
 def calendar_status(session: Session, connection: GoogleConnection,
                     now: dt.datetime) -> list[CalendarStatus]:
     found = []
-    backlog = backlogs(session, now, [connection.id]).get(
+    backlog = backlogs(session, now, [connection.id], business_id=connection.business_id).get(
         connection.id, Backlog())
-    failing = item_errors.by_calendar(session, connection.id, now)
-    for row in calendar_maps(session, connection.id):
-        calendar = session.get(Calendar, row.calendar_id)
+    failing = item_errors.by_calendar(session, connection, now)
+    for row in calendar_maps(session, connection):
+        calendar = get_of(session, Calendar, connection.business_id, row.calendar_id)
         if calendar is None:
             continue
         read = session.execute(select(GoogleReadState).where(
-            GoogleReadState.connection_id == connection.id,
+            of_connection(GoogleReadState, connection),
             GoogleReadState.google_calendar == row.read_calendar)).scalar_one_or_none()
         found.append(CalendarStatus(
             calendar_id=calendar.id, name=calendar.name, write_calendar=row.write_calendar,

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from server.config import IcsConfig
 from server.db.models import Calendar, IcsReadState, IcsSource
+from server.db.scope import get_of, of_connection
 from server.ics import parse
 from server.ics.cursor import Cursor
 from server.ics.fetch import FetchError, Fetched, fetch, host_of
@@ -90,12 +91,13 @@ class IcsProvider:
     def copy_secret(self) -> bytes:
         return b""
 
-    def connection(self, session: Session, connection_id: int) -> ConnectionView | None:
-        row = session.get(IcsSource, connection_id)
+    def connection(self, session: Session, connection_id: int, *,
+                   business_id: int) -> ConnectionView | None:
+        row = get_of(session, IcsSource, business_id, connection_id)
         if row is None or row.status == health.NEEDS_RECONNECT:
             return None
         notified = session.execute(select(IcsReadState.id).where(
-            IcsReadState.connection_id == connection_id,
+            of_connection(IcsReadState, row),
             IcsReadState.pull_requested.is_(True))).first() is not None
         return ConnectionView(id=connection_id,
                               credentials=self.runtime.keyring.decrypt(row.url_encrypted),
@@ -197,11 +199,12 @@ class IcsProvider:
     def describe(self, error: SyncError, calendar: str, *, writing: bool) -> str:
         return error.message
 
-    def subscribe(self, client: IcsClient, connection_id: int, now: dt.datetime) -> int:
+    def subscribe(self, client: IcsClient, connection_id: int, now: dt.datetime, *,
+                  business_id: int) -> int:
         """After a read: schedule the source's next fetch (no push exists for ICS)."""
         settings = self.runtime.config.ics
         with self.runtime.db.write() as session:
-            row = session.get(IcsSource, connection_id)
+            row = get_of(session, IcsSource, business_id, connection_id)
             if row is None:
                 return 0
             if client.refresh_seconds is not None:

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.db.models import MicrosoftConnection, MicrosoftCopy, MicrosoftReadState
+from server.db.scope import get_of, of_connection
 from server.microsoft import connections, copies, subscriptions
 from server.microsoft.graph import GraphClient
 from server.microsoft.pull import MicrosoftLister
@@ -54,12 +55,13 @@ class MicrosoftProvider(MicrosoftLister, MicrosoftWriter, SendingConnections):
     def backfill_per_minute(self) -> int:
         return self.runtime.config.microsoft.backfill_per_minute
 
-    def connection(self, session: Session, connection_id: int) -> ConnectionView | None:
-        row = session.get(MicrosoftConnection, connection_id)
+    def connection(self, session: Session, connection_id: int, *,
+                   business_id: int) -> ConnectionView | None:
+        row = get_of(session, MicrosoftConnection, business_id, connection_id)
         if row is None or row.status == health.NEEDS_RECONNECT:
             return None
         notified = session.execute(select(MicrosoftReadState.id).where(
-            MicrosoftReadState.connection_id == connection_id,
+            of_connection(MicrosoftReadState, row),
             MicrosoftReadState.pull_requested.is_(True))).first() is not None
         return ConnectionView(
             id=connection_id,
@@ -76,10 +78,11 @@ class MicrosoftProvider(MicrosoftLister, MicrosoftWriter, SendingConnections):
             return self.client_factory(self.runtime, credentials)
         return GraphClient(self.runtime.config.microsoft, credentials)
 
-    def subscribe(self, client: GraphClient, connection_id: int, now: dt.datetime) -> int:
+    def subscribe(self, client: GraphClient, connection_id: int, now: dt.datetime, *,
+                  business_id: int) -> int:
         """Open or renew change-notification subscriptions (server/microsoft/subscriptions.py)."""
         return subscriptions.renew(self.runtime.db, self.runtime.keyring, self.runtime.config,
-                                   client, connection_id, now)
+                                   client, connection_id, now, business_id=business_id)
 
     def reconcile_epoch(self, session: Session) -> None:
         """After a restore: every copy written again, every calendar read again in full."""

@@ -7,11 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from server.db.models import Calendar, MicrosoftCalendarMap, MicrosoftConnection
 from server.db.models import MicrosoftReadState
+from server.db.scope import of_connection
 from server.sync import calendar_errors, item_errors
 from server.sync.backlog import Backlog, backlogs
 from server.sync.tables import MICROSOFT
@@ -36,16 +37,17 @@ class CalendarStatus:
 def calendar_status(session: Session, connection: MicrosoftConnection,
                     now: dt.datetime) -> list[CalendarStatus]:
     """One entry per employee calendar taking part, in a constant number of queries."""
-    backlog = backlogs(session, now, [connection.id], tables=MICROSOFT).get(
-        connection.id, Backlog())
-    failing = item_errors.by_calendar(session, connection.id, now, tables=MICROSOFT)
+    backlog = backlogs(session, now, [connection.id], tables=MICROSOFT,
+                       business_id=connection.business_id).get(connection.id, Backlog())
+    failing = item_errors.by_calendar(session, connection, now, tables=MICROSOFT)
     reads = {state.google_calendar: state for state in session.execute(
         select(MicrosoftReadState).where(
-            MicrosoftReadState.connection_id == connection.id)).scalars()}
+            of_connection(MicrosoftReadState, connection))).scalars()}
     found = []
     for row, calendar in session.execute(select(MicrosoftCalendarMap, Calendar).join(
-            Calendar, Calendar.id == MicrosoftCalendarMap.calendar_id).where(
-            MicrosoftCalendarMap.connection_id == connection.id).order_by(
+            Calendar, and_(Calendar.business_id == MicrosoftCalendarMap.business_id,
+                           Calendar.id == MicrosoftCalendarMap.calendar_id)).where(
+            of_connection(MicrosoftCalendarMap, connection)).order_by(
             MicrosoftCalendarMap.calendar_id)):
         read = reads.get(row.read_calendar)
         found.append(CalendarStatus(

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from server.config import Config
 from server.db import Database
 from server.db.models import MicrosoftReadState
+from server.db.scope import get_of
 from server.keys import Keyring, new_token
 from server.microsoft.graph import GraphClient, GraphError
 from server.runtime import Runtime
@@ -53,14 +54,16 @@ def _graph_time(moment: dt.datetime) -> str:
 
 
 def renew(db: Database, keyring: Keyring, config: Config, client: GraphClient,
-          connection_id: int, now: dt.datetime) -> int:
-    """Open or renew the subscriptions of a connection's read calendars; how many. Graph is
-    called outside any transaction (its validation request comes back to us meanwhile)."""
+          connection_id: int, now: dt.datetime, *, business_id: int) -> int:
+    """Open or renew the subscriptions of a connection's read calendars (of business
+    `business_id`); how many. Graph is called outside any transaction (its validation request
+    comes back to us meanwhile)."""
     if not config.microsoft.notifications or not possible(config):
         return 0
     with db.read() as session:
         due = [(state.id, state.google_calendar, state.channel_id) for state in session.execute(
-            select(MicrosoftReadState).where(MicrosoftReadState.connection_id == connection_id))
+            select(MicrosoftReadState).where(MicrosoftReadState.business_id == business_id,
+                                             MicrosoftReadState.connection_id == connection_id))
             .scalars() if state.channel_expires_at is None
             or state.channel_expires_at - now <= RENEW_BEFORE]
     done = 0
@@ -90,13 +93,13 @@ def renew(db: Database, keyring: Keyring, config: Config, client: GraphClient,
             log.info("Outlook subscription not opened (%s); polling continues, trying again "
                      "in an hour", exc.message)
             with db.write() as session:
-                state = session.get(MicrosoftReadState, state_id)
+                state = get_of(session, MicrosoftReadState, business_id, state_id)
                 if state is not None:
                     state.channel_id = None
                     state.channel_expires_at = now + RENEW_BEFORE + RETRY_AFTER
             continue
         with db.write() as session:
-            state = session.get(MicrosoftReadState, state_id)
+            state = get_of(session, MicrosoftReadState, business_id, state_id)
             if state is None:
                 continue
             state.channel_id, state.channel_expires_at = subscription_id, expires

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.db.scope import get_of
 from server.errors import BookingCalError
 from server.runtime import Runtime
 from server.sync import alerts, due, health, leases, reading, writing
@@ -63,6 +64,9 @@ class ProviderState:
     # so an idle pass costs one list request per read calendar.
     clients: dict[int, tuple[str, Any]] = field(default_factory=dict)
     tracker: due.DueTracker = field(default_factory=due.DueTracker)  # the loop's quick looks
+    # Connection id -> its business (a connection never changes business): what a pass names
+    # in every statement (docs/scaling.md); filled by the looks, one query for the new ids.
+    businesses: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -130,36 +134,69 @@ class Engine:
                           or now - pulled_at[connection_id] >= own.get(
                               connection_id, provider.poll_interval)))
 
+    def learn_businesses(self, provider: Provider, session: Session,
+                         connection_ids: Sequence[int]) -> None:
+        """Remember the business of each of `connection_ids` not yet known (one query for
+        them all, none when all are known): the pass over a connection names it. The loop
+        asks it after each look, for the connections found due."""
+        businesses = self.state(provider).businesses
+        unknown = sorted({i for i in connection_ids if i not in businesses})
+        table = provider.connections
+        for start in range(0, len(unknown), 1000):
+            businesses.update((found, business) for found, business in session.execute(
+                select(table.id, table.business_id).where(
+                    table.id.in_(unknown[start:start + 1000]))).tuples())
+
+    def business_of(self, provider: Provider, connection_id: int) -> int | None:
+        """The business of a connection (None: gone): remembered, else one query."""
+        businesses = self.state(provider).businesses
+        if connection_id not in businesses:
+            with self.runtime.db.read() as session:
+                self.learn_businesses(provider, session, [connection_id])
+        return businesses.get(connection_id)
+
     def _count_shared_reads(self, provider: Provider, session: Session, since: dt.datetime,
-                            connection_id: int | None = None) -> None:
+                            connection_id: int | None = None,
+                            business_id: int | None = None) -> None:
         """Reads done by any bridge process count here too: a connection another process read
         (its `last_sync_at`, after `since`) is not read again by this one within its poll
         interval. Without it, every process of a fleet reads every connection once per
-        interval. One query."""
+        interval. One query (of every connection, or of `connection_id` of `business_id`)."""
         table, pulled_at = provider.connections, self.state(provider).pulled_at
         query = select(table.id, table.last_sync_at).where(table.last_sync_at > since)
         if connection_id is not None:
-            query = query.where(table.id == connection_id)
+            query = query.where(table.business_id == business_id, table.id == connection_id)
         for found, synced in session.execute(query):
             if found not in pulled_at or pulled_at[found] < synced:
                 pulled_at[found] = synced
 
     def work_connection(self, provider: Provider, connection_id: int, now: dt.datetime, *,
-                        force_pull: bool = False) -> PassReport:
-        """One pass over a connection (see the module's docstring)."""
+                        force_pull: bool = False, business_id: int | None = None
+                        ) -> PassReport:
+        """One pass over a connection (see the module's docstring). Every statement of the
+        pass names the connection's business, `business_id` (docs/scaling.md: one shard on a
+        cluster); when not given (a one-off sync), it is read first (remembered after)."""
         report = PassReport(connection_id, provider.name)
         state = self.state(provider)
         table, label = provider.connections, provider.label
-        if not leases.acquire(self.runtime.db, table, connection_id, self.worker, now):
+        business = business_id if business_id is not None \
+            else self.business_of(provider, connection_id)
+        if business is None:  # gone
+            state.tracker.forget(connection_id)
+            return report
+        if not leases.acquire(self.runtime.db, table, connection_id, self.worker, now,
+                              business_id=business):
             return report
         try:
             with self.runtime.db.read() as session:
-                connection = provider.connection(session, connection_id)
+                connection = provider.connection(session, connection_id, business_id=business)
                 if connection is not None:  # read by another process since this pass began?
                     every = connection.poll_interval or provider.poll_interval
-                    self._count_shared_reads(provider, session, now - every, connection_id)
+                    self._count_shared_reads(provider, session, now - every, connection_id,
+                                             business)
                     # The row `connection` loaded (the session's identity map: no query).
-                    paused = getattr(session.get(table, connection_id), "paused_until", None)
+                    paused = getattr(get_of(session, table, business, connection_id),
+                                     "paused_until", None)
                     if paused is not None and paused > now and not force_pull:  # by another
                         connection = None
             if connection is None:
@@ -174,7 +211,7 @@ class Engine:
             if pull_due and connection.reads and (force_pull or state.reads.ready(
                     connection_id, now)):
                 try:
-                    report.pulled = self._read(provider, client, connection_id, now)
+                    report.pulled = self._read(provider, client, business, connection_id, now)
                 except (ReconnectError, PauseError):
                     raise
                 except BookingCalError as exc:
@@ -185,29 +222,31 @@ class Engine:
             if connection.writes and (force_pull or state.writes.ready(connection_id, now)):
                 report.pushed = pushed = writing.write(
                     self.runtime.db, provider, client, provider.copy_secret, connection_id, now,
-                    self.backfill_budget(provider), self.write_attempts)
+                    self.backfill_budget(provider), self.write_attempts, business_id=business)
                 self._wrote(provider, connection_id, now, pushed, errors)
             report.error = "; ".join(errors) or None
             backing_off = (connection.reads and not state.reads.ready(connection_id, now)) or (
                 connection.writes and not state.writes.ready(connection_id, now))
             # The last error stays shown while the side that failed backs off.
             health.note(self.runtime.db, table, connection_id, now, report.error, label=label,
-                        keep_error=backing_off)
+                        keep_error=backing_off, business_id=business)
         except ReconnectError as exc:
             state.clients.pop(connection_id, None)
             health.note(self.runtime.db, table, connection_id, now, exc.message, label=label,
-                        status=health.NEEDS_RECONNECT)
+                        status=health.NEEDS_RECONNECT, business_id=business)
             report.error = exc.message
         except PauseError as exc:
             pause = max(PAUSE, dt.timedelta(seconds=exc.retry_after or 0))
             health.note(self.runtime.db, table, connection_id, now, exc.message, label=label,
-                        paused_until=now + pause)
+                        paused_until=now + pause, business_id=business)
             report.error = exc.message
         except BookingCalError as exc:
-            health.note(self.runtime.db, table, connection_id, now, exc.message, label=label)
+            health.note(self.runtime.db, table, connection_id, now, exc.message, label=label,
+                        business_id=business)
             report.error = exc.message
         finally:
-            leases.release(self.runtime.db, table, connection_id, self.worker)
+            leases.release(self.runtime.db, table, connection_id, self.worker,
+                           business_id=business)
             kept = state.clients.get(connection_id)
             if kept is not None and hasattr(kept[1], "close_idle"):
                 # Its token stays; its sockets go (a bridge of thousands of connections kept
@@ -215,15 +254,16 @@ class Engine:
                 kept[1].close_idle()
         return report
 
-    def _read(self, provider: Provider, client: Any, connection_id: int,
+    def _read(self, provider: Provider, client: Any, business_id: int, connection_id: int,
               now: dt.datetime) -> ReadReport:
         state = self.state(provider)
         outcome = reading.read(self.runtime.db, provider, client, connection_id, now,
                                rules=self.runtime.config.availability,
-                               id_secret=provider.copy_secret, attempts=self.read_attempts)
+                               id_secret=provider.copy_secret, attempts=self.read_attempts,
+                               business_id=business_id)
         state.pulled_at[connection_id] = now
         state.reads.succeeded(connection_id)
-        provider.subscribe(client, connection_id, now)
+        provider.subscribe(client, connection_id, now, business_id=business_id)
         return outcome
 
     def _wrote(self, provider: Provider, connection_id: int, now: dt.datetime,
@@ -264,8 +304,12 @@ class Engine:
                     if not force_pull else list(
                     session.execute(select(provider.connections.id).where(
                         provider.connections.status != health.NEEDS_RECONNECT)).scalars())
+                self.learn_businesses(provider, session, ids)
+            businesses = self.state(provider).businesses
             reports.extend(self.work_connection(provider, connection_id, now,
-                                                force_pull=force_pull) for connection_id in ids)
+                                                force_pull=force_pull,
+                                                business_id=businesses.get(connection_id))
+                           for connection_id in ids)
         return reports
 
     def notify(self) -> alerts.RunReport | None:
@@ -325,11 +369,16 @@ class Engine:
             claim_new_epoch(self.runtime.db, f"{provider.name}_epoch", provider.reconcile_epoch)
             with self.runtime.db.read() as session:
                 ids = self.due_connections(provider, session, now, quick=True)
+                self.learn_businesses(provider, session, ids)
             for connection_id in ids:
                 key = (provider.name, connection_id)
                 if key not in working:
-                    working[key] = pool.submit(self._work_now, provider, connection_id)
+                    working[key] = pool.submit(self._work_now, provider, connection_id,
+                                               self.state(provider).businesses.get(
+                                                   connection_id))
 
-    def _work_now(self, provider: Provider, connection_id: int) -> PassReport:
+    def _work_now(self, provider: Provider, connection_id: int,
+                  business_id: int | None) -> PassReport:
         """`work_connection` at the time it starts (it may have waited in the queue)."""
-        return self.work_connection(provider, connection_id, self.runtime.clock.now())
+        return self.work_connection(provider, connection_id, self.runtime.clock.now(),
+                                    business_id=business_id)

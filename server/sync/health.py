@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from server.db import Database
+from server.db.scope import get_of
 
 log = logging.getLogger(__name__)
 CONNECTED, NEEDS_RECONNECT, PAUSED = "connected", "needs_reconnect", "paused"
@@ -16,11 +17,15 @@ CONNECTED, NEEDS_RECONNECT, PAUSED = "connected", "needs_reconnect", "paused"
 
 def note(db: Database, table: type[Any], connection_id: int, now: dt.datetime,
          error: str | None, *, label: str, status: str | None = None,
-         paused_until: dt.datetime | None = None, keep_error: bool = False) -> None:
+         paused_until: dt.datetime | None = None, keep_error: bool = False,
+         business_id: int | None = None) -> None:
     """Record a pass's outcome: an error (shown until a pass without one, or kept while the
-    side that failed backs off), a new status, a pause; a clean pass ends a pause."""
+    side that failed backs off), a new status, a pause; a clean pass ends a pause.
+    `business_id`: the connection's business, named by the statements (None: read by id
+    alone)."""
     with db.write() as session:
-        connection = session.get(table, connection_id)
+        connection = session.get(table, connection_id) if business_id is None \
+            else get_of(session, table, business_id, connection_id)
         if connection is None:
             return
         if error is None:

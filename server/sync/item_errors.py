@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from server.db.scope import of_connection
 from server.sync.tables import GOOGLE, Tables
 from server.sync.backoff import STORED_FIRST, STORED_MAX, stored_backoff
 from server.sync.errors import ITEM, SyncError, scope_of
@@ -49,10 +50,11 @@ def permanent(error: SyncError) -> bool:
     return scope_of(error) == ITEM
 
 
-def load(session: Session, connection_id: int, tables: Tables = GOOGLE) -> dict[Key, Any]:
+def load(session: Session, connection: Any, tables: Tables = GOOGLE) -> dict[Key, Any]:
+    """The write errors of `connection` (its row: its business and id), by item."""
     table = tables.write_error
     return {(row.kind, row.item_id): row for row in session.execute(select(
-        table).where(table.connection_id == connection_id)).scalars()}
+        table).where(of_connection(table, connection))).scalars()}
 
 
 def waiting(row: Any, seq: int, now: dt.datetime) -> bool:
@@ -66,6 +68,7 @@ def failed(session: Session, business_id: int, connection_id: int, key: Key, cal
     """Record a failed write of the item (one more failure in a row)."""
     GoogleWriteError = tables.write_error
     row = session.execute(select(GoogleWriteError).where(
+        GoogleWriteError.business_id == business_id,
         GoogleWriteError.connection_id == connection_id, GoogleWriteError.kind == key[0],
         GoogleWriteError.item_id == key[1])).scalar_one_or_none()
     if row is None:
@@ -81,27 +84,29 @@ def failed(session: Session, business_id: int, connection_id: int, key: Key, cal
     return row
 
 
-def retry_now(session: Session, connection_id: int, key: Key, now: dt.datetime,
+def retry_now(session: Session, connection: Any, key: Key, now: dt.datetime,
               tables: Tables = GOOGLE) -> None:
     """The item's copy was found gone from the provider: its failing write (if any, given up
-    or not) is tried at the next pass (a delete refused before then finds nothing left)."""
+    or not) is tried at the next pass (a delete refused before then finds nothing left).
+    `connection`: its row (its business and id)."""
     GoogleWriteError = tables.write_error
     row = session.execute(select(GoogleWriteError).where(
-        GoogleWriteError.connection_id == connection_id, GoogleWriteError.kind == key[0],
+        of_connection(GoogleWriteError, connection), GoogleWriteError.kind == key[0],
         GoogleWriteError.item_id == key[1])).scalar_one_or_none()
     if row is not None:
         row.retry_at, row.gave_up = now, False
 
 
-def cleared(session: Session, connection_id: int, keys: set[Key],
+def cleared(session: Session, connection: Any, keys: set[Key],
             tables: Tables = GOOGLE) -> None:
-    """The items written (or no longer needing a write): their errors go."""
+    """The items written (or no longer needing a write): their errors go. `connection`: its
+    row (its business and id)."""
     GoogleWriteError = tables.write_error
     for kind in {kind for kind, _ in keys}:
         ids = sorted(item for k, item in keys if k == kind)
         for start in range(0, len(ids), 500):
             session.execute(delete(GoogleWriteError).where(
-                GoogleWriteError.connection_id == connection_id, GoogleWriteError.kind == kind,
+                of_connection(GoogleWriteError, connection), GoogleWriteError.kind == kind,
                 GoogleWriteError.item_id.in_(ids[start:start + 500])))
 
 
@@ -132,13 +137,14 @@ def retry_note(retry_at: dt.datetime, now: dt.datetime) -> str:
     return f"retrying in {-(-seconds // 60)} min"
 
 
-def by_calendar(session: Session, connection_id: int, now: dt.datetime,
+def by_calendar(session: Session, connection: Any, now: dt.datetime,
                 tables: Tables = GOOGLE) -> dict[int, list[ItemError]]:
-    """The failing items of a connection per employee calendar, oldest failure first."""
+    """The failing items of a connection (its row: its business and id) per employee
+    calendar, oldest failure first."""
     GoogleWriteError = tables.write_error
     found: dict[int, list[ItemError]] = {}
     for row in session.execute(select(GoogleWriteError).where(
-            GoogleWriteError.connection_id == connection_id).order_by(
+            of_connection(GoogleWriteError, connection)).order_by(
             GoogleWriteError.first_failed_at, GoogleWriteError.id)).scalars():
         found.setdefault(row.calendar_id, []).append(ItemError(
             row.kind, row.item_id, row.error, row.failures, row.last_failed_at,

@@ -68,30 +68,41 @@ def _zombie(pid: int) -> bool:
     return state in ("Z", "X")
 
 
+def _row(table: type[Any], connection_id: int, business_id: int | None) -> list[Any]:
+    """The conditions naming the row: its id, and its business when the table has one (a
+    connection's lease names its business: one shard on a cluster, docs/scaling.md)."""
+    found = [table.id == connection_id]
+    if business_id is not None:
+        found.append(table.business_id == business_id)
+    return found
+
+
 def acquire(db: Database, table: type[Any], connection_id: int, worker: str,
-            now: dt.datetime) -> bool:
-    """Take (or extend) the lease of connection `connection_id` of `table` for `worker`."""
+            now: dt.datetime, business_id: int | None = None) -> bool:
+    """Take (or extend) the lease of connection `connection_id` of `table` for `worker`;
+    `business_id`: the connection's business (None for a table of no business: sync_jobs)."""
     with db.write() as session:
         result = session.execute(update(table).where(
-            table.id == connection_id,
+            *_row(table, connection_id, business_id),
             or_(table.lease_owner.is_(None), table.lease_owner == worker,
                 table.lease_until < now)).values(lease_owner=worker, lease_until=now + LEASE))
         if cast(CursorResult[Any], result).rowcount:
             return True
         owner = session.execute(select(table.lease_owner).where(
-            table.id == connection_id)).scalar()
+            *_row(table, connection_id, business_id))).scalar()
         if owner is None or not lease_owner_dead(owner):
             return False
         log.info("taking over the lease of %s, which no longer runs", owner)
         result = session.execute(update(table).where(
-            table.id == connection_id, table.lease_owner == owner).values(
+            *_row(table, connection_id, business_id), table.lease_owner == owner).values(
             lease_owner=worker, lease_until=now + LEASE))
         return bool(cast(CursorResult[Any], result).rowcount)
 
 
-def release(db: Database, table: type[Any], connection_id: int, worker: str) -> None:
+def release(db: Database, table: type[Any], connection_id: int, worker: str,
+            business_id: int | None = None) -> None:
     """Give the lease back, if `worker` still holds it."""
     with db.write() as session:
         session.execute(update(table).where(
-            table.id == connection_id, table.lease_owner == worker).values(
+            *_row(table, connection_id, business_id), table.lease_owner == worker).values(
             lease_owner=None, lease_until=None))

@@ -94,8 +94,10 @@ class Provider(Protocol):
         """Existing items sent per minute while a calendar backfills."""
         ...
 
-    def connection(self, session: Session, connection_id: int) -> ConnectionView | None:
-        """The connection as a pass needs it; None if gone or needing reconnection."""
+    def connection(self, session: Session, connection_id: int, *,
+                   business_id: int) -> ConnectionView | None:
+        """The connection as a pass needs it; None if gone, of another business than
+        `business_id`, or needing reconnection. Its statements name `business_id`."""
         ...
 
     # Whether `workable` lists only the connections due now (a stored next poll time, indexed:
@@ -148,8 +150,10 @@ class Provider(Protocol):
         """What went wrong with one remote calendar, and what to change."""
         ...
 
-    def subscribe(self, client: Any, connection_id: int, now: dt.datetime) -> int:
-        """Open or renew push subscriptions of the read calendars (best effort); how many."""
+    def subscribe(self, client: Any, connection_id: int, now: dt.datetime, *,
+                  business_id: int) -> int:
+        """Open or renew push subscriptions of the read calendars (best effort); how many.
+        `business_id`: the connection's, which its statements name."""
         ...
 
     @property

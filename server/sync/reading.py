@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from server.config import AvailabilityConfig
 from server.db import Database
 from server.db.models import BlockedTime, Booking, Business, SyncFullRead
+from server.db.scope import get_of, of_connection
 from server.domain import calendar_edits, mirrored
 from server.domain.blocking import BlockingPolicy
 from server.errors import BookingCalError, ConflictError
@@ -141,7 +142,7 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
     # A read-only provider (no copy table) has no copies of ours to recognise.
     copies = {} if GoogleCopy is None else {
         copy.event_id: copy for chunk in mirrored.chunks(ids) for copy in session.execute(
-            select(GoogleCopy).where(GoogleCopy.connection_id == connection.id,
+            select(GoogleCopy).where(of_connection(GoogleCopy, connection),
                                      GoogleCopy.event_id.in_(chunk))).scalars()}
     changes: list[mirrored.Change] = []
     ours: list[str] = []
@@ -190,7 +191,7 @@ def _reconcile_copies(session: Session, lister: Lister, connection: Any, calenda
     shown = {item.series_id or item.remote_id for item in items if not item.cancelled}
     GoogleCopy = lister.tables.copy
     for copy in session.execute(select(GoogleCopy).where(
-            GoogleCopy.connection_id == connection.id, GoogleCopy.google_calendar == calendar,
+            of_connection(GoogleCopy, connection), GoogleCopy.google_calendar == calendar,
             GoogleCopy.deleted.is_(False), GoogleCopy.sent_seq >= 0)).scalars():
         if copy.event_id not in shown and _still_to_come(session, copy, now):
             _requeue(copy, report)
@@ -199,9 +200,9 @@ def _reconcile_copies(session: Session, lister: Lister, connection: Any, calenda
 def _still_to_come(session: Session, copy: Any, now: dt.datetime) -> bool:
     """Whether the copy's item is live and not over (a full read lists only recent events)."""
     if copy.kind == "booking":
-        booking = session.get(Booking, copy.item_id)
+        booking = get_of(session, Booking, copy.business_id, copy.item_id)
         return booking is not None and booking.status == "confirmed" and booking.end_utc > now
-    item = session.get(BlockedTime, copy.item_id)
+    item = get_of(session, BlockedTime, copy.business_id, copy.item_id)
     return item is not None and (item.series_end_utc is None or item.series_end_utc > now)
 
 
@@ -245,7 +246,7 @@ def _adopt_unknown_copy(session: Session, lister: Lister, connection: Any,
         return
     GoogleCopy = lister.tables.copy
     if session.execute(select(GoogleCopy.id).where(
-            GoogleCopy.connection_id == connection.id, GoogleCopy.kind == kind,
+            of_connection(GoogleCopy, connection), GoogleCopy.kind == kind,
             GoogleCopy.item_id == int(number))).first() is not None:
         return
     session.add(GoogleCopy(business_id=connection.business_id, connection_id=connection.id,
@@ -268,7 +269,7 @@ def _copy_deleted(session: Session, lister: Lister, connection: Any, copy: Any,
             connection_id=connection.id, now=now, rules=rules):
         return
     if lister.tables.write_error is not None:
-        item_errors.retry_now(session, connection.id, (copy.kind, copy.item_id), now,
+        item_errors.retry_now(session, connection, (copy.kind, copy.item_id), now,
                               lister.tables)
     _requeue(copy, report)
 
@@ -281,7 +282,8 @@ def _requeue(copy: Any, report: ReadReport) -> None:
 
 def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.datetime, *,
          rules: AvailabilityConfig, only: str | None = None, id_secret: bytes | None = None,
-         max_pages: int | None = None, attempts: int | None = None) -> ReadReport:
+         max_pages: int | None = None, attempts: int | None = None,
+         business_id: int | None = None) -> ReadReport:
     """One read of every remote calendar the connection reads (or only the one named). With
     `id_secret` (the key of our copies' ids), copies unknown to the database are adopted. With
     `max_pages`, only a short incremental read is done (else NotIncremental): full reads, with
@@ -289,12 +291,14 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
     list request (default: the adapter's retries). `rules`: the configured availability
     (`[availability]`), which an edit of our copy applied as a reschedule is held to, as any
     reschedule (server/domain/calendar_edits.py); there is no default, so no reader can apply
-    edits under rules the deployment did not choose."""
+    edits under rules the deployment did not choose. `business_id`: the connection's business,
+    which every statement then names (None: the connection's row is read by id alone)."""
     report = ReadReport()
     GoogleConnection, GoogleReadState = lister.tables.connection, lister.tables.read_state
     read_table = str(GoogleReadState.__tablename__)
     with db.read() as session:
-        connection = session.get(GoogleConnection, connection_id)
+        connection = session.get(GoogleConnection, connection_id) if business_id is None \
+            else get_of(session, GoogleConnection, business_id, connection_id)
         if connection is None:
             return report
         business_id = connection.business_id
@@ -302,7 +306,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
             SyncFullRead, and_(SyncFullRead.read_table == read_table,
                                SyncFullRead.business_id == business_id,
                                SyncFullRead.read_state_id == GoogleReadState.id)).where(
-            GoogleReadState.connection_id == connection_id)
+            of_connection(GoogleReadState, connection))
         if only is not None:
             query = query.where(GoogleReadState.google_calendar == only)
         found = list(session.execute(query))
@@ -313,6 +317,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
     if only is None:
         with db.write() as session:  # before fetching: a notification during the fetch counts
             session.execute(update(GoogleReadState).where(
+                GoogleReadState.business_id == business_id,
                 GoogleReadState.connection_id == connection_id).values(pull_requested=False))
     # The bridge's reads (not the bounded ones before a booking) read each calendar in full
     # once a week (server/sync/full_reads.py).
@@ -328,14 +333,14 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
         except SyncError as exc:
             if not calendar_errors.specific(exc):
                 raise
-            _calendar_failed(db, lister, state_id,
+            _calendar_failed(db, lister, business_id, state_id,
                              lister.describe(exc, calendar, writing=False), now)
             report.failed.append(calendar)
             continue
         if full:
             report.full_syncs += 1
-        if not _store(db, lister, connection_id, state_id, calendar, items, full, next_cursor,
-                      now, report, id_secret, rules):
+        if not _store(db, lister, business_id, connection_id, state_id, calendar, items, full,
+                      next_cursor, now, report, id_secret, rules):
             return report
         if full:
             full_reads.done(db, read_table, business_id, state_id, now)
@@ -343,9 +348,10 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
     return report
 
 
-def _store(db: Database, lister: Lister, connection_id: int, state_id: int, calendar: str,
-           items: list[RemoteItem], full: bool, next_cursor: str | None, now: dt.datetime,
-           report: ReadReport, id_secret: bytes | None, rules: AvailabilityConfig) -> bool:
+def _store(db: Database, lister: Lister, business_id: int, connection_id: int, state_id: int,
+           calendar: str, items: list[RemoteItem], full: bool, next_cursor: str | None,
+           now: dt.datetime, report: ReadReport, id_secret: bytes | None,
+           rules: AvailabilityConfig) -> bool:
     """Write one calendar's changes and its new cursor in one transaction; False if the
     connection or the read state is gone. Two processes importing the same new event at once
     (the bridge and an online booking's freshness read, or two bridges) collide on its unique
@@ -355,8 +361,9 @@ def _store(db: Database, lister: Lister, connection_id: int, state_id: int, cale
         part = ReadReport()
         try:
             with db.write() as session:
-                connection = session.get(lister.tables.connection, connection_id)
-                state = session.get(lister.tables.read_state, state_id)
+                connection = get_of(session, lister.tables.connection, business_id,
+                                    connection_id)
+                state = get_of(session, lister.tables.read_state, business_id, state_id)
                 if connection is None or state is None:
                     return False
                 longest = _apply(session, lister, connection, calendar, items, full, now, part,
@@ -380,10 +387,10 @@ def _store(db: Database, lister: Lister, connection_id: int, state_id: int, cale
     return False
 
 
-def _calendar_failed(db: Database, lister: Lister, state_id: int, error: str,
-                     now: dt.datetime) -> None:
+def _calendar_failed(db: Database, lister: Lister, business_id: int, state_id: int,
+                     error: str, now: dt.datetime) -> None:
     log.warning("%s calendar read failed: %s", lister.label, error)
     with db.write() as session:
-        state = session.get(lister.tables.read_state, state_id)
+        state = get_of(session, lister.tables.read_state, business_id, state_id)
         if state is not None:
             state.last_error, state.last_error_at = error, now

@@ -25,7 +25,7 @@ from server.db import Database
 from server.db.models import (
     BlockedTime, Booking, Calendar, Client, Service,
 )
-from server.db.scope import in_calendar
+from server.db.scope import get_of, in_calendar, of_connection
 from server.domain import journal
 from server.domain.recurrence import stored_rule
 from server.errors import GoneError
@@ -128,13 +128,15 @@ def stopping_error(results: Any) -> SyncError | None:
 def _view(session: Session, kind: str, item_id: int,
           connection: Any) -> tuple[EventView, int, int] | None:
     """(view, seq, calendar id) of an item that the provider should show, or None."""
+    business_id = connection.business_id
     if kind == "booking":
-        booking = session.get(Booking, item_id)
+        booking = get_of(session, Booking, business_id, item_id)
         if booking is None or booking.status != "confirmed":
             return None
-        service = session.get(Service, booking.service_id)
-        calendar = session.get(Calendar, booking.calendar_id)
-        client = session.get(Client, booking.client_id) if booking.client_id else None
+        service = get_of(session, Service, business_id, booking.service_id)
+        calendar = get_of(session, Calendar, business_id, booking.calendar_id)
+        client = get_of(session, Client, business_id, booking.client_id) \
+            if booking.client_id else None
         assert service is not None and calendar is not None
         facts = BookingFacts(
             uid=booking.uid, start_local=booking.start_local, end_local=booking.end_local,
@@ -149,7 +151,7 @@ def _view(session: Session, kind: str, item_id: int,
             notes=booking.notes, all_day=booking.all_day)
         return (google_booking_view(facts, connection.hide_client_details), booking.seq,
                 booking.calendar_id)
-    item = session.get(BlockedTime, item_id)
+    item = get_of(session, BlockedTime, business_id, item_id)
     if item is None:
         return None
     blocked = BlockedFacts(
@@ -169,19 +171,19 @@ def plan(session: Session, writer: Writer, secret: bytes, connection: Any,
     the items with a recorded write error that need no write any more. An item whose last
     write failed on its own waits for its retry time unless it changed since; its error row
     keeps it wanted while the journal position moves on."""
-    errors = item_errors.load(session, connection.id, writer.tables)
+    errors = item_errors.load(session, connection, writer.tables)
     GoogleCalendarMap, GoogleCopy = writer.tables.calendar_map, writer.tables.copy
     work: dict[tuple[str, int], Write] = {}
     positions: dict[int, int] = {}
     maps = list(session.execute(select(GoogleCalendarMap).where(
-        GoogleCalendarMap.connection_id == connection.id)).scalars())
+        of_connection(GoogleCalendarMap, connection))).scalars())
     mapped = {m.calendar_id: m for m in maps}
     copies = {(c.kind, c.item_id): c for c in session.execute(select(GoogleCopy).where(
-        GoogleCopy.connection_id == connection.id)).scalars()}
+        of_connection(GoogleCopy, connection))).scalars()}
     wanted: set[tuple[str, int]] = set()
     waiting = {m.calendar_id for m in maps if calendar_errors.backing_off(m.retry_at, now)}
     for row in maps:
-        calendar = session.get(Calendar, row.calendar_id)
+        calendar = get_of(session, Calendar, connection.business_id, row.calendar_id)
         if calendar is None or row.calendar_id in waiting:
             continue  # a calendar backing off keeps its position: its changes go later
         positions[row.id] = calendar.journal_seq
@@ -224,7 +226,8 @@ def plan(session: Session, writer: Writer, secret: bytes, connection: Any,
             continue  # backing off after failing on its own
         settled.add((kind, item_id))  # cleared unless a write of it is planned below
         target = mapped.get(shown[2]) if shown is not None else None
-        calendar = session.get(Calendar, shown[2]) if shown is not None else None
+        calendar = get_of(session, Calendar, connection.business_id, shown[2]) \
+            if shown is not None else None
         visible = shown is not None and target is not None and calendar is not None \
             and calendar.active and calendar.deleted_at is None
         if visible:
@@ -297,7 +300,7 @@ def record(session: Session, writer: Writer, connection: Any, work: list[Write],
             continue
         written.add((item.kind, item.item_id))
         copy = session.execute(select(GoogleCopy).where(
-            GoogleCopy.connection_id == connection.id, GoogleCopy.kind == item.kind,
+            of_connection(GoogleCopy, connection), GoogleCopy.kind == item.kind,
             GoogleCopy.item_id == item.item_id)).scalar_one_or_none()
         if item.body is None:
             report.deleted += 1
@@ -320,7 +323,7 @@ def record(session: Session, writer: Writer, connection: Any, work: list[Write],
         copy.etag = result.etag or None
         if result.remote_id:
             copy.event_id = result.remote_id
-    item_errors.cleared(session, connection.id, written, writer.tables)
+    item_errors.cleared(session, connection, written, writer.tables)
     return failed_calendars
 
 
@@ -332,8 +335,7 @@ def advance(session: Session, connection: Any, positions: dict[int, int],
     has its last error cleared. A calendar failing on its own backs off exponentially
     (calendar_errors.backoff); one backing off keeps its error until it is tried again."""
     maps = (tables or _tables_of(connection)).calendar_map
-    for row in session.execute(select(maps).where(
-            maps.connection_id == connection.id)).scalars():
+    for row in session.execute(select(maps).where(of_connection(maps, connection))).scalars():
         if errors and row.calendar_id in errors:
             row.last_error, row.last_error_at = errors[row.calendar_id], now
             row.failures = (row.failures or 0) + 1
@@ -350,18 +352,22 @@ def advance(session: Session, connection: Any, positions: dict[int, int],
 
 def write(db: Database, writer: Writer, client: Any, secret: bytes, connection_id: int,
           now: dt.datetime, backfill_limit: int | None = None,
-          attempts: int | None = None) -> WriteReport:
+          attempts: int | None = None, business_id: int | None = None) -> WriteReport:
     """One pass: plan from the journal, write, record. Safe to repeat at any point: a pass over
     an unchanged state makes no writes. What each batch wrote is recorded before the next
     batch is sent, so a process killed mid-pass sends again at most one batch (whose creates
     then meet their own ids). A refused token or an exhausted quota, on any write, stops the
     pass at once: what was written is recorded, then the error is raised for the engine to
-    stop or pause the connection."""
+    stop or pause the connection. `business_id`: the connection's business, which every
+    statement then names (None: the connection's row is read by id alone)."""
     report = WriteReport()
     with db.read() as session:
-        connection = session.get(writer.tables.connection, connection_id)
+        connection = session.get(writer.tables.connection, connection_id) \
+            if business_id is None \
+            else get_of(session, writer.tables.connection, business_id, connection_id)
         if connection is None or connection.direction == writer.tables.read_only:
             return report
+        business_id = connection.business_id
         work, positions, settled = plan(session, writer, secret, connection, now,
                                         backfill_limit)
     failed: set[int] = set()
@@ -371,12 +377,12 @@ def write(db: Database, writer: Writer, client: Any, secret: bytes, connection_i
         results = writer.write_batch(client, chunk, attempts) if chunk else {}
         stop = stopping_error(results.values())
         with db.write() as session:
-            connection = session.get(writer.tables.connection, connection_id)
+            connection = get_of(session, writer.tables.connection, business_id, connection_id)
             if connection is None:
                 return report
             failed |= record(session, writer, connection, chunk, results, now, report)
             if number == 1:
-                item_errors.cleared(session, connection_id, settled, writer.tables)
+                item_errors.cleared(session, connection, settled, writer.tables)
             if number == max(1, len(chunks)) and stop is None:
                 advance(session, connection, positions, failed, report.calendar_errors, now,
                         writer.tables)

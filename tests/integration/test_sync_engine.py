@@ -298,16 +298,19 @@ def test_a_connections_pass_names_its_business_in_every_statement(case: Case) ->
     case.remote.add_event(case.at(2, 9), case.at(2, 10))
     step = ["a first pass"]
     with recorded(world.runtime.db.engine, step) as seen:
-        first = engine.work_connection(provider, connection_id, world.now, force_pull=True)
+        first = engine.work_connection(provider, connection_id, world.now, force_pull=True,
+                                       business_id=world.business)
         step[0] = "a move"
         with world.runtime.db.write() as session:
             bookings.update_booking(session, world.business, booking, now=world.now,
                                     start=dt.datetime.combine(world.first_day, dt.time(15)))
-        moved = engine.work_connection(provider, connection_id, world.now, force_pull=True)
+        moved = engine.work_connection(provider, connection_id, world.now, force_pull=True,
+                                       business_id=world.business)
         step[0] = "a cancellation"
         with world.runtime.db.write() as session:
             bookings.cancel_booking(session, world.business, booking, now=world.now)
-        cancelled = engine.work_connection(provider, connection_id, world.now, force_pull=True)
+        cancelled = engine.work_connection(provider, connection_id, world.now, force_pull=True,
+                                           business_id=world.business)
     assert first.error is None and first.pulled is not None and first.pulled.imported == 1
     assert first.pushed is not None and first.pushed.inserted == 1
     assert moved.pushed is not None and moved.pushed.updated == 1, moved
