@@ -112,7 +112,7 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
     loaded: dict[str, Any] = {}  # the ORM rows read (only their ids and series)
     rows = select(MirroredEvent).options(load_only(
         MirroredEvent.id, MirroredEvent.event_id, MirroredEvent.recurring_event_id)).where(
-        MirroredEvent.connection_id == connection_id,
+        MirroredEvent.business_id == business_id, MirroredEvent.connection_id == connection_id,
         MirroredEvent.google_calendar == google_calendar)
     if full:
         loaded = {row.event_id: row for row in session.execute(rows).scalars()}
@@ -163,7 +163,7 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
                 doomed[event_id] = row
                 result.removed += 1
     result.removed += len(relisted & set(doomed))
-    _delete(session, MirroredEvent.__table__, loaded,
+    _delete(session, MirroredEvent.__table__, business_id, loaded,
             [event_id for event_id, row in doomed.items() if row.id is not None])
     kept = [(event_id, row, change) for event_id, (row, change) in written.items()
             if event_id not in doomed]
@@ -176,11 +176,11 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
     return result
 
 
-def _delete(session: Session, table: Any, loaded: dict[str, Any],
+def _delete(session: Session, table: Any, business_id: int, loaded: dict[str, Any],
             event_ids: list[str]) -> None:
     """Delete the loaded rows of `event_ids`, a chunk of ids per statement, and forget them."""
     for chunk in chunks(event_ids):
-        session.execute(delete(table).where(table.c.id.in_(
+        session.execute(delete(table).where(table.c.business_id == business_id, table.c.id.in_(
             [loaded[event_id].id for event_id in chunk])))
         for event_id in chunk:
             session.expunge(loaded[event_id])
@@ -193,7 +193,8 @@ def _write(session: Session, table: Any, kept: list[tuple[str, _Row, RemoteEvent
     columns); batches of WRITE_BATCH rows keep the parameters' memory bounded."""
     changed = [(row.id, change) for _, row, change in kept if row.id is not None]
     for start in range(0, len(changed), WRITE_BATCH):
-        session.execute(update(table).where(table.c.id == bindparam("row_id")), [
+        session.execute(update(table).where(table.c.business_id == owner["business_id"],
+                                            table.c.id == bindparam("row_id")), [
             {"row_id": row_id, **_values(change, policy, now)}
             for row_id, change in changed[start:start + WRITE_BATCH]])
     new = [(event_id, change) for event_id, row, change in kept if row.id is None]
@@ -250,14 +251,16 @@ def forget(session: Session, connection_id: int) -> None:
 
 
 def drop_ours(session: Session, connection_id: int, google_calendar: str,
-              event_ids: Sequence[str], model: MirrorTable = MirroredEvent) -> int:
+              event_ids: Sequence[str], model: MirrorTable = MirroredEvent, *,
+              business_id: int | None = None) -> int:
     """Remove mirrored rows of events that are our own copies (they must never block);
-    returns how many there were."""
+    returns how many there were. `business_id`: the connection's (named by the statements)."""
     MirroredEvent: Any = model
     dropped = 0
+    scope = [] if business_id is None else [MirroredEvent.business_id == business_id]
     for chunk in chunks(sorted(set(event_ids))):
         for row in session.execute(select(MirroredEvent).where(
-                MirroredEvent.connection_id == connection_id,
+                *scope, MirroredEvent.connection_id == connection_id,
                 MirroredEvent.google_calendar == google_calendar,
                 MirroredEvent.event_id.in_(chunk))).scalars():
             session.delete(row)

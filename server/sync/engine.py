@@ -143,9 +143,9 @@ class Engine:
         unknown = sorted({i for i in connection_ids if i not in businesses})
         table = provider.connections
         for start in range(0, len(unknown), 1000):
-            businesses.update((found, business) for found, business in session.execute(
+            businesses.update((row[0], row[1]) for row in session.execute(
                 select(table.id, table.business_id).where(
-                    table.id.in_(unknown[start:start + 1000]))).tuples())
+                    table.id.in_(unknown[start:start + 1000]))))
 
     def business_of(self, provider: Provider, connection_id: int) -> int | None:
         """The business of a connection (None: gone): remembered, else one query."""
@@ -186,6 +186,9 @@ class Engine:
             return report
         if not leases.acquire(self.runtime.db, table, connection_id, self.worker, now,
                               business_id=business):
+            # Leased by another process, or gone (on SQLite a new row may take a deleted
+            # row's id, in another business): the next look reads its business again.
+            state.businesses.pop(connection_id, None)
             return report
         try:
             with self.runtime.db.read() as session:
@@ -201,6 +204,7 @@ class Engine:
                         connection = None
             if connection is None:
                 state.tracker.forget(connection_id)
+                state.businesses.pop(connection_id, None)
                 return report
             state.tracker.reads(connection_id, connection.reads)  # none: no polls
             pulled = state.pulled_at.get(connection_id)

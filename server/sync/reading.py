@@ -170,7 +170,8 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
     # One of ours mirrored by mistake before (an older version did so for a copy whose tag
     # another app had dropped) stops blocking now.
     report.removed += mirrored.drop_ours(session, connection.id, calendar, ours,
-                                         model=lister.tables.mirrored)
+                                         model=lister.tables.mirrored,
+                                         business_id=connection.business_id)
     if full and GoogleCopy is not None:
         _reconcile_copies(session, lister, connection, calendar, items, now, report)
     # A tombstone carries only the id: one that was not mirrored may be a copy of ours, deleted.
