@@ -55,6 +55,7 @@ class _Source:
     """One CalDAV calendar to read again, with what the read needs."""
 
     connection_id: int
+    business_id: int
     remote: str
     credentials: str = field(default="", repr=False)  # never logged
     doubt: str | None = None  # why it cannot be read (then nothing else is set)
@@ -96,16 +97,16 @@ def _stale_sources(runtime: Runtime, business_id: int, calendar_id: int,
                 continue
             age = describe_age(synced_at, now)
             if connection.status == health.NEEDS_RECONNECT:
-                found.append(_Source(connection.id, remote, doubt=(
+                found.append(_Source(connection.id, connection.business_id, remote, doubt=(
                     f"the CalDAV connection needs reconnecting; checked against the CalDAV "
                     f"events mirrored before ({age})")))
             elif connection.status == health.PAUSED and connection.paused_until is not None \
                     and connection.paused_until > now:
-                found.append(_Source(connection.id, remote, doubt=(
+                found.append(_Source(connection.id, connection.business_id, remote, doubt=(
                     f"CalDAV sync is paused until {connection.paused_until:%H:%M} UTC; checked "
                     f"against the CalDAV events mirrored before ({age})")))
             else:
-                found.append(_Source(connection.id, remote, connections.credentials(
+                found.append(_Source(connection.id, connection.business_id, remote, connections.credentials(
                     runtime.keyring, connection), age=age))
     return found
 
@@ -122,13 +123,13 @@ def _freshen(runtime: Runtime, source: _Source, now: dt.datetime, timeout: float
         client.timeout, client.deadline = max(timeout, 0.1), deadline
         report = read(runtime.db, _Lister(now), client, source.connection_id, now,
                       rules=runtime.config.availability, only=source.remote,
-                      max_pages=MAX_PAGES, attempts=1)
+                      max_pages=MAX_PAGES, attempts=1, business_id=source.business_id)
     except NotIncremental as exc:
         log.info("CalDAV read before an online booking left to the bridge: %s", exc.message)
         return f"CalDAV events were not refreshed ({exc.message}); {before}"
     except ReconnectError as exc:
         health.note(runtime.db, CalDAVConnection, source.connection_id, now, exc.message,
-                    label="CalDAV", status=health.NEEDS_RECONNECT)
+                    label="CalDAV", status=health.NEEDS_RECONNECT, business_id=source.business_id)
         log.info("CalDAV read before an online booking: the password was refused")
         return (f"the CalDAV server refused the password: the connection needs reconnecting "
                 f"(an admin reconnects it); {before}")

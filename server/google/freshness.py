@@ -74,7 +74,7 @@ def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, ca
         api = api_factory(token, timeout) if api_factory is not None else GoogleCalendarApi(
             config.google, token, timeout=timeout, max_attempts=1)
         pull(db, api, connection_id, now, rules=config.availability, only=google_calendar,
-             max_pages=MAX_PAGES)
+             max_pages=MAX_PAGES, business_id=business_id)
     except NotIncremental as exc:
         log.info("Google sync before an online booking left to the bridge: %s", exc.message)
         return (f"Google events were not refreshed ({exc.message}); checked against the "

@@ -39,6 +39,7 @@ class _Link:
     """One link to fetch again (its URL is a secret: never logged nor repeated)."""
 
     source_id: int
+    business_id: int
     host: str
     url: str = field(default="", repr=False)
     age: str = ""
@@ -74,11 +75,11 @@ def _links(runtime: Runtime, business_id: int, calendar_id: int, now: dt.datetim
                 continue
             age = describe_age(synced_at, now)
             if source.status == health.NEEDS_RECONNECT:
-                found.append(_Link(source.id, source.host, doubt=(
+                found.append(_Link(source.id, source.business_id, source.host, doubt=(
                     f"the calendar link at {source.host} needs attention (an admin fixes it); "
                     f"checked against its events mirrored before ({age})")))
                 continue
-            found.append(_Link(source.id, source.host,
+            found.append(_Link(source.id, source.business_id, source.host,
                                runtime.keyring.decrypt(source.url_encrypted), age))
     return found
 
@@ -98,7 +99,8 @@ def _freshen(runtime: Runtime, link: _Link, now: dt.datetime, timeout: float,
     provider = IcsProvider(runtime, limits=limits)
     try:
         report = read(runtime.db, provider, IcsClient(link.url), link.source_id, now,
-                      rules=runtime.config.availability, only=FEED, attempts=1)
+                      rules=runtime.config.availability, only=FEED, attempts=1,
+                      business_id=link.business_id)
     except SyncError as exc:  # transient (RetryableError) or not
         if time.monotonic() >= deadline - 0.05:
             return (f"the calendar link at {link.host} did not answer within {timeout:g} s "
@@ -111,8 +113,10 @@ def _freshen(runtime: Runtime, link: _Link, now: dt.datetime, timeout: float,
     if report.failed:  # the feed itself failed (recorded on its read state)
         with runtime.db.read() as session:
             error = session.execute(select(IcsReadState.last_error).where(
+                IcsReadState.business_id == link.business_id,
                 IcsReadState.connection_id == link.source_id)).scalar()
         return f"the calendar link could not be read ({error or link.host}); {before}"
     # A good read: a transient failure the bridge was backing off from is over.
-    health.note(runtime.db, IcsSource, link.source_id, now, None, label="ICS")
+    health.note(runtime.db, IcsSource, link.source_id, now, None, label="ICS",
+                business_id=link.business_id)
     return None

@@ -95,7 +95,7 @@ def freshen(config: Config, db: Database, keyring: Keyring, business_id: int, ca
         client = client_factory(token, timeout) if client_factory is not None else \
             GraphClient(config.microsoft, token, timeout=timeout)
         read(db, _Lister(now), client, connection_id, now, rules=config.availability,
-             only=remote, max_pages=MAX_PAGES, attempts=1)
+             only=remote, max_pages=MAX_PAGES, attempts=1, business_id=business_id)
     except NotIncremental as exc:
         log.info("Outlook read before an online booking left to the bridge: %s", exc.message)
         return (f"Outlook events were not refreshed ({exc.message}); checked against the "
