@@ -7,21 +7,55 @@ from __future__ import annotations
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.visitors import InternalTraversal
 
 T = TypeVar("T")
 
 
+class _BesideParent(ColumnElement[Any]):
+    """A business_id column compared beside a parent's id (a calendar, a connection). SQLite,
+    which plans without statistics, would as soon walk the business's index as the parent's
+    and then filter every row of the business; its unary `+` keeps the column out of index
+    choice (the value is the same). Other engines see the plain column: the equality is what
+    routes a statement to one shard on a cluster distributed by business_id."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_BesideParent)
+def _plain(element: _BesideParent, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(_BesideParent, "sqlite")
+def _not_for_an_index(element: _BesideParent, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.column, **kw))
+
+
+def business_beside(model: Any, business_id: Any) -> ColumnElement[bool]:
+    """`model.business_id == business_id` in a statement led by a parent's id (the parent's
+    index stays SQLite's choice; see _BesideParent)."""
+    return _BesideParent(model.business_id) == business_id
+
+
 def in_calendar(model: Any, calendar: Any) -> ColumnElement[bool]:
     """`model`'s rows of `calendar` (any row with `id` and `business_id`): its business and
-    its id."""
-    return and_(model.business_id == calendar.business_id, model.calendar_id == calendar.id)
+    its id (the calendar's index leads)."""
+    return and_(business_beside(model, calendar.business_id), model.calendar_id == calendar.id)
 
 
 def of_connection(model: Any, connection: Any) -> ColumnElement[bool]:
-    """`model`'s rows of a sync connection (or an ICS source): its business and its id."""
-    return and_(model.business_id == connection.business_id,
+    """`model`'s rows of a sync connection (or an ICS source): its business and its id (the
+    connection's index leads)."""
+    return and_(business_beside(model, connection.business_id),
                 model.connection_id == connection.id)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from server.config import AvailabilityConfig
 from server.db.models import BlockedTime, Booking, Calendar, Client, RenderedItem, Service
+from server.db.scope import business_beside
 from server.domain import journal
 from server.domain.booking_rules import refuse_unbookable
 from server.domain.calendars import get_calendar, lock_calendar, lock_calendars
@@ -312,7 +313,8 @@ def list_bookings(session: Session, business_id: int, *, start: dt.datetime,
     # One calendar (already checked to be the business's): its own index, not the business's,
     # which SQLite would otherwise pick without statistics and filter every calendar's rows.
     if calendar_id is not None:
-        query = query.where(Booking.calendar_id == calendar_id)
+        query = query.where(business_beside(Booking, business_id),
+                            Booking.calendar_id == calendar_id)
     else:
         query = query.where(Booking.business_id == business_id)
     if client_id is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from server.db.models import OpeningException, OpeningHours
+from server.db.scope import business_beside
 from server.domain.calendars import get_calendar, lock_calendar
 from server.errors import InvalidError, NotFoundError
 
@@ -39,7 +40,7 @@ def _check_intervals(pairs: list[tuple[int, dt.time, dt.time]], what: str) -> No
 def get_weekly(session: Session, business_id: int, calendar_id: int) -> list[OpeningHours]:
     get_calendar(session, business_id, calendar_id)
     return list(session.execute(select(OpeningHours).where(
-        OpeningHours.business_id == business_id,
+        business_beside(OpeningHours, business_id),
         OpeningHours.calendar_id == calendar_id).order_by(
         OpeningHours.weekday, OpeningHours.opens)).scalars())
 
@@ -52,7 +53,7 @@ def set_weekly(session: Session, business_id: int, calendar_id: int,
         if not 0 <= item.weekday <= 6:
             raise InvalidError("weekday is 0 (Monday) to 6 (Sunday)", field="weekday")
     _check_intervals([(i.weekday, i.opens, i.closes) for i in intervals], "opening hours")
-    session.execute(delete(OpeningHours).where(OpeningHours.business_id == business_id,
+    session.execute(delete(OpeningHours).where(business_beside(OpeningHours, business_id),
                                                OpeningHours.calendar_id == calendar_id))
     rows = [OpeningHours(business_id=business_id, calendar_id=calendar_id, weekday=i.weekday,
                          opens=i.opens, closes=i.closes) for i in intervals]
@@ -65,7 +66,7 @@ def list_exceptions(session: Session, business_id: int, calendar_id: int, *,
                     start: dt.date | None = None, end: dt.date | None = None
                     ) -> list[OpeningException]:
     get_calendar(session, business_id, calendar_id)
-    query = select(OpeningException).where(OpeningException.business_id == business_id,
+    query = select(OpeningException).where(business_beside(OpeningException, business_id),
                                            OpeningException.calendar_id == calendar_id)
     if start is not None:
         query = query.where(OpeningException.day >= start)
@@ -81,7 +82,7 @@ def set_exception(session: Session, business_id: int, calendar_id: int, day: dt.
     """Set the hours of one date: no intervals means closed all day. Replaces earlier rows."""
     lock_calendar(session, business_id, calendar_id)
     _check_intervals([(0, o, c) for o, c in intervals], f"exception on {day}")
-    session.execute(delete(OpeningException).where(OpeningException.business_id == business_id,
+    session.execute(delete(OpeningException).where(business_beside(OpeningException, business_id),
                                                    OpeningException.calendar_id == calendar_id,
                                                    OpeningException.day == day))
     rows = [OpeningException(business_id=business_id, calendar_id=calendar_id, day=day,
@@ -97,7 +98,7 @@ def delete_exception(session: Session, business_id: int, calendar_id: int,
                      day: dt.date) -> None:
     lock_calendar(session, business_id, calendar_id)
     result = session.execute(delete(OpeningException).where(
-        OpeningException.business_id == business_id,
+        business_beside(OpeningException, business_id),
         OpeningException.calendar_id == calendar_id, OpeningException.day == day))
     removed = cast(CursorResult[Any], result).rowcount
     if not removed:

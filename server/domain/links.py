@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from server.db import key_directory
 from server.db.models import Calendar, Link, LinkCalendar
-from server.db.scope import get_of
+from server.db.scope import business_beside, get_of
 from server.domain.businesses import get_business
 from server.domain.calendars import get_calendar
 from server.domain.journal import epoch_subquery
@@ -112,7 +112,7 @@ def list_links(session: Session, business_id: int, *, calendar_id: int | None = 
     query = select(Link).where(Link.business_id == business_id).order_by(Link.id)
     if calendar_id is not None:
         query = query.where(Link.id.in_(select(LinkCalendar.link_id).where(
-            LinkCalendar.business_id == business_id, LinkCalendar.calendar_id == calendar_id))
+            business_beside(LinkCalendar, business_id), LinkCalendar.calendar_id == calendar_id))
             | (Link.scope == "all"))
     if not include_revoked:
         query = query.where(Link.revoked_at.is_(None))
@@ -122,7 +122,7 @@ def list_links(session: Session, business_id: int, *, calendar_id: int | None = 
 def scope_calendar_ids(session: Session, link: Link) -> list[int]:
     """The ids of a link's chosen calendars (empty for an 'all' link)."""
     return list(session.execute(select(LinkCalendar.calendar_id)
-                                .where(LinkCalendar.business_id == link.business_id,
+                                .where(business_beside(LinkCalendar, link.business_id),
                                        LinkCalendar.link_id == link.id)
                                 .order_by(LinkCalendar.calendar_id)).scalars())
 
@@ -133,7 +133,7 @@ def _visible_statement(every: bool) -> Any:
                                    Calendar.active.is_(True), Calendar.deleted_at.is_(None))
     if not every:
         query = query.where(Calendar.id.in_(select(LinkCalendar.calendar_id).where(
-            LinkCalendar.business_id == bindparam("business_id"),
+            business_beside(LinkCalendar, bindparam("business_id")),
             LinkCalendar.link_id == bindparam("link_id"))))
     return query.order_by(Calendar.id)
 
@@ -149,7 +149,7 @@ def scope_calendars(session: Session, link: Link) -> list[Calendar]:
     query = select(Calendar).where(Calendar.business_id == link.business_id)
     if link.scope != "all":
         query = query.where(Calendar.id.in_(select(LinkCalendar.calendar_id).where(
-            LinkCalendar.business_id == link.business_id, LinkCalendar.link_id == link.id)))
+            business_beside(LinkCalendar, link.business_id), LinkCalendar.link_id == link.id)))
     return list(session.execute(query.order_by(Calendar.id)).scalars())
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, load_only
 from server.db.models import (
     CalDAVMirroredEvent, GoogleReadState, IcsMirroredEvent, MicrosoftMirroredEvent, MirroredEvent,
 )
+from server.db.scope import business_beside
 from server.domain.blocking import BlockingPolicy, blocks
 
 SUMMARY_LIMIT = 1000
@@ -112,7 +113,7 @@ def apply_changes(session: Session, *, business_id: int, connection_id: int,
     loaded: dict[str, Any] = {}  # the ORM rows read (only their ids and series)
     rows = select(MirroredEvent).options(load_only(
         MirroredEvent.id, MirroredEvent.event_id, MirroredEvent.recurring_event_id)).where(
-        MirroredEvent.business_id == business_id, MirroredEvent.connection_id == connection_id,
+        business_beside(MirroredEvent, business_id), MirroredEvent.connection_id == connection_id,
         MirroredEvent.google_calendar == google_calendar)
     if full:
         loaded = {row.event_id: row for row in session.execute(rows).scalars()}
@@ -257,7 +258,7 @@ def drop_ours(session: Session, connection_id: int, google_calendar: str,
     returns how many there were. `business_id`: the connection's (named by the statements)."""
     MirroredEvent: Any = model
     dropped = 0
-    scope = [] if business_id is None else [MirroredEvent.business_id == business_id]
+    scope = [] if business_id is None else [business_beside(MirroredEvent, business_id)]
     for chunk in chunks(sorted(set(event_ids))):
         for row in session.execute(select(MirroredEvent).where(
                 *scope, MirroredEvent.connection_id == connection_id,

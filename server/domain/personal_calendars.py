@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import BlockedTime, PersonalCalendar, PhoneTask
-from server.db.scope import get_of
+from server.db.scope import business_beside, get_of
 from server.domain import journal, resource_names
 from server.domain.blocked import refuse_booked
 from server.domain.bookings import forget_rendered
@@ -59,7 +59,7 @@ def checked_colour(colour: str) -> str:
 
 def list_for(session: Session, business_id: int, calendar_id: int) -> list[PersonalCalendar]:
     return list(session.execute(select(PersonalCalendar).where(
-        PersonalCalendar.business_id == business_id,
+        business_beside(PersonalCalendar, business_id),
         PersonalCalendar.calendar_id == calendar_id).order_by(PersonalCalendar.id)).scalars())
 
 

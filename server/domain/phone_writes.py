@@ -26,7 +26,7 @@ from server.db.models import (
     AccountAlarm, BlockedTime, Booking, Business, Calendar, GoogleConnection, Link,
     PersonalCalendar, PhoneTask,
 )
-from server.db.scope import get_of, in_calendar, reread
+from server.db.scope import business_beside, get_of, in_calendar, reread
 from server.domain import journal, schedules
 from server.domain.availability import OUTSIDE_HOURS, Reason, describe
 from server.domain.blocked import refuse_booked
@@ -186,7 +186,7 @@ def _save_instances(session: Session, calendar: Calendar, parent: BlockedTime,
     """Store the event's overridden instances and RDATEs at their own times (each blocks as its
     own TRANSP and STATUS say), replacing those of its previous version."""
     old = {child.uid: child for child in session.execute(select(BlockedTime).where(
-        BlockedTime.business_id == parent.business_id,
+        business_beside(BlockedTime, parent.business_id),
         BlockedTime.parent_id == parent.id)).scalars()}
     for instance in event.instances:
         uid = instance_uid(calendar.id, event.uid, instance.key)
@@ -236,7 +236,7 @@ def delete_personal_event(session: Session, business_id: int, item_id: int,
         raise ForbiddenError("this blocked time was made in the booking system; remove it "
                              "there")
     for child in session.execute(select(BlockedTime).where(
-            BlockedTime.business_id == item.business_id,
+            business_beside(BlockedTime, item.business_id),
             BlockedTime.parent_id == item.id)).scalars().all():
         _remove(session, calendar, child, now, actor)
     _remove(session, calendar, item, now, actor)

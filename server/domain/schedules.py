@@ -22,7 +22,7 @@ from server.db.models import (
     MicrosoftConnection, MicrosoftMirroredEvent, MicrosoftReadState, MirroredEvent,
     OpeningException, OpeningHours, Service,
 )
-from server.db.scope import in_calendar
+from server.db.scope import business_beside, in_calendar
 from server.domain.availability import (
     BLOCKED, BOOKING, CALDAV, GOOGLE, ICS, MICROSOFT, Busy, FreeAllDay, Reason, Refused, Schedule,
     Span,
@@ -103,7 +103,7 @@ def google_source(session: Session, calendar: Calendar
         select(GoogleConnection, GoogleCalendarMap)
         .join(GoogleCalendarMap, and_(
             GoogleCalendarMap.connection_id == GoogleConnection.id,
-            GoogleCalendarMap.business_id == GoogleConnection.business_id))
+            business_beside(GoogleCalendarMap, GoogleConnection.business_id)))
         .where(GoogleConnection.business_id == calendar.business_id,
                GoogleCalendarMap.calendar_id == calendar.id)).first()
     if found is None or not found[0].block_online_booking:
@@ -114,7 +114,7 @@ def google_source(session: Session, calendar: Calendar
 def read_state(session: Session, connection: GoogleConnection,
                google_calendar: str) -> GoogleReadState | None:
     return session.execute(select(GoogleReadState).where(
-        GoogleReadState.business_id == connection.business_id,
+        business_beside(GoogleReadState, connection.business_id),
         GoogleReadState.connection_id == connection.id,
         GoogleReadState.google_calendar == google_calendar)).scalar_one_or_none()
 
@@ -130,7 +130,7 @@ def _mapped_busy(session: Session, calendar: Calendar, low: dt.datetime, high: d
     found = session.execute(
         select(connection_table, map_table)
         .join(map_table, and_(map_table.connection_id == connection_table.id,
-                              map_table.business_id == connection_table.business_id))
+                              business_beside(map_table, connection_table.business_id)))
         .where(connection_table.business_id == calendar.business_id,
                map_table.calendar_id == calendar.id)).first()
     if found is None or not found[0].block_online_booking:
@@ -140,13 +140,13 @@ def _mapped_busy(session: Session, calendar: Calendar, low: dt.datetime, high: d
     if connection.status == "needs_reconnect":
         warnings.append(reconnect)
     state = session.execute(select(state_table).where(
-        state_table.business_id == connection.business_id,
+        business_beside(state_table, connection.business_id),
         state_table.connection_id == connection.id,
         state_table.google_calendar == remote)).scalar_one_or_none()
     span = dt.timedelta(seconds=state.max_span_seconds if state is not None else 0) + DAY
     busy: list[Busy] = []
     for event in session.execute(select(mirrored_table).where(
-            mirrored_table.business_id == connection.business_id,
+            business_beside(mirrored_table, connection.business_id),
             mirrored_table.connection_id == connection.id,
             mirrored_table.google_calendar == remote,
             mirrored_table.blocks.is_(True),
@@ -179,7 +179,7 @@ def ics_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.da
     for source, state in session.execute(
             select(IcsSource, IcsReadState)
             .join(IcsReadState, and_(IcsReadState.connection_id == IcsSource.id,
-                                     IcsReadState.business_id == IcsSource.business_id))
+                                     business_beside(IcsReadState, IcsSource.business_id)))
             .where(IcsSource.business_id == calendar.business_id,
                    in_calendar(IcsSource, calendar)).order_by(IcsSource.id)).all():
         if not source.block_online_booking:
@@ -190,7 +190,7 @@ def ics_busy(session: Session, calendar: Calendar, low: dt.datetime, high: dt.da
                             f"copy: {synced}); its events as they were then keep blocking")
         span = dt.timedelta(seconds=state.max_span_seconds) + DAY
         for event in session.execute(select(IcsMirroredEvent).where(
-                IcsMirroredEvent.business_id == source.business_id,
+                business_beside(IcsMirroredEvent, source.business_id),
                 IcsMirroredEvent.connection_id == source.id,
                 IcsMirroredEvent.google_calendar == state.google_calendar,
                 IcsMirroredEvent.blocks.is_(True),
@@ -235,7 +235,7 @@ def google_events(session: Session, business_id: int, connection_id: int, google
     whose stored instants use the business's zone, not the employee's."""
     span = dt.timedelta(seconds=span_seconds) + DAY
     return list(session.execute(select(MirroredEvent).where(
-        MirroredEvent.business_id == business_id, MirroredEvent.connection_id == connection_id,
+        business_beside(MirroredEvent, business_id), MirroredEvent.connection_id == connection_id,
         MirroredEvent.google_calendar == google_calendar,
         MirroredEvent.start_utc >= start - span,
         MirroredEvent.start_utc < end + DAY)).scalars())

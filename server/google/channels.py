@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from server.config import Config
 from server.db import Database
 from server.db.models import GoogleReadState
-from server.db.scope import get_of
+from server.db.scope import business_beside, get_of
 from server.google.api import GoogleCalendarApi, GoogleError
 from server.keys import Keyring, new_token
 from server.runtime import Runtime
@@ -51,7 +51,7 @@ def renew(db: Database, keyring: Keyring, config: Config, api: GoogleCalendarApi
         return 0
     with db.read() as session:
         due = [(state.id, state.google_calendar) for state in session.execute(
-            select(GoogleReadState).where(GoogleReadState.business_id == business_id,
+            select(GoogleReadState).where(business_beside(GoogleReadState, business_id),
                                           GoogleReadState.connection_id == connection_id))
             .scalars() if state.channel_expires_at is None
             or state.channel_expires_at - now <= RENEW_BEFORE]

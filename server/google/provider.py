@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db.models import GoogleConnection, GoogleReadState
-from server.db.scope import get_of
+from server.db.scope import business_beside, get_of
 from server.google import channels, restored, settings
 from server.google import push as pushing
 from server.google.api import GoogleCalendarApi
@@ -93,6 +93,6 @@ class GoogleProvider(GoogleLister, GoogleWriter, SendingConnections):
 def notified(session: Session, connection_id: int, business_id: int) -> bool:
     """Whether Google told us (push notification) that a read calendar changed."""
     return session.execute(select(GoogleReadState.id).where(
-        GoogleReadState.business_id == business_id,
+        business_beside(GoogleReadState, business_id),
         GoogleReadState.connection_id == connection_id,
         GoogleReadState.pull_requested.is_(True))).first() is not None

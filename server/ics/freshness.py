@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from server.db.models import Calendar, IcsReadState, IcsSource
-from server.db.scope import get_of
+from server.db.scope import business_beside, get_of
 from server.domain.availability import describe_age
 from server.errors import BookingCalError
 from server.ics.provider import FEED, IcsClient, IcsProvider
@@ -67,7 +67,7 @@ def _links(runtime: Runtime, business_id: int, calendar_id: int, now: dt.datetim
         for source, synced_at in session.execute(
                 select(IcsSource, IcsReadState.synced_at)
                 .outerjoin(IcsReadState, IcsReadState.connection_id == IcsSource.id)
-                .where(IcsSource.business_id == business_id,
+                .where(business_beside(IcsSource, business_id),
                        IcsSource.calendar_id == calendar_id,
                        IcsSource.block_online_booking.is_(True))
                 .order_by(IcsSource.id)):
@@ -113,7 +113,7 @@ def _freshen(runtime: Runtime, link: _Link, now: dt.datetime, timeout: float,
     if report.failed:  # the feed itself failed (recorded on its read state)
         with runtime.db.read() as session:
             error = session.execute(select(IcsReadState.last_error).where(
-                IcsReadState.business_id == link.business_id,
+                business_beside(IcsReadState, link.business_id),
                 IcsReadState.connection_id == link.source_id)).scalar()
         return f"the calendar link could not be read ({error or link.host}); {before}"
     # A good read: a transient failure the bridge was backing off from is over.

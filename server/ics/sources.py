@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from server.config import IcsConfig
 from server.db.models import IcsMirroredEvent, IcsReadState, IcsSource
-from server.db.scope import get_of
+from server.db.scope import business_beside, get_of
 from server.domain.calendars import get_calendar
 from server.errors import ConflictError, InvalidError, NotFoundError
 from server.sync import addresses as guard
@@ -66,7 +66,7 @@ def add(session: Session, keyring: Keyring, settings: IcsConfig, business_id: in
                            f"{settings.max_interval_seconds} (ics.min/max_interval_seconds)",
                            field="interval_seconds")
     existing = session.execute(select(IcsSource).where(
-        IcsSource.business_id == business_id, IcsSource.calendar_id == calendar_id)).scalars()
+        business_beside(IcsSource, business_id), IcsSource.calendar_id == calendar_id)).scalars()
     rows = list(existing)
     if len(rows) >= settings.max_sources_per_calendar:
         raise ConflictError(f"calendar {calendar_id} already subscribes to "
@@ -109,7 +109,7 @@ def refresh(session: Session, business_id: int, source_id: int) -> None:
     """Ask the bridge to fetch the source at its next pass."""
     source = get(session, business_id, source_id)
     for state in session.execute(select(IcsReadState).where(
-            IcsReadState.business_id == source.business_id,
+            business_beside(IcsReadState, source.business_id),
             IcsReadState.connection_id == source.id)).scalars():
         state.pull_requested = True
 
@@ -123,11 +123,11 @@ def statuses(session: Session, settings: IcsConfig, business_id: int, now: dt.da
     rows = list(session.execute(query.order_by(IcsSource.id)).scalars())
     ids = [row.id for row in rows]
     states = {state.connection_id: state for state in session.execute(select(IcsReadState).where(
-        IcsReadState.business_id == business_id,
+        business_beside(IcsReadState, business_id),
         IcsReadState.connection_id.in_(ids or [0]))).scalars()}
     counts: dict[int, int] = {source_id: count for source_id, count in session.execute(select(
         IcsMirroredEvent.connection_id, func.count()).where(
-        IcsMirroredEvent.business_id == business_id,
+        business_beside(IcsMirroredEvent, business_id),
         IcsMirroredEvent.connection_id.in_(ids or [0])).group_by(
         IcsMirroredEvent.connection_id))}
     return [_status(row, states.get(row.id), counts.get(row.id, 0), settings, now)

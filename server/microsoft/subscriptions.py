@@ -23,7 +23,7 @@ from sqlalchemy import select
 from server.config import Config
 from server.db import Database
 from server.db.models import MicrosoftReadState
-from server.db.scope import get_of
+from server.db.scope import business_beside, get_of
 from server.keys import Keyring, new_token
 from server.microsoft.graph import GraphClient, GraphError
 from server.runtime import Runtime
@@ -62,7 +62,7 @@ def renew(db: Database, keyring: Keyring, config: Config, client: GraphClient,
         return 0
     with db.read() as session:
         due = [(state.id, state.google_calendar, state.channel_id) for state in session.execute(
-            select(MicrosoftReadState).where(MicrosoftReadState.business_id == business_id,
+            select(MicrosoftReadState).where(business_beside(MicrosoftReadState, business_id),
                                              MicrosoftReadState.connection_id == connection_id))
             .scalars() if state.channel_expires_at is None
             or state.channel_expires_at - now <= RENEW_BEFORE]

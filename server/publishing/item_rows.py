@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from server.db import Database
 from server.db.models import BlockedTime, Booking, Calendar, Client, RenderedItem, Service
+from server.db.scope import business_beside
 from server.errors import BookingCalError
 from server.publishing import text_spool
 from server.publishing.ical import RENDER_VERSION
@@ -61,7 +62,7 @@ def stored_texts(session: Any, business_id: int, kind: str, profile: str,
     rows = session.execute(
         select(RenderedItem.item_id, RenderedItem.seq, RenderedItem.text).where(
             RenderedItem.kind == kind, RenderedItem.item_id.in_(list(seqs)),
-            RenderedItem.profile == profile, RenderedItem.business_id == business_id,
+            RenderedItem.profile == profile, business_beside(RenderedItem, business_id),
             RenderedItem.version == RENDER_VERSION))
     return {item_id: text for item_id, seq, text in rows if seqs.get(item_id) == seq}
 
@@ -146,7 +147,7 @@ def booking_facts() -> Any:
                                  Calendar.business_id == Booking.business_id))
             .outerjoin(Client, and_(Client.id == Booking.client_id,
                                     Client.business_id == Booking.business_id))
-            .where(Booking.business_id == bindparam("business_id"),
+            .where(business_beside(Booking, bindparam("business_id")),
                    Booking.id.in_(bindparam("ids", expanding=True))))
 
 
@@ -156,7 +157,7 @@ def blocked_facts() -> Any:
                   BlockedTime.title, BlockedTime.all_day, BlockedTime.start_local,
                   BlockedTime.end_local, BlockedTime.tzid, BlockedTime.rrule, BlockedTime.exdates,
                   BlockedTime.revision, BlockedTime.created_at, BlockedTime.updated_at
-                  ).where(BlockedTime.business_id == bindparam("business_id"),
+                  ).where(business_beside(BlockedTime, bindparam("business_id")),
                           BlockedTime.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -170,14 +171,14 @@ def before(instant: dt.datetime, span: dt.timedelta) -> dt.datetime:
 
 def booking_range(business_id: int, calendar: Any, span: dt.timedelta, start: dt.datetime,
                    end: dt.datetime) -> tuple[Any, ...]:
-    return (Booking.business_id == business_id, Booking.calendar_id == calendar.id,
+    return (business_beside(Booking, business_id), Booking.calendar_id == calendar.id,
             Booking.start_utc >= before(start, span),
             Booking.start_utc < end, Booking.end_utc > start)
 
 
 def blocked_range(business_id: int, calendar: Any, span: dt.timedelta, start: dt.datetime,
                    end: dt.datetime) -> tuple[Any, ...]:
-    return (BlockedTime.business_id == business_id, BlockedTime.calendar_id == calendar.id,
+    return (business_beside(BlockedTime, business_id), BlockedTime.calendar_id == calendar.id,
             or_(and_(BlockedTime.repeats.is_(False),
                      BlockedTime.start_utc >= before(start, span),
                      BlockedTime.start_utc < end, BlockedTime.end_utc > start),

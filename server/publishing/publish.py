@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.db.models import AccountAlarm, BlockedTime, Booking, Calendar, PhoneTask
+from server.db.scope import business_beside
 from server.domain.phone_event import is_instance_uid
 from server.domain.recurrence import stored_rule
 from server.publishing import item_rows
@@ -101,7 +102,7 @@ class Publisher:
 
     def _of(self, model: Any, calendar: Calendar) -> Any:
         """`model`'s rows of `calendar`, named with the link's business."""
-        return and_(model.business_id == self.business_id, model.calendar_id == calendar.id)
+        return and_(business_beside(model, self.business_id), model.calendar_id == calendar.id)
 
     def etag_profile(self, kind: str, calendar_id: int) -> str:
         """The `profile` argument of `item_etag` for this publisher's items of `kind` in a
@@ -124,7 +125,7 @@ class Publisher:
             return {}
         rows = self.session.execute(select(
             AccountAlarm.booking_id, AccountAlarm.text, AccountAlarm.version).where(
-            AccountAlarm.business_id == self.business_id, AccountAlarm.link_id == self.own_link,
+            business_beside(AccountAlarm, self.business_id), AccountAlarm.link_id == self.own_link,
             AccountAlarm.booking_id.in_(ids)))
         return {row[0]: (row[1], row[2]) for row in rows}
 
@@ -144,7 +145,7 @@ class Publisher:
             return {}
         rows = self.session.execute(select(
             BlockedTime.id, BlockedTime.source_text, BlockedTime.collection_id, BlockedTime.uid
-        ).where(BlockedTime.business_id == self.business_id, BlockedTime.id.in_(ids)))
+        ).where(business_beside(BlockedTime, self.business_id), BlockedTime.id.in_(ids)))
         # The instances stored for its overrides and RDATEs are inside its events' texts.
         return {row[0]: (row[1], row[2]) for row in rows
                 if row[2] == self.collection and not is_instance_uid(row[3])}
@@ -419,10 +420,10 @@ class Publisher:
             return zones
         span = dt.timedelta(seconds=max(c.max_span_seconds for c in calendars))
         zones.update(self.session.execute(select(Booking.tzid).distinct().where(
-            Booking.business_id == self.business_id, Booking.calendar_id.in_(ids),
+            business_beside(Booking, self.business_id), Booking.calendar_id.in_(ids),
             Booking.start_utc >= item_rows.before(start, span), Booking.start_utc < end)).scalars())
         zones.update(self.session.execute(select(BlockedTime.tzid).distinct().where(
-            BlockedTime.business_id == self.business_id, BlockedTime.calendar_id.in_(ids),
+            business_beside(BlockedTime, self.business_id), BlockedTime.calendar_id.in_(ids),
             BlockedTime.start_utc < end,
             or_(BlockedTime.series_end_utc.is_(None),
                 BlockedTime.series_end_utc > item_rows.before(start, span)))).scalars())

@@ -21,6 +21,7 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from server.db.models import BlockedTime, Booking, Calendar
+from server.db.scope import business_beside
 from server.sync.tables import GOOGLE, Tables
 
 
@@ -89,9 +90,9 @@ def backlogs(session: Session, now: dt.datetime,
             GoogleConnection, and_(
                 GoogleConnection.business_id == GoogleCalendarMap.business_id,
                 GoogleConnection.id == GoogleCalendarMap.connection_id)).outerjoin(
-            table, and_(table.business_id == GoogleCalendarMap.business_id,
+            table, and_(business_beside(table, GoogleCalendarMap.business_id),
                         table.calendar_id == GoogleCalendarMap.calendar_id, live)).outerjoin(
-            copied, and_(copied.c.business_id == GoogleCalendarMap.business_id,
+            copied, and_(business_beside(copied.c, GoogleCalendarMap.business_id),
                          copied.c.connection_id == GoogleCalendarMap.connection_id,
                          copied.c.kind == kind, copied.c.item_id == table.id,
                          copied.c.deleted.is_(False))).where(

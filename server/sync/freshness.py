@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from server.config import Config
 from server.db.models import Business
+from server.db.scope import business_beside
 from server.domain.schedules import Freshness
 from server.domain.timeutil import ago
 from server.sync import health
@@ -101,9 +102,9 @@ def blocking_sources(session: Session, business_id: int, calendar_ids: Iterable[
                    mapping.read_calendar, state.synced_at, state.last_error,
                    own_interval.label("own_interval"))
             .join(mapping, and_(mapping.connection_id == conn.id,
-                                mapping.business_id == conn.business_id))
+                                business_beside(mapping, conn.business_id)))
             .outerjoin(state, and_(state.connection_id == conn.id,
-                                   state.business_id == conn.business_id,
+                                   business_beside(state, conn.business_id),
                                    state.google_calendar == mapping.read_calendar))
             .where(conn.business_id == business_id, mapping.calendar_id.in_(ids),
                    conn.block_online_booking.is_(True),
@@ -131,7 +132,7 @@ def _own_sources(session: Session, kind: SourceKind, business_id: int, ids: list
     for row, synced_at, read_error, read_error_at in session.execute(
             select(conn, state.synced_at, state.last_error, state.last_error_at)
             .outerjoin(state, and_(state.connection_id == conn.id,
-                                   state.business_id == conn.business_id))
+                                   business_beside(state, conn.business_id)))
             .where(conn.business_id == business_id, conn.calendar_id.in_(ids),
                    conn.block_online_booking.is_(True))
             .order_by(conn.calendar_id, conn.id)):

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from server.db.scope import of_connection
+from server.db.scope import business_beside, of_connection
 from server.sync.tables import GOOGLE, Tables
 from server.sync.backoff import STORED_FIRST, STORED_MAX, stored_backoff
 from server.sync.errors import ITEM, SyncError, scope_of
@@ -68,7 +68,7 @@ def failed(session: Session, business_id: int, connection_id: int, key: Key, cal
     """Record a failed write of the item (one more failure in a row)."""
     GoogleWriteError = tables.write_error
     row = session.execute(select(GoogleWriteError).where(
-        GoogleWriteError.business_id == business_id,
+        business_beside(GoogleWriteError, business_id),
         GoogleWriteError.connection_id == connection_id, GoogleWriteError.kind == key[0],
         GoogleWriteError.item_id == key[1])).scalar_one_or_none()
     if row is None:

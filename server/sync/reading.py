@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from server.config import AvailabilityConfig
 from server.db import Database
 from server.db.models import BlockedTime, Booking, Business, SyncFullRead
-from server.db.scope import get_of, of_connection
+from server.db.scope import business_beside, get_of, of_connection
 from server.domain import calendar_edits, mirrored
 from server.domain.blocking import BlockingPolicy
 from server.errors import BookingCalError, ConflictError
@@ -305,7 +305,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
         business_id = connection.business_id
         query = select(GoogleReadState, SyncFullRead.full_read_at).outerjoin(
             SyncFullRead, and_(SyncFullRead.read_table == read_table,
-                               SyncFullRead.business_id == business_id,
+                               business_beside(SyncFullRead, business_id),
                                SyncFullRead.read_state_id == GoogleReadState.id)).where(
             of_connection(GoogleReadState, connection))
         if only is not None:
@@ -318,7 +318,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
     if only is None:
         with db.write() as session:  # before fetching: a notification during the fetch counts
             session.execute(update(GoogleReadState).where(
-                GoogleReadState.business_id == business_id,
+                business_beside(GoogleReadState, business_id),
                 GoogleReadState.connection_id == connection_id).values(pull_requested=False))
     # The bridge's reads (not the bounded ones before a booking) read each calendar in full
     # once a week (server/sync/full_reads.py).

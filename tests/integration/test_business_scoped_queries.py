@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from server.admin.accounts import create_user
-from scoped_sql import offending, recorded, unscoped
+from scoped_sql import business_walks, offending, recorded, unscoped
 from support import (
     Api, LiveServer, block, book, local_iso, make_link, make_runtime, make_salon,
     monday_after_next, start_server,
@@ -139,3 +139,5 @@ def test_every_statement_of_the_request_paths_names_its_business(live: LiveServe
     assert {"the feed", "CalDAV reads", "a phone's write", "availability",
             "the admin pages"} <= steps, steps
     assert not offending(seen), offending(seen)
+    walks = business_walks(live.runtime.db.engine, seen)
+    assert not walks, walks

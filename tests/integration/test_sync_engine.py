@@ -27,7 +27,7 @@ from fakes import FakeGoogle
 from fakes.microsoft_fake import FakeMicrosoft
 from google_world import World, make_world, no_sleep_api
 from microsoft_world import CALENDAR, MicrosoftWorld, make_microsoft_world
-from scoped_sql import offending, recorded
+from scoped_sql import business_walks, offending, recorded
 from server.caldav import dav as caldav_dav
 from server.caldav import pull as caldav_pull
 from server.db.models import CalDAVReadState
@@ -317,3 +317,5 @@ def test_a_connections_pass_names_its_business_in_every_statement(case: Case) ->
     assert cancelled.pushed is not None and cancelled.pushed.deleted == 1, cancelled
     assert {name for name, _ in seen} == {"a first pass", "a move", "a cancellation"}
     assert not offending(seen), offending(seen)
+    walks = business_walks(world.runtime.db.engine, seen)
+    assert not walks, walks
