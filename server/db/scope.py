@@ -59,10 +59,14 @@ def of_connection(model: Any, connection: Any) -> ColumnElement[bool]:
                 model.connection_id == connection.id)
 
 
-def get_of(session: Session, model: type[T], business_id: int, row_id: Any) -> T | None:
+def get_of(session: Session, model: type[T], business_id: int | None,
+           row_id: Any) -> T | None:
     """The row `row_id` of `model` when it belongs to `business_id`, else None: from the
     session's identity map when loaded already (no statement, like `Session.get`), else one
-    statement naming both the id and the business."""
+    statement naming both the id and the business. `business_id` None (a caller that does not
+    know it yet, such as a one-off sync by connection id): `Session.get`, by id alone."""
+    if business_id is None:
+        return session.get(model, row_id)
     found = session.identity_map.get(identity_key(model, row_id))
     if found is None:
         found = session.execute(select(model).where(

@@ -24,8 +24,7 @@ def note(db: Database, table: type[Any], connection_id: int, now: dt.datetime,
     `business_id`: the connection's business, named by the statements (None: read by id
     alone)."""
     with db.write() as session:
-        connection = session.get(table, connection_id) if business_id is None \
-            else get_of(session, table, business_id, connection_id)
+        connection = get_of(session, table, business_id, connection_id)
         if connection is None:
             return
         if error is None:

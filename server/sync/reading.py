@@ -298,8 +298,7 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
     GoogleConnection, GoogleReadState = lister.tables.connection, lister.tables.read_state
     read_table = str(GoogleReadState.__tablename__)
     with db.read() as session:
-        connection = session.get(GoogleConnection, connection_id) if business_id is None \
-            else get_of(session, GoogleConnection, business_id, connection_id)
+        connection = get_of(session, GoogleConnection, business_id, connection_id)
         if connection is None:
             return report
         business_id = connection.business_id

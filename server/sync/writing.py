@@ -362,9 +362,7 @@ def write(db: Database, writer: Writer, client: Any, secret: bytes, connection_i
     statement then names (None: the connection's row is read by id alone)."""
     report = WriteReport()
     with db.read() as session:
-        connection = session.get(writer.tables.connection, connection_id) \
-            if business_id is None \
-            else get_of(session, writer.tables.connection, business_id, connection_id)
+        connection = get_of(session, writer.tables.connection, business_id, connection_id)
         if connection is None or connection.direction == writer.tables.read_only:
             return report
         business_id = connection.business_id
