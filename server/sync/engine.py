@@ -86,6 +86,9 @@ class Engine:
     # Connections worked at once by `run` on PostgreSQL (threads; each holds one database
     # connection while it works): a long pass over one never holds up the others.
     concurrency: int = 4
+    # Events a read lists per calendar in one turn (server/sync/reading.py): a longer read
+    # goes on at the next pass, so a huge first import never holds a thread for long.
+    turn_items: int | None = reading.TURN_ITEMS
     states: dict[str, ProviderState] = field(default_factory=dict)
     notify_every: dt.timedelta = NOTIFY_EVERY
     next_notify: dt.datetime | None = None
@@ -260,11 +263,24 @@ class Engine:
 
     def _read(self, provider: Provider, client: Any, business_id: int, connection_id: int,
               now: dt.datetime) -> ReadReport:
+        """One turn of reading the connection (server/sync/reading.py); a one-off sync
+        (`unthrottled`) goes on turn after turn, its lease extended, until every calendar is
+        read to its end."""
         state = self.state(provider)
-        outcome = reading.read(self.runtime.db, provider, client, connection_id, now,
-                               rules=self.runtime.config.availability,
-                               id_secret=provider.copy_secret, attempts=self.read_attempts,
-                               business_id=business_id)
+
+        def turn(at: dt.datetime) -> ReadReport:
+            return reading.read(self.runtime.db, provider, client, connection_id, at,
+                                rules=self.runtime.config.availability,
+                                id_secret=provider.copy_secret, attempts=self.read_attempts,
+                                business_id=business_id, turn_items=self.turn_items)
+
+        outcome = turn(now)
+        while self.unthrottled and outcome.continuing:
+            at = self.runtime.clock.now()
+            if not leases.acquire(self.runtime.db, provider.connections, connection_id,
+                                  self.worker, at, business_id=business_id):
+                break
+            outcome = outcome.then(turn(at))
         state.pulled_at[connection_id] = now
         state.reads.succeeded(connection_id)
         provider.subscribe(client, connection_id, now, business_id=business_id)

@@ -42,6 +42,9 @@ class Line:
     last_error: str | None
     last_error_at: dt.datetime | None
     fix_path: str  # where an admin fixes it
+    # A read of the calendar that spans turns (a first import of a big calendar): the events
+    # it has read so far; None when no such read is under way.
+    read_so_far: int | None = None
 
 
 def overview(session: Session, config: Config, now: dt.datetime,
@@ -72,7 +75,7 @@ def _lines(session: Session, kind: SourceKind, config: Config, now: dt.datetime,
     newest: dict[int, dt.datetime] = {}
     for row in session.execute(
             select(state.connection_id, state.google_calendar, state.synced_at,
-                   state.last_error, state.last_error_at)
+                   state.last_error, state.last_error_at, state.page_token, state.read_items)
             .join(conn, and_(conn.id == state.connection_id,
                              conn.business_id == state.business_id)).where(*scope)):
         owner = connections[row.connection_id]
@@ -90,19 +93,20 @@ def _lines(session: Session, kind: SourceKind, config: Config, now: dt.datetime,
                           names.get(owner.business_id, ""), row.connection_id,
                           _account(owner), READING, calendar, verdict,
                           row.synced_at, _next(owner, row.synced_at, poll, now),
-                          error, error_at, kind.reconnect_path))
-    for row in session.execute(
+                          error, error_at, kind.reconnect_path,
+                          row.read_items if row.page_token is not None else None))
+    for failing in session.execute(
             select(mapping.connection_id, mapping.write_calendar, mapping.last_error,
                    mapping.last_error_at, mapping.retry_at)
             .join(conn, and_(conn.id == mapping.connection_id,
                              conn.business_id == mapping.business_id))
             .where(mapping.last_error.is_not(None), *scope)) if mapping is not None else ():
-        owner = connections[row.connection_id]
+        owner = connections[failing.connection_id]
         lines.append(Line(kind.name, kind.label, owner.business_id,
-                          names.get(owner.business_id, ""), row.connection_id,
-                          owner.account_email, WRITING, row.write_calendar, ERROR, None,
-                          row.retry_at if owner.status != health.NEEDS_RECONNECT else None,
-                          row.last_error, row.last_error_at, kind.reconnect_path))
+                          names.get(owner.business_id, ""), failing.connection_id,
+                          owner.account_email, WRITING, failing.write_calendar, ERROR, None,
+                          failing.retry_at if owner.status != health.NEEDS_RECONNECT else None,
+                          failing.last_error, failing.last_error_at, kind.reconnect_path))
     for connection_id, owner in connections.items():
         if owner.status == health.NEEDS_RECONNECT:
             verdict = NEEDS_RECONNECTING
@@ -184,6 +188,8 @@ def render(lines: list[Line], now: dt.datetime) -> list[str]:
         business = f"{line.business_id} {line.business}"
         error = "" if not line.last_error else \
             f"{line.last_error} ({ago(line.last_error_at, now)})"
+        if line.read_so_far is not None:
+            error = f"reading: {line.read_so_far} events so far" + (f"; {error}" if error else "")
         out.append(f"{line.state:<19}{line.provider:<10}{business[:21]:<22}{what[:33]:<34}"
                    f"{when(line.last_success, 'never'):<18}"
                    f"{when(line.next_try, 'on reconnect'):<18}{error}".rstrip())

@@ -321,6 +321,7 @@ def record(session: Session, writer: Writer, connection: Any, work: list[Write],
         copy.sent_version = connection.copy_version
         copy.deleted = False
         copy.etag = result.etag or None
+        copy.seen_at = now  # the provider took it: a full read in turns must not miss it
         if result.remote_id:
             copy.event_id = result.remote_id
     item_errors.cleared(session, connection, written, writer.tables)

@@ -242,6 +242,10 @@ class FakeGoogle:
         """Every sync token of the calendar issued so far now answers 410 fullSyncRequired."""
         self.store.invalidate_sync_tokens(self._calendar_id(calendar_id))
 
+    def expire_page_tokens(self) -> None:
+        """Every page token issued so far answers 400 "Invalid page token value." from now on."""
+        self.store.expire_page_tokens()
+
     @property
     def page_size_cap(self) -> int | None:
         """When set, pages hold at most this many items whatever maxResults says (Google may

@@ -205,6 +205,11 @@ class CalendarStore:
         with self.lock:
             self._calendars[calendar_id].generation += 1
 
+    def expire_page_tokens(self) -> None:
+        """Every page token issued so far is refused from now on (Google's live a while)."""
+        with self.lock:
+            self._pages.clear()
+
     def snapshot(self, calendar_id: str, *, include_deleted: bool) -> list[dict[str, Any]]:
         with self.lock:
             return [copy.deepcopy(ev.data) for ev in self._calendars[calendar_id].events.values()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import DateTime, String, Text, TypeDecorator
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, TypeDecorator, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 
@@ -39,6 +39,27 @@ class Base(DeclarativeBase):
         if column is None or column.primary_key:
             return {}
         return {"version_id_col": column, "version_id_generator": False}
+
+
+class ResumableRead:
+    """A read state's columns for a read of its remote calendar that spans turns
+    (server/sync/reading.py): a pass reads at most a turn's worth of events per calendar (a
+    first import of 200,000 events is many turns), stores them, and notes where the next turn
+    goes on. None of it is set between reads."""
+
+    # The provider's page to go on from (Google's pageToken, Graph's nextLink).
+    page_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When the read began: its listing's window, and the mark of the rows it listed.
+    read_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    read_full: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    read_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class SeenCopy:
+    """A copy's last sign of life in the provider: written by us, or listed by a full read.
+    A full read that spans turns finds the copies it did not list by it (server/sync/reading.py)."""
+
+    seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Meta(Base):

@@ -10,7 +10,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db.models.base import Base, UTCDateTime
+from server.db.models.base import Base, ResumableRead, SeenCopy, UTCDateTime
 
 
 class CalDAVConnection(Base):
@@ -82,7 +82,7 @@ class CalDAVCalendarMap(Base):
     retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class CalDAVReadState(Base):
+class CalDAVReadState(ResumableRead, Base):
     """Read state of one calendar collection: the cursor (a sync-collection token, or the
     ETags of the last listing where the server has no sync-collection) and how it is read."""
 
@@ -103,7 +103,7 @@ class CalDAVReadState(Base):
     last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class CalDAVCopy(Base):
+class CalDAVCopy(SeenCopy, Base):
     """Our copy of a booking or blocked time in a CalDAV calendar: the resource name we chose
     (deterministic) and what was last sent."""
 

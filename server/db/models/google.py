@@ -11,7 +11,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db.models.base import Base, UTCDateTime
+from server.db.models.base import Base, ResumableRead, SeenCopy, UTCDateTime
 
 
 class GoogleConnection(Base):
@@ -93,7 +93,7 @@ class GoogleCalendarMap(Base):
     retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class GoogleReadState(Base):
+class GoogleReadState(ResumableRead, Base):
     """Incremental sync state of one Google calendar read by a connection."""
 
     __tablename__ = "google_read_states"
@@ -121,7 +121,7 @@ class GoogleReadState(Base):
     last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class GoogleCopy(Base):
+class GoogleCopy(SeenCopy, Base):
     """Our copy of a booking or blocked time in Google: its deterministic event id and what
     was last sent, so a retry never duplicates and an edit made in Google is noticed."""
 

@@ -9,7 +9,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db.models.base import Base, UTCDateTime
+from server.db.models.base import Base, ResumableRead, UTCDateTime
 
 
 class IcsSource(Base):
@@ -52,7 +52,7 @@ class IcsSource(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-class IcsReadState(Base):
+class IcsReadState(ResumableRead, Base):
     """The read state of one ICS source (one row, calendar "feed"): the cursor (ETag,
     Last-Modified, the body's digest and the day the recurrences were expanded) and the last
     good read's time; a failed fetch records its error here and keeps the mirrored copy."""

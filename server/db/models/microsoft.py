@@ -10,7 +10,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db.models.base import Base, UTCDateTime
+from server.db.models.base import Base, ResumableRead, SeenCopy, UTCDateTime
 
 
 class MicrosoftConnection(Base):
@@ -87,7 +87,7 @@ class MicrosoftCalendarMap(Base):
     retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class MicrosoftReadState(Base):
+class MicrosoftReadState(ResumableRead, Base):
     """Delta-read state of one Outlook calendar read by a connection: the cursor (its
     calendarView window and delta link) and its change-notification subscription."""
 
@@ -111,7 +111,7 @@ class MicrosoftReadState(Base):
     last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class MicrosoftCopy(Base):
+class MicrosoftCopy(SeenCopy, Base):
     """Our copy of a booking or blocked time in Outlook: Graph's event id (chosen by Graph;
     `copy_key`, our deterministic transactionId, makes creates idempotent) and what was last
     sent."""
