@@ -412,10 +412,14 @@ def read(db: Database, lister: Lister, client: Any, connection_id: int, now: dt.
         business = session.get(Business, connection.business_id)
         business_zone = business.timezone if business is not None else "UTC"
     if only is None:
-        with db.write() as session:  # before fetching: a notification during the fetch counts
+        # Before fetching: a notification during the fetch counts. A calendar whose read goes
+        # on over turns keeps asking until that read ends (also when a turn fails), and once
+        # more after it: a notification during its last turn is not lost.
+        with db.write() as session:
             session.execute(update(GoogleReadState).where(
                 business_beside(GoogleReadState, business_id),
-                GoogleReadState.connection_id == connection_id).values(pull_requested=False))
+                GoogleReadState.connection_id == connection_id,
+                GoogleReadState.page_token.is_(None)).values(pull_requested=False))
     # The bridge's reads (not the bounded ones before a booking) read each calendar in full
     # once a week (server/sync/full_reads.py).
     bounded = max_pages is not None

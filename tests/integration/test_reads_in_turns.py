@@ -45,6 +45,7 @@ class Harness:
     engine: Engine
     list_requests: Callable[[], list[str]]  # the listing requests so far (their paths)
     expire_pages: Callable[[], None]  # every page handed out so far is refused from now on
+    fail_list_once: Callable[[], None]  # the next listing request answers 503
 
     @property
     def clock(self) -> FixedClock:
@@ -95,7 +96,9 @@ def google_harness(folder: Path, database_url: str) -> Iterator[Harness]:
         def listed() -> list[str]:
             return [request.path + "?" + ",".join(request.query.get("pageToken", []))
                     for request in fake.requests("calendar.events.list")]
-        yield Harness(world, GoogleRemote(world), engine, listed, fake.expire_page_tokens)
+        def fail() -> None:
+            fake.inject_fault("503", endpoint="calendar.events.list")
+        yield Harness(world, GoogleRemote(world), engine, listed, fake.expire_page_tokens, fail)
         assert fake.internal_errors == []
 
 
@@ -109,7 +112,10 @@ def microsoft_harness(folder: Path, database_url: str) -> Iterator[Harness]:
         def listed() -> list[str]:
             return [request.path + "?" + request.query
                     for request in fake.requests("GET */calendarView/delta*")]
-        yield Harness(world, MicrosoftRemote(world), engine, listed, fake.mailbox.expire_tokens)
+        def fail() -> None:
+            fake.fail(503, "GET */calendarView/delta*")
+        yield Harness(world, MicrosoftRemote(world), engine, listed, fake.mailbox.expire_tokens,
+                      fail)
         assert fake.internal_errors == []
 
 
@@ -167,20 +173,46 @@ def test_a_first_import_goes_on_turn_after_turn_and_bookings_go_out_between(
     assert imported == [30, 30, 23]
     assert harness.mirrored() == events
     state = harness.state()
-    assert state.page_token is None and state.sync_token and not state.pull_requested
+    assert state.page_token is None and state.sync_token
     assert state.read_started_at is None and not state.read_full and state.read_items == 0
     [(so_far, printed)] = reading_lines(harness)
     assert so_far is None and "so far" not in printed
     # Every page was fetched once: no turn started the listing over.
     requests = harness.list_requests()
     assert len(requests) == 9 and len(set(requests)) == 9
+    # The calendar still asks for one read (a notification during the last turn would have
+    # been lost otherwise): incremental, one request; then nothing is due.
+    assert state.pull_requested
+    read = pulled(harness.loop_pass())
+    assert read.imported == 0 and read.calendars and len(harness.list_requests()) == 10
+    assert harness.loop_pass() == []  # the poll interval has not passed
     # Read to its end, the calendar is read incrementally again: a new event, one request.
     [later] = harness.add_events(1, day=5)
-    assert harness.loop_pass() == []  # nothing due: the poll interval has not passed
     harness.clock.advance(dt.timedelta(minutes=10))
     read = pulled(harness.loop_pass())
     assert read.imported == 1 and harness.mirrored() == events | {later}
-    assert len(harness.list_requests()) == 10
+    assert len(harness.list_requests()) == 11
+
+
+def test_a_failed_turn_does_not_stop_the_read(harness: Harness) -> None:
+    """A turn that fails (the provider down for a moment) leaves the read asking: once its
+    backoff has passed, the next pass goes on from the page reached, not at the next poll."""
+    events = set(harness.add_events(EVENTS))
+    assert pulled(harness.loop_pass()).continuing
+    harness.fail_list_once()
+    harness.clock.advance(dt.timedelta(seconds=1))
+    [failed] = harness.engine.run_once(quick=True)
+    assert failed.pulled is None and failed.error and "reading" in failed.error
+    assert harness.state().page_token and harness.state().pull_requested
+    # Past the read's backoff (at most a second after one failure), well before the next poll
+    # (a minute): the read goes on.
+    harness.clock.advance(dt.timedelta(seconds=4))
+    reads = [pulled(harness.loop_pass())]
+    while reads[-1].continuing:
+        reads.append(pulled(harness.loop_pass()))
+        assert len(reads) < 10, "the import never ends"
+    assert [read.imported for read in reads] == [30, 23]
+    assert harness.mirrored() == events
 
 
 def test_another_bridge_process_goes_on_from_the_page_reached(harness: Harness) -> None:
