@@ -346,9 +346,9 @@ class FairShare:
     p50: float  # the other businesses' booking -> Google latency while one imports
     p95: float
     lost: int
-    import_seconds: float  # from the read asked to the importing calendar's last page
+    import_seconds: float  # from the read asked to the import's end (its cursor saved)
     own_delay: float  # the importing business's own booking, made a second in
-    pages: int  # list requests of the importing calendar
+    pages: int  # list requests of the importing calendar until then
 
 
 def fair_share(fleet: Fleet, processes: int, args: argparse.Namespace, rng: random.Random
@@ -370,7 +370,7 @@ def fair_share(fleet: Fleet, processes: int, args: argparse.Namespace, rng: rand
             "summary": f"Imported {n}", "start": {"dateTime": start.isoformat()},
             "end": {"dateTime": (start + dt.timedelta(minutes=15)).isoformat()}})
     fleet.fake.clear_log()
-    from sqlalchemy import update
+    from sqlalchemy import select, update
 
     from server.db.models import GoogleReadState
 
@@ -384,10 +384,28 @@ def fair_share(fleet: Fleet, processes: int, args: argparse.Namespace, rng: rand
     def book_own() -> None:  # a second into the import, the importing business books too
         own[f"booking:{book(fleet, big, rng)}"] = time.monotonic()
 
+    def imported() -> bool:  # its cursor is saved with the last page's events
+        with fleet.runtime.db.read() as session:
+            return session.execute(select(GoogleReadState.sync_token).where(
+                GoogleReadState.google_calendar == big.remote[0])).scalar() is not None
+
+    ended: list[float] = []
+
+    def watch() -> None:  # when the import ended: its events stored, its cursor saved
+        while not imported():
+            time.sleep(0.2)
+        ended.append(time.monotonic())
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     delays, lost = write_load(fleet, args.rate, args.seconds, rng, fleet.businesses,
                               during=book_own)
-    pages = [r.at for r in fleet.fake.requests(LIST) if f"/calendars/{big.remote[0]}/" in r.path]
-    import_seconds = max(pages) - began if pages else math.nan
+    watcher.join(600)
+    if not ended:
+        raise SystemExit("the import did not end within 10 minutes")
+    pages = [r for r in fleet.fake.requests(LIST) if f"/calendars/{big.remote[0]}/" in r.path
+             and r.at <= ended[0]]
+    import_seconds = ended[0] - began
     wait_for(lambda: set(own) <= set(arrivals(fleet.fake)), LEASE_SECONDS,
              "the importing business's own booking to reach the fake", fleet)
     [(mark, at)] = own.items()
@@ -423,8 +441,7 @@ def databases(pgbouncer: bool) -> Iterator[Setup]:
             yield Setup(bouncer.url("fleet"), direct, server.conninfo("fleet"))
 
 
-def run_all(args: argparse.Namespace) -> tuple[list[Run], tuple[float, float, int, float] | None,
-                                               float, float]:
+def run_all(args: argparse.Namespace) -> tuple[list[Run], FairShare | None, float, float]:
     from fakes import FakeGoogle
     from processes import clean_environ
     from server.config import load
