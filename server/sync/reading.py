@@ -1,7 +1,10 @@
 """Reading a provider into the mirror, the same for every provider: per remote calendar a
 connection reads, its changes since the saved cursor, page after page (the adapter's
-`list_page`, one request each); the cursor is saved only after the last page, with the changes,
-in one transaction. An expired cursor means a full read that reconciles instead of wiping.
+`list_page`, one request each); the cursor is saved only after the last page. A read that fits
+in a turn (TURN_ITEMS events) is stored with its cursor in one transaction; a longer one (a
+first import of a huge calendar) is stored a turn at a time, noting on the read state the page
+the next turn goes on from, and a full read over turns removes at its end what it never
+listed (`_sweep`). An expired cursor means a full read that reconciles instead of wiping.
 
 Our own copies are recognised by their tag or by the ids we gave them (another app's full
 update may drop the tag) and never mirrored; a copy someone changed (its etag moved) or deleted
