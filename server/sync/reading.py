@@ -554,8 +554,12 @@ def _sweep(session: Session, lister: Lister, connection: Any, calendar: str,
 
 def _calendar_failed(db: Database, lister: Lister, business_id: int, state_id: int,
                      error: str, now: dt.datetime) -> None:
+    """Record a failure of one calendar's read (404, 403). A read under way there stops asking
+    for its next turn: it goes on at the next poll, not at every pass against a calendar the
+    provider refuses."""
     log.warning("%s calendar read failed: %s", lister.label, error)
     with db.write() as session:
         state = get_of(session, lister.tables.read_state, business_id, state_id)
         if state is not None:
             state.last_error, state.last_error_at = error, now
+            state.pull_requested = False

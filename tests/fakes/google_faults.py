@@ -7,7 +7,9 @@ import fnmatch
 import threading
 from dataclasses import dataclass, field
 
-from .google_errors import ApiError, backend_error, bad_request, rate_limited_429, usage_limit_403
+from .google_errors import (
+    ApiError, backend_error, bad_request, not_found, rate_limited_429, usage_limit_403,
+)
 
 
 class FaultKind(enum.StrEnum):
@@ -18,6 +20,7 @@ class FaultKind(enum.StrEnum):
     USER_RATE_LIMIT_EXCEEDED = "userRateLimitExceeded"  # 403, domain usageLimits
     QUOTA_EXCEEDED = "quotaExceeded"  # 403, domain usageLimits
     BAD_REQUEST = "400"  # 400 invalid: Google refuses the request as sent (never retried)
+    NOT_FOUND = "404"  # 404 notFound: the calendar (or event) is gone or no longer shared
     TIMEOUT = "timeout"  # hold the answer ``delay`` seconds (performing the request first if ``perform``)
     LOST_RESPONSE = "lostResponse"  # perform the request, then close the connection without an answer
     LOST_RESPONSE_500 = "lostResponse500"  # perform the request, then answer 500 backendError
@@ -51,6 +54,8 @@ class Fault:
             error = usage_limit_403(self.kind.value)
         elif self.kind is FaultKind.BAD_REQUEST:
             error = bad_request("Invalid value for: the request")
+        elif self.kind is FaultKind.NOT_FOUND:
+            error = not_found()
         elif self.kind in (FaultKind.UNAVAILABLE, FaultKind.TIMEOUT):
             error = backend_error(503)
         else:

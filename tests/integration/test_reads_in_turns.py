@@ -45,7 +45,7 @@ class Harness:
     engine: Engine
     list_requests: Callable[[], list[str]]  # the listing requests so far (their paths)
     expire_pages: Callable[[], None]  # every page handed out so far is refused from now on
-    fail_list_once: Callable[[], None]  # the next listing request answers 503
+    fail_list_once: Callable[[int], None]  # the next listing request answers this status
 
     @property
     def clock(self) -> FixedClock:
@@ -96,8 +96,8 @@ def google_harness(folder: Path, database_url: str) -> Iterator[Harness]:
         def listed() -> list[str]:
             return [request.path + "?" + ",".join(request.query.get("pageToken", []))
                     for request in fake.requests("calendar.events.list")]
-        def fail() -> None:
-            fake.inject_fault("503", endpoint="calendar.events.list")
+        def fail(status: int) -> None:
+            fake.inject_fault(str(status), endpoint="calendar.events.list")
         yield Harness(world, GoogleRemote(world), engine, listed, fake.expire_page_tokens, fail)
         assert fake.internal_errors == []
 
@@ -112,8 +112,8 @@ def microsoft_harness(folder: Path, database_url: str) -> Iterator[Harness]:
         def listed() -> list[str]:
             return [request.path + "?" + request.query
                     for request in fake.requests("GET */calendarView/delta*")]
-        def fail() -> None:
-            fake.fail(503, "GET */calendarView/delta*")
+        def fail(status: int) -> None:
+            fake.fail(status, "GET */calendarView/delta*")
         yield Harness(world, MicrosoftRemote(world), engine, listed, fake.mailbox.expire_tokens,
                       fail)
         assert fake.internal_errors == []
@@ -199,7 +199,7 @@ def test_a_failed_turn_does_not_stop_the_read(harness: Harness) -> None:
     backoff has passed, the next pass goes on from the page reached, not at the next poll."""
     events = set(harness.add_events(EVENTS))
     assert pulled(harness.loop_pass()).continuing
-    harness.fail_list_once()
+    harness.fail_list_once(503)
     harness.clock.advance(dt.timedelta(seconds=1))
     [failed] = harness.engine.run_once(quick=True)
     assert failed.pulled is None and failed.error and "reading" in failed.error
@@ -213,6 +213,30 @@ def test_a_failed_turn_does_not_stop_the_read(harness: Harness) -> None:
         assert len(reads) < 10, "the import never ends"
     assert [read.imported for read in reads] == [30, 23]
     assert harness.mirrored() == events
+
+
+def test_a_calendar_refused_mid_read_waits_for_the_poll(harness: Harness) -> None:
+    """The provider refuses the calendar itself mid-read (404: no longer shared): its error
+    shows, and the read does not ask again at every pass (a request each half second against
+    a refused calendar); at the next poll it goes on from the page reached."""
+    events = set(harness.add_events(EVENTS))
+    assert pulled(harness.loop_pass()).continuing
+    harness.fail_list_once(404)
+    failed = pulled(harness.loop_pass())
+    assert failed.failed and not failed.continuing
+    state = harness.state()
+    assert state.last_error and state.page_token and not state.pull_requested
+    requests = len(harness.list_requests())
+    for _ in range(3):
+        assert harness.loop_pass() == []  # nothing due within the poll interval
+    assert len(harness.list_requests()) == requests
+    harness.clock.advance(dt.timedelta(minutes=1))
+    reads = [pulled(harness.loop_pass())]
+    while reads[-1].continuing:
+        reads.append(pulled(harness.loop_pass()))
+        assert len(reads) < 10, "the import never ends"
+    assert [read.imported for read in reads] == [30, 23]
+    assert harness.mirrored() == events and harness.state().last_error is None
 
 
 def test_another_bridge_process_goes_on_from_the_page_reached(harness: Harness) -> None:
