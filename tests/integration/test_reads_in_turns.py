@@ -96,6 +96,7 @@ def google_harness(folder: Path, database_url: str) -> Iterator[Harness]:
         def listed() -> list[str]:
             return [request.path + "?" + ",".join(request.query.get("pageToken", []))
                     for request in fake.requests("calendar.events.list")]
+
         def fail(status: int) -> None:
             fake.inject_fault(str(status), endpoint="calendar.events.list")
         yield Harness(world, GoogleRemote(world), engine, listed, fake.expire_page_tokens, fail)
@@ -112,6 +113,7 @@ def microsoft_harness(folder: Path, database_url: str) -> Iterator[Harness]:
         def listed() -> list[str]:
             return [request.path + "?" + request.query
                     for request in fake.requests("GET */calendarView/delta*")]
+
         def fail(status: int) -> None:
             fake.fail(status, "GET */calendarView/delta*")
         yield Harness(world, MicrosoftRemote(world), engine, listed, fake.mailbox.expire_tokens,
