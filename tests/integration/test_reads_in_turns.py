@@ -142,6 +142,15 @@ def reading_lines(harness: Harness) -> list[tuple[int | None, str]]:
             if line.role == status.READING]
 
 
+def read_to_the_end(harness: Harness, engine: Engine | None = None) -> list[Any]:
+    """The reads of the bridge loop's passes until one reads every calendar to its end."""
+    reads = [pulled(harness.loop_pass(engine))]
+    while reads[-1].continuing:
+        reads.append(pulled(harness.loop_pass(engine)))
+        assert len(reads) < 10, "the import never ends"
+    return reads
+
+
 def pulled(reports: list[PassReport]) -> Any:
     [report] = reports
     assert report.pulled is not None, "the pass did not read"
@@ -209,10 +218,7 @@ def test_a_failed_turn_does_not_stop_the_read(harness: Harness) -> None:
     # Past the read's backoff (at most a second after one failure), well before the next poll
     # (a minute): the read goes on.
     harness.clock.advance(dt.timedelta(seconds=4))
-    reads = [pulled(harness.loop_pass())]
-    while reads[-1].continuing:
-        reads.append(pulled(harness.loop_pass()))
-        assert len(reads) < 10, "the import never ends"
+    reads = read_to_the_end(harness)
     assert [read.imported for read in reads] == [30, 23]
     assert harness.mirrored() == events
 
@@ -233,10 +239,7 @@ def test_a_calendar_refused_mid_read_waits_for_the_poll(harness: Harness) -> Non
         assert harness.loop_pass() == []  # nothing due within the poll interval
     assert len(harness.list_requests()) == requests
     harness.clock.advance(dt.timedelta(minutes=1))
-    reads = [pulled(harness.loop_pass())]
-    while reads[-1].continuing:
-        reads.append(pulled(harness.loop_pass()))
-        assert len(reads) < 10, "the import never ends"
+    reads = read_to_the_end(harness)
     assert [read.imported for read in reads] == [30, 23]
     assert harness.mirrored() == events and harness.state().last_error is None
 
@@ -247,10 +250,7 @@ def test_another_bridge_process_goes_on_from_the_page_reached(harness: Harness) 
     # This process stops (its memory is gone); another one finds the read asked for and goes
     # on from the stored page.
     other = harness.bridge("bridge-b")
-    reads = []
-    while not reads or reads[-1].continuing:
-        reads.append(pulled(harness.loop_pass(other)))
-        assert len(reads) < 10, "the import never ends"
+    reads = read_to_the_end(harness, other)
     assert [read.imported for read in reads] == [30, 23]
     assert harness.mirrored() == events
     requests = harness.list_requests()
