@@ -213,8 +213,9 @@ def _apply(session: Session, lister: Lister, connection: Any, calendar: str,
            items: list[RemoteItem], full: bool, now: dt.datetime, report: ReadReport,
            id_secret: bytes | None, rules: AvailabilityConfig, *, listing: bool = False) -> int:
     """Hand the changes to the domain layer; check our own copies among them. Return the
-    longest span (seconds) among the events written. `listing`: the items are (part of) a
-    full read, so the copies among them are seen there now (their `seen_at`)."""
+    longest span (seconds) among the events written. `listing`: the items are part of a full
+    read over turns, so the copies among them are seen there now (their `seen_at`, which that
+    read's `_sweep` goes by; a read of one turn reconciles from the items themselves)."""
     GoogleCopy = lister.tables.copy
     ids = sorted({item.remote_id for item in items}
                  | {item.series_id for item in items if item.series_id})
@@ -496,7 +497,7 @@ def _store(db: Database, lister: Lister, business_id: int, connection_id: int, s
                     return False
                 longest = _apply(session, lister, connection, calendar, fetched.items,
                                  fetched.full and not spans, stamp, part, id_secret, rules,
-                                 listing=fetched.full)
+                                 listing=fetched.full and spans)
                 state.max_span_seconds = max(state.max_span_seconds or 0, longest)
                 state.last_error = state.last_error_at = None
                 if fetched.next_page is not None:
@@ -562,4 +563,5 @@ def _calendar_failed(db: Database, lister: Lister, business_id: int, state_id: i
         state = get_of(session, lister.tables.read_state, business_id, state_id)
         if state is not None:
             state.last_error, state.last_error_at = error, now
-            state.pull_requested = False
+            if state.page_token is not None:  # only its own asking: a notification stays
+                state.pull_requested = False

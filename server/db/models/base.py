@@ -56,8 +56,8 @@ class ResumableRead:
 
 
 class SeenCopy:
-    """A copy's last sign of life in the provider: written by us, or listed by a full read.
-    A full read that spans turns finds the copies it did not list by it (server/sync/reading.py)."""
+    """A copy's last sign of life in the provider: written by us, or listed by a full read
+    that spans turns, which finds by it the copies it did not list (server/sync/reading.py)."""
 
     seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
