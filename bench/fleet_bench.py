@@ -24,8 +24,7 @@ in the same invocation (the baseline):
 [6] fair sharing (once, with the most processes): one extra business imports --backlog events
     (a first import) while the others book; their p95 latency then against [3]'s, and how long
     a booking of the importing business itself, made a second in, waits for its copy (the
-    import is read a turn at a time, server/sync/reading.py TURN_ITEMS, each turn followed by
-    a pause as long: server/sync/pacing.py).
+    import is read a turn at a time: server/sync/reading.py TURN_ITEMS).
 
 Usage: .venv/bin/python bench/fleet_bench.py [--businesses 500] [--processes 1,2,4]
                                              [--rate 20] [--seconds 10] [--backlog 20000]

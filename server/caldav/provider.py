@@ -26,7 +26,7 @@ from server.db.models import CalDAVConnection, CalDAVCopy, CalDAVReadState
 from server.db.scope import get_of, of_connection
 from server.runtime import Runtime
 from server.sync import health
-from server.sync.workable import SendingConnections, asking
+from server.sync.workable import SendingConnections
 from server.sync.errors import SyncError
 from server.sync.provider import ConnectionView
 from server.sync.reading import WHOLE_HISTORY
@@ -81,14 +81,14 @@ class CalDAVProvider(CalDAVLister, CalDAVWriter, SendingConnections):
     def backfill_per_minute(self) -> int:
         return self.runtime.config.caldav.backfill_per_minute
 
-    def connection(self, session: Session, connection_id: int, *, business_id: int,
-                   now: dt.datetime) -> ConnectionView | None:
+    def connection(self, session: Session, connection_id: int, *,
+                   business_id: int) -> ConnectionView | None:
         row = get_of(session, CalDAVConnection, business_id, connection_id)
         if row is None or row.status == health.NEEDS_RECONNECT:
             return None
         notified = session.execute(select(CalDAVReadState.id).where(
             of_connection(CalDAVReadState, row),
-            asking(CalDAVReadState, now))).first() is not None
+            CalDAVReadState.pull_requested.is_(True))).first() is not None
         return ConnectionView(
             id=connection_id, credentials=connections.credentials(self.runtime.keyring, row),
             reads=connections.reads(row), writes=row.direction != CALDAV.read_only,

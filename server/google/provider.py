@@ -22,7 +22,7 @@ from server.google.pull import GoogleLister
 from server.google.push import GoogleWriter
 from server.runtime import Runtime
 from server.sync import health
-from server.sync.workable import SendingConnections, asking
+from server.sync.workable import SendingConnections
 from server.sync.provider import ConnectionView
 from server.sync.tables import GOOGLE, Tables
 
@@ -54,8 +54,8 @@ class GoogleProvider(GoogleLister, GoogleWriter, SendingConnections):
         """google.backfill_per_minute."""
         return self.runtime.config.google.backfill_per_minute
 
-    def connection(self, session: Session, connection_id: int, *, business_id: int,
-                   now: dt.datetime) -> ConnectionView | None:
+    def connection(self, session: Session, connection_id: int, *,
+                   business_id: int) -> ConnectionView | None:
         """The connection's token, directions and whether a notification asked for a read."""
         connection = get_of(session, GoogleConnection, business_id, connection_id)
         if connection is None or connection.status == health.NEEDS_RECONNECT:
@@ -64,7 +64,7 @@ class GoogleProvider(GoogleLister, GoogleWriter, SendingConnections):
             id=connection_id,
             credentials=self.runtime.keyring.decrypt(connection.refresh_token_encrypted),
             reads=settings.reads(connection), writes=connection.direction != "from_google",
-            notified=notified(session, connection_id, business_id, now))
+            notified=notified(session, connection_id, business_id))
 
     @property
     def copy_secret(self) -> bytes:
@@ -90,11 +90,9 @@ class GoogleProvider(GoogleLister, GoogleWriter, SendingConnections):
         restored.reconcile(session)
 
 
-def notified(session: Session, connection_id: int, business_id: int,
-             now: dt.datetime) -> bool:
-    """Whether Google told us (push notification) that a read calendar changed, or a read
-    in progress asks for its next turn now (server/sync/workable.py `asking`)."""
+def notified(session: Session, connection_id: int, business_id: int) -> bool:
+    """Whether Google told us (push notification) that a read calendar changed."""
     return session.execute(select(GoogleReadState.id).where(
         business_beside(GoogleReadState, business_id),
         GoogleReadState.connection_id == connection_id,
-        asking(GoogleReadState, now))).first() is not None
+        GoogleReadState.pull_requested.is_(True))).first() is not None

@@ -91,14 +91,14 @@ class IcsProvider:
     def copy_secret(self) -> bytes:
         return b""
 
-    def connection(self, session: Session, connection_id: int, *, business_id: int,
-                   now: dt.datetime) -> ConnectionView | None:
+    def connection(self, session: Session, connection_id: int, *,
+                   business_id: int) -> ConnectionView | None:
         row = get_of(session, IcsSource, business_id, connection_id)
         if row is None or row.status == health.NEEDS_RECONNECT:
             return None
         notified = session.execute(select(IcsReadState.id).where(
             of_connection(IcsReadState, row),
-            sync_workable.asking(IcsReadState, now))).first() is not None
+            IcsReadState.pull_requested.is_(True))).first() is not None
         return ConnectionView(id=connection_id,
                               credentials=self.runtime.keyring.decrypt(row.url_encrypted),
                               reads=True, writes=False, notified=notified)
@@ -110,7 +110,7 @@ class IcsProvider:
         """Sources whose fetch is due (or asked for), not paused, of calendars not deleted:
         one indexed query (of `only`, when given)."""
         asked = exists().where(IcsReadState.connection_id == IcsSource.id,
-                               sync_workable.asking(IcsReadState, now))
+                               IcsReadState.pull_requested.is_(True))
         return list(session.execute(select(IcsSource.id).join(
             Calendar, Calendar.id == IcsSource.calendar_id).where(
             Calendar.deleted_at.is_(None),
@@ -123,7 +123,7 @@ class IcsProvider:
     def wanted(self, session: Session, now: dt.datetime,
                only: Collection[int] | None = None) -> set[int]:
         """Sources asked to be fetched now (nothing is ever sent)."""
-        return sync_workable.asked(ICS, session, now, only)
+        return sync_workable.asked(ICS, session, only)
 
     def client(self, credentials: str) -> IcsClient:
         return IcsClient(credentials)

@@ -21,7 +21,7 @@ from server.microsoft.pull import MicrosoftLister
 from server.microsoft.push import MicrosoftWriter
 from server.runtime import Runtime
 from server.sync import health
-from server.sync.workable import SendingConnections, asking
+from server.sync.workable import SendingConnections
 from server.sync.provider import ConnectionView
 from server.sync.reading import WHOLE_HISTORY
 from server.sync.tables import MICROSOFT, Tables
@@ -55,14 +55,14 @@ class MicrosoftProvider(MicrosoftLister, MicrosoftWriter, SendingConnections):
     def backfill_per_minute(self) -> int:
         return self.runtime.config.microsoft.backfill_per_minute
 
-    def connection(self, session: Session, connection_id: int, *, business_id: int,
-                   now: dt.datetime) -> ConnectionView | None:
+    def connection(self, session: Session, connection_id: int, *,
+                   business_id: int) -> ConnectionView | None:
         row = get_of(session, MicrosoftConnection, business_id, connection_id)
         if row is None or row.status == health.NEEDS_RECONNECT:
             return None
         notified = session.execute(select(MicrosoftReadState.id).where(
             of_connection(MicrosoftReadState, row),
-            asking(MicrosoftReadState, now))).first() is not None
+            MicrosoftReadState.pull_requested.is_(True))).first() is not None
         return ConnectionView(
             id=connection_id,
             credentials=self.runtime.keyring.decrypt(row.refresh_token_encrypted),

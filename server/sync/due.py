@@ -187,7 +187,7 @@ def quick_look(tracker: DueTracker, provider: Provider, session: Session, now: d
         table.id > tracker.highest)).scalars())
     if added:
         tracker.highest = max(added)
-    candidates = tracker.pending | workable.asked(provider.tables, session, now) | mapping(
+    candidates = tracker.pending | workable.asked(provider.tables, session) | mapping(
         provider, session, changed) | added
     wanted: set[int] = set()
     for part in chunks(candidates):

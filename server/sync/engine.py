@@ -16,8 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Session
 from server.db.scope import get_of
 from server.errors import BookingCalError
 from server.runtime import Runtime
-from server.sync import alerts, due, health, leases, pacing, reading, writing
+from server.sync import alerts, due, health, leases, reading, writing
 from server.sync.backoff import Backoff
 from server.sync.epoch import claim_new_epoch
 from server.sync.errors import PauseError, ReconnectError
@@ -90,10 +89,6 @@ class Engine:
     # Events a read lists per calendar in one turn (server/sync/reading.py): a longer read
     # goes on at the next pass, so a huge first import never holds a thread for long.
     turn_items: int | None = reading.TURN_ITEMS
-    # The share of the bridge's time one read over turns may take (server/sync/pacing.py),
-    # timed by `stopwatch` (seconds; tests inject theirs, as they inject the clock).
-    import_share: float = pacing.IMPORT_SHARE
-    stopwatch: Callable[[], float] = field(default=time.monotonic, repr=False)
     states: dict[str, ProviderState] = field(default_factory=dict)
     notify_every: dt.timedelta = NOTIFY_EVERY
     next_notify: dt.datetime | None = None
@@ -200,8 +195,7 @@ class Engine:
             return report
         try:
             with self.runtime.db.read() as session:
-                connection = provider.connection(session, connection_id, business_id=business,
-                                                 now=now)
+                connection = provider.connection(session, connection_id, business_id=business)
                 if connection is not None:  # read by another process since this pass began?
                     every = connection.poll_interval or provider.poll_interval
                     self._count_shared_reads(provider, session, now - every, connection_id,
@@ -211,13 +205,6 @@ class Engine:
                                      "paused_until", None)
                     if paused is not None and paused > now and not force_pull:  # by another
                         connection = None
-                if connection is not None and not (force_pull or connection.notified):
-                    pulled = state.pulled_at.get(connection_id)
-                    if (pulled is None or now - pulled >= every) and pacing.held(
-                            session, provider.tables.read_state, business, connection_id, now):
-                        # A read in progress waits for its next turn (server/sync/pacing.py):
-                        # that turn is this poll, in whichever process takes it.
-                        state.pulled_at[connection_id] = now
             if connection is None:
                 state.tracker.forget(connection_id)
                 state.businesses.pop(connection_id, None)
@@ -276,8 +263,7 @@ class Engine:
 
     def _read(self, provider: Provider, client: Any, business_id: int, connection_id: int,
               now: dt.datetime) -> ReadReport:
-        """One turn of reading the connection (server/sync/reading.py); a read that goes on
-        takes its next turn after a pause (server/sync/pacing.py). A one-off sync
+        """One turn of reading the connection (server/sync/reading.py); a one-off sync
         (`unthrottled`) goes on turn after turn, its lease extended, until every calendar is
         read to its end."""
         state = self.state(provider)
@@ -288,13 +274,7 @@ class Engine:
                                 id_secret=provider.copy_secret, attempts=self.read_attempts,
                                 business_id=business_id, turn_items=self.turn_items)
 
-        began = self.stopwatch()
         outcome = turn(now)
-        if outcome.continuing and not self.unthrottled:
-            pause = pacing.pause(self.stopwatch() - began, self.import_share)
-            if pause:
-                pacing.hold(self.runtime.db, provider.tables.read_state, business_id,
-                            connection_id, self.runtime.clock.now() + pause)
         while self.unthrottled and outcome.continuing:
             at = self.runtime.clock.now()
             if not leases.acquire(self.runtime.db, provider.connections, connection_id,

@@ -37,7 +37,7 @@ class ConnectionView:
     credentials: str = field(repr=False)  # the provider's secret (a refresh token): never logged
     reads: bool  # it reads at least one remote calendar
     writes: bool  # it sends our changes to the provider
-    notified: bool = False  # a push notification asked for a read, or a read's next turn
+    notified: bool = False  # a push notification asked for a read
     # Its own time between reads (a CalDAV account's setting); None: the provider's.
     poll_interval: dt.timedelta | None = None
 
@@ -94,11 +94,10 @@ class Provider(Protocol):
         """Existing items sent per minute while a calendar backfills."""
         ...
 
-    def connection(self, session: Session, connection_id: int, *, business_id: int,
-                   now: dt.datetime) -> ConnectionView | None:
+    def connection(self, session: Session, connection_id: int, *,
+                   business_id: int) -> ConnectionView | None:
         """The connection as a pass needs it; None if gone, of another business than
-        `business_id`, or needing reconnection. Its statements name `business_id`; `notified`
-        is whether a read state asks to be read at `now` (server/sync/workable.py `asking`)."""
+        `business_id`, or needing reconnection. Its statements name `business_id`."""
         ...
 
     # Whether `workable` lists only the connections due now (a stored next poll time, indexed:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
-from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from server.sync import health
@@ -28,18 +27,10 @@ def workable(tables: Tables, session: Session, now: dt.datetime,
     return list(session.execute(query).scalars())
 
 
-def asking(read_state: Any, now: dt.datetime) -> ColumnElement[bool]:
-    """A read state asking to be read now: a notification came, or a read in progress asks
-    for its next turn and its pause is over (server/sync/pacing.py)."""
-    return and_(read_state.pull_requested.is_(True),
-                or_(read_state.turn_after.is_(None), read_state.turn_after <= now))
-
-
-def asked(tables: Tables, session: Session, now: dt.datetime,
-          only: Collection[int] | None = None) -> set[int]:
-    """Connections asked to read now (`asking`; a partial index holds only the rows asking)."""
+def asked(tables: Tables, session: Session, only: Collection[int] | None = None) -> set[int]:
+    """Connections a notification asked to read (a partial index holds only those rows)."""
     state = tables.read_state
-    query = select(state.connection_id).where(asking(state, now)).distinct()
+    query = select(state.connection_id).where(state.pull_requested.is_(True)).distinct()
     if only is not None:
         query = query.where(state.connection_id.in_(sorted(only)))
     return set(session.execute(query).scalars())
@@ -50,7 +41,7 @@ def wanted(tables: Tables, session: Session, now: dt.datetime,
     """Connections notified, or with a backlog due (server/sync/backlog.py), of `only`."""
     if only is not None and not only:
         return set()
-    return asked(tables, session, now, only) | {
+    return asked(tables, session, only) | {
         connection_id for connection_id, backlog
         in backlogs(session, now, only, tables=tables).items() if backlog.due > 0}
 

@@ -9,8 +9,7 @@ What must hold: every event arrives, each page is fetched once and in order (the
 on from the provider's page, also in another bridge process); the business's bookings are
 written between turns; a full read over several turns removes only at its end what it never
 listed, and brings back our copy deleted meanwhile; a page the provider no longer knows starts
-the read over; a one-off sync reads to the end; a read over turns takes at most its share of
-the bridge's time (server/sync/pacing.py), in every process, and holds back no booking."""
+the read over; a one-off sync reads to the end."""
 
 from __future__ import annotations
 
@@ -40,24 +39,10 @@ EVENTS = 83  # nine pages, four turns
 
 
 @dataclass
-class Stopwatch:
-    """The engines' stopwatch (Engine.stopwatch): it stands still unless given a `step`, by
-    which it moves on at every look, so that a turn takes `step` seconds."""
-
-    seconds: float = 0.0
-    step: float = 0.0
-
-    def __call__(self) -> float:
-        self.seconds += self.step
-        return self.seconds
-
-
-@dataclass
 class Harness:
     world: World | MicrosoftWorld
     remote: Remote
     engine: Engine
-    stopwatch: Stopwatch
     list_requests: Callable[[], list[str]]  # the listing requests so far (their paths)
     expire_pages: Callable[[], None]  # every page handed out so far is refused from now on
     fail_list_once: Callable[[int], None]  # the next listing request answers this status
@@ -71,7 +56,7 @@ class Harness:
     def bridge(self, worker: str, **options: Any) -> Engine:
         """Another bridge process's engine over the same provider."""
         return Engine(self.world.runtime, worker=worker, providers=self.engine.providers,
-                      turn_items=TURN, stopwatch=self.stopwatch, **options)
+                      turn_items=TURN, **options)
 
     def loop_pass(self, engine: Engine | None = None) -> list[PassReport]:
         """One pass of the bridge's loop (its quick looks find the due connections); the
@@ -106,9 +91,7 @@ def google_harness(folder: Path, database_url: str) -> Iterator[Harness]:
     with FakeGoogle() as fake, make_world(folder, database_url, fake) as world:
         fake.page_size_cap = PAGE
         adapter = GoogleProvider(world.runtime, api_factory=no_sleep_api)
-        stopwatch = Stopwatch()
-        engine = Engine(world.runtime, worker="bridge-a", providers=[adapter], turn_items=TURN,
-                        stopwatch=stopwatch)
+        engine = Engine(world.runtime, worker="bridge-a", providers=[adapter], turn_items=TURN)
 
         def listed() -> list[str]:
             return [request.path + "?" + ",".join(request.query.get("pageToken", []))
@@ -116,8 +99,7 @@ def google_harness(folder: Path, database_url: str) -> Iterator[Harness]:
 
         def fail(status: int) -> None:
             fake.inject_fault(str(status), endpoint="calendar.events.list")
-        yield Harness(world, GoogleRemote(world), engine, stopwatch, listed,
-                      fake.expire_page_tokens, fail)
+        yield Harness(world, GoogleRemote(world), engine, listed, fake.expire_page_tokens, fail)
         assert fake.internal_errors == []
 
 
@@ -125,9 +107,8 @@ def google_harness(folder: Path, database_url: str) -> Iterator[Harness]:
 def microsoft_harness(folder: Path, database_url: str) -> Iterator[Harness]:
     with FakeMicrosoft() as fake, make_microsoft_world(folder, database_url, fake) as world:
         fake.mailbox.max_page_size = PAGE
-        stopwatch = Stopwatch()
         engine = Engine(world.runtime, worker="bridge-a", providers=[world.provider()],
-                        turn_items=TURN, stopwatch=stopwatch)
+                        turn_items=TURN)
 
         def listed() -> list[str]:
             return [request.path + "?" + request.query
@@ -135,8 +116,8 @@ def microsoft_harness(folder: Path, database_url: str) -> Iterator[Harness]:
 
         def fail(status: int) -> None:
             fake.fail(status, "GET */calendarView/delta*")
-        yield Harness(world, MicrosoftRemote(world), engine, stopwatch, listed,
-                      fake.mailbox.expire_tokens, fail)
+        yield Harness(world, MicrosoftRemote(world), engine, listed, fake.mailbox.expire_tokens,
+                      fail)
         assert fake.internal_errors == []
 
 
@@ -340,40 +321,3 @@ def test_a_one_off_sync_reads_to_the_end(harness: Harness) -> None:
     assert report.pulled.calendars == [harness.state().google_calendar]
     assert harness.mirrored() == events
     assert harness.state().page_token is None
-
-
-def test_a_read_over_turns_takes_at_most_its_share_of_the_bridge(harness: Harness) -> None:
-    """Each turn is followed by a pause as long as the turn (server/sync/pacing.py: half the
-    bridge's time), kept on the read state so that no process takes the next turn sooner, not
-    even as a poll; the business's bookings go out meanwhile."""
-    events = set(harness.add_events(EVENTS))
-    harness.stopwatch.step = 2.5  # every turn takes two and a half seconds
-    assert pulled(harness.loop_pass()).continuing
-    state = harness.state()
-    assert state.pull_requested and state.turn_after == harness.clock.now() + dt.timedelta(
-        seconds=2.5)
-    requests = len(harness.list_requests())
-    # A second later: no read, but a booking of the importing business goes out.
-    booking = harness.world.book(1, 10)
-    [report] = harness.loop_pass()
-    assert report.pulled is None and report.pushed is not None and report.pushed.inserted == 1
-    assert f"booking:{booking}" in harness.remote.copies()
-    # Two seconds later another process, which never read the connection (a poll is due
-    # there), does not read it either.
-    reports = harness.loop_pass(harness.bridge("bridge-b"))
-    assert all(report.pulled is None for report in reports)
-    assert len(harness.list_requests()) == requests
-    # Past the pause, the next turn; and its own pause.
-    read = pulled(harness.loop_pass())
-    assert read.imported == 30 and len(harness.list_requests()) == requests + 3
-    assert harness.state().turn_after == harness.clock.now() + dt.timedelta(seconds=2.5)
-    assert harness.loop_pass() == [] and harness.loop_pass() == []
-    read = pulled(harness.loop_pass())
-    assert read.imported == 23 and not read.continuing
-    assert harness.mirrored() == events
-    # A one-off sync is not paced: the admin asked for the read now.
-    harness.remote.expire_cursors()
-    one_off = harness.bridge("sync-once", unthrottled=True)
-    [report] = one_off.run_once(force_pull=True)
-    assert report.pulled is not None and not report.pulled.continuing
-    assert report.pulled.imported == EVENTS

@@ -53,9 +53,6 @@ class ResumableRead:
     read_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     read_full: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     read_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # Not before then is the next turn taken (server/sync/pacing.py: a read over turns takes
-    # at most its share of a bridge's time); None or past: at once.
-    turn_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class SeenCopy:
