@@ -1,5 +1,6 @@
 """``FakeMicrosoft``: a strict fake Microsoft Graph (v1.0, calendar part) and identity platform
-on 127.0.0.1 (HTTPS, a self-signed certificate: `ca_file`), in a thread, for one mailbox:
+on 127.0.0.1 (HTTPS, a self-signed certificate: `ca_file`), in a thread, for one mailbox (more
+with `add_user`: each request is served from the mailbox of its access token's user):
 
     with FakeMicrosoft() as fake:
         fake.authority        # "https://127.0.0.1:PORT/common" (token: {authority}/oauth2/v2.0/token)
@@ -59,6 +60,7 @@ class Logged:
     status: int
     batch_part: bool = False
     at: float = field(default_factory=time.monotonic)
+    user: str = ""  # whose mailbox answered (a Graph request with a valid token)
 
 
 @dataclass
@@ -68,7 +70,8 @@ class FakeMicrosoft:
     client_secret: str = "fake~client~secret"
     tenant: str = "common"
     identity: Identity = field(init=False)
-    mailbox: Mailbox = field(init=False)
+    mailbox: Mailbox = field(init=False)  # `user`'s
+    mailboxes: dict[str, Mailbox] = field(init=False)  # user -> their mailbox
     log: list[Logged] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     internal_errors: list[str] = field(default_factory=list)
@@ -79,6 +82,7 @@ class FakeMicrosoft:
     def __post_init__(self) -> None:
         self.identity = Identity(self.client_id, self.client_secret, self.user)
         self.mailbox = Mailbox(self.user)
+        self.mailboxes = {self.user: self.mailbox}
         # Subscriptions' expiry is judged on this clock (tests set their runtime's).
         self.now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
         self.subscriptions = Subscriptions(lambda: self.now())
@@ -154,9 +158,29 @@ class FakeMicrosoft:
         with self._lock:
             return [r for r in self.log if fnmatch.fnmatchcase(f"{r.method} {r.path}", pattern)]
 
-    def user_add(self, calendar: str, body: dict[str, Any]) -> str:
-        """The mailbox's owner adds an event in Outlook."""
-        return str(self.mailbox.create(calendar, body)[1]["id"])
+    def user_add(self, calendar: str, body: dict[str, Any], user: str | None = None) -> str:
+        """The mailbox's owner (`user`, default the first) adds an event in Outlook."""
+        return str(self.mailboxes[user or self.user].create(calendar, body)[1]["id"])
+
+    def add_user(self, user: str) -> Mailbox:
+        """Another account with its own mailbox (its default calendar "AAMkCalendar"); a
+        refresh token of it: `identity.issue_refresh_token(user)`."""
+        with self._lock:
+            if user in self.mailboxes:
+                raise ValueError(f"{user} has a mailbox already")
+            self.mailboxes[user] = box = Mailbox(user)
+        return box
+
+    def add_calendar(self, user: str, calendar_id: str, name: str) -> str:
+        """Another calendar in `user`'s mailbox."""
+        box = self.mailboxes[user]
+        with box.lock:
+            box.calendars[calendar_id] = name
+        return calendar_id
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.log.clear()
 
     # ------------------------------------------------------------------ dispatch
 
@@ -170,14 +194,15 @@ class FakeMicrosoft:
             with self._lock:
                 self._running -= 1
         self._record(req.method, req.path, urllib.parse.urlencode(req.query, doseq=True),
-                     req.headers, req.body.decode("utf-8", "replace"), response.status)
+                     req.headers, req.body.decode("utf-8", "replace"), response.status,
+                     user=self.identity.user_of(req.headers.get("authorization")) or "")
         return response
 
     def _record(self, method: str, path: str, query: str, headers: dict[str, str], body: str,
-                status: int, part: bool = False) -> None:
+                status: int, part: bool = False, user: str = "") -> None:
         shown = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         with self._lock:
-            self.log.append(Logged(method, path, query, shown, body, status, part))
+            self.log.append(Logged(method, path, query, shown, body, status, part, user=user))
 
     def _fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
@@ -202,13 +227,16 @@ class FakeMicrosoft:
                 code = {429: "TooManyRequests", 503: "ServiceUnavailable",
                         504: "GatewayTimeout"}.get(fault.status, "Fault")
                 raise GraphError(fault.status, code, "injected", extra)
-            if not self.identity.authorized(headers.get("authorization")):
+            user = self.identity.user_of(headers.get("authorization"))
+            if user is None:
                 raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty or "
                                  "invalid.")
+            box = self.mailboxes[user]
             if path == "/v1.0/$batch" and req.method == "POST":
-                answer = self._batch(req)
+                answer = self._batch(req, box)
             else:
-                status, payload, extra = self._graph(req.method, path, query, body, headers)
+                status, payload, extra = self._graph(req.method, path, query, body, headers,
+                                                     box)
                 answer = Response(status, b"", extra) if payload is None else \
                     Response.json(status, payload, extra)
             if fault is not None:  # lost: done, but the client never hears of it
@@ -248,7 +276,7 @@ class FakeMicrosoft:
                                  {"Cache-Control": "no-store"})
         raise GraphError(404, "NotFound", "no such identity endpoint")
 
-    def _batch(self, req: Request) -> Response:
+    def _batch(self, req: Request, box: Mailbox) -> Response:
         payload = req.json()
         parts = payload.get("requests") if isinstance(payload, dict) else None
         if not isinstance(parts, list) or not parts:
@@ -260,10 +288,11 @@ class FakeMicrosoft:
             raise GraphError(400, "BadRequest", "batch request ids must be unique")
         answers: dict[str, dict[str, Any]] = {}
         for part in parts:
-            answers[str(part["id"])] = self._part(part, answers)
+            answers[str(part["id"])] = self._part(part, answers, box)
         return Response.json(200, {"responses": list(answers.values())})
 
-    def _part(self, part: dict[str, Any], done: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def _part(self, part: dict[str, Any], done: dict[str, dict[str, Any]],
+              box: Mailbox) -> dict[str, Any]:
         pid, method, url = str(part.get("id")), str(part.get("method")), str(part.get("url"))
         headers = {k.lower(): str(v) for k, v in (part.get("headers") or {}).items()}
         body = json.dumps(part["body"]).encode() if "body" in part else b""
@@ -283,13 +312,13 @@ class FakeMicrosoft:
                     raise GraphError(fault.status, "TooManyRequests" if fault.status == 429
                                      else "ServiceUnavailable", "injected", extra)
                 self._held(method, path)
-                status, result, extra = self._graph(method, path, query, body, headers)
+                status, result, extra = self._graph(method, path, query, body, headers, box)
                 if fault is not None:  # lost: done, the part's answer is a failure
                     raise GraphError(503, "ServiceUnavailable", "the answer was lost")
             except GraphError as error:
                 status, result, extra = error.status, error.body(), error.headers
         self._record(method, path, urllib.parse.urlencode(query, doseq=True), headers,
-                     body.decode(), status, True)
+                     body.decode(), status, True, user=box.user)
         answer: dict[str, Any] = {"id": pid, "status": status, "headers": extra}
         if result is not None:
             answer["body"] = result
@@ -298,24 +327,24 @@ class FakeMicrosoft:
     # ------------------------------------------------------------------ Graph
 
     def _graph(self, method: str, path: str, query: dict[str, list[str]], body: bytes,
-               headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
-        box = self.mailbox
+               headers: dict[str, str], box: Mailbox) -> tuple[int, Any, dict[str, str]]:
         parts = [urllib.parse.unquote(p) for p in path.split("/")[1:]]
         one = {k: v[0] for k, v in query.items()}
         if parts == ["v1.0", "me"] and method == "GET":
-            return 200, {"id": "fake-user-id", "mail": self.user,
-                         "userPrincipalName": self.user}, {}
+            return 200, {"id": f"fake-user-id-{box.user}" if box is not self.mailbox
+                         else "fake-user-id", "mail": box.user,
+                         "userPrincipalName": box.user}, {}
         if parts == ["v1.0", "me", "calendars"] and method == "GET":
-            return 200, self._calendars(one), {}
+            return 200, self._calendars(one, box), {}
         if len(parts) == 6 and parts[:3] == ["v1.0", "me", "calendars"] \
                 and parts[4:] == ["calendarView", "delta"] and method == "GET":
-            return 200, self._delta(parts[3], one, headers), {}
+            return 200, self._delta(parts[3], one, headers, box), {}
         if len(parts) == 5 and parts[:3] == ["v1.0", "me", "calendars"] and parts[4] == "events":
             if method == "POST":
                 status, event = box.create(parts[3], json.loads(body or b"null"))
                 return status, event, {}
             if method == "GET":
-                return 200, self._tagged(parts[3], one), {}
+                return 200, self._tagged(parts[3], one, box), {}
         if parts == ["v1.0", "subscriptions"] and method == "POST":
             return 201, self.subscriptions.create(json.loads(body or b"null")), {}
         if len(parts) == 3 and parts[:2] == ["v1.0", "subscriptions"]:
@@ -335,9 +364,8 @@ class FakeMicrosoft:
                 return 204, None, {}
         raise GraphError(400, "BadRequest", f"Unsupported request: {method} {path}")
 
-    def _delta(self, calendar: str, one: dict[str, str], headers: dict[str, str]
-               ) -> dict[str, Any]:
-        box = self.mailbox
+    def _delta(self, calendar: str, one: dict[str, str], headers: dict[str, str],
+               box: Mailbox) -> dict[str, Any]:
         if "$deltatoken" in one or "$skiptoken" in one:
             skip = "$skiptoken" in one
             token = one["$skiptoken"] if skip else one["$deltatoken"]
@@ -368,7 +396,7 @@ class FakeMicrosoft:
             answer["@odata.nextLink"] = link + urllib.parse.urlencode({"$skiptoken": following})
         return answer
 
-    def _calendars(self, one: dict[str, str]) -> dict[str, Any]:
+    def _calendars(self, one: dict[str, str], box: Mailbox) -> dict[str, Any]:
         """GET /me/calendars: $select of known properties and $top (1..999) only."""
         known = {"id", "name", "canEdit", "isDefaultCalendar", "owner", "color"}
         if set(one) - {"$select", "$top"}:
@@ -380,17 +408,17 @@ class FakeMicrosoft:
         top = one.get("$top", "10")
         if not top.isdigit() or not 1 <= int(top) <= 999:
             raise GraphError(400, "BadRequest", "$top must be between 1 and 999")
-        default = next(iter(self.mailbox.calendars), None)
+        default = next(iter(box.calendars), None)
         found = [{"id": cid, "name": name, "canEdit": True, "isDefaultCalendar": cid == default,
-                  "owner": {"address": self.user}, "color": "auto"}
-                 for cid, name in self.mailbox.calendars.items()][:int(top)]
+                  "owner": {"address": box.user}, "color": "auto"}
+                 for cid, name in box.calendars.items()][:int(top)]
         return {"value": [{k: v for k, v in c.items() if k in chosen} for c in found]}
 
-    def _tagged(self, calendar: str, one: dict[str, str]) -> dict[str, Any]:
+    def _tagged(self, calendar: str, one: dict[str, str], box: Mailbox) -> dict[str, Any]:
         match = FILTER.match(one.get("$filter", ""))
         expand = f"singleValueExtendedProperties($filter=id eq '{match.group(1)}')" \
             if match else None
         if match is None or one.get("$expand") != expand or one.get("$select") != "id" \
                 or set(one) != {"$filter", "$expand", "$select"}:
             raise GraphError(400, "ErrorInvalidUrlQueryFilter", "unsupported query")
-        return {"value": self.mailbox.tagged(calendar, match.group(1))}
+        return {"value": box.tagged(calendar, match.group(1))}

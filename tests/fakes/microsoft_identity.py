@@ -33,11 +33,16 @@ class Identity:
     lock: threading.Lock = field(default_factory=threading.Lock)
     token_requests: int = 0
     deny_next: bool = False  # the next consent screen is answered "no" (access_denied)
+    # Token -> the user it was issued to (`user` unless said otherwise): the fake serves
+    # many mailboxes (a fleet's accounts), each request the one of its token.
+    owners: dict[str, str] = field(default_factory=dict)
 
-    def issue_refresh_token(self) -> str:
+    def issue_refresh_token(self, user: str | None = None) -> str:
+        """A refresh token of `user` (default: the consenting user), as after consent."""
         token = "M.R3_fake." + secrets.token_urlsafe(32)
         with self.lock:
             self.refresh_tokens.add(token)
+            self.owners[token] = user or self.user
         return token
 
     def revoke_all(self) -> None:
@@ -51,10 +56,15 @@ class Identity:
             self.access_tokens.clear()
 
     def authorized(self, header: str | None) -> bool:
+        return self.user_of(header) is not None
+
+    def user_of(self, header: str | None) -> str | None:
+        """The user whose valid access token the Authorization header carries, else None."""
         if not header or not header.startswith("Bearer "):
-            return False
+            return None
         with self.lock:
-            return header[7:] in self.access_tokens
+            token = header[7:]
+            return self.owners.get(token, self.user) if token in self.access_tokens else None
 
     def authorize(self, query: dict[str, list[str]]) -> tuple[str, dict[str, str]]:
         """(where, fields): the answer after the user consents, posted to `where` with
@@ -101,18 +111,21 @@ class Identity:
                 raise IdentityError("invalid_grant", "AADSTS501481: code verifier mismatch")
             refresh = self.issue_refresh_token()
             id_token = self._id_token(nonce)
+            owner = self.user
         elif grant == "refresh_token":
             refresh = one.get("refresh_token", "")
             with self.lock:
                 if refresh not in self.refresh_tokens:
                     raise IdentityError("invalid_grant", "AADSTS70000: the provided grant is "
                                         "invalid or expired")
+                owner = self.owners.get(refresh, self.user)
             id_token = None
         else:
             raise IdentityError("unsupported_grant_type", "AADSTS70003")
         access = "EwB_fake." + secrets.token_urlsafe(32)
         with self.lock:
             self.access_tokens.add(access)
+            self.owners[access] = owner
         answer = {"token_type": "Bearer", "scope": "Calendars.ReadWrite User.Read",
                   "expires_in": self.access_ttl, "access_token": access,
                   "refresh_token": refresh}

@@ -121,3 +121,43 @@ def test_an_expired_delta_token_is_410(graph: tuple[FakeMicrosoft, requests.Sess
 def fake_get(graph: tuple[FakeMicrosoft, requests.Session], url: str) -> requests.Response:
     fake, session = graph
     return session.get(url, verify=fake.ca_file, timeout=10)
+
+
+def test_each_account_is_served_from_its_own_mailbox() -> None:
+    """A fleet's accounts (bench/fleet_bench.py): each access token reaches its user's mailbox
+    and only that one, in plain requests and in $batch parts alike."""
+    with FakeMicrosoft() as fake:
+        other = "ole@fabrikam.example"
+        fake.add_user(other)
+        fake.add_calendar(other, "AAMkStaff", "Staff")
+
+        def session_of(user: str) -> requests.Session:
+            answer = requests.post(f"{fake.authority}/oauth2/v2.0/token", verify=fake.ca_file,
+                                   timeout=10, data={
+                                       "client_id": fake.client_id,
+                                       "client_secret": fake.client_secret,
+                                       "grant_type": "refresh_token",
+                                       "refresh_token": fake.identity.issue_refresh_token(user)})
+            assert answer.status_code == 200
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+            return session
+
+        first, second = (fake, session_of(fake.user)), (fake, session_of(other))
+        assert call(second, "GET", "/me").json()["mail"] == other
+        assert call(first, "GET", "/me").json()["mail"] == fake.user
+        names = [c["id"] for c in call(second, "GET", "/me/calendars").json()["value"]]
+        assert names == [CAL, "AAMkStaff"]
+        assert call(first, "GET", "/me/calendars/AAMkStaff/calendarView/delta", params={
+            "startDateTime": f"{DAY}T00:00:00Z",
+            "endDateTime": f"{DAY + dt.timedelta(days=1)}T00:00:00Z"}).status_code == 404
+        made = call(second, "POST", "/$batch", json={"requests": [{
+            "id": "1", "method": "POST", "url": "/me/calendars/AAMkStaff/events",
+            "headers": {"Content-Type": "application/json"}, "body": EVENT}]})
+        [part] = made.json()["responses"]
+        assert part["status"] == 201
+        assert set(fake.mailboxes[other].events) == {part["body"]["id"]}
+        assert fake.mailbox.events == {}
+        assert call(first, "GET", f"/me/events/{part['body']['id']}").status_code == 404
+        assert {entry.user for entry in fake.requests("POST /v1.0/me/calendars/*")} == {other}
+        assert fake.internal_errors == []
