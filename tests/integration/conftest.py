@@ -6,6 +6,9 @@
 * ``real_time_world``: the same, its clock fixed at the real now, for a test that also drives a
   real `bookingcal` process (which runs on the real clock): ``world.book(day)`` is then dated a
   week and more after the real today.
+* ``live`` (function, over sqlite and postgresql): the app served on loopback (waitress, real
+  HTTP) over a fresh runtime (support.make_runtime); a module defines its own ``live`` when it
+  serves a world of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pytest
 
 from fakes import FakeGoogle
 from google_world import World, make_world
-from support import real_now
+from support import LiveServer, make_runtime, real_now, start_server
 
 
 @pytest.fixture
@@ -33,3 +36,12 @@ def real_time_world(tmp_path: Path, database_url: str) -> Iterator[World]:
                                           now=real_now()) as made:
         yield made
         assert fake.internal_errors == []
+
+
+@pytest.fixture
+def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+    server = start_server(make_runtime(tmp_path, database_url))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -7,8 +7,7 @@ Google copy as an all-day event."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import caldav
 import icalendar
@@ -18,19 +17,9 @@ import vobject
 
 from google_world import World
 from server.domain import bookings
-from support import (
-    Api, LiveServer, Salon, assert_error, book, make_link, make_runtime, make_salon,
-    start_server,
-)
+from support import Api, LiveServer, Salon, assert_error, book, make_link, make_salon
 
 DAY = dt.date(2026, 11, 26)  # a Thursday, two days after NOW
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import caldav
-import pytest
 import requests
 
 from server.admin.accounts import create_user
 from scoped_sql import business_walks, offending, recorded, unscoped
-from support import (
-    Api, LiveServer, block, book, local_iso, make_link, make_runtime, make_salon,
-    monday_after_next, start_server,
-)
+from support import (Api, LiveServer, block, book, local_iso, make_link, make_salon,
+                     monday_after_next)
+
 
 def test_the_checker_finds_a_statement_without_its_business() -> None:
     assert unscoped("SELECT bookings.id FROM bookings WHERE bookings.calendar_id = ?") \
@@ -39,15 +36,6 @@ def test_the_checker_finds_a_statement_without_its_business() -> None:
                     "AND c.business_id = bookings.business_id "
                     "WHERE bookings.business_id = ?") == []
     assert unscoped("INSERT INTO journal (business_id, calendar_id) VALUES (?, ?)") == []
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _dav(link: dict[str, Any]) -> Any:

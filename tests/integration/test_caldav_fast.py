@@ -16,7 +16,7 @@ import contextlib
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
@@ -30,15 +30,6 @@ CAL_NS = "urn:ietf:params:xml:ns:caldav"
 NS = (f'xmlns:D="DAV:" xmlns:C="{CAL_NS}" xmlns:CS="http://calendarserver.org/ns/" '
       'xmlns:I="http://apple.com/ns/ical/"')
 RESPONSE = re.compile(rb"<response>.*?</response>", re.DOTALL)
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ employees' order) and colour."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import caldav
 import pytest
@@ -15,16 +14,9 @@ import requests
 from caldav.elements import dav, ical
 from caldav.elements import cdav
 
-from support import Api, LiveServer, make_link, make_runtime, make_salon, start_server
+from support import Api, LiveServer, make_link, make_salon
 
 D, C, I = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}", "{http://apple.com/ns/ical/}"
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

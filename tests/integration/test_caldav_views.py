@@ -9,24 +9,15 @@ bytes, and every changed text came with a new ETag."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import caldav
 import icalendar
 import pytest
 
 from server.domain import journal
-from support import Api, LiveServer, Salon, block, book, make_link, make_runtime, make_salon, \
-    start_server
+from support import Api, LiveServer, Salon, block, book, make_link, make_salon
 from test_caldav import Dav, assert_valid_sync_token_error, multistatus
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

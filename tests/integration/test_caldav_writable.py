@@ -13,8 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import xml.etree.ElementTree as ET
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import caldav
@@ -24,24 +23,13 @@ import requests
 from caldav.lib import error as dav_error
 
 from server.db.models import Calendar
-from support import (
-    Api, LiveServer, Salon, book, block, make_link, make_runtime, make_salon, start_server,
-)
+from support import Api, LiveServer, Salon, book, block, make_link, make_salon
 
 CPH = "Europe/Copenhagen"
 UTC = dt.timezone.utc
 D, C = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
 BC = "{http://bookingcal.invalid/ns/}"
 CS = "{http://calendarserver.org/ns/}"
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

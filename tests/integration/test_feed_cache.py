@@ -11,19 +11,11 @@ import datetime as dt
 import gzip
 import re
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
 
 from support import Api, LiveServer, Salon, book, make_link, make_runtime, make_salon, start_server
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

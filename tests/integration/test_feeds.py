@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -37,13 +37,6 @@ IDENTITY = {"Accept-Encoding": "identity"}
 
 
 @pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def api(live: LiveServer) -> Api:
     return Api(live.url)
 
@@ -60,8 +53,6 @@ def add_calendar(api: Api, business: int, name: str, tz: str | None = None) -> i
     body = {"name": name, **({"timezone": tz} if tz else {})}
     calendar: int = api.ok("POST", f"/businesses/{business}/calendars", 201, json=body)["id"]
     return calendar
-
-
 
 
 # --- HTTP and iCalendar helpers -----------------------------------------------------------

@@ -7,8 +7,7 @@ feed; nothing but times; a hostile series bounded."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import caldav
 import icalendar
@@ -16,19 +15,10 @@ import pytest
 import requests
 import vobject
 
-from support import (
-    NOW, Api, LiveServer, Salon, block, book, make_link, make_runtime, make_salon, start_server,
-)
+from support import NOW, Api, LiveServer, Salon, block, book, make_link, make_salon
 
 UTC = dt.timezone.utc
 Period = tuple[dt.datetime, dt.datetime]
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

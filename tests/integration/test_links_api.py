@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -17,13 +17,6 @@ from support import (
 )
 
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

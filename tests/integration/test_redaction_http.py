@@ -7,30 +7,21 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from uuid import UUID
 
 import icalendar
-import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import Api, LiveServer, make_runtime, make_salon, start_server
+from support import Api, LiveServer, make_salon
 
 UTC = dt.timezone.utc
 BOOKINGS = 20
 CLIENT_FIELDS = ("name", "email", "phone", "address", "notes")
 BOOKING_FIELDS = ("location", "notes")
 MARKS_PER_BOOKING = len(CLIENT_FIELDS) + len(BOOKING_FIELDS)
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    yield server
-    server.stop()
 
 
 # Text around the markers: any characters but surrogates (not encodable) and U+0000 (PostgreSQL

@@ -9,21 +9,12 @@ computed afresh on every request)."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from support import Api, LiveServer, Salon, book, make_link, make_runtime, make_salon, \
-    start_server
-
-
-@pytest.fixture
-def live(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    server = start_server(make_runtime(tmp_path, database_url))
-    yield server
-    server.stop()
+from support import Api, LiveServer, Salon, book, make_link, make_salon
 
 
 @pytest.fixture
