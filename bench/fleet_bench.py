@@ -5,9 +5,9 @@ account of its provider, both in the bench's own process).
 
 Every business has 3 employee calendars, each written to and read from its own calendar of the
 business's account: every other business is connected to Google, the rest to Microsoft 365
-(--google-only: all to Google). The bridges are real `bookingcal bridge` processes on the real clock,
-optionally through a throwaway PgBouncer in transaction pooling mode (--pgbouncer), their LISTEN
-on the direct connection.
+(--google-only: all to Google). The bridges are real `bookingcal bridge` processes on the real
+clock, optionally through a throwaway PgBouncer in transaction pooling mode (--pgbouncer), their
+LISTEN on the direct connection.
 
 For each process count (1, 2, 4) the bench prints, side by side with the 1-process run measured
 in the same invocation (the baseline):
