@@ -353,8 +353,10 @@ def idle_round(fleet: Fleet, run: Run) -> None:
     wanted = fleet.read_calendars
     with DatabaseLoad(fleet.direct_conninfo) as load:
         start_bridges(fleet, run.processes)
+        # The round's time comes from the fakes' logs, not from this wait: a check (which
+        # scans both logs in the fakes' own process) every half second is enough.
         wait_for(lambda: wanted <= set(fleet.fakes.listed()), 60 + len(wanted) / 5,
-                 "every calendar to be listed once", fleet)
+                 "every calendar to be listed once", fleet, poll=0.5)
     lists, tokens, others, first = fleet.fakes.counts()
     assert first is not None
     run.round_seconds = max(fleet.fakes.listed().values()) - first
