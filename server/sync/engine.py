@@ -29,7 +29,7 @@ from server.errors import BookingCalError
 from server.runtime import Runtime
 from server.sync import alerts, due, health, leases, reading, writing
 from server.sync.backoff import Backoff
-from server.sync.epoch import claim_new_epoch
+from server.sync.epoch import claim_new_epoch, unclaimed
 from server.sync.errors import PauseError, ReconnectError
 from server.sync.provider import Provider
 from server.sync.reading import ReadReport
@@ -314,11 +314,10 @@ class Engine:
         between full ones (`due_connections`)."""
         now = self.runtime.clock.now()
         reports: list[PassReport] = []
-        for provider in self.providers:
-            if only is not None and provider.name not in only:
-                continue
-            claim_new_epoch(self.runtime.db, f"{provider.name}_epoch",
-                            provider.reconcile_epoch)
+        chosen = [provider for provider in self.providers
+                  if only is None or provider.name in only]
+        self._claim_epochs(chosen)
+        for provider in chosen:
             with self.runtime.db.read() as session:
                 ids = self.due_connections(provider, session, now, quick=quick) \
                     if not force_pull else list(
@@ -331,6 +330,16 @@ class Engine:
                                                 business_id=businesses.get(connection_id))
                            for connection_id in ids)
         return reports
+
+    def _claim_epochs(self, providers: Sequence[Provider]) -> None:
+        """Once per restore epoch and provider, the copies are queued again and the cursors
+        forgotten (server/sync/epoch.py); when nothing was restored, one statement a pass for
+        every provider."""
+        due = unclaimed(self.runtime.db, [f"{provider.name}_epoch" for provider in providers])
+        for provider in providers:
+            if f"{provider.name}_epoch" in due:
+                claim_new_epoch(self.runtime.db, f"{provider.name}_epoch",
+                                provider.reconcile_epoch)
 
     def notify(self) -> alerts.RunReport | None:
         """Run the health notifier (server/sync/alerts.py) when its time has come: one
@@ -385,8 +394,8 @@ class Engine:
             elif failure is not None:
                 raise failure  # a bug: the process stops, as a failing run_once stops it
         now = self.runtime.clock.now()
+        self._claim_epochs(self.providers)
         for provider in self.providers:
-            claim_new_epoch(self.runtime.db, f"{provider.name}_epoch", provider.reconcile_epoch)
             with self.runtime.db.read() as session:
                 ids = self.due_connections(provider, session, now, quick=True)
                 self.learn_businesses(provider, session, ids)

@@ -5,6 +5,7 @@ adapter's `reconcile_epoch` queue every copy to be written again and forget ever
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Callable, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -14,6 +15,16 @@ from server.db import Database
 from server.db.models import Meta
 from server.domain import journal
 from server.errors import ConflictError
+
+
+def unclaimed(db: Database, keys: Sequence[str]) -> set[str]:
+    """Which of the Meta `keys` do not hold the database's epoch (a restore, or a first run):
+    one statement for them all, the cost of every bridge pass when nothing was restored."""
+    wanted = ["epoch", *keys]
+    with db.read() as session:
+        held = dict(session.execute(select(Meta.key, Meta.value).where(
+            Meta.key.in_(wanted))).tuples().all())
+    return {key for key in keys if held.get(key) != held["epoch"]}
 
 
 def claim_new_epoch(db: Database, key: str, reconcile: Callable[[Session], None]) -> bool:
