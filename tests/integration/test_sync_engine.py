@@ -31,7 +31,7 @@ from scoped_sql import business_walks, offending, recorded
 from server.caldav import dav as caldav_dav
 from server.caldav import pull as caldav_pull
 from server.db.models import CalDAVReadState
-from server.domain import bookings
+from server.domain import bookings, journal
 from server.google.copies import MARK
 from server.google.provider import GoogleProvider
 from server.microsoft import copies as ms_copies
@@ -283,6 +283,20 @@ def test_an_expired_cursor_means_a_full_read_that_reconciles(case: Case) -> None
     case.settled()
     assert len(case.remote.copies()[f"booking:{booking}"]) == 1
 
+
+def test_a_restore_has_every_copy_written_again_once(case: Case) -> None:
+    """A restore from backup starts a new database epoch (server/domain/journal.py): the
+    provider may hold what was written after the backup, so the first pass of the new epoch
+    queues every copy to be written again (the provider's `reconcile_epoch`, claimed once by
+    one process: server/sync/epoch.py), and the passes after it write nothing more."""
+    booking = case.world.book(1, 10)
+    case.settled()  # the first passes record the epoch: nothing to reconcile
+    with case.world.runtime.db.write() as session:
+        journal.new_epoch(session)
+    again = case.sync()
+    assert again.pushed is not None and again.pushed.writes >= 1
+    case.settled()
+    assert len(case.remote.copies()[f"booking:{booking}"]) == 1
 
 
 def test_a_connections_pass_names_its_business_in_every_statement(case: Case) -> None:
