@@ -15,7 +15,7 @@ import requests
 
 from support import Api, Salon, make_link
 from test_caldav_writable import (  # noqa: F401  (fixtures)
-    Phone, api, live, salon, writable_link,
+    Phone, api, salon, writable_link,
 )
 
 D = "{DAV:}"

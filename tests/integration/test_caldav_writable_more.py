@@ -17,7 +17,7 @@ from sqlalchemy import select
 from server.db.models import JournalEntry
 from support import Api, LiveServer, Salon, book, make_link, make_salon
 from test_caldav_writable import (  # noqa: F401  (fixtures)
-    CPH, Phone, api, event_text, live, refusal_reason, salon, writable_link,
+    CPH, Phone, api, event_text, refusal_reason, salon, writable_link,
 )
 
 C = "{urn:ietf:params:xml:ns:caldav}"

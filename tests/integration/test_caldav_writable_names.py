@@ -17,7 +17,7 @@ import requests
 
 from support import Api, Salon, make_link
 from test_caldav_writable import (  # noqa: F401  (fixtures)
-    Phone, api, changes, event_text, live, salon, writable_link,
+    Phone, api, changes, event_text, salon, writable_link,
 )
 from test_caldav_writable_tasks import task_text
 

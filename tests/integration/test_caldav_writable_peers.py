@@ -11,7 +11,7 @@ import requests
 
 from support import Api, Salon, make_link
 from test_caldav_writable import (  # noqa: F401  (fixtures)
-    Phone, api, event_text, live, refusal_reason, salon, writable_link,
+    Phone, api, event_text, refusal_reason, salon, writable_link,
 )
 
 D = "{DAV:}"

@@ -15,7 +15,7 @@ import requests
 
 from support import Api, Salon, make_link
 from test_caldav_writable import (  # noqa: F401  (fixtures)
-    C, D, Phone, api, event_text, live, refusal_reason, salon, writable_link,
+    C, D, Phone, api, event_text, refusal_reason, salon, writable_link,
 )
 from test_caldav_writable_more import taken
 

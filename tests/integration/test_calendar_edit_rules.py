@@ -26,7 +26,7 @@ from server.domain import bookings, businesses, hours, services
 from server.sync.engine import Engine
 from support import NOW, Api, LiveServer, book, make_runtime, make_salon, start_server
 from test_caldav_writable import (  # noqa: F401  (fixtures)
-    Phone, api, assert_refused_and_unchanged, booking_of, live, moved_text, writable_link,
+    Phone, api, assert_refused_and_unchanged, booking_of, moved_text, writable_link,
 )
 from test_microsoft_edits import copy_at as outlook_copy_at
 from test_microsoft_edits import move_copy as outlook_move
